@@ -1,0 +1,11 @@
+// WebSocket close codes of DESIGN.md §7. Every refusal carries one of these and a reason.
+export const CloseCode = {
+  shuttingDown: 1001,
+  internalError: 1011,
+  malformed: 4400,
+  unauthorized: 4401,
+  forbidden: 4403,
+  tooLarge: 4413,
+  rateLimited: 4429,
+} as const
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]

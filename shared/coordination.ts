@@ -1,0 +1,104 @@
+// The values stored in a workspace's coordination document (DESIGN.md §4). Plain JSON, so the
+// rules in server/authority can be pure functions over them.
+import type { Kind, Role } from './roles.js'
+
+export type LockMode = 'exclusive' | 'shared'
+export const MAX_CLAIM_RESOURCES = 16
+
+/** `claims[<sessionId>:<claimId>]`, written once by its session; deleted to release or cancel. */
+export interface ClaimValue {
+  resources: string[]
+  mode: LockMode
+  waitMs?: number
+  ttlMs?: number
+  note?: string
+}
+
+export interface LockHolder {
+  claim: string
+  session: string
+  actor: string
+  mode: LockMode
+  token: number
+  grantedAt: number
+  expiresAt?: number
+}
+
+export interface LockWaiter {
+  claim: string
+  session: string
+  actor: string
+  mode: LockMode
+  queuedAt: number
+}
+
+/** `locks[<resource>]`, server only. */
+export interface LockValue {
+  holders: LockHolder[]
+  queue: LockWaiter[]
+}
+
+export type OutcomeState = 'granted' | 'timeout' | 'expired' | 'revoked' | 'invalid'
+
+/** `outcomes[<claim key>]`, server only. */
+export interface OutcomeValue {
+  state: OutcomeState
+  at: number
+  token?: number
+  reason?: string
+}
+
+export interface ApprovalRequest {
+  title: string
+  action: string
+  details?: unknown
+  requester: string
+  approvers?: string[]
+  quorum?: number
+  allowSelfApproval?: boolean
+  expiresAt?: number
+}
+
+export type Decision = 'approve' | 'reject'
+
+export interface ApprovalVote {
+  decision: Decision
+  reason?: string
+  at: number
+}
+
+export interface ApprovalCancel {
+  reason?: string
+  at: number
+}
+
+export type ApprovalState = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled'
+
+export interface ApprovalStatus {
+  state: ApprovalState
+  at: number
+  by?: string[]
+  reason?: string
+}
+
+/** `sessions[<sessionId>]`, server only. */
+export interface SessionValue {
+  actor: string
+  name: string
+  kind: Kind
+  role: Role
+  online: boolean
+  connectedAt: number
+  lastSeenAt: number
+}
+
+/** Top-level types of the coordination document. Any other top-level type is refused. */
+export const COORDINATION_TYPES = ['claims', 'locks', 'outcomes', 'approvals', 'sessions', 'meta', 'activity'] as const
+export type CoordinationType = (typeof COORDINATION_TYPES)[number]
+
+/** Splits `<sessionId>:<id>` keys of `claims` and `approvals`. */
+export function splitOwnedKey(key: string): { session: string; id: string } | null {
+  const colon = key.indexOf(':')
+  if (colon <= 0 || colon === key.length - 1) return null
+  return { session: key.slice(0, colon), id: key.slice(colon + 1) }
+}
