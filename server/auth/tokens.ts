@@ -1,0 +1,78 @@
+// JWT (HS256) tokens of DESIGN.md §3. Verification turns every failure into a reason a person can
+// act on; the connection layer maps it to close code 4401 (bad token) or 4403 (wrong workspace).
+import { SignJWT, errors, jwtVerify } from 'jose'
+import { checkActor, checkWorkspace } from '../../shared/names.js'
+import { type Identity, isKind, isRole, type Kind, type Role } from '../../shared/roles.js'
+
+export interface VerifiedToken extends Identity {
+  /** expiry, ms since the epoch */
+  expiresAt: number
+  /** the JWT id, when the token has one (share links revoke by it) */
+  jti?: string
+}
+
+export class TokenError extends Error {}
+
+export interface TokenSpec {
+  actor: string
+  workspace: string
+  role: Role
+  kind?: Kind
+  name?: string
+  ttlMs: number
+  jti?: string
+}
+
+export async function signToken(key: Uint8Array, spec: TokenSpec): Promise<string> {
+  const problem = checkActor(spec.actor) ?? (spec.workspace === '*' ? null : checkWorkspace(spec.workspace))
+  if (problem) throw new TokenError(problem)
+  const jwt = new SignJWT({ name: spec.name ?? spec.actor, kind: spec.kind ?? 'human', ws: spec.workspace, role: spec.role })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(spec.actor)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor((Date.now() + spec.ttlMs) / 1000))
+  if (spec.jti) jwt.setJti(spec.jti)
+  return jwt.sign(key)
+}
+
+export async function verifyToken(key: Uint8Array, token: string | null | undefined): Promise<VerifiedToken> {
+  if (!token) throw new TokenError('missing token: add ?token=<jwt> to the URL (mint one with `huddle token`)')
+  let payload
+  try {
+    ;({ payload } = await jwtVerify(token, key, { algorithms: ['HS256'], requiredClaims: ['sub', 'exp'] }))
+  } catch (error) {
+    throw new TokenError(explain(error))
+  }
+  const claims = payload as Record<string, unknown>
+  const problem =
+    checkActor(claims.sub) ??
+    (isKind(claims.kind) ? null : `token claim "kind" must be "human" or "agent", not ${JSON.stringify(claims.kind)}`) ??
+    (isRole(claims.role) ? null : `token claim "role" must be viewer, editor, approver or admin, not ${JSON.stringify(claims.role)}`) ??
+    (claims.ws === '*' ? null : checkWorkspace(claims.ws))
+  if (problem) throw new TokenError(`invalid token: ${problem}`)
+  return {
+    actor: claims.sub as string,
+    name: typeof claims.name === 'string' && claims.name.length > 0 ? claims.name.slice(0, 128) : (claims.sub as string),
+    kind: claims.kind as Kind,
+    role: claims.role as Role,
+    workspace: claims.ws as string,
+    expiresAt: (claims.exp as number) * 1000,
+    ...(typeof claims.jti === 'string' ? { jti: claims.jti } : {}),
+  }
+}
+
+function explain(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'token expired: mint a new one with `huddle token`'
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf') return 'token is not valid yet (nbf is in the future): check the clocks or mint a new one'
+    return `invalid token: claim "${error.claim}" ${error.reason === 'missing' ? 'is missing' : 'is invalid'}`
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'token algorithm not allowed: only HS256 tokens signed by this server are accepted'
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'token signature does not match this server\'s secret: mint a token from this server (`huddle token`)'
+  return 'malformed token: expected a JWT signed by this server (`huddle token` prints one)'
+}
+
+/** Whether `identity` may open documents of `workspace`. */
+export function coversWorkspace(identity: Identity, workspace: string): boolean {
+  return identity.workspace === '*' || identity.workspace === workspace
+}

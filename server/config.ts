@@ -1,0 +1,35 @@
+// Server settings and their defaults. Everything here can be set from `huddle serve` flags.
+export interface ServerOptions {
+  port: number
+  host: string
+  dataDir: string
+  durability: 'os' | 'fsync'
+  /** largest accepted message (DESIGN.md §7: 4413 above it) */
+  maxMessageBytes: number
+  ratePerSecond: number
+  burst: number
+  forgeriesPerMinute: number
+  /** an idle document stays loaded this long after its last connection */
+  unloadAfterMs: number
+  /** a disconnected session keeps its locks this long */
+  leaseGraceMs: number
+  keepAliveMs: number
+  pingMs: number
+  compactAfter: number
+}
+
+export const DEFAULTS: ServerOptions = {
+  port: 1234,
+  host: '127.0.0.1',
+  dataDir: './data',
+  durability: 'os',
+  maxMessageBytes: 8 * 1024 * 1024,
+  ratePerSecond: 200,
+  burst: 1000,
+  forgeriesPerMinute: 20,
+  unloadAfterMs: 30_000,
+  leaseGraceMs: 15_000,
+  keepAliveMs: 15_000,
+  pingMs: 30_000,
+  compactAfter: 500,
+}

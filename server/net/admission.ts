@@ -1,0 +1,58 @@
+// Who may open which room: the URL names the room, the token says who is asking, the session id
+// must belong to that actor. Every refusal says what to do about it.
+import { randomBytes } from 'node:crypto'
+import { CloseCode } from '../../shared/close-codes.js'
+import { checkSession, parseRoom, type RoomName } from '../../shared/names.js'
+import { coversWorkspace, TokenError, type VerifiedToken, verifyToken } from '../auth/tokens.js'
+import type { SessionBindings } from '../auth/sessions.js'
+
+export interface Admitted {
+  ok: true
+  room: RoomName
+  identity: VerifiedToken
+  session: string
+}
+
+export interface Refused {
+  ok: false
+  code: number
+  reason: string
+  /** what is known of the caller, for the audit entry */
+  room?: RoomName
+  identity?: VerifiedToken
+  session?: string
+}
+
+export async function admit(url: URL, key: Uint8Array, sessions: SessionBindings): Promise<Admitted | Refused> {
+  const room = parseRoom(decodeRoom(url.pathname))
+  if (typeof room === 'string') return { ok: false, code: CloseCode.malformed, reason: room }
+  let identity: VerifiedToken
+  try {
+    identity = await verifyToken(key, url.searchParams.get('token'))
+  } catch (error) {
+    if (error instanceof TokenError) return { ok: false, code: CloseCode.unauthorized, reason: error.message, room }
+    throw error
+  }
+  if (!coversWorkspace(identity, room.workspace)) {
+    return { ok: false, code: CloseCode.forbidden, reason: `your token is for workspace "${identity.workspace}", not "${room.workspace}": ask for a token for this workspace`, room, identity }
+  }
+  const session = url.searchParams.get('session') ?? newSessionId()
+  const badSession = checkSession(session)
+  if (badSession) return { ok: false, code: CloseCode.malformed, reason: badSession, room, identity }
+  const taken = await sessions.bind(session, identity.actor)
+  if (taken) return { ok: false, code: CloseCode.forbidden, reason: taken, room, identity, session }
+  return { ok: true, room, identity, session }
+}
+
+function decodeRoom(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname.replace(/^\/+/, ''))
+  } catch {
+    return pathname
+  }
+}
+
+/** Stock y-websocket clients send no session id; each such connection gets its own. */
+function newSessionId(): string {
+  return randomBytes(16).toString('base64url')
+}

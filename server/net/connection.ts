@@ -1,0 +1,154 @@
+// One admitted WebSocket: rate limit, decode, hand to the room. Anything a client sends that
+// breaks the rules closes this connection only, with a close code and a reason.
+import type { WebSocket } from 'ws'
+import { CloseCode } from '../../shared/close-codes.js'
+import type { RoomName } from '../../shared/names.js'
+import type { VerifiedToken } from '../auth/tokens.js'
+import { decodeMessage, ProtocolError } from '../protocol/messages.js'
+import type { Member, Room } from '../rooms/room.js'
+import { TokenBucket } from './rate-limit.js'
+
+export interface ConnectionLimits {
+  ratePerSecond: number
+  burst: number
+  /** refused hook writes tolerated per minute before the connection is closed */
+  forgeriesPerMinute: number
+}
+
+export interface Refusal {
+  code: number
+  reason: string
+  room?: RoomName
+  actor?: string
+  session?: string
+}
+
+export interface ConnectionEvents {
+  onMessage(type: string, bytes: number): void
+  onSent(bytes: number): void
+  onRefusal(refusal: Refusal): void
+  /** a hook undid part of a write; the connection stays open */
+  onForgery(refusal: Refusal): void
+  onClose(connection: Connection): void
+}
+
+const MINUTE = 60_000
+
+export class Connection implements Member {
+  readonly ownedClients = new Set<number>()
+  lastSentAt = Date.now()
+  alive = true
+  private room: Room | null = null
+  private readonly bucket: TokenBucket
+  private forgeries: number[] = []
+  private closed = false
+  private detached = false
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly roomName: RoomName,
+    readonly identity: VerifiedToken,
+    readonly session: string,
+    private readonly limits: ConnectionLimits,
+    private readonly events: ConnectionEvents,
+  ) {
+    this.bucket = new TokenBucket(limits.ratePerSecond, limits.burst)
+    ws.on('pong', () => {
+      this.alive = true
+    })
+    ws.on('close', () => this.closedBySocket())
+  }
+
+  get isOpen(): boolean {
+    return !this.closed
+  }
+
+  attach(room: Room): void {
+    if (this.closed) return
+    this.room = room
+    room.join(this)
+  }
+
+  receive(data: Buffer, isBinary: boolean): void {
+    if (this.closed || !this.room) return
+    if (!this.bucket.take()) {
+      return this.refuse(CloseCode.rateLimited, `rate limit: more than ${this.limits.ratePerSecond} messages/s (burst ${this.limits.burst}); slow down and reconnect`)
+    }
+    if (!isBinary) return this.refuse(CloseCode.malformed, 'text frame received: the y-websocket protocol uses binary frames')
+    try {
+      const message = decodeMessage(data)
+      this.events.onMessage(message.kind, data.length)
+      this.room.receive(this, message)
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error
+      this.refuse(CloseCode.malformed, error.message)
+    }
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closed) return
+    this.ws.send(frame)
+    this.lastSentAt = Date.now()
+  }
+
+  /** A direct (not broadcast) send, counted on its own. */
+  sendCounted(frame: Uint8Array): void {
+    this.send(frame)
+    this.events.onSent(frame.length)
+  }
+
+  refuse(code: number, reason: string): void {
+    if (this.closed) return
+    this.events.onRefusal({ code, reason, room: this.roomName, actor: this.identity.actor, session: this.session })
+    this.close(code, reason)
+  }
+
+  noteForgery(reason: string): void {
+    const now = Date.now()
+    this.forgeries = this.forgeries.filter((at) => now - at < MINUTE)
+    this.forgeries.push(now)
+    this.events.onForgery({ code: CloseCode.forbidden, reason, room: this.roomName, actor: this.identity.actor, session: this.session })
+    if (this.forgeries.length >= this.limits.forgeriesPerMinute) {
+      // Closing inside the Yjs transaction that carries the undo is fine: the close is async.
+      this.refuse(CloseCode.forbidden, `${this.forgeries.length} refused writes within a minute (last: ${reason}); fix the client before reconnecting`)
+    }
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.ws.close(code, truncateReason(reason))
+    this.detach()
+  }
+
+  ping(): void {
+    this.ws.ping()
+  }
+
+  terminate(): void {
+    this.closed = true
+    this.ws.terminate()
+    this.detach()
+  }
+
+  private closedBySocket(): void {
+    this.closed = true
+    this.detach()
+  }
+
+  private detach(): void {
+    if (this.detached) return
+    this.detached = true
+    const room = this.room
+    this.room = null
+    room?.leave(this)
+    this.events.onClose(this)
+  }
+}
+
+/** Close reasons are limited to 123 bytes of UTF-8 by the WebSocket protocol. */
+export function truncateReason(reason: string): string {
+  const bytes = Buffer.from(reason)
+  if (bytes.length <= 123) return reason
+  return `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '')}...`
+}

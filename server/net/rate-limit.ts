@@ -1,0 +1,18 @@
+// A token bucket: `rate` messages per second on average, bursts up to `burst`.
+export class TokenBucket {
+  private tokens: number
+  private last: number
+
+  constructor(private readonly rate: number, private readonly burst: number, now = Date.now()) {
+    this.tokens = burst
+    this.last = now
+  }
+
+  take(now = Date.now()): boolean {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate)
+    this.last = now
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
+  }
+}

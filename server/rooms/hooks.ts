@@ -1,0 +1,35 @@
+// The hook lifecycle of a document. The authority (server/authority) is the built-in hook for
+// coordination documents; a deployment can register its own validators for its own documents.
+import type * as Y from 'yjs'
+import type { RoomName } from '../../shared/names.js'
+import type { Identity } from '../../shared/roles.js'
+
+/** Who made a write: the authenticated identity and the session of the connection. */
+export interface Writer {
+  identity: Identity
+  session: string
+}
+
+export interface WriteContext {
+  room: RoomName
+  doc: Y.Doc
+  /** the transaction holding the client's write; corrections made in it leave in the same update */
+  transaction: Y.Transaction
+  writer: Writer
+  /** Records a refused (already undone) part of the write, for the audit log and the forgery limit. */
+  refuse(reason: string): void
+}
+
+export interface DocumentHook {
+  /** which documents this hook watches */
+  matches(room: RoomName): boolean
+  /** after the document is loaded from storage, before anyone is answered */
+  onLoad?(room: RoomName, doc: Y.Doc): void
+  /** inside the client's transaction, after its update was applied: undo what is not allowed */
+  onClientWrite?(context: WriteContext): void
+  onJoin?(room: RoomName, doc: Y.Doc, writer: Writer): void
+  onLeave?(room: RoomName, doc: Y.Doc, writer: Writer): void
+  /** true keeps an idle document loaded (e.g. it has timers due) */
+  keepLoaded?(room: RoomName, doc: Y.Doc): boolean
+  onUnload?(room: RoomName, doc: Y.Doc): void
+}

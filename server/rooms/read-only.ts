@@ -1,0 +1,32 @@
+// Whether an update would change a document. Viewers resend what they already have when they
+// reconnect (sync step 2), which must pass; anything new must be refused with 4403 instead of
+// being dropped, because a silently dropped update leaves the client diverged for ever.
+import * as Y from 'yjs'
+
+export function updateChangesDoc(doc: Y.Doc, update: Uint8Array): boolean {
+  const { structs, ds } = Y.decodeUpdate(update)
+  const known = Y.decodeStateVector(Y.encodeStateVector(doc))
+  for (const struct of structs) {
+    if (struct instanceof Y.Skip) continue
+    if (struct.id.clock + struct.length > (known.get(struct.id.client) ?? 0)) return true
+  }
+  if (ds.clients.size === 0) return false
+  const deleted = Y.snapshot(doc).ds
+  for (const [client, ranges] of ds.clients) {
+    for (const range of ranges) {
+      if (!rangeCovered(deleted.clients.get(client) ?? [], range.clock, range.clock + range.len)) return true
+    }
+  }
+  return false
+}
+
+/** True when [start, end) lies inside the union of the sorted, merged delete ranges. */
+function rangeCovered(ranges: Array<{ clock: number; len: number }>, start: number, end: number): boolean {
+  let position = start
+  for (const range of ranges) {
+    if (range.clock > position) break
+    position = Math.max(position, range.clock + range.len)
+    if (position >= end) return true
+  }
+  return position >= end
+}

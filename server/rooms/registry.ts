@@ -1,0 +1,110 @@
+// Loaded documents by room name. Concurrent opens of one room share one load; a room unloads
+// after its last connection leaves plus an idle delay, once everything it wrote is on disk.
+import type { RoomName } from '../../shared/names.js'
+import type { DocumentHook } from './hooks.js'
+import { Room, type RoomDeps } from './room.js'
+
+export interface RegistryDeps {
+  loadDoc(room: string): Promise<Uint8Array[]>
+  forgetDoc(room: string): void
+  appendUpdate: RoomDeps['appendUpdate']
+  countSent: RoomDeps['countSent']
+  hooksFor(room: RoomName): DocumentHook[]
+  onFailed(room: Room, error: Error): void
+  /** how long an idle room stays loaded */
+  unloadAfterMs: number
+}
+
+export class Registry {
+  private readonly rooms = new Map<string, Room>()
+  private readonly loading = new Map<string, Promise<Room>>()
+  private readonly unloadTimers = new Map<string, NodeJS.Timeout>()
+
+  constructor(private readonly deps: RegistryDeps) {}
+
+  get size(): number {
+    return this.rooms.size
+  }
+
+  all(): IterableIterator<Room> {
+    return this.rooms.values()
+  }
+
+  /** The loaded room, loading it if needed. Callers must join it in the same turn to keep it. */
+  open(name: RoomName): Promise<Room> {
+    this.cancelUnload(name.room)
+    const loaded = this.rooms.get(name.room)
+    if (loaded) return Promise.resolve(loaded)
+    let loading = this.loading.get(name.room)
+    if (!loading) {
+      loading = this.load(name).finally(() => this.loading.delete(name.room))
+      this.loading.set(name.room, loading)
+    }
+    return loading
+  }
+
+  private async load(name: RoomName): Promise<Room> {
+    const stored = await this.deps.loadDoc(name.room)
+    const room = new Room(name, this.deps.hooksFor(name), {
+      appendUpdate: this.deps.appendUpdate,
+      countSent: this.deps.countSent,
+      onEmpty: (empty) => this.scheduleUnload(empty),
+      onFailed: (failed, error) => this.failed(failed, error),
+    }, stored)
+    this.rooms.set(name.room, room)
+    // A room nobody joins (the opener went away during the load) must not stay loaded for ever.
+    setImmediate(() => room.members.size === 0 && this.scheduleUnload(room))
+    return room
+  }
+
+  scheduleUnload(room: Room): void {
+    if (this.unloadTimers.has(room.name.room) || this.rooms.get(room.name.room) !== room) return
+    const timer = setTimeout(() => {
+      this.unloadTimers.delete(room.name.room)
+      void this.unload(room)
+    }, this.deps.unloadAfterMs)
+    timer.unref()
+    this.unloadTimers.set(room.name.room, timer)
+  }
+
+  private cancelUnload(key: string): void {
+    const timer = this.unloadTimers.get(key)
+    if (!timer) return
+    clearTimeout(timer)
+    this.unloadTimers.delete(key)
+  }
+
+  private async unload(room: Room): Promise<void> {
+    if (room.keepLoaded()) {
+      if (room.members.size === 0) this.scheduleUnload(room)
+      return
+    }
+    await room.written().catch(() => undefined)
+    // Someone may have opened the room while its last batch was being written.
+    if (room.keepLoaded() || this.rooms.get(room.name.room) !== room || this.unloadTimers.has(room.name.room)) return
+    this.drop(room)
+  }
+
+  private drop(room: Room): void {
+    this.rooms.delete(room.name.room)
+    room.destroy()
+    this.deps.forgetDoc(room.name.room)
+  }
+
+  private failed(room: Room, error: Error): void {
+    if (this.rooms.get(room.name.room) === room) {
+      this.cancelUnload(room.name.room)
+      this.rooms.delete(room.name.room)
+    }
+    // Its memory may hold changes the disk does not: reload from storage next time instead.
+    this.deps.onFailed(room, error)
+    room.destroy()
+  }
+
+  /** Unloads everything at once (shutdown); callers flush the store first. */
+  closeAll(): void {
+    for (const timer of this.unloadTimers.values()) clearTimeout(timer)
+    this.unloadTimers.clear()
+    for (const room of [...this.rooms.values()]) this.drop(room)
+  }
+}

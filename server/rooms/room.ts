@@ -1,0 +1,200 @@
+// One loaded document and its connections. Every change to the document — a client's update or a
+// server write — is captured by the doc's `update` event, appended to the store's group commit,
+// and broadcast (echo included) only once the batch carrying it is written: persist before
+// broadcast, for all writers alike.
+import * as Y from 'yjs'
+import type { RoomName } from '../../shared/names.js'
+import { roleAtLeast } from '../../shared/roles.js'
+import { encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type Incoming, ProtocolError } from '../protocol/messages.js'
+import { decodeAwarenessUpdate } from '../protocol/awareness.js'
+import { CloseCode } from '../../shared/close-codes.js'
+import type { DocumentHook, Writer } from './hooks.js'
+import { Presence, type PresenceOwner } from './presence.js'
+import { updateChangesDoc } from './read-only.js'
+
+/** What a room needs from a connection. */
+export interface Member extends PresenceOwner, Writer {
+  send(frame: Uint8Array): void
+  refuse(code: number, reason: string): void
+  /** a write of this member was partly undone by a hook */
+  noteForgery(reason: string): void
+}
+
+export interface RoomDeps {
+  appendUpdate(room: string, update: Uint8Array): Promise<void>
+  /** counts one frame sent to `sockets` sockets */
+  countSent(sockets: number, bytes: number): void
+  onEmpty(room: Room): void
+  onFailed(room: Room, error: Error): void
+}
+
+interface Pending {
+  update: Uint8Array
+  batch: Promise<void>
+}
+
+export class Room {
+  readonly doc: Y.Doc
+  readonly members = new Set<Member>()
+  readonly presence = new Presence()
+  private outbox: Pending[] = []
+  private lastBatch: Promise<void> = Promise.resolve()
+  private presenceFlush: NodeJS.Immediate | null = null
+  failed = false
+
+  constructor(
+    readonly name: RoomName,
+    private readonly hooks: DocumentHook[],
+    private readonly deps: RoomDeps,
+    stored: Uint8Array[],
+  ) {
+    this.doc = new Y.Doc({ gc: true })
+    // Stored updates are already durable: apply them before listening, so they are not written again.
+    this.doc.transact(() => {
+      for (const update of stored) Y.applyUpdate(this.doc, update)
+    })
+    this.doc.on('update', (update: Uint8Array) => this.persistThenBroadcast(update))
+    for (const hook of this.hooks) hook.onLoad?.(this.name, this.doc)
+  }
+
+  get isCoordination(): boolean {
+    return this.name.path === null
+  }
+
+  join(member: Member): void {
+    this.members.add(member)
+    member.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+    const states = this.presence.snapshot()
+    if (states) member.send(encodeAwareness(states))
+    for (const hook of this.hooks) hook.onJoin?.(this.name, this.doc, member)
+  }
+
+  leave(member: Member): void {
+    if (!this.members.delete(member)) return
+    this.presence.removeOwner(member)
+    this.schedulePresenceFlush()
+    for (const hook of this.hooks) hook.onLeave?.(this.name, this.doc, member)
+    if (this.members.size === 0) this.deps.onEmpty(this)
+  }
+
+  /** Handles one decoded message; throws ProtocolError for input that breaks the protocol. */
+  receive(member: Member, message: Incoming): void {
+    switch (message.kind) {
+      case 'sync-step1':
+        return this.answerSyncStep1(member, message.stateVector)
+      case 'sync-step2':
+      case 'update':
+        return this.applyClientUpdate(member, message.update)
+      case 'awareness':
+        return this.applyAwareness(member, message.update)
+      case 'query-awareness': {
+        const states = this.presence.snapshot()
+        if (states) member.send(encodeAwareness(states))
+      }
+    }
+  }
+
+  /**
+   * The reply holds the document as it is now; it is sent once every batch queued so far is
+   * written, so a joining client never sees state that a crash could still lose.
+   */
+  private answerSyncStep1(member: Member, stateVector: Uint8Array): void {
+    let reply: Uint8Array
+    try {
+      reply = encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector))
+    } catch (error) {
+      throw new ProtocolError(`malformed state vector in sync step 1 (${(error as Error).message})`)
+    }
+    this.lastBatch.then(
+      () => this.members.has(member) && member.send(reply),
+      () => undefined,
+    )
+  }
+
+  private applyClientUpdate(member: Member, update: Uint8Array): void {
+    try {
+      Y.decodeUpdate(update)
+    } catch (error) {
+      throw new ProtocolError(`malformed Yjs update (${(error as Error).message})`)
+    }
+    if (!this.isCoordination && !roleAtLeast(member.identity.role, 'editor') && updateChangesDoc(this.doc, update)) {
+      member.refuse(CloseCode.forbidden, `read-only: your role is ${member.identity.role}; ask an admin for an editor token to change ${this.name.room}`)
+      return
+    }
+    const hooks = this.hooks.filter((hook) => hook.onClientWrite)
+    this.doc.transact((transaction) => {
+      Y.applyUpdate(this.doc, update, member)
+      if (hooks.length === 0) return
+      // Y.applyUpdate marks the transaction remote; server corrections made after it would make
+      // Yjs believe another client uses the server's client id and pick a new one every time.
+      transaction.local = true
+      const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse: (reason: string) => member.noteForgery(reason) }
+      for (const hook of hooks) hook.onClientWrite!(context)
+    }, member)
+  }
+
+  private applyAwareness(member: Member, update: Uint8Array): void {
+    const problem = this.presence.accept(member, decodeAwarenessUpdate(update))
+    if (problem) {
+      member.refuse(CloseCode.forbidden, `presence refused: ${problem}`)
+      return
+    }
+    this.schedulePresenceFlush()
+  }
+
+  private schedulePresenceFlush(): void {
+    if (this.presenceFlush || !this.presence.hasPending()) return
+    this.presenceFlush = setImmediate(() => {
+      this.presenceFlush = null
+      const update = this.presence.takePending()
+      if (update) this.broadcast(encodeAwareness(update))
+    })
+  }
+
+  private persistThenBroadcast(update: Uint8Array): void {
+    const batch = this.deps.appendUpdate(this.name.room, update)
+    this.outbox.push({ update, batch })
+    if (batch === this.lastBatch) return
+    this.lastBatch = batch
+    batch.then(
+      () => this.broadcastWritten(batch),
+      (error: Error) => this.fail(error),
+    )
+  }
+
+  /** Sends every update carried by `batch` (a prefix of the outbox: batches complete in order). */
+  private broadcastWritten(batch: Promise<void>): void {
+    let count = 0
+    while (count < this.outbox.length && this.outbox[count]!.batch === batch) count++
+    if (count === 0 || this.failed) return
+    const updates = this.outbox.splice(0, count).map((pending) => pending.update)
+    this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)))
+  }
+
+  broadcast(frame: Uint8Array): void {
+    for (const member of this.members) member.send(frame)
+    this.deps.countSent(this.members.size, frame.length)
+  }
+
+  /** Resolves once every change made so far is written. */
+  written(): Promise<void> {
+    return this.lastBatch
+  }
+
+  keepLoaded(): boolean {
+    return this.members.size > 0 || this.hooks.some((hook) => hook.keepLoaded?.(this.name, this.doc))
+  }
+
+  private fail(error: Error): void {
+    if (this.failed) return
+    this.failed = true
+    this.outbox = []
+    this.deps.onFailed(this, error)
+  }
+
+  destroy(): void {
+    if (this.presenceFlush) clearImmediate(this.presenceFlush)
+    for (const hook of this.hooks) hook.onUnload?.(this.name, this.doc)
+    this.doc.destroy()
+  }
+}

@@ -1,0 +1,50 @@
+// `huddle serve`: start the server, tell the person where everything is, stop cleanly on signals.
+import { resolve } from 'node:path'
+import { loadOrCreateSecret } from './auth/secret.js'
+import { signToken } from './auth/tokens.js'
+import type { ServerOptions } from './config.js'
+import { log } from './log.js'
+import { startServer } from './server.js'
+import { builtInHooks } from './authority/index.js'
+
+export async function serve(options: ServerOptions): Promise<void> {
+  const secret = loadOrCreateSecret(options.dataDir)
+  const server = await startServer({ ...options, key: secret.key, hooks: builtInHooks(options) })
+  const base = `${options.host}:${server.port}`
+  const lines = [
+    `huddle listening on http://${base} (WebSocket: ws://${base}/<workspace>[/<path>]?token=<jwt>)`,
+    `data in ${resolve(options.dataDir)} (durability: ${options.durability})`,
+  ]
+  if (secret.generated) {
+    const token = await signToken(secret.key, { actor: 'admin', workspace: 'demo', role: 'admin', ttlMs: 30 * 86_400_000 })
+    lines.push(
+      `generated a new secret in ${secret.source} (keep it private; set HUDDLE_SECRET to use your own)`,
+      'admin token for workspace "demo" (valid 30 days):',
+      `  ${token}`,
+      `try: ws://${base}/demo?token=<that token>`,
+    )
+  }
+  process.stdout.write(`${lines.join('\n')}\n`)
+  stopOnSignals(server.close)
+}
+
+function stopOnSignals(close: () => Promise<void>): void {
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) {
+      log('second signal: exiting now', { signal })
+      process.exit(1)
+    }
+    stopping = true
+    log('shutting down: flushing and closing connections', { signal })
+    close().then(
+      () => process.exit(0),
+      (error: Error) => {
+        log('shutdown failed', { error: error.message })
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}

@@ -1,0 +1,137 @@
+// Assembles the server: storage, rooms, the WebSocket front door and HTTP, and shuts them down in
+// the order that loses nothing: stop accepting, flush, close sockets with 1001, close the database.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { CloseCode } from '../shared/close-codes.js'
+import type { RoomName } from '../shared/names.js'
+import { SessionBindings } from './auth/sessions.js'
+import type { ServerOptions } from './config.js'
+import { healthRoute, metricsRoute, notFound, type Route, sendJson } from './http/routes.js'
+import { log } from './log.js'
+import { createMetrics } from './metrics.js'
+import type { Refusal } from './net/connection.js'
+import { FrontDoor } from './net/websocket.js'
+import type { DocumentHook } from './rooms/hooks.js'
+import { Registry } from './rooms/registry.js'
+import { Store } from './store/index.js'
+
+export interface HuddleServer {
+  port: number
+  host: string
+  store: Store
+  registry: Registry
+  close(): Promise<void>
+}
+
+export interface StartOptions extends ServerOptions {
+  key: Uint8Array
+  /** validators for a deployment's own documents, next to the built-in authority */
+  hooks?: DocumentHook[]
+}
+
+export async function startServer(options: StartOptions): Promise<HuddleServer> {
+  // The gauges read the registry and front door, which need the metrics first: late-bound.
+  let frontDoor: FrontDoor | null = null
+  let registry: Registry | null = null
+  const metrics = createMetrics({ connections: () => frontDoor?.connections.size ?? 0, documents: () => registry?.size ?? 0 })
+  const store = await Store.open({
+    dir: options.dataDir,
+    durability: options.durability,
+    compactAfter: options.compactAfter,
+    onBatch: (durationMs: number) => {
+      metrics.batches.inc()
+      metrics.persistSeconds.observe(durationMs / 1000)
+    },
+  })
+  const hooks = options.hooks ?? []
+  const hooksFor = (room: RoomName) => hooks.filter((hook) => hook.matches(room))
+  const rooms = new Registry({
+    loadDoc: (room) => store.loadDoc(room),
+    forgetDoc: (room) => store.forget(room),
+    appendUpdate: (room, update) => store.appendUpdate(room, update),
+    countSent: (sockets, bytes) => {
+      metrics.messagesOut.inc(sockets)
+      metrics.bytesOut.inc(sockets * bytes)
+    },
+    hooksFor,
+    onFailed: (room, error) => {
+      log('storage failure; closing the document', { room: room.name.room, error: error.message })
+      for (const member of [...room.members]) member.refuse(CloseCode.internalError, 'storage failure: your last change was not saved; reconnect to retry')
+    },
+    unloadAfterMs: options.unloadAfterMs,
+  })
+  const refused = (refusal: Refusal) => {
+    metrics.refusals.labels(String(refusal.code)).inc()
+    log('refused', { code: refusal.code, reason: refusal.reason, room: refusal.room?.room, actor: refusal.actor, session: refusal.session })
+  }
+  const door = new FrontDoor(options, {
+    key: options.key,
+    sessions: new SessionBindings(store),
+    registry: rooms,
+    events: {
+      onMessage: (type, bytes) => {
+        metrics.messagesIn.labels(type).inc()
+        metrics.bytesIn.inc(bytes)
+      },
+      onSent: (bytes) => {
+        metrics.messagesOut.inc()
+        metrics.bytesOut.inc(bytes)
+      },
+      onRefusal: refused,
+      onForgery: refused,
+    },
+  })
+  registry = rooms
+  frontDoor = door
+
+  const routes: Route[] = [
+    healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),
+    metricsRoute(metrics),
+  ]
+  const http = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost')
+    route(routes, request, response, url).catch((error: Error) => {
+      log('http handler failed', { path: url.pathname, error: error.message })
+      if (!response.headersSent) sendJson(response, 500, { error: `internal error: ${error.message}` })
+    })
+  })
+  http.on('upgrade', (request, socket, head) => door.handleUpgrade(request, socket, head))
+  await listen(http, options.port, options.host)
+  const address = http.address() as AddressInfo
+
+  let closing: Promise<void> | null = null
+  return {
+    port: address.port,
+    host: options.host,
+    store,
+    registry: rooms,
+    close: () => (closing ??= shutdown(http, door, rooms, store)),
+  }
+}
+
+async function route(routes: Route[], request: Parameters<Route>[0], response: Parameters<Route>[1], url: URL): Promise<void> {
+  for (const handler of routes) if (await handler(request, response, url)) return
+  notFound(response, url)
+}
+
+function listen(http: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http.once('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is in use: stop the other server or pass --port <another port>`) : error)
+    })
+    http.listen(port, host, () => resolve())
+  })
+}
+
+async function shutdown(http: Server, frontDoor: FrontDoor, registry: Registry, store: Store): Promise<void> {
+  frontDoor.stopAccepting()
+  http.close()
+  await store.flush()
+  frontDoor.closeAll(CloseCode.shuttingDown, 'server shutting down; reconnect shortly')
+  frontDoor.close()
+  registry.closeAll()
+  await store.close()
+  http.closeAllConnections()
+}
+
+
