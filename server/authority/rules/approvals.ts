@@ -1,0 +1,117 @@
+// Approval rules (DESIGN.md §4). An approval is pending until exactly one final state: approved
+// (quorum of distinct eligible approvals), rejected (one eligible rejection), expired (expiresAt
+// passed; a timeout never approves) or cancelled (by the requester). Every decision recounts
+// all votes against the eligibility rules, so a vote only counts if it is eligible then.
+import type { ApprovalRequest, ApprovalStatus } from '../../../shared/coordination.js'
+import { isRole, roleAtLeast, type Kind, type Role } from '../../../shared/roles.js'
+import { opt, type ApprovalEntry, type CoordEvent, type RecordedVote } from './state.js'
+import type { Tx } from './tx.js'
+import { parseCancel, parseOwnedKey, parseRequest, parseVote, show } from './values.js'
+
+type Event<T extends CoordEvent['type']> = Extract<CoordEvent, { type: T }>
+type Refusal = string | null
+
+export function request(tx: Tx, e: Event<'request'>): Refusal {
+  const parts = parseOwnedKey(e.key)
+  if (typeof parts === 'string') return parts
+  if (parts.session !== e.session) return `approval ${show(e.key)} belongs to another session`
+  if (tx.approvals[e.key]) return `approval ${show(e.key)} already has a request`
+  const request = parseRequest(e.request)
+  if (typeof request === 'string') return request
+  if (request.requester !== e.actor) return `requester must be ${e.actor}, not ${show(request.requester)}`
+  tx.log({ type: 'request', key: e.key, session: e.session, actor: e.actor, title: request.title, action: request.action })
+  const late = request.expiresAt !== undefined && e.at >= request.expiresAt
+  const status: ApprovalStatus = late
+    ? { state: 'expired', at: e.at, reason: 'expiresAt had already passed when it was requested' }
+    : { state: 'pending', at: e.at }
+  const entry: ApprovalEntry = { session: e.session, request, votes: {}, status }
+  tx.setApproval(e.key, entry, true)
+  if (late) logDecision(tx, e.key, entry)
+  return null
+}
+
+export function vote(tx: Tx, e: Event<'vote'>): Refusal {
+  const entry = tx.approvals[e.key]
+  const closed = notOpen(entry, e.key, e.at)
+  if (closed || !entry) return closed
+  const { voter } = e
+  const vote = parseVote(e.vote)
+  if (typeof vote === 'string') return vote
+  if (entry.votes[voter.actor]) return `votes are final: ${voter.actor} already voted on ${show(e.key)}`
+  const ineligible = ineligibility(entry.request, voter)
+  if (ineligible) return ineligible
+  const recorded: RecordedVote = { ...vote, session: voter.session, kind: voter.kind, role: voter.role }
+  const next: ApprovalEntry = { ...entry, votes: { ...entry.votes, [voter.actor]: recorded } }
+  tx.log({ type: 'vote', key: e.key, session: voter.session, actor: voter.actor, decision: vote.decision, ...opt('reason', vote.reason) })
+  const decided = decide(next, e.at)
+  tx.setApproval(e.key, decided ?? next, decided !== undefined)
+  if (decided) logDecision(tx, e.key, decided)
+  return null
+}
+
+export function cancel(tx: Tx, e: Event<'cancel'>): Refusal {
+  const entry = tx.approvals[e.key]
+  const closed = notOpen(entry, e.key, e.at)
+  if (closed || !entry) return closed
+  const cancel = parseCancel(e.cancel)
+  if (typeof cancel === 'string') return cancel
+  if (e.actor !== entry.request.requester) return `only the requester ${entry.request.requester} can cancel ${show(e.key)}`
+  const status: ApprovalStatus = { state: 'cancelled', at: e.at, by: [e.actor], ...opt('reason', cancel.reason) }
+  const next: ApprovalEntry = { ...entry, cancel, status }
+  tx.setApproval(e.key, next, true)
+  logDecision(tx, e.key, next)
+  return null
+}
+
+export function expire(tx: Tx, e: Event<'approval-expired'>): Refusal {
+  const entry = tx.approvals[e.key]
+  if (!entry) return `there is no approval ${show(e.key)}`
+  if (entry.status.state !== 'pending') return `approval ${show(e.key)} is already ${entry.status.state}`
+  const { expiresAt } = entry.request
+  if (expiresAt === undefined) return `approval ${show(e.key)} has no expiresAt`
+  if (e.at < expiresAt) return `approval ${show(e.key)} expires at ${expiresAt}, not yet`
+  const next: ApprovalEntry = { ...entry, status: { state: 'expired', at: e.at, reason: 'no decision before expiresAt' } }
+  tx.setApproval(e.key, next, true)
+  logDecision(tx, e.key, next)
+  return null
+}
+
+/** Why `voter` may not vote on `request`, or null when eligible. */
+export function ineligibility(request: ApprovalRequest, voter: { actor: string; kind: Kind; role: Role }): string | null {
+  const { actor, kind, role } = voter
+  if (kind !== 'human') return `${actor} is an agent: only humans vote`
+  if (!roleAtLeast(role, 'approver')) return `${actor} has role ${role}: voting needs role approver or admin`
+  if (actor === request.requester && !request.allowSelfApproval) return `${actor} requested this approval, which does not allow self-approval`
+  // A role name stands for everyone with at least that role, as roles include the ones below.
+  const listed = request.approvers?.some((entry) => entry === actor || (isRole(entry) && roleAtLeast(role, entry)))
+  if (listed === false) return `${actor} is not among the approvers (${request.approvers!.join(', ')})`
+  return null
+}
+
+/** The entry with its final status if the counted votes decide it now, else undefined. */
+function decide(entry: ApprovalEntry, at: number): ApprovalEntry | undefined {
+  const counted = Object.entries(entry.votes).filter(([actor, v]) => ineligibility(entry.request, { actor, ...v }) === null)
+  const rejection = counted.find(([, v]) => v.decision === 'reject')
+  if (rejection) {
+    const [actor, v] = rejection
+    return { ...entry, status: { state: 'rejected', at, by: [actor], ...opt('reason', v.reason) } }
+  }
+  const approvers = counted.filter(([, v]) => v.decision === 'approve').map(([actor]) => actor)
+  if (approvers.length < (entry.request.quorum ?? 1)) return undefined
+  return { ...entry, status: { state: 'approved', at, by: approvers } }
+}
+
+/** Why the approval takes no more votes or cancels, or null while it is pending. */
+function notOpen(entry: ApprovalEntry | undefined, key: string, at: number): Refusal {
+  if (!entry) return `there is no approval ${show(key)}`
+  if (entry.status.state !== 'pending') return `approval ${show(key)} is already ${entry.status.state}`
+  const { expiresAt } = entry.request
+  // Its timer may not have fired yet, but the approval is over: expiry wins over a late vote.
+  if (expiresAt !== undefined && at >= expiresAt) return `approval ${show(key)} expired at ${expiresAt}`
+  return null
+}
+
+function logDecision(tx: Tx, key: string, entry: ApprovalEntry): void {
+  const { state, by, reason } = entry.status
+  tx.log({ type: 'decision', key, session: entry.session, actor: entry.request.requester, state, ...opt('by', by), ...opt('reason', reason) })
+}

@@ -1,0 +1,19 @@
+// The authority's rules: pure functions over plain data (see docs/authority.md).
+export { ineligibility } from './approvals.js'
+export { deadlines, type Deadline } from './deadlines.js'
+export { reduce, replay } from './reduce.js'
+export {
+  emptyState,
+  type ApprovalEntry,
+  type AuditEvent,
+  type AuditType,
+  type Changed,
+  type ClaimRecord,
+  type CoordEvent,
+  type CoordState,
+  type RecordedVote,
+  type ReduceResult,
+  type Writer,
+} from './state.js'
+export { LIMITS } from './values.js'
+export { checkWrite, Y_MAP, Y_TYPE, type WriteCheck } from './writes.js'

@@ -1,0 +1,133 @@
+// The authority's state and events as plain JSON. The rules are pure functions over these types:
+// no Yjs, no clock, no I/O, so the same events always produce the same state (DESIGN.md §6).
+import type {
+  ApprovalCancel,
+  ApprovalRequest,
+  ApprovalState,
+  ApprovalStatus,
+  ApprovalVote,
+  ClaimValue,
+  Decision,
+  LockMode,
+  LockValue,
+  OutcomeState,
+  OutcomeValue,
+} from '../../../shared/coordination.js'
+import type { Kind, Role } from '../../../shared/roles.js'
+
+/** Who makes a client write: the connection's session and its authenticated identity. */
+export interface Writer {
+  session: string
+  actor: string
+  kind: Kind
+  role: Role
+}
+
+/** Mirror of one `claims` entry. `value` is null when the claim was malformed (outcome `invalid`). */
+export interface ClaimRecord {
+  session: string
+  actor: string
+  at: number
+  value: ClaimValue | null
+}
+
+/** A vote as cast, with the voter's identity at vote time so eligibility can be recounted. */
+export interface RecordedVote extends ApprovalVote {
+  session: string
+  kind: Kind
+  role: Role
+}
+
+/** Mirror of one `approvals` Y.Map. `votes` is keyed by actor, in the order they were cast. */
+export interface ApprovalEntry {
+  session: string
+  request: ApprovalRequest
+  votes: Record<string, RecordedVote>
+  cancel?: ApprovalCancel
+  status: ApprovalStatus
+}
+
+export interface CoordState {
+  claims: Record<string, ClaimRecord>
+  locks: Record<string, LockValue>
+  outcomes: Record<string, OutcomeValue>
+  approvals: Record<string, ApprovalEntry>
+  /** the last fencing token issued; 0 before the first grant */
+  fence: number
+}
+
+export function emptyState(): CoordState {
+  return { claims: {}, locks: {}, outcomes: {}, approvals: {}, fence: 0 }
+}
+
+/**
+ * Inputs of the reducer. `at` is the time in ms the caller saw the event; timer events are
+ * fired with the current time (at or after the deadline), never earlier.
+ */
+export type CoordEvent =
+  | { type: 'claim'; at: number; key: string; session: string; actor: string; value: unknown }
+  | { type: 'release'; at: number; key: string; session: string }
+  | { type: 'session-ended'; at: number; session: string }
+  | { type: 'wait-timeout'; at: number; key: string }
+  | { type: 'ttl-expired'; at: number; key: string }
+  | { type: 'revoke'; at: number; resource: string; actor: string; role: Role; reason?: string }
+  | { type: 'request'; at: number; key: string; session: string; actor: string; request: unknown }
+  | { type: 'vote'; at: number; key: string; voter: Writer; vote: unknown }
+  | { type: 'cancel'; at: number; key: string; session: string; actor: string; cancel: unknown }
+  | { type: 'approval-expired'; at: number; key: string }
+
+export type AuditType =
+  | 'claim' // a claim arrived (before it is granted or queued)
+  | 'queue' // it waits for its resources
+  | 'grant' // it holds all its resources, with `token`
+  | 'release' // its session released it (or ended while holding it)
+  | 'cancel' // its session withdrew it (or ended) while it was queued
+  | 'timeout' // waitMs ran out
+  | 'expire' // ttlMs ran out
+  | 'revoke' // an admin (`by`) force-released it
+  | 'invalid' // it was malformed
+  | 'session-end' // a session's grace period ended
+  | 'request' // an approval was requested
+  | 'vote' // a vote was counted
+  | 'decision' // an approval reached a final `state`
+
+/** One transition, for the audit log and the `activity` array. Only meaningful fields are set. */
+export interface AuditEvent {
+  type: AuditType
+  at: number
+  key?: string
+  session?: string
+  actor?: string
+  resources?: string[]
+  mode?: LockMode
+  token?: number
+  by?: string[]
+  decision?: Decision
+  state?: OutcomeState | ApprovalState
+  title?: string
+  action?: string
+  reason?: string
+}
+
+/** What the glue must write back to the document after an event. */
+export interface Changed {
+  /** claim keys the server must delete (their session ended); client deletes are already there */
+  claims: string[]
+  /** resources whose `locks` entry changed; absent from `state.locks` means delete */
+  locks: string[]
+  /** claim keys whose `outcomes` entry changed; absent from `state.outcomes` means delete */
+  outcomes: string[]
+  /** approval keys whose `status` changed */
+  approvals: string[]
+  /** true when `meta.fence` changed */
+  fence: boolean
+}
+
+export type ReduceResult =
+  | { ok: true; state: CoordState; changed: Changed; audit: AuditEvent[] }
+  | { ok: false; reason: string }
+
+/** `{ [name]: value }` when value is defined, else `{}`: keeps undefined out of the JSON. */
+export function opt<K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [name]: value }) as { [P in K]?: V }
+}

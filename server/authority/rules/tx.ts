@@ -1,0 +1,97 @@
+// A copy-on-write draft of the state for one event: handlers read and write through it, and it
+// records which keys changed so the glue writes back only those.
+import type { LockValue, OutcomeValue } from '../../../shared/coordination.js'
+import type { ApprovalEntry, AuditEvent, ClaimRecord, CoordState, ReduceResult } from './state.js'
+
+type Maps = Omit<CoordState, 'fence'>
+type MapName = keyof Maps
+
+export class Tx {
+  private readonly maps: Maps
+  private readonly copied = new Set<MapName>()
+  private readonly touched = { claims: new Set<string>(), locks: new Set<string>(), outcomes: new Set<string>(), approvals: new Set<string>() }
+  private readonly audit: AuditEvent[] = []
+  private readonly baseFence: number
+  private fence: number
+
+  constructor(base: CoordState, readonly at: number) {
+    const { fence, ...maps } = base
+    this.maps = maps
+    this.baseFence = fence
+    this.fence = fence
+  }
+
+  get claims(): Readonly<Record<string, ClaimRecord>> { return this.maps.claims }
+  get locks(): Readonly<Record<string, LockValue>> { return this.maps.locks }
+  get outcomes(): Readonly<Record<string, OutcomeValue>> { return this.maps.outcomes }
+  get approvals(): Readonly<Record<string, ApprovalEntry>> { return this.maps.approvals }
+
+  /** Resources whose lock changed so far in this event. */
+  changedLocks(): string[] {
+    return [...this.touched.locks]
+  }
+
+  /** Records a claim the client already wrote (or deleted): the document needs no write. */
+  mirrorClaim(key: string, record: ClaimRecord | undefined): void {
+    this.put('claims', key, record)
+  }
+
+  /** Deletes a claim on the server's behalf: the glue must delete it from the document. */
+  dropClaim(key: string): void {
+    this.put('claims', key, undefined)
+    this.touched.claims.add(key)
+  }
+
+  /** Sets or (for an empty lock) deletes a resource's lock. */
+  setLock(resource: string, lock: LockValue): void {
+    const empty = lock.holders.length === 0 && lock.queue.length === 0
+    this.put('locks', resource, empty ? undefined : lock)
+    this.touched.locks.add(resource)
+  }
+
+  setOutcome(key: string, outcome: OutcomeValue | undefined): void {
+    this.put('outcomes', key, outcome)
+    this.touched.outcomes.add(key)
+  }
+
+  /** Stores an approval; `statusChanged` marks its server-owned `status` for writing. */
+  setApproval(key: string, entry: ApprovalEntry, statusChanged: boolean): void {
+    this.put('approvals', key, entry)
+    if (statusChanged) this.touched.approvals.add(key)
+  }
+
+  /** The next fencing token: one per grant, strictly increasing, never reused. */
+  nextToken(): number {
+    this.fence += 1
+    return this.fence
+  }
+
+  log(event: Omit<AuditEvent, 'at'>): void {
+    this.audit.push({ ...event, at: this.at })
+  }
+
+  result(): ReduceResult & { ok: true } {
+    return {
+      ok: true,
+      state: { ...this.maps, fence: this.fence },
+      changed: {
+        claims: [...this.touched.claims],
+        locks: [...this.touched.locks],
+        outcomes: [...this.touched.outcomes],
+        approvals: [...this.touched.approvals],
+        fence: this.fence !== this.baseFence,
+      },
+      audit: this.audit,
+    }
+  }
+
+  private put<N extends MapName>(name: N, key: string, value: Maps[N][string] | undefined): void {
+    if (!this.copied.has(name)) {
+      this.maps[name] = { ...this.maps[name] } as Maps[N]
+      this.copied.add(name)
+    }
+    const map = this.maps[name] as Record<string, Maps[N][string]>
+    if (value === undefined) delete map[key]
+    else map[key] = value
+  }
+}
