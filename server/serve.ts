@@ -5,11 +5,10 @@ import { signToken } from './auth/tokens.js'
 import type { ServerOptions } from './config.js'
 import { log } from './log.js'
 import { startServer } from './server.js'
-import { builtInHooks } from './authority/index.js'
 
 export async function serve(options: ServerOptions): Promise<void> {
   const secret = loadOrCreateSecret(options.dataDir)
-  const server = await startServer({ ...options, key: secret.key, hooks: builtInHooks(options) })
+  const server = await startServer({ ...options, key: secret.key })
   const base = `${options.host}:${server.port}`
   const lines = [
     `huddle listening on http://${base} (WebSocket: ws://${base}/<workspace>[/<path>]?token=<jwt>)`,

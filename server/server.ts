@@ -14,18 +14,23 @@ import { FrontDoor } from './net/websocket.js'
 import type { DocumentHook } from './rooms/hooks.js'
 import { Registry } from './rooms/registry.js'
 import { Store } from './store/index.js'
+import { AuditLog } from './audit/log.js'
+import { CoordinationAuthority } from './authority/coordination.js'
+import { apiRoute } from './http/api.js'
 
 export interface HuddleServer {
   port: number
   host: string
   store: Store
   registry: Registry
+  audit: AuditLog
+  authority: CoordinationAuthority
   close(): Promise<void>
 }
 
 export interface StartOptions extends ServerOptions {
   key: Uint8Array
-  /** validators for a deployment's own documents, next to the built-in authority */
+  /** validators for a deployment's own documents, run after the built-in authority */
   hooks?: DocumentHook[]
 }
 
@@ -38,12 +43,15 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     dir: options.dataDir,
     durability: options.durability,
     compactAfter: options.compactAfter,
+    onError: (error: Error) => log('background compaction failed; the update log is kept and retried later', { error: error.message }),
     onBatch: (durationMs: number) => {
       metrics.batches.inc()
       metrics.persistSeconds.observe(durationMs / 1000)
     },
   })
-  const hooks = options.hooks ?? []
+  const audit = new AuditLog(store)
+  const authority = new CoordinationAuthority(store, audit, options.leaseGraceMs)
+  const hooks = [authority, ...(options.hooks ?? [])]
   const hooksFor = (room: RoomName) => hooks.filter((hook) => hook.matches(room))
   const rooms = new Registry({
     loadDoc: (room) => store.loadDoc(room),
@@ -63,6 +71,15 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const refused = (refusal: Refusal) => {
     metrics.refusals.labels(String(refusal.code)).inc()
     log('refused', { code: refusal.code, reason: refusal.reason, room: refusal.room?.room, actor: refusal.actor, session: refusal.session })
+    if (!refusal.room) return
+    audit
+      .appendLater(refusal.room.workspace, { type: 'refused', ...(refusal.actor ? { actor: refusal.actor } : {}), ...(refusal.session ? { session: refusal.session } : {}), data: { code: refusal.code, reason: refusal.reason, room: refusal.room.room } })
+      .catch((error: Error) => log('audit entry not written', { error: error.message }))
+  }
+  // Forgeries were already audited by the hook that undid them, in the batch of the undo.
+  const forged = (refusal: Refusal) => {
+    metrics.refusals.labels(String(refusal.code)).inc()
+    log('write refused', { reason: refusal.reason, room: refusal.room?.room, actor: refusal.actor, session: refusal.session })
   }
   const door = new FrontDoor(options, {
     key: options.key,
@@ -78,7 +95,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
         metrics.bytesOut.inc(bytes)
       },
       onRefusal: refused,
-      onForgery: refused,
+      onForgery: forged,
     },
   })
   registry = rooms
@@ -87,6 +104,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const routes: Route[] = [
     healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),
     metricsRoute(metrics),
+    apiRoute({ key: options.key, audit, authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
   ]
   const http = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost')
@@ -105,6 +123,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     host: options.host,
     store,
     registry: rooms,
+    audit,
+    authority,
     close: () => (closing ??= shutdown(http, door, rooms, store)),
   }
 }

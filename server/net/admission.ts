@@ -36,9 +36,12 @@ export async function admit(url: URL, key: Uint8Array, sessions: SessionBindings
   if (!coversWorkspace(identity, room.workspace)) {
     return { ok: false, code: CloseCode.forbidden, reason: `your token is for workspace "${identity.workspace}", not "${room.workspace}": ask for a token for this workspace`, room, identity }
   }
-  const session = url.searchParams.get('session') ?? newSessionId()
-  const badSession = checkSession(session)
+  const chosen = url.searchParams.get('session')
+  // A generated id is new and unguessable: nothing to bind, and no binding to store for ever.
+  if (chosen === null) return { ok: true, room, identity, session: newSessionId() }
+  const badSession = checkSession(chosen)
   if (badSession) return { ok: false, code: CloseCode.malformed, reason: badSession, room, identity }
+  const session = chosen
   const taken = await sessions.bind(session, identity.actor)
   if (taken) return { ok: false, code: CloseCode.forbidden, reason: taken, room, identity, session }
   return { ok: true, room, identity, session }

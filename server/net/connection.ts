@@ -7,6 +7,7 @@ import type { VerifiedToken } from '../auth/tokens.js'
 import { decodeMessage, ProtocolError } from '../protocol/messages.js'
 import type { Member, Room } from '../rooms/room.js'
 import { TokenBucket } from './rate-limit.js'
+import { log } from '../log.js'
 
 export interface ConnectionLimits {
   ratePerSecond: number
@@ -80,8 +81,10 @@ export class Connection implements Member {
       this.events.onMessage(message.kind, data.length)
       this.room.receive(this, message)
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error
-      this.refuse(CloseCode.malformed, error.message)
+      if (error instanceof ProtocolError) return this.refuse(CloseCode.malformed, error.message)
+      // A bug of ours must cost this connection, never the process and everyone else on it.
+      log('internal error while handling a message', { room: this.roomName.room, actor: this.identity.actor, error: (error as Error).stack })
+      this.refuse(CloseCode.internalError, 'internal error while handling your message; it was not applied, reconnect to retry')
     }
   }
 

@@ -55,7 +55,10 @@ export class FrontDoor {
     const early: Array<[Buffer, boolean]> = []
     const buffer = (data: Buffer, isBinary: boolean) => early.push([data, isBinary])
     ws.on('message', buffer)
-    ws.on('error', (error) => this.deps.events.onRefusal({ code: codeOf(error), reason: error.message }))
+    ws.on('error', (error) => {
+      // Resets and other socket errors are the network's doing, not a refusal of ours.
+      if (isProtocolError(error)) this.deps.events.onRefusal({ code: codeOf(error), reason: error.message })
+    })
     const url = new URL(request.url ?? '/', 'http://localhost')
     admit(url, this.deps.key, this.deps.sessions)
       .then(async (admission) => {
@@ -133,6 +136,10 @@ function mapProtocolErrors(ws: WebSocket): void {
     if (mapped) close(mapped[0], mapped[1])
     else close(code, reason)
   }
+}
+
+function isProtocolError(error: Error): boolean {
+  return ((error as { code?: string }).code ?? '').startsWith('WS_ERR_')
 }
 
 function codeOf(error: Error): number {

@@ -20,7 +20,9 @@ export function decodeAwarenessUpdate(update: Uint8Array): AwarenessEntry[] {
     for (let i = 0; i < count; i++) {
       const clientID = decoding.readVarUint(decoder)
       const clock = decoding.readVarUint(decoder)
-      entries.push({ clientID, clock, state: JSON.parse(decoding.readVarString(decoder)) })
+      const state: unknown = JSON.parse(decoding.readVarString(decoder))
+      if (state !== null && (typeof state !== 'object' || Array.isArray(state))) throw new Error(`state of client ${clientID} must be a JSON object or null`)
+      entries.push({ clientID, clock, state })
     }
     if (decoding.hasContent(decoder)) throw new Error('unexpected trailing bytes')
     return entries

@@ -23,6 +23,8 @@ export interface WriteContext {
 export interface DocumentHook {
   /** which documents this hook watches */
   matches(room: RoomName): boolean
+  /** before the document is read from storage: load what the hook needs alongside it */
+  beforeLoad?(room: RoomName): Promise<void>
   /** after the document is loaded from storage, before anyone is answered */
   onLoad?(room: RoomName, doc: Y.Doc): void
   /** inside the client's transaction, after its update was applied: undo what is not allowed */

@@ -2,64 +2,97 @@
 // client ids it owns, and the `user` field is replaced by its authenticated identity. Changes are
 // collected during an event-loop turn and leave as one message for everyone (cursor churn from
 // many clients would otherwise cost one send per change per socket).
+//
+// Stock y-websocket clients send back every awareness change they apply, other clients' states
+// included, so an entry for someone else's id is an echo unless its clock is newer.
 import type { Identity } from '../../shared/roles.js'
 import { type AwarenessEntry, type EncodedAwarenessEntry, encodeAwarenessUpdate } from '../protocol/awareness.js'
 
 /** Yjs may pick a new client id after a conflict, so a connection may own a few. */
 export const MAX_CLIENT_IDS_PER_CONNECTION = 8
+/** removed client ids whose last clock is remembered (see `tombstones`) */
+const TOMBSTONE_LIMIT = 10_000
 
 export interface PresenceOwner {
   identity: Identity
   ownedClients: Set<number>
+  /** a message for this connection alone */
+  send(frame: Uint8Array): void
 }
 
 interface StoredState extends EncodedAwarenessEntry {
   owner: PresenceOwner
 }
 
+export interface Accepted {
+  /** entries that tell a returning client to bump its clock (see `tombstones`) */
+  reply: Uint8Array | null
+}
+
 export class Presence {
   private readonly states = new Map<number, StoredState>()
+  /**
+   * The clock at which a closed connection's state was removed. A client that reconnects reuses
+   * its old clock, which everyone would ignore as stale; answering it with a removal at this
+   * clock makes y-protocols bump its clock and publish again.
+   */
+  private readonly tombstones = new Map<number, number>()
   private pending = new Map<number, EncodedAwarenessEntry>()
 
   /** Accepts the entries or returns why the whole update is refused. */
-  accept(owner: PresenceOwner, entries: AwarenessEntry[]): string | null {
+  accept(owner: PresenceOwner, entries: AwarenessEntry[]): Accepted | string {
+    const claimed = new Set(owner.ownedClients)
     for (const entry of entries) {
-      const problem = this.checkOwnership(owner, entry.clientID)
-      if (problem) return problem
-      if (entry.state !== null && (typeof entry.state !== 'object' || Array.isArray(entry.state))) {
-        return `awareness state of client ${entry.clientID} must be a JSON object or null`
-      }
+      const holder = this.states.get(entry.clientID)
+      if (holder && holder.owner !== owner && entry.clock > holder.clock) return `awareness client id ${entry.clientID} belongs to another connection`
+      if (!holder && entry.state !== null) claimed.add(entry.clientID)
     }
-    for (const entry of entries) this.apply(owner, entry)
-    return null
+    if (claimed.size > MAX_CLIENT_IDS_PER_CONNECTION) return `a connection may publish presence for at most ${MAX_CLIENT_IDS_PER_CONNECTION} client ids`
+    const stale: EncodedAwarenessEntry[] = []
+    for (const entry of entries) {
+      const revive = this.apply(owner, entry)
+      if (revive) stale.push(revive)
+    }
+    return { reply: stale.length > 0 ? encodeAwarenessUpdate(stale) : null }
   }
 
-  private checkOwnership(owner: PresenceOwner, clientID: number): string | null {
-    const holder = this.states.get(clientID)?.owner
-    if (holder && holder !== owner) return `awareness client id ${clientID} belongs to another connection`
-    if (!owner.ownedClients.has(clientID) && owner.ownedClients.size >= MAX_CLIENT_IDS_PER_CONNECTION) {
-      return `a connection may publish presence for at most ${MAX_CLIENT_IDS_PER_CONNECTION} client ids`
-    }
-    return null
-  }
-
-  private apply(owner: PresenceOwner, entry: AwarenessEntry): void {
+  private apply(owner: PresenceOwner, entry: AwarenessEntry): EncodedAwarenessEntry | null {
     const current = this.states.get(entry.clientID)
-    if (current && entry.clock <= current.clock) return
+    if (current && (current.owner !== owner || entry.clock <= current.clock)) return null
+    if (!current && entry.state === null) {
+      if (owner.ownedClients.delete(entry.clientID)) this.tombstone(entry.clientID, entry.clock)
+      return null
+    }
+    if (entry.state === null) {
+      this.states.delete(entry.clientID)
+      owner.ownedClients.delete(entry.clientID)
+      this.tombstone(entry.clientID, entry.clock)
+      this.pending.set(entry.clientID, { clientID: entry.clientID, clock: entry.clock, json: 'null' })
+      return null
+    }
     owner.ownedClients.add(entry.clientID)
-    const json = entry.state === null ? 'null' : JSON.stringify(withIdentity(entry.state as Record<string, unknown>, owner.identity))
+    const removedAt = this.tombstones.get(entry.clientID)
+    if (!current && removedAt !== undefined && entry.clock <= removedAt) return { clientID: entry.clientID, clock: removedAt, json: 'null' }
+    this.tombstones.delete(entry.clientID)
+    const json = JSON.stringify(withIdentity(entry.state as Record<string, unknown>, owner.identity))
     const stored: StoredState = { clientID: entry.clientID, clock: entry.clock, json, owner }
-    if (entry.state === null) this.states.delete(entry.clientID)
-    else this.states.set(entry.clientID, stored)
+    this.states.set(entry.clientID, stored)
     this.pending.set(entry.clientID, stored)
+    return null
+  }
+
+  private tombstone(clientID: number, clock: number): void {
+    if (this.tombstones.size >= TOMBSTONE_LIMIT) this.tombstones.delete(this.tombstones.keys().next().value!)
+    this.tombstones.set(clientID, clock)
   }
 
   /** Removes every state of a closed connection, for everyone at once. */
   removeOwner(owner: PresenceOwner): void {
     for (const clientID of owner.ownedClients) {
       const current = this.states.get(clientID)
-      if (!current) continue
+      if (!current || current.owner !== owner) continue
       this.states.delete(clientID)
+      this.tombstone(clientID, current.clock + 1)
       this.pending.set(clientID, { clientID, clock: current.clock + 1, json: 'null' })
     }
     owner.ownedClients.clear()
@@ -99,8 +132,7 @@ function withIdentity(state: Record<string, unknown>, identity: Identity): Recor
 export function colorFor(actor: string): string {
   let hash = 0
   for (let i = 0; i < actor.length; i++) hash = (hash * 31 + actor.charCodeAt(i)) >>> 0
-  const hue = hash % 360
-  return hslToHex(hue, 65, 45)
+  return hslToHex(hash % 360, 65, 45)
 }
 
 function hslToHex(h: number, s: number, l: number): string {

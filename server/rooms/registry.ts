@@ -44,8 +44,10 @@ export class Registry {
   }
 
   private async load(name: RoomName): Promise<Room> {
+    const hooks = this.deps.hooksFor(name)
+    await Promise.all(hooks.map((hook) => hook.beforeLoad?.(name)))
     const stored = await this.deps.loadDoc(name.room)
-    const room = new Room(name, this.deps.hooksFor(name), {
+    const room = new Room(name, hooks, {
       appendUpdate: this.deps.appendUpdate,
       countSent: this.deps.countSent,
       onEmpty: (empty) => this.scheduleUnload(empty),

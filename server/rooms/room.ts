@@ -123,7 +123,12 @@ export class Room {
     }
     const hooks = this.hooks.filter((hook) => hook.onClientWrite)
     this.doc.transact((transaction) => {
-      Y.applyUpdate(this.doc, update, member)
+      try {
+        Y.applyUpdate(this.doc, update, member)
+      } catch (error) {
+        // Some updates decode but cannot be integrated; the client sent something no Yjs writes.
+        throw new ProtocolError(`Yjs update could not be applied (${(error as Error).message})`)
+      }
       if (hooks.length === 0) return
       // Y.applyUpdate marks the transaction remote; server corrections made after it would make
       // Yjs believe another client uses the server's client id and pick a new one every time.
@@ -134,11 +139,12 @@ export class Room {
   }
 
   private applyAwareness(member: Member, update: Uint8Array): void {
-    const problem = this.presence.accept(member, decodeAwarenessUpdate(update))
-    if (problem) {
-      member.refuse(CloseCode.forbidden, `presence refused: ${problem}`)
+    const accepted = this.presence.accept(member, decodeAwarenessUpdate(update))
+    if (typeof accepted === 'string') {
+      member.refuse(CloseCode.forbidden, `presence refused: ${accepted}`)
       return
     }
+    if (accepted.reply) member.send(encodeAwareness(accepted.reply))
     this.schedulePresenceFlush()
   }
 

@@ -1,0 +1,233 @@
+// The authority of one workspace: it judges every client write to the coordination document with
+// the pure rules, undoes refused writes in the same transaction, writes the rules' results back,
+// and drives the server's own events (timers, sessions ending, admin revokes).
+import * as Y from 'yjs'
+import type { SessionValue } from '../../shared/coordination.js'
+import type { AuditLog } from '../audit/log.js'
+import type { Writer as HookWriter, WriteContext } from '../rooms/hooks.js'
+import { type ClientWrites, clientWrites, type KeyWrite, keysOfNewMap } from './client-writes.js'
+import { checkWrite, type CoordEvent, type CoordState, reduce, type ReduceResult, type Writer, Y_MAP } from './rules/index.js'
+import { deleteInserted, restoreKey, valueBefore, valueNow } from './ydoc.js'
+import { Schedule } from './schedule.js'
+import { approvalMap, CoordinationMaps } from './maps.js'
+
+export const SERVER_ORIGIN = Symbol('huddle-server')
+/** entries kept in the `activity` array for dashboards; the audit log keeps everything */
+export const ACTIVITY_LIMIT = 300
+
+export interface WorkspaceDeps {
+  audit: AuditLog
+  leaseGraceMs: number
+  /** called after each accepted event, e.g. to checkpoint the state */
+  onCommit(authority: WorkspaceAuthority): void
+}
+
+export class WorkspaceAuthority {
+  private readonly maps: CoordinationMaps
+  private readonly live = new Map<string, number>()
+  private readonly schedule: Schedule
+
+  constructor(
+    readonly workspace: string,
+    private readonly doc: Y.Doc,
+    public state: CoordState,
+    private readonly deps: WorkspaceDeps,
+  ) {
+    this.maps = new CoordinationMaps(doc)
+    this.schedule = new Schedule({
+      onDeadlines: (events) => this.serverWrite(() => events.forEach((event) => this.apply(event))),
+      onGraceOver: (session) => this.endSession(session),
+    })
+    this.resumeSessions()
+    this.schedule.deadlines(this.state)
+  }
+
+  // ---- client writes ----------------------------------------------------------------------
+
+  judge(context: WriteContext): void {
+    const writer = toWriter(context.writer)
+    const { keyed, illegal } = clientWrites(this.doc, context.transaction)
+    this.undoIllegal(context, writer, illegal)
+    const refusedMaps = new Set<string>()
+    for (let i = 0; i < keyed.length; i++) {
+      const write = keyed[i]!
+      if (write.subKey !== undefined && refusedMaps.has(write.key)) continue
+      const field = write.subKey ?? write.key
+      const before = valueBefore(context.transaction, write.target, field)
+      const after = valueNow(write.target, field)
+      if (before === undefined && after === undefined) continue
+      const refusal = checkWrite({ ...write, before, after, writer }) ?? this.applyClientEvent(write, after, writer)
+      if (refusal) {
+        if (write.subKey === undefined) refusedMaps.add(write.key)
+        this.undo(context.transaction, write, before)
+        this.refused(context, writer, write, refusal)
+      } else if (write.type === 'approvals' && write.subKey === undefined && before === undefined && after === Y_MAP) {
+        keyed.push(...keysOfNewMap((write.target as Y.Map<unknown>).get(write.key) as Y.Map<unknown>, write.key))
+      }
+    }
+    this.schedule.deadlines(this.state)
+  }
+
+  private undoIllegal(context: WriteContext, writer: Writer, illegal: ClientWrites['illegal']): void {
+    for (const { type, name } of illegal) {
+      deleteInserted(context.transaction, type)
+      const reason = checkWrite({ type: name, key: '', before: undefined, after: null, writer }) ?? `${name} holds keyed values only; list content is not allowed`
+      this.refused(context, writer, { type: name, key: '' }, reason)
+    }
+  }
+
+  private applyClientEvent(write: KeyWrite, after: unknown, writer: Writer): string | null {
+    const event = toEvent(write, after, writer, Date.now())
+    return event ? this.apply(event) : null
+  }
+
+  private undo(transaction: Y.Transaction, write: KeyWrite, before: unknown): void {
+    if (write.type === 'approvals' && write.subKey === undefined && before === Y_MAP) {
+      this.maps.approvals.set(write.key, approvalMap(this.state.approvals[write.key]))
+    } else {
+      restoreKey(transaction, write.target, write.subKey ?? write.key, before === Y_MAP ? undefined : before)
+    }
+  }
+
+  private refused(context: WriteContext, writer: Writer, write: Pick<KeyWrite, 'type' | 'key' | 'subKey'>, reason: string): void {
+    const entry = this.deps.audit.append(this.workspace, {
+      type: 'refused',
+      actor: writer.actor,
+      session: writer.session,
+      data: { reason, write: { type: write.type, key: write.key, ...(write.subKey ? { subKey: write.subKey } : {}) } },
+    })
+    this.maps.pushActivity(entry, ACTIVITY_LIMIT)
+    context.refuse(reason)
+  }
+
+  // ---- the rules --------------------------------------------------------------------------
+
+  /** Runs one event through the rules and writes the result; returns the refusal, if any. */
+  private apply(event: CoordEvent): string | null {
+    const result = reduce(this.state, event)
+    if (!result.ok) return result.reason
+    this.state = result.state
+    this.maps.writeBack(result, this.state)
+    this.record(event, result)
+    this.deps.onCommit(this)
+    return null
+  }
+
+  private record(event: CoordEvent, result: ReduceResult & { ok: true }): void {
+    // The first entry carries the input event: replaying inputs rebuilds the state.
+    const transitions = result.audit.length > 0 ? result.audit : [{ type: event.type, at: event.at }]
+    transitions.forEach((transition, index) => {
+      const entry = this.deps.audit.append(this.workspace, {
+        type: transition.type,
+        ...('actor' in transition && transition.actor ? { actor: transition.actor } : {}),
+        ...('session' in transition && transition.session ? { session: transition.session } : {}),
+        data: index === 0 ? { ...transition, input: event } : transition,
+      }, event.at)
+      this.maps.pushActivity(entry, ACTIVITY_LIMIT)
+    })
+  }
+
+  /** A server-originated change (timer, session end, admin): its own transaction. */
+  private serverWrite<T>(change: () => T): T {
+    let result!: T
+    this.doc.transact(() => {
+      result = change()
+    }, SERVER_ORIGIN)
+    this.schedule.deadlines(this.state)
+    return result
+  }
+
+  revoke(resource: string, admin: { actor: string; role: Writer['role'] }, reason?: string): string | null {
+    return this.serverWrite(() => this.apply({ type: 'revoke', at: Date.now(), resource, actor: admin.actor, role: admin.role, ...(reason ? { reason } : {}) }))
+  }
+
+  // ---- sessions ---------------------------------------------------------------------------
+
+  join(writer: HookWriter): void {
+    const count = (this.live.get(writer.session) ?? 0) + 1
+    this.live.set(writer.session, count)
+    this.schedule.cancelGrace(writer.session)
+    if (count > 1) return
+    const now = Date.now()
+    const { actor, name, kind, role } = writer.identity
+    const previous = this.maps.sessions.get(writer.session)
+    const value: SessionValue = { actor, name, kind, role, online: true, connectedAt: previous?.online ? previous.connectedAt : now, lastSeenAt: now }
+    this.serverWrite(() => {
+      this.maps.sessions.set(writer.session, value)
+      this.maps.pushActivity(this.deps.audit.append(this.workspace, { type: 'join', actor, session: writer.session, data: { kind, role } }, now), ACTIVITY_LIMIT)
+    })
+  }
+
+  leave(writer: HookWriter): void {
+    const count = (this.live.get(writer.session) ?? 1) - 1
+    if (count > 0) {
+      this.live.set(writer.session, count)
+      return
+    }
+    this.live.delete(writer.session)
+    this.markOffline(writer.session, Date.now())
+    this.schedule.startGrace(writer.session, this.deps.leaseGraceMs)
+  }
+
+  private markOffline(session: string, at: number): void {
+    const value = this.maps.sessions.get(session)
+    if (!value) return
+    this.serverWrite(() => {
+      this.maps.sessions.set(session, { ...value, online: false, lastSeenAt: at })
+      this.maps.pushActivity(this.deps.audit.append(this.workspace, { type: 'leave', actor: value.actor, session, data: { graceMs: this.deps.leaseGraceMs } }, at), ACTIVITY_LIMIT)
+    })
+  }
+
+  private endSession(session: string): void {
+    if (this.live.has(session)) return
+    this.serverWrite(() => {
+      this.apply({ type: 'session-ended', at: Date.now(), session })
+      this.maps.sessions.delete(session)
+    })
+  }
+
+  /**
+   * After a restart nobody is connected yet: every known session gets its grace period (what is
+   * left of it for those already offline), so a client reconnecting in time keeps its locks.
+   */
+  private resumeSessions(): void {
+    const now = Date.now()
+    const known = new Set<string>([...Object.values(this.state.claims).map((claim) => claim.session), ...Object.keys(this.state.outcomes).map(sessionOf)])
+    for (const [session, value] of this.maps.sessions.entries()) {
+      known.delete(session)
+      if (value.online) this.markOffline(session, now)
+      const left = value.online ? this.deps.leaseGraceMs : value.lastSeenAt + this.deps.leaseGraceMs - now
+      this.schedule.startGrace(session, Math.max(0, left))
+    }
+    for (const session of known) this.schedule.startGrace(session, this.deps.leaseGraceMs)
+  }
+
+  keepLoaded(): boolean {
+    return this.live.size > 0 || this.schedule.busy()
+  }
+
+  close(): void {
+    this.schedule.clear()
+  }
+}
+
+function toWriter(writer: HookWriter): Writer {
+  const { actor, kind, role } = writer.identity
+  return { session: writer.session, actor, kind, role }
+}
+
+function sessionOf(key: string): string {
+  return key.slice(0, key.indexOf(':'))
+}
+
+function toEvent(write: KeyWrite, after: unknown, writer: Writer, at: number): CoordEvent | null {
+  const { key, subKey } = write
+  const { session, actor } = writer
+  if (write.type === 'claims') {
+    return after === undefined ? { type: 'release', at, key, session } : { type: 'claim', at, key, session, actor, value: after }
+  }
+  if (write.type !== 'approvals' || subKey === undefined) return null
+  if (subKey === 'request') return { type: 'request', at, key, session, actor, request: after }
+  if (subKey === 'cancel') return { type: 'cancel', at, key, session, actor, cancel: after }
+  return { type: 'vote', at, key, voter: writer, vote: after }
+}

@@ -1,0 +1,62 @@
+// A document on disk: its compacted state plus the update log appended since, and the merge that
+// folds the two into a new state.
+import * as Y from 'yjs'
+import type { Level } from 'level'
+import type { Op } from './group-commit.js'
+import { logAndStateRange, seqOfLogKey, stateKey, svKey } from './keys.js'
+
+export type Db = Level<string, Uint8Array>
+
+export interface DocOnDisk {
+  state: Uint8Array | undefined
+  logKeys: string[]
+  logUpdates: Uint8Array[]
+}
+
+/** Reads state and log through one iterator, i.e. one LevelDB snapshot, so a compaction
+ * committing meanwhile can never make us see the old state without the log it replaced. */
+export async function readDoc(db: Db, name: string): Promise<DocOnDisk> {
+  const entries = await db.iterator(logAndStateRange(name)).all()
+  const doc: DocOnDisk = { state: undefined, logKeys: [], logUpdates: [] }
+  const state = stateKey(name)
+  for (const [key, value] of entries) {
+    if (key === state) {
+      doc.state = value
+    } else {
+      doc.logKeys.push(key)
+      doc.logUpdates.push(value)
+    }
+  }
+  return doc
+}
+
+/** The updates that rebuild the document, in the order they must be applied. */
+export function updatesOf(doc: DocOnDisk): Uint8Array[] {
+  return doc.state ? [doc.state, ...doc.logUpdates] : doc.logUpdates.slice()
+}
+
+/** The seq the next appended update gets. */
+export function nextSeqOf(doc: DocOnDisk): number {
+  const last = doc.logKeys[doc.logKeys.length - 1]
+  return last === undefined ? 0 : seqOfLogKey(last) + 1
+}
+
+/** The batch replacing state + log by one merged state. Going through a Y.Doc (rather than
+ * Y.mergeUpdates) garbage-collects deleted content. Only the log keys that were read are
+ * deleted, so updates appended after the read survive. */
+export function compactionOps(name: string, doc: DocOnDisk): Op[] {
+  const ydoc = new Y.Doc({ gc: true })
+  try {
+    ydoc.transact(() => {
+      for (const update of updatesOf(doc)) Y.applyUpdate(ydoc, update)
+    })
+    const ops: Op[] = [
+      { type: 'put', key: stateKey(name), value: Y.encodeStateAsUpdate(ydoc) },
+      { type: 'put', key: svKey(name), value: Y.encodeStateVector(ydoc) },
+    ]
+    for (const key of doc.logKeys) ops.push({ type: 'del', key })
+    return ops
+  } finally {
+    ydoc.destroy()
+  }
+}

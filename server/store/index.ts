@@ -1,0 +1,290 @@
+// The persistence layer: Yjs documents as append-only update logs with background compaction, and
+// plain keys for callers, all written through one group commit on LevelDB (see keys.ts).
+import { mkdir } from 'node:fs/promises'
+import { Level } from 'level'
+import { Compactor } from './compactor.js'
+import { nextSeqOf, readDoc, updatesOf, type Db } from './doc-log.js'
+import { openError, readError, writeError } from './errors.js'
+import { GroupCommit, type OnBatch, type Op } from './group-commit.js'
+import { docNameError, isDocKey, logKey, svKey } from './keys.js'
+
+export type Durability = 'os' | 'fsync'
+
+export interface StoreOptions {
+  dir: string
+  /** 'fsync' syncs every batch to the disk (survives power loss); 'os' survives a process crash */
+  durability: Durability
+  /** log entries after which a document is compacted in the background (default 500) */
+  compactAfter?: number
+  /** receives background compaction failures; without it the next call to the store throws them */
+  onError?: (error: Error) => void
+  /** called after every written batch, e.g. to feed metrics */
+  onBatch?: OnBatch
+}
+
+export interface RangeOptions {
+  gt?: string
+  gte?: string
+  lt?: string
+  lte?: string
+  limit?: number
+  reverse?: boolean
+}
+
+export interface StoreStats {
+  batchesWritten: number
+  lastBatchSize: number
+  /** operations queued or being written */
+  pending: number
+  /** documents loaded and not yet forgotten */
+  docs: number
+  loading: number
+  /** compactions running or queued */
+  compactions: number
+}
+
+interface DocInfo {
+  nextSeq: number
+  logLength: number
+}
+
+interface Load {
+  promise: Promise<Uint8Array[]>
+}
+
+const DEFAULT_COMPACT_AFTER = 500
+
+export class Store {
+  private readonly docs = new Map<string, DocInfo>()
+  private readonly loading = new Map<string, Load>()
+  private readonly commit: GroupCommit
+  private readonly compactor: Compactor
+  private failure: Error | null = null
+  private closing: Promise<void> | null = null
+
+  static async open(options: StoreOptions): Promise<Store> {
+    const { dir, durability } = options
+    const compactAfter = options.compactAfter ?? DEFAULT_COMPACT_AFTER
+    if (durability !== 'os' && durability !== 'fsync') {
+      throw new Error(`huddle store: durability must be 'os' or 'fsync', not ${JSON.stringify(durability)}`)
+    }
+    if (!Number.isInteger(compactAfter) || compactAfter < 1) {
+      throw new Error(`huddle store: compactAfter must be a positive integer, not ${compactAfter}`)
+    }
+    const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    try {
+      await mkdir(dir, { recursive: true })
+      await db.open()
+    } catch (error) {
+      throw openError(dir, error)
+    }
+    return new Store(db, options, compactAfter)
+  }
+
+  private constructor(
+    private readonly db: Db,
+    private readonly options: StoreOptions,
+    private readonly compactAfter: number,
+  ) {
+    const sync = options.durability === 'fsync'
+    this.commit = new GroupCommit((ops) => this.writeBatch(ops, sync), (ms, ops) => this.batchWritten(ms, ops))
+    this.compactor = new Compactor(db, this.commit, (name, mergedBelow) => this.compacted(name, mergedBelow))
+  }
+
+  get dir(): string {
+    return this.options.dir
+  }
+
+  /** The updates that rebuild `name`, in order: compacted state first, then the log. Concurrent
+   * loads of one document share one read. */
+  loadDoc(name: string): Promise<Uint8Array[]> {
+    const refused = this.refusal() ?? docNameError(name)
+    if (refused) return Promise.reject(refused)
+    const load = this.loading.get(name) ?? this.startLoad(name)
+    // Each caller gets its own array: they may consume it destructively.
+    return load.promise.then((updates) => updates.slice())
+  }
+
+  /** The state vector as of the last compaction (updates logged since are not in it), or null if
+   * the document was never compacted. */
+  async stateVector(name: string): Promise<Uint8Array | null> {
+    const refused = this.refusal() ?? docNameError(name)
+    if (refused) throw refused
+    return (await this.read(`the state vector of ${JSON.stringify(name)}`, () => this.db.get(svKey(name)))) ?? null
+  }
+
+  /** Appends one update to a loaded document's log; resolves when the batch carrying it is on disk. */
+  appendUpdate(name: string, update: Uint8Array): Promise<void> {
+    const refused = this.refusal()
+    const info = this.docs.get(name)
+    if (refused || !info) return Promise.reject(refused ?? notLoaded(name))
+    const written = this.commit.push({ type: 'put', key: logKey(name, info.nextSeq++), value: update })
+    if (++info.logLength >= this.compactAfter && !this.compactor.has(name)) this.compactInBackground(name)
+    return written
+  }
+
+  put(key: string, value: Uint8Array): Promise<void> {
+    return this.write(key, { type: 'put', key, value })
+  }
+
+  del(key: string): Promise<void> {
+    return this.write(key, { type: 'del', key })
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const refused = this.refusal()
+    if (refused) throw refused
+    return this.read(`key ${JSON.stringify(key)}`, () => this.db.get(key))
+  }
+
+  async readRange(range: RangeOptions): Promise<Array<[string, Uint8Array]>> {
+    const refused = this.refusal()
+    if (refused) throw refused
+    return this.read(`range ${JSON.stringify(range)}`, () => this.db.iterator(definedOnly(range)).all())
+  }
+
+  /** Resolves when everything queued so far is written (a failed write is reported to its writer). */
+  flush(): Promise<void> {
+    return this.commit.flush()
+  }
+
+  /** Merges the document's state and log into a new state now; appends made meanwhile survive. */
+  compact(name: string): Promise<void> {
+    const refused = this.refusal() ?? docNameError(name)
+    if (refused) return Promise.reject(refused)
+    return this.compactor.compact(name)
+  }
+
+  /** Drops the bookkeeping of a document the server unloaded, compacting its log in the background. */
+  forget(name: string): void {
+    const info = this.docs.get(name)
+    this.docs.delete(name)
+    // A load still running for it must not install bookkeeping nobody will forget again.
+    this.loading.delete(name)
+    if (info && info.logLength > 0 && !this.closing) this.compactInBackground(name)
+  }
+
+  stats(): StoreStats {
+    return {
+      batchesWritten: this.commit.batchesWritten,
+      lastBatchSize: this.commit.lastBatchSize,
+      pending: this.commit.pending,
+      docs: this.docs.size,
+      loading: this.loading.size,
+      compactions: this.compactor.size,
+    }
+  }
+
+  /** Waits for loads, compactions and queued writes, then closes the database. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
+    await Promise.allSettled([...this.loading.values()].map((load) => load.promise))
+    await this.compactor.idle()
+    await this.commit.flush()
+    this.docs.clear()
+    await this.db.close()
+    const failure = this.failure
+    this.failure = null
+    if (failure) throw failure
+  }
+
+  private startLoad(name: string): Load {
+    const load: Load = { promise: Promise.resolve([]) }
+    load.promise = this.readForLoad(name, load)
+    const done = (): void => {
+      if (this.loading.get(name) === load) this.loading.delete(name)
+    }
+    load.promise.then(done, done)
+    this.loading.set(name, load)
+    return load
+  }
+
+  private async readForLoad(name: string, load: Load): Promise<Uint8Array[]> {
+    // Appends from before an earlier forget() may still be queued: reading before they land would
+    // compute the next seq too low and overwrite them.
+    await this.commit.flush()
+    const doc = await this.read(`document ${JSON.stringify(name)}`, () => readDoc(this.db, name))
+    if (this.loading.get(name) === load && !this.docs.has(name)) {
+      this.docs.set(name, { nextSeq: nextSeqOf(doc), logLength: doc.logKeys.length })
+      if (doc.logKeys.length >= this.compactAfter) this.compactInBackground(name)
+    }
+    return updatesOf(doc)
+  }
+
+  private write(key: string, op: Op): Promise<void> {
+    const refused = this.refusal() ?? (isDocKey(key) ? ownKey(key) : null)
+    if (refused) return Promise.reject(refused)
+    return this.commit.push(op)
+  }
+
+  private async writeBatch(ops: Op[], sync: boolean): Promise<void> {
+    try {
+      await this.db.batch(ops, { sync })
+    } catch (error) {
+      throw writeError(this.dir, ops.length, error)
+    }
+  }
+
+  private async read<T>(what: string, reader: () => Promise<T>): Promise<T> {
+    try {
+      return await reader()
+    } catch (error) {
+      throw readError(this.dir, what, error)
+    }
+  }
+
+  private compactInBackground(name: string): void {
+    this.compactor.compact(name).catch((error: Error) => this.report(error))
+  }
+
+  /** Recounts the log from seqs rather than subtracting, so entries counted for a failed batch
+   * do not keep the count high for ever; re-runs when appends during the compaction filled it. */
+  private compacted(name: string, mergedBelow: number): void {
+    const info = this.docs.get(name)
+    if (!info) return
+    info.logLength = Math.max(0, info.nextSeq - mergedBelow)
+    if (info.logLength >= this.compactAfter) this.compactInBackground(name)
+  }
+
+  private batchWritten(durationMs: number, ops: number): void {
+    try {
+      this.options.onBatch?.(durationMs, ops)
+    } catch (error) {
+      this.report(error instanceof Error ? error : new Error(String(error)))
+    }
+  }
+
+  private report(error: Error): void {
+    if (this.options.onError) this.options.onError(error)
+    else this.failure ??= error
+  }
+
+  /** Why a call cannot proceed: the store is closed, or a background failure nobody was told of. */
+  private refusal(): Error | null {
+    if (this.closing) return new Error(`huddle store: the store in ${this.dir} is closed; open it again to use it`)
+    const failure = this.failure
+    this.failure = null
+    return failure
+  }
+}
+
+function notLoaded(name: string): Error {
+  return new Error(`huddle store: appendUpdate(${JSON.stringify(name)}) before loadDoc(${JSON.stringify(name)}) (or after forget()); load the document first`)
+}
+
+function ownKey(key: string): Error {
+  return new Error(`huddle store: key ${JSON.stringify(key)} is under 'doc!', which the store keeps for documents; use another prefix`)
+}
+
+/** abstract-level reads `gte: undefined` as a bound, not as absent. */
+function definedOnly(range: RangeOptions): RangeOptions {
+  const options: RangeOptions = {}
+  for (const [name, value] of Object.entries(range)) {
+    if (value !== undefined) (options as Record<string, unknown>)[name] = value
+  }
+  return options
+}

@@ -1,0 +1,45 @@
+// Key layout of the LevelDB (keys are utf8 strings, values raw bytes):
+//
+//   doc!<name>!log!<seq>   one Yjs update (v1) as received; <seq> is 16 lower-case hex digits so
+//                          lexicographic order is append order
+//   doc!<name>!state       the compacted state: state + merged log entries as one update
+//   doc!<name>!sv          the state vector of `state`, so sync can start without loading the doc
+//
+// <name> is a room name ([A-Za-z0-9._/-], never '!'), so `doc!<name>!` never prefixes another
+// document's keys, and within a document 'log!…' < 'state' < 'sv' sorts the log before the state:
+// one iterator from the first log key up to `state` reads log and state from one snapshot.
+// Every other prefix (audit!, session!, meta!, ...) belongs to callers of Store.put/get.
+
+const SEQ_DIGITS = 16
+const DOC_NAME_RE = /^[A-Za-z0-9._/-]+$/
+
+export function docNameError(name: string): Error | null {
+  if (DOC_NAME_RE.test(name)) return null
+  return new Error(`huddle store: bad document name ${JSON.stringify(name)}: use only A-Z, a-z, 0-9, '.', '_', '/' or '-'`)
+}
+
+/** Keys under `doc!` are the store's own: a caller writing there could corrupt a document. */
+export function isDocKey(key: string): boolean {
+  return key.startsWith('doc!')
+}
+
+export function logKey(name: string, seq: number): string {
+  return `doc!${name}!log!${seq.toString(16).padStart(SEQ_DIGITS, '0')}`
+}
+
+export function seqOfLogKey(key: string): number {
+  return parseInt(key.slice(-SEQ_DIGITS), 16)
+}
+
+export function stateKey(name: string): string {
+  return `doc!${name}!state`
+}
+
+export function svKey(name: string): string {
+  return `doc!${name}!sv`
+}
+
+/** The range holding a document's log entries followed by its compacted state. */
+export function logAndStateRange(name: string): { gte: string; lte: string } {
+  return { gte: `doc!${name}!log!`, lte: stateKey(name) }
+}
