@@ -6,6 +6,7 @@ import { loadSecret } from './auth/secret.js'
 import { signToken } from './auth/tokens.js'
 import { DEFAULTS } from './config.js'
 import { serve } from './serve.js'
+import { registerClientCommands } from '../client-lib/cli/index.js'
 
 const program = new Command('huddle')
   .description('Real-time coordination for humans and AI agents: shared documents, locks, approvals, presence.')
@@ -59,6 +60,8 @@ program
     const token = await signToken(secret.key, { actor: flags.actor, workspace: flags.workspace, role: flags.role, kind: flags.kind, name: flags.name, ttlMs: flags.ttl })
     process.stdout.write(`${token}\n`)
   })
+
+registerClientCommands(program)
 
 function int(text: string): number {
   const value = Number(text)
