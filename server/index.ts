@@ -1,0 +1,8 @@
+// The programmatic API, for deployments that embed the server or add their own document hooks
+// (see docs/hooks.md).
+export { startServer, type HuddleServer, type StartOptions } from './server.js'
+export { DEFAULTS, type ServerOptions } from './config.js'
+export type { DocumentHook, WriteContext, Writer } from './rooms/hooks.js'
+export { valueBefore, valueNow, restoreKey } from './authority/ydoc.js'
+export { signToken, verifyToken, type TokenSpec, type VerifiedToken } from './auth/tokens.js'
+export { loadOrCreateSecret } from './auth/secret.js'
