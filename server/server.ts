@@ -17,6 +17,7 @@ import { Store } from './store/index.js'
 import { AuditLog } from './audit/log.js'
 import { CoordinationAuthority } from './authority/coordination.js'
 import { apiRoute } from './http/api.js'
+import { dashboardRoute } from './http/dashboard.js'
 
 export interface HuddleServer {
   port: number
@@ -104,6 +105,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const routes: Route[] = [
     healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),
     metricsRoute(metrics),
+    dashboardRoute(),
     apiRoute({ key: options.key, audit, authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
   ]
   const http = createServer((request, response) => {
