@@ -18,6 +18,8 @@ import { AuditLog } from './audit/log.js'
 import { CoordinationAuthority } from './authority/coordination.js'
 import { apiRoute } from './http/api.js'
 import { dashboardRoute } from './http/dashboard.js'
+import { ShareLinks } from './auth/share-links.js'
+import type { RevocationCheck } from './auth/tokens.js'
 
 export interface HuddleServer {
   port: number
@@ -50,6 +52,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       metrics.persistSeconds.observe(durationMs / 1000)
     },
   })
+  const links = await ShareLinks.load(store, options.key)
+  const revoked: RevocationCheck = (identity) => (identity.link ? links.revokedReason(identity.link) : null)
   const audit = new AuditLog(store)
   const authority = new CoordinationAuthority(store, audit, options.leaseGraceMs)
   const hooks = [authority, ...(options.hooks ?? [])]
@@ -84,6 +88,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   }
   const door = new FrontDoor(options, {
     key: options.key,
+    revoked,
     sessions: new SessionBindings(store),
     registry: rooms,
     events: {
@@ -106,7 +111,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),
     metricsRoute(metrics),
     dashboardRoute(),
-    apiRoute({ key: options.key, audit, authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
+    apiRoute({ key: options.key, revoked, links, audit, authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
   ]
   const http = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost')

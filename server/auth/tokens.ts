@@ -7,11 +7,14 @@ import { type Identity, isKind, isRole, type Kind, type Role } from '../../share
 export interface VerifiedToken extends Identity {
   /** expiry, ms since the epoch */
   expiresAt: number
-  /** the JWT id, when the token has one (share links revoke by it) */
-  jti?: string
+  /** the share link the token was redeemed from; revoking the link revokes the token */
+  link?: string
 }
 
 export class TokenError extends Error {}
+
+/** Says why a valid token no longer counts (a revoked share link), or null. */
+export type RevocationCheck = (identity: VerifiedToken) => string | null
 
 export interface TokenSpec {
   actor: string
@@ -20,18 +23,17 @@ export interface TokenSpec {
   kind?: Kind
   name?: string
   ttlMs: number
-  jti?: string
+  link?: string
 }
 
 export async function signToken(key: Uint8Array, spec: TokenSpec): Promise<string> {
   const problem = checkActor(spec.actor) ?? (spec.workspace === '*' ? null : checkWorkspace(spec.workspace))
   if (problem) throw new TokenError(problem)
-  const jwt = new SignJWT({ name: spec.name ?? spec.actor, kind: spec.kind ?? 'human', ws: spec.workspace, role: spec.role })
+  const jwt = new SignJWT({ name: spec.name ?? spec.actor, kind: spec.kind ?? 'human', ws: spec.workspace, role: spec.role, ...(spec.link ? { lnk: spec.link } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(spec.actor)
     .setIssuedAt()
     .setExpirationTime(Math.floor((Date.now() + spec.ttlMs) / 1000))
-  if (spec.jti) jwt.setJti(spec.jti)
   return jwt.sign(key)
 }
 
@@ -57,7 +59,7 @@ export async function verifyToken(key: Uint8Array, token: string | null | undefi
     role: claims.role as Role,
     workspace: claims.ws as string,
     expiresAt: (claims.exp as number) * 1000,
-    ...(typeof claims.jti === 'string' ? { jti: claims.jti } : {}),
+    ...(typeof claims.lnk === 'string' ? { link: claims.lnk } : {}),
   }
 }
 

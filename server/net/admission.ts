@@ -5,6 +5,7 @@ import { CloseCode } from '../../shared/close-codes.js'
 import { checkSession, parseRoom, type RoomName } from '../../shared/names.js'
 import { coversWorkspace, TokenError, type VerifiedToken, verifyToken } from '../auth/tokens.js'
 import type { SessionBindings } from '../auth/sessions.js'
+import type { RevocationCheck } from '../auth/tokens.js'
 
 export interface Admitted {
   ok: true
@@ -23,7 +24,7 @@ export interface Refused {
   session?: string
 }
 
-export async function admit(url: URL, key: Uint8Array, sessions: SessionBindings): Promise<Admitted | Refused> {
+export async function admit(url: URL, key: Uint8Array, revoked: RevocationCheck, sessions: SessionBindings): Promise<Admitted | Refused> {
   const room = parseRoom(decodeRoom(url.pathname))
   if (typeof room === 'string') return { ok: false, code: CloseCode.malformed, reason: room }
   let identity: VerifiedToken
@@ -33,6 +34,8 @@ export async function admit(url: URL, key: Uint8Array, sessions: SessionBindings
     if (error instanceof TokenError) return { ok: false, code: CloseCode.unauthorized, reason: error.message, room }
     throw error
   }
+  const revocation = revoked(identity)
+  if (revocation) return { ok: false, code: CloseCode.unauthorized, reason: revocation, room, identity }
   if (!coversWorkspace(identity, room.workspace)) {
     return { ok: false, code: CloseCode.forbidden, reason: `your token is for workspace "${identity.workspace}", not "${room.workspace}": ask for a token for this workspace`, room, identity }
   }

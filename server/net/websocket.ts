@@ -9,6 +9,7 @@ import { encodeAwareness } from '../protocol/messages.js'
 import { encodeAwarenessUpdate } from '../protocol/awareness.js'
 import type { Registry } from '../rooms/registry.js'
 import { admit } from './admission.js'
+import type { RevocationCheck } from '../auth/tokens.js'
 import { Connection, type ConnectionEvents, type ConnectionLimits, truncateReason } from './connection.js'
 
 export interface FrontDoorOptions extends ConnectionLimits {
@@ -21,6 +22,7 @@ export interface FrontDoorOptions extends ConnectionLimits {
 
 export interface FrontDoorDeps {
   key: Uint8Array
+  revoked: RevocationCheck
   sessions: SessionBindings
   registry: Registry
   events: Omit<ConnectionEvents, 'onClose'>
@@ -60,7 +62,7 @@ export class FrontDoor {
       if (isProtocolError(error)) this.deps.events.onRefusal({ code: codeOf(error), reason: error.message })
     })
     const url = new URL(request.url ?? '/', 'http://localhost')
-    admit(url, this.deps.key, this.deps.sessions)
+    admit(url, this.deps.key, this.deps.revoked, this.deps.sessions)
       .then(async (admission) => {
         if (!admission.ok) {
           this.deps.events.onRefusal({ code: admission.code, reason: admission.reason, ...(admission.room ? { room: admission.room } : {}), ...(admission.identity ? { actor: admission.identity.actor } : {}), ...(admission.session ? { session: admission.session } : {}) })
@@ -85,7 +87,7 @@ export class FrontDoor {
       })
   }
 
-  /** Once a second: expired tokens, keep-alive for quiet connections, and (every pingMs) dead sockets. */
+  /** Once a second: expired and revoked tokens, keep-alive for quiet connections, and (every pingMs) dead sockets. */
   private sweep(): void {
     const now = Date.now()
     const ping = now - this.lastPing >= this.options.pingMs
@@ -93,6 +95,11 @@ export class FrontDoor {
     for (const connection of this.connections) {
       if (now >= connection.identity.expiresAt) {
         connection.refuse(CloseCode.unauthorized, 'token expired while connected: reconnect with a fresh token (`huddle token`)')
+        continue
+      }
+      const revoked = this.deps.revoked(connection.identity)
+      if (revoked) {
+        connection.refuse(CloseCode.unauthorized, revoked)
         continue
       }
       if (ping) {

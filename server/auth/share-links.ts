@@ -1,0 +1,156 @@
+// Share links (DESIGN.md §3): an admin creates a link for a workspace and role, with an expiry,
+// an optional password and an optional use limit; redeeming it returns a token. All links are
+// kept in memory (they are few) so revocation can be checked on every live connection each second.
+import { randomBytes } from 'node:crypto'
+import { isRole, type Role } from '../../shared/roles.js'
+import type { Store } from '../store/index.js'
+import { checkPassword, hashPassword } from './passwords.js'
+import { signToken } from './tokens.js'
+
+export interface ShareLink {
+  id: string
+  workspace: string
+  role: Role
+  label?: string
+  expiresAt: number
+  maxUses?: number
+  uses: number
+  passwordHash?: string
+  createdBy: string
+  createdAt: number
+  revokedAt?: number
+}
+
+/** What an admin sees of a link (never the password hash). */
+export type LinkView = Omit<ShareLink, 'passwordHash'> & { hasPassword: boolean }
+
+export interface LinkSpec {
+  role?: unknown
+  expiresInMs?: unknown
+  password?: unknown
+  maxUses?: unknown
+  label?: unknown
+}
+
+/** A refusal with the HTTP status that fits it. */
+export class LinkError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message)
+  }
+}
+
+const DEFAULT_EXPIRY_MS = 7 * 86_400_000
+const MAX_EXPIRY_MS = 365 * 86_400_000
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export class ShareLinks {
+  private readonly links = new Map<string, ShareLink>()
+
+  private constructor(private readonly store: Store, private readonly key: Uint8Array) {}
+
+  static async load(store: Store, key: Uint8Array): Promise<ShareLinks> {
+    const links = new ShareLinks(store, key)
+    for (const [, value] of await store.readRange({ gt: 'link!', lt: 'link!~' })) {
+      const link = JSON.parse(decoder.decode(value)) as ShareLink
+      links.links.set(link.id, link)
+    }
+    return links
+  }
+
+  async create(workspace: string, spec: LinkSpec, createdBy: string, now = Date.now()): Promise<LinkView> {
+    const link: ShareLink = { id: randomBytes(12).toString('base64url'), workspace, ...validate(spec), uses: 0, createdBy, createdAt: now, expiresAt: now + expiry(spec.expiresInMs) }
+    if (typeof spec.password === 'string' && spec.password.length > 0) link.passwordHash = await hashPassword(spec.password)
+    await this.save(link)
+    return view(link)
+  }
+
+  list(workspace: string): LinkView[] {
+    return [...this.links.values()].filter((link) => link.workspace === workspace).sort((a, b) => b.createdAt - a.createdAt).map(view)
+  }
+
+  async revoke(workspace: string, id: string, now = Date.now()): Promise<void> {
+    const link = this.links.get(id)
+    if (!link || link.workspace !== workspace) throw new LinkError(404, `no share link ${id} in workspace ${workspace}`)
+    if (link.revokedAt === undefined) await this.save({ ...link, revokedAt: now })
+  }
+
+  /** What the redemption page shows before asking for a name and password. */
+  describe(id: string, now = Date.now()) {
+    const link = this.found(id)
+    const problem = unusable(link, now)
+    return { id, workspace: link.workspace, role: link.role, expiresAt: link.expiresAt, hasPassword: link.passwordHash !== undefined, usable: problem === null, ...(problem ? { problem } : {}) }
+  }
+
+  async redeem(id: string, input: { name?: unknown; password?: unknown }, now = Date.now()) {
+    const link = this.found(id)
+    const problem = unusable(link, now)
+    if (problem) throw new LinkError(410, problem)
+    if (link.passwordHash !== undefined) {
+      const ok = typeof input.password === 'string' && (await checkPassword(input.password, link.passwordHash))
+      if (!ok) throw new LinkError(401, 'wrong password for this share link: check it with whoever sent you the link')
+    }
+    // Re-read after the slow password check: the limit must hold against concurrent redemptions.
+    const current = this.found(id)
+    const lateProblem = unusable(current, now)
+    if (lateProblem) throw new LinkError(410, lateProblem)
+    const updated = { ...current, uses: current.uses + 1 }
+    this.links.set(id, updated)
+    const name = displayName(input.name)
+    const actor = `guest-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'user'}-${randomBytes(3).toString('hex')}`
+    await this.save(updated)
+    const token = await signToken(this.key, { actor, name, workspace: link.workspace, role: link.role, kind: 'human', ttlMs: link.expiresAt - now, link: id })
+    return { token, workspace: link.workspace, role: link.role, actor, expiresAt: link.expiresAt }
+  }
+
+  /** Why tokens redeemed from this link no longer count, or null while it stands. */
+  revokedReason(linkId: string): string | null {
+    const link = this.links.get(linkId)
+    if (!link) return 'the share link this token came from no longer exists'
+    return link.revokedAt === undefined ? null : 'the share link this token came from was revoked: ask an admin for a new link'
+  }
+
+  private found(id: string): ShareLink {
+    const link = this.links.get(id)
+    if (!link) throw new LinkError(404, 'no such share link: check the address, or ask for a new link')
+    return link
+  }
+
+  private async save(link: ShareLink): Promise<void> {
+    this.links.set(link.id, link)
+    await this.store.put(`link!${link.id}`, encoder.encode(JSON.stringify(link)))
+  }
+}
+
+function validate(spec: LinkSpec): Pick<ShareLink, 'role'> & Partial<Pick<ShareLink, 'maxUses' | 'label'>> {
+  if (!isRole(spec.role)) throw new LinkError(400, 'role must be viewer, editor, approver or admin')
+  if (spec.maxUses !== undefined && (!Number.isInteger(spec.maxUses) || (spec.maxUses as number) < 1)) throw new LinkError(400, 'maxUses must be a whole number of at least 1 (leave it out for no limit)')
+  if (spec.password !== undefined && (typeof spec.password !== 'string' || spec.password.length > 200)) throw new LinkError(400, 'password must be a string of at most 200 characters')
+  if (spec.label !== undefined && (typeof spec.label !== 'string' || spec.label.length > 200)) throw new LinkError(400, 'label must be a string of at most 200 characters')
+  return { role: spec.role, ...(spec.maxUses !== undefined ? { maxUses: spec.maxUses as number } : {}), ...(spec.label ? { label: spec.label as string } : {}) }
+}
+
+function expiry(value: unknown): number {
+  if (value === undefined) return DEFAULT_EXPIRY_MS
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1000 || value > MAX_EXPIRY_MS) {
+    throw new LinkError(400, 'expiresInMs must be between 1000 (1 s) and 31536000000 (365 days)')
+  }
+  return Math.round(value)
+}
+
+function unusable(link: ShareLink, now: number): string | null {
+  if (link.revokedAt !== undefined) return 'this link was revoked: ask an admin of the workspace for a new one'
+  if (now >= link.expiresAt) return 'this link expired: ask an admin of the workspace for a new one'
+  if (link.maxUses !== undefined && link.uses >= link.maxUses) return 'this link was used up: ask an admin of the workspace for a new one'
+  return null
+}
+
+function displayName(value: unknown): string {
+  const name = typeof value === 'string' ? value.trim().slice(0, 80) : ''
+  return name.length > 0 ? name : 'Guest'
+}
+
+function view(link: ShareLink): LinkView {
+  const { passwordHash, ...rest } = link
+  return { ...rest, hasPassword: passwordHash !== undefined }
+}

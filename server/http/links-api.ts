@@ -1,0 +1,47 @@
+// Share links over REST: admins create, list and revoke; anyone holding a link inspects and
+// redeems it (with its password, if it has one).
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { LinkError, type ShareLinks } from '../auth/share-links.js'
+import { type AuthDeps, authorize, HttpError, readJson } from './request.js'
+import { sendJson } from './routes.js'
+
+export interface LinksDeps extends AuthDeps {
+  links: ShareLinks
+}
+
+/** `/api/workspaces/<ws>/links[/<id>]`, after the workspace name was checked. */
+export async function workspaceLinks(deps: LinksDeps, request: IncomingMessage, response: ServerResponse, workspace: string, id: string | undefined): Promise<void> {
+  const admin = await authorize(deps, request, workspace, 'admin')
+  const method = request.method ?? 'GET'
+  await asHttp(async () => {
+    if (id === undefined && method === 'GET') return sendJson(response, 200, { links: deps.links.list(workspace) })
+    if (id === undefined && method === 'POST') {
+      const link = await deps.links.create(workspace, await readJson(request), admin.actor)
+      return sendJson(response, 201, { link, url: `/join/${link.id}` })
+    }
+    if (id !== undefined && method === 'DELETE') {
+      await deps.links.revoke(workspace, id)
+      return sendJson(response, 200, { revoked: id })
+    }
+    throw new HttpError(405, 'use GET or POST /api/workspaces/<ws>/links, or DELETE /api/workspaces/<ws>/links/<id>')
+  })
+}
+
+/** `/api/links/<id>` and `/api/links/<id>/redeem`: no token needed, the link is the credential. */
+export async function publicLinks(deps: LinksDeps, request: IncomingMessage, response: ServerResponse, id: string, action: string | undefined): Promise<void> {
+  const method = request.method ?? 'GET'
+  await asHttp(async () => {
+    if (action === undefined && method === 'GET') return sendJson(response, 200, deps.links.describe(id))
+    if (action === 'redeem' && method === 'POST') return sendJson(response, 200, await deps.links.redeem(id, await readJson(request)))
+    throw new HttpError(405, 'use GET /api/links/<id> or POST /api/links/<id>/redeem')
+  })
+}
+
+async function asHttp(handler: () => Promise<void>): Promise<void> {
+  try {
+    await handler()
+  } catch (error) {
+    if (error instanceof LinkError) throw new HttpError(error.status, error.message)
+    throw error
+  }
+}

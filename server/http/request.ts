@@ -1,0 +1,60 @@
+// Request helpers shared by the REST handlers: errors with a status, JSON bodies, bearer tokens.
+import type { IncomingMessage } from 'node:http'
+import { roleAtLeast, type Role } from '../../shared/roles.js'
+import { coversWorkspace, type RevocationCheck, TokenError, type VerifiedToken, verifyToken } from '../auth/tokens.js'
+
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message)
+  }
+}
+
+export interface AuthDeps {
+  key: Uint8Array
+  revoked: RevocationCheck
+}
+
+const MAX_BODY = 64 * 1024
+
+export async function authorize(deps: AuthDeps, request: IncomingMessage, workspace: string, needed: Role): Promise<VerifiedToken> {
+  const token = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]
+  let identity: VerifiedToken
+  try {
+    identity = await verifyToken(deps.key, token)
+  } catch (error) {
+    if (error instanceof TokenError) throw new HttpError(401, `${error.message} (send it as "Authorization: Bearer <jwt>")`)
+    throw error
+  }
+  const revoked = deps.revoked(identity)
+  if (revoked) throw new HttpError(401, revoked)
+  if (!coversWorkspace(identity, workspace)) throw new HttpError(403, `your token is for workspace "${identity.workspace}", not "${workspace}"`)
+  if (!roleAtLeast(identity.role, needed)) throw new HttpError(403, `this needs role ${needed}; yours is ${identity.role}`)
+  return identity
+}
+
+export async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  if (size === 0) return {}
+  let body: unknown
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON')
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object')
+  return body as Record<string, unknown>
+}
+
+export function intParam(url: URL, name: string, fallback: number): number {
+  const text = url.searchParams.get(name)
+  if (text === null) return fallback
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < 0) throw new HttpError(400, `${name} must be a whole number, not ${JSON.stringify(text)}`)
+  return value
+}
