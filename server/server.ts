@@ -62,6 +62,9 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     loadDoc: (room) => store.loadDoc(room),
     forgetDoc: (room) => store.forget(room),
     appendUpdate: (room, update) => store.appendUpdate(room, update),
+    prepare: (room) => audit.ready(room.workspace),
+    recordRefusal: (room, writer, reason, detail) =>
+      audit.append(room.workspace, { type: 'refused', actor: writer.identity.actor, session: writer.session, data: { reason, room: room.room, ...detail } }),
     countSent: (sockets, bytes) => {
       metrics.messagesOut.inc(sockets)
       metrics.bytesOut.inc(sockets * bytes)
@@ -81,7 +84,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       .appendLater(refusal.room.workspace, { type: 'refused', ...(refusal.actor ? { actor: refusal.actor } : {}), ...(refusal.session ? { session: refusal.session } : {}), data: { code: refusal.code, reason: refusal.reason, room: refusal.room.room } })
       .catch((error: Error) => log('audit entry not written', { error: error.message }))
   }
-  // Forgeries were already audited by the hook that undid them, in the batch of the undo.
+  // Forgeries were audited by the room when the hook refused them, in the batch of the undo.
   const forged = (refusal: Refusal) => {
     metrics.refusals.labels(String(refusal.code)).inc()
     log('write refused', { reason: refusal.reason, room: refusal.room?.room, actor: refusal.actor, session: refusal.session })
@@ -124,6 +127,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   await listen(http, options.port, options.host)
   const address = http.address() as AddressInfo
 
+  void resumeWorkspaces(audit, rooms)
+
   let closing: Promise<void> | null = null
   return {
     port: address.port,
@@ -133,6 +138,19 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     audit,
     authority,
     close: () => (closing ??= shutdown(http, door, rooms, store)),
+  }
+}
+
+/**
+ * After a restart, load every workspace once so its authority picks up what is due: grace periods
+ * of sessions that were connected, lock and approval deadlines. Workspaces with nothing pending
+ * unload again after the idle delay.
+ */
+async function resumeWorkspaces(audit: AuditLog, rooms: Registry): Promise<void> {
+  try {
+    for (const workspace of await audit.workspaces()) await rooms.open({ room: workspace, workspace, path: null })
+  } catch (error) {
+    log('could not resume workspaces after start; they resume when next opened', { error: (error as Error).message })
   }
 }
 

@@ -94,6 +94,19 @@ export class AuditLog {
     }
   }
 
+  /** Every workspace with an audit log: one seek per workspace, however long its log. */
+  async workspaces(): Promise<string[]> {
+    const names: string[] = []
+    let after = 'audit!'
+    for (;;) {
+      const [next] = await this.store.readRange({ gt: after, lt: 'audit!~', limit: 1 })
+      if (!next) return names
+      const workspace = next[0].slice('audit!'.length, next[0].indexOf('!', 'audit!'.length))
+      names.push(workspace)
+      after = `${prefix(workspace)}~`
+    }
+  }
+
   /** Live entries as they are appended (the REST follow stream, tests). */
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener)

@@ -44,10 +44,27 @@ export class WorkspaceAuthority {
 
   // ---- client writes ----------------------------------------------------------------------
 
+  /**
+   * Two passes: every write is first checked on its own (and forgeries undone), then the accepted
+   * ones go through the rules. The rules' write-back must come last: undoing a forged `locks`
+   * entry after a legitimate claim had been granted would otherwise erase the grant.
+   */
   judge(context: WriteContext): void {
     const writer = toWriter(context.writer)
     const { keyed, illegal } = clientWrites(this.doc, context.transaction)
     this.undoIllegal(context, writer, illegal)
+    for (const accepted of this.checkWrites(context, writer, keyed)) {
+      const event = toEvent(accepted.write, accepted.after, writer, Date.now())
+      const refusal = event ? this.apply(event) : null
+      if (!refusal) continue
+      this.undo(context.transaction, accepted.write, accepted.before)
+      this.refused(context, accepted.write, refusal)
+    }
+    this.schedule.deadlines(this.state)
+  }
+
+  private checkWrites(context: WriteContext, writer: Writer, keyed: KeyWrite[]): Accepted[] {
+    const accepted: Accepted[] = []
     const refusedMaps = new Set<string>()
     for (let i = 0; i < keyed.length; i++) {
       const write = keyed[i]!
@@ -56,29 +73,27 @@ export class WorkspaceAuthority {
       const before = valueBefore(context.transaction, write.target, field)
       const after = valueNow(write.target, field)
       if (before === undefined && after === undefined) continue
-      const refusal = checkWrite({ ...write, before, after, writer }) ?? this.applyClientEvent(write, after, writer)
+      const refusal = checkWrite({ ...write, before, after, writer })
       if (refusal) {
         if (write.subKey === undefined) refusedMaps.add(write.key)
         this.undo(context.transaction, write, before)
-        this.refused(context, writer, write, refusal)
-      } else if (write.type === 'approvals' && write.subKey === undefined && before === undefined && after === Y_MAP) {
+        this.refused(context, write, refusal)
+        continue
+      }
+      accepted.push({ write, before, after })
+      if (write.type === 'approvals' && write.subKey === undefined && before === undefined && after === Y_MAP) {
         keyed.push(...keysOfNewMap((write.target as Y.Map<unknown>).get(write.key) as Y.Map<unknown>, write.key))
       }
     }
-    this.schedule.deadlines(this.state)
+    return accepted
   }
 
   private undoIllegal(context: WriteContext, writer: Writer, illegal: ClientWrites['illegal']): void {
     for (const { type, name } of illegal) {
       deleteInserted(context.transaction, type)
       const reason = checkWrite({ type: name, key: '', before: undefined, after: null, writer }) ?? `${name} holds keyed values only; list content is not allowed`
-      this.refused(context, writer, { type: name, key: '' }, reason)
+      this.refused(context, { type: name, key: '' }, reason)
     }
-  }
-
-  private applyClientEvent(write: KeyWrite, after: unknown, writer: Writer): string | null {
-    const event = toEvent(write, after, writer, Date.now())
-    return event ? this.apply(event) : null
   }
 
   private undo(transaction: Y.Transaction, write: KeyWrite, before: unknown): void {
@@ -89,15 +104,9 @@ export class WorkspaceAuthority {
     }
   }
 
-  private refused(context: WriteContext, writer: Writer, write: Pick<KeyWrite, 'type' | 'key' | 'subKey'>, reason: string): void {
-    const entry = this.deps.audit.append(this.workspace, {
-      type: 'refused',
-      actor: writer.actor,
-      session: writer.session,
-      data: { reason, write: { type: write.type, key: write.key, ...(write.subKey ? { subKey: write.subKey } : {}) } },
-    })
+  private refused(context: WriteContext, write: Pick<KeyWrite, 'type' | 'key' | 'subKey'>, reason: string): void {
+    const entry = context.refuse(reason, { write: { type: write.type, key: write.key, ...(write.subKey ? { subKey: write.subKey } : {}) } })
     this.maps.pushActivity(entry, ACTIVITY_LIMIT)
-    context.refuse(reason)
   }
 
   // ---- the rules --------------------------------------------------------------------------
@@ -209,6 +218,13 @@ export class WorkspaceAuthority {
   close(): void {
     this.schedule.clear()
   }
+}
+
+/** A write that passed `checkWrite`, waiting for the rules. */
+interface Accepted {
+  write: KeyWrite
+  before: unknown
+  after: unknown
 }
 
 function toWriter(writer: HookWriter): Writer {

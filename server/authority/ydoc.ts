@@ -5,7 +5,8 @@
 import * as Y from 'yjs'
 import { Y_MAP, Y_TYPE } from './rules/index.js'
 
-type Type = Y.AbstractType<unknown>
+// `any` so that Y.Map<T>, Y.Array<T> and plain AbstractTypes are all accepted.
+type Type = Y.AbstractType<any>
 
 function insertedIn(transaction: Y.Transaction, item: Y.Item): boolean {
   return item.id.clock >= (transaction.beforeState.get(item.id.client) ?? 0)

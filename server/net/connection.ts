@@ -112,8 +112,10 @@ export class Connection implements Member {
     this.forgeries.push(now)
     this.events.onForgery({ code: CloseCode.forbidden, reason, room: this.roomName, actor: this.identity.actor, session: this.session })
     if (this.forgeries.length >= this.limits.forgeriesPerMinute) {
-      // Closing inside the Yjs transaction that carries the undo is fine: the close is async.
-      this.refuse(CloseCode.forbidden, `${this.forgeries.length} refused writes within a minute (last: ${reason}); fix the client before reconnecting`)
+      // Called inside the Yjs transaction carrying the undo: leaving the room now would write the
+      // session's departure into the middle of it, so close once the transaction is done.
+      const count = this.forgeries.length
+      queueMicrotask(() => this.refuse(CloseCode.forbidden, `${count} refused writes within a minute (last: ${reason}); fix the client before reconnecting`))
     }
   }
 

@@ -3,6 +3,7 @@
 import type * as Y from 'yjs'
 import type { RoomName } from '../../shared/names.js'
 import type { Identity } from '../../shared/roles.js'
+import type { AuditEntry } from '../audit/chain.js'
 
 /** Who made a write: the authenticated identity and the session of the connection. */
 export interface Writer {
@@ -16,8 +17,11 @@ export interface WriteContext {
   /** the transaction holding the client's write; corrections made in it leave in the same update */
   transaction: Y.Transaction
   writer: Writer
-  /** Records a refused (already undone) part of the write, for the audit log and the forgery limit. */
-  refuse(reason: string): void
+  /**
+   * Records a refused (already undone) part of the write: an audit entry in the same batch as the
+   * undo, and a strike toward the forgery limit. Returns the audit entry.
+   */
+  refuse(reason: string, detail?: Record<string, unknown>): AuditEntry
 }
 
 export interface DocumentHook {

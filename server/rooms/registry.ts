@@ -8,6 +8,9 @@ export interface RegistryDeps {
   loadDoc(room: string): Promise<Uint8Array[]>
   forgetDoc(room: string): void
   appendUpdate: RoomDeps['appendUpdate']
+  recordRefusal: RoomDeps['recordRefusal']
+  /** what every room needs loaded first (e.g. its workspace's audit head) */
+  prepare(room: RoomName): Promise<void>
   countSent: RoomDeps['countSent']
   hooksFor(room: RoomName): DocumentHook[]
   onFailed(room: Room, error: Error): void
@@ -45,10 +48,12 @@ export class Registry {
 
   private async load(name: RoomName): Promise<Room> {
     const hooks = this.deps.hooksFor(name)
+    await this.deps.prepare(name)
     await Promise.all(hooks.map((hook) => hook.beforeLoad?.(name)))
     const stored = await this.deps.loadDoc(name.room)
     const room = new Room(name, hooks, {
       appendUpdate: this.deps.appendUpdate,
+      recordRefusal: this.deps.recordRefusal,
       countSent: this.deps.countSent,
       onEmpty: (empty) => this.scheduleUnload(empty),
       onFailed: (failed, error) => this.failed(failed, error),

@@ -9,6 +9,7 @@ import { encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type I
 import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { CloseCode } from '../../shared/close-codes.js'
 import type { DocumentHook, Writer } from './hooks.js'
+import type { AuditEntry } from '../audit/chain.js'
 import { Presence, type PresenceOwner } from './presence.js'
 import { updateChangesDoc } from './read-only.js'
 
@@ -22,6 +23,8 @@ export interface Member extends PresenceOwner, Writer {
 
 export interface RoomDeps {
   appendUpdate(room: string, update: Uint8Array): Promise<void>
+  /** audits a write a hook refused, in this turn (the batch of the undo) */
+  recordRefusal(room: RoomName, writer: Writer, reason: string, detail?: Record<string, unknown>): AuditEntry
   /** counts one frame sent to `sockets` sockets */
   countSent(sockets: number, bytes: number): void
   onEmpty(room: Room): void
@@ -133,7 +136,12 @@ export class Room {
       // Y.applyUpdate marks the transaction remote; server corrections made after it would make
       // Yjs believe another client uses the server's client id and pick a new one every time.
       transaction.local = true
-      const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse: (reason: string) => member.noteForgery(reason) }
+      const refuse = (reason: string, detail?: Record<string, unknown>) => {
+        const entry = this.deps.recordRefusal(this.name, member, reason, detail)
+        member.noteForgery(reason)
+        return entry
+      }
+      const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse }
       for (const hook of hooks) hook.onClientWrite!(context)
     }, member)
   }

@@ -1,0 +1,188 @@
+// Approvals end to end (DESIGN.md §4): an agent requests, the server writes the status, only
+// eligible humans vote, quorum/reject/expiry/cancel decide once and for all, and a decision reaches
+// the requester's next session after the one that asked is gone.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { cleanupClients, newSession, waitFor } from './helpers/clients.js'
+import {
+  approvalMap, cancelApproval, clientReady, type CoordPeer, fetchAudit, joinCoord, ledger, refusedWrites, requestApproval, runCoordClient, startHuddle, statusOf,
+  vote, waitConverged, waitStatus, Watcher, who,
+} from './helpers/coordination.js'
+import type { TestServer } from './helpers/server.js'
+
+const GRACE_MS = 1500
+let server: TestServer
+
+test.before(async () => {
+  server = await startHuddle(['--lease-grace', `${GRACE_MS}ms`])
+})
+
+test.after.each(() => {
+  cleanupClients()
+})
+
+test.after(async () => {
+  await server?.dispose()
+})
+
+async function refusalsOf(ws: string, peer: CoordPeer): Promise<string[]> {
+  return refusedWrites(await fetchAudit(server, ws, peer.who.token), peer.session).map((entry) => entry.data!.reason!)
+}
+
+/** Writes a vote that must be refused and waits until the server's correction is back. */
+async function refusedVote(ws: string, watcher: Watcher, peer: CoordPeer, key: string, decision: 'approve' | 'reject', reason: RegExp): Promise<void> {
+  const before = (await refusalsOf(ws, peer)).length
+  const stored = approvalMap(watcher.doc, key).get(`vote:${peer.who.actor}`)
+  vote(peer, key, decision)
+  await waitConverged(peer, watcher.peer)
+  const reasons = await refusalsOf(ws, peer)
+  assert.is(reasons.length, before + 1, `the vote of ${peer.who.actor} was not refused`)
+  assert.match(reasons[reasons.length - 1]!, reason)
+  assert.equal(approvalMap(watcher.doc, key).get(`vote:${peer.who.actor}`), stored, 'a refused vote must leave what was stored')
+}
+
+test('an agent requests, its vote is refused, a human approver approves', async () => {
+  const ws = 'appr-basic'
+  const watcher = await Watcher.start(server, ws)
+  const agent = await joinCoord(server, ws, await who('build-bot', 'admin', 'agent'))
+  const human = await joinCoord(server, ws, await who('alice', 'approver'))
+  const key = requestApproval(agent, 'deploy', { title: 'Deploy v2', action: 'deploy production', details: { version: 2 } })
+  const pending = await waitStatus(watcher.peer, key, 'pending')
+  assert.equal(Object.keys(pending).sort(), ['at', 'state'])
+  // The agent (even with role admin) may not vote, not even on its own request.
+  await refusedVote(ws, watcher, agent, key, 'approve', /agent/)
+  assert.is(statusOf(watcher.doc, key)!.state, 'pending')
+  vote(human, key, 'approve', 'looks good')
+  const approved = await waitStatus(agent, key, 'approved')
+  assert.equal(approved.by, ['alice'])
+  const audit = await fetchAudit(server, ws, human.who.token)
+  const types = audit.filter((entry) => entry.data?.key === key).map((entry) => entry.type)
+  assert.equal(types.filter((type) => type !== 'refused'), ['request', 'vote', 'decision'])
+  assert.equal(watcher.statusHistory.get(key), ['pending', 'approved'])
+  watcher.assertClean()
+})
+
+test('quorum 2 needs two distinct approvers; a second vote by the same one is refused', async () => {
+  const ws = 'appr-quorum'
+  const watcher = await Watcher.start(server, ws)
+  const agent = await joinCoord(server, ws, await who('q-bot', 'editor', 'agent'))
+  const first = await joinCoord(server, ws, await who('q-ann', 'approver'))
+  const firstAgain = await joinCoord(server, ws, await who('q-ann', 'approver')) // another session, same actor
+  const second = await joinCoord(server, ws, await who('q-ben', 'admin'))
+  const editor = await joinCoord(server, ws, await who('q-ed', 'editor'))
+  const key = requestApproval(agent, 'q', { title: 'Drop table', action: 'drop users_old', quorum: 2 })
+  await waitStatus(watcher.peer, key, 'pending')
+  vote(first, key, 'approve')
+  await waitFor(() => approvalMap(watcher.doc, key).get('vote:q-ann'), 5000, 'the first vote never arrived')
+  assert.is(statusOf(watcher.doc, key)!.state, 'pending', 'one approval is not a quorum of 2')
+  await refusedVote(ws, watcher, firstAgain, key, 'approve', /votes are final/)
+  await refusedVote(ws, watcher, editor, key, 'approve', /role editor/)
+  assert.is(statusOf(watcher.doc, key)!.state, 'pending')
+  vote(second, key, 'approve')
+  const approved = await waitStatus(watcher.peer, key, 'approved')
+  assert.equal(approved.by, ['q-ann', 'q-ben'])
+  watcher.assertClean()
+})
+
+test('one eligible rejection rejects; an ineligible one (not among the approvers) is refused', async () => {
+  const ws = 'appr-reject'
+  const watcher = await Watcher.start(server, ws)
+  const agent = await joinCoord(server, ws, await who('r-bot', 'editor', 'agent'))
+  const outsider = await joinCoord(server, ws, await who('r-out', 'approver'))
+  const listed = await joinCoord(server, ws, await who('r-listed', 'approver'))
+  const admin = await joinCoord(server, ws, await who('r-admin', 'admin'))
+  const key = requestApproval(agent, 'r', { title: 'Rotate keys', action: 'rotate', approvers: ['r-listed', 'admin'], quorum: 3 })
+  await waitStatus(watcher.peer, key, 'pending')
+  await refusedVote(ws, watcher, outsider, key, 'reject', /not among the approvers/)
+  assert.is(statusOf(watcher.doc, key)!.state, 'pending')
+  vote(listed, key, 'approve')
+  await waitFor(() => approvalMap(watcher.doc, key).get('vote:r-listed'), 5000, 'the approval vote never arrived')
+  vote(admin, key, 'reject', 'not today')
+  const rejected = await waitStatus(agent, key, 'rejected')
+  assert.equal(rejected.by, ['r-admin'])
+  assert.is(rejected.reason, 'not today')
+  watcher.assertClean()
+})
+
+test('expiresAt expires a pending approval; later votes are refused', async () => {
+  const ws = 'appr-expire'
+  const watcher = await Watcher.start(server, ws)
+  const agent = await joinCoord(server, ws, await who('e-bot', 'editor', 'agent'))
+  const human = await joinCoord(server, ws, await who('e-ann', 'approver'))
+  const expiresAt = Date.now() + 800
+  const key = requestApproval(agent, 'e', { title: 'Maybe', action: 'later', expiresAt })
+  await waitStatus(watcher.peer, key, 'pending')
+  const expired = await waitStatus(agent, key, 'expired')
+  assert.ok(expired.at >= expiresAt, 'expired before expiresAt')
+  await refusedVote(ws, watcher, human, key, 'approve', /expired/)
+  assert.is(statusOf(watcher.doc, key)!.state, 'expired')
+  assert.equal(watcher.statusHistory.get(key), ['pending', 'expired'])
+  watcher.assertClean()
+})
+
+test('the requester cancels (another actor may not); final states never change', async () => {
+  const ws = 'appr-cancel'
+  const watcher = await Watcher.start(server, ws)
+  const agent = await joinCoord(server, ws, await who('c-bot', 'editor', 'agent'))
+  const other = await joinCoord(server, ws, await who('c-eve', 'editor'))
+  const human = await joinCoord(server, ws, await who('c-ann', 'approver'))
+  const human2 = await joinCoord(server, ws, await who('c-bob', 'approver'))
+  const key = requestApproval(agent, 'c', { title: 'Cancel me', action: 'nothing' })
+  await waitStatus(watcher.peer, key, 'pending')
+  const before = (await refusalsOf(ws, other)).length
+  cancelApproval(other, key)
+  await waitConverged(other, watcher.peer)
+  assert.is((await refusalsOf(ws, other)).length, before + 1)
+  assert.match((await refusalsOf(ws, other)).pop()!, /only the requester/)
+  assert.is(statusOf(watcher.doc, key)!.state, 'pending')
+  cancelApproval(agent, key, 'no longer needed')
+  const cancelled = await waitStatus(watcher.peer, key, 'cancelled')
+  assert.equal(cancelled.by, ['c-bot'])
+  await refusedVote(ws, watcher, human, key, 'approve', /already cancelled/)
+
+  // An approved request stays approved: later rejections, cancels and votes are refused.
+  const key2 = requestApproval(agent, 'c2', { title: 'Keep me', action: 'something' })
+  await waitStatus(watcher.peer, key2, 'pending')
+  vote(human, key2, 'approve')
+  const approved = await waitStatus(watcher.peer, key2, 'approved')
+  await refusedVote(ws, watcher, human2, key2, 'reject', /already approved/)
+  const refusedBefore = (await refusalsOf(ws, agent)).length
+  cancelApproval(agent, key2)
+  await waitConverged(agent, watcher.peer)
+  assert.is((await refusalsOf(ws, agent)).length, refusedBefore + 1)
+  assert.equal(statusOf(watcher.doc, key2), approved)
+  assert.equal(watcher.statusHistory.get(key2), ['pending', 'approved'])
+  watcher.assertClean()
+})
+
+test("an approval outlives the requester's crashed session; its next session sees the decision", async () => {
+  const ws = 'appr-crash'
+  const watcher = await Watcher.start(server, ws)
+  const agentWho = await who('crash-bot', 'editor', 'agent')
+  const session = newSession()
+  const key = `${session}:deploy`
+  const request = { title: 'Deploy', action: 'deploy after crash', requester: 'crash-bot' }
+  ledger.requests.set(key, request)
+  const child = runCoordClient(server, ws, agentWho, session, { REQUEST_ID: 'deploy', REQUEST: JSON.stringify(request) })
+  await clientReady(child, session, agentWho.actor)
+  await child.line(/^status \{"state":"pending"/)
+  await child.kill9()
+  const sessions = watcher.doc.getMap<{ online: boolean }>('sessions')
+  await waitFor(() => sessions.get(session)?.online === false, 5000, 'the server never saw the requester go')
+  const human = await joinCoord(server, ws, await who('crash-ann', 'approver'))
+  vote(human, key, 'approve')
+  await waitStatus(watcher.peer, key, 'approved')
+  // The old session's grace period ends; the approval stays.
+  await waitFor(() => !sessions.has(session), GRACE_MS + 5000, 'the crashed session never ended')
+  const audit = await fetchAudit(server, ws, human.who.token)
+  assert.ok(audit.some((entry) => entry.type === 'session-end' && entry.session === session))
+  const next = await joinCoord(server, ws, agentWho)
+  assert.is.not(next.session, session)
+  const status = statusOf(next.doc, key)
+  assert.is(status?.state, 'approved', `the new session sees ${JSON.stringify(status)}`)
+  assert.equal(status?.by, ['crash-ann'])
+  assert.equal(approvalMap(next.doc, key).get('request'), request)
+  watcher.assertClean()
+})
+
+test.run()
