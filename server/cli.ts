@@ -26,6 +26,7 @@ program
   .option('--lease-grace <duration>', 'a disconnected session keeps its locks this long', duration, DEFAULTS.leaseGraceMs)
   .option('--keep-alive <duration>', 'send a keep-alive to a connection quiet for this long', duration, DEFAULTS.keepAliveMs)
   .option('--ping-interval <duration>', 'ping sockets this often; drop those that miss a whole interval', duration, DEFAULTS.pingMs)
+  .option('--max-buffered <bytes>', 'close a client that has more than this queued (it stopped reading)', int, DEFAULTS.maxBufferedBytes)
   .option('--compact-after <n>', 'compact a document\'s update log after this many updates', int, DEFAULTS.compactAfter)
   .action(async (flags) => {
     await serve({
@@ -42,6 +43,7 @@ program
       keepAliveMs: flags.keepAlive,
       pingMs: flags.pingInterval,
       compactAfter: flags.compactAfter,
+      maxBufferedBytes: flags.maxBuffered,
     })
   })
 

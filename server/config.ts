@@ -9,6 +9,7 @@ export interface ServerOptions {
   ratePerSecond: number
   burst: number
   forgeriesPerMinute: number
+  maxBufferedBytes: number
   /** an idle document stays loaded this long after its last connection */
   unloadAfterMs: number
   /** a disconnected session keeps its locks this long */
@@ -27,6 +28,7 @@ export const DEFAULTS: ServerOptions = {
   ratePerSecond: 200,
   burst: 1000,
   forgeriesPerMinute: 20,
+  maxBufferedBytes: 16 * 1024 * 1024,
   unloadAfterMs: 30_000,
   leaseGraceMs: 15_000,
   keepAliveMs: 15_000,

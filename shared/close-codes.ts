@@ -2,6 +2,8 @@
 export const CloseCode = {
   shuttingDown: 1001,
   internalError: 1011,
+  /** a client that does not read what it is sent (not in DESIGN.md §7, which has no slow-consumer code) */
+  tryAgainLater: 1013,
   malformed: 4400,
   unauthorized: 4401,
   forbidden: 4403,

@@ -14,6 +14,8 @@ export interface ConnectionLimits {
   burst: number
   /** refused hook writes tolerated per minute before the connection is closed */
   forgeriesPerMinute: number
+  /** a client that stops reading is closed once this much is queued for it */
+  maxBufferedBytes: number
 }
 
 export interface Refusal {
@@ -90,8 +92,19 @@ export class Connection implements Member {
 
   send(frame: Uint8Array): void {
     if (this.closed) return
+    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) return this.dropSlowConsumer()
     this.ws.send(frame)
     this.lastSentAt = Date.now()
+  }
+
+  /**
+   * Everything queued for this client stays in server memory until it reads. Past the limit it is
+   * closed (1013: try again later; it will resync on reconnect), and cut off if even the close
+   * frame cannot get through.
+   */
+  private dropSlowConsumer(): void {
+    this.refuse(CloseCode.tryAgainLater, `you are not reading fast enough: more than ${this.limits.maxBufferedBytes} bytes queued; reconnect to resync`)
+    setTimeout(() => this.ws.terminate(), 1000).unref()
   }
 
   /** A direct (not broadcast) send, counted on its own. */
