@@ -114,7 +114,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),
     metricsRoute(metrics),
     dashboardRoute(),
-    apiRoute({ key: options.key, revoked, links, audit, authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
+    apiRoute({ key: options.key, revoked, links, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
   ]
   const http = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost')
@@ -152,6 +152,12 @@ async function resumeWorkspaces(audit: AuditLog, rooms: Registry): Promise<void>
   } catch (error) {
     log('could not resume workspaces after start; they resume when next opened', { error: (error as Error).message })
   }
+}
+
+/** Content documents of a workspace, without the dashboard's own bookkeeping under `.huddle/`. */
+async function listDocuments(store: Store, workspace: string): Promise<string[]> {
+  const rooms = await store.listDocs(`${workspace}/`)
+  return rooms.map((room) => room.slice(workspace.length + 1)).filter((path) => !path.startsWith('.huddle/'))
 }
 
 async function route(routes: Route[], request: Parameters<Route>[0], response: Parameters<Route>[1], url: URL): Promise<void> {

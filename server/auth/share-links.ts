@@ -39,6 +39,7 @@ export class LinkError extends Error {
   }
 }
 
+const UNKNOWN_LINK = 'this share link does not exist: check that the address was copied completely, or ask for a new link'
 const DEFAULT_EXPIRY_MS = 7 * 86_400_000
 const MAX_EXPIRY_MS = 365 * 86_400_000
 const encoder = new TextEncoder()
@@ -77,7 +78,9 @@ export class ShareLinks {
 
   /** What the redemption page shows before asking for a name and password. */
   describe(id: string, now = Date.now()) {
-    const link = this.found(id)
+    const link = this.links.get(id)
+    // The join page asks before showing a form: an unknown link is an answer, not an error.
+    if (!link) return { id, usable: false, problem: UNKNOWN_LINK }
     const problem = unusable(link, now)
     return { id, workspace: link.workspace, role: link.role, expiresAt: link.expiresAt, hasPassword: link.passwordHash !== undefined, usable: problem === null, ...(problem ? { problem } : {}) }
   }
@@ -112,7 +115,7 @@ export class ShareLinks {
 
   private found(id: string): ShareLink {
     const link = this.links.get(id)
-    if (!link) throw new LinkError(404, 'no such share link: check the address, or ask for a new link')
+    if (!link) throw new LinkError(404, UNKNOWN_LINK)
     return link
   }
 

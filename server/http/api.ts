@@ -13,11 +13,13 @@ import { type Route, sendJson } from './routes.js'
 export interface ApiDeps extends LinksDeps {
   audit: AuditLog
   authority: CoordinationAuthority
+  /** the content document paths stored for a workspace */
+  listDocuments(workspace: string): Promise<string[]>
   /** opens (loading if needed) the coordination document of a workspace */
   openWorkspace(workspace: string): Promise<Room>
 }
 
-const PATTERN = /^\/api\/workspaces\/([^/]+)\/(audit\/verify|audit|locks|approvals|sessions|state|links)(?:\/(.+))?$/
+const PATTERN = /^\/api\/workspaces\/([^/]+)\/(audit\/verify|audit|locks|approvals|sessions|state|links|documents)(?:\/(.+))?$/
 const LINK_PATTERN = /^\/api\/links\/([^/]+)(?:\/(redeem))?$/
 
 export function apiRoute(deps: ApiDeps): Route {
@@ -37,7 +39,7 @@ async function handle(deps: ApiDeps, request: IncomingMessage, response: ServerR
   const link = LINK_PATTERN.exec(url.pathname)
   if (link) return publicLinks(deps, request, response, decodeURIComponent(link[1]!), link[2])
   const match = PATTERN.exec(url.pathname)
-  if (!match) throw new HttpError(404, `no API at ${url.pathname}: see /api/workspaces/<ws>/{audit,audit/verify,locks,approvals,sessions,state,links} and /api/links/<id>`)
+  if (!match) throw new HttpError(404, `no API at ${url.pathname}: see /api/workspaces/<ws>/{audit,audit/verify,locks,approvals,sessions,state,links,documents} and /api/links/<id>`)
   const workspace = decodeURIComponent(match[1]!)
   const badName = checkWorkspace(workspace)
   if (badName) throw new HttpError(400, badName)
@@ -55,6 +57,7 @@ async function handle(deps: ApiDeps, request: IncomingMessage, response: ServerR
   await authorize(deps, request, workspace, 'viewer')
   if (what === 'audit') return sendJson(response, 200, { entries: await deps.audit.read(workspace, intParam(url, 'after', 0), Math.min(1000, intParam(url, 'limit', 100))) })
   if (what === 'audit/verify') return sendJson(response, 200, await deps.audit.verify(workspace))
+  if (what === 'documents') return sendJson(response, 200, { documents: (await deps.listDocuments(workspace)).map((path) => ({ path })) })
   const room = await deps.openWorkspace(workspace)
   const maps = ['locks', 'approvals', 'sessions'] as const
   const read = (name: string) => room.doc.getMap(name).toJSON()

@@ -5,6 +5,7 @@
 //
 // Stock y-websocket clients send back every awareness change they apply, other clients' states
 // included, so an entry for someone else's id is an echo unless its clock is newer.
+import { colorFor } from '../../shared/colors.js'
 import type { Identity } from '../../shared/roles.js'
 import { type AwarenessEntry, type EncodedAwarenessEntry, encodeAwarenessUpdate } from '../protocol/awareness.js'
 
@@ -126,21 +127,4 @@ function withIdentity(state: Record<string, unknown>, identity: Identity): Recor
   const claimed = state.user as Record<string, unknown> | undefined
   const color = typeof claimed?.color === 'string' && COLOR_RE.test(claimed.color) ? claimed.color : colorFor(identity.actor)
   return { ...state, user: { id: identity.actor, name: identity.name, kind: identity.kind, color } }
-}
-
-/** A stable colour per actor, so everyone sees the same person in the same colour. */
-export function colorFor(actor: string): string {
-  let hash = 0
-  for (let i = 0; i < actor.length; i++) hash = (hash * 31 + actor.charCodeAt(i)) >>> 0
-  return hslToHex(hash % 360, 65, 45)
-}
-
-function hslToHex(h: number, s: number, l: number): string {
-  const a = (s / 100) * Math.min(l / 100, 1 - l / 100)
-  const channel = (n: number) => {
-    const k = (n + h / 30) % 12
-    const value = l / 100 - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))
-    return Math.round(255 * value).toString(16).padStart(2, '0')
-  }
-  return `#${channel(0)}${channel(8)}${channel(4)}`
 }

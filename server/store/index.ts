@@ -143,6 +143,21 @@ export class Store {
     return this.read(`range ${JSON.stringify(range)}`, () => this.db.iterator(definedOnly(range)).all())
   }
 
+  /** Names of stored documents that start with `prefix`, in order: one seek per document. */
+  async listDocs(prefix: string, limit = 1000): Promise<string[]> {
+    const names: string[] = []
+    let from = `doc!${prefix}`
+    while (names.length < limit) {
+      const [next] = await this.readRange({ gt: from, lt: `doc!${prefix}~`, limit: 1 })
+      if (!next) break
+      const name = next[0].slice('doc!'.length, next[0].indexOf('!', 'doc!'.length))
+      names.push(name)
+      // '!' sorts below every character of a room name, so this skips all of `name`'s keys.
+      from = `doc!${name}!~`
+    }
+    return names
+  }
+
   /** Resolves when everything queued so far is written (a failed write is reported to its writer). */
   flush(): Promise<void> {
     return this.commit.flush()

@@ -1,0 +1,146 @@
+// The workspace's coordination document (DESIGN.md §4) read as plain values for the panels, with
+// one batched change signal for document updates and one for presence.
+import * as Y from 'yjs'
+import type { ApprovalCancel, ApprovalRequest, ApprovalStatus, ApprovalVote, LockValue, SessionValue } from '../../shared/coordination.js'
+import { splitOwnedKey } from '../../shared/coordination.js'
+import type { Me } from './auth.js'
+import { Connection } from './connection.js'
+import { batched } from './dom.js'
+import type { PresenceState } from './self-presence.js'
+import { observeServerTime } from './time.js'
+
+export interface ActivityEntry {
+  seq: number
+  at: number
+  type: string
+  actor?: string
+  session?: string
+  data?: Record<string, unknown>
+}
+
+export interface ApprovalView {
+  key: string
+  session: string
+  request: ApprovalRequest
+  status: ApprovalStatus
+  votes: Array<{ actor: string; vote: ApprovalVote }>
+  cancel?: ApprovalCancel
+}
+
+export interface SessionView extends SessionValue {
+  id: string
+}
+
+export class WorkspaceModel {
+  readonly connection: Connection
+  readonly doc: Y.Doc
+  readonly locks: Y.Map<LockValue>
+  readonly approvals: Y.Map<unknown>
+  readonly sessions: Y.Map<SessionValue>
+  readonly activity: Y.Array<ActivityEntry>
+  private readonly docListeners = new Set<() => void>()
+  private readonly presenceListeners = new Set<() => void>()
+
+  constructor(readonly workspace: string, readonly me: Me, readonly session: string) {
+    this.connection = new Connection({ room: workspace, token: me.token, session })
+    this.doc = this.connection.doc
+    this.locks = this.doc.getMap('locks')
+    this.approvals = this.doc.getMap('approvals')
+    this.sessions = this.doc.getMap('sessions')
+    this.activity = this.doc.getArray('activity')
+    const docChanged = batched(() => {
+      this.learnServerClock()
+      for (const listener of this.docListeners) listener()
+    })
+    this.doc.on('update', docChanged)
+    const presenceChanged = batched(() => {
+      for (const listener of this.presenceListeners) listener()
+    })
+    this.awareness.on('change', presenceChanged)
+    this.connection.provider.on('sync', docChanged)
+  }
+
+  get awareness() {
+    return this.connection.provider.awareness
+  }
+
+  /** Calls `listener` (batched) after every change of the coordination document. */
+  onDocChange(listener: () => void): void {
+    this.docListeners.add(listener)
+  }
+
+  onPresenceChange(listener: () => void): void {
+    this.presenceListeners.add(listener)
+  }
+
+  /** Our own session entry is stamped by the server when we join: a reading of its clock. */
+  private learnServerClock(): void {
+    const mine = this.sessions.get(this.session)
+    if (mine?.online && this.connection.openedAt) observeServerTime(mine.connectedAt, this.connection.openedAt)
+  }
+
+  sessionList(): SessionView[] {
+    return [...this.sessions.entries()].map(([id, value]) => ({ id, ...value }))
+  }
+
+  presenceStates(): Array<{ clientID: number; state: PresenceState }> {
+    return [...this.awareness.getStates().entries()].map(([clientID, state]) => ({ clientID, state: state as PresenceState }))
+  }
+
+  lockList(): Array<[string, LockValue]> {
+    return [...this.locks.entries()].sort(([a], [b]) => a.localeCompare(b))
+  }
+
+  approvalList(): ApprovalView[] {
+    const views: ApprovalView[] = []
+    for (const [key, value] of this.approvals.entries()) {
+      const view = readApproval(key, value)
+      if (view) views.push(view)
+    }
+    return views
+  }
+
+  approval(key: string): Y.Map<unknown> | null {
+    const value = this.approvals.get(key)
+    return value instanceof Y.Map ? value : null
+  }
+
+  activityList(): ActivityEntry[] {
+    return this.activity.toArray().filter((entry): entry is ActivityEntry => typeof entry === 'object' && entry !== null && typeof entry.type === 'string')
+  }
+
+  /** A person's display name from the sessions map, else the actor id. */
+  nameOf(actor: string): string {
+    for (const value of this.sessions.values()) if (value.actor === actor) return value.name
+    for (const state of this.awareness.getStates().values()) {
+      const user = (state as PresenceState).user
+      if (user?.id === actor && user.name) return user.name
+    }
+    return actor
+  }
+
+  kindOf(actor: string): 'human' | 'agent' | null {
+    for (const value of this.sessions.values()) if (value.actor === actor) return value.kind
+    return null
+  }
+
+  destroy(): void {
+    this.docListeners.clear()
+    this.presenceListeners.clear()
+    this.connection.destroy()
+  }
+}
+
+function readApproval(key: string, value: unknown): ApprovalView | null {
+  if (!(value instanceof Y.Map)) return null
+  const request = value.get('request') as ApprovalRequest | undefined
+  if (!request || typeof request !== 'object' || typeof request.title !== 'string') return null
+  const status = (value.get('status') as ApprovalStatus | undefined) ?? { state: 'pending', at: 0 }
+  const votes: ApprovalView['votes'] = []
+  for (const [field, vote] of value.entries()) {
+    if (field.startsWith('vote:') && vote && typeof vote === 'object') votes.push({ actor: field.slice(5), vote: vote as ApprovalVote })
+  }
+  votes.sort((a, b) => a.vote.at - b.vote.at)
+  const cancel = value.get('cancel') as ApprovalCancel | undefined
+  return { key, session: splitOwnedKey(key)?.session ?? '', request, status, votes, ...(cancel ? { cancel } : {}) }
+}
