@@ -1,4 +1,15 @@
 // Client commands of the `huddle` CLI (locks, approvals, presence, audit, MCP).
 import type { Command } from 'commander'
+import { registerApprovalCommands } from './approvals.js'
+import { registerAuditCommand } from './audit.js'
+import { registerLockCommands } from './locks.js'
+import { registerMcpCommand } from './mcp.js'
+import { registerWhoCommand } from './who.js'
 
-export function registerClientCommands(_program: Command): void {}
+export function registerClientCommands(program: Command): void {
+  registerLockCommands(program)
+  registerApprovalCommands(program)
+  registerWhoCommand(program)
+  registerAuditCommand(program)
+  registerMcpCommand(program)
+}

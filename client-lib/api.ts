@@ -1,0 +1,104 @@
+// The REST API under /api/workspaces/<ws>/ (bearer token). Reads need no WebSocket session, so
+// listings use it; force-release and the audit log exist only here.
+import type { SessionValue } from '../shared/coordination.js'
+import { checkResource, checkWorkspace } from '../shared/names.js'
+import { roleAtLeast } from '../shared/roles.js'
+import { check, type ErrorCode, HuddleError } from './errors.js'
+import { readToken, type TokenIdentity } from './identity.js'
+import { serverUrls } from './urls.js'
+import { type ApprovalInfo, approvalInfos, type LockInfo, lockInfos } from './views.js'
+
+export interface ApiOptions {
+  /** http(s):// or ws(s):// address of the server */
+  url: string
+  workspace: string
+  token: string
+}
+
+/** One entry of the hash-chained audit log. */
+export interface AuditEntry {
+  seq: number
+  at: number
+  type: string
+  actor?: string
+  session?: string
+  data?: Record<string, unknown>
+}
+
+export interface AuditPage {
+  /** entries with a larger seq only (default 0: from the start) */
+  after?: number
+  /** at most this many, 1-1000 (default 100) */
+  limit?: number
+}
+
+const STATUS_CODES: Record<number, ErrorCode> = { 401: 'unauthorized', 403: 'forbidden', 404: 'not-found' }
+
+export class HuddleApi {
+  readonly identity: TokenIdentity
+  private readonly base: string
+
+  constructor(private readonly options: ApiOptions) {
+    check(checkWorkspace(options.workspace))
+    this.identity = readToken(options.token, options.workspace)
+    this.base = `${serverUrls(options.url).http}/api/workspaces/${encodeURIComponent(options.workspace)}`
+  }
+
+  async locks(): Promise<LockInfo[]> {
+    const body = (await this.call('GET', '/locks')) as { locks: Record<string, unknown> }
+    return lockInfos(body.locks)
+  }
+
+  async approvals(): Promise<ApprovalInfo[]> {
+    const body = (await this.call('GET', '/approvals')) as { approvals: Record<string, unknown> }
+    return approvalInfos(body.approvals)
+  }
+
+  async sessions(): Promise<Record<string, SessionValue>> {
+    const body = (await this.call('GET', '/sessions')) as { sessions: Record<string, SessionValue> }
+    return body.sessions
+  }
+
+  async audit(page: AuditPage = {}): Promise<AuditEntry[]> {
+    const after = page.after ?? 0
+    const limit = page.limit ?? 100
+    if (!Number.isInteger(after) || after < 0) throw new HuddleError('invalid-argument', `after must be a whole number ≥ 0, not ${after}`)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new HuddleError('invalid-argument', `limit must be a whole number from 1 to 1000, not ${limit}`)
+    const body = (await this.call('GET', `/audit?after=${after}&limit=${limit}`)) as { entries: AuditEntry[] }
+    return body.entries
+  }
+
+  /** Takes `resource` away from every holder (admin only); their outcome becomes `revoked`. */
+  async forceRelease(resource: string, reason?: string): Promise<void> {
+    check(checkResource(resource))
+    if (reason !== undefined && reason.length > 1000) throw new HuddleError('invalid-argument', `reason is ${reason.length} characters long; the limit is 1000`)
+    if (!roleAtLeast(this.identity.role, 'admin')) {
+      throw new HuddleError('forbidden', `force-releasing a lock needs role admin; the token for ${this.identity.actor} has role ${this.identity.role}`)
+    }
+    const query = reason ? `?reason=${encodeURIComponent(reason)}` : ''
+    await this.call('DELETE', `/locks/${encodeURIComponent(resource)}${query}`)
+  }
+
+  private async call(method: string, path: string): Promise<unknown> {
+    const url = `${this.base}${path}`
+    let response: Response
+    try {
+      response = await fetch(url, { method, headers: { authorization: `Bearer ${this.options.token}` } })
+    } catch (error) {
+      const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message
+      throw new HuddleError('unreachable', `could not reach ${url} (${cause}): is the server running there? Check --url or HUDDLE_URL`, { cause: error })
+    }
+    const text = await response.text()
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      body = { error: text.slice(0, 200) }
+    }
+    if (!response.ok) {
+      const message = (body as { error?: string }).error ?? `HTTP ${response.status}`
+      throw new HuddleError(STATUS_CODES[response.status] ?? 'http', `${method} ${url}: ${message}`)
+    }
+    return body
+  }
+}

@@ -1,0 +1,259 @@
+// The client library's locks against a real server (lease grace 1 s): acquire and release with
+// fencing tokens, waiting with queue position and holders, timeouts, abort, withLock on every
+// exit path, lost-lock signals (revoke, ttl, a disconnect longer than the grace period), a short
+// network blip that keeps the lock, and arguments refused before anything is sent.
+import { WebSocket } from 'ws'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { connect, type Huddle, HuddleError, type Lock, type WaitInfo } from '../client-lib/node.js'
+import { delay, mintToken, waitFor } from './helpers/clients.js'
+import { TestServer } from './helpers/server.js'
+import type { Role } from '../shared/roles.js'
+
+const WS = 'locks'
+const GRACE_MS = 1000
+let server: TestServer
+const clients: Huddle[] = []
+
+test.before(async () => {
+  server = await TestServer.start({ args: ['--lease-grace', '1s'] })
+})
+
+test.after(async () => {
+  for (const client of clients.splice(0)) await client.close()
+  await server.dispose()
+})
+
+async function client(actor: string, role: Role = 'editor'): Promise<Huddle> {
+  const huddle = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken(actor, role, WS, { kind: 'agent' }), leaseGraceMs: GRACE_MS, maxBackoffMs: 100 })
+  clients.push(huddle)
+  return huddle
+}
+
+async function rejection(promise: Promise<unknown>): Promise<HuddleError> {
+  try {
+    await promise
+  } catch (error) {
+    assert.instance(error, HuddleError)
+    return error as HuddleError
+  }
+  throw new Error('expected a rejection')
+}
+
+function lostReason(lock: Lock): HuddleError {
+  return lock.signal.reason as HuddleError
+}
+
+test('acquire resolves with an increasing fencing token; a waiter sees its position and the holder; release hands over', async () => {
+  const [a, b, c] = await Promise.all([client('ann'), client('ben'), client('cat')])
+  const first = await a.locks.acquire('db')
+  assert.ok(first.held)
+  assert.is(first.mode, 'exclusive')
+  const waits: WaitInfo[] = []
+  const second = b.locks.acquire(['db'], { onWait: (info) => waits.push(info) })
+  await waitFor(() => waits.length > 0, 3000, 'b reports its wait')
+  const thirdWaits: WaitInfo[] = []
+  const third = c.locks.acquire('db', { onWait: (info) => thirdWaits.push(info) })
+  await waitFor(() => thirdWaits.length > 0, 3000, 'c reports its wait')
+  assert.is(waits[0]!.position, 1)
+  assert.is(waits[0]!.blockers[0]!.holders[0]!.actor, 'ann')
+  assert.is(waits[0]!.blockers[0]!.holders[0]!.token, first.token)
+  assert.is(thirdWaits[0]!.position, 2, 'c is behind b')
+  assert.equal(thirdWaits[0]!.blockers[0]!.ahead.map((w) => w.actor), ['ben'])
+  assert.equal(b.locks.list().find((l) => l.resource === 'db')!.queue.length, 2)
+
+  await first.release()
+  assert.not.ok(first.held)
+  const got = await second
+  assert.ok(got.token > first.token, 'tokens increase')
+  await waitFor(() => thirdWaits.some((w) => w.position === 1 && w.blockers[0]!.holders[0]!.actor === 'ben'), 3000, 'c moves up and sees ben holding')
+  await got.release()
+  const last = await third
+  assert.ok(last.token > got.token)
+  await last.release()
+})
+
+test('shared locks coexist; exclusive waits for them; a multi-resource claim takes all at once', async () => {
+  const [a, b] = await Promise.all([client('ann'), client('ben')])
+  const r1 = await a.locks.acquire('cache', { mode: 'shared' })
+  const r2 = await b.locks.acquire('cache', { mode: 'shared' })
+  const both = await a.locks.acquire(['x', 'y'])
+  assert.equal(both.resources, ['x', 'y'])
+  const blocked = await rejection(b.locks.acquire(['y', 'cache'], { waitMs: 0 }))
+  assert.is(blocked.code, 'timeout')
+  assert.match(blocked.message, /timed out waiting for y, cache/)
+  await Promise.all([r1.release(), r2.release(), both.release()])
+})
+
+test('waitMs: rejects with timeout and says who holds it; the claim is withdrawn', async () => {
+  const [a, b] = await Promise.all([client('ann'), client('ben')])
+  const held = await a.locks.acquire('printer')
+  const started = Date.now()
+  const error = await rejection(b.locks.acquire('printer', { waitMs: 300 }))
+  assert.is(error.code, 'timeout')
+  assert.ok(Date.now() - started >= 250, 'waited about waitMs')
+  assert.match(error.message, /printer held by ann/)
+  await waitFor(() => !b.doc.getMap('claims').toJSON()[`${b.session}`] && [...b.doc.getMap('claims').keys()].every((k) => !k.startsWith(b.session)), 3000, 'b tidied its claim')
+  await held.release()
+})
+
+test('abort while waiting: rejects with aborted and leaves the queue; abort before: nothing is sent', async () => {
+  const [a, b] = await Promise.all([client('ann'), client('ben')])
+  const held = await a.locks.acquire('deploy')
+  const controller = new AbortController()
+  const waiting = b.locks.acquire('deploy', { signal: controller.signal })
+  await waitFor(() => a.locks.list().find((l) => l.resource === 'deploy')?.queue.length === 1, 3000, 'b is queued')
+  controller.abort(new Error('changed my mind'))
+  const error = await rejection(waiting)
+  assert.is(error.code, 'aborted')
+  assert.match(error.message, /changed my mind/)
+  await waitFor(() => a.locks.list().find((l) => l.resource === 'deploy')?.queue.length === 0, 3000, 'the queue is empty again')
+  const early = await rejection(b.locks.acquire('deploy', { signal: AbortSignal.abort() }))
+  assert.is(early.code, 'aborted')
+  await held.release()
+})
+
+test('withLock releases after success, after an error, and on abort', async () => {
+  const [a, b] = await Promise.all([client('ann'), client('ben')])
+  const value = await a.locks.withLock('job', (lock) => {
+    assert.ok(lock.held)
+    return lock.token
+  })
+  assert.type(value, 'number')
+  assert.is(a.locks.held().length, 0)
+
+  const boom = new Error('boom')
+  try {
+    await a.locks.withLock('job', async () => {
+      throw boom
+    })
+    assert.unreachable('withLock rethrows')
+  } catch (error) {
+    assert.is(error, boom)
+  }
+  assert.is(a.locks.held().length, 0)
+
+  const controller = new AbortController()
+  let inside: Lock | null = null
+  const running = a.locks.withLock('job', async (lock) => {
+    inside = lock
+    await new Promise(() => undefined) // never ends by itself
+  }, { signal: controller.signal })
+  await waitFor(() => inside, 3000, 'fn runs')
+  controller.abort()
+  assert.is((await rejection(running)).code, 'aborted')
+  assert.not.ok(inside!.held)
+  // Released on the server too: someone else gets it at once.
+  const next = await b.locks.acquire('job', { waitMs: 2000 })
+  await next.release()
+})
+
+test('lost lock: revoked by an admin, and expired by its ttl', async () => {
+  const [a, admin] = await Promise.all([client('ann'), client('root', 'admin')])
+  const lock = await a.locks.acquire('tape')
+  await admin.locks.forceRelease('tape', 'maintenance')
+  await waitFor(() => lock.signal.aborted, 3000, 'the revoke reaches the holder')
+  assert.is(lostReason(lock).code, 'revoked')
+  assert.match(lostReason(lock).message, /revoked by root: maintenance/)
+  assert.not.ok(lock.held)
+
+  const short = await a.locks.acquire('tape', { ttlMs: 200 })
+  assert.ok(short.expiresAt! > short.grantedAt)
+  await waitFor(() => short.signal.aborted, 3000, 'the ttl ends the lock')
+  assert.is(lostReason(short).code, 'expired')
+  const notAdmin = await rejection(a.locks.forceRelease('tape'))
+  assert.is(notAdmin.code, 'forbidden')
+})
+
+test('a short network blip keeps the lock (same session); a disconnect past the grace period loses it', async () => {
+  const [a, b] = await Promise.all([client('ann'), client('ben')])
+  const lock = await a.locks.acquire('blip')
+  const states: string[] = []
+  a.onState((change) => states.push(change.state))
+  ;(a.provider.ws as unknown as WebSocket).terminate()
+  await waitFor(() => states.includes('disconnected') && a.state === 'connected', 5000, 'a reconnects')
+  await delay(GRACE_MS + 300)
+  assert.ok(lock.held, 'still held after the blip')
+  assert.not.ok(lock.signal.aborted)
+  assert.is((await rejection(b.locks.acquire('blip', { waitMs: 0 }))).code, 'timeout', 'the server still gives it to a')
+
+  // Now stay away: the lock is reported lost before the server can hand it to anyone else.
+  const lostAt = new Promise<number>((resolve) => lock.signal.addEventListener('abort', () => resolve(Date.now())))
+  a.provider.shouldConnect = false
+  ;(a.provider.ws as unknown as WebSocket).terminate()
+  const cutAt = Date.now()
+  const next = b.locks.acquire('blip', { waitMs: 5000 })
+  const lostTime = await lostAt
+  assert.is(lostReason(lock).code, 'lost')
+  assert.match(lostReason(lock).message, /lease grace period/)
+  const taken = await next
+  const takenAt = Date.now()
+  assert.ok(lostTime <= takenAt, 'lost is signalled no later than the lock moves on')
+  assert.ok(lostTime - cutAt < GRACE_MS + 600, `lost within the grace period (${lostTime - cutAt} ms)`)
+  assert.ok(taken.token > lock.token)
+  await taken.release()
+})
+
+test('close rejects a waiting acquire with closed and releases held locks at once', async () => {
+  const [a, b] = await Promise.all([client('ann'), client('ben')])
+  const held = await a.locks.acquire('q')
+  const waiting = b.locks.acquire('q')
+  await waitFor(() => a.locks.list().find((l) => l.resource === 'q')?.queue.length === 1, 3000, 'b is queued')
+  await b.close()
+  assert.is((await rejection(waiting)).code, 'closed')
+  const other = await client('cat')
+  const waitingC = other.locks.acquire('q', { waitMs: 3000 })
+  await a.close()
+  assert.not.ok(held.held)
+  const started = Date.now()
+  const got = await waitingC
+  assert.ok(Date.now() - started < GRACE_MS, 'released by close, not by the grace period')
+  await got.release()
+})
+
+test('bad arguments are refused before anything is sent, with what to fix', async () => {
+  const a = await client('ann')
+  const before = a.doc.getMap('claims').size
+  const cases: Array<[() => Promise<unknown>, RegExp]> = [
+    [() => a.locks.acquire('has space'), /bad lock resource "has space"/],
+    [() => a.locks.acquire([]), /1-16 resource names/],
+    [() => a.locks.acquire(Array.from({ length: 17 }, (_, i) => `r${i}`)), /1-16 resource names/],
+    [() => a.locks.acquire(['a', 'a']), /must not repeat/],
+    [() => a.locks.acquire('a', { mode: 'shard' as 'shared' }), /"exclusive" or "shared"/],
+    [() => a.locks.acquire('a', { waitMs: -1 }), /waitMs must be a non-negative number/],
+    [() => a.locks.acquire('a', { note: 'x'.repeat(501) }), /note is 501 characters long; the limit is 500/],
+  ]
+  for (const [call, message] of cases) {
+    let error: unknown
+    try {
+      await call()
+    } catch (caught) {
+      error = caught
+    }
+    assert.instance(error, HuddleError)
+    assert.is((error as HuddleError).code, 'invalid-argument')
+    assert.match((error as HuddleError).message, message)
+  }
+  assert.is(a.doc.getMap('claims').size, before, 'no claim was written')
+  const viewer = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken('val', 'viewer', WS) })
+  clients.push(viewer)
+  assert.is((await rejection(viewer.locks.acquire('a'))).code, 'forbidden')
+})
+
+test('connect explains a bad token, a wrong workspace and an unreachable server', async () => {
+  const wrongWs = await rejection(connect({ url: server.httpUrl, workspace: 'other', token: await mintToken('ann', 'editor', WS) }))
+  assert.is(wrongWs.code, 'forbidden')
+  assert.match(wrongWs.message, /token is for workspace "locks", not "other"/)
+  const expired = await rejection(connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ann', 'editor', WS, { ttlMs: -60_000 }) }))
+  assert.is(expired.code, 'unauthorized')
+  assert.match(expired.message, /expired/)
+  const forged = await rejection(connect({ url: server.httpUrl, workspace: WS, token: 'not-a-jwt' }))
+  assert.is(forged.code, 'unauthorized')
+  const nobody = await rejection(connect({ url: 'http://127.0.0.1:1', workspace: WS, token: await mintToken('ann', 'editor', WS), connectTimeoutMs: 500 }))
+  assert.is(nobody.code, 'unreachable')
+  assert.match(nobody.message, /could not connect to ws:\/\/127\.0\.0\.1:1\/locks/)
+  const badSession = await rejection(connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ann', 'editor', WS), session: 'short' }))
+  assert.is(badSession.code, 'invalid-argument')
+})
+
+test.run()
