@@ -4,8 +4,8 @@
 // through the activity array, since a refused write gets no reply of its own.
 import * as Y from 'yjs'
 import type { ApprovalRequest, ApprovalState, Decision } from '../shared/coordination.js'
-import { ineligibility } from '../server/authority/rules/approvals.js'
-import { parseCancel, parseRequest, parseVote } from '../server/authority/rules/values.js'
+import { ineligibility } from '../shared/eligibility.js'
+import { parseCancel, parseRequest, parseVote } from '../shared/values.js'
 import { roleAtLeast } from '../shared/roles.js'
 import { type ActivityEntry, refusalOf } from './activity.js'
 import { type ClientContext, touches, waitForServer } from './context.js'

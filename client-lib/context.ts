@@ -14,7 +14,7 @@ export interface ClientContext {
   feed: ActivityFeed
   api: HuddleApi
   /** the server's --lease-grace: how long a disconnected session keeps its locks */
-  leaseGraceMs: number
+  readonly leaseGraceMs: number
   maps: {
     claims: Y.Map<unknown>
     locks: Y.Map<unknown>

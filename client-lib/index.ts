@@ -26,7 +26,7 @@ export interface ConnectOptions {
   session?: string
   /** the WebSocket class; default: the global one (browsers). In Node, pass `ws`'s WebSocket. */
   WebSocket?: typeof WebSocket
-  /** the server's --lease-grace (default 15 s): how long a lock outlives a disconnect */
+  /** the server's --lease-grace: how long a lock outlives a disconnect (default: what the server publishes) */
   leaseGraceMs?: number
   /** the longest pause between reconnect attempts (default 2500 ms; the backoff doubles up to it) */
   maxBackoffMs?: number
@@ -102,8 +102,7 @@ export async function connect(options: ConnectOptions): Promise<Huddle> {
   const api = new HuddleApi(options)
   const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket
   if (!WebSocketImpl) throw new HuddleError('invalid-argument', 'no WebSocket here: pass {WebSocket} (in Node: import { WebSocket } from "ws"), or import the client from its node entry')
-  const leaseGraceMs = options.leaseGraceMs ?? DEFAULT_GRACE_MS
-  if (!(leaseGraceMs > 0)) throw new HuddleError('invalid-argument', `leaseGraceMs must be a positive number of milliseconds, not ${leaseGraceMs}`)
+  if (options.leaseGraceMs !== undefined && !(options.leaseGraceMs > 0)) throw new HuddleError('invalid-argument', `leaseGraceMs must be a positive number of milliseconds, not ${options.leaseGraceMs}`)
   const conn = new Connection({
     wsUrl: serverUrls(options.url).ws,
     workspace: options.workspace,
@@ -119,7 +118,11 @@ export async function connect(options: ConnectOptions): Promise<Huddle> {
     identity: api.identity,
     feed: new ActivityFeed(doc.getArray<ActivityEntry>('activity')),
     api,
-    leaseGraceMs,
+    // The server publishes its --lease-grace in `meta`; an explicit option overrides it.
+    get leaseGraceMs() {
+      const published = doc.getMap('meta').get('leaseGraceMs')
+      return options.leaseGraceMs ?? (typeof published === 'number' && published > 0 ? published : DEFAULT_GRACE_MS)
+    },
     maps: {
       claims: doc.getMap('claims'),
       locks: doc.getMap('locks'),

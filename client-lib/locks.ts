@@ -3,7 +3,7 @@
 // soon as the server says it is gone, or as soon as the server has been silent for longer than
 // the lease grace period (after which it may have released the lock to someone else).
 import type { ClaimValue, LockHolder, LockMode, LockValue, LockWaiter, OutcomeValue } from '../shared/coordination.js'
-import { parseClaimValue } from '../server/authority/rules/values.js'
+import { parseClaimValue } from '../shared/values.js'
 import { roleAtLeast } from '../shared/roles.js'
 import { abortError, type ClientContext, touches, waitForServer } from './context.js'
 import { HuddleError, parsed } from './errors.js'

@@ -25,7 +25,7 @@ test.after(async () => {
 })
 
 async function client(actor: string, role: Role = 'editor'): Promise<Huddle> {
-  const huddle = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken(actor, role, WS, { kind: 'agent' }), leaseGraceMs: GRACE_MS, maxBackoffMs: 100 })
+  const huddle = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken(actor, role, WS, { kind: 'agent' }), maxBackoffMs: 100 })
   clients.push(huddle)
   return huddle
 }

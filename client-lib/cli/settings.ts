@@ -32,7 +32,7 @@ export function withConnectionOptions(command: Command): Command {
 
 /** For commands that hold locks: how long the server keeps them across a disconnect. */
 export function withLeaseGraceOption(command: Command): Command {
-  return command.option('--lease-grace <duration>', "the server's --lease-grace: a lock is no longer trusted after a disconnect this long (env HUDDLE_LEASE_GRACE; default 15s)", durationArg)
+  return command.option('--lease-grace <duration>', "the server's --lease-grace: a lock is no longer trusted after a disconnect this long (env HUDDLE_LEASE_GRACE; default: what the server publishes)", durationArg)
 }
 
 export function settings(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Settings {

@@ -38,6 +38,7 @@ export class WorkspaceAuthority {
       onDeadlines: (events) => this.serverWrite(() => events.forEach((event) => this.apply(event))),
       onGraceOver: (session) => this.endSession(session),
     })
+    this.publishGrace()
     this.resumeSessions()
     this.schedule.deadlines(this.state)
   }
@@ -209,6 +210,12 @@ export class WorkspaceAuthority {
       this.schedule.startGrace(session, Math.max(0, left))
     }
     for (const session of known) this.schedule.startGrace(session, this.deps.leaseGraceMs)
+  }
+
+  /** Clients learn from `meta.leaseGraceMs` how long a silent connection can still trust a lock. */
+  private publishGrace(): void {
+    if (this.maps.meta.get('leaseGraceMs') === this.deps.leaseGraceMs) return
+    this.serverWrite(() => this.maps.meta.set('leaseGraceMs', this.deps.leaseGraceMs))
   }
 
   keepLoaded(): boolean {

@@ -1,10 +1,12 @@
 // One admitted WebSocket: rate limit, decode, hand to the room. Anything a client sends that
 // breaks the rules closes this connection only, with a close code and a reason.
-import type { WebSocket } from 'ws'
+import type { Socket } from 'node:net'
+import { WebSocket } from 'ws'
 import { CloseCode } from '../../shared/close-codes.js'
 import type { RoomName } from '../../shared/names.js'
 import type { VerifiedToken } from '../auth/tokens.js'
 import { decodeMessage, ProtocolError } from '../protocol/messages.js'
+import type { PreparedFrame } from '../protocol/frame.js'
 import type { Member, Room } from '../rooms/room.js'
 import { TokenBucket } from './rate-limit.js'
 import { log } from '../log.js'
@@ -95,6 +97,23 @@ export class Connection implements Member {
     if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) return this.dropSlowConsumer()
     this.ws.send(frame)
     this.lastSentAt = Date.now()
+  }
+
+  /**
+   * Sends a frame built once for a whole broadcast: its bytes go to the TCP socket in one write.
+   * That is what `ws` itself writes for an unmasked, uncompressed binary message, and nothing can
+   * be queued in its sender (no permessage-deflate, no Blobs), so the order of messages holds; if
+   * the sender ever is busy, the message goes through `ws` and waits its turn there.
+   */
+  sendPrepared(frame: PreparedFrame, now: number): void {
+    if (this.closed) return
+    const ws = this.ws as WebSocket & { _socket?: Socket; _sender?: { _state: number; _queue: unknown[] } }
+    const socket = ws._socket
+    const sender = ws._sender
+    if (ws.readyState !== WebSocket.OPEN || !socket || !sender || sender._state !== 0 || sender._queue.length !== 0) return this.send(frame.payload)
+    if (socket.writableLength > this.limits.maxBufferedBytes) return this.dropSlowConsumer()
+    socket.write(frame.wire)
+    this.lastSentAt = now
   }
 
   /**

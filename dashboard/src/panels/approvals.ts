@@ -6,7 +6,7 @@ import type { ApprovalRequest, Decision } from '../../../shared/coordination.js'
 import { isRole, roleAtLeast } from '../../../shared/roles.js'
 // The server's own eligibility rule (a pure function over shared types), so the dashboard never
 // offers a vote the authority would refuse, nor hides one it would accept.
-import { ineligibility } from '../../../server/authority/rules/approvals.js'
+import { ineligibility } from '../../../shared/eligibility.js'
 import type { Me } from '../auth.js'
 import { h, keyedList, setChildren, setText } from '../dom.js'
 import type { ApprovalView, WorkspaceModel } from '../model.js'

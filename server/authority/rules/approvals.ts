@@ -2,11 +2,11 @@
 // (quorum of distinct eligible approvals), rejected (one eligible rejection), expired (expiresAt
 // passed; a timeout never approves) or cancelled (by the requester). Every decision recounts
 // all votes against the eligibility rules, so a vote only counts if it is eligible then.
-import type { ApprovalRequest, ApprovalStatus } from '../../../shared/coordination.js'
-import { isRole, roleAtLeast, type Kind, type Role } from '../../../shared/roles.js'
+import type { ApprovalStatus } from '../../../shared/coordination.js'
 import { opt, type ApprovalEntry, type CoordEvent, type RecordedVote } from './state.js'
 import type { Tx } from './tx.js'
-import { parseCancel, parseOwnedKey, parseRequest, parseVote, show } from './values.js'
+import { ineligibility } from '../../../shared/eligibility.js'
+import { parseCancel, parseOwnedKey, parseRequest, parseVote, show } from '../../../shared/values.js'
 
 type Event<T extends CoordEvent['type']> = Extract<CoordEvent, { type: T }>
 type Refusal = string | null
@@ -73,18 +73,6 @@ export function expire(tx: Tx, e: Event<'approval-expired'>): Refusal {
   const next: ApprovalEntry = { ...entry, status: { state: 'expired', at: e.at, reason: 'no decision before expiresAt' } }
   tx.setApproval(e.key, next, true)
   logDecision(tx, e.key, next)
-  return null
-}
-
-/** Why `voter` may not vote on `request`, or null when eligible. */
-export function ineligibility(request: ApprovalRequest, voter: { actor: string; kind: Kind; role: Role }): string | null {
-  const { actor, kind, role } = voter
-  if (kind !== 'human') return `${actor} is an agent: only humans vote`
-  if (!roleAtLeast(role, 'approver')) return `${actor} has role ${role}: voting needs role approver or admin`
-  if (actor === request.requester && !request.allowSelfApproval) return `${actor} requested this approval, which does not allow self-approval`
-  // A role name stands for everyone with at least that role, as roles include the ones below.
-  const listed = request.approvers?.some((entry) => entry === actor || (isRole(entry) && roleAtLeast(role, entry)))
-  if (listed === false) return `${actor} is not among the approvers (${request.approvers!.join(', ')})`
   return null
 }
 

@@ -1,5 +1,5 @@
 // The authority's rules: pure functions over plain data (see docs/authority.md).
-export { ineligibility } from './approvals.js'
+export { ineligibility } from '../../../shared/eligibility.js'
 export { deadlines, type Deadline } from './deadlines.js'
 export { reduce, replay } from './reduce.js'
 export {
@@ -15,5 +15,5 @@ export {
   type ReduceResult,
   type Writer,
 } from './state.js'
-export { LIMITS } from './values.js'
+export { LIMITS } from '../../../shared/values.js'
 export { checkWrite, Y_MAP, Y_TYPE, type WriteCheck } from './writes.js'

@@ -8,7 +8,7 @@ import type { ClaimValue, LockHolder, LockMode, LockValue, LockWaiter } from '..
 import { roleAtLeast } from '../../../shared/roles.js'
 import { opt, type ClaimRecord, type CoordEvent } from './state.js'
 import type { Tx } from './tx.js'
-import { LIMITS, parseClaimValue, parseOwnedKey, show } from './values.js'
+import { LIMITS, parseClaimValue, parseOwnedKey, show } from '../../../shared/values.js'
 
 type Event<T extends CoordEvent['type']> = Extract<CoordEvent, { type: T }>
 type Refusal = string | null

@@ -5,7 +5,7 @@
 import { COORDINATION_TYPES } from '../../../shared/coordination.js'
 import { canVote, roleAtLeast } from '../../../shared/roles.js'
 import type { Writer } from './state.js'
-import { parseCancel, parseClaimValue, parseOwnedKey, parseRequest, parseVote, problemOf, show } from './values.js'
+import { parseCancel, parseClaimValue, parseOwnedKey, parseRequest, parseVote, problemOf, show } from '../../../shared/values.js'
 
 /** Stands for a Y.Map value: the glue passes it instead of the Yjs object. */
 export const Y_MAP: unique symbol = Symbol('Y.Map')

@@ -1,10 +1,10 @@
 // Shape and size checks for the values clients write into the coordination document. Each check
 // returns null when the value is fine, else a message saying what to fix. Unknown fields are
 // refused so a typo (`ttl` for `ttlMs`) fails loudly instead of being silently ignored.
-import type { ApprovalCancel, ApprovalRequest, ApprovalVote, ClaimValue } from '../../../shared/coordination.js'
-import { MAX_CLAIM_RESOURCES, splitOwnedKey } from '../../../shared/coordination.js'
-import { checkActor, checkResource } from '../../../shared/names.js'
-import { isRole } from '../../../shared/roles.js'
+import type { ApprovalCancel, ApprovalRequest, ApprovalVote, ClaimValue } from './coordination.js'
+import { MAX_CLAIM_RESOURCES, splitOwnedKey } from './coordination.js'
+import { checkActor, checkResource } from './names.js'
+import { isRole } from './roles.js'
 
 export const LIMITS = {
   /** claim and approval ids, the part of the key after `<sessionId>:` */

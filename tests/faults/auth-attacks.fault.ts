@@ -1,0 +1,229 @@
+// Auth attacks (issue 7): forged, expired and misdirected tokens, a stolen session id, viewers
+// writing, agents voting, requesters approving themselves, forged presence and writes to the
+// server's own keys. Each is refused with its close code (or undone, for a write inside an
+// otherwise legitimate connection) and audited; a watcher on the coordination document checks that
+// no other client ever sees a forged state; each attack has a control that succeeds.
+import { SignJWT } from 'jose'
+import { test } from 'uvu'
+import { awarenessFrame, awarenessUpdate, cleanupClients, connectPeer, delay, mintToken, newSession, rawConnect, TEST_KEY, textUpdate, updateFrame, waitFor } from '../helpers/clients.js'
+import {
+  api, type AuditEntry, approvalMap, claim, claimsOf, fetchAudit, joinCoord, outcomesOf, requestApproval, startHuddle, statusOf, vote, waitOutcome, waitStatus, Watcher, who,
+} from '../helpers/coordination.js'
+import type { TestServer } from '../helpers/server.js'
+import { assertNone, Recorder } from './helpers/report.js'
+
+const WS = 'attack'
+let server: TestServer
+
+test.before(async () => {
+  server = await startHuddle(['--lease-grace', '30s'])
+})
+
+test.after(async () => {
+  cleanupClients()
+  await server?.dispose()
+})
+
+const recorder = new Recorder('auth-attacks', 'Auth attacks', [
+  'Connection attacks (alg none, HS512, wrong key, malformed, missing, expired, not yet valid, another workspace, a session id of another actor, a viewer writing a content document, presence for another connection\'s client id, a token expiring while connected) are closed with their code (4401/4403) and a reason, and each leaves a `refused` entry with that code in the workspace\'s audit log.',
+  'Write attacks on the coordination document (an agent voting, a requester approving itself, an editor voting, a vote under another actor\'s name, writes to locks/outcomes/sessions/meta/activity and to an approval\'s status, another session\'s claim, an unknown top-level type, a viewer claiming) are undone in the same transaction and audited as `refused` with the write they tried; a watcher never sees any of them.',
+  'Forged presence `user` fields are replaced by the token\'s identity before anyone else sees them.',
+  'Controls: the legitimate version of each action succeeds (valid token connects, a human approver\'s vote decides, the requester\'s own claim is granted).',
+])
+
+/** base64url JSON */
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+const now = () => Math.floor(Date.now() / 1000)
+const claims = (actor: string, role = 'editor', ws = WS) => ({ sub: actor, name: actor, kind: 'human', ws, role })
+
+async function signed(payload: Record<string, unknown>, options: { key?: Uint8Array; alg?: string; exp?: number; nbf?: number } = {}): Promise<string> {
+  let jwt = new SignJWT(payload).setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime(options.exp ?? now() + 3600)
+  if (options.nbf !== undefined) jwt = jwt.setNotBefore(options.nbf)
+  return jwt.sign(options.key ?? TEST_KEY)
+}
+
+let auditSeen = 0
+let admin = ''
+
+/** New audit entries of the workspace since the last call. */
+async function newAudit(): Promise<AuditEntry[]> {
+  const entries = await fetchAudit(server, WS, admin)
+  const fresh = entries.filter((entry) => entry.seq > auditSeen)
+  if (entries.length > 0) auditSeen = Math.max(auditSeen, entries[entries.length - 1]!.seq)
+  return fresh
+}
+
+/** Waits for a `refused` audit entry with `code` (and a reason matching `reason`) after the mark. */
+async function waitRefusedAudit(code: number, reason: RegExp, what: string): Promise<AuditEntry> {
+  const seen: AuditEntry[] = []
+  return waitFor(async () => {
+    seen.push(...(await newAudit()))
+    return seen.find((entry) => entry.type === 'refused' && entry.data?.code === code && reason.test(String(entry.data?.reason ?? '')))
+  }, 5000, () => `${what}: no refused audit entry with code ${code} and reason ${reason} (new entries: ${JSON.stringify(seen.map((entry) => [entry.type, entry.data?.code, entry.data?.reason]))})`)
+}
+
+test('connection attacks are closed with their code and audited', async () => {
+  await recorder.run(async (r) => {
+    r.load = 'one server, an attacker per case plus legitimate clients and a watcher on the workspace'
+    admin = (await who('attack-admin', 'admin', 'human', WS)).token
+    await newAudit()
+    const problems: string[] = []
+    const room = `${WS}/doc`
+    const valid = await mintToken('mallory', 'editor', WS)
+    // Control: the same connection with a valid token is admitted.
+    const control = await rawConnect(server, room, { token: valid })
+    await control.roundTrip()
+    control.close()
+
+    const cases: Array<[string, () => Promise<string | null>, number, RegExp]> = [
+      ['alg: none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims('mallory', 'admin'), exp: now() + 3600 })}.`, 4401, /algorithm|malformed/],
+      ['alg: HS512 with the right key', () => signed(claims('mallory', 'admin'), { alg: 'HS512' }), 4401, /algorithm/],
+      ['signed with the wrong key', () => signed(claims('mallory', 'admin'), { key: new TextEncoder().encode('another-secret-that-is-long-enough-0123456789') }), 4401, /signature/],
+      ['garbage token', async () => 'not.a.jwt', 4401, /malformed|invalid/],
+      ['no token', async () => null, 4401, /missing token/],
+      ['expired', () => signed(claims('mallory'), { exp: now() - 60 }), 4401, /expired/],
+      ['not yet valid (nbf in the future)', () => signed(claims('mallory'), { nbf: now() + 3600 }), 4401, /not valid yet/],
+      ['token for another workspace', () => mintToken('mallory', 'admin', 'elsewhere'), 4403, /workspace/],
+      ['role claim forged to "root"', () => signed(claims('mallory', 'root')), 4401, /role/],
+    ]
+    for (const [name, make, code, reason] of cases) {
+      const token = await make()
+      const raw = await rawConnect(server, room, token === null ? {} : { token })
+      const close = await raw.waitClose(5000, `the server to refuse ${name}`)
+      if (close.code !== code || !reason.test(close.reason)) problems.push(`${name}: closed with ${close.code} ${JSON.stringify(close.reason)}, expected ${code} ${reason}`)
+      else r.add('connections refused')
+      try {
+        await waitRefusedAudit(code, reason, name)
+        r.add('refusals audited')
+      } catch (error) {
+        problems.push((error as Error).message)
+      }
+    }
+
+    // A session id bound to another actor.
+    const session = newSession()
+    const owner = await rawConnect(server, room, { token: await mintToken('alice', 'editor', WS), session })
+    await owner.roundTrip()
+    const thief = await rawConnect(server, room, { token: await mintToken('mallory', 'editor', WS), session })
+    const stolen = await thief.waitClose(5000, 'the refusal of a stolen session id')
+    if (stolen.code !== 4403 || !/belongs to another actor/.test(stolen.reason)) problems.push(`session hijack: closed with ${stolen.code} ${stolen.reason}`)
+    else r.add('connections refused')
+    await waitRefusedAudit(4403, /belongs to another actor/, 'session hijack').then(() => r.add('refusals audited'), (error: Error) => problems.push(error.message))
+    // Control: the owner may reconnect with it, and it was never unbound by the attempt.
+    owner.close()
+    const again = await rawConnect(server, room, { token: await mintToken('alice', 'editor', WS), session })
+    await again.roundTrip()
+    again.close()
+
+    // A viewer writing a content document.
+    const viewer = await rawConnect(server, room, { token: await mintToken('vera', 'viewer', WS) })
+    await viewer.roundTrip()
+    viewer.send(updateFrame(textUpdate('viewer was here')))
+    const readOnly = await viewer.waitClose(5000, 'the refusal of a viewer write')
+    if (readOnly.code !== 4403 || !/read-only/.test(readOnly.reason)) problems.push(`viewer write: closed with ${readOnly.code} ${readOnly.reason}`)
+    else r.add('connections refused')
+    await waitRefusedAudit(4403, /read-only/, 'viewer write').then(() => r.add('refusals audited'), (error: Error) => problems.push(error.message))
+
+    // Presence for another connection's client id (with a newer clock).
+    const honest = await connectPeer(server, room, { token: await mintToken('honest', 'editor', WS) })
+    honest.provider.awareness.setLocalStateField('status', 'active')
+    const spoofer = await rawConnect(server, room, { token: valid })
+    await spoofer.roundTrip()
+    await delay(100)
+    spoofer.send(awarenessFrame(awarenessUpdate([{ clientID: honest.doc.clientID, clock: 1000, state: { status: 'away', user: { id: 'honest', name: 'honest' } } }])))
+    const spoofed = await spoofer.waitClose(5000, 'the refusal of presence for another connection\'s client id')
+    if (spoofed.code !== 4403 || !/belongs to another connection/.test(spoofed.reason)) problems.push(`presence spoof: closed with ${spoofed.code} ${spoofed.reason}`)
+    else r.add('connections refused')
+    await waitRefusedAudit(4403, /belongs to another connection/, 'presence spoof').then(() => r.add('refusals audited'), (error: Error) => problems.push(error.message))
+    const honestState = honest.provider.awareness.getStates().get(honest.doc.clientID) as { status?: string } | undefined
+    if (honestState?.status !== 'active') problems.push(`the spoofed presence reached the victim: ${JSON.stringify(honestState)}`)
+
+    // A forged `user` in one's own presence is replaced by the token's identity.
+    const forger = await connectPeer(server, room, { token: await mintToken('forger', 'editor', WS) })
+    forger.provider.awareness.setLocalState({ status: 'active', user: { id: 'admin', name: 'The Admin', kind: 'human', color: '#000000' } })
+    const seenUser = await waitFor(() => (honest.provider.awareness.getStates().get(forger.doc.clientID) as { user?: { id: string; name: string } } | undefined)?.user, 5000, 'the forger\'s presence never arrived')
+    if (seenUser.id !== 'forger' || seenUser.name !== 'forger') problems.push(`a forged presence user reached others: ${JSON.stringify(seenUser)}`)
+    else r.add('forged presence users rewritten')
+
+    // A token that expires while connected.
+    const shortLived = await mintToken('brief', 'editor', WS, { ttlMs: 1500 })
+    const brief = await rawConnect(server, room, { token: shortLived })
+    await brief.roundTrip()
+    const expired = await brief.waitClose(6000, 'the close of a connection whose token expired')
+    if (expired.code !== 4401 || !/expired/.test(expired.reason)) problems.push(`expiry while connected: closed with ${expired.code} ${expired.reason}`)
+    else r.add('connections refused')
+    await waitRefusedAudit(4401, /expired while connected/, 'expiry while connected').then(() => r.add('refusals audited'), (error: Error) => problems.push(error.message))
+
+    // REST: the same forged tokens get nothing.
+    for (const [name, make] of cases.slice(0, 3)) {
+      const response = await api(server, 'GET', `/api/workspaces/${WS}/audit`, (await make()) ?? undefined)
+      if (response.status !== 401) problems.push(`REST with ${name}: HTTP ${response.status}`)
+      else r.add('REST requests refused')
+    }
+    assertNone(problems, 'connection attacks')
+  })
+})
+
+test('forged writes to the coordination document are undone and audited; nobody sees them', async () => {
+  await recorder.run(async (r) => {
+    const watcher = await Watcher.start(server, WS)
+    const requester = await joinCoord(server, WS, await who('req', 'approver'))
+    const agent = await joinCoord(server, WS, await who('bot', 'admin', 'agent'))
+    const editor = await joinCoord(server, WS, await who('ed', 'editor'))
+    const approver = await joinCoord(server, WS, await who('appr', 'approver'))
+    const viewer = await joinCoord(server, WS, await who('viewer-co', 'viewer'))
+    const problems: string[] = []
+
+    const key = requestApproval(requester, 'deploy', { title: 'deploy', action: 'deploy prod' })
+    await waitStatus(requester, key, 'pending')
+    const held = claim(editor, 'held', { resources: ['db'], mode: 'exclusive' })
+    const grant = await waitOutcome(editor, held, ['granted'])
+    await newAudit()
+
+    const attacks: Array<[string, () => void, RegExp]> = [
+      ['an agent votes (role admin)', () => vote(agent, key, 'approve'), /agent/i],
+      ['the requester approves itself', () => vote(requester, key, 'approve'), /self-approval/],
+      ['an editor votes', () => vote(editor, key, 'approve'), /role|approver/i],
+      ['a vote under another actor\'s name', () => approvalMap(editor.doc, key).set('vote:appr', { decision: 'approve', at: Date.now() }), /can only be written by|appr/],
+      ['writes the approval\'s status', () => approvalMap(requester.doc, key).set('status', { state: 'approved', at: Date.now(), by: ['req'] }), /server only/],
+      ['writes locks', () => editor.doc.getMap('locks').set('db', { holders: [], queue: [] }), /server only/],
+      ['writes outcomes', () => editor.doc.getMap('outcomes').set(`${editor.session}:fake`, { state: 'granted', at: Date.now(), token: 999 }), /server only/],
+      ['writes sessions', () => editor.doc.getMap('sessions').set(editor.session, { actor: 'admin', name: 'admin', kind: 'human', role: 'admin', online: true, connectedAt: 0, lastSeenAt: 0 }), /server only/],
+      ['writes meta.fence', () => editor.doc.getMap('meta').set('fence', 1), /server only/],
+      ['writes activity', () => editor.doc.getArray('activity').push([{ seq: 1e9, type: 'grant' }]), /server only|activity/],
+      ['claims under another session', () => claimsOf(editor.doc).set(`${approver.session}:stolen`, { resources: ['x'], mode: 'exclusive' }), /another session/],
+      ['writes an unknown top-level type', () => editor.doc.getMap('backdoor').set('k', 1), /unknown top-level type/],
+      ['a viewer claims a lock', () => claimsOf(viewer.doc).set(`${viewer.session}:v`, { resources: ['y'], mode: 'exclusive' }), /viewer/],
+    ]
+    for (const [name, attack, reason] of attacks) {
+      attack()
+      const seen: AuditEntry[] = []
+      try {
+        await waitFor(async () => {
+          seen.push(...(await newAudit()))
+          return seen.find((entry) => entry.type === 'refused' && entry.data?.write && reason.test(String(entry.data.reason)))
+        }, 5000, () => `${name}: no refused audit entry matching ${reason} (new: ${JSON.stringify(seen.map((entry) => [entry.type, entry.data?.reason]))})`)
+        r.add('forged writes undone and audited')
+      } catch (error) {
+        problems.push((error as Error).message)
+      }
+    }
+    // Everyone converged back to the legitimate state; the decision was not forged.
+    await waitFor(() => statusOf(watcher.doc, key)?.state === 'pending' && statusOf(requester.doc, key)?.state === 'pending', 5000, 'the approval is no longer pending')
+    if (outcomesOf(watcher.doc).get(held)?.token !== grant.token) problems.push(`the holder's grant changed: ${JSON.stringify(outcomesOf(watcher.doc).get(held))}`)
+    // Controls: a human approver decides; the editor's own claim works.
+    vote(approver, key, 'approve')
+    await waitStatus(watcher.peer, key, 'approved')
+    const own = claim(editor, 'own', { resources: ['free'], mode: 'exclusive' })
+    await waitOutcome(editor, own, ['granted'])
+    r.set('states checked by the watcher', watcher.checks)
+    r.set('forged states seen by the watcher', watcher.violations.length)
+    if (watcher.violations.length) problems.push(...watcher.violations.slice(0, 5))
+    const verify = (await api<{ ok: boolean }>(server, 'GET', `/api/workspaces/${WS}/audit/verify`, admin)).body
+    if (!verify.ok) problems.push(`audit chain: ${JSON.stringify(verify)}`)
+    r.faults = `${(recorder.get('connections refused') + recorder.get('REST requests refused'))} forged or misdirected connections/requests, ${attacks.length} forged writes, 1 forged presence user`
+    assertNone(problems, 'forged writes')
+  })
+})
+
+test.run()

@@ -1,0 +1,188 @@
+// Slow consumers (issue 7): clients that stop reading their socket while a writer keeps the
+// document busy. The server must not queue without bound for them: past --max-buffered it closes
+// them with 1013 and a reason (and cuts them off if even that cannot get through), its memory stays
+// bounded, and a healthy client on the same document keeps its latency (compared as a ratio with
+// the same write load and no slow consumer, measured in the same run).
+import type { Socket } from 'node:net'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import * as Y from 'yjs'
+import { cleanupClients, delay, mintToken, type RawClient, rawConnect, updateFrame, waitFor } from '../helpers/clients.js'
+import { fetchAudit } from '../helpers/coordination.js'
+import { type Health, TestServer } from '../helpers/server.js'
+import { describeStats, LatencyProbe, MB, metric, round } from './helpers/probe.js'
+import { assertNone, Recorder } from './helpers/report.js'
+
+const MAX_BUFFERED = 1 * MB
+const UPDATE_BYTES = 64 * 1024
+const WRITE_EVERY_MS = 10
+/** the healthy client's p50 latency may grow by this factor at most (generous: a shared 2-core machine) */
+const LATENCY_RATIO_BOUND = 3
+
+let server: TestServer
+
+test.before(async () => {
+  server = await TestServer.start({ args: ['--max-buffered', String(MAX_BUFFERED), '--rate', '100000', '--burst', '100000'], env: { HUDDLE_LOG: 'quiet' } })
+})
+
+test.after(async () => {
+  cleanupClients()
+  await server?.dispose()
+})
+
+/** A writer replacing one 64 KB value over and over (the document stays small; the traffic does not). */
+class BusyWriter {
+  private readonly doc = new Y.Doc()
+  private last: Uint8Array | null = null
+  private timer: NodeJS.Timeout | null = null
+  bytes = 0
+  updates = 0
+
+  constructor(private readonly client: RawClient) {
+    this.doc.on('update', (update: Uint8Array) => {
+      this.last = update
+    })
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      const text = `${this.updates}:`.padEnd(UPDATE_BYTES, String.fromCharCode(97 + (this.updates % 26)))
+      this.doc.getMap('blob').set('value', text)
+      this.client.send(updateFrame(this.last!))
+      this.bytes += this.last!.length
+      this.updates++
+    }, WRITE_EVERY_MS)
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
+}
+
+/** Samples the server's memory until stopped; keeps the peaks. */
+class MemorySampler {
+  peakRss = 0
+  peakBuffers = 0
+  peakHeap = 0
+  samples = 0
+  private running = true
+  private readonly done: Promise<void>
+
+  constructor(private readonly target: TestServer) {
+    this.done = (async () => {
+      while (this.running) {
+        const health = await this.target.fetchJson<Health>('/healthz').catch(() => null)
+        if (health) {
+          this.samples++
+          this.peakRss = Math.max(this.peakRss, health.memory.rss)
+          this.peakBuffers = Math.max(this.peakBuffers, health.memory.arrayBuffers + health.memory.external)
+          this.peakHeap = Math.max(this.peakHeap, health.memory.heapUsed)
+        }
+        await delay(100)
+      }
+    })()
+  }
+
+  async stop(): Promise<this> {
+    this.running = false
+    await this.done
+    return this
+  }
+}
+
+/** A socket that is admitted, then stops reading: the kernel buffers fill, then the server's. */
+async function stopReading(room: string, token: string): Promise<RawClient & { socket: Socket }> {
+  const client = await rawConnect(server, room, { token })
+  const socket = (client.ws as unknown as { _socket: Socket })._socket
+  socket.pause()
+  return Object.assign(client, { socket })
+}
+
+const recorder = new Recorder('slow-consumer', 'Slow consumers', [
+  `Clients that stop reading while a writer broadcasts ${UPDATE_BYTES / 1024} KB updates every ${WRITE_EVERY_MS} ms are closed once their send buffer passes --max-buffered (${MAX_BUFFERED / MB} MiB here; 16 MiB by default): 1013 with a reason for one that reads again, a cut-off socket for one that never does.`,
+  'Every such close is audited (`refused`, code 1013) and counted in /metrics.',
+  'The server\'s buffer memory (external + arrayBuffers) stays bounded: its peak growth is far below what the slow consumers were sent.',
+  `A healthy client on the same document is never closed and its p50 round trip stays within ${LATENCY_RATIO_BOUND}x of its p50 under the same write load without slow consumers (same run).`,
+])
+
+test('clients that stop reading are closed with 1013; memory stays bounded; others keep their latency', async () => {
+  await recorder.run(async (r) => {
+    const room = 'slow/doc'
+    const token = await mintToken('slow', 'editor', 'slow')
+    const problems: string[] = []
+    const probe = await LatencyProbe.open(server, room, token)
+    const writerClient = await rawConnect(server, room, { token })
+    await writerClient.roundTrip()
+    const writer = new BusyWriter(writerClient)
+    writer.start()
+    await delay(500)
+
+    // Phase A: the write load alone.
+    const idleMemory = new MemorySampler(server)
+    await probe.measure('baseline', 150, 10)
+    const baselineMemory = await idleMemory.stop()
+    const base = probe.stats('baseline')
+
+    // Phase B1: one consumer stops reading, then reads again once the server gave up on it.
+    const during = new MemorySampler(server)
+    probe.phase = 'slow consumers'
+    probe.start(10)
+    const before1013 = await metric(server, 'huddle_refusals_total', 'code="1013"')
+    const bytesAtStart = writer.bytes
+    const resumer = await stopReading(room, token)
+    await waitFor(async () => (await metric(server, 'huddle_refusals_total', 'code="1013"')) > before1013, 30_000, 'the server never closed the consumer that stopped reading')
+    const sentToResumer = writer.bytes - bytesAtStart
+    resumer.socket.resume()
+    const resumedClose = await resumer.waitClose(10_000, 'the close of the slow consumer once it read again')
+    if (resumedClose.code !== 1013 || !/not reading fast enough/.test(resumedClose.reason)) problems.push(`the slow consumer that read again was closed with ${resumedClose.code} ${JSON.stringify(resumedClose.reason)}`)
+    else r.add('slow consumers closed with 1013 + reason')
+
+    // Phase B2: two that never read again; the server cuts them off and forgets them.
+    const connectionsBefore = (await server.fetchJson<Health>('/healthz')).connections
+    const deaf = [await stopReading(room, token), await stopReading(room, token)]
+    const bytesAtDeaf = writer.bytes
+    await waitFor(async () => (await metric(server, 'huddle_refusals_total', 'code="1013"')) >= before1013 + 3, 30_000, 'the server never closed the consumers that stopped reading')
+    await waitFor(async () => (await server.fetchJson<Health>('/healthz')).connections <= connectionsBefore, 10_000, 'the server kept the cut-off connections')
+    r.set('slow consumers cut off (never read again)', deaf.length)
+    // Keep writing a while after they are gone: nothing may pile up for them any more.
+    const target = writer.bytes + 32 * MB
+    await waitFor(() => writer.bytes >= target, 30_000, 'the writer did not get its bytes out')
+    const sentAfterDeaf = writer.bytes - bytesAtDeaf
+    await probe.stop()
+    writer.stop()
+    const peak = await during.stop()
+    for (const client of deaf) client.terminate()
+
+    const slow = probe.stats('slow consumers')
+    const ratio = slow.p50 / base.p50
+    r.set('bytes broadcast while consumers were slow', `${((sentToResumer + sentAfterDeaf) / MB).toFixed(0)} MiB to each`)
+    r.set('server buffer memory peak growth', `${((peak.peakBuffers - baselineMemory.peakBuffers) / MB).toFixed(1)} MiB`)
+    r.set('healthy client p50 ratio (slow consumers / baseline)', round(ratio))
+    r.set('healthy client latency, baseline', describeStats(base))
+    r.set('healthy client latency, slow consumers', describeStats(slow))
+    r.set('healthy client closes', probe.closed ? 1 : 0)
+    r.load = `1 writer (${UPDATE_BYTES / 1024} KB every ${WRITE_EVERY_MS} ms) + 1 healthy client on one document`
+    r.faults = `3 consumers that stop reading (1 reads again after the close, 2 never do), --max-buffered ${MAX_BUFFERED / MB} MiB`
+
+    const growth = peak.peakBuffers - baselineMemory.peakBuffers
+    // Three consumers may each hold the limit plus a message queued; everything beyond is a leak.
+    const bound = 3 * (MAX_BUFFERED + UPDATE_BYTES) * 2 + 8 * MB
+    if (growth > bound) problems.push(`the server's buffer memory grew by ${(growth / MB).toFixed(1)} MiB (bound ${(bound / MB).toFixed(1)} MiB) while ${((sentToResumer + sentAfterDeaf) / MB).toFixed(0)} MiB were sent to each slow consumer`)
+    // Two consumers that never read would, without the limit, keep all of it (less ~10 MiB of kernel buffers each).
+    if (2 * (sentAfterDeaf - 10 * MB) < 2 * bound) problems.push(`the test sent only ${(sentAfterDeaf / MB).toFixed(1)} MiB after the consumers stopped reading: not enough to tell a bound from a leak`)
+    if (probe.closed) problems.push(`the healthy client was closed: ${JSON.stringify(probe.client.closeInfo)}`)
+    if (writerClient.closeInfo) problems.push(`the writer was closed: ${JSON.stringify(writerClient.closeInfo)}`)
+    if (!(ratio <= LATENCY_RATIO_BOUND)) problems.push(`the healthy client's p50 latency went from ${base.p50.toFixed(2)} ms to ${slow.p50.toFixed(2)} ms (x${ratio.toFixed(2)}, bound x${LATENCY_RATIO_BOUND})`)
+    if (probe.timeouts > 0) problems.push(`${probe.timeouts} of the healthy client's round trips timed out`)
+
+    const audit = await fetchAudit(server, 'slow', await mintToken('slow-admin', 'admin', 'slow'))
+    const audited = audit.filter((entry) => entry.type === 'refused' && entry.data?.code === 1013 && /not reading fast enough/.test(String(entry.data.reason)))
+    r.set('1013 closes audited', audited.length)
+    if (audited.length < 3) problems.push(`only ${audited.length} of 3 slow-consumer closes are in the audit log`)
+    assert.ok(server.running)
+    assertNone(problems, 'slow consumers')
+  })
+})
+
+test.run()
