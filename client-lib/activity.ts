@@ -2,15 +2,9 @@
 // for writes it undid. A refused write has no other reply on the socket, so this is where the
 // client learns why, and where it sees its votes and requests counted.
 import type * as Y from 'yjs'
+import type { ActivityEntry } from '../shared/coordination.js'
 
-export interface ActivityEntry {
-  seq: number
-  at: number
-  type: string
-  actor?: string
-  session?: string
-  data?: Record<string, unknown>
-}
+export type { ActivityEntry }
 
 /** The write a `refused` entry names. */
 export interface RefusedWrite {

@@ -1,5 +1,6 @@
 // The REST API under /api/workspaces/<ws>/ (bearer token). Reads need no WebSocket session, so
 // listings use it; force-release and the audit log exist only here.
+import type { ActivityEntry } from '../shared/coordination.js'
 import type { SessionValue } from '../shared/coordination.js'
 import { checkResource, checkWorkspace } from '../shared/names.js'
 import { roleAtLeast } from '../shared/roles.js'
@@ -16,14 +17,7 @@ export interface ApiOptions {
 }
 
 /** One entry of the hash-chained audit log. */
-export interface AuditEntry {
-  seq: number
-  at: number
-  type: string
-  actor?: string
-  session?: string
-  data?: Record<string, unknown>
-}
+export type AuditEntry = ActivityEntry
 
 export interface AuditPage {
   /** entries with a larger seq only (default 0: from the start) */

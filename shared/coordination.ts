@@ -92,6 +92,19 @@ export interface SessionValue {
   lastSeenAt: number
 }
 
+/**
+ * An entry of the `activity` array (server only), and of the audit log as clients read it over
+ * REST (which adds `workspace`, `prev` and `hash`).
+ */
+export interface ActivityEntry {
+  seq: number
+  at: number
+  type: string
+  actor?: string
+  session?: string
+  data?: Record<string, unknown>
+}
+
 /** Top-level types of the coordination document. Any other top-level type is refused. */
 export const COORDINATION_TYPES = ['claims', 'locks', 'outcomes', 'approvals', 'sessions', 'meta', 'activity'] as const
 export type CoordinationType = (typeof COORDINATION_TYPES)[number]

@@ -1,7 +1,7 @@
 // The workspace's coordination document (DESIGN.md §4) read as plain values for the panels, with
 // one batched change signal for document updates and one for presence.
 import * as Y from 'yjs'
-import type { ApprovalCancel, ApprovalRequest, ApprovalStatus, ApprovalVote, LockValue, SessionValue } from '../../shared/coordination.js'
+import type { ActivityEntry, ApprovalCancel, ApprovalRequest, ApprovalStatus, ApprovalVote, LockValue, SessionValue } from '../../shared/coordination.js'
 import { splitOwnedKey } from '../../shared/coordination.js'
 import type { Me } from './auth.js'
 import { Connection } from './connection.js'
@@ -9,14 +9,7 @@ import { batched } from './dom.js'
 import type { PresenceState } from './self-presence.js'
 import { observeServerTime } from './time.js'
 
-export interface ActivityEntry {
-  seq: number
-  at: number
-  type: string
-  actor?: string
-  session?: string
-  data?: Record<string, unknown>
-}
+export type { ActivityEntry }
 
 export interface ApprovalView {
   key: string
