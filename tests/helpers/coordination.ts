@@ -573,7 +573,9 @@ export class Watcher {
 
   private checkMeta(doc: Y.Doc): void {
     const meta = doc.getMap('meta')
-    for (const key of meta.keys()) if (key !== 'fence') this.violation(`meta.${key} exists`)
+    for (const key of meta.keys()) if (key !== 'fence' && key !== 'leaseGraceMs') this.violation(`meta.${key} exists`)
+    const grace = meta.get('leaseGraceMs')
+    if (grace !== undefined && (typeof grace !== 'number' || grace < 0)) this.violation(`meta.leaseGraceMs is ${JSON.stringify(grace)}`)
     const fence = meta.get('fence')
     if (fence === undefined) return
     if (typeof fence !== 'number' || fence < this.lastFence) this.violation(`meta.fence went from ${this.lastFence} to ${JSON.stringify(fence)}`)
