@@ -1,5 +1,6 @@
 // Serves the bundled dashboard: the page at `/`, `/w/<workspace>` and `/join/<link>`, its files
-// under `/assets/`. Built by `npm run build` into dist/dashboard.
+// under `/assets/`, and its icon at `/favicon.ico`, which browsers ask for on any page. Built by
+// `npm run build` into dist/dashboard.
 import { readFile } from 'node:fs/promises'
 import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,7 +20,7 @@ const TYPES: Record<string, string> = {
 export function dashboardRoute(): Route {
   return async (request, response, url) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') return false
-    const file = PAGES.test(url.pathname) ? 'index.html' : url.pathname.startsWith('/assets/') ? url.pathname.slice('/assets/'.length) : null
+    const file = PAGES.test(url.pathname) ? 'index.html' : url.pathname === '/favicon.ico' ? 'favicon.svg' : url.pathname.startsWith('/assets/') ? url.pathname.slice('/assets/'.length) : null
     if (file === null) return false
     const path = normalize(join(ROOT, file))
     if (!path.startsWith(ROOT)) return false
