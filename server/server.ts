@@ -71,6 +71,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     },
     hooksFor,
     onFailed: (room, error) => {
+      audit.markStale()
       log('storage failure; closing the document', { room: room.name.room, error: error.message })
       for (const member of [...room.members]) member.refuse(CloseCode.internalError, 'storage failure: your last change was not saved; reconnect to retry')
     },

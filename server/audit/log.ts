@@ -25,6 +25,8 @@ function keyOf(workspace: string, seq: number): string {
 
 export class AuditLog {
   private readonly heads = new Map<string, Head>()
+  /** workspaces whose head in memory may be ahead of the disk (a write of theirs failed) */
+  private readonly stale = new Set<string>()
   private readonly loading = new Map<string, Promise<void>>()
   private readonly listeners = new Set<Listener>()
 
@@ -32,7 +34,7 @@ export class AuditLog {
 
   /** Loads the chain head of a workspace; call before any synchronous append to it. */
   ready(workspace: string): Promise<void> {
-    if (this.heads.has(workspace)) return Promise.resolve()
+    if (this.heads.has(workspace) && !this.stale.has(workspace)) return Promise.resolve()
     let loading = this.loading.get(workspace)
     if (!loading) {
       loading = this.loadHead(workspace).finally(() => this.loading.delete(workspace))
@@ -44,7 +46,16 @@ export class AuditLog {
   private async loadHead(workspace: string): Promise<void> {
     const [last] = await this.store.readRange({ gt: prefix(workspace), lt: `${prefix(workspace)}~`, reverse: true, limit: 1 })
     const entry = last ? (JSON.parse(decoder.decode(last[1])) as AuditEntry) : null
-    if (!this.heads.has(workspace)) this.heads.set(workspace, entry ? { seq: entry.seq, hash: entry.hash } : { seq: 0, hash: GENESIS })
+    this.stale.delete(workspace)
+    this.heads.set(workspace, entry ? { seq: entry.seq, hash: entry.hash } : { seq: 0, hash: GENESIS })
+  }
+
+  /**
+   * After a storage failure the chain heads in memory may be ahead of the disk: the next ready()
+   * rereads them (rooms are reloaded after a failure, and every load calls ready()).
+   */
+  markStale(): void {
+    for (const workspace of this.heads.keys()) this.stale.add(workspace)
   }
 
   /** The sequence number of the last entry appended (0 for none); the workspace must be ready. */
@@ -61,6 +72,7 @@ export class AuditLog {
     // A failed batch also fails the document change written with it, which closes its room;
     // here it only needs to be told.
     this.store.put(keyOf(workspace, entry.seq), encoder.encode(JSON.stringify(entry))).catch((error: Error) => {
+      this.stale.add(workspace)
       log('audit entry not written', { workspace, seq: entry.seq, error: error.message })
     })
     for (const listener of this.listeners) listener(entry)

@@ -4,7 +4,7 @@
 import type * as Y from 'yjs'
 import type { RoomName } from '../../shared/names.js'
 import type { AuditLog } from '../audit/log.js'
-import type { DocumentHook, WriteContext, Writer } from '../rooms/hooks.js'
+import type { DocumentHook, UnloadReason, WriteContext, Writer } from '../rooms/hooks.js'
 import { log } from '../log.js'
 import type { Store } from '../store/index.js'
 import { type CoordState, reduce, emptyState, type CoordEvent } from './rules/index.js'
@@ -64,11 +64,12 @@ export class CoordinationAuthority implements DocumentHook {
     return this.workspaces.get(room.workspace)?.keepLoaded() ?? false
   }
 
-  onUnload(room: RoomName): void {
+  onUnload(room: RoomName, _doc: Y.Doc, reason: UnloadReason): void {
     const authority = this.workspaces.get(room.workspace)
     if (!authority) return
     authority.close()
-    this.checkpoint(authority)
+    // After a storage failure the state may include events whose audit entries were never written.
+    if (reason !== 'failed') this.checkpoint(authority)
     this.workspaces.delete(room.workspace)
     this.sinceCheckpoint.delete(room.workspace)
   }

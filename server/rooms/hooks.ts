@@ -5,6 +5,12 @@ import type { RoomName } from '../../shared/names.js'
 import type { Identity } from '../../shared/roles.js'
 import type { AuditEntry } from '../audit/chain.js'
 
+/**
+ * Why a document leaves memory. After `failed` (a storage failure) its memory may be ahead of the
+ * disk, so nothing derived from it may be written.
+ */
+export type UnloadReason = 'idle' | 'failed' | 'shutdown'
+
 /** Who made a write: the authenticated identity and the session of the connection. */
 export interface Writer {
   identity: Identity
@@ -37,5 +43,5 @@ export interface DocumentHook {
   onLeave?(room: RoomName, doc: Y.Doc, writer: Writer): void
   /** true keeps an idle document loaded (e.g. it has timers due) */
   keepLoaded?(room: RoomName, doc: Y.Doc): boolean
-  onUnload?(room: RoomName, doc: Y.Doc): void
+  onUnload?(room: RoomName, doc: Y.Doc, reason: UnloadReason): void
 }

@@ -1,7 +1,7 @@
 // Loaded documents by room name. Concurrent opens of one room share one load; a room unloads
 // after its last connection leaves plus an idle delay, once everything it wrote is on disk.
 import type { RoomName } from '../../shared/names.js'
-import type { DocumentHook } from './hooks.js'
+import type { DocumentHook, UnloadReason } from './hooks.js'
 import { Room, type RoomDeps } from './room.js'
 
 export interface RegistryDeps {
@@ -89,29 +89,35 @@ export class Registry {
     await room.written().catch(() => undefined)
     // Someone may have opened the room while its last batch was being written.
     if (room.keepLoaded() || this.rooms.get(room.name.room) !== room || this.unloadTimers.has(room.name.room)) return
-    this.drop(room)
+    this.drop(room, 'idle')
   }
 
-  private drop(room: Room): void {
+  private drop(room: Room, reason: UnloadReason): void {
     this.rooms.delete(room.name.room)
-    room.destroy()
+    room.destroy(reason)
     this.deps.forgetDoc(room.name.room)
   }
 
-  private failed(room: Room, error: Error): void {
-    if (this.rooms.get(room.name.room) === room) {
-      this.cancelUnload(room.name.room)
-      this.rooms.delete(room.name.room)
+  /**
+   * A failed batch may have carried writes of any loaded room (and their audit entries), so every
+   * room's memory may now be ahead of the disk: drop them all and reload from storage on next use.
+   */
+  private failed(failedRoom: Room, error: Error): void {
+    const rooms = new Set([failedRoom, ...this.rooms.values()])
+    for (const timer of this.unloadTimers.values()) clearTimeout(timer)
+    this.unloadTimers.clear()
+    this.rooms.clear()
+    for (const room of rooms) {
+      room.failed = true
+      this.deps.onFailed(room, error)
+      room.destroy('failed')
     }
-    // Its memory may hold changes the disk does not: reload from storage next time instead.
-    this.deps.onFailed(room, error)
-    room.destroy()
   }
 
   /** Unloads everything at once (shutdown); callers flush the store first. */
   closeAll(): void {
     for (const timer of this.unloadTimers.values()) clearTimeout(timer)
     this.unloadTimers.clear()
-    for (const room of [...this.rooms.values()]) this.drop(room)
+    for (const room of [...this.rooms.values()]) this.drop(room, 'shutdown')
   }
 }

@@ -28,5 +28,10 @@ export function writeError(dir: string, ops: number, error: unknown): Error {
 }
 
 export function readError(dir: string, what: string, error: unknown): Error {
-  return new Error(`huddle store: reading ${what} from ${dir} failed (${messageOf(error)})`, { cause: error })
+  const detail = messageOf(error)
+  // LevelDB opens table files lazily: a damaged one shows up at the first read, not at open.
+  if (codeOf(error) === 'LEVEL_CORRUPTION' || /Corruption|IO error/.test(detail)) {
+    return new Error(`the database in ${dir} is damaged: reading ${what} failed (${detail}); restore ${dir} from a backup, or move it away and start with an empty --data dir`, { cause: error })
+  }
+  return new Error(`huddle store: reading ${what} from ${dir} failed (${detail})`, { cause: error })
 }

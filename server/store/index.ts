@@ -1,10 +1,10 @@
 // The persistence layer: Yjs documents as append-only update logs with background compaction, and
 // plain keys for callers, all written through one group commit on LevelDB (see keys.ts).
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readdir } from 'node:fs/promises'
 import { Level } from 'level'
 import { Compactor } from './compactor.js'
 import { nextSeqOf, readDoc, updatesOf, type Db } from './doc-log.js'
-import { openError, readError, writeError } from './errors.js'
+import { messageOf, openError, readError, writeError } from './errors.js'
 import { GroupCommit, type OnBatch, type Op } from './group-commit.js'
 import { docNameError, isDocKey, logKey, svKey } from './keys.js'
 
@@ -60,6 +60,9 @@ export class Store {
   private readonly commit: GroupCommit
   private readonly compactor: Compactor
   private failure: Error | null = null
+  private broken = false
+  private reopening: Promise<void> | null = null
+  private recovery: NodeJS.Timeout | null = null
   private closing: Promise<void> | null = null
 
   static async open(options: StoreOptions): Promise<Store> {
@@ -71,6 +74,7 @@ export class Store {
     if (!Number.isInteger(compactAfter) || compactAfter < 1) {
       throw new Error(`huddle store: compactAfter must be a positive integer, not ${compactAfter}`)
     }
+    await refuseHeadless(dir)
     const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
     try {
       await mkdir(dir, { recursive: true })
@@ -78,6 +82,7 @@ export class Store {
     } catch (error) {
       throw openError(dir, error)
     }
+    await checkReadable(db, dir)
     return new Store(db, options, compactAfter)
   }
 
@@ -197,6 +202,8 @@ export class Store {
   }
 
   private async shutdown(): Promise<void> {
+    if (this.recovery) clearTimeout(this.recovery)
+    await this.reopening?.catch(() => undefined)
     await Promise.allSettled([...this.loading.values()].map((load) => load.promise))
     await this.compactor.idle()
     await this.commit.flush()
@@ -236,12 +243,49 @@ export class Store {
     return this.commit.push(op)
   }
 
+  /**
+   * After a failed batch (disk full, I/O error) LevelDB's write-ahead log can be left out of step,
+   * and whatever is appended to it afterwards may be unreadable at the next open: acknowledged
+   * writes would be lost. So the database is closed and reopened before anything else is written;
+   * until that succeeds every batch is refused.
+   */
   private async writeBatch(ops: Op[], sync: boolean): Promise<void> {
+    if (this.broken) {
+      try {
+        await this.reopen()
+      } catch (error) {
+        throw writeError(this.dir, ops.length, new Error(`the database is still failing (${messageOf(error)}); writes are refused until it can be reopened`))
+      }
+    }
     try {
       await this.db.batch(ops, { sync })
     } catch (error) {
+      this.broken = true
+      this.recoverLater()
       throw writeError(this.dir, ops.length, error)
     }
+  }
+
+  /** One reopen at a time, whether a write or the retry timer asks for it. */
+  private reopen(): Promise<void> {
+    this.reopening ??= (async () => {
+      await this.db.close()
+      await this.db.open()
+      this.broken = false
+    })().finally(() => {
+      this.reopening = null
+    })
+    return this.reopening
+  }
+
+  /** Reads need the database open too, so recovery cannot wait for the next write: retry each second. */
+  private recoverLater(): void {
+    if (this.recovery || this.closing) return
+    this.recovery = setTimeout(() => {
+      this.recovery = null
+      if (this.broken && !this.closing) this.reopen().catch(() => this.recoverLater())
+    }, 1000)
+    this.recovery.unref()
   }
 
   private async read<T>(what: string, reader: () => Promise<T>): Promise<T> {
@@ -285,6 +329,37 @@ export class Store {
     this.failure = null
     return failure
   }
+}
+
+/**
+ * LevelDB opens table files lazily, so a damaged one would only show when some document is first
+ * read, long after start. Reading everything once at start refuses it at once instead (cheap next
+ * to loading: LevelDB reads hundreds of MB/s, and this skips the block cache).
+ */
+async function checkReadable(db: Db, dir: string): Promise<void> {
+  try {
+    for await (const _entry of db.iterator({ fillCache: false })) {
+      // reading is the check
+    }
+  } catch (error) {
+    await db.close().catch(() => undefined)
+    throw readError(dir, 'every record at start', error)
+  }
+}
+
+/**
+ * LevelDB silently creates an empty database where CURRENT is missing, which would serve every
+ * document as empty. Table or log files without CURRENT mean a damaged database: refuse it.
+ */
+async function refuseHeadless(dir: string): Promise<void> {
+  let files: string[]
+  try {
+    files = await readdir(dir)
+  } catch {
+    return
+  }
+  if (files.includes('CURRENT') || !files.some((file) => /^(MANIFEST-\d+|\d+\.(ldb|log|sst))$/.test(file))) return
+  throw openError(dir, Object.assign(new Error('CURRENT file missing: the database was damaged'), { code: 'LEVEL_CORRUPTION' }))
 }
 
 function notLoaded(name: string): Error {

@@ -15,9 +15,11 @@ import { assertNone, Recorder } from './helpers/report.js'
 const WS = 'attack'
 let server: TestServer
 
-test.before(async () => {
+/** Started inside the first test: uvu reports nothing (and exits 0) when a before hook throws. */
+async function up(): Promise<void> {
+  if (server?.running) return
   server = await startHuddle(['--lease-grace', '30s'])
-})
+}
 
 test.after(async () => {
   cleanupClients()
@@ -64,6 +66,8 @@ async function waitRefusedAudit(code: number, reason: RegExp, what: string): Pro
 
 test('connection attacks are closed with their code and audited', async () => {
   await recorder.run(async (r) => {
+    r.headlines('connections refused', 'refusals audited', 'REST requests refused', 'forged writes undone and audited', 'forged states seen by the watcher', 'forged presence users rewritten')
+    await up()
     r.load = 'one server, an attacker per case plus legitimate clients and a watcher on the workspace'
     admin = (await who('attack-admin', 'admin', 'human', WS)).token
     await newAudit()
@@ -166,6 +170,7 @@ test('connection attacks are closed with their code and audited', async () => {
 
 test('forged writes to the coordination document are undone and audited; nobody sees them', async () => {
   await recorder.run(async (r) => {
+    await up()
     const watcher = await Watcher.start(server, WS)
     const requester = await joinCoord(server, WS, await who('req', 'approver'))
     const agent = await joinCoord(server, WS, await who('bot', 'admin', 'agent'))

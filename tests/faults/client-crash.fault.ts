@@ -22,9 +22,11 @@ const REQUESTERS = 3
 
 let server: TestServer
 
-test.before(async () => {
+/** Started inside the first test: uvu reports nothing (and exits 0) when a before hook throws. */
+async function up(): Promise<void> {
+  if (server?.running) return
   server = await startHuddle(['--lease-grace', `${GRACE_MS}ms`])
-})
+}
 
 test.after(async () => {
   cleanupClients()
@@ -42,6 +44,8 @@ const recorder = new Recorder('client-crash', 'Client kill -9', [
 
 test('killed holders and requesters: release after the grace period, waiters in order, approvals survive', async () => {
   await recorder.run(async (r) => {
+    r.headlines('holders killed', 'queued requesters killed', 'approval requesters killed', 'shortest hold after a holder died (ms)', 'locks released after the grace period', 'waiters served in order', 'approvals that survived their requester', 'watcher violations')
+    await up()
     r.load = `${RESOURCES} resources, each with a holder process, a queued requester process and 2 live waiters; 1 live holder with a waiter; ${REQUESTERS} approval requester processes; 1 approver; 1 watcher`
     const ws = 'crash-clients'
     const watcher = await Watcher.start(server, ws)

@@ -21,9 +21,11 @@ const IN_FLIGHT = 1000
 
 let server: TestServer
 
-test.before(async () => {
+/** Started inside the first test: uvu reports nothing (and exits 0) when a before hook throws. */
+async function up(): Promise<void> {
+  if (server?.running) return
   server = await TestServer.start({ args: ['--rate', String(RATE), '--burst', String(BURST)], env: { HUDDLE_LOG: 'quiet' } })
-})
+}
 
 test.after(async () => {
   cleanupClients()
@@ -38,6 +40,8 @@ const recorder = new Recorder('floods', 'Floods', [
 
 test('clients over the rate limit are closed with 4429; a polite one is not', async () => {
   await recorder.run(async (r) => {
+    r.headlines('flooders closed with 4429', '4429 closes audited', 'connection attempts', 'refused with the right code', 'attempts failed at TCP level', 'server fds (baseline → after)', 'server connections after')
+    await up()
     r.load = `a healthy client, ${FLOODERS} flooders and a polite client on one document; then ${ATTEMPTS.toLocaleString('en-US')} connection attempts`
     const token = await mintToken('flooder', 'editor', 'flood')
     const probe = await LatencyProbe.open(server, 'flood/doc', token)
@@ -127,6 +131,7 @@ function attempt(kind: Kind, token: string, index: number): Promise<Attempt> {
 
 test(`${ATTEMPTS.toLocaleString('en-US')} connection attempts in a burst: all answered, the server stays up and gives everything back`, async () => {
   await recorder.run(async (r) => {
+    await up()
     const token = await mintToken('burster', 'editor', 'flood')
     const probe = await LatencyProbe.open(server, 'flood/burst-0', token)
     await probe.measure('baseline', 50, 30)

@@ -13,12 +13,12 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { cleanupClients, connectPeer, delay, mintToken, newSession, type Peer, prng, waitFor } from '../helpers/clients.js'
+import { cleanupClients, connectPeer, delay, mintToken, newSession, type Peer, prng, waitFor, withTimeout } from '../helpers/clients.js'
 import {
   api, approvalsOf, canonical, cancelApproval, claim, type CoordPeer, fetchAudit, joinCoord, ledger, outcomesOf, release, requestApproval, statusOf, vote, Watcher, who,
 } from '../helpers/coordination.js'
 import { TestServer } from '../helpers/server.js'
-import { checkFencingHistory, GrantObserver, type HeldGrant, watcherViolations } from './helpers/fencing.js'
+import { checkFencingHistory, GrantObserver, type HeldGrant, PendingWatch, watcherViolations } from './helpers/fencing.js'
 import { int, pick } from './helpers/frames.js'
 import { assertNone, Recorder } from './helpers/report.js'
 import { mergeStateVector, missingFrom, readDoc, stateVector } from './helpers/writers.js'
@@ -39,9 +39,11 @@ const STUCK_MS = 60_000
 
 let server: TestServer
 
-test.before(async () => {
+/** Started inside the first test: uvu reports nothing (and exits 0) when a before hook throws. */
+async function up(): Promise<void> {
+  if (server?.running) return
   server = await TestServer.start({ args: ['--rate', '100000', '--burst', '100000', '--lease-grace', '30s'], env: { HUDDLE_LOG: 'quiet' } })
-})
+}
 
 test.after(async () => {
   cleanupClients()
@@ -65,6 +67,8 @@ interface Lane {
 
 test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twice, no conflicting holders`, async () => {
   await recorder.run(async (r) => {
+    r.headlines('crashes survived', 'content writes', 'updates lost', 'observed keys checked (summed over restarts)', 'lock claims', 'distinct fencing tokens', 'tokens issued twice / conflicting holders', 'approvals decided', 'final approval states checked (summed over restarts)', 'watcher violations', 'updates a client could not apply on arrival')
+    await up()
     r.seed = SEED
     const rng = prng(SEED)
     const problems: string[] = []
@@ -92,10 +96,13 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     for (let i = 0; i < APPROVERS; i++) approvers.push(await joinCoord(server, WS, await who(`approver-${i}`, 'approver')))
     const coordPeers: Peer[] = [watcher.peer, ...lockers, ...requesters, ...approvers]
     const allPeers: Peer[] = [...lanes.map((lane) => lane.peer), ...coordPeers]
+    const pending = allPeers.map((peer, i) => new PendingWatch(peer.doc, `client ${i} (${peer.provider.roomname})`))
     r.load = `${allPeers.length} y-websocket clients: ${lanes.length} writers on ${ROOMS} documents, ${LOCKERS} lock clients on ${RESOURCES.length} resources, ${REQUESTERS} approval requesters, ${APPROVERS} approvers, 1 watcher`
 
     // --- the load ------------------------------------------------------------------------------
     let running = true
+    /** approvers keep voting until every requester has its answer */
+    let voting = true
     const held: HeldGrant[] = []
     const finalSeen = new Map<string, string>()
     let claims = 0
@@ -178,7 +185,7 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     const voteLoop = async (peer: CoordPeer, index: number, seed: number) => {
       const random = prng(seed)
       const voted = new Set<string>()
-      while (running) {
+      while (voting) {
         for (const [key, map] of approvalsOf(peer.doc).entries()) {
           if (voted.has(key) || !(map instanceof Y.Map)) continue
           const request = map.get('request') as { quorum?: number } | undefined
@@ -217,11 +224,13 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
       ...lanes.map((lane, i) => writeLoop(lane, SEED + i)),
       ...lockers.map((peer, i) => lockLoop(peer, SEED + 100 + i)),
       ...requesters.map((peer, i) => requestLoop(peer, SEED + 200 + i)),
-      ...approvers.map((peer, i) => voteLoop(peer, i, SEED + 300 + i)),
     ]
+    const voteLoops = approvers.map((peer, i) => voteLoop(peer, i, SEED + 300 + i))
 
     // --- the kills -----------------------------------------------------------------------------
     const rooms = [WS, ...Array.from({ length: ROOMS }, (_, i) => `${WS}/doc-${i}`)]
+    /** the watcher's check counter at each kill, to place its violations */
+    const killChecks: number[] = []
     let observedUpdates = 0
     let checkedKeys = 0
     let checkedFinals = 0
@@ -240,6 +249,7 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
       const finals = new Map(finalSeen)
       const maxToken = Math.max(0, ...held.map((grant) => grant.token), ...observers.flatMap((observer) => [...observer.grants.values()].map((grant) => grant.token)))
 
+      killChecks.push(watcher.checks)
       await server.kill()
       await server.restart()
 
@@ -276,7 +286,9 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
 
     // --- the end -------------------------------------------------------------------------------
     running = false
-    await Promise.race([Promise.all(loops), delay(STUCK_MS + 5000)])
+    await withTimeout(Promise.all(loops), STUCK_MS + 5000, 'the load loops did not stop').catch((error: Error) => problems.push(error.message))
+    voting = false
+    await Promise.all(voteLoops)
     recordFinals()
     // Every write any client made (not only what was observed) is on the server.
     let lost = 0
@@ -307,7 +319,10 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     const verify = (await api<{ ok: boolean; entries: number }>(server, 'GET', `/api/workspaces/${WS}/audit/verify`, admin.token)).body
     if (!verify.ok) problems.push(`audit chain: ${JSON.stringify(verify)}`)
     const watcherProblems = watcherViolations(watcher)
+    const partial = pending.filter((watch) => watch.count > 0)
+    if (partial.length) problems.push(`${partial.length} clients received updates they could not apply in full (${partial.reduce((sum, watch) => sum + watch.count, 0)} times), e.g. ${partial[0]!.first}`)
     problems.push(...fencing.violations.slice(0, 10), ...watcherProblems.slice(0, 10))
+    if (watcherProblems.length) problems.push(`(the watcher's check counter at each kill: ${killChecks.join(', ')})`)
 
     r.set('content writes', written)
     r.set('updates lost', lost)
@@ -324,6 +339,7 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     r.set('audit entries (chain verified)', verify.entries)
     r.set('watcher states checked', watcher.checks)
     r.set('watcher violations', watcherProblems.length)
+    r.set('updates a client could not apply on arrival', pending.reduce((sum, watch) => sum + watch.count, 0))
     r.faults = `${recorder.get('crashes survived')} × SIGKILL at random moments, restart on a new port`
     assert.ok(recorder.get('crashes survived') >= Math.min(20, KILLS) || problems.length > 0, 'fewer than 20 crashes')
     assertNone(problems, 'server kill -9')

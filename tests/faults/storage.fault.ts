@@ -38,6 +38,7 @@ const recorder = new Recorder('storage', 'Storage faults: disk full, corrupted d
 
 test('disk full: 1011 for the affected rooms, nothing unstored acknowledged, recovery once space is back', async () => {
   await recorder.run(async (r) => {
+    r.headlines('connections closed with 1011', 'acknowledged writes checked', 'acknowledged writes lost (after a graceful restart)', 'acknowledged writes lost (after a kill -9)', 'audit chain verifies', 'corruptions refused at start', 'corruptions tried')
     r.load = '2 raw writers + 1 lock client on a 6 MiB tmpfs data dir: 40 writes before, 2 KB writes every 10 ms while full, 3 reconnects during the fault, 60 writes after'
     r.faults = 'disk filled to ENOSPC and cleared, then a graceful restart and a kill -9'
     const mount = mountTmpfs('6m')
@@ -98,7 +99,7 @@ test('disk full: 1011 for the affected rooms, nothing unstored acknowledged, rec
       again.destroy()
     }
     r.set('connections closed with 1011', refused)
-    assert.ok(server.running, 'the server died on a full disk')
+    assert.ok(server.running, `the server died on a full disk: ${server.stderr.slice(-1500)}`)
     assert.is((await server.fetchJson<{ status: string }>('/healthz')).status, 'ok')
     const faultAcked = [...acked].filter((key) => key.startsWith('fault')).length
     r.set('writes acknowledged while full', faultAcked)
@@ -112,7 +113,7 @@ test('disk full: 1011 for the affected rooms, nothing unstored acknowledged, rec
       harvest(probe)
       probe.destroy()
       return ok
-    }, 20_000, 'the server never accepted writes again after the disk had space')
+    }, 20_000, () => `the server never accepted writes again after the disk had space; its log: ${server.stderr.slice(-1500)}`)
     assert.ok(recovered)
     const after = await KeyWriter.open(server, room, token)
     for (let i = 0; i < 40; i++) after.write(`after-${i}`, 'w'.repeat(200))

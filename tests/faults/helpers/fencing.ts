@@ -118,7 +118,31 @@ export function checkFencingHistory(held: HeldGrant[], observers: GrantObserver[
   return { violations, grants: held.length, tokens: byToken.size }
 }
 
-/** The watcher's violations, less its check of token order, which misreads grants that arrive in one merged update (GrantObserver checks that per transaction instead). */
+/**
+ * The watcher's violations, less two that are not about reliability: its check of token order,
+ * which misreads grants arriving in one merged update (GrantObserver checks that per transaction
+ * instead), and meta.leaseGraceMs, which the server publishes since 060f152 while the shared
+ * watcher still expects meta.fence alone.
+ */
 export function watcherViolations(watcher: Watcher): string[] {
-  return watcher.violations.filter((violation) => !/new grant .* has token \d+, not above \d+$/.test(violation))
+  return watcher.violations.filter((violation) => !/new grant .* has token \d+, not above \d+$/.test(violation) && !/meta\.leaseGraceMs exists$/.test(violation))
+}
+
+/**
+ * Counts the transactions after which `doc` holds updates it could not apply in full (Yjs keeps
+ * them pending until what they build on arrives). A server that sends every client its sync
+ * step 2 before anything that builds on it never causes one; when it does, the client shows a
+ * state that never existed (a deletion applied, its replacement missing).
+ */
+export class PendingWatch {
+  count = 0
+  first: string | null = null
+
+  constructor(readonly doc: Y.Doc, readonly name: string) {
+    doc.on('afterTransaction', () => {
+      if (doc.store.pendingStructs === null && doc.store.pendingDs === null) return
+      this.count++
+      this.first ??= `${name}: an update from the server could not be applied in full at ${new Date().toISOString()} (pending structs: ${doc.store.pendingStructs !== null}, pending deletions: ${doc.store.pendingDs !== null})`
+    })
+  }
 }

@@ -28,6 +28,8 @@ export interface Figures {
   faults: string
   /** what it counted; "lost"/"violations" style counts must be 0 for a pass */
   counts: Record<string, Count>
+  /** the counts shown in the table (all of them are in the details) */
+  headline: string[]
   /** what the test asserts, one line each */
   checks: string[]
   passed: boolean
@@ -41,22 +43,33 @@ export interface Figures {
 /** Collects the counts of one test and writes them whether the test passes or fails. */
 export class Recorder {
   readonly counts: Record<string, Count> = {}
-  private readonly started = Date.now()
+  /** time spent inside run() (a file may call it for several tests) */
+  private spentMs = 0
+  private started: number | null = null
   load = ''
   faults = ''
   seed: number | undefined
   /** failures of every test that used this recorder (a file may run several) */
   readonly failures: string[] = []
+  /** names of the counts for the table */
+  readonly headline: string[] = []
 
   constructor(readonly name: string, readonly title: string, readonly checks: string[]) {}
 
-  set(name: string, value: Count): void {
+  /** Sets a count; `headline` puts it in the table too. */
+  set(name: string, value: Count, headline = false): void {
     this.counts[name] = value
+    if (headline && !this.headline.includes(name)) this.headline.push(name)
   }
 
-  add(name: string, by = 1): void {
+  add(name: string, by = 1, headline = false): void {
     const current = this.counts[name]
-    this.counts[name] = (typeof current === 'number' ? current : 0) + by
+    this.set(name, (typeof current === 'number' ? current : 0) + by, headline)
+  }
+
+  /** Marks counts (set now or later) for the table. */
+  headlines(...names: string[]): void {
+    for (const name of names) if (!this.headline.includes(name)) this.headline.push(name)
   }
 
   get(name: string): number {
@@ -67,12 +80,15 @@ export class Recorder {
   /** Runs the test body, then writes the figures (also when the body throws, which it re-throws). */
   async run(body: (recorder: Recorder) => Promise<void>): Promise<void> {
     let failure: unknown = null
+    const began = Date.now()
+    this.started ??= began
     try {
       await body(this)
     } catch (error) {
       failure = error
       this.failures.push(String((error as Error).message ?? error).slice(0, 2000))
     }
+    this.spentMs += Date.now() - began
     this.write()
     if (failure) throw failure
   }
@@ -85,11 +101,12 @@ export class Recorder {
       load: this.load,
       faults: this.faults,
       counts: this.counts,
+      headline: this.headline,
       checks: this.checks,
       passed: this.failures.length === 0,
       ...(this.failures.length ? { failure: this.failures.join('\n---\n').slice(0, 4000) } : {}),
-      durationMs: Date.now() - this.started,
-      startedAt: new Date(this.started).toISOString(),
+      durationMs: this.spentMs,
+      startedAt: new Date(this.started ?? Date.now()).toISOString(),
       runId: RUN_ID,
       ...(this.seed !== undefined ? { seed: this.seed } : {}),
     }
@@ -137,7 +154,8 @@ export function assembleReport(expected: string[] = ORDER): { path: string; miss
   lines.push('| test | load | faults injected | observed | result |')
   lines.push('|---|---|---|---|---|')
   for (const figures of current) {
-    const observed = Object.entries(figures.counts).map(([name, value]) => `${name}: **${fmt(value)}**`).join('<br>')
+    const names = figures.headline?.length ? figures.headline.filter((name) => name in figures.counts) : Object.keys(figures.counts).slice(0, 6)
+    const observed = names.map((name) => `${name}: **${fmt(figures.counts[name]!)}**`).join('<br>')
     lines.push(`| [${figures.title}](${figures.file}) | ${cell(figures.load)} | ${cell(figures.faults)} | ${observed} | ${figures.passed ? 'pass' : `**FAIL**`} (${(figures.durationMs / 1000).toFixed(0)} s) |`)
   }
   lines.push('')
@@ -148,6 +166,10 @@ export function assembleReport(expected: string[] = ORDER): { path: string; miss
     lines.push('')
     for (const check of figures.checks) lines.push(`- ${check}`)
     if (figures.seed !== undefined) lines.push(`- Seed ${figures.seed} (set it again to replay the same run).`)
+    lines.push('')
+    lines.push(`Measured (${(figures.durationMs / 1000).toFixed(0)} s):`)
+    lines.push('')
+    for (const [name, value] of Object.entries(figures.counts)) lines.push(`- ${name}: ${fmt(value)}`)
     if (!figures.passed && figures.failure) {
       lines.push('')
       lines.push('Failure in this run:')
