@@ -8,7 +8,7 @@ import { roleAtLeast } from '../../shared/roles.js'
 import { encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type Incoming, ProtocolError } from '../protocol/messages.js'
 import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { CloseCode } from '../../shared/close-codes.js'
-import type { DocumentHook, Writer } from './hooks.js'
+import type { DocumentHook, UnloadReason, Writer } from './hooks.js'
 import type { AuditEntry } from '../audit/chain.js'
 import { Presence, type PresenceOwner } from './presence.js'
 import { updateChangesDoc } from './read-only.js'
@@ -23,7 +23,14 @@ import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
  * room therefore never spends more than 1 / (1 + PACING_FACTOR) of a core on broadcasting, and
  * small rooms (a broadcast well under a millisecond) are not delayed at all.
  */
-const PACING_FACTOR = Number(process.env.HUDDLE_PACING ?? 3)
+const PACING_FACTOR = 2
+/**
+ * Presence broadcasts leave at most once per this many ms per room (plus the pacing above for
+ * large rooms). A quiet room's change still leaves in the next turn; a busy room's cursor moves
+ * are merged into one message, which is what makes presence churn cheap (one write per socket
+ * for many moves). 8 ms is half a display frame.
+ */
+const PRESENCE_MIN_GAP_MS = 8
 /** waits shorter than this are not worth a timer: broadcast at once */
 const MIN_PACING_MS = 1
 /** cached sync step 2 replies per room (by state vector), dropped on every change */
@@ -61,6 +68,9 @@ export class Room {
   private outbox: Pending[] = []
   private lastBatch: Promise<void> = Promise.resolve()
   private presenceFlush: NodeJS.Immediate | null = null
+  private presenceTimer: NodeJS.Timeout | null = null
+  /** performance.now() before which the next presence broadcast waits */
+  private nextPresenceAt = 0
   /** written updates waiting for the next paced broadcast */
   private ready: Uint8Array[] = []
   private readyTimer: NodeJS.Timeout | null = null
@@ -107,7 +117,8 @@ export class Room {
     if (!this.members.delete(member)) return
     this.presence.removeOwner(member)
     this.schedulePresenceFlush()
-    for (const hook of this.hooks) hook.onLeave?.(this.name, this.doc, member)
+    // A failed room is being discarded with its memory: nothing may be written on its behalf.
+    if (!this.failed) for (const hook of this.hooks) hook.onLeave?.(this.name, this.doc, member)
     if (this.members.size === 0) this.deps.onEmpty(this)
   }
 
@@ -194,12 +205,29 @@ export class Room {
   }
 
   private schedulePresenceFlush(): void {
-    if (this.presenceFlush || !this.presence.hasPending()) return
-    this.presenceFlush = setImmediate(() => {
-      this.presenceFlush = null
-      const update = this.presence.takePending()
-      if (update) this.broadcast(encodeAwareness(update))
-    })
+    if (this.presenceFlush || this.presenceTimer || !this.presence.hasPending()) return
+    const wait = this.nextPresenceAt - performance.now()
+    if (wait < MIN_PACING_MS) {
+      // the next turn, as before: every change read in this turn joins the message
+      this.presenceFlush = setImmediate(() => {
+        this.presenceFlush = null
+        this.broadcastPresence()
+      })
+      return
+    }
+    this.presenceTimer = setTimeout(() => {
+      this.presenceTimer = null
+      this.broadcastPresence()
+    }, wait)
+  }
+
+  private broadcastPresence(): void {
+    const update = this.presence.takePending()
+    if (!update) return
+    const started = performance.now()
+    this.broadcast(encodeAwareness(update))
+    const ended = performance.now()
+    this.nextPresenceAt = started + Math.max(PRESENCE_MIN_GAP_MS, (ended - started) * (1 + PACING_FACTOR))
   }
 
   private persistThenBroadcast(update: Uint8Array): void {
@@ -269,10 +297,11 @@ export class Room {
     this.deps.onFailed(this, error)
   }
 
-  destroy(): void {
+  destroy(reason: UnloadReason): void {
     if (this.presenceFlush) clearImmediate(this.presenceFlush)
+    if (this.presenceTimer) clearTimeout(this.presenceTimer)
     if (this.readyTimer) clearTimeout(this.readyTimer)
-    for (const hook of this.hooks) hook.onUnload?.(this.name, this.doc)
+    for (const hook of this.hooks) hook.onUnload?.(this.name, this.doc, reason)
     this.doc.destroy()
   }
 }
