@@ -12,7 +12,9 @@ let server: TestServer
 let browser: Browser
 const pages: WatchedPage[] = []
 /** while the server is down, Chromium itself logs each refused reconnection attempt */
-const EXPECTED_WHILE_DOWN = [/WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/relay\?.*' failed/]
+// While the server is down the browser's own requests fail too (reconnects, and the icon it may
+// fetch at any moment); those are Chromium's messages, not the page's.
+const EXPECTED_WHILE_DOWN = [/WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/relay\?.*' failed/, /Failed to load resource: net::ERR_CONNECTION_REFUSED/]
 
 test.before(async () => {
   ;[server, browser] = await Promise.all([TestServer.start(), launchBrowser()])
