@@ -11,7 +11,6 @@ const WS = 'relay'
 let server: TestServer
 let browser: Browser
 const pages: WatchedPage[] = []
-/** while the server is down, Chromium itself logs each refused reconnection attempt */
 // While the server is down the browser's own requests fail too (reconnects, and the icon it may
 // fetch at any moment); those are Chromium's messages, not the page's.
 const EXPECTED_WHILE_DOWN = [/WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/relay\?.*' failed/, /Failed to load resource: net::ERR_CONNECTION_REFUSED/]
