@@ -18,21 +18,24 @@ import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
  * Broadcast pacing. Every delivered message costs each socket a write syscall, and on this kind
  * of machine the kernel's share of that (~4 µs per small message on loopback) dwarfs the rest,
  * so the only way to spend less CPU per delivered message is to deliver several updates per
- * write. After a broadcast that took `t` ms, the room's next document broadcast waits until
- * `t * PACING_FACTOR` ms have passed; updates persisted meanwhile leave merged in one frame. A
+ * write. After a broadcast that cost `t` ms of CPU (user + system: the writes are synchronous
+ * syscalls), the room's next document broadcast waits until `t * PACING_FACTOR` ms have passed;
+ * updates persisted meanwhile leave merged in one frame. A
  * room therefore never spends more than 1 / (1 + PACING_FACTOR) of a core on broadcasting, and
  * small rooms (a broadcast well under a millisecond) are not delayed at all.
  */
 const PACING_FACTOR = 2
 /**
- * Presence broadcasts leave at most once per this many ms per room (plus the pacing above for
- * large rooms). A quiet room's change still leaves in the next turn; a busy room's cursor moves
- * are merged into one message, which is what makes presence churn cheap (one write per socket
- * for many moves). 8 ms is half a display frame.
+ * Presence broadcasts leave at most once per this many ms per room (and no more often than the
+ * pacing above allows). A quiet room's change still leaves in the next turn; in a busy room many
+ * cursor moves leave merged in one message, one write per socket, which is what makes presence
+ * churn cheap. 8 ms is half a display frame.
  */
 const PRESENCE_MIN_GAP_MS = 8
 /** waits shorter than this are not worth a timer: broadcast at once */
 const MIN_PACING_MS = 1
+/** a member that never asks to sync gets its held updates anyway after this many */
+const MAX_HELD_FRAMES = 256
 /** cached sync step 2 replies per room (by state vector), dropped on every change */
 const REPLY_CACHE_SIZE = 8
 
@@ -66,6 +69,8 @@ export class Room {
   readonly members = new Set<Member>()
   readonly presence = new Presence()
   private outbox: Pending[] = []
+  /** members waiting for their first sync reply, with the update frames held for them */
+  private readonly syncing = new Map<Member, Held>()
   private lastBatch: Promise<void> = Promise.resolve()
   private presenceFlush: NodeJS.Immediate | null = null
   private presenceTimer: NodeJS.Timeout | null = null
@@ -106,6 +111,7 @@ export class Room {
 
   join(member: Member): void {
     this.members.add(member)
+    this.syncing.set(member, { asked: false, frames: [] })
     this.stateVectorFrame ??= prepareFrame(encodeSyncStep1(Y.encodeStateVector(this.doc)))
     sendTo(member, this.stateVectorFrame, Date.now())
     const states = this.presence.snapshot()
@@ -115,6 +121,7 @@ export class Room {
 
   leave(member: Member): void {
     if (!this.members.delete(member)) return
+    this.syncing.delete(member)
     this.presence.removeOwner(member)
     this.schedulePresenceFlush()
     // A failed room is being discarded with its memory: nothing may be written on its behalf.
@@ -125,10 +132,15 @@ export class Room {
   /** Handles one decoded message; throws ProtocolError for input that breaks the protocol. */
   receive(member: Member, message: Incoming): void {
     switch (message.kind) {
-      case 'sync-step1':
+      case 'sync-step1': {
+        const held = this.syncing.get(member)
+        if (held) held.asked = true
         return this.answerSyncStep1(member, message.stateVector)
+      }
       case 'sync-step2':
       case 'update':
+        // A client writing without having asked to sync wants its echo, not a consistent snapshot.
+        if (this.syncing.get(member)?.asked === false) this.releaseHeld(member, Date.now())
         return this.applyClientUpdate(member, message.update)
       case 'awareness':
         return this.applyAwareness(member, message.update)
@@ -157,7 +169,12 @@ export class Room {
     }
     const prepared = reply
     this.lastBatch.then(
-      () => this.members.has(member) && sendTo(member, prepared, Date.now()),
+      () => {
+        if (!this.members.has(member)) return
+        const now = Date.now()
+        sendTo(member, prepared, now)
+        this.releaseHeld(member, now)
+      },
       () => undefined,
     )
   }
@@ -225,9 +242,9 @@ export class Room {
     const update = this.presence.takePending()
     if (!update) return
     const started = performance.now()
+    const cpu = cpuMs()
     this.broadcast(encodeAwareness(update))
-    const ended = performance.now()
-    this.nextPresenceAt = started + Math.max(PRESENCE_MIN_GAP_MS, (ended - started) * (1 + PACING_FACTOR))
+    this.nextPresenceAt = started + Math.max(PRESENCE_MIN_GAP_MS, (cpuMs() - cpu) * (1 + PACING_FACTOR))
   }
 
   private persistThenBroadcast(update: Uint8Array): void {
@@ -267,17 +284,32 @@ export class Room {
     const updates = this.ready
     this.ready = []
     if (updates.length === 0 || this.failed) return
-    const started = performance.now()
-    this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)))
-    const ended = performance.now()
-    this.nextBroadcastAt = ended + (ended - started) * PACING_FACTOR
+    const cpu = cpuMs()
+    this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)), true)
+    this.nextBroadcastAt = performance.now() + (cpuMs() - cpu) * PACING_FACTOR
   }
 
-  broadcast(payload: Uint8Array): void {
+  /**
+   * `update` frames are held for members still waiting for their first sync reply: a client with
+   * a stale document would apply an update's deletions at once while its inserts wait for the
+   * missing history, showing states that never existed. They follow the reply instead.
+   */
+  broadcast(payload: Uint8Array, update = false): void {
     const frame = prepareFrame(payload)
     const now = Date.now()
-    for (const member of this.members) sendTo(member, frame, now)
+    for (const member of this.members) {
+      const held = update ? this.syncing.get(member) : undefined
+      if (!held) sendTo(member, frame, now)
+      else if (held.frames.push(frame) > MAX_HELD_FRAMES) this.releaseHeld(member, now)
+    }
     this.deps.countSent(this.members.size, payload.length)
+  }
+
+  /** Sends what was held for `member` (after its sync reply, or when it never asks for one). */
+  private releaseHeld(member: Member, now: number): void {
+    const held = this.syncing.get(member)
+    this.syncing.delete(member)
+    for (const frame of held?.frames ?? []) sendTo(member, frame, now)
   }
 
   /** Resolves once every change made so far is written. */
@@ -306,7 +338,19 @@ export class Room {
   }
 }
 
+interface Held {
+  /** whether the member sent sync step 1 (its reply releases what is held) */
+  asked: boolean
+  frames: PreparedFrame[]
+}
+
 function sendTo(member: Member, frame: PreparedFrame, now: number): void {
   if (member.sendPrepared) member.sendPrepared(frame, now)
   else member.send(frame.payload)
+}
+
+/** CPU time this process has used (user + system), in ms. */
+function cpuMs(): number {
+  const usage = process.cpuUsage()
+  return (usage.user + usage.system) / 1000
 }
