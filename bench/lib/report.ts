@@ -1,0 +1,298 @@
+// Turns measurements into the ratio table (stdout), a Markdown report and one SVG chart per
+// scenario, all written to the run's results directory.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Context, Measurement } from './context.js'
+import { LABELS, type ServerKind } from './servers.js'
+
+interface MetricInfo {
+  label: string
+  digits: number
+  /** shown in the ratio table (others only in the Markdown detail) */
+  key?: boolean
+  /** better when higher */
+  higher?: boolean
+}
+
+const METRICS: Record<string, MetricInfo> = {
+  p50: { label: 'p50 latency (ms)', digits: 1, key: true },
+  p95: { label: 'p95 latency (ms)', digits: 1 },
+  p99: { label: 'p99 latency (ms)', digits: 1, key: true },
+  cpuPerMessageUs: { label: 'server CPU per delivered message (µs)', digits: 2, key: true },
+  cpuUtilization: { label: 'server CPU (cores busy)', digits: 2 },
+  systemShare: { label: 'share of server CPU in the kernel', digits: 2 },
+  delivered: { label: 'delivered (fraction of expected)', digits: 3, key: true },
+  deliveries: { label: 'deliveries', digits: 0 },
+  rssPerConnectionKb: { label: 'RSS per connection (KB)', digits: 1, key: true },
+  peakRssMb: { label: 'peak RSS (MB)', digits: 0, key: true },
+  allSyncedMs: { label: 'time until all synced (ms)', digits: 0, key: true },
+  cpuPerClientMs: { label: 'server CPU per client (ms)', digits: 2, key: true },
+  bytesPerClient: { label: 'sync step 2 per client (bytes)', digits: 0 },
+  cpuPerMoveUs: { label: 'server CPU per cursor move (µs)', digits: 1, key: true },
+  moves: { label: 'cursor moves', digits: 0 },
+  rttP50: { label: 'acquire→grant p50 (ms)', digits: 2, key: true },
+  rttP99: { label: 'acquire→grant p99 (ms)', digits: 2, key: true },
+  handoffP50: { label: 'handoff release→next grant p50 (ms)', digits: 2, key: true },
+  handoffP99: { label: 'handoff release→next grant p99 (ms)', digits: 2, key: true },
+  grantsPerSecond: { label: 'grants per second', digits: 0, key: true, higher: true },
+  updatesPerSecond: { label: 'updates per second (acknowledged)', digits: 0, key: true, higher: true },
+  cpuPerUpdateUs: { label: 'server CPU per update (µs)', digits: 1, key: true },
+  coldLoadMs: { label: 'cold load (ms)', digits: 0, key: true },
+  storedBytes: { label: 'on disk (bytes)', digits: 0 },
+  warmLoadMs: { label: 'load when already in memory (ms)', digits: 1 },
+  syncBytes: { label: 'state sent (bytes)', digits: 0 },
+  medianSyncedMs: { label: 'median client synced after (ms)', digits: 0 },
+  rssGrowthMb: { label: 'RSS growth during the storm (MB)', digits: 0 },
+  failed: { label: 'clients that failed', digits: 0 },
+  grants: { label: 'grants', digits: 0 },
+  bytesSentPerGrant: { label: 'bytes sent to clients per grant (all sockets)', digits: 0 },
+  cpuPerGrantUs: { label: 'server CPU per grant (µs)', digits: 0 },
+}
+
+export interface Target {
+  scenario: string
+  case?: string
+  metric: string
+  /** against a peer's value (ratio ours / theirs), or absolute */
+  peer?: ServerKind
+  max?: number
+  min?: number
+  text: string
+}
+
+export const TARGETS: Target[] = [
+  { scenario: 'A. write fan-out', case: 'N=1000', metric: 'cpuPerMessageUs', peer: 'yws', max: 1 / 3, text: 'A: CPU/msg ≤ 1/3 of reference (N=1000)' },
+  { scenario: 'A. write fan-out', case: 'N=1000', metric: 'p99', peer: 'yws', max: 0.5, text: 'A: p99 ≤ 1/2 of reference (N=1000)' },
+  { scenario: 'A. write fan-out', case: 'N=10000', metric: 'cpuPerMessageUs', peer: 'yws', max: 1 / 3, text: 'A: CPU/msg ≤ 1/3 of reference (N=10000)' },
+  { scenario: 'A. write fan-out', case: 'N=10000', metric: 'p99', peer: 'yws', max: 0.5, text: 'A: p99 ≤ 1/2 of reference (N=10000)' },
+  { scenario: 'B. connect storm', metric: 'allSyncedMs', peer: 'yws', max: 0.2, text: 'B: ≥ 5× faster than reference' },
+  { scenario: 'B. connect storm', metric: 'cpuPerClientMs', max: 3, text: 'B: ≤ 3 ms CPU per client' },
+  { scenario: 'C. presence churn', metric: 'p99', peer: 'yws', max: 1, text: 'C: p99 no worse than reference' },
+  { scenario: 'C. presence churn', metric: 'cpuPerMoveUs', peer: 'yws', max: 0.5, text: 'C: CPU ≤ 1/2 of reference' },
+  { scenario: 'D. locks', case: 'uncontended', metric: 'rttP50', max: 2, text: 'D: uncontended p50 ≤ 2 ms' },
+  { scenario: 'D. locks', case: 'uncontended', metric: 'rttP99', max: 10, text: 'D: uncontended p99 ≤ 10 ms' },
+  { scenario: 'D. locks', case: '100 contenders, 1 resource', metric: 'handoffP99', max: 10, text: 'D: handoff p99 ≤ 10 ms (100 contenders)' },
+  { scenario: 'E. persistence', case: 'sustained, os', metric: 'updatesPerSecond', min: 20_000, text: 'E: ≥ 20,000 updates/s (os)' },
+  { scenario: 'E. persistence', case: 'compacted', metric: 'coldLoadMs', max: 100, text: 'E: cold load of compacted doc ≤ 100 ms' },
+]
+
+const OURS: ServerKind = 'huddle'
+const PEERS: ServerKind[] = ['yws', 'hocuspocus', 'etcd', 'huddle-base']
+
+export function median(values: number[]): number {
+  const list = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b)
+  if (list.length === 0) return Number.NaN
+  const mid = Math.floor(list.length / 2)
+  return list.length % 2 ? list[mid]! : (list[mid - 1]! + list[mid]!) / 2
+}
+
+interface Row {
+  scenario: string
+  case: string
+  metric: string
+  values: Partial<Record<ServerKind, number>>
+  /** median of the per-round ratios ours / peer */
+  ratios: Partial<Record<ServerKind, number>>
+  rounds: number
+}
+
+export function rows(results: Measurement[]): Row[] {
+  const out: Row[] = []
+  const keys = new Map<string, Measurement[]>()
+  for (const m of results) {
+    const key = `${m.scenario}\u0000${m.case}`
+    keys.set(key, [...(keys.get(key) ?? []), m])
+  }
+  for (const [key, list] of keys) {
+    const [scenario, kase] = key.split('\u0000') as [string, string]
+    const metrics = new Set(list.flatMap((m) => Object.keys(m.metrics)))
+    for (const metric of metrics) {
+      const values: Partial<Record<ServerKind, number>> = {}
+      const ratios: Partial<Record<ServerKind, number>> = {}
+      const servers = new Set(list.map((m) => m.server))
+      for (const server of servers) values[server] = median(list.filter((m) => m.server === server).map((m) => m.metrics[metric] ?? Number.NaN))
+      for (const peer of PEERS) {
+        const paired: number[] = []
+        for (const m of list.filter((one) => one.server === OURS)) {
+          const theirs = list.find((one) => one.server === peer && one.round === m.round)
+          if (theirs) paired.push((m.metrics[metric] ?? Number.NaN) / (theirs.metrics[metric] ?? Number.NaN))
+        }
+        if (paired.length) ratios[peer] = median(paired)
+      }
+      out.push({ scenario, case: kase, metric, values, ratios, rounds: Math.max(...[...servers].map((s) => list.filter((m) => m.server === s).length)) })
+    }
+  }
+  return out
+}
+
+function fmt(value: number | undefined, digits: number): string {
+  if (value === undefined || !Number.isFinite(value)) return '–'
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+function ratioText(value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(2)
+}
+
+export interface Verdict {
+  target: Target
+  value: number
+  met: boolean | null
+}
+
+/** One verdict per target and case (a target without a case is judged in every case measured). */
+export function verdicts(all: Row[]): Verdict[] {
+  const out: Verdict[] = []
+  for (const target of TARGETS) {
+    const candidates = all.filter((r) => r.scenario === target.scenario && r.metric === target.metric && (!target.case || r.case === target.case) && (target.peer ? r.ratios[target.peer] !== undefined : r.values[OURS] !== undefined))
+    if (candidates.length === 0) {
+      out.push({ target, value: Number.NaN, met: null })
+      continue
+    }
+    for (const row of candidates) {
+      const value = target.peer ? row.ratios[target.peer]! : row.values[OURS]!
+      const met = Number.isFinite(value) ? (target.max === undefined || value <= target.max) && (target.min === undefined || value >= target.min) : null
+      out.push({ target: target.case ? target : { ...target, case: row.case, text: `${target.text} (${row.case})` }, value, met })
+    }
+  }
+  return out
+}
+
+const SERVERS: ServerKind[] = ['huddle', 'huddle-mem', 'huddle-base', 'yws', 'hocuspocus', 'etcd']
+
+export function report(ctx: Context, info: { dir: string; command: string; seconds: number; loadAverage: number }): string {
+  const all = rows(ctx.results)
+  const present = SERVERS.filter((server) => ctx.results.some((m) => m.server === server))
+  // ---- the ratio table (stdout) ----
+  const header = ['scenario', 'case', 'metric', ...present.map((s) => LABELS[s]), ...PEERS.filter((p) => present.includes(p)).map((p) => `ours/${p === 'yws' ? 'ref' : p === 'hocuspocus' ? 'hocus' : p === 'huddle-base' ? 'base' : p}`)]
+  const table: string[][] = [header]
+  for (const row of all) {
+    const meta = METRICS[row.metric]
+    if (!meta?.key) continue
+    table.push([row.scenario.slice(0, 2).trim(), row.case, meta.label, ...present.map((s) => fmt(row.values[s], meta.digits)), ...PEERS.filter((p) => present.includes(p)).map((p) => ratioText(row.ratios[p]))])
+  }
+  const widths = header.map((_, i) => Math.max(...table.map((line) => line[i]!.length)))
+  const lines = table.map((line) => line.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '))
+  const judged = verdicts(all).filter((v) => v.met !== null)
+  const targetLines = judged.map((v) => `${v.met ? 'MET   ' : 'MISSED'} ${v.target.text}: ${v.target.peer ? `ratio ${v.value.toFixed(2)}` : fmt(v.value, 2)}`)
+  const text = [
+    '',
+    `Ratio table (medians over ${ctx.settings.rounds} round(s); ratios are medians of per-round paired ratios ours/theirs, lower is better except grants/s and updates/s):`,
+    '',
+    ...lines,
+    '',
+    ...(targetLines.length ? ['Targets:', ...targetLines, ''] : []),
+    ...ctx.notes.map((note) => `note (${note.scenario}): ${note.text}`),
+    `raw results: ${info.dir}  (${info.seconds.toFixed(0)} s, load average at the end ${info.loadAverage})`,
+    '',
+  ].join('\n')
+  // ---- Markdown + charts ----
+  const md: string[] = [`Command: \`${info.command}\` — ${info.seconds.toFixed(0)} s, ${ctx.settings.rounds} round(s), load average at the end ${info.loadAverage}`, '']
+  for (const scenario of [...new Set(all.map((row) => row.scenario))]) {
+    md.push(`### ${scenario}`, '')
+    const scenarioRows = all.filter((row) => row.scenario === scenario)
+    const servers = present.filter((server) => scenarioRows.some((row) => row.values[server] !== undefined))
+    const peers = PEERS.filter((peer) => servers.includes(peer))
+    md.push(`| case | metric | ${servers.map((s) => LABELS[s]).join(' | ')} | ${peers.map((p) => `ours/${LABELS[p]}`).join(' | ')} |`)
+    md.push(`|---|---|${servers.map(() => '---:').join('|')}|${peers.map(() => '---:').join('|')}|`)
+    for (const row of scenarioRows) {
+      const meta = METRICS[row.metric] ?? { label: row.metric, digits: 2 }
+      md.push(`| ${row.case} | ${meta.label} | ${servers.map((s) => fmt(row.values[s], meta.digits)).join(' | ')} | ${peers.map((p) => ratioText(row.ratios[p])).join(' | ')} |`)
+    }
+    for (const note of ctx.notes.filter((n) => n.scenario === scenario)) md.push('', `Note: ${note.text}`)
+    md.push('')
+    const chartName = `${scenario[0]!.toLowerCase()}.svg`
+    const svg = chart(scenario, scenarioRows, servers)
+    if (svg) {
+      writeFileSync(join(info.dir, chartName), svg)
+      md.push(`![${scenario}](${chartName})`, '')
+    }
+  }
+  md.push('### Targets', '', ...verdicts(all).map((v) => `- ${v.met === null ? 'not measured' : v.met ? '**met**' : '**missed**'} — ${v.target.text}: ${v.met === null ? '' : v.target.peer ? `ratio ${v.value.toFixed(2)}` : fmt(v.value, 2)}`), '')
+  writeFileSync(join(info.dir, 'report.md'), md.join('\n'))
+  writeFileSync(join(info.dir, 'ratios.txt'), text)
+  return text
+}
+
+// ---- SVG ------------------------------------------------------------------------------------
+
+const COLORS: Record<ServerKind, string> = { huddle: '#1f6feb', 'huddle-mem': '#79b8ff', yws: '#d73a49', hocuspocus: '#e3a008', etcd: '#6f42c1', 'huddle-base': '#8b949e' }
+const CHART_METRICS: Record<string, string[]> = {
+  A: ['p99', 'cpuPerMessageUs', 'rssPerConnectionKb'],
+  B: ['allSyncedMs', 'cpuPerClientMs', 'peakRssMb'],
+  C: ['p99', 'cpuPerMoveUs'],
+  D: ['rttP50', 'rttP99', 'handoffP99', 'grantsPerSecond'],
+  E: ['updatesPerSecond', 'p50', 'coldLoadMs'],
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
+/** Grouped bars: one panel per metric, cases along x, one bar per server. */
+function chart(scenario: string, scenarioRows: Row[], servers: ServerKind[]): string | null {
+  const metrics = (CHART_METRICS[scenario[0]!] ?? []).filter((metric) => scenarioRows.some((row) => row.metric === metric))
+  if (metrics.length === 0) return null
+  const panelW = 330
+  const panelH = 230
+  const width = panelW * metrics.length + 20
+  const height = panelH + 90
+  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`, `<rect width="100%" height="100%" fill="#fff"/>`, `<text x="10" y="18" font-size="14" font-weight="bold">${escape(scenario)}</text>`]
+  metrics.forEach((metric, index) => {
+    const rowsOf = scenarioRows.filter((row) => row.metric === metric)
+    const cases = rowsOf.map((row) => row.case)
+    const values = rowsOf.flatMap((row) => servers.map((s) => row.values[s] ?? Number.NaN)).filter((v) => Number.isFinite(v) && v > 0)
+    const x0 = 10 + index * panelW + 40
+    const y0 = 40
+    const plotW = panelW - 60
+    const plotH = panelH - 50
+    // a logarithmic axis when the values span more than two decades (a peer that collapsed)
+    const low = Math.min(...values, Number.POSITIVE_INFINITY)
+    const high = Math.max(...values, 1e-9)
+    const log = values.length > 0 && high / low > 100
+    const bottom = log ? 10 ** Math.floor(Math.log10(low)) : 0
+    const top = log ? 10 ** Math.ceil(Math.log10(high * 1.5)) : high * 1.15
+    const scale = (value: number) => (log ? (Math.log10(value) - Math.log10(bottom)) / (Math.log10(top) - Math.log10(bottom)) : value / top)
+    const meta = METRICS[metric] ?? { label: metric, digits: 2 }
+    parts.push(`<text x="${x0}" y="${y0 - 6}" font-weight="bold">${escape(meta.label)}${log ? ' (log scale)' : ''}</text>`)
+    parts.push(`<line x1="${x0}" y1="${y0 + plotH}" x2="${x0 + plotW}" y2="${y0 + plotH}" stroke="#888"/>`)
+    parts.push(`<line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 + plotH}" stroke="#888"/>`)
+    const ticks = log ? Array.from({ length: Math.round(Math.log10(top / bottom)) + 1 }, (_, i) => bottom * 10 ** i) : [0, 1, 2, 3, 4].map((i) => (top / 4) * i)
+    for (const value of ticks) {
+      const y = y0 + plotH - plotH * scale(value)
+      parts.push(`<text x="${x0 - 4}" y="${y + 4}" text-anchor="end" fill="#555">${escape(compact(value))}</text>`)
+      if (value > bottom) parts.push(`<line x1="${x0}" y1="${y}" x2="${x0 + plotW}" y2="${y}" stroke="#eee"/>`)
+    }
+    const groupW = plotW / Math.max(1, cases.length)
+    const barW = Math.min(28, (groupW - 10) / Math.max(1, servers.length))
+    rowsOf.forEach((row, c) => {
+      const gx = x0 + c * groupW + (groupW - barW * servers.length) / 2
+      servers.forEach((server, s) => {
+        const value = row.values[server]
+        const x = gx + s * barW
+        if (value === undefined || !Number.isFinite(value) || (log && value <= 0)) {
+          parts.push(`<text x="${x + barW / 2}" y="${y0 + plotH - 3}" text-anchor="middle" fill="#999">×</text>`)
+          return
+        }
+        const h = plotH * Math.max(0, scale(value))
+        parts.push(`<rect x="${x.toFixed(1)}" y="${(y0 + plotH - h).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[server]}"><title>${escape(`${LABELS[server]} ${row.case}: ${fmt(value, meta.digits)}`)}</title></rect>`)
+        parts.push(`<text x="${(x + barW / 2 - 1).toFixed(1)}" y="${(y0 + plotH - h - 3).toFixed(1)}" text-anchor="middle" font-size="9">${escape(compact(value))}</text>`)
+      })
+      parts.push(`<text x="${(x0 + c * groupW + groupW / 2).toFixed(1)}" y="${y0 + plotH + 14}" text-anchor="middle">${escape(row.case)}</text>`)
+    })
+  })
+  servers.forEach((server, s) => {
+    const x = 20 + s * 170
+    parts.push(`<rect x="${x}" y="${height - 22}" width="12" height="12" fill="${COLORS[server]}"/><text x="${x + 16}" y="${height - 12}">${escape(LABELS[server])}</text>`)
+  })
+  parts.push('</svg>')
+  return parts.join('\n')
+}
+
+function compact(value: number): string {
+  if (value === 0) return '0'
+  if (Math.abs(value) >= 10_000) return `${(value / 1000).toFixed(0)}k`
+  if (Math.abs(value) >= 100) return value.toFixed(0)
+  if (Math.abs(value) >= 10) return value.toFixed(1)
+  return value.toPrecision(2)
+}
