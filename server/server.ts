@@ -38,10 +38,8 @@ export interface StartOptions extends ServerOptions {
 }
 
 export async function startServer(options: StartOptions): Promise<HuddleServer> {
-  // The gauges read the registry and front door, which need the metrics first: late-bound.
-  let frontDoor: FrontDoor | null = null
-  let registry: Registry | null = null
-  const metrics = createMetrics({ connections: () => frontDoor?.connections.size ?? 0, documents: () => registry?.size ?? 0 })
+  // The gauges are read at scrape time, after `door` and `rooms` below exist.
+  const metrics = createMetrics({ connections: () => door.connections.size, documents: () => rooms.size })
   const store = await Store.open({
     dir: options.dataDir,
     durability: options.durability,
@@ -108,8 +106,6 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       onForgery: forged,
     },
   })
-  registry = rooms
-  frontDoor = door
 
   const routes: Route[] = [
     healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),

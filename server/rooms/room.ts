@@ -69,6 +69,7 @@ export class Room {
   readonly members = new Set<Member>()
   readonly presence = new Presence()
   private outbox: Pending[] = []
+  private readonly writeHooks: DocumentHook[]
   /** members waiting for their first sync reply, with the update frames held for them */
   private readonly syncing = new Map<Member, Held>()
   private lastBatch: Promise<void> = Promise.resolve()
@@ -97,6 +98,7 @@ export class Room {
     stored: Uint8Array[],
   ) {
     this.doc = new Y.Doc({ gc: true })
+    this.writeHooks = hooks.filter((hook) => hook.onClientWrite)
     // Stored updates are already durable: apply them before listening, so they are not written again.
     this.doc.transact(() => {
       for (const update of stored) Y.applyUpdate(this.doc, update)
@@ -180,6 +182,9 @@ export class Room {
   }
 
   private applyClientUpdate(member: Member, update: Uint8Array): void {
+    // Decoding the whole update first (structs and delete set) refuses it before anything is
+    // applied: Y.applyUpdate integrates the structs before it reads the delete set, so a bad tail
+    // would leave half an update in the document.
     try {
       Y.decodeUpdate(update)
     } catch (error) {
@@ -189,7 +194,7 @@ export class Room {
       member.refuse(CloseCode.forbidden, `read-only: your role is ${member.identity.role}; ask an admin for an editor token to change ${this.name.room}`)
       return
     }
-    const hooks = this.hooks.filter((hook) => hook.onClientWrite)
+    const hooks = this.writeHooks
     this.doc.transact((transaction) => {
       try {
         Y.applyUpdate(this.doc, update, member)
