@@ -4,7 +4,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, type ApprovalInfo, type Huddle, HuddleError } from '../client-lib/node.js'
-import { mintToken, waitFor } from './helpers/clients.js'
+import { mintToken, rejectionOf, waitFor } from './helpers/clients.js'
 import { TestServer } from './helpers/server.js'
 import type { Kind, Role } from '../shared/roles.js'
 
@@ -25,16 +25,6 @@ async function client(actor: string, role: Role, kind: Kind = 'human'): Promise<
   const huddle = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken(actor, role, WS, { kind }) })
   clients.push(huddle)
   return huddle
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HuddleError> {
-  try {
-    await promise
-  } catch (error) {
-    assert.instance(error, HuddleError)
-    return error as HuddleError
-  }
-  throw new Error('expected a rejection')
 }
 
 test('request, then decided(): approved once the quorum of humans approves; events on the approver side', async () => {
@@ -79,7 +69,7 @@ test('one rejection decides; the reason reaches the requester', async () => {
 test('cancel by the requester; expiry; list by state', async () => {
   const [agent, bob] = await Promise.all([client('ci-bot', 'editor', 'agent'), client('bob', 'approver')])
   const handle = await agent.approvals.request({ title: 'Rotate keys', action: 'rotate' })
-  const notMine = await rejection(bob.approvals.cancel(handle.id))
+  const notMine = await rejectionOf(HuddleError, bob.approvals.cancel(handle.id))
   assert.is(notMine.code, 'forbidden')
   assert.match(notMine.message, /only the requester ci-bot can cancel it/)
   const cancelled = await handle.cancel('no longer needed')
@@ -89,7 +79,7 @@ test('cancel by the requester; expiry; list by state', async () => {
 
   const brief = await agent.approvals.request({ title: 'Quick one', action: 'x', expiresInMs: 200 })
   assert.is((await brief.decided()).status.state, 'expired')
-  const late = await rejection(bob.approvals.vote(brief.id, 'approve'))
+  const late = await rejectionOf(HuddleError, bob.approvals.vote(brief.id, 'approve'))
   assert.match(late.message, /cannot vote on \w+ \("Quick one"\): it (is already expired|has expired)/)
 
   const pending = await agent.approvals.request({ title: 'Still open', action: 'x' })
@@ -109,13 +99,13 @@ test('votes that would be refused are reported before sending', async () => {
     [viewer, /vic has role viewer: voting needs role approver or admin/],
   ]
   for (const [voter, message] of cases) {
-    const error = await rejection(voter.approvals.vote(handle.id, 'approve'))
+    const error = await rejectionOf(HuddleError, voter.approvals.vote(handle.id, 'approve'))
     assert.is(error.code, 'forbidden')
     assert.match(error.message, message)
   }
   const own = await bob.approvals.request({ title: 'Mine', action: 'x' })
-  assert.match((await rejection(bob.approvals.vote(own.id, 'approve'))).message, /requested this approval, which does not allow self-approval/)
-  const missing = await rejection(bob.approvals.vote('nope', 'approve'))
+  assert.match((await rejectionOf(HuddleError, bob.approvals.vote(own.id, 'approve'))).message, /requested this approval, which does not allow self-approval/)
+  const missing = await rejectionOf(HuddleError, bob.approvals.vote('nope', 'approve'))
   assert.is(missing.code, 'not-found')
   assert.match(missing.message, /huddle approvals/)
 })
@@ -132,12 +122,12 @@ test('bad requests are refused before sending, with what to fix', async () => {
     [{ title: 't', action: 'x', expiresInMs: -5 }, /expiresInMs must be a positive number/],
   ]
   for (const [request, message] of cases) {
-    const error = await rejection(agent.approvals.request(request))
+    const error = await rejectionOf(HuddleError, agent.approvals.request(request))
     assert.is(error.code, 'invalid-argument')
     assert.match(error.message, message)
   }
   const viewer = await client('vic', 'viewer')
-  assert.is((await rejection(viewer.approvals.request({ title: 't', action: 'x' }))).code, 'forbidden')
+  assert.is((await rejectionOf(HuddleError, viewer.approvals.request({ title: 't', action: 'x' }))).code, 'forbidden')
 })
 
 test('a vote the server refuses is undone and rejected with the server reason', async () => {

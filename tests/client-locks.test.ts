@@ -6,7 +6,7 @@ import { WebSocket } from 'ws'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, type Huddle, HuddleError, type Lock, type WaitInfo } from '../client-lib/node.js'
-import { delay, mintToken, waitFor } from './helpers/clients.js'
+import { delay, mintToken, rejectionOf, waitFor } from './helpers/clients.js'
 import { TestServer } from './helpers/server.js'
 import type { Role } from '../shared/roles.js'
 
@@ -28,16 +28,6 @@ async function client(actor: string, role: Role = 'editor'): Promise<Huddle> {
   const huddle = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken(actor, role, WS, { kind: 'agent' }), maxBackoffMs: 100 })
   clients.push(huddle)
   return huddle
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HuddleError> {
-  try {
-    await promise
-  } catch (error) {
-    assert.instance(error, HuddleError)
-    return error as HuddleError
-  }
-  throw new Error('expected a rejection')
 }
 
 function lostReason(lock: Lock): HuddleError {
@@ -79,7 +69,7 @@ test('shared locks coexist; exclusive waits for them; a multi-resource claim tak
   const r2 = await b.locks.acquire('cache', { mode: 'shared' })
   const both = await a.locks.acquire(['x', 'y'])
   assert.equal(both.resources, ['x', 'y'])
-  const blocked = await rejection(b.locks.acquire(['y', 'cache'], { waitMs: 0 }))
+  const blocked = await rejectionOf(HuddleError, b.locks.acquire(['y', 'cache'], { waitMs: 0 }))
   assert.is(blocked.code, 'timeout')
   assert.match(blocked.message, /timed out waiting for y, cache/)
   await Promise.all([r1.release(), r2.release(), both.release()])
@@ -89,7 +79,7 @@ test('waitMs: rejects with timeout and says who holds it; the claim is withdrawn
   const [a, b] = await Promise.all([client('ann'), client('ben')])
   const held = await a.locks.acquire('printer')
   const started = Date.now()
-  const error = await rejection(b.locks.acquire('printer', { waitMs: 300 }))
+  const error = await rejectionOf(HuddleError, b.locks.acquire('printer', { waitMs: 300 }))
   assert.is(error.code, 'timeout')
   assert.ok(Date.now() - started >= 250, 'waited about waitMs')
   assert.match(error.message, /printer held by ann/)
@@ -104,11 +94,11 @@ test('abort while waiting: rejects with aborted and leaves the queue; abort befo
   const waiting = b.locks.acquire('deploy', { signal: controller.signal })
   await waitFor(() => a.locks.list().find((l) => l.resource === 'deploy')?.queue.length === 1, 3000, 'b is queued')
   controller.abort(new Error('changed my mind'))
-  const error = await rejection(waiting)
+  const error = await rejectionOf(HuddleError, waiting)
   assert.is(error.code, 'aborted')
   assert.match(error.message, /changed my mind/)
   await waitFor(() => a.locks.list().find((l) => l.resource === 'deploy')?.queue.length === 0, 3000, 'the queue is empty again')
-  const early = await rejection(b.locks.acquire('deploy', { signal: AbortSignal.abort() }))
+  const early = await rejectionOf(HuddleError, b.locks.acquire('deploy', { signal: AbortSignal.abort() }))
   assert.is(early.code, 'aborted')
   await held.release()
 })
@@ -141,7 +131,7 @@ test('withLock releases after success, after an error, and on abort', async () =
   }, { signal: controller.signal })
   await waitFor(() => inside, 3000, 'fn runs')
   controller.abort()
-  assert.is((await rejection(running)).code, 'aborted')
+  assert.is((await rejectionOf(HuddleError, running)).code, 'aborted')
   assert.not.ok(inside!.held)
   // Released on the server too: someone else gets it at once.
   const next = await b.locks.acquire('job', { waitMs: 2000 })
@@ -161,7 +151,7 @@ test('lost lock: revoked by an admin, and expired by its ttl', async () => {
   assert.ok(short.expiresAt! > short.grantedAt)
   await waitFor(() => short.signal.aborted, 3000, 'the ttl ends the lock')
   assert.is(lostReason(short).code, 'expired')
-  const notAdmin = await rejection(a.locks.forceRelease('tape'))
+  const notAdmin = await rejectionOf(HuddleError, a.locks.forceRelease('tape'))
   assert.is(notAdmin.code, 'forbidden')
 })
 
@@ -175,7 +165,7 @@ test('a short network blip keeps the lock (same session); a disconnect past the 
   await delay(GRACE_MS + 300)
   assert.ok(lock.held, 'still held after the blip')
   assert.not.ok(lock.signal.aborted)
-  assert.is((await rejection(b.locks.acquire('blip', { waitMs: 0 }))).code, 'timeout', 'the server still gives it to a')
+  assert.is((await rejectionOf(HuddleError, b.locks.acquire('blip', { waitMs: 0 }))).code, 'timeout', 'the server still gives it to a')
 
   // Now stay away: the lock is reported lost before the server can hand it to anyone else.
   const lostAt = new Promise<number>((resolve) => lock.signal.addEventListener('abort', () => resolve(Date.now())))
@@ -200,7 +190,7 @@ test('close rejects a waiting acquire with closed and releases held locks at onc
   const waiting = b.locks.acquire('q')
   await waitFor(() => a.locks.list().find((l) => l.resource === 'q')?.queue.length === 1, 3000, 'b is queued')
   await b.close()
-  assert.is((await rejection(waiting)).code, 'closed')
+  assert.is((await rejectionOf(HuddleError, waiting)).code, 'closed')
   const other = await client('cat')
   const waitingC = other.locks.acquire('q', { waitMs: 3000 })
   await a.close()
@@ -237,22 +227,22 @@ test('bad arguments are refused before anything is sent, with what to fix', asyn
   assert.is(a.doc.getMap('claims').size, before, 'no claim was written')
   const viewer = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken('val', 'viewer', WS) })
   clients.push(viewer)
-  assert.is((await rejection(viewer.locks.acquire('a'))).code, 'forbidden')
+  assert.is((await rejectionOf(HuddleError, viewer.locks.acquire('a'))).code, 'forbidden')
 })
 
 test('connect explains a bad token, a wrong workspace and an unreachable server', async () => {
-  const wrongWs = await rejection(connect({ url: server.httpUrl, workspace: 'other', token: await mintToken('ann', 'editor', WS) }))
+  const wrongWs = await rejectionOf(HuddleError, connect({ url: server.httpUrl, workspace: 'other', token: await mintToken('ann', 'editor', WS) }))
   assert.is(wrongWs.code, 'forbidden')
   assert.match(wrongWs.message, /token is for workspace "locks", not "other"/)
-  const expired = await rejection(connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ann', 'editor', WS, { ttlMs: -60_000 }) }))
+  const expired = await rejectionOf(HuddleError, connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ann', 'editor', WS, { ttlMs: -60_000 }) }))
   assert.is(expired.code, 'unauthorized')
   assert.match(expired.message, /expired/)
-  const forged = await rejection(connect({ url: server.httpUrl, workspace: WS, token: 'not-a-jwt' }))
+  const forged = await rejectionOf(HuddleError, connect({ url: server.httpUrl, workspace: WS, token: 'not-a-jwt' }))
   assert.is(forged.code, 'unauthorized')
-  const nobody = await rejection(connect({ url: 'http://127.0.0.1:1', workspace: WS, token: await mintToken('ann', 'editor', WS), connectTimeoutMs: 500 }))
+  const nobody = await rejectionOf(HuddleError, connect({ url: 'http://127.0.0.1:1', workspace: WS, token: await mintToken('ann', 'editor', WS), connectTimeoutMs: 500 }))
   assert.is(nobody.code, 'unreachable')
   assert.match(nobody.message, /could not connect to ws:\/\/127\.0\.0\.1:1\/locks/)
-  const badSession = await rejection(connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ann', 'editor', WS), session: 'short' }))
+  const badSession = await rejectionOf(HuddleError, connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ann', 'editor', WS), session: 'short' }))
   assert.is(badSession.code, 'invalid-argument')
 })
 

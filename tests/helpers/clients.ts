@@ -46,6 +46,17 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, timeoutMs: num
   }
 }
 
+/** The error `promise` rejects with, checked to be a `type`; fails when it resolves. */
+export async function rejectionOf<E extends Error>(type: new (...args: never[]) => E, promise: Promise<unknown>): Promise<E> {
+  try {
+    await promise
+  } catch (error) {
+    if (error instanceof type) return error
+    throw new Error(`expected a ${type.name} rejection, got ${String(error)}`)
+  }
+  throw new Error(`expected a ${type.name} rejection, but it resolved`)
+}
+
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
