@@ -110,4 +110,28 @@ test('edits keep flowing both ways after a reconnect', async () => {
   b.destroy()
 })
 
+test('a joiner is never sent what the server itself holds pending', async () => {
+  // After a restart, a client's new write can reach the server before the sync step 2 carrying
+  // the history it builds on. The server keeps it pending; a joiner must not get it in its sync
+  // reply (it could not apply it either), only the broadcast once the missing part arrives.
+  const token = await mintToken('ivy', 'editor', 'sync')
+  const author = new Y.Doc()
+  const updates: Uint8Array[] = []
+  author.on('update', (update: Uint8Array) => updates.push(update))
+  author.getText('text').insert(0, 'hello')
+  author.getText('text').insert(5, ' world')
+  const [first, second] = updates as [Uint8Array, Uint8Array]
+  const writer = await rawConnect(server, 'sync/pending', { token })
+  writer.send(updateFrame(second))
+  await writer.roundTrip()
+  const joiner = await connectPeer(server, 'sync/pending', { token })
+  assert.is(joiner.doc.store.pendingStructs, null, 'the sync reply carried structs the joiner cannot apply')
+  assert.is(joiner.doc.getText('text').toString(), '')
+  writer.send(updateFrame(first))
+  await waitFor(() => joiner.doc.getText('text').toString() === 'hello world', 5000, () => `the joiner never got the whole text: ${JSON.stringify(joiner.doc.getText('text').toString())}`)
+  assert.is(joiner.doc.store.pendingStructs, null)
+  joiner.destroy()
+  writer.close()
+})
+
 test.run()

@@ -162,7 +162,7 @@ export class Room {
     let reply = this.replies.get(key)
     if (!reply) {
       try {
-        reply = prepareFrame(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)))
+        reply = prepareFrame(encodeSyncStep2(encodeIntegrated(this.doc, stateVector)))
       } catch (error) {
         throw new ProtocolError(`malformed state vector in sync step 1 (${(error as Error).message})`)
       }
@@ -347,6 +347,26 @@ interface Held {
   /** whether the member sent sync step 1 (its reply releases what is held) */
   asked: boolean
   frames: PreparedFrame[]
+}
+
+/**
+ * The document as an update for a client at `stateVector`, without what the server itself holds
+ * pending. Y.encodeStateAsUpdate appends the doc's pending structs and deletions; those build on
+ * history the server lacks (a client's write that overtook the sync step 2 carrying what it
+ * builds on, typically after a server restart), so a joining client could not apply them either
+ * and would hold them pending too. They reach every member in the broadcast that follows once
+ * what they build on arrives.
+ */
+function encodeIntegrated(doc: Y.Doc, stateVector: Uint8Array): Uint8Array {
+  const { pendingStructs, pendingDs } = doc.store
+  doc.store.pendingStructs = null
+  doc.store.pendingDs = null
+  try {
+    return Y.encodeStateAsUpdate(doc, stateVector)
+  } finally {
+    doc.store.pendingStructs = pendingStructs
+    doc.store.pendingDs = pendingDs
+  }
 }
 
 function sendTo(member: Member, frame: PreparedFrame, now: number): void {
