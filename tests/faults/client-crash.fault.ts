@@ -11,7 +11,7 @@ import {
   approvalsOf, type ChildScript, claim, clientReady, type CoordPeer, fetchAudit, getState, holdersOf, joinCoord, ledger, locksOf, queueOf, release, runCoordClient, startHuddle, statusOf, vote, waitOutcome, waitStatus, Watcher, who,
 } from '../helpers/coordination.js'
 import type { TestServer } from '../helpers/server.js'
-import { checkFencingHistory, GrantObserver, watcherViolations } from './helpers/fencing.js'
+import { checkFencingHistory, GrantObserver } from './helpers/fencing.js'
 import { assertNone, Recorder } from './helpers/report.js'
 
 const GRACE_MS = 2000
@@ -185,7 +185,7 @@ test('killed holders and requesters: release after the grace period, waiters in 
     const fencing = checkFencingHistory([], [grants])
     r.set('grants audited (distinct tokens)', new Set(audited).size)
     r.set('states checked by the watcher', watcher.checks)
-    const violations = [...watcherViolations(watcher), ...fencing.violations]
+    const violations = [...watcher.violations, ...fencing.violations]
     r.set('watcher violations', violations.length)
     problems.push(...violations.slice(0, 10))
     r.faults = `SIGKILL of ${lanes.length} lock holders, ${lanes.length} queued lock requesters and ${requesters.length} approval requesters (separate processes)`

@@ -18,7 +18,7 @@ import {
   api, approvalsOf, canonical, cancelApproval, claim, type CoordPeer, fetchAudit, joinCoord, ledger, outcomesOf, release, requestApproval, statusOf, vote, Watcher, who,
 } from '../helpers/coordination.js'
 import { TestServer } from '../helpers/server.js'
-import { checkFencingHistory, GrantObserver, type HeldGrant, PendingWatch, watcherViolations } from './helpers/fencing.js'
+import { checkFencingHistory, GrantObserver, type HeldGrant, PendingWatch } from './helpers/fencing.js'
 import { int, pick } from './helpers/frames.js'
 import { assertNone, Recorder } from './helpers/report.js'
 import { mergeStateVector, missingFrom, readDoc, stateVector } from './helpers/writers.js'
@@ -318,7 +318,7 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     for (let i = 1; i < auditTokens.length; i++) if (!(auditTokens[i]! > auditTokens[i - 1]!)) problems.push(`audit: grant token ${auditTokens[i]} after ${auditTokens[i - 1]} (seq order)`)
     const verify = (await api<{ ok: boolean; entries: number }>(server, 'GET', `/api/workspaces/${WS}/audit/verify`, admin.token)).body
     if (!verify.ok) problems.push(`audit chain: ${JSON.stringify(verify)}`)
-    const watcherProblems = watcherViolations(watcher)
+    const watcherProblems = watcher.violations
     const partial = pending.filter((watch) => watch.count > 0)
     if (partial.length) problems.push(`${partial.length} clients received updates they could not apply in full (${partial.reduce((sum, watch) => sum + watch.count, 0)} times), e.g. ${partial[0]!.first}`)
     problems.push(...fencing.violations.slice(0, 10), ...watcherProblems.slice(0, 10))

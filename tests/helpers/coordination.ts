@@ -500,6 +500,7 @@ export class Watcher {
     const locks = locksOf(doc)
     const outcomes = outcomesOf(doc)
     const fence = doc.getMap('meta').get('fence') as number | undefined
+    const fresh: Grant[] = []
     for (const [resource, lock] of locks.entries()) {
       if (!lock || !Array.isArray(lock.holders) || !Array.isArray(lock.queue)) {
         this.violation(`locks.${resource} is malformed: ${JSON.stringify(lock)}`)
@@ -537,12 +538,19 @@ export class Watcher {
         if (fence === undefined || holder.token > fence) this.violation(`holder token ${holder.token} is above meta.fence ${fence}`)
         if (!this.seenHolders.has(entry.claim)) {
           this.seenHolders.add(entry.claim)
-          if (holder.token <= this.maxToken) this.violation(`new grant ${entry.claim} has token ${holder.token}, not above ${this.maxToken}`)
-          this.maxToken = Math.max(this.maxToken, holder.token)
-          this.grants.push({ claim: entry.claim, token: holder.token, resource, holder })
+          fresh.push({ claim: entry.claim, token: holder.token, resource, holder })
         }
       }
     }
+    // Grants that arrive in one (merged) update are granted in token order, but the map lists them
+    // in its own order: each must be above every token seen before this update, and all distinct.
+    fresh.sort((a, b) => a.token - b.token)
+    for (const [index, grant] of fresh.entries()) {
+      if (grant.token <= this.maxToken) this.violation(`new grant ${grant.claim} has token ${grant.token}, not above ${this.maxToken}`)
+      if (index > 0 && grant.token === fresh[index - 1]!.token) this.violation(`grants ${fresh[index - 1]!.claim} and ${grant.claim} share token ${grant.token}`)
+    }
+    if (fresh.length) this.maxToken = Math.max(this.maxToken, fresh[fresh.length - 1]!.token)
+    this.grants.push(...fresh)
   }
 
   private trackHolds(doc: Y.Doc): void {

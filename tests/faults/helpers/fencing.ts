@@ -9,7 +9,6 @@
 //     other began.
 import type * as Y from 'yjs'
 import type { LockValue } from '../../../shared/coordination.js'
-import type { Watcher } from '../../helpers/coordination.js'
 
 export interface ObservedGrant {
   claim: string
@@ -116,16 +115,6 @@ export function checkFencingHistory(held: HeldGrant[], observers: GrantObserver[
     }
   }
   return { violations, grants: held.length, tokens: byToken.size }
-}
-
-/**
- * The watcher's violations, less two that are not about reliability: its check of token order,
- * which misreads grants arriving in one merged update (GrantObserver checks that per transaction
- * instead), and meta.leaseGraceMs, which the server publishes since 060f152 while the shared
- * watcher still expects meta.fence alone.
- */
-export function watcherViolations(watcher: Watcher): string[] {
-  return watcher.violations.filter((violation) => !/new grant .* has token \d+, not above \d+$/.test(violation) && !/meta\.leaseGraceMs exists$/.test(violation))
 }
 
 /**
