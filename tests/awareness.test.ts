@@ -3,19 +3,13 @@
 // every awareness change they apply back to the server — must still never be refused.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { awarenessFrame, awarenessUpdate, cleanupClients, connectPeer, decodeFrame, dropPeerSocket, mintToken, type Peer, rawConnect, type RawClient, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { awarenessFrame, awarenessUpdate, connectPeer, decodeFrame, dropPeerSocket, mintToken, type Peer, rawConnect, type RawClient, waitFor } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 let server: TestServer
 
-test.before(async () => {
-  server = await TestServer.start()
-})
-
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
-})
+withServer(test, (started) => (server = started))
 
 interface PresenceState {
   user?: { id?: string; name?: string; kind?: string; color?: string }

@@ -6,21 +6,17 @@ import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { assertNoConsoleErrors, launchBrowser, newPage } from './helpers/browser.js'
-import { cleanupClients, connectPeer, mintToken, waitFor } from './helpers/clients.js'
+import { assertNoConsoleErrors, newPage } from './helpers/browser.js'
+import { connectPeer, mintToken, waitFor } from './helpers/clients.js'
 import { ROOT, TestServer } from './helpers/server.js'
+import { withServerAndBrowser } from './helpers/suite.js'
 
 let server: TestServer
 let browser: Browser
 
-test.before(async () => {
-  ;[server, browser] = await Promise.all([TestServer.start(), launchBrowser()])
-})
-
-test.after(async () => {
-  cleanupClients()
-  await browser?.close()
-  await server?.dispose()
+withServerAndBrowser(test, (started, launched) => {
+  server = started
+  browser = launched
 })
 
 test('the bundled library acquires and releases a lock from a browser page', async () => {

@@ -5,23 +5,19 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import type { ApprovalStatus } from '../shared/coordination.js'
-import { assertNoConsoleErrors, launchBrowser, newPage, openWorkspace, screenshot, showPanel, textOf, type WatchedPage } from './helpers/browser.js'
-import { cleanupClients, connectPeer, mintToken, newSession, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, showPanel, textOf, type WatchedPage } from './helpers/browser.js'
+import { connectPeer, mintToken, newSession, waitFor } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServerAndBrowser } from './helpers/suite.js'
 
 const WS = 'demo'
 let server: TestServer
 let browser: Browser
 const pages: WatchedPage[] = []
 
-test.before(async () => {
-  ;[server, browser] = await Promise.all([TestServer.start(), launchBrowser()])
-})
-
-test.after(async () => {
-  cleanupClients()
-  await browser?.close()
-  await server?.dispose()
+withServerAndBrowser(test, (started, launched) => {
+  server = started
+  browser = launched
 })
 
 test('an approver approves an agent request; a viewer sees the decision live and cannot vote', async () => {

@@ -3,9 +3,10 @@
 import type { Browser } from 'playwright-core'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { assertNoConsoleErrors, launchBrowser, newPage, openWorkspace, screenshot, textOf, waitLive, type WatchedPage } from './helpers/browser.js'
-import { cleanupClients, mintToken } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, textOf, waitLive, type WatchedPage } from './helpers/browser.js'
+import { mintToken } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServerAndBrowser } from './helpers/suite.js'
 
 const WS = 'relay'
 let server: TestServer
@@ -15,14 +16,9 @@ const pages: WatchedPage[] = []
 // fetch at any moment); those are Chromium's messages, not the page's.
 const EXPECTED_WHILE_DOWN = [/WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/relay\?.*' failed/, /Failed to load resource: net::ERR_CONNECTION_REFUSED/]
 
-test.before(async () => {
-  ;[server, browser] = await Promise.all([TestServer.start(), launchBrowser()])
-})
-
-test.after(async () => {
-  cleanupClients()
-  await browser?.close()
-  await server?.dispose()
+withServerAndBrowser(test, (started, launched) => {
+  server = started
+  browser = launched
 })
 
 test('a server restart shows "Reconnecting…" and the page comes back live by itself', async () => {

@@ -3,23 +3,19 @@
 import type { Browser } from 'playwright-core'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { assertNoConsoleErrors, launchBrowser, newPage, openWorkspace, screenshot, textOf, type WatchedPage } from './helpers/browser.js'
-import { cleanupClients, connectPeer, mintToken, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, textOf, type WatchedPage } from './helpers/browser.js'
+import { connectPeer, mintToken, waitFor } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServerAndBrowser } from './helpers/suite.js'
 
 const WS = 'team'
 let server: TestServer
 let browser: Browser
 const pages: WatchedPage[] = []
 
-test.before(async () => {
-  ;[server, browser] = await Promise.all([TestServer.start(), launchBrowser()])
-})
-
-test.after(async () => {
-  cleanupClients()
-  await browser?.close()
-  await server?.dispose()
+withServerAndBrowser(test, (started, launched) => {
+  server = started
+  browser = launched
 })
 
 /** Waits until the editor shows exactly `expected`; fails showing what it shows. */

@@ -4,23 +4,19 @@ import type { Browser } from 'playwright-core'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { OutcomeValue } from '../shared/coordination.js'
-import { assertNoConsoleErrors, launchBrowser, newPage, openWorkspace, screenshot, showPanel, textOf, type WatchedPage } from './helpers/browser.js'
-import { cleanupClients, connectPeer, mintToken, newSession, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, showPanel, textOf, type WatchedPage } from './helpers/browser.js'
+import { connectPeer, mintToken, newSession, waitFor } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServerAndBrowser } from './helpers/suite.js'
 
 const WS = 'ops'
 let server: TestServer
 let browser: Browser
 const pages: WatchedPage[] = []
 
-test.before(async () => {
-  ;[server, browser] = await Promise.all([TestServer.start(), launchBrowser()])
-})
-
-test.after(async () => {
-  cleanupClients()
-  await browser?.close()
-  await server?.dispose()
+withServerAndBrowser(test, (started, launched) => {
+  server = started
+  browser = launched
 })
 
 test('locks appear with holders, tokens and the queue, and disappear on release; admins force-release', async () => {

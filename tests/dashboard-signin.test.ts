@@ -5,9 +5,10 @@ import type { Browser } from 'playwright-core'
 import { SignJWT } from 'jose'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { assertNoConsoleErrors, launchBrowser, newPage, openWorkspace, screenshot, showPanel, textOf, waitLive, type WatchedPage } from './helpers/browser.js'
-import { cleanupClients, mintToken } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, showPanel, textOf, waitLive, type WatchedPage } from './helpers/browser.js'
+import { mintToken } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServerAndBrowser } from './helpers/suite.js'
 
 const WS = 'acme'
 let server: TestServer
@@ -16,14 +17,9 @@ const pages: WatchedPage[] = []
 /** failed HTTP statuses the browser reports on its own for answers the page expects */
 const EXPECTED_HTTP_ERRORS = [/Failed to load resource: the server responded with a status of (401|404|410)/]
 
-test.before(async () => {
-  ;[server, browser] = await Promise.all([TestServer.start(), launchBrowser()])
-})
-
-test.after(async () => {
-  cleanupClients()
-  await browser?.close()
-  await server?.dispose()
+withServerAndBrowser(test, (started, launched) => {
+  server = started
+  browser = launched
 })
 
 async function api(method: string, path: string, token: string | null, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {

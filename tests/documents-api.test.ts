@@ -2,19 +2,13 @@
 // included, without other workspaces' documents or the dashboard's `.huddle/` bookkeeping.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { cleanupClients, connectPeer, mintToken, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { connectPeer, mintToken, waitFor } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 let server: TestServer
 
-test.before(async () => {
-  server = await TestServer.start()
-})
-
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
-})
+withServer(test, (started) => (server = started))
 
 async function list(token: string) {
   const response = await fetch(`${server.httpUrl}/api/workspaces/team/documents`, { headers: { authorization: `Bearer ${token}` } })

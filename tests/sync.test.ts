@@ -3,19 +3,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { awarenessFrame, awarenessUpdate, cleanupClients, connectPeer, decodeFrame, docFromMessages, dropPeerSocket, mintToken, rawConnect, textUpdate, updateFrame, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { awarenessFrame, awarenessUpdate, connectPeer, decodeFrame, docFromMessages, dropPeerSocket, mintToken, rawConnect, textUpdate, updateFrame, waitFor } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 let server: TestServer
 
-test.before(async () => {
-  server = await TestServer.start()
-})
-
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
-})
+withServer(test, (started) => (server = started))
 
 test('two clients converge on concurrent Y.Text and Y.Map edits', async () => {
   const token = await mintToken('alice', 'editor', 'sync')

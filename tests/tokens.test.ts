@@ -3,19 +3,13 @@
 import { jwtVerify, SignJWT, UnsecuredJWT } from 'jose'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { cleanupClients, connectPeer, expectRefusal, mintToken, newSession, rawConnect, TEST_KEY, waitFor } from './helpers/clients.js'
+import { connectPeer, expectRefusal, mintToken, newSession, rawConnect, TEST_KEY, waitFor } from './helpers/clients.js'
 import { runCli, TEST_SECRET, TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 let server: TestServer
 
-test.before(async () => {
-  server = await TestServer.start()
-})
-
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
-})
+withServer(test, (started) => (server = started))
 
 const now = () => Math.floor(Date.now() / 1000)
 

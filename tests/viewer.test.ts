@@ -3,19 +3,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { cleanupClients, connectPeer, expectRefusal, mintToken, rawConnect, syncStep2Frame, textUpdate, updateFrame, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { connectPeer, expectRefusal, mintToken, rawConnect, syncStep2Frame, textUpdate, updateFrame, waitFor } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 let server: TestServer
 
-test.before(async () => {
-  server = await TestServer.start()
-})
-
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
-})
+withServer(test, (started) => (server = started))
 
 test('a viewer syncs, receives live edits and publishes presence', async () => {
   const editor = await connectPeer(server, 'view/doc', { token: await mintToken('ed', 'editor', 'view') })
