@@ -17,13 +17,24 @@ type Listener = (entry: ActivityEntry) => void
 
 export class ActivityFeed {
   private readonly listeners = new Set<Listener>()
+  /** the newest entry already passed to listeners */
+  private newest: ActivityEntry | undefined
 
   constructor(readonly array: Y.Array<ActivityEntry>) {
-    array.observe((event) => {
-      for (const change of event.changes.delta) {
-        if (!change.insert) continue
-        for (const entry of change.insert as ActivityEntry[]) for (const listener of [...this.listeners]) listener(entry)
+    // The server only appends (and trims the oldest), so what is new is the tail after the last
+    // entry seen. Not `event.changes`: Yjs computes it by walking the whole array including every
+    // trimmed entry's tombstone, a cost that grows with the workspace's history and was an eighth
+    // of an agent's CPU under lock contention.
+    array.observe(() => {
+      const fresh: ActivityEntry[] = []
+      for (let i = array.length - 1; i >= 0; i--) {
+        const entry = array.get(i)
+        if (entry === this.newest) break
+        fresh.push(entry)
       }
+      if (fresh.length === 0) return
+      this.newest = fresh[0]
+      for (const entry of fresh.reverse()) for (const listener of [...this.listeners]) listener(entry)
     })
   }
 
