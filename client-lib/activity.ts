@@ -1,7 +1,7 @@
 // The `activity` array: the server appends every audit event there, including `refused` entries
 // for writes it undid. A refused write has no other reply on the socket, so this is where the
 // client learns why, and where it sees its votes and requests counted.
-import type * as Y from 'yjs'
+import * as Y from 'yjs'
 import type { ActivityEntry } from '../shared/coordination.js'
 
 export type { ActivityEntry }
@@ -17,24 +17,10 @@ type Listener = (entry: ActivityEntry) => void
 
 export class ActivityFeed {
   private readonly listeners = new Set<Listener>()
-  /** the newest entry already passed to listeners */
-  private newest: ActivityEntry | undefined
 
   constructor(readonly array: Y.Array<ActivityEntry>) {
-    // The server only appends (and trims the oldest), so what is new is the tail after the last
-    // entry seen. Not `event.changes`: Yjs computes it by walking the whole array including every
-    // trimmed entry's tombstone, a cost that grows with the workspace's history and was an eighth
-    // of an agent's CPU under lock contention.
-    array.observe(() => {
-      const fresh: ActivityEntry[] = []
-      for (let i = array.length - 1; i >= 0; i--) {
-        const entry = array.get(i)
-        if (entry === this.newest) break
-        fresh.push(entry)
-      }
-      if (fresh.length === 0) return
-      this.newest = fresh[0]
-      for (const entry of fresh.reverse()) for (const listener of [...this.listeners]) listener(entry)
+    array.observe((event) => {
+      for (const entry of insertedInto(array, event.transaction)) for (const listener of [...this.listeners]) listener(entry)
     })
   }
 
@@ -53,6 +39,29 @@ export class ActivityFeed {
     }
     return null
   }
+}
+
+/**
+ * The entries `transaction` added to `array` (and did not trim again), oldest first. Not the
+ * event's `changes`, and not reading the array's tail either: both walk the array from its start
+ * through the tombstone of every entry ever trimmed, after each remote update (Yjs drops its
+ * search positions then), so the cost grew with the workspace's history; under lock contention it
+ * was an eighth of an agent's CPU. The transaction's new items are found by clock instead.
+ */
+function insertedInto(array: Y.Array<ActivityEntry>, transaction: Y.Transaction): ActivityEntry[] {
+  const entries: ActivityEntry[] = []
+  transaction.afterState.forEach((clock, client) => {
+    const before = transaction.beforeState.get(client) ?? 0
+    if (clock <= before) return
+    const structs = transaction.doc.store.clients.get(client) ?? []
+    for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
+      const struct = structs[i]
+      if (struct instanceof Y.Item && struct.parent === array && !struct.deleted) entries.push(...(struct.content.getContent() as ActivityEntry[]))
+    }
+  })
+  // In the array too the server's entries are in seq order; entries of two clients (written by
+  // two server processes) would not otherwise be.
+  return entries.sort((a, b) => a.seq - b.seq)
 }
 
 /** The reason, when `entry` is a refusal of `session`'s write matching `match`. */
