@@ -59,8 +59,8 @@ function insertedInto(array: Y.Array<ActivityEntry>, transaction: Y.Transaction)
       if (struct instanceof Y.Item && struct.parent === array && !struct.deleted) entries.push(...(struct.content.getContent() as ActivityEntry[]))
     }
   })
-  // In the array too the server's entries are in seq order; entries of two clients (written by
-  // two server processes) would not otherwise be.
+  // Clock order is array order only within one client id; after a server restart the array
+  // holds entries of two, and seq puts them in order.
   return entries.sort((a, b) => a.seq - b.seq)
 }
 

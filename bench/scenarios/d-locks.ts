@@ -50,8 +50,7 @@ export async function locks(ctx: Context): Promise<void> {
         const runs = await ctx.pool.all<{ events: LockEvent[]; errors: string[] }>('lockLoop', (i) => shares[i] === 0 ? null : { group, resources: phase.resources, durationMs: phase.durationMs, holdMs: phase.holdMs, maxRounds: phase.maxRounds })
         const cpu = server.cpu() - cpu0
         const sent = (await bytesSent(server.port)) - sent0
-        const events = runs.flatMap((r, w) => r.events.map((e) => ({ ...e, w })))
-        if (process.env.BENCH_D_EVENTS) (await import('node:fs')).writeFileSync(`${process.env.BENCH_D_EVENTS}-${round}.json`, JSON.stringify(events))
+        const events = runs.flatMap((r) => r.events)
         const errors = runs.flatMap((r) => r.errors)
         if (errors.length) noteFailure(ctx, SCENARIO_D, `${phase.label}: ${errors.slice(0, 2).join('; ')}`)
         const metrics = lockMetrics(events, phase.durationMs, cpu)
