@@ -18,6 +18,7 @@ program
   .option('--port <n>', 'port to listen on (0 picks a free one)', int, DEFAULTS.port)
   .option('--host <addr>', 'address to listen on', DEFAULTS.host)
   .option('--data <dir>', 'data directory (LevelDB and the generated secret)', DEFAULTS.dataDir)
+  .option('--memory', 'keep everything in memory, nothing on disk: all data is lost when the server exits')
   .addOption(new Option('--durability <mode>', 'os: survive a process crash; fsync: also survive power loss').choices(['os', 'fsync']).default(DEFAULTS.durability))
   .option('--max-message <bytes>', 'largest accepted message in bytes', int, DEFAULTS.maxMessageBytes)
   .option('--rate <n>', 'messages per second per connection', int, DEFAULTS.ratePerSecond)
@@ -28,12 +29,16 @@ program
   .option('--ping-interval <duration>', 'ping sockets this often; drop those that miss a whole interval', duration, DEFAULTS.pingMs)
   .option('--max-buffered <bytes>', 'close a client that has more than this queued (it stopped reading)', int, DEFAULTS.maxBufferedBytes)
   .option('--compact-after <n>', 'compact a document\'s update log after this many updates', int, DEFAULTS.compactAfter)
-  .action(async (flags) => {
+  .action(async (flags, command: Command) => {
+    if (flags.memory && command.getOptionValueSource('data') === 'cli') {
+      throw new InvalidArgumentError('--memory writes nothing to disk, so it takes no --data directory: drop one of the two')
+    }
     await serve({
       ...DEFAULTS,
       port: flags.port,
       host: flags.host,
       dataDir: flags.data,
+      memory: flags.memory === true,
       durability: flags.durability,
       maxMessageBytes: flags.maxMessage,
       ratePerSecond: flags.rate,

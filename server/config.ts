@@ -3,6 +3,9 @@ export interface ServerOptions {
   port: number
   host: string
   dataDir: string
+  /** keep the database in memory instead of dataDir (nothing is written to disk; everything is
+   * lost when the process ends) — for tests, demos and measuring what the disk costs */
+  memory: boolean
   durability: 'os' | 'fsync'
   /** largest accepted message (DESIGN.md §7: 4413 above it) */
   maxMessageBytes: number
@@ -23,6 +26,7 @@ export const DEFAULTS: ServerOptions = {
   port: 1234,
   host: '127.0.0.1',
   dataDir: './data',
+  memory: false,
   durability: 'os',
   maxMessageBytes: 8 * 1024 * 1024,
   ratePerSecond: 200,

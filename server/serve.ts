@@ -7,17 +7,21 @@ import { log } from './log.js'
 import { startServer } from './server.js'
 
 export async function serve(options: ServerOptions): Promise<void> {
-  const secret = loadOrCreateSecret(options.dataDir)
+  const secret = loadOrCreateSecret(options.memory ? null : options.dataDir)
   const server = await startServer({ ...options, key: secret.key })
   const base = `${options.host}:${server.port}`
   const lines = [
     `huddle listening on http://${base} (WebSocket: ws://${base}/<workspace>[/<path>]?token=<jwt>)`,
-    `data in ${resolve(options.dataDir)} (durability: ${options.durability})`,
+    options.memory
+      ? 'data in memory only: NOT persisted, everything is lost when this process exits (drop --memory to keep data on disk)'
+      : `data in ${resolve(options.dataDir)} (durability: ${options.durability})`,
   ]
   if (secret.generated) {
     const token = await signToken(secret.key, { actor: 'admin', workspace: 'demo', role: 'admin', ttlMs: 30 * 86_400_000 })
     lines.push(
-      `generated a new secret in ${secret.source} (keep it private; set HUDDLE_SECRET to use your own)`,
+      options.memory
+        ? 'generated a secret for this process only (its tokens stop working when it exits; set HUDDLE_SECRET to keep them, and to mint more with `huddle token`)'
+        : `generated a new secret in ${secret.source} (keep it private; set HUDDLE_SECRET to use your own)`,
       'admin token for workspace "demo" (valid 30 days):',
       `  ${token}`,
       `try: ws://${base}/demo?token=<that token>`,

@@ -41,7 +41,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   // The gauges are read at scrape time, after `door` and `rooms` below exist.
   const metrics = createMetrics({ connections: () => door.connections.size, documents: () => rooms.size })
   const store = await Store.open({
-    dir: options.dataDir,
+    dir: options.memory ? null : options.dataDir,
     durability: options.durability,
     compactAfter: options.compactAfter,
     onError: (error: Error) => log('background compaction failed; the update log is kept and retried later', { error: error.message }),

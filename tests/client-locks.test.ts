@@ -84,6 +84,9 @@ test('waitMs: rejects with timeout and says who holds it; the claim is withdrawn
   assert.ok(Date.now() - started >= 250, 'waited about waitMs')
   assert.match(error.message, /printer held by ann/)
   await waitFor(() => !b.doc.getMap('claims').toJSON()[`${b.session}`] && [...b.doc.getMap('claims').keys()].every((k) => !k.startsWith(b.session)), 3000, 'b tidied its claim')
+  // b deleted it while handling the server's update; the deletion still went out (the client
+  // library keeps Yjs from encoding the server's own updates, not the writes made in reply).
+  await waitFor(() => [...a.doc.getMap('claims').keys()].every((k) => !k.startsWith(b.session)), 3000, 'the server never got b\'s deletion')
   await held.release()
 })
 

@@ -114,4 +114,19 @@ test('audit: read pages, tail, and follow new entries as they are written', asyn
   assert.match((badPage as HuddleError).message, /limit must be a whole number from 1 to 1000/)
 })
 
+test('onActivity reports every entry once and in order, also after the array was trimmed past its 300 entries', async () => {
+  const ann = await client('ann', 'editor')
+  const bob = await client('bob', 'editor')
+  const seqs: number[] = []
+  const off = ann.onActivity((entry) => seqs.push(entry.seq))
+  // each acquire + release appends 3 entries (claim, grant, release)
+  for (let i = 0; i < 120; i++) await (await bob.locks.acquire(`busy/${i % 3}`)).release()
+  const last = (await ann.audit.tail(1))[0]!.seq
+  await waitFor(() => seqs.at(-1) === last, 5000, () => `onActivity stopped at ${seqs.at(-1)}, the log is at ${last}`)
+  off()
+  assert.ok(seqs.length > 300, `${seqs.length} entries reported`)
+  const gaps = seqs.slice(1).filter((seq, i) => seq !== seqs[i]! + 1)
+  assert.equal(gaps, [], 'every entry once, in order')
+})
+
 test.run()

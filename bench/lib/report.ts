@@ -72,12 +72,13 @@ export const TARGETS: Target[] = [
   { scenario: 'D. locks', case: 'uncontended', metric: 'rttP50', max: 2, text: 'D: uncontended p50 ≤ 2 ms' },
   { scenario: 'D. locks', case: 'uncontended', metric: 'rttP99', max: 10, text: 'D: uncontended p99 ≤ 10 ms' },
   { scenario: 'D. locks', case: '100 contenders, 1 resource', metric: 'handoffP99', max: 10, text: 'D: handoff p99 ≤ 10 ms (100 contenders)' },
+  { scenario: 'A. write fan-out', case: 'N=1000', metric: 'p50', peer: 'huddle-mem', max: 1.1, text: 'E: persistence costs ≤ 10 % of p50 vs memory (A, N=1000)' },
   { scenario: 'E. persistence', case: 'sustained, os', metric: 'updatesPerSecond', min: 20_000, text: 'E: ≥ 20,000 updates/s (os)' },
   { scenario: 'E. persistence', case: 'compacted', metric: 'coldLoadMs', max: 100, text: 'E: cold load of compacted doc ≤ 100 ms' },
 ]
 
 const OURS: ServerKind = 'huddle'
-const PEERS: ServerKind[] = ['yws', 'hocuspocus', 'etcd', 'huddle-base']
+const PEERS: ServerKind[] = ['yws', 'hocuspocus', 'etcd', 'huddle-base', 'huddle-mem']
 
 export function median(values: number[]): number {
   const list = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b)
@@ -164,7 +165,7 @@ export function report(ctx: Context, info: { dir: string; command: string; secon
   const all = rows(ctx.results)
   const present = SERVERS.filter((server) => ctx.results.some((m) => m.server === server))
   // ---- the ratio table (stdout) ----
-  const header = ['scenario', 'case', 'metric', ...present.map((s) => LABELS[s]), ...PEERS.filter((p) => present.includes(p)).map((p) => `ours/${p === 'yws' ? 'ref' : p === 'hocuspocus' ? 'hocus' : p === 'huddle-base' ? 'base' : p}`)]
+  const header = ['scenario', 'case', 'metric', ...present.map((s) => LABELS[s]), ...PEERS.filter((p) => present.includes(p)).map((p) => `ours/${p === 'yws' ? 'ref' : p === 'hocuspocus' ? 'hocus' : p === 'huddle-base' ? 'base' : p === 'huddle-mem' ? 'mem' : p}`)]
   const table: string[][] = [header]
   for (const row of all) {
     const meta = METRICS[row.metric]

@@ -1,6 +1,6 @@
 // The servers under test, each in its own process: Huddle (`huddle serve`, persistence on, data on
-// disk), Huddle with its data on tmpfs (/dev/shm, our stand-in for "in memory" until the server
-// has a memory mode), the reference y-websocket server and Hocuspocus.
+// disk), Huddle in memory (`huddle serve --memory`: the same server on memory-level, so the pair
+// shows what the disk costs), the reference y-websocket server and Hocuspocus.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -26,7 +26,7 @@ export type ServerKind = 'huddle' | 'huddle-mem' | 'huddle-base' | 'yws' | 'hocu
 
 export const LABELS: Record<ServerKind, string> = {
   huddle: 'huddle',
-  'huddle-mem': 'huddle (tmpfs)',
+  'huddle-mem': 'huddle (memory)',
   'huddle-base': 'huddle (baseline)',
   yws: 'y-websocket-server',
   hocuspocus: 'hocuspocus',
@@ -116,8 +116,10 @@ export class ServerProc {
     let args: string[]
     let dataDir: string | null = spec.dataDir ?? null
     const ownsDir = !spec.dataDir
-    if (spec.kind === 'huddle' || spec.kind === 'huddle-mem' || spec.kind === 'huddle-base') {
-      dataDir ??= mkdtempSync(join(spec.kind === 'huddle-mem' ? '/dev/shm' : tmpdir(), 'huddle-bench-'))
+    if (spec.kind === 'huddle-mem') {
+      args = [join(ROOT, 'bin', 'huddle.js'), 'serve', '--port', '0', '--memory', ...(spec.args ?? [])]
+    } else if (spec.kind === 'huddle' || spec.kind === 'huddle-base') {
+      dataDir ??= mkdtempSync(join(tmpdir(), 'huddle-bench-'))
       if (spec.kind === 'huddle-base' && !BASELINE) throw new Error('huddle-base needs HUDDLE_BENCH_BASELINE=<a built checkout>')
       args = [join(spec.kind === 'huddle-base' ? BASELINE! : ROOT, 'bin', 'huddle.js'), 'serve', '--port', '0', '--data', dataDir, '--durability', spec.durability ?? 'os', ...(spec.args ?? [])]
     } else {

@@ -29,8 +29,11 @@ export async function locks(ctx: Context): Promise<void> {
     { label: '100 contenders, 1 resource', agents: 100, resources: ['hot'], durationMs: quick ? 4000 : 15_000, holdMs: 0, maxRounds: 1e9 },
     { label: '100 agents, 1000 resources', agents: 100, resources: Array.from({ length: 1000 }, (_, i) => `res/${i}`), durationMs: quick ? 4000 : 15_000, holdMs: 5, maxRounds: 1e9 },
   ]
+  // BENCH_D_PHASES=contenders: only the phases whose label contains one of the words (for profiling)
+  const wanted = process.env.BENCH_D_PHASES?.split(',')
+  const chosen = wanted ? phases.filter((phase) => wanted.some((word) => phase.label.includes(word))) : phases
   for (let round = 0; round < ctx.settings.rounds; round++) {
-    for (const phase of phases) {
+    for (const phase of chosen) {
       // a fresh server and workspace per phase: the coordination document keeps every outcome of
       // a session until it ends, so phases would otherwise inherit each other's history
       const server = await ServerProc.start({ kind: 'huddle', profile: ctx.settings.profile, args: ['--rate', '100000', '--burst', '100000'] })
@@ -63,7 +66,7 @@ export async function locks(ctx: Context): Promise<void> {
         await server.stop()
       }
     }
-    await etcdLocks(ctx, round)
+    if (ctx.settings.servers.includes('etcd')) await etcdLocks(ctx, round)
   }
 }
 

@@ -1,8 +1,8 @@
 // E. Persistence: sustained updates per second when every update must be on disk before anyone
 // (its sender included) sees it, with `os` and `fsync` durability; the peers with their own
 // persistence for context (both broadcast first and store afterwards, so their figures are not
-// equivalent). Then the cold load of a document with 100,000 stored updates, before and after
-// compaction (Huddle only).
+// equivalent), and Huddle in memory (the same path on memory-level: what the disk costs). Then the
+// cold load of a document with 100,000 stored updates, before and after compaction (Huddle only).
 import { execFileSync } from 'node:child_process'
 import { type Context, ms, progress, rotate } from '../lib/context.js'
 import { nowUs } from '../lib/hist.js'
@@ -32,6 +32,7 @@ async function sustained(ctx: Context): Promise<void> {
   const variants: Variant[] = ([
     { case: 'sustained, os', kind: 'huddle', spec: { kind: 'huddle', durability: 'os', args: fast } },
     { case: 'sustained, os', kind: 'huddle-base', spec: { kind: 'huddle-base', durability: 'os', args: fast } },
+    { case: 'sustained, os', kind: 'huddle-mem', spec: { kind: 'huddle-mem', args: fast } },
     { case: 'sustained, os', kind: 'yws', spec: { kind: 'yws', persist: true } },
     { case: 'sustained, os', kind: 'hocuspocus', spec: { kind: 'hocuspocus', persist: true } },
     { case: 'sustained, fsync', kind: 'huddle', spec: { kind: 'huddle', durability: 'fsync', args: fast } },

@@ -33,8 +33,10 @@ function readFile(path: string): Secret | null {
   }
 }
 
-/** For `huddle serve`: the secret, generating one into `dataDir` on first start. */
-export function loadOrCreateSecret(dataDir: string): Secret {
+/** For `huddle serve`: the secret, generating one into `dataDir` on first start; with no
+ * `dataDir` (a server in memory) one that lives only as long as the process. */
+export function loadOrCreateSecret(dataDir: string | null): Secret {
+  if (dataDir === null) return fromEnv() ?? { key: new TextEncoder().encode(randomBytes(48).toString('base64url')), generated: true, source: 'memory' }
   const existing = fromEnv() ?? readFile(join(dataDir, SECRET_FILE))
   if (existing) return existing
   mkdirSync(dataDir, { recursive: true })

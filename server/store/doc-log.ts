@@ -1,11 +1,17 @@
 // A document on disk: its compacted state plus the update log appended since, and the merge that
 // folds the two into a new state.
 import * as Y from 'yjs'
-import type { Level } from 'level'
+import type { AbstractBatchOptions, AbstractLevel } from 'abstract-level'
 import type { Op } from './group-commit.js'
 import { logAndStateRange, seqOfLogKey, stateKey, svKey } from './keys.js'
 
-export type Db = Level<string, Uint8Array>
+/** LevelDB on disk (`level`) or in memory (`memory-level`): both are abstract-level databases. */
+export type Db = AbstractLevel<string | Buffer | Uint8Array, string, Uint8Array>
+
+/** classic-level's `sync` (fsync the batch) is not part of the abstract interface; memory-level ignores it. */
+export interface BatchOptions extends AbstractBatchOptions<string, Uint8Array> {
+  sync?: boolean
+}
 
 export interface DocOnDisk {
   state: Uint8Array | undefined

@@ -2,8 +2,9 @@
 // plain keys for callers, all written through one group commit on LevelDB (see keys.ts).
 import { mkdir, readdir } from 'node:fs/promises'
 import { Level } from 'level'
+import { MemoryLevel } from 'memory-level'
 import { Compactor } from './compactor.js'
-import { nextSeqOf, readDoc, updatesOf, type Db } from './doc-log.js'
+import { nextSeqOf, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
 import { messageOf, openError, readError, writeError } from './errors.js'
 import { GroupCommit, type OnBatch, type Op } from './group-commit.js'
 import { docNameError, isDocKey, logKey, svKey } from './keys.js'
@@ -11,7 +12,9 @@ import { docNameError, isDocKey, logKey, svKey } from './keys.js'
 export type Durability = 'os' | 'fsync'
 
 export interface StoreOptions {
-  dir: string
+  /** the LevelDB directory; null keeps the database in memory (nothing is written to disk, and
+   * everything is gone when the process ends) */
+  dir: string | null
   /** 'fsync' syncs every batch to the disk (survives power loss); 'os' survives a process crash */
   durability: Durability
   /** log entries after which a document is compacted in the background (default 500) */
@@ -74,15 +77,7 @@ export class Store {
     if (!Number.isInteger(compactAfter) || compactAfter < 1) {
       throw new Error(`huddle store: compactAfter must be a positive integer, not ${compactAfter}`)
     }
-    await refuseHeadless(dir)
-    const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
-    try {
-      await mkdir(dir, { recursive: true })
-      await db.open()
-    } catch (error) {
-      throw openError(dir, error)
-    }
-    await checkReadable(db, dir)
+    const db = dir === null ? await openInMemory() : await openOnDisk(dir)
     return new Store(db, options, compactAfter)
   }
 
@@ -91,13 +86,14 @@ export class Store {
     private readonly options: StoreOptions,
     private readonly compactAfter: number,
   ) {
-    const sync = options.durability === 'fsync'
-    this.commit = new GroupCommit((ops) => this.writeBatch(ops, sync), (ms, ops) => this.batchWritten(ms, ops))
+    const batchOptions: BatchOptions = { sync: options.durability === 'fsync' }
+    this.commit = new GroupCommit((ops) => this.writeBatch(ops, batchOptions), (ms, ops) => this.batchWritten(ms, ops))
     this.compactor = new Compactor(db, this.commit, (name, mergedBelow) => this.compacted(name, mergedBelow))
   }
 
+  /** Where the data is, for messages: the directory, or that it is only in memory. */
   get dir(): string {
-    return this.options.dir
+    return this.options.dir ?? 'memory'
   }
 
   /** The updates that rebuild `name`, in order: compacted state first, then the log. Concurrent
@@ -249,7 +245,7 @@ export class Store {
    * writes would be lost. So the database is closed and reopened before anything else is written;
    * until that succeeds every batch is refused.
    */
-  private async writeBatch(ops: Op[], sync: boolean): Promise<void> {
+  private async writeBatch(ops: Op[], batchOptions: BatchOptions): Promise<void> {
     if (this.broken) {
       try {
         await this.reopen()
@@ -258,7 +254,7 @@ export class Store {
       }
     }
     try {
-      await this.db.batch(ops, { sync })
+      await this.db.batch(ops, batchOptions)
     } catch (error) {
       this.broken = true
       this.recoverLater()
@@ -331,12 +327,33 @@ export class Store {
   }
 }
 
+async function openOnDisk(dir: string): Promise<Db> {
+  await refuseHeadless(dir)
+  const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  try {
+    await mkdir(dir, { recursive: true })
+    await db.open()
+  } catch (error) {
+    throw openError(dir, error)
+  }
+  await checkReadable(db, dir)
+  return db
+}
+
+/** The same abstract-level interface and encodings as on disk, so everything above the database
+ * (group commit, persist before broadcast, audit chain, compaction) runs unchanged. */
+async function openInMemory(): Promise<Db> {
+  const db: Db = new MemoryLevel<string, Uint8Array>({ keyEncoding: 'utf8', valueEncoding: 'view', storeEncoding: 'view' })
+  await db.open()
+  return db
+}
+
 /**
  * LevelDB opens table files lazily, so a damaged one would only show when some document is first
  * read, long after start. Reading everything once at start refuses it at once instead (cheap next
  * to loading: LevelDB reads hundreds of MB/s, and this skips the block cache).
  */
-async function checkReadable(db: Db, dir: string): Promise<void> {
+async function checkReadable(db: Level<string, Uint8Array>, dir: string): Promise<void> {
   try {
     for await (const _entry of db.iterator({ fillCache: false })) {
       // reading is the check

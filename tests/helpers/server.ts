@@ -21,6 +21,9 @@ export interface StartOptions {
   secret?: string | null
   /** reuse a data directory instead of creating a temporary one */
   dataDir?: string
+  /** `--memory` instead of `--data`; the process then runs in the (empty) data directory, so a
+   * test can see that nothing was written there */
+  memory?: boolean
   /** run under `node --expose-gc` so /healthz?gc=1 collects garbage first */
   exposeGc?: boolean
   env?: Record<string, string>
@@ -119,8 +122,9 @@ export class TestServer {
     const env: NodeJS.ProcessEnv = { ...process.env, ...this.options.env }
     if (this.options.secret === null) delete env.HUDDLE_SECRET
     else env.HUDDLE_SECRET = this.options.secret ?? TEST_SECRET
-    const nodeArgs = [...(this.options.exposeGc ? ['--expose-gc'] : []), HUDDLE_BIN, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data', this.dataDir, ...args]
-    const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const storage = this.options.memory ? ['--memory'] : ['--data', this.dataDir]
+    const nodeArgs = [...(this.options.exposeGc ? ['--expose-gc'] : []), HUDDLE_BIN, 'serve', '--port', String(port), '--host', '127.0.0.1', ...storage, ...args]
+    const child = spawn(process.execPath, nodeArgs, { cwd: this.options.memory ? this.dataDir : ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(child)
     this.child = child
     this.stdout = ''
