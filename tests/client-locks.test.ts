@@ -7,7 +7,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, type Huddle, HuddleError, type Lock, type WaitInfo } from '../client-lib/node.js'
 import { delay, mintToken, rejectionOf, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import type { TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 import type { Role } from '../shared/roles.js'
 
 const WS = 'locks'
@@ -15,14 +16,11 @@ const GRACE_MS = 1000
 let server: TestServer
 const clients: Huddle[] = []
 
-test.before(async () => {
-  server = await TestServer.start({ args: ['--lease-grace', '1s'] })
-})
-
+// uvu runs after-hooks in the order they were added: the clients close before the server goes.
 test.after(async () => {
   for (const client of clients.splice(0)) await client.close()
-  await server.dispose()
 })
+withServer(test, (started) => (server = started), { args: ['--lease-grace', '1s'] })
 
 async function client(actor: string, role: Role = 'editor'): Promise<Huddle> {
   const huddle = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken(actor, role, WS, { kind: 'agent' }), maxBackoffMs: 100 })

@@ -5,21 +5,19 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, type AuditEntry, type Huddle, HuddleError } from '../client-lib/node.js'
 import { mintToken, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import type { TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 import type { Kind, Role } from '../shared/roles.js'
 
 const WS = 'presence'
 let server: TestServer
 const clients: Huddle[] = []
 
-test.before(async () => {
-  server = await TestServer.start()
-})
-
+// uvu runs after-hooks in the order they were added: the clients close before the server goes.
 test.after(async () => {
   for (const client of clients.splice(0)) await client.close()
-  await server.dispose()
 })
+withServer(test, (started) => (server = started))
 
 async function client(actor: string, role: Role, kind: Kind = 'human', name?: string): Promise<Huddle> {
   const huddle = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken(actor, role, WS, { kind, ...(name ? { name } : {}) }) })

@@ -5,8 +5,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { awarenessFrame, awarenessUpdate, cleanupClients, connectPeer, decodeFrame, hex, mintToken, prng, queryAwarenessFrame, rawConnect, syncStep1Frame, syncStep2Frame, updateFrame, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { awarenessFrame, awarenessUpdate, connectPeer, decodeFrame, hex, mintToken, prng, queryAwarenessFrame, rawConnect, syncStep1Frame, syncStep2Frame, updateFrame, waitFor } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 const SEED = Number(process.env.HUDDLE_FUZZ_SEED ?? 0x5eed)
 const FRAMES = Number(process.env.HUDDLE_FUZZ_FRAMES ?? 1200)
@@ -15,14 +16,7 @@ const MAX_MESSAGE = 16_384
 
 let server: TestServer
 
-test.before(async () => {
-  server = await TestServer.start({ args: ['--max-message', String(MAX_MESSAGE), '--rate', '100000', '--burst', '100000'], env: { HUDDLE_LOG: 'quiet' } })
-})
-
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
-})
+withServer(test, (started) => (server = started), { args: ['--max-message', String(MAX_MESSAGE), '--rate', '100000', '--burst', '100000'], env: { HUDDLE_LOG: 'quiet' } })
 
 type Rng = () => number
 

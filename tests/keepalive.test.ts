@@ -4,21 +4,17 @@ import { connect as tcpConnect, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { cleanupClients, connectPeer, decodeFrame, mintToken, newSession, rawConnect, waitFor, withTimeout } from './helpers/clients.js'
+import { connectPeer, decodeFrame, mintToken, newSession, rawConnect, waitFor, withTimeout } from './helpers/clients.js'
 import { type Health, TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 let server: TestServer
 const sockets: Socket[] = []
 
-test.before(async () => {
-  server = await TestServer.start({ args: ['--keep-alive', '1s', '--ping-interval', '500ms'] })
-})
-
-test.after(async () => {
+test.after(() => {
   for (const socket of sockets) socket.destroy()
-  cleanupClients()
-  await server?.dispose()
 })
+withServer(test, (started) => (server = started), { args: ['--keep-alive', '1s', '--ping-interval', '500ms'] })
 
 const connections = async () => (await server.fetchJson<Health>('/healthz')).connections
 

@@ -3,8 +3,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { cleanupClients, type CloseInfo, connectPeer, expectRefusal, mintToken, type Peer, queryAwarenessFrame, rawConnect, syncStep1Frame, syncStep2Frame, textUpdate, updateFrame, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { type CloseInfo, connectPeer, expectRefusal, mintToken, type Peer, queryAwarenessFrame, rawConnect, syncStep1Frame, syncStep2Frame, textUpdate, updateFrame, waitFor } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 const MAX_MESSAGE = 8192
 const RATE = 20
@@ -14,8 +15,8 @@ let server: TestServer
 let token: string
 let bystanders: Peer[] = []
 
+withServer(test, (started) => (server = started), { args: ['--max-message', String(MAX_MESSAGE), '--rate', String(RATE), '--burst', String(BURST)] })
 test.before(async () => {
-  server = await TestServer.start({ args: ['--max-message', String(MAX_MESSAGE), '--rate', String(RATE), '--burst', String(BURST)] })
   token = await mintToken('tester', 'editor', '*')
   // Two well-behaved clients on the document under attack; they must never notice anything.
   bystanders = [await connectPeer(server, 'lim/doc', { token: await mintToken('by1', 'editor', 'lim') }), await connectPeer(server, 'lim/doc', { token: await mintToken('by2', 'editor', 'lim') })]
@@ -23,10 +24,6 @@ test.before(async () => {
   await waitFor(() => bystanders[1]!.doc.getText('text').toString() === 'calm', 5000, 'bystanders never synced')
 })
 
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
-})
 
 async function sendAndExpectClose(frames: Array<Uint8Array | string>, room = 'lim/doc'): Promise<CloseInfo> {
   const raw = await rawConnect(server, room, { token })

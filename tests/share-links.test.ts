@@ -4,20 +4,16 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Level } from 'level'
-import { cleanupClients, connectPeer, expectRefusal, mintToken, waitFor } from './helpers/clients.js'
-import { TestServer } from './helpers/server.js'
+import { connectPeer, expectRefusal, mintToken, waitFor } from './helpers/clients.js'
+import type { TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 let server: TestServer
 let admin: string
 
+withServer(test, (started) => (server = started))
 test.before(async () => {
-  server = await TestServer.start()
   admin = await mintToken('root', 'admin', 'team')
-})
-
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
 })
 
 async function api(path: string, init: { method?: string; token?: string; body?: unknown } = {}) {

@@ -2,8 +2,9 @@
 // them: after opening and closing 1,000 documents the heap is back where it started.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { cleanupClients, connectPeer, decodeFrame, mintToken, newSession, rawConnect, textUpdate, updateFrame, waitFor } from './helpers/clients.js'
+import { connectPeer, decodeFrame, mintToken, newSession, rawConnect, textUpdate, updateFrame, waitFor } from './helpers/clients.js'
 import { type Health, TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 const MB = 1024 * 1024
 /** each document gets this much text, so a leak of 1,000 of them is ~10 MB, far above the noise */
@@ -14,14 +15,9 @@ let server: TestServer
 let token: string
 const session = newSession()
 
+withServer(test, (started) => (server = started), { exposeGc: true, args: ['--unload-after', '100ms', '--rate', '100000', '--burst', '100000'], env: { HUDDLE_LOG: 'quiet' } })
 test.before(async () => {
-  server = await TestServer.start({ exposeGc: true, args: ['--unload-after', '100ms', '--rate', '100000', '--burst', '100000'], env: { HUDDLE_LOG: 'quiet' } })
   token = await mintToken('loader', 'editor', 'unload')
-})
-
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
 })
 
 const health = () => server.fetchJson<Health>('/healthz')
