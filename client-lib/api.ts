@@ -73,11 +73,24 @@ export class HuddleApi {
     await this.call('DELETE', `/locks/${encodeURIComponent(resource)}${query}`)
   }
 
-  private async call(method: string, path: string): Promise<unknown> {
+  /**
+   * Revokes `token`, a token of this workspace (admin only): the server refuses it from then on and
+   * closes its live connections within a second. False when it was revoked already.
+   */
+  async revokeToken(token: string): Promise<boolean> {
+    if (!roleAtLeast(this.identity.role, 'admin')) {
+      throw new HuddleError('forbidden', `revoking a token needs role admin; the token for ${this.identity.actor} has role ${this.identity.role}`)
+    }
+    const body = (await this.call('POST', '/tokens/revoke', { token })) as { alreadyRevoked: boolean }
+    return !body.alreadyRevoked
+  }
+
+  private async call(method: string, path: string, json?: unknown): Promise<unknown> {
     const url = `${this.base}${path}`
     let response: Response
     try {
-      response = await fetch(url, { method, headers: { authorization: `Bearer ${this.options.token}` } })
+      const headers = { authorization: `Bearer ${this.options.token}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) }
+      response = await fetch(url, { method, headers, ...(json === undefined ? {} : { body: JSON.stringify(json) }) })
     } catch (error) {
       const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message
       throw new HuddleError('unreachable', `could not reach ${url} (${cause}): is the server running there? Check --url or HUDDLE_URL`, { cause: error })

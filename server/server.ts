@@ -19,6 +19,7 @@ import { CoordinationAuthority } from './authority/coordination.js'
 import { apiRoute } from './http/api.js'
 import { dashboardRoute } from './http/dashboard.js'
 import { ShareLinks } from './auth/share-links.js'
+import { RevokedTokens } from './auth/revoked-tokens.js'
 import type { RevocationCheck } from './auth/tokens.js'
 
 export interface HuddleServer {
@@ -51,7 +52,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     },
   })
   const links = await ShareLinks.load(store, options.key)
-  const revoked: RevocationCheck = (identity) => (identity.link ? links.revokedReason(identity.link) : null)
+  const revokedTokens = await RevokedTokens.load(store)
+  const revoked: RevocationCheck = (identity) => revokedTokens.reason(identity) ?? (identity.link ? links.revokedReason(identity.link) : null)
   const audit = new AuditLog(store)
   const authority = new CoordinationAuthority(store, audit, options.leaseGraceMs)
   const hooks = [authority, ...(options.hooks ?? [])]
@@ -111,7 +113,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),
     metricsRoute(metrics),
     dashboardRoute(),
-    apiRoute({ key: options.key, revoked, links, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
+    apiRoute({ key: options.key, revoked, links, revokedTokens, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
   ]
   const http = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost')

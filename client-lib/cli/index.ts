@@ -1,9 +1,10 @@
-// Client commands of the `huddle` CLI (locks, approvals, presence, audit, MCP).
+// Client commands of the `huddle` CLI (locks, approvals, presence, audit, MCP, token revocation).
 import type { Command } from 'commander'
 import { registerApprovalCommands } from './approvals.js'
 import { registerAuditCommand } from './audit.js'
 import { registerLockCommands } from './locks.js'
 import { registerMcpCommand } from './mcp.js'
+import { registerTokenCommands } from './tokens.js'
 import { registerWhoCommand } from './who.js'
 
 export function registerClientCommands(program: Command): void {
@@ -12,4 +13,5 @@ export function registerClientCommands(program: Command): void {
   registerWhoCommand(program)
   registerAuditCommand(program)
   registerMcpCommand(program)
+  registerTokenCommands(program)
 }

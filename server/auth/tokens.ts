@@ -1,5 +1,6 @@
 // JWT (HS256) tokens of DESIGN.md §3. Verification turns every failure into a reason a person can
 // act on; the connection layer maps it to close code 4401 (bad token) or 4403 (wrong workspace).
+import { createHash, randomBytes } from 'node:crypto'
 import { SignJWT, errors, jwtVerify } from 'jose'
 import { checkActor, checkWorkspace } from '../../shared/names.js'
 import { type Identity, isKind, isRole, type Kind, type Role } from '../../shared/roles.js'
@@ -9,11 +10,13 @@ export interface VerifiedToken extends Identity {
   expiresAt: number
   /** the share link the token was redeemed from; revoking the link revokes the token */
   link?: string
+  /** SHA-256 of the token's text (base64url): what a revocation names */
+  digest: string
 }
 
 export class TokenError extends Error {}
 
-/** Says why a valid token no longer counts (a revoked share link), or null. */
+/** Says why a valid token no longer counts (it or its share link was revoked), or null. */
 export type RevocationCheck = (identity: VerifiedToken) => string | null
 
 export interface TokenSpec {
@@ -32,6 +35,8 @@ export async function signToken(key: Uint8Array, spec: TokenSpec): Promise<strin
   const jwt = new SignJWT({ name: spec.name ?? spec.actor, kind: spec.kind ?? 'human', ws: spec.workspace, role: spec.role, ...(spec.link ? { lnk: spec.link } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(spec.actor)
+    // Two tokens minted alike in the same second would otherwise be the same text, and revoking one would revoke both.
+    .setJti(randomBytes(9).toString('base64url'))
     .setIssuedAt()
     .setExpirationTime(Math.floor((Date.now() + spec.ttlMs) / 1000))
   return jwt.sign(key)
@@ -60,6 +65,7 @@ export async function verifyToken(key: Uint8Array, token: string | null | undefi
     workspace: claims.ws as string,
     expiresAt: (claims.exp as number) * 1000,
     ...(typeof claims.lnk === 'string' ? { link: claims.lnk } : {}),
+    digest: createHash('sha256').update(token).digest('base64url'),
   }
 }
 

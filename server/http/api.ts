@@ -9,8 +9,9 @@ import type { Room } from '../rooms/room.js'
 import { publicLinks, workspaceLinks, type LinksDeps } from './links-api.js'
 import { authorize, HttpError, intParam } from './request.js'
 import { type Route, sendJson } from './routes.js'
+import { revokeToken, type TokensDeps } from './tokens-api.js'
 
-export interface ApiDeps extends LinksDeps {
+export interface ApiDeps extends LinksDeps, TokensDeps {
   audit: AuditLog
   authority: CoordinationAuthority
   /** the content document paths stored for a workspace */
@@ -19,7 +20,7 @@ export interface ApiDeps extends LinksDeps {
   openWorkspace(workspace: string): Promise<Room>
 }
 
-const PATTERN = /^\/api\/workspaces\/([^/]+)\/(audit\/verify|audit|locks|approvals|sessions|state|links|documents)(?:\/(.+))?$/
+const PATTERN = /^\/api\/workspaces\/([^/]+)\/(audit\/verify|audit|locks|approvals|sessions|state|links|documents|tokens\/revoke)(?:\/(.+))?$/
 const LINK_PATTERN = /^\/api\/links\/([^/]+)(?:\/(redeem))?$/
 
 export function apiRoute(deps: ApiDeps): Route {
@@ -39,7 +40,7 @@ async function handle(deps: ApiDeps, request: IncomingMessage, response: ServerR
   const link = LINK_PATTERN.exec(url.pathname)
   if (link) return publicLinks(deps, request, response, decodeURIComponent(link[1]!), link[2])
   const match = PATTERN.exec(url.pathname)
-  if (!match) throw new HttpError(404, `no API at ${url.pathname}: see /api/workspaces/<ws>/{audit,audit/verify,locks,approvals,sessions,state,links,documents} and /api/links/<id>`)
+  if (!match) throw new HttpError(404, `no API at ${url.pathname}: see /api/workspaces/<ws>/{audit,audit/verify,locks,approvals,sessions,state,links,documents,tokens/revoke} and /api/links/<id>`)
   const workspace = decodeURIComponent(match[1]!)
   const badName = checkWorkspace(workspace)
   if (badName) throw new HttpError(400, badName)
@@ -47,6 +48,10 @@ async function handle(deps: ApiDeps, request: IncomingMessage, response: ServerR
   const what = match[2]!
   const method = request.method ?? 'GET'
   if (what === 'links') return workspaceLinks(deps, request, response, workspace, resource)
+  if (what === 'tokens/revoke') {
+    if (resource !== undefined) throw new HttpError(404, `no API at ${url.pathname}: POST /api/workspaces/<ws>/tokens/revoke`)
+    return revokeToken(deps, request, response, workspace)
+  }
   if (what === 'locks' && resource !== undefined) {
     if (method !== 'DELETE') throw new HttpError(405, 'use DELETE /api/workspaces/<ws>/locks/<resource> to force-release a lock')
     const identity = await authorize(deps, request, workspace, 'admin')

@@ -1,0 +1,100 @@
+// Token revocation (DESIGN.md §3): an admin revokes a token of their workspace; live connections
+// using it close with 4401 within about a second, new ones and REST calls are refused, the
+// revocation is audited and survives a restart, and nothing else of that actor is affected.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { connectPeer, expectRefusal, mintToken, waitFor } from './helpers/clients.js'
+import { fetchAudit } from './helpers/coordination.js'
+import { runCli, type TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
+import { cliEnv } from './fixtures/client-cli.js'
+
+const WS = 'revoke'
+let server: TestServer
+
+withServer(test, (started) => (server = started))
+
+async function revoke(workspace: string, adminToken: string | null, body: unknown): Promise<{ status: number; body: Record<string, any> }> {
+  const response = await fetch(`${server.httpUrl}/api/workspaces/${workspace}/tokens/revoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}) },
+    body: JSON.stringify(body),
+  })
+  return { status: response.status, body: (await response.json()) as Record<string, any> }
+}
+
+const auditStatus = async (token: string) => (await fetch(`${server.httpUrl}/api/workspaces/${WS}/audit`, { headers: { authorization: `Bearer ${token}` } })).status
+
+test('a revoked token closes its live connections with 4401 and is refused from then on; the actor\'s other tokens still work', async () => {
+  const admin = await mintToken('root', 'admin', WS)
+  const leaked = await mintToken('dana', 'editor', WS)
+  const other = await mintToken('dana', 'editor', WS)
+  const peer = await connectPeer(server, `${WS}/doc`, { token: leaked })
+  const unaffected = await connectPeer(server, `${WS}/doc`, { token: other })
+  const revokedAt = Date.now()
+  const answer = await revoke(WS, admin, { token: leaked })
+  assert.is(answer.status, 200, JSON.stringify(answer.body))
+  assert.equal(answer.body, { revoked: true, alreadyRevoked: false, subject: 'dana', expiresAt: answer.body.expiresAt })
+  const close = await waitFor(() => peer.closes.find((c) => c.code === 4401), 3000, 'the live connection to be closed with 4401')
+  assert.ok(Date.now() - revokedAt < 2500, `closed ${Date.now() - revokedAt} ms after the revocation`)
+  assert.match(close.reason, /token revoked by root/)
+  assert.is((await expectRefusal(server, `${WS}/doc`, { token: leaked })).code, 4401)
+  assert.is(await auditStatus(leaked), 401)
+  assert.equal(unaffected.closes, [])
+  assert.is(await auditStatus(other), 200)
+  assert.is((await revoke(WS, admin, { token: leaked })).body.alreadyRevoked, true)
+  const entries = (await fetchAudit(server, WS, admin)).filter((entry) => entry.type === 'token-revoked')
+  assert.is(entries.length, 1, 'revoked once, audited once')
+  assert.is(entries[0]!.actor, 'root')
+  assert.is((entries[0]!.data as { subject: string }).subject, 'dana')
+  peer.destroy()
+  unaffected.destroy()
+})
+
+test('only an admin of the token\'s workspace may revoke it; bad input gets a reason', async () => {
+  const admin = await mintToken('root', 'admin', WS)
+  const victim = await mintToken('erin', 'editor', WS)
+  const editor = await mintToken('eve', 'editor', WS)
+  const byEditor = await revoke(WS, editor, { token: victim })
+  assert.is(byEditor.status, 403)
+  assert.match(byEditor.body.error, /admin/)
+  assert.is((await revoke(WS, null, { token: victim })).status, 401)
+  const elsewhere = await mintToken('erin', 'editor', 'other')
+  const wrongWorkspace = await revoke(WS, admin, { token: elsewhere })
+  assert.is(wrongWorkspace.status, 403)
+  assert.match(wrongWorkspace.body.error, /workspace "other"/)
+  const everywhere = await mintToken('erin', 'editor', '*')
+  assert.match((await revoke(WS, admin, { token: everywhere })).body.error, /admin token for "\*"/)
+  assert.is((await revoke(WS, await mintToken('root', 'admin', '*'), { token: everywhere })).status, 200)
+  const missing = await revoke(WS, admin, {})
+  assert.is(missing.status, 400)
+  assert.match(missing.body.error, /\{"token": "<jwt>"\}/)
+  const forged = await revoke(WS, admin, { token: `${victim.slice(0, -4)}AAAA` })
+  assert.is(forged.status, 400)
+  assert.match(forged.body.error, /nothing to revoke: token signature/)
+  assert.is(await auditStatus(victim), 200, 'refused attempts revoked nothing')
+})
+
+test('`huddle revoke-token <jwt>` revokes as the admin of HUDDLE_TOKEN, and says why when it cannot', async () => {
+  const token = await mintToken('gil', 'editor', WS)
+  const revoked = await runCli(['revoke-token', token], { env: await cliEnv(server, WS, 'root', 'admin') })
+  assert.is(revoked.code, 0, revoked.stderr)
+  assert.is(revoked.stdout, 'revoked\n')
+  assert.is(await auditStatus(token), 401)
+  assert.is((await runCli(['revoke-token', token], { env: await cliEnv(server, WS, 'root', 'admin') })).stdout, 'that token was revoked already\n')
+  const notAdmin = await runCli(['revoke-token', await mintToken('hal', 'editor', WS)], { env: await cliEnv(server, WS, 'gus', 'editor') })
+  assert.is(notAdmin.code, 1)
+  assert.match(notAdmin.stderr, /needs role admin/)
+})
+
+test('revocations survive a restart', async () => {
+  const admin = await mintToken('root', 'admin', WS)
+  const token = await mintToken('fay', 'editor', WS)
+  assert.is((await revoke(WS, admin, { token })).status, 200)
+  await server.stop()
+  await server.restart()
+  assert.is((await expectRefusal(server, `${WS}/doc`, { token })).code, 4401)
+  assert.is(await auditStatus(token), 401)
+})
+
+test.run()
