@@ -1,6 +1,7 @@
 // Token revocation (DESIGN.md §3): an admin revokes a token of their workspace; live connections
 // using it close with 4401 within about a second, new ones and REST calls are refused, the
 // revocation is audited and survives a restart, and nothing else of that actor is affected.
+import { Level } from 'level'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connectPeer, expectRefusal, mintToken, waitFor } from './helpers/clients.js'
@@ -42,13 +43,15 @@ test('a revoked token closes its live connections with 4401 and is refused from 
   assert.is(await auditStatus(leaked), 401)
   assert.equal(unaffected.closes, [])
   assert.is(await auditStatus(other), 200)
+  unaffected.destroy()
   assert.is((await revoke(WS, admin, { token: leaked })).body.alreadyRevoked, true)
+  const twice = await Promise.all([revoke(WS, admin, { token: other }), revoke(WS, admin, { token: other })])
+  assert.equal(twice.map((answer) => answer.body.alreadyRevoked).sort(), [false, true], 'two concurrent revocations: one revokes, one finds it done')
   const entries = (await fetchAudit(server, WS, admin)).filter((entry) => entry.type === 'token-revoked')
-  assert.is(entries.length, 1, 'revoked once, audited once')
+  assert.is(entries.length, 2, 'each token revoked once, audited once')
   assert.is(entries[0]!.actor, 'root')
   assert.is((entries[0]!.data as { subject: string }).subject, 'dana')
   peer.destroy()
-  unaffected.destroy()
 })
 
 test('only an admin of the token\'s workspace may revoke it; bad input gets a reason', async () => {
@@ -87,14 +90,29 @@ test('`huddle revoke-token <jwt>` revokes as the admin of HUDDLE_TOKEN, and says
   assert.match(notAdmin.stderr, /needs role admin/)
 })
 
-test('revocations survive a restart', async () => {
+test('revocations survive a restart; one whose token has expired is dropped at start', async () => {
   const admin = await mintToken('root', 'admin', WS)
   const token = await mintToken('fay', 'editor', WS)
+  const shortLived = await mintToken('fay', 'editor', WS, { ttlMs: 1500 })
   assert.is((await revoke(WS, admin, { token })).status, 200)
+  assert.is((await revoke(WS, admin, { token: shortLived })).status, 200)
   await server.stop()
+  const stored = async () => {
+    const db = new Level<string, string>(server.dataDir)
+    try {
+      return (await db.keys({ gt: 'revoked!', lt: 'revoked!~' }).all()).length
+    } finally {
+      await db.close()
+    }
+  }
+  const before = await stored()
+  await waitFor(() => Date.now() > JSON.parse(Buffer.from(shortLived.split('.')[1]!, 'base64url').toString()).exp * 1000, 5000, 'the short-lived token to expire')
   await server.restart()
   assert.is((await expectRefusal(server, `${WS}/doc`, { token })).code, 4401)
   assert.is(await auditStatus(token), 401)
+  await server.stop()
+  assert.is(await stored(), before - 1, 'the expired token\'s revocation is gone, the others are kept')
+  await server.restart()
 })
 
 test.run()

@@ -35,8 +35,14 @@ export class RevokedTokens {
   async revoke(token: VerifiedToken, by: string, now = Date.now()): Promise<boolean> {
     if (this.revoked.has(token.digest)) return false
     const revocation: Revocation = { digest: token.digest, expiresAt: token.expiresAt, revokedAt: now, by }
-    await this.store.put(`${PREFIX}${token.digest}`, encoder.encode(JSON.stringify(revocation)))
+    // Taken before the write, so two concurrent revocations of one token store and audit it once.
     this.revoked.set(token.digest, revocation)
+    try {
+      await this.store.put(`${PREFIX}${token.digest}`, encoder.encode(JSON.stringify(revocation)))
+    } catch (error) {
+      this.revoked.delete(token.digest)
+      throw error
+    }
     return true
   }
 
