@@ -357,8 +357,9 @@ export class Locks {
   }
 
   private reportWait(waiting: Waiting): void {
+    if (!waiting.options.onWait) return
     const info = this.waitInfo(waiting)
-    if (!info || !waiting.options.onWait) return
+    if (!info) return
     const report = JSON.stringify([info.position, info.blockers])
     if (report === waiting.lastReport) return
     waiting.lastReport = report

@@ -25,6 +25,8 @@ program
   .option('--burst <n>', 'burst allowance per connection', int, DEFAULTS.burst)
   .option('--unload-after <duration>', 'keep an idle document loaded this long', duration, DEFAULTS.unloadAfterMs)
   .option('--lease-grace <duration>', 'a disconnected session keeps its locks this long', duration, DEFAULTS.leaseGraceMs)
+  .option('--broadcast-share <fraction>', 'most of a core one room\'s broadcasts may take: a busy room merges updates into fewer messages to stay under it, adding latency in rooms of hundreds (1: never wait)', share, DEFAULTS.broadcastShare)
+  .option('--queue-lag <duration>', 'a claim that has to wait shows in its lock\'s queue within this long, with the lock\'s next change (0: at once)', duration, DEFAULTS.queueLagMs)
   .option('--keep-alive <duration>', 'send a keep-alive to a connection quiet for this long', duration, DEFAULTS.keepAliveMs)
   .option('--ping-interval <duration>', 'ping sockets this often; drop those that miss a whole interval', duration, DEFAULTS.pingMs)
   .option('--max-buffered <bytes>', 'close a client that has more than this queued (it stopped reading)', int, DEFAULTS.maxBufferedBytes)
@@ -45,6 +47,8 @@ program
       burst: flags.burst,
       unloadAfterMs: flags.unloadAfter,
       leaseGraceMs: flags.leaseGrace,
+      queueLagMs: flags.queueLag,
+      broadcastShare: flags.broadcastShare,
       keepAliveMs: flags.keepAlive,
       pingMs: flags.pingInterval,
       compactAfter: flags.compactAfter,
@@ -73,6 +77,12 @@ registerClientCommands(program)
 function int(text: string): number {
   const value = Number(text)
   if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError('expected a whole number')
+  return value
+}
+
+function share(text: string): number {
+  const value = Number(text)
+  if (!(value > 0 && value <= 1)) throw new InvalidArgumentError(`${JSON.stringify(text)} is not a share of a core: write a number above 0 and at most 1, e.g. 0.1`)
   return value
 }
 

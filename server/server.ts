@@ -55,7 +55,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const revokedTokens = await RevokedTokens.load(store)
   const revoked: RevocationCheck = (identity) => revokedTokens.reason(identity) ?? (identity.link ? links.revokedReason(identity.link) : null)
   const audit = new AuditLog(store)
-  const authority = new CoordinationAuthority(store, audit, options.leaseGraceMs)
+  const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs, queueLagMs: options.queueLagMs })
   const hooks = [authority, ...(options.hooks ?? [])]
   const hooksFor = (room: RoomName) => hooks.filter((hook) => hook.matches(room))
   const rooms = new Registry({
@@ -70,6 +70,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       metrics.bytesOut.inc(sockets * bytes)
     },
     hooksFor,
+    broadcastShare: options.broadcastShare,
     onFailed: (room, error) => {
       audit.markStale()
       log('storage failure; closing the document', { room: room.name.room, error: error.message })

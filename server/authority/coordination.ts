@@ -8,7 +8,7 @@ import type { DocumentHook, UnloadReason, WriteContext, Writer } from '../rooms/
 import { log } from '../log.js'
 import type { Store } from '../store/index.js'
 import { type CoordState, reduce, emptyState, type CoordEvent } from './rules/index.js'
-import { WorkspaceAuthority } from './workspace.js'
+import { WorkspaceAuthority, type WorkspaceDeps } from './workspace.js'
 
 /** Accepted events between checkpoints of the authority state. */
 const CHECKPOINT_EVERY = 200
@@ -26,7 +26,7 @@ export class CoordinationAuthority implements DocumentHook {
   private readonly workspaces = new Map<string, WorkspaceAuthority>()
   private readonly sinceCheckpoint = new Map<string, number>()
 
-  constructor(private readonly store: Store, private readonly audit: AuditLog, private readonly leaseGraceMs: number) {}
+  constructor(private readonly store: Store, private readonly audit: AuditLog, private readonly timing: Pick<WorkspaceDeps, 'leaseGraceMs' | 'queueLagMs'>) {}
 
   matches(room: RoomName): boolean {
     return room.path === null
@@ -42,7 +42,7 @@ export class CoordinationAuthority implements DocumentHook {
     this.prepared.delete(room.room)
     const authority = new WorkspaceAuthority(room.workspace, doc, state, {
       audit: this.audit,
-      leaseGraceMs: this.leaseGraceMs,
+      ...this.timing,
       onCommit: (committed) => this.maybeCheckpoint(committed),
     })
     this.workspaces.set(room.workspace, authority)

@@ -1,6 +1,6 @@
 // The coordination document's top-level types, and how the rules' results are written into them.
 import * as Y from 'yjs'
-import type { SessionValue } from '../../shared/coordination.js'
+import type { LockValue, SessionValue } from '../../shared/coordination.js'
 import type { AuditEntry } from '../audit/chain.js'
 import type { ApprovalEntry, CoordState, ReduceResult } from './rules/index.js'
 
@@ -23,14 +23,46 @@ export class CoordinationMaps {
     this.activity = doc.getArray('activity')
   }
 
-  /** Writes exactly the keys the rules say changed. */
-  writeBack(result: ReduceResult & { ok: true }, state: CoordState): void {
+  /** resources whose `locks` value is behind the state by waiters that joined the queue */
+  private readonly lagging = new Set<string>()
+
+  /**
+   * Writes exactly the keys the rules say changed. With `lagQueues`, an event whose only lock
+   * changes are new waiters at the end of queues leaves those locks for `writeLagging` (see
+   * `queueLagMs` in workspace.ts); any other lock change writes the lagging ones with it, so the
+   * document never shows a multi-resource claim in some of its queues only. Returns true when
+   * something was left.
+   */
+  writeBack(result: ReduceResult & { ok: true }, state: CoordState, previous: CoordState, lagQueues: boolean): boolean {
     const { changed } = result
     for (const key of changed.claims) if (this.claims.has(key)) this.claims.delete(key)
-    for (const resource of changed.locks) setOrDelete(this.locks, resource, state.locks[resource])
+    const lag = lagQueues && changed.locks.length > 0 && changed.locks.every((resource) => onlyQueued(previous.locks[resource], state.locks[resource]))
+    if (lag) changed.locks.forEach((resource) => this.lagging.add(resource))
+    else if (changed.locks.length > 0) this.writeLocks([...changed.locks, ...this.lagging], state)
     for (const key of changed.outcomes) setOrDelete(this.outcomes, key, state.outcomes[key])
     for (const key of changed.approvals) this.writeStatus(key, state.approvals[key]!)
     if (changed.fence) this.meta.set('fence', state.fence)
+    return this.lagging.size > 0
+  }
+
+  /**
+   * Rewrites every lock whose value differs from the state's. Used at load: a queue change still
+   * lagging when the process stopped was never written, while the state (audit + checkpoint) has it.
+   */
+  reconcileLocks(state: CoordState): void {
+    for (const resource of new Set([...this.locks.keys(), ...Object.keys(state.locks)])) {
+      if (JSON.stringify(this.locks.get(resource)) !== JSON.stringify(state.locks[resource])) setOrDelete(this.locks, resource, state.locks[resource])
+    }
+  }
+
+  /** Writes the locks left behind by `writeBack`. */
+  writeLagging(state: CoordState): void {
+    this.writeLocks([...this.lagging], state)
+  }
+
+  private writeLocks(resources: string[], state: CoordState): void {
+    for (const resource of new Set(resources)) setOrDelete(this.locks, resource, state.locks[resource])
+    this.lagging.clear()
   }
 
   private writeStatus(key: string, entry: ApprovalEntry): void {
@@ -44,6 +76,11 @@ export class CoordinationMaps {
     this.activity.push([shown])
     if (this.activity.length > limit) this.activity.delete(0, this.activity.length - limit)
   }
+}
+
+/** True when `after` is `before` with waiters added at the end of its queue and nothing else. */
+function onlyQueued(before: LockValue | undefined, after: LockValue | undefined): boolean {
+  return !!before && !!after && after.holders === before.holders && after.queue.length > before.queue.length
 }
 
 function setOrDelete(map: Y.Map<unknown>, key: string, value: unknown): void {

@@ -18,6 +18,15 @@ export const ACTIVITY_LIMIT = 300
 export interface WorkspaceDeps {
   audit: AuditLog
   leaseGraceMs: number
+  /**
+   * A claim that has to wait shows up in its lock's queue at most this many ms later, together
+   * with the lock's next change. The queue is the bulk of a busy lock's value and every member of
+   * the workspace receives each rewrite: agents queueing again right after their release would
+   * otherwise cost two full rewrites per handoff, and n agents claiming at once n rewrites of a
+   * growing queue. Grants, releases and removals from a queue are written at once; a waiter's
+   * place in the order is fixed when its claim arrives, whenever the queue shows it.
+   */
+  queueLagMs: number
   /** called after each accepted event, e.g. to checkpoint the state */
   onCommit(authority: WorkspaceAuthority): void
 }
@@ -26,6 +35,7 @@ export class WorkspaceAuthority {
   private readonly maps: CoordinationMaps
   private readonly live = new Map<string, number>()
   private readonly schedule: Schedule
+  private laggingTimer: NodeJS.Timeout | null = null
 
   constructor(
     readonly workspace: string,
@@ -39,6 +49,8 @@ export class WorkspaceAuthority {
       onGraceOver: (session) => this.endSession(session),
     })
     this.publishGrace()
+    // a transaction that changes nothing sends nothing
+    this.serverWrite(() => this.maps.reconcileLocks(this.state))
     this.resumeSessions()
     this.schedule.deadlines(this.state)
   }
@@ -116,8 +128,9 @@ export class WorkspaceAuthority {
   private apply(event: CoordEvent): string | null {
     const result = reduce(this.state, event)
     if (!result.ok) return result.reason
+    const previous = this.state
     this.state = result.state
-    this.maps.writeBack(result, this.state)
+    if (this.maps.writeBack(result, this.state, previous, this.deps.queueLagMs > 0)) this.scheduleLagging()
     this.record(event, result)
     this.deps.onCommit(this)
     return null
@@ -135,6 +148,14 @@ export class WorkspaceAuthority {
       }, event.at)
       this.maps.pushActivity(entry, ACTIVITY_LIMIT)
     })
+  }
+
+  private scheduleLagging(): void {
+    if (this.laggingTimer) return
+    this.laggingTimer = setTimeout(() => {
+      this.laggingTimer = null
+      this.serverWrite(() => this.maps.writeLagging(this.state))
+    }, this.deps.queueLagMs)
   }
 
   /** A server-originated change (timer, session end, admin): its own transaction. */
@@ -224,6 +245,7 @@ export class WorkspaceAuthority {
 
   close(): void {
     this.schedule.clear()
+    if (this.laggingTimer) clearTimeout(this.laggingTimer)
   }
 }
 

@@ -12,6 +12,7 @@ export interface RegistryDeps {
   /** what every room needs loaded first (e.g. its workspace's audit head) */
   prepare(room: RoomName): Promise<void>
   countSent: RoomDeps['countSent']
+  broadcastShare: RoomDeps['broadcastShare']
   hooksFor(room: RoomName): DocumentHook[]
   onFailed(room: Room, error: Error): void
   /** how long an idle room stays loaded */
@@ -55,6 +56,7 @@ export class Registry {
       appendUpdate: this.deps.appendUpdate,
       recordRefusal: this.deps.recordRefusal,
       countSent: this.deps.countSent,
+      broadcastShare: this.deps.broadcastShare,
       onEmpty: (empty) => this.scheduleUnload(empty),
       onFailed: (failed, error) => this.failed(failed, error),
     }, stored)

@@ -15,16 +15,18 @@ import { updateChangesDoc } from './read-only.js'
 import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
 
 /**
- * Broadcast pacing. Every delivered message costs each socket a write syscall, and on this kind
- * of machine the kernel's share of that (~4 µs per small message on loopback) dwarfs the rest,
+ * Broadcast pacing (`RoomDeps.broadcastShare`). Every delivered message costs each socket a write
+ * syscall, and the kernel's share of that (~4 µs per small message on loopback) dwarfs the rest,
  * so the only way to spend less CPU per delivered message is to deliver several updates per
- * write. After a broadcast that cost `t` ms of CPU (user + system: the writes are synchronous
- * syscalls), the room's next document broadcast waits until `t * PACING_FACTOR` ms have passed;
- * updates persisted meanwhile leave merged in one frame. A
- * room therefore never spends more than 1 / (1 + PACING_FACTOR) of a core on broadcasting, and
- * small rooms (a broadcast well under a millisecond) are not delayed at all.
+ * write. After broadcasts that cost `t` ms of CPU (user + system: the writes are synchronous
+ * syscalls), the room's next document broadcast waits until `t * (1 / share - 1)` ms have passed;
+ * updates persisted meanwhile leave merged in one frame. A room therefore spends at most `share`
+ * of a core on broadcasting, and small rooms (a broadcast well under a millisecond) are not
+ * delayed at all. `t` is smoothed (COST_SMOOTHING): one slow broadcast (a GC pause, a large merged
+ * update) would otherwise hold the next one back for many times its cost, and that tail is what
+ * the room's p99 latency is made of.
  */
-const PACING_FACTOR = 2
+const COST_SMOOTHING = 0.2
 /**
  * Presence broadcasts leave at most once per this many ms per room (and no more often than the
  * pacing above allows). A quiet room's change still leaves in the next turn; in a busy room many
@@ -55,6 +57,8 @@ export interface RoomDeps {
   recordRefusal(room: RoomName, writer: Writer, reason: string, detail?: Record<string, unknown>): AuditEntry
   /** counts one frame sent to `sockets` sockets */
   countSent(sockets: number, bytes: number): void
+  /** the share of a core (0 < share ≤ 1) a room's broadcasts may take; see COST_SMOOTHING */
+  broadcastShare: number
   onEmpty(room: Room): void
   onFailed(room: Room, error: Error): void
 }
@@ -82,6 +86,8 @@ export class Room {
   private readyTimer: NodeJS.Timeout | null = null
   /** performance.now() before which the next document broadcast waits */
   private nextBroadcastAt = 0
+  /** smoothed CPU ms of a document broadcast */
+  private broadcastCost = 0
   /**
    * Replies to sync step 1 by state vector, and the room's own sync step 1, until the document
    * changes. A connect storm on a large document would otherwise re-encode the whole state once
@@ -249,7 +255,7 @@ export class Room {
     const started = performance.now()
     const cpu = cpuMs()
     this.broadcast(encodeAwareness(update))
-    this.nextPresenceAt = started + Math.max(PRESENCE_MIN_GAP_MS, (cpuMs() - cpu) * (1 + PACING_FACTOR))
+    this.nextPresenceAt = started + Math.max(PRESENCE_MIN_GAP_MS, (cpuMs() - cpu) / this.deps.broadcastShare)
   }
 
   private persistThenBroadcast(update: Uint8Array): void {
@@ -274,7 +280,7 @@ export class Room {
     this.scheduleUpdateBroadcast()
   }
 
-  /** Broadcasts the written updates now, or when the pacing allows (see PACING_FACTOR). */
+  /** Broadcasts the written updates now, or when the pacing allows (see COST_SMOOTHING). */
   private scheduleUpdateBroadcast(): void {
     if (this.readyTimer || this.ready.length === 0) return
     const wait = this.nextBroadcastAt - performance.now()
@@ -291,7 +297,8 @@ export class Room {
     if (updates.length === 0 || this.failed) return
     const cpu = cpuMs()
     this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)), true)
-    this.nextBroadcastAt = performance.now() + (cpuMs() - cpu) * PACING_FACTOR
+    this.broadcastCost += (cpuMs() - cpu - this.broadcastCost) * COST_SMOOTHING
+    this.nextBroadcastAt = performance.now() + this.broadcastCost * (1 / this.deps.broadcastShare - 1)
   }
 
   /**
