@@ -6,7 +6,10 @@
 import { randomBytes } from 'node:crypto'
 import { connect as tcpConnect, type Socket } from 'node:net'
 
-/** Messages larger than this are reported by their first bytes only (e.g. a 1 MB sync step 2). */
+/**
+ * Messages larger than this are reported by their first bytes only (e.g. a 1 MB sync step 2), once
+ * their last byte has arrived: a client has a sync reply when it has all of it.
+ */
 const WHOLE_LIMIT = 64 * 1024
 const HEAD_BYTES = 64
 
@@ -26,6 +29,8 @@ export class RawWs {
   private pendingBytes = 0
   /** bytes of a large message body still to skip */
   private skip = 0
+  /** the report of the large message being skipped, sent when its last byte is in */
+  private skipped: RawMessage | null = null
   closed = false
 
   private constructor(readonly socket: Socket, private readonly handlers: RawHandlers) {}
@@ -108,12 +113,15 @@ export class RawWs {
 
   private onData(chunk: Buffer): void {
     if (this.skip > 0) {
-      if (chunk.length <= this.skip) {
+      if (chunk.length < this.skip) {
         this.skip -= chunk.length
         return
       }
       chunk = chunk.subarray(this.skip)
       this.skip = 0
+      this.handlers.message(this.skipped!)
+      this.skipped = null
+      if (chunk.length === 0) return
     }
     let buffer: Buffer
     if (this.pendingBytes > 0) {
@@ -144,13 +152,15 @@ export class RawWs {
       if (length > WHOLE_LIMIT && opcode === 0x2) {
         // Report a large message as soon as its first bytes are here, then skip the rest.
         if (buffer.length - bodyStart < HEAD_BYTES) break
-        this.handlers.message({ data: Buffer.from(buffer.subarray(bodyStart, bodyStart + HEAD_BYTES)), length })
+        const report = { data: Buffer.from(buffer.subarray(bodyStart, bodyStart + HEAD_BYTES)), length }
         const inBuffer = buffer.length - bodyStart
         if (inBuffer >= length) {
+          this.handlers.message(report)
           offset = bodyStart + length
           continue
         }
         this.skip = length - inBuffer
+        this.skipped = report
         return
       }
       if (buffer.length - bodyStart < length) break

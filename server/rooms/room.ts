@@ -20,13 +20,17 @@ import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
  * so the only way to spend less CPU per delivered message is to deliver several updates per
  * write. After broadcasts that cost `t` ms of CPU (user + system: the writes are synchronous
  * syscalls), the room's next document broadcast waits until `t * (1 / share - 1)` ms have passed;
- * updates persisted meanwhile leave merged in one frame. A room therefore spends at most `share`
- * of a core on broadcasting, and small rooms (a broadcast well under a millisecond) are not
- * delayed at all. `t` is smoothed (COST_SMOOTHING): one slow broadcast (a GC pause, a large merged
- * update) would otherwise hold the next one back for many times its cost, and that tail is what
- * the room's p99 latency is made of.
+ * updates persisted meanwhile leave merged in one frame, so a room spends at most `share` of a
+ * core on broadcasting. Small rooms (a broadcast well under a millisecond) are not delayed at all.
+ * In the largest rooms that wait would grow to seconds, so it is capped at MAX_PACING_WAIT_MS,
+ * but never below `2t` (unless the share asks for less): no room takes more than a third of a
+ * core. `t` is smoothed (COST_SMOOTHING): one slow broadcast (a GC pause, a large merged update)
+ * would otherwise hold the next one back for many times its cost, and that tail is what the
+ * room's p99 is made of.
  */
 const COST_SMOOTHING = 0.2
+const MAX_PACING_WAIT_MS = 60
+const MIN_PACING_FACTOR = 2
 /**
  * Presence broadcasts leave at most once per this many ms per room (and no more often than the
  * pacing above allows). A quiet room's change still leaves in the next turn; in a busy room many
@@ -298,7 +302,9 @@ export class Room {
     const cpu = cpuMs()
     this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)), true)
     this.broadcastCost += (cpuMs() - cpu - this.broadcastCost) * COST_SMOOTHING
-    this.nextBroadcastAt = performance.now() + this.broadcastCost * (1 / this.deps.broadcastShare - 1)
+    const factor = 1 / this.deps.broadcastShare - 1
+    const wait = Math.max(Math.min(this.broadcastCost * factor, MAX_PACING_WAIT_MS), this.broadcastCost * Math.min(factor, MIN_PACING_FACTOR))
+    this.nextBroadcastAt = performance.now() + wait
   }
 
   /**
