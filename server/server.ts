@@ -165,12 +165,19 @@ async function route(routes: Route[], request: Parameters<Route>[0], response: P
   notFound(response, url)
 }
 
+/**
+ * Connections the kernel may hold before the server accepts them (capped by net.core.somaxconn).
+ * Node's default, 511, overflows when a thousand clients reconnect at once after a restart: the
+ * dropped handshakes are retried by the clients' kernels only a second later.
+ */
+const LISTEN_BACKLOG = 4096
+
 function listen(http: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     http.once('error', (error: NodeJS.ErrnoException) => {
       reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is in use: stop the other server or pass --port <another port>`) : error)
     })
-    http.listen(port, host, () => resolve())
+    http.listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve())
   })
 }
 
