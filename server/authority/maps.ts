@@ -80,7 +80,8 @@ export class CoordinationMaps {
 
 /** True when `after` is `before` with waiters added at the end of its queue and nothing else. */
 function onlyQueued(before: LockValue | undefined, after: LockValue | undefined): boolean {
-  return !!before && !!after && after.holders === before.holders && after.queue.length > before.queue.length
+  if (!before || !after || after.holders !== before.holders || after.queue.length <= before.queue.length) return false
+  return before.queue.every((waiter, index) => after.queue[index] === waiter)
 }
 
 function setOrDelete(map: Y.Map<unknown>, key: string, value: unknown): void {
