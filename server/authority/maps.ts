@@ -13,7 +13,8 @@ export class CoordinationMaps {
   readonly meta: Y.Map<unknown>
   readonly activity: Y.Array<unknown>
 
-  constructor(doc: Y.Doc) {
+  /** `lagQueues`: leave new waiters for `writeLagging` (see `queueLagMs` in workspace.ts) */
+  constructor(doc: Y.Doc, private readonly lagQueues: boolean) {
     this.claims = doc.getMap('claims')
     this.locks = doc.getMap('locks')
     this.outcomes = doc.getMap('outcomes')
@@ -28,15 +29,14 @@ export class CoordinationMaps {
 
   /**
    * Writes exactly the keys the rules say changed. With `lagQueues`, an event whose only lock
-   * changes are new waiters at the end of queues leaves those locks for `writeLagging` (see
-   * `queueLagMs` in workspace.ts); any other lock change writes the lagging ones with it, so the
-   * document never shows a multi-resource claim in some of its queues only. Returns true when
-   * something was left.
+   * changes are new waiters at the end of queues leaves those locks for `writeLagging`; any other
+   * lock change writes the lagging ones with it, so the document never shows a multi-resource
+   * claim in some of its queues only. Returns true when something was left.
    */
-  writeBack(result: ReduceResult & { ok: true }, state: CoordState, previous: CoordState, lagQueues: boolean): boolean {
+  writeBack(result: ReduceResult & { ok: true }, state: CoordState, previous: CoordState): boolean {
     const { changed } = result
     for (const key of changed.claims) if (this.claims.has(key)) this.claims.delete(key)
-    const lag = lagQueues && changed.locks.length > 0 && changed.locks.every((resource) => onlyQueued(previous.locks[resource], state.locks[resource]))
+    const lag = this.lagQueues && changed.locks.length > 0 && changed.locks.every((resource) => onlyQueued(previous.locks[resource], state.locks[resource]))
     if (lag) changed.locks.forEach((resource) => this.lagging.add(resource))
     else if (changed.locks.length > 0) this.writeLocks([...changed.locks, ...this.lagging], state)
     for (const key of changed.outcomes) setOrDelete(this.outcomes, key, state.outcomes[key])

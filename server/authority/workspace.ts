@@ -43,7 +43,7 @@ export class WorkspaceAuthority {
     public state: CoordState,
     private readonly deps: WorkspaceDeps,
   ) {
-    this.maps = new CoordinationMaps(doc)
+    this.maps = new CoordinationMaps(doc, deps.queueLagMs > 0)
     this.schedule = new Schedule({
       onDeadlines: (events) => this.serverWrite(() => events.forEach((event) => this.apply(event))),
       onGraceOver: (session) => this.endSession(session),
@@ -130,7 +130,7 @@ export class WorkspaceAuthority {
     if (!result.ok) return result.reason
     const previous = this.state
     this.state = result.state
-    if (this.maps.writeBack(result, this.state, previous, this.deps.queueLagMs > 0)) this.scheduleLagging()
+    if (this.maps.writeBack(result, this.state, previous)) this.scheduleLagging()
     this.record(event, result)
     this.deps.onCommit(this)
     return null

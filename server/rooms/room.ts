@@ -13,31 +13,8 @@ import type { AuditEntry } from '../audit/chain.js'
 import { Presence, type PresenceOwner } from './presence.js'
 import { updateChangesDoc } from './read-only.js'
 import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
+import { presenceWaitMs, smoothCost, updateWaitMs } from './pacing.js'
 
-/**
- * Broadcast pacing (`RoomDeps.broadcastShare`). Every delivered message costs each socket a write
- * syscall, and the kernel's share of that (~4 µs per small message on loopback) dwarfs the rest,
- * so the only way to spend less CPU per delivered message is to deliver several updates per
- * write. After broadcasts that cost `t` ms of CPU (user + system: the writes are synchronous
- * syscalls), the room's next document broadcast waits until `t * (1 / share - 1)` ms have passed;
- * updates persisted meanwhile leave merged in one frame, so a room spends at most `share` of a
- * core on broadcasting. Small rooms (a broadcast well under a millisecond) are not delayed at all.
- * In the largest rooms that wait would grow to seconds, so it is capped at MAX_PACING_WAIT_MS,
- * but never below `2t` (unless the share asks for less): no room takes more than a third of a
- * core. `t` is smoothed (COST_SMOOTHING): one slow broadcast (a GC pause, a large merged update)
- * would otherwise hold the next one back for many times its cost, and that tail is what the
- * room's p99 is made of.
- */
-const COST_SMOOTHING = 0.2
-const MAX_PACING_WAIT_MS = 60
-const MIN_PACING_FACTOR = 2
-/**
- * Presence broadcasts leave at most once per this many ms per room (and no more often than the
- * pacing above allows). A quiet room's change still leaves in the next turn; in a busy room many
- * cursor moves leave merged in one message, one write per socket, which is what makes presence
- * churn cheap. 8 ms is half a display frame.
- */
-const PRESENCE_MIN_GAP_MS = 8
 /** waits shorter than this are not worth a timer: broadcast at once */
 const MIN_PACING_MS = 1
 /** a member that never asks to sync gets its held updates anyway after this many */
@@ -61,7 +38,7 @@ export interface RoomDeps {
   recordRefusal(room: RoomName, writer: Writer, reason: string, detail?: Record<string, unknown>): AuditEntry
   /** counts one frame sent to `sockets` sockets */
   countSent(sockets: number, bytes: number): void
-  /** the share of a core (0 < share ≤ 1) a room's broadcasts may take; see COST_SMOOTHING */
+  /** the share of a core (0 < share ≤ 1) a room's broadcasts may take (see pacing.ts) */
   broadcastShare: number
   onEmpty(room: Room): void
   onFailed(room: Room, error: Error): void
@@ -259,7 +236,7 @@ export class Room {
     const started = performance.now()
     const cpu = cpuMs()
     this.broadcast(encodeAwareness(update))
-    this.nextPresenceAt = started + Math.max(PRESENCE_MIN_GAP_MS, (cpuMs() - cpu) / this.deps.broadcastShare)
+    this.nextPresenceAt = started + presenceWaitMs(cpuMs() - cpu, this.deps.broadcastShare)
   }
 
   private persistThenBroadcast(update: Uint8Array): void {
@@ -284,7 +261,7 @@ export class Room {
     this.scheduleUpdateBroadcast()
   }
 
-  /** Broadcasts the written updates now, or when the pacing allows (see COST_SMOOTHING). */
+  /** Broadcasts the written updates now, or when the pacing allows (see pacing.ts). */
   private scheduleUpdateBroadcast(): void {
     if (this.readyTimer || this.ready.length === 0) return
     const wait = this.nextBroadcastAt - performance.now()
@@ -301,10 +278,8 @@ export class Room {
     if (updates.length === 0 || this.failed) return
     const cpu = cpuMs()
     this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)), true)
-    this.broadcastCost += (cpuMs() - cpu - this.broadcastCost) * COST_SMOOTHING
-    const factor = 1 / this.deps.broadcastShare - 1
-    const wait = Math.max(Math.min(this.broadcastCost * factor, MAX_PACING_WAIT_MS), this.broadcastCost * Math.min(factor, MIN_PACING_FACTOR))
-    this.nextBroadcastAt = performance.now() + wait
+    this.broadcastCost = smoothCost(this.broadcastCost, cpuMs() - cpu)
+    this.nextBroadcastAt = performance.now() + updateWaitMs(this.broadcastCost, this.deps.broadcastShare)
   }
 
   /**
