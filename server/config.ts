@@ -7,7 +7,7 @@ export interface ServerOptions {
    * lost when the process ends) — for tests, demos and measuring what the disk costs */
   memory: boolean
   durability: 'os' | 'fsync'
-  /** largest accepted message (DESIGN.md §7: 4413 above it) */
+  /** largest accepted message (docs/design.md §7: 4413 above it) */
   maxMessageBytes: number
   ratePerSecond: number
   burst: number

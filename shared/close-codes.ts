@@ -1,8 +1,8 @@
-// WebSocket close codes of DESIGN.md §7. Every refusal carries one of these and a reason.
+// WebSocket close codes of docs/design.md §7. Every refusal carries one of these and a reason.
 export const CloseCode = {
   shuttingDown: 1001,
   internalError: 1011,
-  /** a client that does not read what it is sent (not in DESIGN.md §7, which has no slow-consumer code) */
+  /** a client that does not read what it is sent (docs/design.md §7) */
   tryAgainLater: 1013,
   malformed: 4400,
   unauthorized: 4401,

@@ -1,4 +1,4 @@
-// The values stored in a workspace's coordination document (DESIGN.md §4). Plain JSON, so the
+// The values stored in a workspace's coordination document (docs/design.md §4). Plain JSON, so the
 // rules in server/authority can be pure functions over them.
 import type { Kind, Role } from './roles.js'
 

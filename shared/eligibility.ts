@@ -1,4 +1,4 @@
-// Who may vote on an approval (DESIGN.md §4): the same rule for the server's authority, the client
+// Who may vote on an approval (docs/design.md §4): the same rule for the server's authority, the client
 // library (checked before a vote is sent) and the dashboard (which explains why someone may not).
 import type { ApprovalRequest } from './coordination.js'
 import { isRole, roleAtLeast, type Kind, type Role } from './roles.js'

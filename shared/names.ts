@@ -1,4 +1,4 @@
-// Name rules of DESIGN.md §2, shared by server and client so a mistake is reported before
+// Name rules of docs/design.md §2, shared by server and client so a mistake is reported before
 // anything is sent. Each check returns null when the value is fine, else a message saying what
 // to fix.
 

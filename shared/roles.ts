@@ -1,4 +1,4 @@
-// Roles of DESIGN.md §3. Each role includes the ones before it.
+// Roles of docs/design.md §3. Each role includes the ones before it.
 export const ROLES = ['viewer', 'editor', 'approver', 'admin'] as const
 export type Role = (typeof ROLES)[number]
 export const KINDS = ['human', 'agent'] as const
@@ -27,7 +27,7 @@ export interface Identity {
   workspace: string
 }
 
-/** Only humans with role approver or admin vote (DESIGN.md §3, §4). */
+/** Only humans with role approver or admin vote (docs/design.md §3, §4). */
 export function canVote(identity: Pick<Identity, 'kind' | 'role'>): boolean {
   return identity.kind === 'human' && roleAtLeast(identity.role, 'approver')
 }

@@ -1,4 +1,4 @@
-// Approvals end to end (DESIGN.md §4): an agent requests, the server writes the status, only
+// Approvals end to end (docs/design.md §4): an agent requests, the server writes the status, only
 // eligible humans vote, quorum/reject/expiry/cancel decide once and for all, and a decision reaches
 // the requester's next session after the one that asked is gone.
 import { test } from 'uvu'

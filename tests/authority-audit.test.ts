@@ -1,4 +1,4 @@
-// The audit log (DESIGN.md §6): a hash chain that verifies after a mixed workload and breaks at a
+// The audit log (docs/design.md §6): a hash chain that verifies after a mixed workload and breaks at a
 // tampered entry; replaying its input events from empty reproduces the locks and approvals state,
 // before and after a crash (state rebuilt from checkpoint + replay); sessions and activity.
 import { Level } from 'level'

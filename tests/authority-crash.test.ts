@@ -1,4 +1,4 @@
-// Crashes and restarts (DESIGN.md §4, §6): a SIGKILLed client keeps its lock for the grace period
+// Crashes and restarts (docs/design.md §4, §6): a SIGKILLed client keeps its lock for the grace period
 // and loses it after; a session reconnecting in time keeps it; fencing tokens keep rising across a
 // server kill -9; deadlines set before a graceful restart still fire after it.
 import { test } from 'uvu'

@@ -1,5 +1,5 @@
 // The authority undoes every forged write to a coordination document in the same transaction
-// (DESIGN.md §4): stock y-websocket clients write the maps directly, a watcher checks every state
+// (docs/design.md §4): stock y-websocket clients write the maps directly, a watcher checks every state
 // it receives, the forger's own document converges back, each refusal is audited, 20 refusals in a
 // minute close the connection with 4403, and the server's Yjs client id never changes.
 import { test } from 'uvu'

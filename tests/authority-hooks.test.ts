@@ -82,7 +82,7 @@ test('the refusal is audited, and repeated forgeries close the connection with 4
   forger.doc.getMap('config').set('owner', 'mallory')
   await waitSeen(watcher, forger)
   await waitFor(() => !forger.doc.getMap('config').has('owner'), 5000, 'the forged key was not removed')
-  // DESIGN.md §7: every refusal is audited (hooks.ts: refuse() is "for the audit log").
+  // docs/design.md §7: every refusal is audited (hooks.ts: refuse() is "for the audit log").
   await waitFor(async () => (await fetchAudit(server, WS, mallory.token)).some((entry) => entry.type === 'refused' && entry.session === session && entry.data?.code === undefined && /config\.owner/.test(JSON.stringify(entry.data))), 3000,
     'no refused audit entry for a write undone by a deployment hook').catch((error: Error) => {
     failures.push(error.message)

@@ -1,4 +1,4 @@
-// Locks end to end (DESIGN.md §4): stock y-websocket clients write claims, the server grants them
+// Locks end to end (docs/design.md §4): stock y-websocket clients write claims, the server grants them
 // in arrival order with increasing fencing tokens, all or nothing, shared with shared, with
 // waitMs/ttlMs deadlines and admin force-release. A watcher checks every state it receives.
 import { test } from 'uvu'

@@ -1,4 +1,4 @@
-// Presence is untrusted (DESIGN.md §4, §5): a connection publishes only for the client ids it owns,
+// Presence is untrusted (docs/design.md §4, §5): a connection publishes only for the client ids it owns,
 // the `user` field is forced to its token's identity, and stock y-websocket clients — which echo
 // every awareness change they apply back to the server — must still never be refused.
 import { test } from 'uvu'

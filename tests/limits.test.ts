@@ -1,5 +1,5 @@
 // Bad input closes only the connection that sent it, with the documented code and a reason
-// (DESIGN.md §2, §7): bad room names, oversized messages, floods, and broken frames of every kind.
+// (docs/design.md §2, §7): bad room names, oversized messages, floods, and broken frames of every kind.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'

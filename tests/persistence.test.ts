@@ -1,4 +1,4 @@
-// Persist before broadcast (DESIGN.md §6): a graceful restart keeps everything, and after a
+// Persist before broadcast (docs/design.md §6): a graceful restart keeps everything, and after a
 // `kill -9` in the middle of a write storm every change any client has seen is still there.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'

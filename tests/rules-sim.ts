@@ -1,7 +1,7 @@
 // A random-interleaving simulation of the authority's rules for the property tests: 60 sessions
 // of 36 actors write claims, releases, votes, cancels and forged writes through `checkWrite` and
 // `reduce`, sessions end, timers fire (on time, late and early), admins revoke. Every step checks
-// the invariants of DESIGN.md §4; the end of a run checks that replaying the log rebuilds the state.
+// the invariants of docs/design.md §4; the end of a run checks that replaying the log rebuilds the state.
 import * as fc from 'fast-check'
 import { isDeepStrictEqual } from 'node:util'
 import * as assert from 'uvu/assert'
@@ -289,7 +289,7 @@ function forge(sim: Sim, writer: Writer, kind: number, pick: number): void {
   }
 }
 
-/** The eligibility rule of DESIGN.md §4, written independently of the code under test. */
+/** The eligibility rule of docs/design.md §4, written independently of the code under test. */
 function eligible(request: ApprovalRequest, voter: { actor: string; kind: Kind; role: Role }): boolean {
   const votes = voter.kind === 'human' && (voter.role === 'approver' || voter.role === 'admin')
   const self = voter.actor !== request.requester || request.allowSelfApproval === true

@@ -1,4 +1,4 @@
-// Share links (DESIGN.md §3): admins create, list and revoke them; redeeming returns a working
+// Share links (docs/design.md §3): admins create, list and revoke them; redeeming returns a working
 // token for the link's workspace and role; passwords, expiry, use limits and revocation hold, and
 // revocation reaches live connections within a second.
 import { test } from 'uvu'

@@ -1,4 +1,4 @@
-// Token revocation (DESIGN.md §3): an admin revokes a token of their workspace; live connections
+// Token revocation (docs/design.md §3): an admin revokes a token of their workspace; live connections
 // using it close with 4401 within about a second, new ones and REST calls are refused, the
 // revocation is audited and survives a restart, and nothing else of that actor is affected.
 import { Level } from 'level'

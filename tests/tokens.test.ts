@@ -1,4 +1,4 @@
-// Admission (DESIGN.md §2, §3, §7): every bad token is refused with the right close code and a
+// Admission (docs/design.md §2, §3, §7): every bad token is refused with the right close code and a
 // reason a person can act on; session ids stay with the actor that first used them.
 import { jwtVerify, SignJWT, UnsecuredJWT } from 'jose'
 import { test } from 'uvu'

@@ -1,4 +1,4 @@
-// Viewers read, sync and publish presence, but cannot change a content document (DESIGN.md §5):
+// Viewers read, sync and publish presence, but cannot change a content document (docs/design.md §5):
 // a new edit is refused with 4403 and a reason, while resending known state is fine.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'

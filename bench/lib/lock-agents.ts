@@ -1,7 +1,7 @@
 // Scenario D's agents, in the client processes: Huddle client-library connections (connect(),
 // locks.acquire(), lock.release()) that claim resources in a loop and log every grant. If the
 // client library is not built, stock y-websocket providers write the claims themselves, as
-// DESIGN.md §4 describes (claims[<session>:<id>] = {resources, mode}; outcome `granted`).
+// docs/design.md §4 describes (claims[<session>:<id>] = {resources, mode}; outcome `granted`).
 import { randomBytes } from 'node:crypto'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
@@ -51,7 +51,7 @@ async function libAgent(lib: ClientLib, args: LockAgentArgs): Promise<Agent> {
   }
 }
 
-/** The fallback: the protocol of DESIGN.md §4 spoken by a stock provider. */
+/** The fallback: the protocol of docs/design.md §4 spoken by a stock provider. */
 function rawAgent(args: LockAgentArgs): Promise<Agent> {
   const doc = new Y.Doc()
   const session = randomBytes(16).toString('base64url')

@@ -92,7 +92,7 @@ export function takeTokenFromFragment(): string | null {
 }
 
 /**
- * The session id of this tab for `actor` (DESIGN.md §2: chosen once, kept across reconnects).
+ * The session id of this tab for `actor` (docs/design.md §2: chosen once, kept across reconnects).
  * The server binds a session id to the first actor using it, so signing in as someone else in the
  * same tab starts a new one.
  */

@@ -13,7 +13,7 @@ export type ConnectionState =
   /** refused for good: only a new token (4401) or a deliberate retry helps */
   | { kind: 'closed'; code: number; message: string; signInAgain: boolean }
 
-/** Close codes after which reconnecting would be refused again (DESIGN.md §7). */
+/** Close codes after which reconnecting would be refused again (docs/design.md §7). */
 const TERMINAL: ReadonlySet<number> = new Set([CloseCode.malformed, CloseCode.unauthorized, CloseCode.forbidden, CloseCode.tooLarge])
 
 /** What a close means, for people. */

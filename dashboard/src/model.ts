@@ -1,4 +1,4 @@
-// The workspace's coordination document (DESIGN.md §4) read as plain values for the panels, with
+// The workspace's coordination document (docs/design.md §4) read as plain values for the panels, with
 // one batched change signal for document updates and one for presence.
 import * as Y from 'yjs'
 import type { ActivityEntry, ApprovalCancel, ApprovalRequest, ApprovalStatus, ApprovalVote, LockValue, SessionValue } from '../../shared/coordination.js'

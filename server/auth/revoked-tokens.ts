@@ -1,4 +1,4 @@
-// Revoked tokens (DESIGN.md §3: revoking a token takes effect on live connections within a
+// Revoked tokens (docs/design.md §3: revoking a token takes effect on live connections within a
 // second). A token is named by the SHA-256 of its text, so every token this server ever signed can
 // be revoked, also one minted before revocation existed. A revocation is kept until the token
 // expires; after that the token is refused for its expiry anyway, so the entry is dropped.

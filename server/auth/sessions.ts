@@ -1,4 +1,4 @@
-// A session id is bound to the first actor that presents it (DESIGN.md §2); the binding is stored
+// A session id is bound to the first actor that presents it (docs/design.md §2); the binding is stored
 // so it holds across restarts. Lookups of one session are serialised so two actors racing for a
 // new id cannot both win.
 export interface BindingStore {

@@ -1,4 +1,4 @@
-// Share links (DESIGN.md §3): an admin creates a link for a workspace and role, with an expiry,
+// Share links (docs/design.md §3): an admin creates a link for a workspace and role, with an expiry,
 // an optional password and an optional use limit; redeeming it returns a token. All links are
 // kept in memory (they are few) so revocation can be checked on every live connection each second.
 import { randomBytes } from 'node:crypto'

@@ -1,4 +1,4 @@
-// JWT (HS256) tokens of DESIGN.md §3. Verification turns every failure into a reason a person can
+// JWT (HS256) tokens of docs/design.md §3. Verification turns every failure into a reason a person can
 // act on; the connection layer maps it to close code 4401 (bad token) or 4403 (wrong workspace).
 import { createHash, randomBytes } from 'node:crypto'
 import { SignJWT, errors, jwtVerify } from 'jose'

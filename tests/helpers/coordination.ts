@@ -1,6 +1,6 @@
 // Helpers for the authority's end-to-end tests (tests/authority-*.test.ts): identities, stock
 // y-websocket clients of a workspace's coordination document, the legitimate writes they make,
-// a watcher that checks every state it observes against the rules of DESIGN.md §4, REST calls,
+// a watcher that checks every state it observes against the rules of docs/design.md §4, REST calls,
 // child processes (a client to SIGKILL, or a server started from another entry script).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { request } from 'node:http'

@@ -1,7 +1,7 @@
 // Approvals: pending requests first (title, action, details, requester, votes so far, what is still
 // needed, expiry countdown) with Approve / Reject for eligible humans and the reason others cannot
 // vote; then decided ones with who decided and why. A vote is this actor's `vote:<actor>` key in
-// the approval's Y.Map (DESIGN.md §4); the server's authority accepts or undoes it.
+// the approval's Y.Map (docs/design.md §4); the server's authority accepts or undoes it.
 import type { ApprovalRequest, Decision } from '../../../shared/coordination.js'
 import { isRole, roleAtLeast } from '../../../shared/roles.js'
 // The server's own eligibility rule (a pure function over shared types), so the dashboard never

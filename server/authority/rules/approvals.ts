@@ -1,4 +1,4 @@
-// Approval rules (DESIGN.md §4). An approval is pending until exactly one final state: approved
+// Approval rules (docs/design.md §4). An approval is pending until exactly one final state: approved
 // (quorum of distinct eligible approvals), rejected (one eligible rejection), expired (expiresAt
 // passed; a timeout never approves) or cancelled (by the requester). Every decision recounts
 // all votes against the eligibility rules, so a vote only counts if it is eligible then.

@@ -1,4 +1,4 @@
-// Lock rules (DESIGN.md §4). A claim holds all of its resources or none; exclusive excludes
+// Lock rules (docs/design.md §4). A claim holds all of its resources or none; exclusive excludes
 // everything, shared coexists with shared. Claims join every queue they wait in at the moment they
 // arrive, so all queues agree with one global arrival order; a claim is granted only when no
 // holder conflicts and no earlier waiter conflicts on any of its resources. The earliest waiter

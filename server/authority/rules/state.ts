@@ -1,5 +1,5 @@
 // The authority's state and events as plain JSON. The rules are pure functions over these types:
-// no Yjs, no clock, no I/O, so the same events always produce the same state (DESIGN.md §6).
+// no Yjs, no clock, no I/O, so the same events always produce the same state (docs/design.md §6).
 import type {
   ApprovalCancel,
   ApprovalRequest,

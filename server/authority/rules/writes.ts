@@ -1,4 +1,4 @@
-// Who may write which key of the coordination document (DESIGN.md §4): every key has exactly one
+// Who may write which key of the coordination document (docs/design.md §4): every key has exactly one
 // writer, named by the key itself. These checks need only the write itself; rules that depend
 // on the current state (a vote on a decided approval, a cancel by someone other than the
 // requester, a reused claim key) are refused by `reduce`.
