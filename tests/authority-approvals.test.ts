@@ -5,24 +5,18 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, newSession, waitFor } from './helpers/clients.js'
 import {
-  approvalMap, cancelApproval, clientReady, type CoordPeer, fetchAudit, joinCoord, ledger, refusedWrites, requestApproval, runCoordClient, startHuddle, statusOf,
+  approvalMap, cancelApproval, clientReady, type CoordPeer, fetchAudit, joinCoord, ledger, refusedWrites, requestApproval, runCoordClient, statusOf,
   vote, waitConverged, waitStatus, Watcher, who,
 } from './helpers/coordination.js'
-import type { TestServer } from './helpers/server.js'
+import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 const GRACE_MS = 1500
 let server: TestServer
-
-test.before(async () => {
-  server = await startHuddle(['--lease-grace', `${GRACE_MS}ms`])
-})
+withServer(test, (started) => void (server = started), { args: [...NO_RATE_LIMIT, '--lease-grace', `${GRACE_MS}ms`] })
 
 test.after.each(() => {
   cleanupClients()
-})
-
-test.after(async () => {
-  await server?.dispose()
 })
 
 async function refusalsOf(ws: string, peer: CoordPeer): Promise<string[]> {

@@ -5,23 +5,16 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { cleanupClients, newSession, waitFor } from './helpers/clients.js'
+import { newSession, waitFor } from './helpers/clients.js'
 import {
   approvalMap, approvalsOf, claim, claimsOf, clientIds, type CoordPeer, coordJson, fetchAudit, joinCoord, ledger, locksOf, outcomesOf,
-  reconnect, refusedWrites, requestApproval, startHuddle, until, vote, waitConverged, waitOutcome, waitStatus, Watcher, who, type Who,
+  reconnect, refusedWrites, requestApproval, until, vote, waitConverged, waitOutcome, waitStatus, Watcher, who, type Who,
 } from './helpers/coordination.js'
-import type { TestServer } from './helpers/server.js'
+import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 let server: TestServer
-
-test.before(async () => {
-  server = await startHuddle(['--lease-grace', '60s'])
-})
-
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
-})
+withServer(test, (started) => void (server = started), { args: [...NO_RATE_LIMIT, '--lease-grace', '60s'] })
 
 interface Expected {
   type: string

@@ -5,19 +5,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { cleanupClients, connectPeer, newSession, type Peer, waitFor } from './helpers/clients.js'
-import { claim, distScript, fetchAudit, joinCoord, ScriptServer, waitOutcome, waitSeen, who } from './helpers/coordination.js'
+import { connectPeer, newSession, type Peer, waitFor } from './helpers/clients.js'
+import { claim, fetchAudit, joinCoord, waitOutcome, waitSeen, who } from './helpers/coordination.js'
+import { distScript, type TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
-let server: ScriptServer
-
-test.before(async () => {
-  server = await ScriptServer.start(distScript('tests/fixtures/custom-server.js'), { env: { CONFIG_EDITORS: 'alice,carol' } })
-})
-
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
-})
+let server: TestServer
+withServer(test, (started) => void (server = started), { script: distScript('tests/fixtures/custom-server.js'), env: { CONFIG_EDITORS: 'alice,carol' } })
 
 const WS = 'hooked'
 const failures: string[] = []
@@ -37,15 +31,15 @@ async function configWatcher(): Promise<{ peer: Peer; seen: Map<string, unknown[
   }
   config.observeDeep(record)
   doc.on('afterTransaction', record)
-  const peer = await connectPeer(server.asTestServer, ROOM, { token: (await who('hook-watcher', 'viewer')).token, doc })
+  const peer = await connectPeer(server, ROOM, { token: (await who('hook-watcher', 'viewer')).token, doc })
   return { peer, seen }
 }
 
 test('an allowed editor changes config; another editor is undone in the same transaction and told', async () => {
   const { peer: watcher, seen } = await configWatcher()
-  const alice = await connectPeer(server.asTestServer, ROOM, { token: (await who('alice', 'editor')).token })
+  const alice = await connectPeer(server, ROOM, { token: (await who('alice', 'editor')).token })
   const bobWho = await who('bob', 'editor')
-  const bob = await connectPeer(server.asTestServer, ROOM, { token: bobWho.token })
+  const bob = await connectPeer(server, ROOM, { token: bobWho.token })
   alice.doc.getMap('config').set('theme', 'dark')
   alice.doc.getMap('config').set('retries', 3)
   await waitFor(() => watcher.doc.getMap('config').get('retries') === 3 && bob.doc.getMap('config').get('theme') === 'dark', 5000, "alice's change did not reach the others")
@@ -68,7 +62,7 @@ test('an allowed editor changes config; another editor is undone in the same tra
   assert.equal(seen.get('retries'), [3])
   assert.is(seen.get('debug'), undefined)
   // The other allowed editor still can.
-  const carol = await connectPeer(server.asTestServer, ROOM, { token: (await who('carol', 'editor')).token })
+  const carol = await connectPeer(server, ROOM, { token: (await who('carol', 'editor')).token })
   carol.doc.getMap('config').set('theme', 'solarized')
   await waitFor(() => watcher.doc.getMap('config').get('theme') === 'solarized', 5000, "carol's change did not stick")
   assert.equal(bob.closes, [], 'a few refusals do not close the connection')
@@ -78,7 +72,7 @@ test('the refusal is audited, and repeated forgeries close the connection with 4
   const { peer: watcher, seen } = await configWatcher()
   const mallory = await who('mallory', 'editor')
   const session = newSession()
-  const forger = await connectPeer(server.asTestServer, ROOM, { token: mallory.token, session })
+  const forger = await connectPeer(server, ROOM, { token: mallory.token, session })
   forger.doc.getMap('config').set('owner', 'mallory')
   await waitSeen(watcher, forger)
   await waitFor(() => !forger.doc.getMap('config').has('owner'), 5000, 'the forged key was not removed')

@@ -5,22 +5,16 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, delay, waitFor } from './helpers/clients.js'
 import {
-  api, claim, type CoordPeer, fetchAudit, holdersOf, joinCoord, locksOf, outcomesOf, queueOf, release, startHuddle, until, waitOutcome, Watcher, who,
+  api, claim, type CoordPeer, fetchAudit, holdersOf, joinCoord, locksOf, outcomesOf, queueOf, release, until, waitOutcome, Watcher, who,
 } from './helpers/coordination.js'
-import type { TestServer } from './helpers/server.js'
+import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 let server: TestServer
-
-test.before(async () => {
-  server = await startHuddle(['--lease-grace', '60s'])
-})
+withServer(test, (started) => void (server = started), { args: [...NO_RATE_LIMIT, '--lease-grace', '60s'] })
 
 test.after.each(() => {
   cleanupClients()
-})
-
-test.after(async () => {
-  await server?.dispose()
 })
 
 async function peers(ws: string, prefix: string, count: number): Promise<CoordPeer[]> {

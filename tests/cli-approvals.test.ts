@@ -2,7 +2,8 @@
 // `huddle approvals`, `huddle who` and `huddle audit`.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { runCli, TestServer } from './helpers/server.js'
+import { runCli, type TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 import { CliProcess, cliEnv } from './fixtures/client-cli.js'
 
 const WS = 'cli-approvals'
@@ -10,14 +11,10 @@ let server: TestServer
 let agent: Record<string, string>
 let bob: Record<string, string>
 
-test.before(async () => {
-  server = await TestServer.start()
+withServer(test, async (started) => {
+  server = started
   agent = await cliEnv(server, WS, 'ci-bot', 'editor', 'agent')
   bob = await cliEnv(server, WS, 'bob', 'approver')
-})
-
-test.after(async () => {
-  await server.dispose()
 })
 
 async function requested(run: CliProcess): Promise<string> {

@@ -7,7 +7,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, HuddleApi, type Huddle } from '../client-lib/node.js'
 import { mintToken, waitFor } from './helpers/clients.js'
-import { makeTempDir, ROOT, runCli, TestServer } from './helpers/server.js'
+import { makeTempDir, ROOT, runCli, type TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 import { CliProcess, cliEnv } from './fixtures/client-cli.js'
 
 const WS = 'cli-locks'
@@ -16,15 +17,15 @@ let server: TestServer
 let env: Record<string, string>
 const clients: Huddle[] = []
 
-test.before(async () => {
-  server = await TestServer.start({ args: ['--lease-grace', '1s'] })
-  env = await cliEnv(server, WS, 'ci-bot', 'editor', 'agent')
-})
-
-test.after(async () => {
-  for (const client of clients.splice(0)) await client.close()
-  await server.dispose()
-})
+withServer(
+  test,
+  async (started) => {
+    server = started
+    env = await cliEnv(server, WS, 'ci-bot', 'editor', 'agent')
+    return () => Promise.all(clients.splice(0).map((client) => client.close()))
+  },
+  { args: ['--lease-grace', '1s'] },
+)
 
 function readLog(path: string): string[][] {
   return readFileSync(path, 'utf8').trim().split('\n').map((line) => line.split(' '))

@@ -8,7 +8,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, type Huddle } from '../client-lib/node.js'
 import { mintToken, waitFor } from './helpers/clients.js'
-import { HUDDLE_BIN, ROOT, TestServer } from './helpers/server.js'
+import { HUDDLE_BIN, ROOT, type TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 
 const WS = 'mcp'
 let server: TestServer
@@ -16,16 +17,14 @@ let mcp: Client
 let human: Huddle
 const TOOLS = ['acquire_lock', 'await_approval', 'cancel_approval', 'list_approvals', 'list_locks', 'list_online', 'release_lock', 'request_approval', 'set_presence']
 
-test.before(async () => {
-  server = await TestServer.start()
+withServer(test, async (started) => {
+  server = started
   human = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken('bob', 'approver', WS) })
   mcp = await startMcp()
-})
-
-test.after(async () => {
-  await mcp.close()
-  await human.close()
-  await server.dispose()
+  return async () => {
+    await mcp.close()
+    await human.close()
+  }
 })
 
 async function startMcp(token?: string): Promise<Client> {

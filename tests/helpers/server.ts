@@ -6,6 +6,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { waitFor } from './wait.js'
 
 /** The repository root (this file runs from dist/tests/helpers/). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
@@ -17,6 +18,11 @@ export const TEST_SECRET = 'huddle-test-secret-0123456789-abcdefghijklmnopqrstuv
 export interface StartOptions {
   /** extra `huddle serve` flags, e.g. ['--rate', '10'] */
   args?: string[]
+  /**
+   * another entry script to run instead of `huddle serve` (a deployment embedding `startServer`,
+   * see `distScript`); it gets the same flags and must print the same listening line
+   */
+  script?: string
   /** HUDDLE_SECRET for the process; null starts it without one (it generates <data>/secret) */
   secret?: string | null
   /** reuse a data directory instead of creating a temporary one */
@@ -30,6 +36,9 @@ export interface StartOptions {
   /** ms to wait for the listening banner */
   startTimeoutMs?: number
 }
+
+/** What a client helper needs of a server: its URLs. */
+export type ServerLike = Pick<TestServer, 'wsUrl' | 'httpUrl'>
 
 export interface Exit {
   code: number | null
@@ -123,7 +132,8 @@ export class TestServer {
     if (this.options.secret === null) delete env.HUDDLE_SECRET
     else env.HUDDLE_SECRET = this.options.secret ?? TEST_SECRET
     const storage = this.options.memory ? ['--memory'] : ['--data', this.dataDir]
-    const nodeArgs = [...(this.options.exposeGc ? ['--expose-gc'] : []), HUDDLE_BIN, 'serve', '--port', String(port), '--host', '127.0.0.1', ...storage, ...args]
+    const entry = this.options.script ? [this.options.script] : [HUDDLE_BIN, 'serve']
+    const nodeArgs = [...(this.options.exposeGc ? ['--expose-gc'] : []), ...entry, '--port', String(port), '--host', '127.0.0.1', ...storage, ...args]
     const child = spawn(process.execPath, nodeArgs, { cwd: this.options.memory ? this.dataDir : ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(child)
     this.child = child
@@ -176,13 +186,7 @@ export class TestServer {
 
   /** Waits until stdout contains `pattern` (the banner is written after the listening line). */
   async waitForStdout(pattern: RegExp, timeoutMs = 5000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const match = pattern.exec(this.stdout)
-      if (match) return match
-      if (Date.now() > deadline) throw new Error(`stdout never matched ${pattern}:\n${this.stdout}`)
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    return waitFor(() => pattern.exec(this.stdout), timeoutMs, () => `stdout never matched ${pattern}:\n${this.stdout}`)
   }
 
   /** SIGTERM (graceful shutdown) and wait for the exit. */
@@ -221,7 +225,7 @@ export class TestServer {
     await this.spawn(options.args ?? this.options.args ?? [], options.samePort ? this.port : 0)
   }
 
-  async fetchText(path: string, timeoutMs = 5000): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  async fetchText(path: string, timeoutMs = 5000): Promise<HttpResponse> {
     return httpGet(`${this.httpUrl}${path}`, timeoutMs)
   }
 
@@ -252,20 +256,31 @@ export interface Health {
   memory: NodeJS.MemoryUsage
 }
 
-/** A GET without keep-alive, so no pooled socket outlives the test. */
-export function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  return new Promise((resolveGet, rejectGet) => {
-    const req = request(url, { method: 'GET', agent: false, headers: { connection: 'close' } }, (response) => {
+export interface HttpResponse {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+/** A request without keep-alive, so no pooled socket outlives the test. */
+export function httpRequest(url: string, options: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpResponse> {
+  const { method = 'GET', timeoutMs = 5000 } = options
+  return new Promise((resolveRequest, rejectRequest) => {
+    const req = request(url, { method, agent: false, headers: { connection: 'close', ...options.headers } }, (response) => {
       let body = ''
       response.setEncoding('utf8')
       response.on('data', (chunk: string) => (body += chunk))
-      response.on('end', () => resolveGet({ status: response.statusCode ?? 0, headers: response.headers, body }))
-      response.on('error', rejectGet)
+      response.on('end', () => resolveRequest({ status: response.statusCode ?? 0, headers: response.headers, body }))
+      response.on('error', rejectRequest)
     })
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${url} timed out after ${timeoutMs} ms`)))
-    req.on('error', rejectGet)
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs} ms`)))
+    req.on('error', rejectRequest)
     req.end()
   })
+}
+
+export function httpGet(url: string, timeoutMs = 5000): Promise<HttpResponse> {
+  return httpRequest(url, { timeoutMs })
 }
 
 /** Runs `huddle <args>` to completion and returns its output. */
@@ -293,4 +308,56 @@ export function runCli(args: string[], options: { env?: Record<string, string | 
       resolveRun({ code, stdout, stderr })
     })
   })
+}
+
+/** Flags that lift the per-connection rate limit: the coordination tests send a lot. */
+export const NO_RATE_LIMIT = ['--rate', '100000', '--burst', '100000']
+
+/** A `huddle serve` process with `NO_RATE_LIMIT` plus `args`. */
+export function startHuddle(args: string[] = [], dataDir?: string): Promise<TestServer> {
+  return TestServer.start({ args: [...NO_RATE_LIMIT, ...args], ...(dataDir ? { dataDir } : {}) })
+}
+
+/** A compiled script under dist/ (e.g. 'tests/fixtures/custom-server.js'). */
+export function distScript(path: string): string {
+  return join(ROOT, 'dist', path)
+}
+
+/** A child process running a compiled fixture, with its stdout split into lines. */
+export class ChildScript {
+  readonly lines: string[] = []
+  stderr = ''
+  readonly exited: Promise<Exit>
+
+  constructor(readonly child: ChildProcess) {
+    children.add(child)
+    let partial = ''
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n')
+      partial = parts.pop() ?? ''
+      this.lines.push(...parts)
+    })
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr = (this.stderr + chunk).slice(-20_000)))
+    this.exited = new Promise((resolveExit) =>
+      child.once('exit', (code, signal) => {
+        children.delete(child)
+        resolveExit({ code, signal })
+      }),
+    )
+  }
+
+  static run(script: string, env: Record<string, string>): ChildScript {
+    return new ChildScript(spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
+  }
+
+  /** The first line matching `pattern` (waiting for it). */
+  async line(pattern: RegExp, timeoutMs = 8000): Promise<RegExpExecArray> {
+    return waitFor(() => this.lines.map((line) => pattern.exec(line)).find((match) => match !== null), timeoutMs, () => `child never printed ${pattern}; stdout: ${this.lines.join('\n')}\nstderr: ${this.stderr}`)
+  }
+
+  /** kill -9, and wait for the exit. */
+  async kill9(): Promise<void> {
+    this.child.kill('SIGKILL')
+    await this.exited
+  }
 }

@@ -6,15 +6,26 @@ import { launchBrowser } from './browser.js'
 import { cleanupClients } from './clients.js'
 import { type StartOptions, TestServer } from './server.js'
 
-export function withServer(suite: Test, use: (server: TestServer) => void, options?: StartOptions): void {
+/**
+ * What a file does once its server is up. When it returns (or resolves to) a function, that
+ * function runs after the last test, before the server stops: how to undo what it opened.
+ */
+type Use = (server: TestServer) => unknown
+
+export function withServer(suite: Test, use: Use, options?: StartOptions): void {
   let server: TestServer | undefined
+  let teardown: unknown
   suite.before(async () => {
     server = await TestServer.start(options)
-    use(server)
+    teardown = await use(server)
   })
   suite.after(async () => {
-    cleanupClients()
-    await server?.dispose()
+    try {
+      if (typeof teardown === 'function') await teardown()
+    } finally {
+      cleanupClients()
+      await server?.dispose()
+    }
   })
 }
 
