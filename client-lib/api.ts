@@ -5,7 +5,7 @@ import type { SessionValue } from '../shared/coordination.js'
 import { checkResource, checkWorkspace } from '../shared/names.js'
 import { roleAtLeast } from '../shared/roles.js'
 import { check, type ErrorCode, HuddleError } from './errors.js'
-import { readToken, type TokenIdentity } from './identity.js'
+import { tokenIdentity, type TokenIdentity } from './identity.js'
 import { serverUrls } from './urls.js'
 import { type ApprovalInfo, approvalInfos, type LockInfo, lockInfos } from './views.js'
 
@@ -34,7 +34,7 @@ export class HuddleApi {
 
   constructor(private readonly options: ApiOptions) {
     check(checkWorkspace(options.workspace))
-    this.identity = readToken(options.token, options.workspace)
+    this.identity = tokenIdentity(options.token, options.workspace)
     this.base = `${serverUrls(options.url).http}/api/workspaces/${encodeURIComponent(options.workspace)}`
   }
 

@@ -3,10 +3,10 @@
 // checked here with the server's own rules first, then confirmed (or its refusal explained)
 // through the activity array, since a refused write gets no reply of its own.
 import * as Y from 'yjs'
-import type { ApprovalRequest, ApprovalState, Decision } from '../shared/coordination.js'
+import type { ApprovalRequest, ApprovalState, ApprovalVote, Decision } from '../shared/coordination.js'
 import { ineligibility } from '../shared/eligibility.js'
 import { parseCancel, parseRequest, parseVote } from '../shared/values.js'
-import { roleAtLeast } from '../shared/roles.js'
+import { type Identity, roleAtLeast } from '../shared/roles.js'
 import { type ActivityEntry, refusalOf } from './activity.js'
 import { type ClientContext, touches, waitForServer } from './context.js'
 import { Emitter } from './emitter.js'
@@ -132,16 +132,10 @@ export class Approvals extends Emitter<ApprovalEvents> {
   /** Votes as this token's actor; resolves once the server counted the vote (with the new state). */
   async vote(idOrKey: string, decision: Decision, reason?: string): Promise<ApprovalInfo> {
     const info = await this.fetch(idOrKey)
-    const { actor } = this.ctx.identity
-    const problem =
-      ineligibility(info.request, this.ctx.identity) ??
-      this.closedProblem(info) ??
-      (info.votes.some((vote) => vote.actor === actor) ? `votes are final: ${actor} already voted on ${info.id}` : null)
-    if (problem) throw new HuddleError('forbidden', `cannot vote on ${info.id} ("${info.request.title}"): ${problem}`)
-    const vote = parsed(parseVote({ decision, ...(reason !== undefined ? { reason } : {}), at: Date.now() }))
-    const field = `vote:${actor}`
-    const counted = this.verdict(info.key, field, (entry) => entry.type === 'vote' && entry.data?.key === info.key && entry.session === this.ctx.session)
-    this.mapOf(info.key).set(field, vote)
+    const write = voteWrite(info, this.ctx.identity, decision, reason)
+    if (typeof write === 'string') throw new HuddleError('forbidden', `cannot vote on ${info.id} ("${info.request.title}"): ${write}`)
+    const counted = this.verdict(info.key, write.field, (entry) => entry.type === 'vote' && entry.data?.key === info.key && entry.session === this.ctx.session)
+    this.mapOf(info.key).set(write.field, write.value)
     await counted
     return this.infoOf(info.key)!
   }
@@ -150,7 +144,7 @@ export class Approvals extends Emitter<ApprovalEvents> {
   async cancel(idOrKey: string, reason?: string): Promise<ApprovalInfo> {
     const info = await this.fetch(idOrKey)
     const { actor } = this.ctx.identity
-    const problem = info.request.requester !== actor ? `only the requester ${info.request.requester} can cancel it` : this.closedProblem(info)
+    const problem = info.request.requester !== actor ? `only the requester ${info.request.requester} can cancel it` : closedProblem(info, Date.now())
     if (problem) throw new HuddleError('forbidden', `cannot cancel ${info.id} ("${info.request.title}"): ${problem}`)
     const cancel = parsed(parseCancel({ ...(reason !== undefined ? { reason } : {}), at: Date.now() }))
     const done = this.verdict(info.key, 'cancel', (entry) => entry.type === 'decision' && entry.data?.key === info.key && (entry.data.state === 'cancelled' || new HuddleError('refused', `cannot cancel ${info.id}: it was ${String(entry.data.state)} meanwhile`)))
@@ -173,12 +167,6 @@ export class Approvals extends Emitter<ApprovalEvents> {
     const expiresAt = fields.expiresAt ?? (expiresInMs !== undefined ? Date.now() + expiresInMs : undefined)
     const value = Object.fromEntries(Object.entries({ ...fields, requester: identity.actor, expiresAt }).filter(([, v]) => v !== undefined))
     return parsed(parseRequest(value))
-  }
-
-  private closedProblem(info: ApprovalInfo): string | null {
-    if (info.status.state !== 'pending') return `it is already ${info.status.state}${info.status.by ? ` (by ${info.status.by.join(', ')})` : ''}`
-    if (info.request.expiresAt !== undefined && Date.now() >= info.request.expiresAt) return 'it has expired'
-    return null
   }
 
   private find(idOrKey: string): ApprovalInfo {
@@ -234,4 +222,24 @@ export class Approvals extends Emitter<ApprovalEvents> {
       if (isFinal(now)) this.emit('decision', info)
     }
   }
+}
+
+function closedProblem(info: ApprovalInfo, now: number): string | null {
+  if (info.status.state !== 'pending') return `it is already ${info.status.state}${info.status.by ? ` (by ${info.status.by.join(', ')})` : ''}`
+  if (info.request.expiresAt !== undefined && now >= info.request.expiresAt) return 'it has expired'
+  return null
+}
+
+/**
+ * The `vote:<actor>` write that casts `voter`'s vote on `info`, checked as the server's authority
+ * will check it (eligibility, still pending, one vote per actor, a well-formed value); or why not.
+ */
+export function voteWrite(info: ApprovalInfo, voter: Identity, decision: Decision, reason?: string, now = Date.now()): { field: string; value: ApprovalVote } | string {
+  const problem =
+    ineligibility(info.request, voter) ??
+    closedProblem(info, now) ??
+    (info.votes.some((vote) => vote.actor === voter.actor) ? `votes are final: ${voter.actor} already voted on ${info.id}` : null)
+  if (problem) return problem
+  const value = parseVote({ decision, ...(reason !== undefined ? { reason } : {}), at: now })
+  return typeof value === 'string' ? value : { field: `vote:${voter.actor}`, value }
 }

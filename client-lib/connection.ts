@@ -31,12 +31,15 @@ export interface ConnectionOptions {
 
 const MSG_SYNC = 0
 
-/** y-websocket stops at any 44xx close; a rate-limit close is worth retrying after a backoff. */
-function shouldReconnect(event: CloseEvent): boolean {
+/**
+ * The reconnect policy of every Huddle client: a 44xx close would be refused again, except a
+ * rate-limit close, which is worth retrying after a backoff.
+ */
+export function shouldReconnect(event: Pick<CloseEvent, 'code'>): boolean {
   return event.code === CloseCode.rateLimited || !(event.code >= 4400 && event.code < 4500)
 }
 
-export class Connection extends Emitter<{ state: (change: StateChange) => void; change: (transaction: Y.Transaction) => void }> {
+export class WorkspaceConnection extends Emitter<{ state: (change: StateChange) => void; change: (transaction: Y.Transaction) => void }> {
   readonly doc = new Y.Doc()
   readonly provider: WebsocketProvider
   state: ConnectionState = 'connecting'

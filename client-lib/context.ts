@@ -3,12 +3,12 @@
 import type * as Y from 'yjs'
 import type { ActivityEntry, ActivityFeed } from './activity.js'
 import type { HuddleApi } from './api.js'
-import { closedError, type Connection } from './connection.js'
+import { closedError, type WorkspaceConnection } from './connection.js'
 import { HuddleError } from './errors.js'
 import type { TokenIdentity } from './identity.js'
 
 export interface ClientContext {
-  conn: Connection
+  conn: WorkspaceConnection
   session: string
   identity: TokenIdentity
   feed: ActivityFeed

@@ -7,7 +7,7 @@ import { type ActivityEntry, ActivityFeed } from './activity.js'
 import { HuddleApi } from './api.js'
 import { Approvals } from './approvals.js'
 import { Audit } from './audit.js'
-import { Connection, type ConnectionState, type StateChange } from './connection.js'
+import { type ConnectionState, type StateChange, WorkspaceConnection } from './connection.js'
 import type { ClientContext } from './context.js'
 import { check, HuddleError } from './errors.js'
 import type { TokenIdentity } from './identity.js'
@@ -103,7 +103,7 @@ export async function connect(options: ConnectOptions): Promise<Huddle> {
   const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket
   if (!WebSocketImpl) throw new HuddleError('invalid-argument', 'no WebSocket here: pass {WebSocket} (in Node: import { WebSocket } from "ws"), or import the client from its node entry')
   if (options.leaseGraceMs !== undefined && !(options.leaseGraceMs > 0)) throw new HuddleError('invalid-argument', `leaseGraceMs must be a positive number of milliseconds, not ${options.leaseGraceMs}`)
-  const conn = new Connection({
+  const conn = new WorkspaceConnection({
     wsUrl: serverUrls(options.url).ws,
     workspace: options.workspace,
     token: options.token,

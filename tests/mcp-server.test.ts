@@ -123,7 +123,7 @@ test('a bad token reaches the agent as each tool\'s error, with what to do', asy
     assert.is((await broken.listTools()).tools.length, TOOLS.length)
     const result = await call('list_locks', {}, broken)
     assert.not.ok(result.ok)
-    assert.match(result.text, /^unauthorized: the token is not a JWT: mint one with `huddle token/)
+    assert.match(result.text, /^unauthorized: the token is not a JWT \(three parts separated by dots\): mint one with `huddle token/)
   } finally {
     await broken.close()
   }

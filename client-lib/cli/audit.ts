@@ -37,7 +37,7 @@ export function registerAuditCommand(program: Command): void {
 
 export function formatEntry(entry: AuditEntry): string {
   const data = entry.data ?? {}
-  const summary = SUMMARY_FIELDS.filter((field) => data[field] !== undefined).map((field) => `${field}=${show(data[field])}`)
+  const summary = SUMMARY_FIELDS.filter((field) => data[field] !== undefined).map((field) => `${field}=${auditValue(data[field])}`)
   if (entry.type === 'refused') {
     const write = data.write as { type: string; key: string; subKey?: string } | undefined
     if (write) summary.push(`write=${write.type}${write.key ? `[${write.key}]` : ''}${write.subKey ? `.${write.subKey}` : ''}`)
@@ -46,7 +46,7 @@ export function formatEntry(entry: AuditEntry): string {
   return `#${entry.seq}  ${new Date(entry.at).toISOString()}  ${entry.type.padEnd(11)}  ${who}  ${summary.join(' ')}`.trimEnd()
 }
 
-function show(value: unknown): string {
+function auditValue(value: unknown): string {
   if (Array.isArray(value)) return value.join(',')
   return typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)
 }

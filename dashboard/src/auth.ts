@@ -1,52 +1,21 @@
 // Who is signed in: the token lives in sessionStorage (this tab only), its claims are read here for
 // display and for deciding what to offer; the server verifies it on every connection and request.
-import { checkActor, checkSession, checkWorkspace } from '../../shared/names.js'
-import { isKind, isRole, type Kind, type Role } from '../../shared/roles.js'
+import { checkSession } from '../../shared/names.js'
+import { claimedIdentity, type TokenIdentity } from '../../client-lib/identity.js'
+import { newSessionId } from '../../client-lib/ids.js'
 
 const TOKEN_KEY = 'huddle.token'
 const SESSION_KEY = 'huddle.session'
 
-export interface Me {
+export interface Me extends TokenIdentity {
   token: string
-  actor: string
-  name: string
-  kind: Kind
-  role: Role
-  /** a workspace name, or `*` */
-  workspace: string
-  /** ms since the epoch */
-  expiresAt: number
 }
 
-/** Reads a token's claims (without verifying: only the server can). Returns a problem as text. */
-export function readToken(token: string): Me | string {
-  const parts = token.trim().split('.')
-  if (parts.length !== 3) return 'that is not a token: a Huddle token is a JWT, three parts separated by dots (`huddle token` prints one)'
-  let claims: Record<string, unknown>
-  try {
-    const json = atob(parts[1]!.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(parts[1]!.length / 4) * 4, '='))
-    claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0)))) as Record<string, unknown>
-  } catch {
-    return 'that token cannot be read: check that it was copied completely'
-  }
-  const problem =
-    checkActor(claims.sub) ??
-    (isKind(claims.kind) ? null : 'the token has no valid "kind"') ??
-    (isRole(claims.role) ? null : 'the token has no valid "role"') ??
-    (claims.ws === '*' ? null : checkWorkspace(claims.ws)) ??
-    (typeof claims.exp === 'number' ? null : 'the token has no expiry')
-  if (problem) return `this is not a Huddle token: ${problem}`
-  const expiresAt = (claims.exp as number) * 1000
-  if (expiresAt <= Date.now()) return `this token expired ${new Date(expiresAt).toLocaleString()}: ask for a new one`
-  return {
-    token: token.trim(),
-    actor: claims.sub as string,
-    name: typeof claims.name === 'string' && claims.name ? claims.name : (claims.sub as string),
-    kind: claims.kind as Kind,
-    role: claims.role as Role,
-    workspace: claims.ws as string,
-    expiresAt,
-  }
+/** Who a pasted token says we are (the client library reads it), or what is wrong with it. */
+export function meFromToken(token: string): Me | string {
+  const identity = claimedIdentity(token)
+  if (typeof identity === 'string') return `${identity}: check that it was copied completely, or ask for a new one (\`huddle token\` prints one)`
+  return { ...identity, token: token.trim() }
 }
 
 export function coversWorkspace(me: Me, workspace: string): boolean {
@@ -73,7 +42,7 @@ export function forgetToken(): void {
 export function currentUser(): Me | null {
   const token = storedToken()
   if (!token) return null
-  const me = readToken(token)
+  const me = meFromToken(token)
   return typeof me === 'string' ? null : me
 }
 
@@ -103,14 +72,7 @@ export function sessionFor(actor: string): string {
   } catch {
     // a damaged entry: make a new one
   }
-  const id = randomId(24)
+  const id = newSessionId()
   sessionStorage.setItem(SESSION_KEY, JSON.stringify({ actor, id }))
   return id
-}
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-
-export function randomId(length: number): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(length))
-  return Array.from(bytes, (b) => ALPHABET[b & 63]).join('')
 }

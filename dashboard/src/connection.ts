@@ -1,7 +1,9 @@
 // One live document: a stock y-websocket provider plus a readable connection state. Reconnects by
-// itself (y-websocket's backoff) except after refusals that reconnecting cannot fix.
+// itself (y-websocket's backoff) except after refusals that reconnecting cannot fix (the client
+// library's policy, shared by every Huddle client).
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
+import { shouldReconnect } from '../../client-lib/connection.js'
 import { CloseCode } from '../../shared/close-codes.js'
 
 export type ConnectionState =
@@ -13,8 +15,6 @@ export type ConnectionState =
   /** refused for good: only a new token (4401) or a deliberate retry helps */
   | { kind: 'closed'; code: number; message: string; signInAgain: boolean }
 
-/** Close codes after which reconnecting would be refused again (docs/design.md §7). */
-const TERMINAL: ReadonlySet<number> = new Set([CloseCode.malformed, CloseCode.unauthorized, CloseCode.forbidden, CloseCode.tooLarge])
 
 /** What a close means, for people. */
 export function describeClose(code: number, reason: string): string {
@@ -48,7 +48,7 @@ export interface ConnectionOptions {
   doc?: Y.Doc
 }
 
-export class Connection {
+export class DocumentConnection {
   readonly doc: Y.Doc
   readonly provider: WebsocketProvider
   state: ConnectionState = { kind: 'connecting' }
@@ -70,7 +70,7 @@ export class Connection {
       // which the server refuses (4403); every tab talks to the server itself.
       disableBc: true,
       maxBackoffTime: 5000,
-      shouldReconnect: (event: CloseEvent) => !TERMINAL.has(event.code),
+      shouldReconnect,
     })
     this.provider.on('status', ({ status }) => {
       if (status === 'connected') {

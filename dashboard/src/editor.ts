@@ -9,7 +9,7 @@ import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 import * as Y from 'yjs'
 import { roleAtLeast } from '../../shared/roles.js'
 import type { Me } from './auth.js'
-import { Connection } from './connection.js'
+import { DocumentConnection } from './connection.js'
 import { batched } from './dom.js'
 import type { PresenceState, SelfPresence } from './self-presence.js'
 
@@ -27,7 +27,7 @@ export interface Peer {
 }
 
 export class DocumentSession {
-  readonly connection: Connection
+  readonly connection: DocumentConnection
   readonly text: Y.Text
   readonly view: EditorView
   readonly canEdit: boolean
@@ -36,7 +36,7 @@ export class DocumentSession {
   private readonly peerListeners = new Set<(peers: Peer[]) => void>()
 
   constructor(readonly workspace: string, readonly path: string, me: Me, session: string, presence: SelfPresence, parent: HTMLElement) {
-    this.connection = new Connection({ room: `${workspace}/${path}`, token: me.token, session })
+    this.connection = new DocumentConnection({ room: `${workspace}/${path}`, token: me.token, session })
     this.text = this.connection.doc.getText(TEXT_NAME)
     this.canEdit = roleAtLeast(me.role, 'editor')
     const awareness = this.connection.provider.awareness

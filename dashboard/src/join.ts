@@ -1,7 +1,7 @@
 // Redeeming a share link (`/join/<id>`): shows what the link gives, asks for a name (and the
 // password when it has one), and trades it for a token kept in this tab.
 import { api, ApiError } from './api.js'
-import { readToken, storeToken } from './auth.js'
+import { meFromToken, storeToken } from './auth.js'
 import { h, setChildren, setText } from './dom.js'
 import { stamp, until } from './time.js'
 
@@ -69,7 +69,7 @@ export async function mountJoin(root: HTMLElement, linkId: string): Promise<void
     submit.disabled = true
     try {
       const result = await api<{ token: string; workspace: string }>('POST', `/api/links/${encodeURIComponent(linkId)}/redeem`, { body: { name: who, ...(password ? { password: password.value } : {}) } })
-      const me = readToken(result.token)
+      const me = meFromToken(result.token)
       if (typeof me === 'string') throw new Error(me)
       try {
         localStorage.setItem(NAME_KEY, who)

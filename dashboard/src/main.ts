@@ -1,7 +1,7 @@
 // Entry point: `/` signs in, `/join/<link>` redeems a share link, `/w/<workspace>` is the
 // workspace page (which also takes `#token=<jwt>`, kept for this tab and removed from the URL).
 import { checkWorkspace } from '../../shared/names.js'
-import { coversWorkspace, currentUser, readToken, storedToken, takeTokenFromFragment } from './auth.js'
+import { coversWorkspace, currentUser, meFromToken, storedToken, takeTokenFromFragment } from './auth.js'
 import { mountJoin } from './join.js'
 import { mountSignIn } from './signin.js'
 import { mountWorkspace } from './workspace.js'
@@ -29,7 +29,7 @@ function start(): void {
   const me = currentUser()
   if (!me) {
     const token = storedToken()
-    const problem = token ? readToken(token) : null
+    const problem = token ? meFromToken(token) : null
     mountSignIn(root, { workspace, ...(typeof problem === 'string' ? { message: problem } : {}) })
     return
   }

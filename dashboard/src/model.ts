@@ -1,31 +1,25 @@
 // The workspace's coordination document (docs/design.md §4) read as plain values for the panels, with
 // one batched change signal for document updates and one for presence.
 import * as Y from 'yjs'
-import type { ActivityEntry, ApprovalCancel, ApprovalRequest, ApprovalStatus, ApprovalVote, LockValue, SessionValue } from '../../shared/coordination.js'
-import { splitOwnedKey } from '../../shared/coordination.js'
+import type { ActivityEntry, LockValue, SessionValue } from '../../shared/coordination.js'
+import { type ApprovalInfo, approvalInfos } from '../../client-lib/views.js'
 import type { Me } from './auth.js'
-import { Connection } from './connection.js'
+import { DocumentConnection } from './connection.js'
 import { batched } from './dom.js'
 import type { PresenceState } from './self-presence.js'
 import { observeServerTime } from './time.js'
 
 export type { ActivityEntry }
 
-export interface ApprovalView {
-  key: string
-  session: string
-  request: ApprovalRequest
-  status: ApprovalStatus
-  votes: Array<{ actor: string; vote: ApprovalVote }>
-  cancel?: ApprovalCancel
-}
+/** An approval as the client library reads it (votes counted, what is still needed). */
+export type ApprovalView = ApprovalInfo
 
 export interface SessionView extends SessionValue {
   id: string
 }
 
 export class WorkspaceModel {
-  readonly connection: Connection
+  readonly connection: DocumentConnection
   readonly doc: Y.Doc
   readonly locks: Y.Map<LockValue>
   readonly approvals: Y.Map<unknown>
@@ -35,7 +29,7 @@ export class WorkspaceModel {
   private readonly presenceListeners = new Set<() => void>()
 
   constructor(readonly workspace: string, readonly me: Me, readonly session: string) {
-    this.connection = new Connection({ room: workspace, token: me.token, session })
+    this.connection = new DocumentConnection({ room: workspace, token: me.token, session })
     this.doc = this.connection.doc
     this.locks = this.doc.getMap('locks')
     this.approvals = this.doc.getMap('approvals')
@@ -84,13 +78,9 @@ export class WorkspaceModel {
     return [...this.locks.entries()].sort(([a], [b]) => a.localeCompare(b))
   }
 
+  /** Every approval the server accepted (it has a status), oldest status first. */
   approvalList(): ApprovalView[] {
-    const views: ApprovalView[] = []
-    for (const [key, value] of this.approvals.entries()) {
-      const view = readApproval(key, value)
-      if (view) views.push(view)
-    }
-    return views
+    return approvalInfos(this.approvals.toJSON())
   }
 
   approval(key: string): Y.Map<unknown> | null {
@@ -122,18 +112,4 @@ export class WorkspaceModel {
     this.presenceListeners.clear()
     this.connection.destroy()
   }
-}
-
-function readApproval(key: string, value: unknown): ApprovalView | null {
-  if (!(value instanceof Y.Map)) return null
-  const request = value.get('request') as ApprovalRequest | undefined
-  if (!request || typeof request !== 'object' || typeof request.title !== 'string') return null
-  const status = (value.get('status') as ApprovalStatus | undefined) ?? { state: 'pending', at: 0 }
-  const votes: ApprovalView['votes'] = []
-  for (const [field, vote] of value.entries()) {
-    if (field.startsWith('vote:') && vote && typeof vote === 'object') votes.push({ actor: field.slice(5), vote: vote as ApprovalVote })
-  }
-  votes.sort((a, b) => a.vote.at - b.vote.at)
-  const cancel = value.get('cancel') as ApprovalCancel | undefined
-  return { key, session: splitOwnedKey(key)?.session ?? '', request, status, votes, ...(cancel ? { cancel } : {}) }
 }

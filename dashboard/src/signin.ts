@@ -1,7 +1,7 @@
 // The sign-in page (`/`, and `/w/<ws>` without a usable token): paste a token, or follow a share
 // link. The token is kept for this tab only (sessionStorage).
 import { checkWorkspace } from '../../shared/names.js'
-import { coversWorkspace, currentUser, readToken, storeToken } from './auth.js'
+import { coversWorkspace, currentUser, meFromToken, storeToken } from './auth.js'
 import { h, setChildren, setText } from './dom.js'
 
 export interface SignInOptions {
@@ -26,13 +26,13 @@ export function mountSignIn(root: HTMLElement, options: SignInOptions = {}): voi
     h('button', { class: 'btn btn-primary btn-wide', type: 'submit' }, 'Sign in'),
   )
   token.addEventListener('input', () => {
-    const me = readToken(token.value)
+    const me = meFromToken(token.value)
     if (typeof me !== 'string' && me.workspace !== '*' && !options.workspace) workspace.value = me.workspace
   })
   form.addEventListener('submit', (event) => {
     event.preventDefault()
     setText(error, '')
-    const me = readToken(token.value)
+    const me = meFromToken(token.value)
     if (typeof me === 'string') return setText(error, me)
     const ws = workspace.value.trim() || (me.workspace === '*' ? '' : me.workspace)
     if (!ws) return setText(error, 'This token is good for every workspace: type which one to open.')

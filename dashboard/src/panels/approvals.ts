@@ -10,6 +10,7 @@ import { ineligibility } from '../../../shared/eligibility.js'
 import type { Me } from '../auth.js'
 import { h, keyedList, setChildren, setText } from '../dom.js'
 import type { ApprovalView, WorkspaceModel } from '../model.js'
+import { voteWrite } from '../../../client-lib/approvals.js'
 import { ago, clock, everySecond, now, stamp, until } from '../time.js'
 import { toast } from '../toast.js'
 import { actorLabel, empty } from '../ui.js'
@@ -140,10 +141,11 @@ export class ApprovalsPanel {
 
   private vote(key: string, decision: Decision, reason: string): void {
     const map = this.model.approval(key)
-    if (!map) return
-    const field = `vote:${this.me.actor}`
-    if (map.has(field)) return
-    map.set(field, { decision, ...(reason ? { reason } : {}), at: now() })
+    const info = this.model.approvalList().find((view) => view.key === key)
+    if (!map || !info) return
+    const write = voteWrite(info, this.me, decision, reason || undefined, now())
+    if (typeof write === 'string') return void toast(`Your vote cannot be sent: ${write}`, { tone: 'bad' })
+    map.set(write.field, write.value)
     if (this.model.connection.state.kind !== 'live') toast('Not connected: your vote will be sent when the connection is back.', { tone: 'bad' })
   }
 
@@ -152,10 +154,10 @@ export class ApprovalsPanel {
     return h(
       'ul',
       { class: 'votes' },
-      view.votes.map(({ actor, vote }) =>
-        h('li', { class: `vote vote-${vote.decision}`, 'data-actor': actor },
+      view.votes.map((vote) =>
+        h('li', { class: `vote vote-${vote.decision}`, 'data-actor': vote.actor },
           h('span', { class: `badge badge-${vote.decision}` }, vote.decision === 'approve' ? 'approved' : 'rejected'), ' ',
-          actorLabel(actor, this.model.nameOf(actor), this.model.kindOf(actor)),
+          actorLabel(vote.actor, this.model.nameOf(vote.actor), this.model.kindOf(vote.actor)),
           vote.reason ? h('q', { class: 'reason' }, vote.reason) : null, ' ',
           h('span', { class: 'muted', title: stamp(vote.at) }, ago(vote.at)),
         ),
@@ -205,9 +207,8 @@ export class ApprovalsPanel {
           setChildren(body, detailsBlock(view.request.details))
           setChildren(votesSlot, this.votesList(view))
         }
-        const quorum = view.request.quorum ?? 1
-        const approvals = view.votes.filter((v) => v.vote.decision === 'approve').length
-        setText(needed, `Needs ${quorum} approval${quorum === 1 ? '' : 's'} from ${whoMayVote(view.request)}${view.request.allowSelfApproval ? ' (self-approval allowed)' : ''}: ${approvals} so far, ${Math.max(0, quorum - approvals)} more needed. One rejection decides.`)
+        const { quorum } = view
+        setText(needed, `Needs ${quorum} approval${quorum === 1 ? '' : 's'} from ${whoMayVote(view.request)}${view.request.allowSelfApproval ? ' (self-approval allowed)' : ''}: ${quorum - view.needed} so far, ${view.needed} more needed. One rejection decides.`)
         const expiresAt = view.request.expiresAt
         const overdue = expiresAt !== undefined && expiresAt <= t
         setText(countdown, expiresAt === undefined ? 'no expiry' : overdue ? 'expiring…' : `expires ${until(expiresAt, t)}`)
@@ -221,7 +222,7 @@ export class ApprovalsPanel {
         setText(
           voteNote,
           mine
-            ? `You ${mine.vote.decision === 'approve' ? 'approved' : 'rejected'} this at ${clock(mine.vote.at)}.`
+            ? `You ${mine.decision === 'approve' ? 'approved' : 'rejected'} this at ${clock(mine.at)}.`
             : why
               ? `You cannot vote: ${why}`
               : overdue

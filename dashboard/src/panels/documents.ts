@@ -7,7 +7,7 @@ import * as Y from 'yjs'
 import { parseRoom } from '../../../shared/names.js'
 import { roleAtLeast } from '../../../shared/roles.js'
 import type { Me } from '../auth.js'
-import { Connection, stateLabel, type ConnectionState } from '../connection.js'
+import { DocumentConnection, stateLabel, type ConnectionState } from '../connection.js'
 import { h, setChildren, setText } from '../dom.js'
 import { DocumentSession, type Peer } from '../editor.js'
 import type { WorkspaceModel } from '../model.js'
@@ -35,7 +35,7 @@ export function checkPath(workspace: string, raw: string): { path: string } | { 
 
 export class DocumentsPanel {
   readonly el: HTMLElement
-  private registry: Connection | null = null
+  private registry: DocumentConnection | null = null
   private stored: string[] = []
   private entries: Y.Map<RegistryEntry> | null = null
   private session: DocumentSession | null = null
@@ -93,7 +93,7 @@ export class DocumentsPanel {
   activate(): void {
     void this.readStored()
     if (this.registry) return
-    this.registry = new Connection({ room: `${this.model.workspace}/${REGISTRY_PATH}`, token: this.me.token, session: this.model.session })
+    this.registry = new DocumentConnection({ room: `${this.model.workspace}/${REGISTRY_PATH}`, token: this.me.token, session: this.model.session })
     this.entries = this.registry.doc.getMap('documents')
     this.entries.observe(() => this.renderList())
     this.registry.provider.on('sync', (synced) => {
