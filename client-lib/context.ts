@@ -89,6 +89,7 @@ export function abortError(signal: AbortSignal): HuddleError {
   return new HuddleError('aborted', `aborted${reason ? `: ${reason}` : ''}`, { cause: signal.reason })
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: Y.Map<T>, Y.Array<T> and Y.Text only share AbstractType<YEvent<any>>
 type AnyType = Y.AbstractType<Y.YEvent<any>>
 
 /** True when `transaction` changed one of `types` directly (`deep`: or anything nested in it). */

@@ -1,5 +1,5 @@
 // A minimal typed event emitter that works in browsers and Node alike.
-type Events = Record<string, (...args: any[]) => void>
+type Events = Record<string, (...args: never[]) => void>
 
 export class Emitter<E extends Events> {
   private readonly listeners = new Map<keyof E, Set<E[keyof E]>>()

@@ -8,7 +8,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { assertNoConsoleErrors, newPage } from './helpers/browser.js'
 import { connectPeer, mintToken, waitFor } from './helpers/clients.js'
-import { ROOT, TestServer } from './helpers/server.js'
+import { ROOT, type TestServer } from './helpers/server.js'
 import { withServerAndBrowser } from './helpers/suite.js'
 
 let server: TestServer

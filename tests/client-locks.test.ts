@@ -2,7 +2,7 @@
 // fencing tokens, waiting with queue position and holders, timeouts, abort, withLock on every
 // exit path, lost-lock signals (revoke, ttl, a disconnect longer than the grace period), a short
 // network blip that keeps the lock, and arguments refused before anything is sent.
-import { WebSocket } from 'ws'
+import type { WebSocket } from 'ws'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, type Huddle, HuddleError, type Lock, type WaitInfo } from '../client-lib/node.js'

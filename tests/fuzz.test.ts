@@ -109,7 +109,7 @@ function fuzzFrame(rng: Rng, updates: Uint8Array[]): Frame {
     return { kind: 'header-sync', data: pick(rng, [syncStep1Frame, syncStep2Frame, updateFrame])(payload) }
   }
   if (roll < 0.94) {
-    const json = pick(rng, ['{', '{"user":', 'null', '[]', '"x"', '1e999', '{"a":' + '['.repeat(50), '\u0000', '{"user":{"id":1}}'])
+    const json = pick(rng, ['{', '{"user":', 'null', '[]', '"x"', '1e999', `{"a":${'['.repeat(50)}`, '\u0000', '{"user":{"id":1}}'])
     return { kind: 'awareness-json', data: rawAwareness(int(rng, 2 ** 30), json) }
   }
   if (roll < 0.97) return { kind: 'text', data: String.fromCharCode(...bytes(rng, int(rng, 40))) }

@@ -6,7 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { WebSocket } from 'ws'
 import { connectPeer, decodeFrame, mintToken, newSession, rawConnect, WaitAborted, waitFor, withTimeout } from './helpers/clients.js'
-import { type Health, TestServer } from './helpers/server.js'
+import type { Health, TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
 let server: TestServer

@@ -4,7 +4,7 @@ import { jwtVerify, SignJWT, UnsecuredJWT } from 'jose'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connectPeer, expectRefusal, mintToken, newSession, rawConnect, TEST_KEY, waitFor } from './helpers/clients.js'
-import { runCli, TEST_SECRET, TestServer } from './helpers/server.js'
+import { runCli, TEST_SECRET, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
 let server: TestServer

@@ -3,7 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connectPeer, decodeFrame, mintToken, newSession, rawConnect, textUpdate, updateFrame, waitFor } from './helpers/clients.js'
-import { type Health, TestServer } from './helpers/server.js'
+import type { Health, TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
 const MB = 1024 * 1024

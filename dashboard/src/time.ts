@@ -63,5 +63,10 @@ export function everySecond(fn: Tick): () => void {
   }, 1000)
   return () => {
     ticks.delete(fn)
+    // the last subscriber gone (a panel closed): nothing left to tick
+    if (ticks.size === 0 && timer) {
+      clearInterval(timer)
+      timer = null
+    }
   }
 }

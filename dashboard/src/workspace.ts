@@ -64,7 +64,7 @@ export function mountWorkspace(root: HTMLElement, workspace: string, me: Me): vo
 
   const connPill = h('span', { class: 'conn', role: 'status', 'aria-live': 'polite', id: 'connection' })
   const banner = h('div', { class: 'banner', role: 'alert', hidden: true })
-  const signOut = h('button', { class: 'btn btn-small btn-quiet', type: 'button', onclick: () => (forgetToken(), location.assign('/')) }, 'Sign out')
+  const signOut = h('button', { class: 'btn btn-small btn-quiet', type: 'button', onclick: () => signOutTo('/') }, 'Sign out')
   const meBox = h(
     'span',
     { class: 'me', title: `${me.actor} (${me.kind}, ${me.role}) · token valid until ${stamp(me.expiresAt)}` },
@@ -102,7 +102,7 @@ export function mountWorkspace(root: HTMLElement, workspace: string, me: Me): vo
         banner,
         h('span', { class: 'banner-text' }, state.message),
         state.signInAgain
-          ? h('button', { class: 'btn btn-small btn-primary', type: 'button', onclick: () => (forgetToken(), location.reload()) }, 'Sign in again')
+          ? h('button', { class: 'btn btn-small btn-primary', type: 'button', onclick: () => signOutTo(null) }, 'Sign in again')
           : h('button', { class: 'btn btn-small', type: 'button', onclick: () => model.connection.retry() }, 'Try again'),
       )
       banner.hidden = false
@@ -124,7 +124,7 @@ export function mountWorkspace(root: HTMLElement, workspace: string, me: Me): vo
     const left = me.expiresAt - Date.now()
     if (left > 0 && model.connection.state.kind !== 'closed') {
       banner.className = 'banner banner-warn'
-      setChildren(banner, h('span', { class: 'banner-text' }, `Your sign-in ends in ${duration(left)}.`), h('button', { class: 'btn btn-small', type: 'button', onclick: () => (forgetToken(), location.reload()) }, 'Sign in again'))
+      setChildren(banner, h('span', { class: 'banner-text' }, `Your sign-in ends in ${duration(left)}.`), h('button', { class: 'btn btn-small', type: 'button', onclick: () => signOutTo(null) }, 'Sign in again'))
       banner.hidden = false
     }
   }
@@ -191,4 +191,11 @@ export function mountWorkspace(root: HTMLElement, workspace: string, me: Me): vo
   addEventListener('pageshow', (event) => {
     if (event.persisted) location.reload()
   })
+}
+
+/** Forgets the token and opens `path`, or reloads the page (which then asks to sign in). */
+function signOutTo(path: string | null): void {
+  forgetToken()
+  if (path === null) location.reload()
+  else location.assign(path)
 }

@@ -161,7 +161,7 @@ test(`${FRAMES.toLocaleString('en-US')} hostile frames: right close codes, no cr
         })
         while (next < frames && problems.length < 20) {
           next++
-          if (!conn || !conn.open) {
+          if (!conn?.open) {
             conn = new FuzzConn(`fuzz/r${int(rng, ROOMS)}`, token, rng)
             connections++
             if (!(await conn.opened)) {

@@ -192,6 +192,7 @@ export function clientIds(doc: Y.Doc): Set<number> {
   return new Set(Y.decodeStateVector(Y.encodeStateVector(doc)).keys())
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: any shared type, whatever its event type
 export function hasLiveContent(type: Y.AbstractType<any>): boolean {
   for (const item of type._map.values()) if (!item.deleted) return true
   for (let item = type._start; item !== null; item = item.right) if (!item.deleted) return true

@@ -3,7 +3,7 @@
 // with a live registry the dashboard keeps in the content document `<workspace>/.huddle/documents`
 // (Y.Map `documents`: path → {createdBy, createdAt}, written by editors when they open a
 // document), so documents created meanwhile appear at once; anyone can open a document by path.
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { parseRoom } from '../../../shared/names.js'
 import { roleAtLeast } from '../../../shared/roles.js'
 import type { Me } from '../auth.js'

@@ -151,7 +151,7 @@ export function frameGenerator(rng: Rng, maxMessage: number, ids: FrameContext):
     if (choice === 0 && victim !== null) return { category: 'awareness: another connection\'s client id', data: awarenessFrame(awarenessUpdate([{ clientID: victim, clock: 1_000_000 + ids.nextClock(), state: { status: 'away' } }])), allowed: [4403] }
     if (choice === 1) return { category: 'awareness: forged user', data: awarenessFrame(awarenessUpdate([{ clientID: id, clock: ids.nextClock(), state: { user: { id: 'admin', name: 'Admin', kind: 'human', color: '#ff0000' }, status: 'active' } }])), allowed: ['survive'] }
     if (choice === 2) return { category: 'awareness: too many client ids', data: awarenessFrame(awarenessUpdate(Array.from({ length: 12 }, (_, i) => ({ clientID: 3_000_000_000 + int(rng, 1e6) * 16 + i, clock: 1, state: { status: 'active' } })))), allowed: [4403] }
-    const json = pick(rng, ['{', '{"user":', '[]', '"text"', '42', 'true', '1e999', '{"a":' + '['.repeat(5000), '\u0000', `{"x":"${'y'.repeat(2000)}"}`, '{"__proto__":{"polluted":1}}', '{"user":{"id":1}}'])
+    const json = pick(rng, ['{', '{"user":', '[]', '"text"', '42', 'true', '1e999', `{"a":${'['.repeat(5000)}`, '\u0000', `{"x":"${'y'.repeat(2000)}"}`, '{"__proto__":{"polluted":1}}', '{"user":{"id":1}}'])
     const ok = json === '{"__proto__":{"polluted":1}}' || json === '{"user":{"id":1}}' || json.startsWith('{"x":')
     return { category: 'awareness: malformed state', data: rawAwarenessFrame(id, ids.nextClock(), json), allowed: ok ? ['survive'] : [4400] }
   }
