@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'not-found'
   /** a REST call failed */
   | 'http'
+  /** a webhook delivery's signature or timestamp did not verify */
+  | 'bad-signature'
 
 export class HuddleError extends Error {
   override readonly name = 'HuddleError'

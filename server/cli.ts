@@ -31,6 +31,10 @@ program
   .option('--ping-interval <duration>', 'ping sockets this often; drop those that miss a whole interval', duration, DEFAULTS.pingMs)
   .option('--max-buffered <bytes>', 'close a client that has more than this queued (it stopped reading)', int, DEFAULTS.maxBufferedBytes)
   .option('--compact-after <n>', 'compact a document\'s update log after this many updates', int, DEFAULTS.compactAfter)
+  .option('--webhooks-allow-private', 'let webhooks go to loopback and private addresses (local receivers, tests)')
+  .option('--webhooks-retry-scale <factor>', 'multiply the webhook retry schedule (5 s … 24 h) and the failing-for-a-day limit, e.g. 0.001 for tests', positive, DEFAULTS.webhooksRetryScale)
+  .option('--webhooks-timeout <duration>', 'a webhook receiver must answer within this long', duration, DEFAULTS.webhooksTimeoutMs)
+  .option('--public-url <url>', 'the dashboard\'s address as people open it, for links in webhooks (default: http://HOST:PORT)')
   .action(async (flags, command: Command) => {
     if (flags.memory && command.getOptionValueSource('data') === 'cli') {
       throw new InvalidArgumentError('--memory writes nothing to disk, so it takes no --data directory: drop one of the two')
@@ -53,6 +57,10 @@ program
       pingMs: flags.pingInterval,
       compactAfter: flags.compactAfter,
       maxBufferedBytes: flags.maxBuffered,
+      webhooksAllowPrivate: flags.webhooksAllowPrivate === true,
+      webhooksRetryScale: flags.webhooksRetryScale,
+      webhooksTimeoutMs: flags.webhooksTimeout,
+      publicUrl: flags.publicUrl ? publicUrl(flags.publicUrl) : null,
     })
   })
 
@@ -84,6 +92,17 @@ function share(text: string): number {
   const value = Number(text)
   if (!(value > 0 && value <= 1)) throw new InvalidArgumentError(`${JSON.stringify(text)} is not a share of a core: write a number above 0 and at most 1, e.g. 0.1`)
   return value
+}
+
+function positive(text: string): number {
+  const value = Number(text)
+  if (!(value > 0 && Number.isFinite(value))) throw new InvalidArgumentError(`${JSON.stringify(text)} is not a positive number: write e.g. 0.001`)
+  return value
+}
+
+function publicUrl(text: string): string {
+  if (!/^https?:\/\/[^/\s]+/.test(text)) throw new InvalidArgumentError(`${JSON.stringify(text)} is not an http(s) address: write e.g. https://huddle.example.com`)
+  return text.replace(/\/+$/, '')
 }
 
 function duration(text: string): number {

@@ -24,6 +24,14 @@ export interface ServerOptions {
   keepAliveMs: number
   pingMs: number
   compactAfter: number
+  /** webhooks may go to loopback and private addresses (tests, local setups) */
+  webhooksAllowPrivate: boolean
+  /** multiplies the webhook retry schedule and the failing-for-a-day limit (tests: e.g. 0.001) */
+  webhooksRetryScale: number
+  /** a webhook receiver that has not answered after this long has failed the attempt */
+  webhooksTimeoutMs: number
+  /** the dashboard's address as people reach it, for links in Slack messages (default: http://host:port) */
+  publicUrl: string | null
 }
 
 export const DEFAULTS: ServerOptions = {
@@ -44,4 +52,8 @@ export const DEFAULTS: ServerOptions = {
   keepAliveMs: 15_000,
   pingMs: 30_000,
   compactAfter: 500,
+  webhooksAllowPrivate: false,
+  webhooksRetryScale: 1,
+  webhooksTimeoutMs: 15_000,
+  publicUrl: null,
 }

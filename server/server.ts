@@ -21,6 +21,8 @@ import { dashboardRoute } from './http/dashboard.js'
 import { ShareLinks } from './auth/share-links.js'
 import { RevokedTokens } from './auth/revoked-tokens.js'
 import type { RevocationCheck } from './auth/tokens.js'
+import { webhooksRoute } from './http/webhooks-api.js'
+import { Webhooks } from './webhooks/service.js'
 
 export interface HuddleServer {
   port: number
@@ -29,6 +31,7 @@ export interface HuddleServer {
   registry: Registry
   audit: AuditLog
   authority: CoordinationAuthority
+  webhooks: Webhooks
   close(): Promise<void>
 }
 
@@ -110,10 +113,19 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     },
   })
 
+  let dashboardUrl = options.publicUrl ?? ''
+  const webhooks = await Webhooks.start(store, audit, {
+    allowPrivate: options.webhooksAllowPrivate,
+    retryScale: options.webhooksRetryScale,
+    timeoutMs: options.webhooksTimeoutMs,
+    dashboardUrl: () => dashboardUrl,
+    slackIntervalMs: 1000,
+  })
   const routes: Route[] = [
     healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),
     metricsRoute(metrics),
     dashboardRoute(),
+    webhooksRoute({ key: options.key, revoked, webhooks, allowPrivate: options.webhooksAllowPrivate }),
     apiRoute({ key: options.key, revoked, links, revokedTokens, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
   ]
   const http = createServer((request, response) => {
@@ -126,6 +138,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   http.on('upgrade', (request, socket, head) => door.handleUpgrade(request, socket, head))
   await listen(http, options.port, options.host)
   const address = http.address() as AddressInfo
+  dashboardUrl ||= `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${address.port}`
 
   void resumeWorkspaces(audit, rooms)
 
@@ -137,7 +150,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     registry: rooms,
     audit,
     authority,
-    close: () => (closing ??= shutdown(http, door, rooms, store)),
+    webhooks,
+    close: () => (closing ??= webhooks.close().then(() => shutdown(http, door, rooms, store))),
   }
 }
 

@@ -43,3 +43,20 @@ export function svKey(name: string): string {
 export function logAndStateRange(name: string): { gte: string; lte: string } {
   return { gte: `doc!${name}!log!`, lte: stateKey(name) }
 }
+
+// Webhooks (server/webhooks/): an endpoint with its delivery state, and its delivery log.
+//   webhook!<workspace>!<id>                JSON endpoint: settings, cursor (last audit seq handled)
+//   webhook-log!<workspace>!<id>!<seq>      JSON record of one delivery attempt (<seq> 16 hex digits)
+
+export function webhookKey(workspace: string, id: string): string {
+  return `webhook!${workspace}!${id}`
+}
+
+export function webhookLogKey(workspace: string, id: string, seq: number): string {
+  return `webhook-log!${workspace}!${id}!${seq.toString(16).padStart(SEQ_DIGITS, '0')}`
+}
+
+/** The range of every key under `prefix` (which ends in '!'). */
+export function prefixRange(prefix: string): { gt: string; lt: string } {
+  return { gt: prefix, lt: `${prefix}~` }
+}
