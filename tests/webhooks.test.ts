@@ -110,6 +110,18 @@ test('a receiver answering 3xx, garbage or nothing fails the attempt; the event 
   assert.is(new Set(hooks.received.map((request) => request.headers['webhook-id'])).size, 1, 'all attempts carry the same webhook-id')
 })
 
+test('a 429 with Retry-After puts the next attempt that far off', async () => {
+  const hooks = await receiver()
+  hooks.respond = (_request, index) => (index === 0 ? { status: 429, headers: { 'retry-after': '2' } } : 200)
+  const created = await createWebhook(server, 'wh-slow-down', { url: hooks.url, events: ['*'] })
+  const failed = await waitFor(async () => {
+    const hook = await adminGet(server, 'wh-slow-down', `webhooks/${created.id}`)
+    return (hook.health as { attempts: number }).attempts === 1 ? (hook.health as { lastFailureAt: number; nextAttemptAt: number }) : null
+  }, 10_000, 'the 429 is recorded')
+  assert.ok(failed.nextAttemptAt - failed.lastFailureAt >= 2000, `next attempt ${failed.nextAttemptAt - failed.lastFailureAt} ms after the 429, not the schedule's 5 ms`)
+  await waitFor(() => hooks.received.length === 2 && hooks.received[1]!.status === 200, 10_000, 'delivered after the pause')
+})
+
 test('410 Gone disables the endpoint and an endpoint.disabled audit entry says why', async () => {
   const hooks = await receiver()
   hooks.respond = () => 410
