@@ -34,6 +34,7 @@ program
   .option('--webhooks-allow-private', 'let webhooks go to loopback and private addresses (local receivers, tests)')
   .option('--webhooks-retry-scale <factor>', 'multiply the webhook retry schedule (5 s … 24 h) and the failing-for-a-day limit, e.g. 0.001 for tests', positive, DEFAULTS.webhooksRetryScale)
   .option('--webhooks-timeout <duration>', 'a webhook receiver must answer within this long', duration, DEFAULTS.webhooksTimeoutMs)
+  .option('--lock-waiting-after <duration>', 'report a claim still waiting after this long (the lock.waiting webhook event)', duration, DEFAULTS.lockWaitingMs)
   .option('--public-url <url>', 'the dashboard\'s address as people open it, for links in webhooks (default: http://HOST:PORT)')
   .action(async (flags, command: Command) => {
     if (flags.memory && command.getOptionValueSource('data') === 'cli') {
@@ -60,6 +61,7 @@ program
       webhooksAllowPrivate: flags.webhooksAllowPrivate === true,
       webhooksRetryScale: flags.webhooksRetryScale,
       webhooksTimeoutMs: flags.webhooksTimeout,
+      lockWaitingMs: flags.lockWaitingAfter,
       publicUrl: flags.publicUrl ? publicUrl(flags.publicUrl) : null,
     })
   })

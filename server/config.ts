@@ -30,6 +30,8 @@ export interface ServerOptions {
   webhooksRetryScale: number
   /** a webhook receiver that has not answered after this long has failed the attempt */
   webhooksTimeoutMs: number
+  /** a claim queued this long is reported (`lock-waiting` audit entry, `lock.waiting` event) */
+  lockWaitingMs: number
   /** the dashboard's address as people reach it, for links in Slack messages (default: http://host:port) */
   publicUrl: string | null
 }
@@ -55,5 +57,6 @@ export const DEFAULTS: ServerOptions = {
   webhooksAllowPrivate: false,
   webhooksRetryScale: 1,
   webhooksTimeoutMs: 15_000,
+  lockWaitingMs: 60_000,
   publicUrl: null,
 }

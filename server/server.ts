@@ -23,6 +23,7 @@ import { RevokedTokens } from './auth/revoked-tokens.js'
 import type { RevocationCheck } from './auth/tokens.js'
 import { webhooksRoute } from './http/webhooks-api.js'
 import { Webhooks } from './webhooks/service.js'
+import { WaitingClaims } from './webhooks/waiting.js'
 
 export interface HuddleServer {
   port: number
@@ -121,6 +122,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     dashboardUrl: () => dashboardUrl,
     slackIntervalMs: 1000,
   })
+  const waiting = new WaitingClaims(audit, options.lockWaitingMs)
   const routes: Route[] = [
     healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),
     metricsRoute(metrics),
@@ -151,7 +153,10 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     audit,
     authority,
     webhooks,
-    close: () => (closing ??= webhooks.close().then(() => shutdown(http, door, rooms, store))),
+    close: () => {
+      waiting.close()
+      return (closing ??= webhooks.close().then(() => shutdown(http, door, rooms, store)))
+    },
   }
 }
 

@@ -19,8 +19,8 @@ test.after(async () => {
   for (const client of clients.splice(0)) await client.close()
   for (const receiver of receivers.splice(0)) await receiver.close()
 })
-// a compressed retry schedule (5 ms, 300 ms, 1.8 s, …) and a 2 s answer timeout
-withServer(test, (started) => (server = started), { args: ['--webhooks-allow-private', '--webhooks-retry-scale', '0.001', '--webhooks-timeout', '2s'] })
+// a compressed retry schedule (5 ms, 300 ms, 1.8 s, …), a 2 s answer timeout, lock.waiting after 300 ms
+withServer(test, (started) => (server = started), { args: ['--webhooks-allow-private', '--webhooks-retry-scale', '0.001', '--webhooks-timeout', '2s', '--lock-waiting-after', '300ms'] })
 
 async function receiver(): Promise<Receiver> {
   const started = await Receiver.start()
@@ -120,6 +120,23 @@ test('a 429 with Retry-After puts the next attempt that far off', async () => {
   }, 10_000, 'the 429 is recorded')
   assert.ok(failed.nextAttemptAt - failed.lastFailureAt >= 2000, `next attempt ${failed.nextAttemptAt - failed.lastFailureAt} ms after the 429, not the schedule's 5 ms`)
   await waitFor(() => hooks.received.length === 2 && hooks.received[1]!.status === 200, 10_000, 'delivered after the pause')
+})
+
+test('lock.waiting: a claim still queued after the threshold is reported once, a granted one never', async () => {
+  const hooks = await receiver()
+  await createWebhook(server, 'wh-wait', { url: hooks.url, events: ['lock.waiting', 'lock.granted'] })
+  const holder = await agent('wh-wait')
+  const lock = await holder.locks.acquire('deploy')
+  const waiter = await agent('wh-wait')
+  const queued = waiter.locks.acquire('deploy')
+  const report = await waitFor(() => hooks.ofType('lock.waiting')[0], 10_000, 'lock.waiting arrives')
+  const data = report.json!.data as { resources: string[]; waitedMs: number; key: string }
+  assert.equal(data.resources, ['deploy'])
+  assert.ok(data.key.startsWith(waiter.session), data.key)
+  await lock.release()
+  await (await queued).release()
+  await waitFor(() => hooks.ofType('lock.granted').length === 2, 10_000, 'both grants arrive')
+  assert.is(hooks.ofType('lock.waiting').length, 1)
 })
 
 test('410 Gone disables the endpoint and an endpoint.disabled audit entry says why', async () => {
