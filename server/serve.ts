@@ -5,6 +5,7 @@ import { signToken } from './auth/tokens.js'
 import type { ServerOptions } from './config.js'
 import { log } from './log.js'
 import { startServer } from './server.js'
+import { workspaceLink } from '../shared/dashboard-links.js'
 
 export async function serve(options: ServerOptions): Promise<void> {
   const secret = loadOrCreateSecret(options.memory ? null : options.dataDir)
@@ -25,6 +26,7 @@ export async function serve(options: ServerOptions): Promise<void> {
       'admin token for workspace "demo" (valid 30 days):',
       `  ${token}`,
       `try: ws://${base}/demo?token=<that token>`,
+      `dashboard (signs you in as that admin): ${workspaceLink(options.publicUrl ?? `http://${base}`, 'demo', token)}`,
     )
   }
   process.stdout.write(`${lines.join('\n')}\n`)

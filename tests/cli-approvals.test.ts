@@ -24,6 +24,8 @@ async function requested(run: CliProcess): Promise<string> {
 test('request --wait exits 0 when approved from another process and says who approved and why', async () => {
   const run = new CliProcess(['request', 'Deploy v1.4', '--action', 'deploy', '--details', '{"pr": 42}', '--wait'], agent)
   const id = await requested(run)
+  // the link to the approval's card in the dashboard
+  await run.waitOutput(new RegExp(`\\n  http://127\\.0\\.0\\.1:${server.port}/w/${WS}\\?panel=approvals&approval=[A-Za-z0-9_-]+%3A${id}`))
   await run.waitOutput(/waiting for approval .*: pending: 1 more approval needed/, 'stderr')
   const who = await runCli(['who', '--json'], { env: bob })
   assert.is(who.code, 0, who.stderr)

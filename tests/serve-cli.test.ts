@@ -21,6 +21,7 @@ test('without HUDDLE_SECRET: a 0600 secret, a banner with the data dir and a wor
   servers.push(server)
   const match = await server.waitForStdout(/admin token for workspace "demo"[^\n]*\n\s*(\S+)/)
   const token = match[1]!
+  assert.ok(server.stdout.includes(`http://127.0.0.1:${server.port}/w/demo#token=${token}\n`), `the banner links the dashboard of demo with the token:\n${server.stdout}`)
   const lines = server.stdout.split('\n')
   assert.match(lines[0]!, new RegExp(`^huddle listening on http://127\\.0\\.0\\.1:${server.port} \\(WebSocket: ws://127\\.0\\.0\\.1:${server.port}/`))
   assert.ok(server.stdout.includes(dataDir), `the banner names the data directory ${dataDir}:\n${server.stdout}`)

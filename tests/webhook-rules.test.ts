@@ -2,7 +2,7 @@
 // Retry-After, and destination checks that need no network.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { checkSubscriptions, EVENT_TYPES, eventType, wants } from '../server/webhooks/events.js'
+import { checkSubscriptions, EVENT_TYPES, eventType, wants } from '../shared/events.js'
 import { parseDestination, refusedAddress } from '../server/webhooks/destination.js'
 import { failingTooLong, nextRetry, parseRetryAfter, RETRY_DELAYS_MS } from '../server/webhooks/schedule.js'
 

@@ -2,12 +2,14 @@
 import { constants } from 'node:os'
 import type { Command } from 'commander'
 import type { ApprovalState, Decision } from '../../shared/coordination.js'
+import { approvalLink } from '../../shared/dashboard-links.js'
 import type { RequestOptions } from '../approvals.js'
 import { describeApprovalState, formatDuration } from '../describe.js'
 import { HuddleError } from '../errors.js'
 import type { Huddle } from '../node.js'
 import { type ApprovalInfo, displayIds } from '../views.js'
-import { action, collect, type ConnectionFlags, durationArg, intArg, jsonArg, onSignals, openApi, openClient, printJson, table, warn, withConnectionOptions } from './settings.js'
+import { serverUrls } from '../urls.js'
+import { action, collect, type ConnectionFlags, durationArg, intArg, jsonArg, onSignals, openApi, openClient, printJson, settings, table, warn, withConnectionOptions } from './settings.js'
 
 interface RequestFlags extends ConnectionFlags {
   action?: string
@@ -91,12 +93,13 @@ async function requestApproval(title: string, flags: RequestFlags): Promise<numb
   try {
     const handle = await client.approvals.request(options)
     const id = displayIds(client.approvals.list()).get(handle.key) ?? handle.key
+    const link = approvalLink(serverUrls(settings(flags).url).http, client.workspace, handle.key)
     if (!flags.wait) {
-      if (flags.json) printJson(handle.info)
-      else process.stdout.write(`approval ${id} requested: ${describeApprovalState(handle.info)}\n`)
+      if (flags.json) printJson({ ...handle.info, link })
+      else process.stdout.write(`approval ${id} requested: ${describeApprovalState(handle.info)}\n  ${link}\n`)
       return 0
     }
-    if (!flags.json) process.stdout.write(`approval ${id} requested; waiting for the decision\n`)
+    if (!flags.json) process.stdout.write(`approval ${id} requested; waiting for the decision\n  ${link}\n`)
     warn(`approvers decide with: huddle approve ${id}   or   huddle reject ${id} --reason "..."`)
     let final: ApprovalInfo
     try {

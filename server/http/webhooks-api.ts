@@ -7,7 +7,7 @@
 //   POST   /api/workspaces/<ws>/webhooks/<id>/redeliver {from?, ids?}
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { checkWorkspace } from '../../shared/names.js'
-import { checkSubscriptions } from '../webhooks/events.js'
+import { checkSubscriptions } from '../../shared/events.js'
 import { parseDestination, refusedAddress } from '../webhooks/destination.js'
 import type { Format } from '../webhooks/payload.js'
 import type { Webhooks } from '../webhooks/service.js'

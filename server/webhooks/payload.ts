@@ -1,7 +1,8 @@
 // What a delivery sends: the Standard Webhooks body and headers for `standard` endpoints, and a
 // Slack incoming-webhook message (`text` + `blocks`) for `slack` endpoints.
 import type { AuditEntry } from '../audit/chain.js'
-import { eventId, eventType } from './events.js'
+import { approvalLink, panelLink } from '../../shared/dashboard-links.js'
+import { eventId, eventType } from '../../shared/events.js'
 import { sign } from './signature.js'
 
 export type Format = 'standard' | 'slack'
@@ -31,12 +32,10 @@ export function slackRequest(entries: AuditEntry[], dashboardUrl: string): Reque
 
 /** The dashboard view an event belongs to: the approval's card, the locks, or the activity. */
 export function cardLink(dashboardUrl: string, entry: Pick<AuditEntry, 'workspace' | 'type' | 'data'>): string {
-  const base = `${dashboardUrl}/w/${encodeURIComponent(entry.workspace)}`
   const type = eventType(entry)
   const key = (entry.data as { key?: unknown } | undefined)?.key
-  if (type.startsWith('approval.') && typeof key === 'string') return `${base}?panel=approvals&approval=${encodeURIComponent(key)}`
-  if (type.startsWith('lock.')) return `${base}?panel=locks`
-  return `${base}?panel=activity`
+  if (type.startsWith('approval.') && typeof key === 'string') return approvalLink(dashboardUrl, entry.workspace, key)
+  return panelLink(dashboardUrl, entry.workspace, type.startsWith('lock.') ? 'locks' : 'activity')
 }
 
 type Data = Record<string, unknown>

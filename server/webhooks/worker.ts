@@ -8,7 +8,7 @@ import { log } from '../log.js'
 import type { Store } from '../store/index.js'
 import { attempt, type AttemptResult } from './delivery.js'
 import type { Endpoint, EndpointStore } from './endpoints.js'
-import { eventId, eventType, wants } from './events.js'
+import { eventId, eventType, wants } from '../../shared/events.js'
 import { slackRequest, standardRequest } from './payload.js'
 import { failingTooLong, nextRetry } from './schedule.js'
 

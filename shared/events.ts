@@ -1,6 +1,14 @@
 // Which event a committed audit entry is, as a pure mapping: the audit log is the outbox, and every
-// entry becomes exactly one dotted event type that endpoints subscribe to.
-import type { AuditEntry } from '../audit/chain.js'
+// entry becomes exactly one dotted event type — what webhook endpoints subscribe to and what
+// `huddle watch` prints. Shared by the server and the client library.
+
+/** The fields of an audit entry the mapping reads. */
+interface AuditEntry {
+  workspace: string
+  seq: number
+  type: string
+  data?: unknown
+}
 
 /** Audit entry types (server/authority/rules/state.ts and the HTTP handlers) → event types. */
 const BY_AUDIT_TYPE: ReadonlyMap<string, string> = new Map([
