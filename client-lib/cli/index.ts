@@ -2,6 +2,7 @@
 import type { Command } from 'commander'
 import { registerApprovalCommands } from './approvals.js'
 import { registerAuditCommand } from './audit.js'
+import { registerInboxCommands } from './inbox.js'
 import { registerLockCommands } from './locks.js'
 import { registerMcpCommand } from './mcp.js'
 import { registerTokenCommands } from './tokens.js'
@@ -14,4 +15,5 @@ export function registerClientCommands(program: Command): void {
   registerAuditCommand(program)
   registerMcpCommand(program)
   registerTokenCommands(program)
+  registerInboxCommands(program)
 }
