@@ -9,6 +9,7 @@ import { WorkspaceModel } from './model.js'
 import { ActivityPanel } from './panels/activity.js'
 import { ApprovalsPanel } from './panels/approvals.js'
 import { DocumentsPanel } from './panels/documents.js'
+import { InboxPanel, revealApproval } from './panels/inbox.js'
 import { LinksPanel } from './panels/links.js'
 import { LocksPanel } from './panels/locks.js'
 import { PresencePanel } from './panels/presence.js'
@@ -17,7 +18,7 @@ import { duration, stamp } from './time.js'
 import { avatar, roleBadge } from './ui.js'
 import { colorFor } from '../../shared/colors.js'
 
-export type PanelId = 'presence' | 'locks' | 'approvals' | 'activity' | 'documents' | 'links'
+export type PanelId = 'inbox' | 'presence' | 'locks' | 'approvals' | 'activity' | 'documents' | 'links'
 
 interface NavEntry {
   id: PanelId
@@ -39,6 +40,11 @@ export function mountWorkspace(root: HTMLElement, workspace: string, me: Me): vo
   const locksPanel = new LocksPanel(model, me, counts)
   const approvalsPanel = new ApprovalsPanel(model, me, counts, () => go('approvals', null, true))
   const activityPanel = new ActivityPanel(model)
+  const inboxPanel = new InboxPanel(model, me, counts, (item) => {
+    if (item.kind === 'waiting') return go('locks', null, true)
+    go('approvals', null, true)
+    revealApproval(item.key)
+  })
   const documentsPanel = new DocumentsPanel(model, me, presence, (path) => {
     if (current === 'documents') setUrl('documents', path, true)
   })
@@ -55,6 +61,7 @@ export function mountWorkspace(root: HTMLElement, workspace: string, me: Me): vo
     main.append(el)
     entries.push({ id, label, el, button, badge })
   }
+  addPanel('inbox', 'Inbox', inboxPanel.el)
   addPanel('presence', 'Presence', presencePanel.el)
   addPanel('locks', 'Locks', locksPanel.el)
   addPanel('approvals', 'Approvals', approvalsPanel.el)
@@ -133,13 +140,14 @@ export function mountWorkspace(root: HTMLElement, workspace: string, me: Me): vo
   // ---- counts in the navigation and the title bar ----
   function updateCounts(): void {
     for (const entry of entries) {
-      const n = entry.id === 'presence' ? presencePanel.count : entry.id === 'locks' ? locksPanel.held : entry.id === 'approvals' ? approvalsPanel.pending : 0
+      const n = entry.id === 'inbox' ? inboxPanel.unread : entry.id === 'presence' ? presencePanel.count : entry.id === 'locks' ? locksPanel.held : entry.id === 'approvals' ? approvalsPanel.pending : 0
       setText(entry.badge, n > 0 ? String(n) : '')
       entry.badge.hidden = n === 0
-      entry.badge.classList.toggle('nav-badge-alert', entry.id === 'approvals' && approvalsPanel.awaitingMe > 0)
+      entry.badge.classList.toggle('nav-badge-alert', entry.id === 'inbox' || (entry.id === 'approvals' && approvalsPanel.awaitingMe > 0))
     }
-    const pending = approvalsPanel.pending
-    document.title = `${pending > 0 ? `(${pending}) ` : ''}${workspace} · Huddle`
+    // the title counts what waits for this person and is new to them (the inbox's unread items)
+    const unread = inboxPanel.unread
+    document.title = `${unread > 0 ? `(${unread}) ` : ''}${workspace} · Huddle`
   }
 
   // ---- navigation ----
@@ -175,10 +183,14 @@ export function mountWorkspace(root: HTMLElement, workspace: string, me: Me): vo
     if (panel === 'locks') locksPanel.render()
     if (panel === 'approvals') approvalsPanel.render()
     if (panel === 'activity') activityPanel.render()
+    if (panel === 'inbox') inboxPanel.render()
   }
   function fromUrl(): void {
     const params = new URLSearchParams(location.search)
     go((params.get('panel') as PanelId | null) ?? 'presence', params.get('doc'), false)
+    // links from `huddle request`, `huddle inbox` and Slack point at one approval's card
+    const approval = params.get('approval')
+    if (approval) revealApproval(approval)
   }
   addEventListener('popstate', fromUrl)
   fromUrl()
