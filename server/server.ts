@@ -127,7 +127,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),
     metricsRoute(metrics),
     dashboardRoute(),
-    webhooksRoute({ key: options.key, revoked, webhooks, allowPrivate: options.webhooksAllowPrivate }),
+    webhooksRoute({ key: options.key, revoked, webhooks, audit, allowPrivate: options.webhooksAllowPrivate }),
     apiRoute({ key: options.key, revoked, links, revokedTokens, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
   ]
   const http = createServer((request, response) => {

@@ -206,6 +206,10 @@ test('bad input: 400 with the reason, unknown event types listed, non-admins 403
     assert.is(answer.status, 400, JSON.stringify(body).slice(0, 80))
     assert.match(String(answer.body.error), reason)
   }
+  const { entries } = await adminGet(server, 'wh-bad', 'audit')
+  const audited = (entries as Array<{ type: string; actor: string; data: { reason: string } }>).filter((entry) => entry.type === 'refused')
+  assert.is(audited.length, cases.length, 'each refusal is audited')
+  assert.match(audited[0]!.data.reason, /http or https/)
   const editor = await post({ url: 'https://example.com/x', events: ['*'] }, await mintToken('eve', 'approver', 'wh-bad'))
   assert.is(editor.status, 403)
   const list = await callApi(server, 'GET', '/api/workspaces/wh-bad/webhooks', await mintToken('eve', 'approver', 'wh-bad'))

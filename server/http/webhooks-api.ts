@@ -6,6 +6,7 @@
 //   GET    /api/workspaces/<ws>/webhooks/<id>/deliveries?limit=           → {deliveries: [newest first]}
 //   POST   /api/workspaces/<ws>/webhooks/<id>/redeliver {from?, ids?}
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AuditLog } from '../audit/log.js'
 import { checkWorkspace } from '../../shared/names.js'
 import { checkSubscriptions } from '../../shared/events.js'
 import { parseDestination, refusedAddress } from '../webhooks/destination.js'
@@ -17,6 +18,7 @@ import { type Route, sendJson } from './routes.js'
 
 export interface WebhooksDeps extends AuthDeps {
   webhooks: Webhooks
+  audit: AuditLog
   allowPrivate: boolean
 }
 
@@ -46,7 +48,7 @@ async function handle(deps: WebhooksDeps, request: IncomingMessage, response: Se
   const id = match[2] === undefined ? undefined : decodeURIComponent(match[2])
   const action = `${request.method ?? 'GET'} ${match[3] ?? (id === undefined ? 'list' : 'one')}`
   if (id === undefined) {
-    if (action === 'POST list') return sendJson(response, 201, await create(deps, workspace, await readJson(request), admin.actor))
+    if (action === 'POST list') return sendJson(response, 201, await create(deps, workspace, await readJson(request), admin.actor).catch((error) => refused(deps, workspace, admin.actor, error)))
     if (action === 'GET list') return sendJson(response, 200, { webhooks: deps.webhooks.list(workspace) })
   } else {
     const missing = () => new HttpError(404, `no webhook ${JSON.stringify(id)} in workspace ${workspace}: GET /api/workspaces/${workspace}/webhooks lists them`)
@@ -100,6 +102,14 @@ function redelivery(body: Record<string, unknown>, workspace: string): { from?: 
     })
   }
   return result
+}
+
+/** An admin's refused endpoint is audited with the reason, then answered. */
+async function refused(deps: WebhooksDeps, workspace: string, actor: string, error: unknown): Promise<never> {
+  if (error instanceof HttpError && error.status === 400) {
+    await deps.audit.appendLater(workspace, { type: 'refused', actor, data: { reason: error.message, request: 'create webhook' } })
+  }
+  throw error
 }
 
 function raise(error: HttpError): never {
