@@ -31,10 +31,22 @@ export function inboxItems(me: InboxPerson, approvals: ApprovalInfo[], locks: Lo
   for (const info of approvals) {
     if (info.status.state !== 'pending') continue
     if (info.request.requester === me.actor) {
-      items.push({ kind: 'requested', key: info.key, title: info.request.title, since: info.status.at, detail: `waiting for ${info.needed} more approval${info.needed === 1 ? '' : 's'}` })
+      items.push({
+        kind: 'requested',
+        key: info.key,
+        title: info.request.title,
+        since: info.status.at,
+        detail: `waiting for ${info.needed} more approval${info.needed === 1 ? '' : 's'}`,
+      })
     }
     if (ineligibility(info.request, me) === null && !info.votes.some((vote) => vote.actor === me.actor)) {
-      items.push({ kind: 'vote', key: info.key, title: info.request.title, since: info.status.at, detail: `${info.request.requester} asks: ${info.request.action}` })
+      items.push({
+        kind: 'vote',
+        key: info.key,
+        title: info.request.title,
+        since: info.status.at,
+        detail: `${info.request.requester} asks: ${info.request.action}`,
+      })
     }
   }
   const claims = new Map<string, { since: number; resources: string[]; ahead: number; holders: Set<string> }>()
@@ -50,7 +62,13 @@ export function inboxItems(me: InboxPerson, approvals: ApprovalInfo[], locks: Lo
   }
   for (const [key, claim] of claims) {
     const held = claim.holders.size > 0 ? `held by ${[...claim.holders].join(', ')}` : 'being handed over'
-    items.push({ kind: 'waiting', key, title: claim.resources.join(', '), since: claim.since, detail: `${held}${claim.ahead > 0 ? `; ${claim.ahead} ahead of you` : ''}` })
+    items.push({
+      kind: 'waiting',
+      key,
+      title: claim.resources.join(', '),
+      since: claim.since,
+      detail: `${held}${claim.ahead > 0 ? `; ${claim.ahead} ahead of you` : ''}`,
+    })
   }
   const order: Record<InboxKind, number> = { vote: 0, waiting: 1, requested: 2 }
   return items.sort((a, b) => order[a.kind] - order[b.kind] || a.since - b.since)

@@ -44,7 +44,8 @@ export async function verifyWebhook(secret: string, headers: WebhookHeaders, bod
   const seconds = Number(timestamp)
   const now = Math.floor((options.now ?? Date.now()) / 1000)
   if (!Number.isInteger(seconds)) throw fail(`webhook-timestamp ${JSON.stringify(timestamp)} is not a number of seconds`)
-  if (Math.abs(now - seconds) > (options.toleranceSeconds ?? 300)) throw fail(`webhook-timestamp is ${now - seconds} s away from now: a replay, or a clock out of sync`)
+  if (Math.abs(now - seconds) > (options.toleranceSeconds ?? 300))
+    throw fail(`webhook-timestamp is ${now - seconds} s away from now: a replay, or a clock out of sync`)
   const text = typeof body === 'string' ? body : new TextDecoder().decode(body)
   const expected = await hmac(keyOf(secret), `${id}.${timestamp}.${text}`)
   const matches = signatures.split(' ').some((part) => part.startsWith('v1,') && constantTimeEqual(part.slice(3), expected))
@@ -66,7 +67,8 @@ function header(headers: WebhookHeaders, name: string): string | undefined {
 }
 
 function keyOf(secret: string): Uint8Array<ArrayBuffer> {
-  if (!secret.startsWith('whsec_')) throw new HuddleError('invalid-argument', 'the secret starts with "whsec_": pass the one the server returned when the webhook was created')
+  if (!secret.startsWith('whsec_'))
+    throw new HuddleError('invalid-argument', 'the secret starts with "whsec_": pass the one the server returned when the webhook was created')
   const binary = atob(secret.slice('whsec_'.length))
   return Uint8Array.from(binary, (char) => char.charCodeAt(0))
 }

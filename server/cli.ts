@@ -32,10 +32,15 @@ program
   .option('--max-buffered <bytes>', 'close a client that has more than this queued (it stopped reading)', int, DEFAULTS.maxBufferedBytes)
   .option('--compact-after <n>', 'compact a document\'s update log after this many updates', int, DEFAULTS.compactAfter)
   .option('--webhooks-allow-private', 'let webhooks go to loopback and private addresses (local receivers, tests)')
-  .option('--webhooks-retry-scale <factor>', 'multiply the webhook retry schedule (5 s … 24 h) and the failing-for-a-day limit, e.g. 0.001 for tests', positive, DEFAULTS.webhooksRetryScale)
+  .option(
+    '--webhooks-retry-scale <factor>',
+    'multiply the webhook retry schedule (5 s … 24 h) and the failing-for-a-day limit, e.g. 0.001 for tests',
+    positive,
+    DEFAULTS.webhooksRetryScale,
+  )
   .option('--webhooks-timeout <duration>', 'a webhook receiver must answer within this long', duration, DEFAULTS.webhooksTimeoutMs)
   .option('--lock-waiting-after <duration>', 'report a claim still waiting after this long (the lock.waiting webhook event)', duration, DEFAULTS.lockWaitingMs)
-  .option('--public-url <url>', 'the dashboard\'s address as people open it, for links in webhooks (default: http://HOST:PORT)')
+  .option('--public-url <url>', "the dashboard's address as people open it, for links in webhooks (default: http://HOST:PORT)")
   .action(async (flags, command: Command) => {
     if (flags.memory && command.getOptionValueSource('data') === 'cli') {
       throw new InvalidArgumentError('--memory writes nothing to disk, so it takes no --data directory: drop one of the two')
@@ -103,7 +108,9 @@ function positive(text: string): number {
 }
 
 function publicUrl(text: string): string {
-  if (!/^https?:\/\/[^/\s]+/.test(text)) throw new InvalidArgumentError(`${JSON.stringify(text)} is not an http(s) address: write e.g. https://huddle.example.com`)
+  if (!/^https?:\/\/[^/\s]+/.test(text)) {
+    throw new InvalidArgumentError(`${JSON.stringify(text)} is not an http(s) address: write e.g. https://huddle.example.com`)
+  }
   return text.replace(/\/+$/, '')
 }
 

@@ -41,9 +41,7 @@ const DECISIONS: ReadonlyMap<string, string> = new Map([['expired', 'approval.ex
 const CHANGESET_EVENTS = ['changeset.proposed', 'changeset.applied', 'changeset.reverted', 'changeset.rejected']
 
 /** Every event type an endpoint may subscribe to (besides `*` and `<prefix>.*`). */
-export const EVENT_TYPES: readonly string[] = [
-  ...new Set([...BY_AUDIT_TYPE.values(), 'approval.decided', 'approval.expired', ...CHANGESET_EVENTS]),
-]
+export const EVENT_TYPES: readonly string[] = [...new Set([...BY_AUDIT_TYPE.values(), 'approval.decided', 'approval.expired', ...CHANGESET_EVENTS])]
   .filter((type) => type !== 'ping')
   .sort()
 

@@ -36,10 +36,16 @@ test('inbox: a vote for the eligible approver with the card link, the request fo
   const bot = await client('ci-bot', 'editor', 'agent')
   const handle = await bot.approvals.request({ title: 'Deploy v9', action: 'deploy', approvers: ['bob'] })
   const bobs = await inbox('bob', 'approver')
-  assert.equal(bobs.map((item) => [item.kind, item.title]), [['vote', 'Deploy v9']])
+  assert.equal(
+    bobs.map((item) => [item.kind, item.title]),
+    [['vote', 'Deploy v9']],
+  )
   assert.is(bobs[0]!.link, `${server.httpUrl}/w/${WS}?panel=approvals&approval=${encodeURIComponent(handle.key)}`)
   assert.equal(await inbox('carol', 'approver'), [], 'carol is not among the approvers')
-  assert.equal((await inbox('ci-bot', 'editor', 'agent')).map((item) => [item.kind, item.detail]), [['requested', 'waiting for 1 more approval']])
+  assert.equal(
+    (await inbox('ci-bot', 'editor', 'agent')).map((item) => [item.kind, item.detail]),
+    [['requested', 'waiting for 1 more approval']],
+  )
   const table = await runCli(['inbox'], { env: await cliEnv(server, WS, 'bob', 'approver') })
   assert.match(table.stdout, /vote\s+\S+\s+Deploy v9/)
 
@@ -48,7 +54,10 @@ test('inbox: a vote for the eligible approver with the card link, the request fo
   const waiting = dana.locks.acquire('db')
   let danas: Awaited<ReturnType<typeof inbox>> = []
   for (let tries = 0; tries < 100 && danas.length === 0; tries++) danas = await inbox('dana', 'editor')
-  assert.equal(danas.map((item) => [item.kind, item.title, item.detail]), [['waiting', 'db', 'held by ci-bot']])
+  assert.equal(
+    danas.map((item) => [item.kind, item.title, item.detail]),
+    [['waiting', 'db', 'held by ci-bot']],
+  )
   await lock.release()
   await (await waiting).release()
   assert.equal(await inbox('dana', 'editor'), [])
@@ -71,8 +80,14 @@ test('watch prints the chosen events as JSON lines; unknown types are refused wi
     assert.match(event.hash, /^[0-9a-f]{64}$/)
     await (await bot.locks.acquire('cache')).release()
     await watch.waitOutput(/"type":"lock\.granted"/, 'stdout', 15_000)
-    const types = watch.stdout.trim().split('\n').map((text) => (JSON.parse(text) as { type: string }).type)
-    assert.ok(types.every((type) => type.startsWith('approval.') || type === 'lock.granted'), types.join(' '))
+    const types = watch.stdout
+      .trim()
+      .split('\n')
+      .map((text) => (JSON.parse(text) as { type: string }).type)
+    assert.ok(
+      types.every((type) => type.startsWith('approval.') || type === 'lock.granted'),
+      types.join(' '),
+    )
   } finally {
     watch.child.kill('SIGINT')
     await watch.exit()

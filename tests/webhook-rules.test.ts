@@ -29,7 +29,7 @@ test('subscriptions: known names, groups and *; unknown names listed with the kn
   assert.ok(wants(['lock.*'], 'wh_1', { type: 'grant' }))
   assert.not.ok(wants(['lock.*'], 'wh_1', { type: 'request' }))
   assert.ok(wants(['approval.requested'], 'wh_1', { type: 'webhook-created', data: { id: 'wh_1' } }), 'its own ping, whatever it subscribed to')
-  assert.not.ok(wants(['*'], 'wh_1', { type: 'webhook-created', data: { id: 'wh_2' } }), 'never another endpoint\'s ping')
+  assert.not.ok(wants(['*'], 'wh_1', { type: 'webhook-created', data: { id: 'wh_2' } }), "never another endpoint's ping")
 })
 
 test('retry schedule: 5 s … 24 h with ±20 % jitter, scaled for tests, Retry-After as a floor, then done', () => {
@@ -53,7 +53,16 @@ test('destinations: http(s) only, at most 2,048 bytes, internal addresses refuse
   assert.match(String(parseDestination('https://user:pw@example.com/')), /user name or password/)
   assert.match(String(parseDestination(`https://e.com/${'x'.repeat(2040)}`)), /2048/)
   const check = (url: string) => refusedAddress(new URL(url), false)
-  for (const url of ['http://127.0.0.1:9/x', 'http://10.1.2.3/', 'http://192.168.1.1/', 'http://169.254.169.254/latest', 'http://[::1]/', 'http://[::ffff:127.0.0.1]/', 'http://[fd00::1]/', 'http://localhost/']) {
+  for (const url of [
+    'http://127.0.0.1:9/x',
+    'http://10.1.2.3/',
+    'http://192.168.1.1/',
+    'http://169.254.169.254/latest',
+    'http://[::1]/',
+    'http://[::ffff:127.0.0.1]/',
+    'http://[fd00::1]/',
+    'http://localhost/',
+  ]) {
     assert.match(String(await check(url)), /private or loopback/, url)
   }
   assert.is(await check('http://93.184.216.34/'), null)

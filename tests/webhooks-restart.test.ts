@@ -26,7 +26,11 @@ test('kill -9 between commit and delivery: the events are delivered after the re
   hooks = await Receiver.start()
   // the first approval.requested is never answered: the server dies with it in flight
   let hung = false
-  hooks.respond = (request) => (request.json?.type === 'approval.requested' && !hung ? ((hung = true), 'hang') : 200)
+  hooks.respond = (request) => {
+    if (request.json?.type !== 'approval.requested' || hung) return 200
+    hung = true
+    return 'hang'
+  }
   const created = await createWebhook(server, WS, { url: hooks.url, events: ['approval.requested'] })
   await waitFor(() => hooks!.ofType('ping').length === 1, 10_000, 'the ping arrives')
   bot = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ci-bot', 'editor', WS, { kind: 'agent' }), maxBackoffMs: 200 })
@@ -40,14 +44,21 @@ test('kill -9 between commit and delivery: the events are delivered after the re
   assert.is(hooks.ofType('approval.requested').length, 1, 'the second was not sent before the crash')
 
   await server.restart()
-  const delivered = await waitFor(() => {
-    const ok = hooks!.ofType('approval.requested').filter((request) => request.status === 200)
-    return ok.length === 2 ? ok : null
-  }, 15_000, () => `both requests delivered after the restart; got ${JSON.stringify(hooks!.received.map((r) => [r.json?.type, r.status]))}`)
+  const delivered = await waitFor(
+    () => {
+      const ok = hooks!.ofType('approval.requested').filter((request) => request.status === 200)
+      return ok.length === 2 ? ok : null
+    },
+    15_000,
+    () => `both requests delivered after the restart; got ${JSON.stringify(hooks!.received.map((r) => [r.json?.type, r.status]))}`,
+  )
   const first = hooks.ofType('approval.requested')[0]!
   assert.is(delivered[0]!.headers['webhook-id'], first.headers['webhook-id'], 'the in-flight event again, with the same webhook-id')
   const events = await Promise.all(delivered.map((request) => verifyWebhook(created.secret, request.headers, request.body)))
-  assert.equal(events.map((event) => (event.data as { title: string }).title), ['first', 'second'])
+  assert.equal(
+    events.map((event) => (event.data as { title: string }).title),
+    ['first', 'second'],
+  )
   assert.ok(events[0]!.seq < events[1]!.seq)
   assert.is(hooks.ofType('ping').length, 1, 'the ping, delivered before the crash, is not sent again')
 })

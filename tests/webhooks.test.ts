@@ -20,7 +20,9 @@ test.after(async () => {
   for (const receiver of receivers.splice(0)) await receiver.close()
 })
 // a compressed retry schedule (5 ms, 300 ms, 1.8 s, …), a 2 s answer timeout, lock.waiting after 300 ms
-withServer(test, (started) => (server = started), { args: ['--webhooks-allow-private', '--webhooks-retry-scale', '0.001', '--webhooks-timeout', '2s', '--lock-waiting-after', '300ms'] })
+withServer(test, (started) => (server = started), {
+  args: ['--webhooks-allow-private', '--webhooks-retry-scale', '0.001', '--webhooks-timeout', '2s', '--lock-waiting-after', '300ms'],
+})
 
 async function receiver(): Promise<Receiver> {
   const started = await Receiver.start()
@@ -49,13 +51,20 @@ test('a new endpoint gets a signed ping that verifies with its secret', async ()
   assert.match(event.hash, /^[0-9a-f]{64}$/)
   // another secret does not verify it
   const other = await createWebhook(server, 'wh-ping', { url: hooks.url, events: ['lock.*'] })
-  const error = await verifyWebhook(other.secret, ping!.headers, ping!.body).then(() => null, (thrown: Error) => thrown)
+  const error = await verifyWebhook(other.secret, ping!.headers, ping!.body).then(
+    () => null,
+    (thrown: Error) => thrown,
+  )
   assert.match(String(error?.message), /no signature matches/)
 })
 
 test('approval.requested arrives signed with the title; the delivery log records it', async () => {
   const hooks = await receiver()
-  const created = await createWebhook(server, 'wh-approve', { url: hooks.url, events: ['approval.requested'], secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' })
+  const created = await createWebhook(server, 'wh-approve', {
+    url: hooks.url,
+    events: ['approval.requested'],
+    secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  })
   await waitFor(() => hooks.ofType('ping').length === 1, 10_000, 'the ping arrives')
   const bot = await agent('wh-approve')
   const handle = await bot.approvals.request({ title: 'Deploy v2', action: 'deploy' })
@@ -68,7 +77,13 @@ test('approval.requested arrives signed with the title; the delivery log records
   assert.equal([...new Set(hooks.received.map((request) => request.json?.type))], ['ping', 'approval.requested'])
   const log = await adminGet(server, 'wh-approve', `webhooks/${created.id}/deliveries`)
   const records = log.deliveries as Array<{ ids: string[]; status: string; code: number }>
-  assert.equal(records.map((record) => [record.ids[0], record.status, record.code]), [[event.id, 'delivered', 200], [String(hooks.ofType('ping')[0]!.headers['webhook-id']), 'delivered', 200]])
+  assert.equal(
+    records.map((record) => [record.ids[0], record.status, record.code]),
+    [
+      [event.id, 'delivered', 200],
+      [String(hooks.ofType('ping')[0]!.headers['webhook-id']), 'delivered', 200],
+    ],
+  )
 })
 
 test('a 500 is retried with the same webhook-id, and later events wait behind it in order', async () => {
@@ -79,17 +94,33 @@ test('a 500 is retried with the same webhook-id, and later events wait behind it
   const created = await createWebhook(server, 'wh-retry', { url: hooks.url, events: ['lock.granted'] })
   const bot = await agent('wh-retry')
   for (const resource of ['a', 'b', 'c']) await (await bot.locks.acquire(resource)).release()
-  await waitFor(() => hooks.ofType('lock.granted').filter((request) => request.status === 200).length === 3, 15_000, () => `three grants delivered; got ${JSON.stringify(hooks.received.map((r) => [r.json?.type, r.status]))}`)
+  await waitFor(
+    () => hooks.ofType('lock.granted').filter((request) => request.status === 200).length === 3,
+    15_000,
+    () => `three grants delivered; got ${JSON.stringify(hooks.received.map((r) => [r.json?.type, r.status]))}`,
+  )
   const grants = hooks.ofType('lock.granted')
   assert.is(grants.length, 6, 'three failed attempts and three deliveries')
   const firstId = grants[0]!.headers['webhook-id']
-  assert.equal(grants.slice(0, 4).map((request) => request.headers['webhook-id']), [firstId, firstId, firstId, firstId], 'same webhook-id on every retry')
-  assert.equal(grants.map((request) => request.status), [500, 500, 500, 200, 200, 200])
+  assert.equal(
+    grants.slice(0, 4).map((request) => request.headers['webhook-id']),
+    [firstId, firstId, firstId, firstId],
+    'same webhook-id on every retry',
+  )
+  assert.equal(
+    grants.map((request) => request.status),
+    [500, 500, 500, 200, 200, 200],
+  )
   const seqs = grants.map(seqOf)
   assert.ok(seqs[3]! < seqs[4]! && seqs[4]! < seqs[5]!, `in audit order: ${seqs}`)
-  assert.equal(grants.slice(3).map((request) => (request.json?.data as { resources: string[] }).resources), [['a'], ['b'], ['c']])
+  assert.equal(
+    grants.slice(3).map((request) => (request.json!.data as { resources: string[] }).resources),
+    [['a'], ['b'], ['c']],
+  )
   const { webhooks } = await adminGet(server, 'wh-retry', 'webhooks')
-  const health = (webhooks as Array<{ id: string; health: { failures: number; lastSuccessAt: number | null; attempts: number } }>).find((hook) => hook.id === created.id)!.health
+  const health = (webhooks as Array<{ id: string; health: { failures: number; lastSuccessAt: number | null; attempts: number } }>).find(
+    (hook) => hook.id === created.id,
+  )!.health
   assert.is(health.failures, 3)
   assert.is(health.attempts, 0)
   assert.ok(health.lastSuccessAt !== null)
@@ -103,7 +134,15 @@ test('a receiver answering 3xx, garbage or nothing fails the attempt; the event 
   await waitFor(() => hooks.received.some((request) => request.status === 200), 20_000, 'the ping is delivered in the end')
   const { deliveries } = await adminGet(server, 'wh-broken', `webhooks/${created.id}/deliveries`)
   const records = (deliveries as Array<{ status: string; code?: number; error?: string; attempt: number }>).reverse()
-  assert.equal(records.map((record) => [record.status, record.attempt]), [['failed', 1], ['failed', 2], ['failed', 3], ['delivered', 4]])
+  assert.equal(
+    records.map((record) => [record.status, record.attempt]),
+    [
+      ['failed', 1],
+      ['failed', 2],
+      ['failed', 3],
+      ['delivered', 4],
+    ],
+  )
   assert.match(String(records[0]!.error), /redirect \(302\) not followed/)
   assert.ok(records[1]!.code === undefined && records[1]!.error, `garbage is an error without a status: ${JSON.stringify(records[1])}`)
   assert.match(String(records[2]!.error), /no answer within 2000 ms/)
@@ -114,11 +153,18 @@ test('a 429 with Retry-After puts the next attempt that far off', async () => {
   const hooks = await receiver()
   hooks.respond = (_request, index) => (index === 0 ? { status: 429, headers: { 'retry-after': '2' } } : 200)
   const created = await createWebhook(server, 'wh-slow-down', { url: hooks.url, events: ['*'] })
-  const failed = await waitFor(async () => {
-    const hook = await adminGet(server, 'wh-slow-down', `webhooks/${created.id}`)
-    return (hook.health as { attempts: number }).attempts === 1 ? (hook.health as { lastFailureAt: number; nextAttemptAt: number }) : null
-  }, 10_000, 'the 429 is recorded')
-  assert.ok(failed.nextAttemptAt - failed.lastFailureAt >= 2000, `next attempt ${failed.nextAttemptAt - failed.lastFailureAt} ms after the 429, not the schedule's 5 ms`)
+  const failed = await waitFor(
+    async () => {
+      const hook = await adminGet(server, 'wh-slow-down', `webhooks/${created.id}`)
+      return (hook.health as { attempts: number }).attempts === 1 ? (hook.health as { lastFailureAt: number; nextAttemptAt: number }) : null
+    },
+    10_000,
+    'the 429 is recorded',
+  )
+  assert.ok(
+    failed.nextAttemptAt - failed.lastFailureAt >= 2000,
+    `next attempt ${failed.nextAttemptAt - failed.lastFailureAt} ms after the 429, not the schedule's 5 ms`,
+  )
   await waitFor(() => hooks.received.length === 2 && hooks.received[1]!.status === 200, 10_000, 'delivered after the pause')
 })
 
@@ -143,10 +189,14 @@ test('410 Gone disables the endpoint and an endpoint.disabled audit entry says w
   const hooks = await receiver()
   hooks.respond = () => 410
   const created = await createWebhook(server, 'wh-gone', { url: hooks.url, events: ['*'] })
-  const view = await waitFor(async () => {
-    const hook = await adminGet(server, 'wh-gone', `webhooks/${created.id}`)
-    return hook.enabled === false ? hook : null
-  }, 10_000, 'the endpoint is disabled')
+  const view = await waitFor(
+    async () => {
+      const hook = await adminGet(server, 'wh-gone', `webhooks/${created.id}`)
+      return hook.enabled === false ? hook : null
+    },
+    10_000,
+    'the endpoint is disabled',
+  )
   assert.match(String((view.disabled as { reason: string }).reason), /410/)
   const { entries } = await adminGet(server, 'wh-gone', 'audit')
   const disabled = (entries as Array<{ type: string; data: { id: string } }>).find((entry) => entry.type === 'endpoint-disabled')
@@ -170,7 +220,13 @@ test('redelivery resends an event by id with the same webhook-id, and everything
   const from = await callApi(server, 'POST', `/api/workspaces/wh-again/webhooks/${created.id}/redeliver`, token, { from: seqOf(first!) })
   assert.is(from.status, 200)
   await waitFor(() => hooks.ofType('approval.requested').length === 5, 10_000, 'both are sent again, in order')
-  assert.equal(hooks.ofType('approval.requested').slice(3).map((request) => request.headers['webhook-id']), [first!.headers['webhook-id'], second!.headers['webhook-id']])
+  assert.equal(
+    hooks
+      .ofType('approval.requested')
+      .slice(3)
+      .map((request) => request.headers['webhook-id']),
+    [first!.headers['webhook-id'], second!.headers['webhook-id']],
+  )
   const log = await adminGet(server, 'wh-again', `webhooks/${created.id}/deliveries`)
   assert.ok((log.deliveries as Array<{ redelivery: boolean }>).some((record) => record.redelivery))
 })
@@ -180,12 +236,19 @@ test('slack format: an incoming-webhook message with text, blocks and a link to 
   await createWebhook(server, 'wh-slack', { url: hooks.url, events: ['approval.requested'], format: 'slack' })
   const bot = await agent('wh-slack')
   const handle = await bot.approvals.request({ title: 'Ship the release', action: 'release' })
-  const message = await waitFor(() => hooks.received.find((request) => /Ship the release/.test(String(request.json?.text))), 10_000, 'the Slack message arrives')
+  const message = await waitFor(
+    () => hooks.received.find((request) => /Ship the release/.test(String(request.json?.text))),
+    10_000,
+    'the Slack message arrives',
+  )
   assert.match(String(message.json!.text), /ci-bot asks for approval: Ship the release \(release\)/)
   const blocks = message.json!.blocks as Array<{ type: string; text: { type: string; text: string } }>
   assert.is(blocks[0]!.type, 'section')
   assert.is(blocks[0]!.text.type, 'mrkdwn')
-  assert.ok(blocks.some((block) => block.text.text.includes(`/w/wh-slack?panel=approvals&approval=${encodeURIComponent(handle.key)}|open in Huddle>`)), JSON.stringify(blocks))
+  assert.ok(
+    blocks.some((block) => block.text.text.includes(`/w/wh-slack?panel=approvals&approval=${encodeURIComponent(handle.key)}|open in Huddle>`)),
+    JSON.stringify(blocks),
+  )
   assert.is(message.headers['webhook-signature'], undefined, 'Slack gets no signature headers')
 })
 
@@ -227,7 +290,10 @@ test('delete stops deliveries and removes the endpoint from the list', async () 
   assert.equal((await adminGet(server, 'wh-delete', 'webhooks')).webhooks, [])
   await agent('wh-delete')
   const { entries } = await adminGet(server, 'wh-delete', 'audit')
-  assert.ok((entries as Array<{ type: string }>).some((entry) => entry.type === 'join'), 'the join was audited')
+  assert.ok(
+    (entries as Array<{ type: string }>).some((entry) => entry.type === 'join'),
+    'the join was audited',
+  )
   assert.is(hooks.ofType('session.joined').length, 0)
 })
 

@@ -140,7 +140,16 @@ export function mountWorkspace(root: HTMLElement, workspace: string, me: Me): vo
   // ---- counts in the navigation and the title bar ----
   function updateCounts(): void {
     for (const entry of entries) {
-      const n = entry.id === 'inbox' ? inboxPanel.unread : entry.id === 'presence' ? presencePanel.count : entry.id === 'locks' ? locksPanel.held : entry.id === 'approvals' ? approvalsPanel.pending : 0
+      const n =
+        entry.id === 'inbox'
+          ? inboxPanel.unread
+          : entry.id === 'presence'
+            ? presencePanel.count
+            : entry.id === 'locks'
+              ? locksPanel.held
+              : entry.id === 'approvals'
+                ? approvalsPanel.pending
+                : 0
       setText(entry.badge, n > 0 ? String(n) : '')
       entry.badge.hidden = n === 0
       entry.badge.classList.toggle('nav-badge-alert', entry.id === 'inbox' || (entry.id === 'approvals' && approvalsPanel.awaitingMe > 0))

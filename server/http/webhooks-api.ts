@@ -48,7 +48,12 @@ async function handle(deps: WebhooksDeps, request: IncomingMessage, response: Se
   const id = match[2] === undefined ? undefined : decodeURIComponent(match[2])
   const action = `${request.method ?? 'GET'} ${match[3] ?? (id === undefined ? 'list' : 'one')}`
   if (id === undefined) {
-    if (action === 'POST list') return sendJson(response, 201, await create(deps, workspace, await readJson(request), admin.actor).catch((error) => refused(deps, workspace, admin.actor, error)))
+    if (action === 'POST list')
+      return sendJson(
+        response,
+        201,
+        await create(deps, workspace, await readJson(request), admin.actor).catch((error) => refused(deps, workspace, admin.actor, error)),
+      )
     if (action === 'GET list') return sendJson(response, 200, { webhooks: deps.webhooks.list(workspace) })
   } else {
     const missing = () => new HttpError(404, `no webhook ${JSON.stringify(id)} in workspace ${workspace}: GET /api/workspaces/${workspace}/webhooks lists them`)
@@ -74,13 +79,18 @@ async function create(deps: WebhooksDeps, workspace: string, body: Record<string
   const badEvents = checkSubscriptions(body.events)
   if (badEvents) throw new HttpError(400, badEvents)
   const format = body.format ?? 'standard'
-  if (!FORMATS.includes(format as Format)) throw new HttpError(400, `format must be "standard" (Standard Webhooks, signed) or "slack" (a Slack incoming webhook), not ${JSON.stringify(format)}`)
+  if (!FORMATS.includes(format as Format))
+    throw new HttpError(400, `format must be "standard" (Standard Webhooks, signed) or "slack" (a Slack incoming webhook), not ${JSON.stringify(format)}`)
   if (body.secret !== undefined) {
     const badSecret = checkSecret(body.secret)
     if (badSecret) throw new HttpError(400, badSecret)
   }
   const secret = (body.secret as string | undefined) ?? generateSecret()
-  const endpoint = await deps.webhooks.create(workspace, { url: url.href, events: [...new Set(body.events as string[])], format: format as Format, secret }, actor)
+  const endpoint = await deps.webhooks.create(
+    workspace,
+    { url: url.href, events: [...new Set(body.events as string[])], format: format as Format, secret },
+    actor,
+  )
   return { id: endpoint.id, secret, url: endpoint.url, events: endpoint.events, format: endpoint.format }
 }
 

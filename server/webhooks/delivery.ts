@@ -20,7 +20,11 @@ export interface AttemptResult {
 
 const RESPONSE_PREVIEW_BYTES = 512
 
-export async function attempt(url: string, request: Request, options: { timeoutMs: number; allowPrivate: boolean; signal?: AbortSignal }): Promise<AttemptResult> {
+export async function attempt(
+  url: string,
+  request: Request,
+  options: { timeoutMs: number; allowPrivate: boolean; signal?: AbortSignal },
+): Promise<AttemptResult> {
   const started = performance.now()
   const elapsed = () => Math.round(performance.now() - started)
   const refused = await refusedAddress(new URL(url), options.allowPrivate)
@@ -39,7 +43,14 @@ export async function attempt(url: string, request: Request, options: { timeoutM
     return {
       ok,
       code: response.status,
-      ...(ok ? {} : { error: response.status >= 300 && response.status < 400 ? `redirect (${response.status}) not followed: point the endpoint at the final URL` : `receiver answered ${response.status}` }),
+      ...(ok
+        ? {}
+        : {
+            error:
+              response.status >= 300 && response.status < 400
+                ? `redirect (${response.status}) not followed: point the endpoint at the final URL`
+                : `receiver answered ${response.status}`,
+          }),
       latencyMs: elapsed(),
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       gone: response.status === 410,

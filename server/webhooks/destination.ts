@@ -8,10 +8,27 @@ export const MAX_URL_BYTES = 2048
 
 const INTERNAL = new BlockList()
 for (const [network, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) INTERNAL.addSubnet(network, bits, 'ipv4')
-for (const [network, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) INTERNAL.addSubnet(network, bits, 'ipv6')
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  INTERNAL.addSubnet(network, bits, 'ipv4')
+for (const [network, bits] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const)
+  INTERNAL.addSubnet(network, bits, 'ipv6')
 
 /** The parsed URL, or why it cannot be a webhook destination (without looking up its name). */
 export function parseDestination(url: unknown): URL | string {
@@ -42,7 +59,9 @@ export async function refusedAddress(url: URL, allowPrivate: boolean): Promise<s
     }
   }
   const internal = addresses.find(isInternal)
-  return internal === undefined ? null : `${host} resolves to ${internal}, a private or loopback address: webhooks go to public addresses only (start the server with --webhooks-allow-private for local receivers)`
+  return internal === undefined
+    ? null
+    : `${host} resolves to ${internal}, a private or loopback address: webhooks go to public addresses only (start the server with --webhooks-allow-private for local receivers)`
 }
 
 function isInternal(address: string): boolean {

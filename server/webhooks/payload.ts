@@ -13,11 +13,24 @@ export interface Request {
 }
 
 export function standardRequest(secret: string, entry: AuditEntry, now: number): Request {
-  const body = JSON.stringify({ type: eventType(entry), workspace: entry.workspace, seq: entry.seq, at: entry.at, actor: entry.actor ?? null, data: entry.data ?? null, hash: entry.hash })
+  const body = JSON.stringify({
+    type: eventType(entry),
+    workspace: entry.workspace,
+    seq: entry.seq,
+    at: entry.at,
+    actor: entry.actor ?? null,
+    data: entry.data ?? null,
+    hash: entry.hash,
+  })
   const id = eventId(entry)
   const timestamp = Math.floor(now / 1000)
   return {
-    headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': sign(secret, id, timestamp, body) },
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': sign(secret, id, timestamp, body),
+    },
     body,
   }
 }
@@ -26,7 +39,7 @@ export function standardRequest(secret: string, entry: AuditEntry, now: number):
 export function slackRequest(entries: AuditEntry[], dashboardUrl: string): Request {
   const lines = entries.map((entry) => ({ text: describe(entry), link: cardLink(dashboardUrl, entry) }))
   const text = lines.length === 1 ? lines[0]!.text : `${lines.length} events in ${entries[0]!.workspace}: ${lines.map((line) => line.text).join('; ')}`
-  const blocks = lines.map((line) => ({ type: 'section', text: { type: 'mrkdwn', text: `${escape(line.text)} · <${line.link}|open in Huddle>` } }))
+  const blocks = lines.map((line) => ({ type: 'section', text: { type: 'mrkdwn', text: `${escapeMarkup(line.text)} · <${line.link}|open in Huddle>` } }))
   return { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: text.slice(0, 3000), blocks: blocks.slice(0, 50) }) }
 }
 
@@ -67,6 +80,6 @@ function describe(entry: AuditEntry): string {
 }
 
 /** Slack mrkdwn treats &, < and > as markup. */
-function escape(text: string): string {
+function escapeMarkup(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }

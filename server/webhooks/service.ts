@@ -24,7 +24,14 @@ export interface EndpointView {
   createdBy: string
   enabled: boolean
   disabled: Endpoint['disabled']
-  health: { lastSuccessAt: number | null; lastFailureAt: number | null; failures: number; failingSince: number | null; attempts: number; nextAttemptAt: number | null }
+  health: {
+    lastSuccessAt: number | null
+    lastFailureAt: number | null
+    failures: number
+    failingSince: number | null
+    attempts: number
+    nextAttemptAt: number | null
+  }
   /** the last audit sequence number handled; later wanted entries are waiting */
   cursor: number
   pendingRedeliveries: number
@@ -34,7 +41,11 @@ export class Webhooks {
   private readonly workers = new Map<string, Worker>()
   private readonly unsubscribe: () => void
 
-  private constructor(private readonly audit: AuditLog, private readonly endpoints: EndpointStore, private readonly deps: { store: Store; options: WorkerOptions }) {
+  private constructor(
+    private readonly audit: AuditLog,
+    private readonly endpoints: EndpointStore,
+    private readonly deps: { store: Store; options: WorkerOptions },
+  ) {
     this.unsubscribe = audit.subscribe((entry) => {
       for (const worker of this.workers.values()) if (worker.endpoint.workspace === entry.workspace) worker.wake()
     })
@@ -55,10 +66,27 @@ export class Webhooks {
   async create(workspace: string, input: NewEndpoint, actor: string): Promise<Endpoint> {
     const id = `wh_${randomBytes(9).toString('base64url')}`
     await this.audit.ready(workspace)
-    const entry = this.audit.append(workspace, { type: 'webhook-created', actor, data: { id, host: new URL(input.url).host, events: input.events, format: input.format } })
+    const entry = this.audit.append(workspace, {
+      type: 'webhook-created',
+      actor,
+      data: { id, host: new URL(input.url).host, events: input.events, format: input.format },
+    })
     const endpoint: Endpoint = {
-      id, workspace, ...input, createdAt: entry.at, createdBy: actor,
-      cursor: entry.seq - 1, redeliver: [], attempts: 0, nextAt: 0, failingSince: null, lastSuccessAt: null, lastFailureAt: null, failures: 0, disabled: null, logSeq: 0,
+      id,
+      workspace,
+      ...input,
+      createdAt: entry.at,
+      createdBy: actor,
+      cursor: entry.seq - 1,
+      redeliver: [],
+      attempts: 0,
+      nextAt: 0,
+      failingSince: null,
+      lastSuccessAt: null,
+      lastFailureAt: null,
+      failures: 0,
+      disabled: null,
+      logSeq: 0,
     }
     await this.endpoints.save(endpoint)
     this.run(endpoint)
@@ -119,7 +147,15 @@ function workerKey(workspace: string, id: string): string {
 function view(endpoint: Endpoint): EndpointView {
   const { id, url, events, format, createdAt, createdBy, disabled, cursor } = endpoint
   return {
-    id, url, events, format, createdAt, createdBy, enabled: disabled === null, disabled, cursor,
+    id,
+    url,
+    events,
+    format,
+    createdAt,
+    createdBy,
+    enabled: disabled === null,
+    disabled,
+    cursor,
     health: {
       lastSuccessAt: endpoint.lastSuccessAt,
       lastFailureAt: endpoint.lastFailureAt,

@@ -20,7 +20,10 @@ export class WaitingClaims {
   private readonly timers = new Map<string, NodeJS.Timeout>()
   private readonly unsubscribe: () => void
 
-  constructor(private readonly audit: AuditLog, private readonly afterMs: number) {
+  constructor(
+    private readonly audit: AuditLog,
+    private readonly afterMs: number,
+  ) {
     this.unsubscribe = audit.subscribe((entry) => this.seen(entry))
   }
 
@@ -29,7 +32,13 @@ export class WaitingClaims {
     if (typeof data.key !== 'string') return
     const id = `${entry.workspace}!${data.key}`
     if (entry.type === 'queue' && !this.timers.has(id)) {
-      const waiting: Waiting = { key: data.key, ...(entry.actor ? { actor: entry.actor } : {}), ...(entry.session ? { session: entry.session } : {}), resources: data.resources, mode: data.mode }
+      const waiting: Waiting = {
+        key: data.key,
+        ...(entry.actor ? { actor: entry.actor } : {}),
+        ...(entry.session ? { session: entry.session } : {}),
+        resources: data.resources,
+        mode: data.mode,
+      }
       const timer = setTimeout(() => this.report(entry.workspace, id, waiting, entry.at), this.afterMs)
       timer.unref()
       this.timers.set(id, timer)
@@ -43,7 +52,12 @@ export class WaitingClaims {
     this.timers.delete(id)
     const { actor, session, ...data } = waiting
     this.audit
-      .appendLater(workspace, { type: 'lock-waiting', ...(actor ? { actor } : {}), ...(session ? { session } : {}), data: { ...data, since, waitedMs: Date.now() - since } })
+      .appendLater(workspace, {
+        type: 'lock-waiting',
+        ...(actor ? { actor } : {}),
+        ...(session ? { session } : {}),
+        data: { ...data, since, waitedMs: Date.now() - since },
+      })
       .catch((error: Error) => log('audit entry not written', { workspace, error: error.message }))
   }
 

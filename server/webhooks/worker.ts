@@ -45,7 +45,10 @@ export class Worker {
   private readonly abort = new AbortController()
   private readonly done: Promise<void>
 
-  constructor(readonly endpoint: Endpoint, private readonly deps: WorkerDeps) {
+  constructor(
+    readonly endpoint: Endpoint,
+    private readonly deps: WorkerDeps,
+  ) {
     this.done = this.loop()
   }
 
@@ -92,7 +95,8 @@ export class Worker {
     await this.deps.store.flush()
     const { entries, redelivery } = await this.next()
     if (entries.length === 0 || this.stopped) return null
-    const request = endpoint.format === 'slack' ? slackRequest(entries, this.deps.options.dashboardUrl()) : standardRequest(endpoint.secret, entries[0]!, Date.now())
+    const request =
+      endpoint.format === 'slack' ? slackRequest(entries, this.deps.options.dashboardUrl()) : standardRequest(endpoint.secret, entries[0]!, Date.now())
     const cursor = endpoint.cursor
     const result = await attempt(endpoint.url, request, { ...this.deps.options, signal: this.abort.signal })
     if (this.stopped) return 0

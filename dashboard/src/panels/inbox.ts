@@ -26,7 +26,12 @@ export class InboxPanel {
   private known: Set<string> | null = null
   private items: InboxItem[] = []
 
-  constructor(private readonly model: WorkspaceModel, private readonly me: Me, private readonly onCount: () => void, private readonly open: (item: InboxItem) => void) {
+  constructor(
+    private readonly model: WorkspaceModel,
+    private readonly me: Me,
+    private readonly onCount: () => void,
+    private readonly open: (item: InboxItem) => void,
+  ) {
     const container = h('div', { class: 'inbox-list' })
     this.list = keyedList(container, () => this.row())
     this.seen = new Set(readKeys(this.storageKey))
@@ -115,7 +120,12 @@ export class InboxPanel {
     const since = h('span', { class: 'muted inbox-since' })
     let current: InboxItem | null = null
     const button = h('button', { class: 'btn btn-small', type: 'button', onclick: () => current && this.open(current) })
-    const el = h('article', { class: 'card inbox-item' }, h('header', { class: 'card-head' }, label, title, h('span', { class: 'spacer' }), since, button), detail)
+    const el = h(
+      'article',
+      { class: 'card inbox-item' },
+      h('header', { class: 'card-head' }, label, title, h('span', { class: 'spacer' }), since, button),
+      detail,
+    )
     return {
       el,
       update: (item: InboxItem) => {
