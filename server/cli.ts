@@ -30,6 +30,7 @@ program
   .option('--keep-alive <duration>', 'send a keep-alive to a connection quiet for this long', duration, DEFAULTS.keepAliveMs)
   .option('--ping-interval <duration>', 'ping sockets this often; drop those that miss a whole interval', duration, DEFAULTS.pingMs)
   .option('--max-buffered <bytes>', 'close a client that has more than this queued (it stopped reading)', int, DEFAULTS.maxBufferedBytes)
+  .option('--max-connections <n>', 'refuse WebSocket connections above this many with 1013 (keep it under the open-file limit, `ulimit -n`)', positive, DEFAULTS.maxConnections)
   .option('--compact-after <n>', 'compact a document\'s update log after this many updates', int, DEFAULTS.compactAfter)
   .action(async (flags, command: Command) => {
     if (flags.memory && command.getOptionValueSource('data') === 'cli') {
@@ -53,6 +54,7 @@ program
       pingMs: flags.pingInterval,
       compactAfter: flags.compactAfter,
       maxBufferedBytes: flags.maxBuffered,
+      maxConnections: flags.maxConnections,
     })
   })
 
@@ -77,6 +79,12 @@ registerClientCommands(program)
 function int(text: string): number {
   const value = Number(text)
   if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError('expected a whole number')
+  return value
+}
+
+function positive(text: string): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`${JSON.stringify(text)} is not a whole number of at least 1`)
   return value
 }
 
