@@ -57,6 +57,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const revokedTokens = await RevokedTokens.load(store)
   const revoked: RevocationCheck = (identity) => revokedTokens.reason(identity) ?? (identity.link ? links.revokedReason(identity.link) : null)
   const audit = new AuditLog(store)
+  const sessions = new SessionBindings(store)
+  sessions.prune().catch((error: Error) => log('could not drop expired session bindings; retried at the next start', { error: error.message }))
   const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs, queueLagMs: options.queueLagMs })
   const hooks = [authority, ...(options.hooks ?? [])]
   const hooksFor = (room: RoomName) => hooks.filter((hook) => hook.matches(room))
@@ -106,7 +108,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const door = new WebSocketEndpoint(options, {
     key: options.key,
     revoked,
-    sessions: new SessionBindings(store),
+    sessions,
     registry: rooms,
     events: {
       onMessage: (type, bytes) => {

@@ -5,7 +5,7 @@ import { connect } from 'node:net'
 import { Level } from 'level'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { expectRefusal, mintToken, rawConnect, waitFor } from './helpers/clients.js'
+import { expectRefusal, mintToken, newSession, rawConnect, waitFor } from './helpers/clients.js'
 import { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 import { floodAfterRefusal, frame, HostileSocket } from './faults/helpers/hostile.js'
@@ -116,6 +116,44 @@ test('a malformed percent-escape in a REST path is a 400 with what to do; an unp
   assert.is(upgrade.closeFrame!.code, 4400)
   upgrade.destroy()
   assert.is((await server.fetchJson<{ status: string }>('/healthz')).status, 'ok')
+})
+
+test('a session binding expires with the last token its actor presented: then the id is free, and its record is dropped at start', async () => {
+  const session = newSession()
+  const brief = await mintToken('sue', 'editor', 'bind-ws', { ttlMs: 2000 })
+  const owner = await rawConnect(server, 'bind-ws', { token: brief, session })
+  await owner.roundTrip()
+  owner.close()
+  const other = await mintToken('sam', 'editor', 'bind-ws')
+  assert.is((await expectRefusal(server, 'bind-ws', { token: other, session })).code, 4403, 'bound while the owner\'s token lives')
+  const expiry = JSON.parse(Buffer.from(brief.split('.')[1]!, 'base64url').toString()).exp * 1000
+  await waitFor(() => Date.now() > expiry, 10_000, 'the owner\'s token to expire')
+  const taker = await rawConnect(server, 'bind-ws', { token: other, session })
+  await taker.roundTrip()
+  taker.close()
+  // A binding whose token expired is dropped from storage at the next start.
+  const stale = newSession()
+  const gone = await rawConnect(server, 'bind-ws', { token: await mintToken('tim', 'editor', 'bind-ws', { ttlMs: 1500 }), session: stale })
+  await gone.roundTrip()
+  gone.close()
+  await server.stop()
+  const stored = async () => {
+    const db = new Level<string, string>(server.dataDir)
+    try {
+      return await db.get(`session!${stale}`).catch(() => undefined)
+    } finally {
+      await db.close()
+    }
+  }
+  assert.ok(await stored(), 'the binding was stored')
+  await waitFor(() => Date.now() > expiry + 2000, 10_000, 'the short token to expire')
+  await server.restart()
+  await waitFor(async () => {
+    await server.stop()
+    const left = await stored()
+    await server.restart()
+    return left === undefined
+  }, 20_000, 'the expired binding to be dropped at start')
 })
 
 test.run()

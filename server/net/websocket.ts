@@ -216,15 +216,17 @@ class EarlyMessages {
 }
 
 /**
- * Closes a socket that was never admitted, with its code and reason, then reads nothing more from
+ * Closes a socket that was never admitted with its code and reason, then reads nothing more from
  * it (ws would otherwise go on parsing and emitting whatever the peer sends until its 30 s close
- * timeout) and cuts it off if it has not closed after a short grace.
+ * timeout). Ending our side right after the close frame lets a well-behaved client finish its
+ * close at once without us reading its reply; one that has not gone after a short grace is cut off.
  */
 function refuseSocket(ws: WebSocket, socket: Duplex, code: number, reason: string): void {
   ws.removeAllListeners('message')
   ws.close(code, truncateReason(reason))
   socket.removeAllListeners('data')
   socket.pause()
+  socket.end()
   setTimeout(() => ws.terminate(), REFUSED_GRACE_MS).unref()
 }
 
