@@ -31,6 +31,7 @@ program
   .option('--ping-interval <duration>', 'ping sockets this often; drop those that miss a whole interval', duration, DEFAULTS.pingMs)
   .option('--max-buffered <bytes>', 'close a client that has more than this queued (it stopped reading)', int, DEFAULTS.maxBufferedBytes)
   .option('--max-connections <n>', 'refuse WebSocket connections above this many with 1013 (keep it under the open-file limit, `ulimit -n`)', positive, DEFAULTS.maxConnections)
+  .option('--link-attempts <n>', 'wrong share-link passwords allowed per link and per client address in a minute; then 429 with Retry-After', positive, DEFAULTS.linkAttemptsPerMinute)
   .option('--compact-after <n>', 'compact a document\'s update log after this many updates', int, DEFAULTS.compactAfter)
   .action(async (flags, command: Command) => {
     if (flags.memory && command.getOptionValueSource('data') === 'cli') {
@@ -55,6 +56,7 @@ program
       compactAfter: flags.compactAfter,
       maxBufferedBytes: flags.maxBuffered,
       maxConnections: flags.maxConnections,
+      linkAttemptsPerMinute: flags.linkAttempts,
     })
   })
 

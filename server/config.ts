@@ -23,6 +23,8 @@ export interface ServerOptions {
   broadcastShare: number
   /** WebSocket connections (admitted or being admitted) above which new ones get 1013 */
   maxConnections: number
+  /** wrong share-link passwords per link and per client address in a minute before 429 */
+  linkAttemptsPerMinute: number
   keepAliveMs: number
   pingMs: number
   compactAfter: number
@@ -44,6 +46,7 @@ export const DEFAULTS: ServerOptions = {
   queueLagMs: 50,
   broadcastShare: 0.1,
   maxConnections: 20_000,
+  linkAttemptsPerMinute: 5,
   keepAliveMs: 15_000,
   pingMs: 30_000,
   compactAfter: 500,

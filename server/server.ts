@@ -21,6 +21,7 @@ import { apiRoute } from './http/api.js'
 import { dashboardRoute } from './http/dashboard.js'
 import { requestUrl } from './http/request.js'
 import { ShareLinks } from './auth/share-links.js'
+import { FailedAttempts } from './auth/attempts.js'
 import { RevokedTokens } from './auth/revoked-tokens.js'
 import type { RevocationCheck } from './auth/tokens.js'
 
@@ -129,7 +130,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),
     metricsRoute(metrics),
     dashboardRoute(),
-    apiRoute({ key: options.key, revoked, links, revokedTokens, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
+    apiRoute({ key: options.key, revoked, links, linkAttempts: new FailedAttempts(options.linkAttemptsPerMinute), revokedTokens, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
   ]
   const http = createServer((request, response) => {
     const url = requestUrl(request.url)

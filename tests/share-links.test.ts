@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Level } from 'level'
 import { connectPeer, expectRefusal, mintToken, waitFor } from './helpers/clients.js'
-import type { TestServer } from './helpers/server.js'
+import { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
 let server: TestServer
@@ -118,6 +118,39 @@ test('links survive a restart, and no password is stored in clear', async () => 
   assert.not.ok(values.some((value) => value.includes('plaintext-canary')))
   await server.restart()
   assert.is((await api(`/api/links/${id}`)).body.hasPassword, true)
+})
+
+test('a link password must be at least 8 characters', async () => {
+  const short = await createLink({ role: 'viewer', password: 'hunter2' })
+  assert.is(short.status, 400)
+  assert.match(short.body.error, /at least 8 characters/)
+  assert.is((await createLink({ role: 'viewer', password: 'hunter22' })).status, 201)
+})
+
+test('wrong passwords: 5 a minute per link and per address, then 429 with Retry-After before any check; each failure audited', async () => {
+  const own = await TestServer.start()
+  try {
+    const call = async (path: string, body?: unknown, token?: string) => {
+      const response = await fetch(`${own.httpUrl}${path}`, { method: body ? 'POST' : 'GET', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })
+      return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Record<string, any> }
+    }
+    const id = (await call('/api/workspaces/team/links', { role: 'viewer', password: 'correct horse' }, admin)).body.link.id
+    for (let i = 0; i < 5; i++) assert.is((await call(`/api/links/${id}/redeem`, { password: `guess-${i}-guess` })).status, 401)
+    const locked = await call(`/api/links/${id}/redeem`, { password: 'correct horse' })
+    assert.is(locked.status, 429, 'even the right password waits out the limit')
+    assert.match(locked.body.error, /too many wrong passwords/)
+    const seconds = Number(locked.retryAfter)
+    assert.ok(seconds >= 1 && seconds <= 60, `Retry-After: ${locked.retryAfter}`)
+    // The address is limited too: another link from here waits as well.
+    const other = (await call('/api/workspaces/team/links', { role: 'viewer', password: 'another horse' }, admin)).body.link.id
+    assert.is((await call(`/api/links/${other}/redeem`, { password: 'another horse' })).status, 429)
+    const audit = (await call('/api/workspaces/team/audit', undefined, admin)).body.entries as Array<{ type: string; data: { reason: string; link: string } }>
+    const failures = audit.filter((entry) => entry.type === 'refused' && entry.data.link === id)
+    assert.is(failures.length, 5, 'each wrong password audited once; the refused-by-limit ones not')
+    assert.match(failures[0]!.data.reason, /wrong share-link password/)
+  } finally {
+    await own.dispose()
+  }
 })
 
 test.run()

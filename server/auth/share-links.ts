@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { isRole, type Role } from '../../shared/roles.js'
 import type { Store } from '../store/index.js'
-import { checkPassword, hashPassword } from './passwords.js'
+import { checkPassword, hashPassword, MIN_PASSWORD_LENGTH } from './passwords.js'
 import { signToken } from './tokens.js'
 
 export interface ShareLink {
@@ -106,6 +106,11 @@ export class ShareLinks {
     return { token, workspace: link.workspace, role: link.role, actor, expiresAt: link.expiresAt }
   }
 
+  /** The workspace of link `id`, if it exists. */
+  workspaceOf(id: string): string | undefined {
+    return this.links.get(id)?.workspace
+  }
+
   /** Why tokens redeemed from this link no longer count, or null while it stands. */
   revokedReason(linkId: string): string | null {
     const link = this.links.get(linkId)
@@ -129,6 +134,9 @@ function validate(spec: LinkSpec): Pick<ShareLink, 'role'> & Partial<Pick<ShareL
   if (!isRole(spec.role)) throw new LinkError(400, 'role must be viewer, editor, approver or admin')
   if (spec.maxUses !== undefined && (!Number.isInteger(spec.maxUses) || (spec.maxUses as number) < 1)) throw new LinkError(400, 'maxUses must be a whole number of at least 1 (leave it out for no limit)')
   if (spec.password !== undefined && (typeof spec.password !== 'string' || spec.password.length > 200)) throw new LinkError(400, 'password must be a string of at most 200 characters')
+  if (typeof spec.password === 'string' && spec.password.length > 0 && spec.password.length < MIN_PASSWORD_LENGTH) {
+    throw new LinkError(400, `password must be at least ${MIN_PASSWORD_LENGTH} characters (a short one is guessed in minutes); leave it out for a link without one`)
+  }
   if (spec.label !== undefined && (typeof spec.label !== 'string' || spec.label.length > 200)) throw new LinkError(400, 'label must be a string of at most 200 characters')
   return { role: spec.role, ...(spec.maxUses !== undefined ? { maxUses: spec.maxUses as number } : {}), ...(spec.label ? { label: spec.label as string } : {}) }
 }
