@@ -10,6 +10,7 @@ import { fetchAudit } from './helpers/coordination.js'
 import { runCli, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 import { cliEnv } from './fixtures/client-cli.js'
+import { respellings } from './faults/helpers/hostile.js'
 
 const WS = 'revoke'
 let server: TestServer
@@ -54,16 +55,6 @@ test('a revoked token closes its live connections with 4401 and is refused from 
   assert.is((entries[0]!.data as { subject: string }).subject, 'dana')
   peer.destroy()
 })
-
-/** Other spellings of `token` that decode to the same signature: base64url ignores a trailing `=`
- * and the unused low bits of the last character (a 32-byte HMAC leaves 2). */
-function respellings(token: string): string[] {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-  const last = alphabet.indexOf(token.at(-1)!)
-  const group = last - (last % 4)
-  const sameBits = [0, 1, 2, 3].map((low) => alphabet[group + low]!).filter((char) => char !== token.at(-1))
-  return [...sameBits.map((char) => `${token.slice(0, -1)}${char}`), `${token}=`]
-}
 
 test('a revoked token is refused in every spelling, on REST and WebSocket, live connections included', async () => {
   const admin = await mintToken('root', 'admin', WS)

@@ -149,3 +149,15 @@ export async function floodAfterRefusal(server: TestServer, path: string, mib: n
   socket.destroy()
   return result
 }
+
+/**
+ * Other spellings of `token` that verify as the same token: base64url decoding (atob) ignores a
+ * trailing `=` and the unused low bits of the last character (a 32-byte HMAC leaves 2).
+ */
+export function respellings(token: string): string[] {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  const last = alphabet.indexOf(token.at(-1)!)
+  const group = last - (last % 4)
+  const sameBits = [0, 1, 2, 3].map((low) => `${token.slice(0, -1)}${alphabet[group + low]!}`).filter((spelling) => spelling !== token)
+  return [...sameBits, `${token}=`]
+}
