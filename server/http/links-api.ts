@@ -19,7 +19,7 @@ export interface LinksDeps extends AuthDeps {
 export async function workspaceLinks(deps: LinksDeps, request: IncomingMessage, response: ServerResponse, workspace: string, id: string | undefined): Promise<void> {
   const admin = await authorize(deps, request, workspace, 'admin')
   const method = request.method ?? 'GET'
-  await asHttp(async () => {
+  await asHttp(response, async () => {
     if (id === undefined && method === 'GET') return sendJson(response, 200, { links: deps.links.list(workspace) })
     if (id === undefined && method === 'POST') {
       const link = await deps.links.create(workspace, await readJson(request), admin.actor)
@@ -36,7 +36,7 @@ export async function workspaceLinks(deps: LinksDeps, request: IncomingMessage, 
 /** `/api/links/<id>` and `/api/links/<id>/redeem`: no token needed, the link is the credential. */
 export async function publicLinks(deps: LinksDeps, request: IncomingMessage, response: ServerResponse, id: string, action: string | undefined): Promise<void> {
   const method = request.method ?? 'GET'
-  await asHttp(async () => {
+  await asHttp(response, async () => {
     if (action === undefined && method === 'GET') return sendJson(response, 200, deps.links.describe(id))
     if (action === 'redeem' && method === 'POST') return sendJson(response, 200, await redeem(deps, request, response, id))
     throw new HttpError(405, 'use GET /api/links/<id> or POST /api/links/<id>/redeem')
@@ -59,10 +59,6 @@ async function redeem(deps: LinksDeps, request: IncomingMessage, response: Serve
   try {
     return await deps.links.redeem(id, input)
   } catch (error) {
-    if (error instanceof PasswordsBusy) {
-      response.setHeader('retry-after', '1')
-      throw new HttpError(503, error.message)
-    }
     if (error instanceof LinkError && error.status === 401) {
       deps.linkAttempts.fail(keys)
       const workspace = deps.links.workspaceOf(id)
@@ -72,11 +68,15 @@ async function redeem(deps: LinksDeps, request: IncomingMessage, response: Serve
   }
 }
 
-async function asHttp(handler: () => Promise<void>): Promise<void> {
+async function asHttp(response: ServerResponse, handler: () => Promise<void>): Promise<void> {
   try {
     await handler()
   } catch (error) {
     if (error instanceof LinkError) throw new HttpError(error.status, error.message)
+    if (error instanceof PasswordsBusy) {
+      response.setHeader('retry-after', '1')
+      throw new HttpError(503, error.message)
+    }
     throw error
   }
 }

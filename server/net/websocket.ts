@@ -99,14 +99,16 @@ export class WebSocketEndpoint {
       return refuseSocket(ws, socket, CloseCode.malformed, reason)
     }
     admit(url, this.deps.key, this.deps.revoked, this.deps.sessions)
+      .finally(() => this.admitting--)
       .then(async (admission) => {
-        this.admitting--
+        // Refused for what it sent meanwhile: that refusal stands.
+        if (early.overflowed) return
         if (!admission.ok) {
           early.stop()
           this.refused(admission)
           return refuseSocket(ws, socket, admission.code, admission.reason)
         }
-        if (ws.readyState !== WebSocket.OPEN || early.overflowed) return early.stop()
+        if (ws.readyState !== WebSocket.OPEN) return early.stop()
         const connection = new Connection(ws, admission.room, admission.identity, admission.session, this.options, {
           ...this.deps.events,
           onClose: (closed) => this.connections.delete(closed),
