@@ -18,7 +18,11 @@ export class Audit {
    * @param wake subscribes to something that signals new entries (the activity array)
    * @param lifetime aborted when the client closes: every follower then ends
    */
-  constructor(private readonly api: HuddleApi, private readonly wake?: (listener: () => void) => () => void, private readonly lifetime?: AbortSignal) {}
+  constructor(
+    private readonly api: HuddleApi,
+    private readonly wake?: (listener: () => void) => () => void,
+    private readonly lifetime?: AbortSignal,
+  ) {}
 
   read(page?: { after?: number; limit?: number }): Promise<AuditEntry[]> {
     return this.api.audit(page)

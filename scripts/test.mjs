@@ -13,7 +13,11 @@ const uvu = fileURLToPath(new URL('../node_modules/uvu/bin.js', import.meta.url)
 const [dir = 'dist/tests', pattern = '\\.test\\.js$'] = process.argv.slice(2)
 const matcher = new RegExp(pattern)
 // Files of one run share an id, so the fault suite's report can tell this run's figures apart.
-const env = { ...process.env, HUDDLE_TEST_RUN: process.env.HUDDLE_TEST_RUN ?? `${process.pid}-${Date.now()}`, HUDDLE_TEST_RUN_STARTED: process.env.HUDDLE_TEST_RUN_STARTED ?? String(Date.now()) }
+const env = {
+  ...process.env,
+  HUDDLE_TEST_RUN: process.env.HUDDLE_TEST_RUN ?? `${process.pid}-${Date.now()}`,
+  HUDDLE_TEST_RUN_STARTED: process.env.HUDDLE_TEST_RUN_STARTED ?? String(Date.now()),
+}
 
 function files(root) {
   const found = []
@@ -69,7 +73,8 @@ for (const file of list) {
   passed += result.passed
   skipped += result.skipped
   failed += missing
-  if (missing > 0 && result.code === 0) problems.push(`${file}: ${missing} of ${result.total} tests did not pass; look for a before() hook that failed (uvu does not report it)`)
+  if (missing > 0 && result.code === 0)
+    problems.push(`${file}: ${missing} of ${result.total} tests did not pass; look for a before() hook that failed (uvu does not report it)`)
   else if (missing > 0 || result.code !== 0) problems.push(`${file}: ${missing} failed`)
 }
 console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''} (${list.length} files)`)

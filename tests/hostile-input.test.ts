@@ -43,7 +43,7 @@ test('more than 32 KiB before the token is checked: closed with 4413 and a reaso
   ok.close()
 })
 
-test('refusals without a verified identity never reach a workspace\'s audit log or create it', async () => {
+test("refusals without a verified identity never reach a workspace's audit log or create it", async () => {
   const before = await metric(server, 'huddle_refusals_unverified_total')
   const attempts = [
     ...Array.from({ length: 30 }, () => '/junk-ws?token=garbage'),
@@ -79,11 +79,15 @@ test('--max-connections: a connection above the cap is refused with 1013 and a r
     first.close()
     await first.closed
     const again = await rawConnect(capped, 'cap-ws', { token })
-    await waitFor(async () => {
-      if (again.closeInfo) throw new Error(`refused: ${again.closeInfo.code}`)
-      await again.roundTrip()
-      return true
-    }, 10_000, 'a connection once below the cap')
+    await waitFor(
+      async () => {
+        if (again.closeInfo) throw new Error(`refused: ${again.closeInfo.code}`)
+        await again.roundTrip()
+        return true
+      },
+      10_000,
+      'a connection once below the cap',
+    )
     again.close()
     second.close()
   } finally {
@@ -106,7 +110,10 @@ function rawHttp(request: string): Promise<string> {
 test('a malformed percent-escape in a REST path is a 400 with what to do; an unparsable target never crashes the server', async () => {
   const admin = await mintToken('root', 'admin', '*')
   for (const path of ['/api/workspaces/%E0%A4%A/audit', '/api/workspaces/ok/locks/%ZZ', '/api/links/%']) {
-    const response = await fetch(`${server.httpUrl}${path}`, { method: path.includes('locks') ? 'DELETE' : 'GET', headers: { authorization: `Bearer ${admin}` } })
+    const response = await fetch(`${server.httpUrl}${path}`, {
+      method: path.includes('locks') ? 'DELETE' : 'GET',
+      headers: { authorization: `Bearer ${admin}` },
+    })
     assert.is(response.status, 400, path)
     assert.match(((await response.json()) as { error: string }).error, /percent-escape/)
   }
@@ -125,9 +132,9 @@ test('a session binding expires with the last token its actor presented: then th
   await owner.roundTrip()
   owner.close()
   const other = await mintToken('sam', 'editor', 'bind-ws')
-  assert.is((await expectRefusal(server, 'bind-ws', { token: other, session })).code, 4403, 'bound while the owner\'s token lives')
+  assert.is((await expectRefusal(server, 'bind-ws', { token: other, session })).code, 4403, "bound while the owner's token lives")
   const expiry = JSON.parse(Buffer.from(brief.split('.')[1]!, 'base64url').toString()).exp * 1000
-  await waitFor(() => Date.now() > expiry, 10_000, 'the owner\'s token to expire')
+  await waitFor(() => Date.now() > expiry, 10_000, "the owner's token to expire")
   const taker = await rawConnect(server, 'bind-ws', { token: other, session })
   await taker.roundTrip()
   taker.close()
@@ -148,12 +155,16 @@ test('a session binding expires with the last token its actor presented: then th
   assert.ok(await stored(), 'the binding was stored')
   await waitFor(() => Date.now() > expiry + 2000, 10_000, 'the short token to expire')
   await server.restart()
-  await waitFor(async () => {
-    await server.stop()
-    const left = await stored()
-    await server.restart()
-    return left === undefined
-  }, 20_000, 'the expired binding to be dropped at start')
+  await waitFor(
+    async () => {
+      await server.stop()
+      const left = await stored()
+      await server.restart()
+      return left === undefined
+    },
+    20_000,
+    'the expired binding to be dropped at start',
+  )
 })
 
 test.run()

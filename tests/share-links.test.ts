@@ -133,17 +133,17 @@ test('wrong passwords: 5 a minute per link and per address, then 429 with Retry-
   try {
     const call = async (path: string, body?: unknown, token?: string) => {
       const response = await fetch(`${own.httpUrl}${path}`, { method: body ? 'POST' : 'GET', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })
-      return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Record<string, any> }
+      return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as { error?: string; link?: { id: string }; entries?: unknown[] } }
     }
-    const id = (await call('/api/workspaces/team/links', { role: 'viewer', password: 'correct horse' }, admin)).body.link.id
+    const id = (await call('/api/workspaces/team/links', { role: 'viewer', password: 'correct horse' }, admin)).body.link!.id
     for (let i = 0; i < 5; i++) assert.is((await call(`/api/links/${id}/redeem`, { password: `guess-${i}-guess` })).status, 401)
     const locked = await call(`/api/links/${id}/redeem`, { password: 'correct horse' })
     assert.is(locked.status, 429, 'even the right password waits out the limit')
-    assert.match(locked.body.error, /too many wrong passwords/)
+    assert.match(locked.body.error ?? '', /too many wrong passwords/)
     const seconds = Number(locked.retryAfter)
     assert.ok(seconds >= 1 && seconds <= 60, `Retry-After: ${locked.retryAfter}`)
     // The address is limited too: another link from here waits as well.
-    const other = (await call('/api/workspaces/team/links', { role: 'viewer', password: 'another horse' }, admin)).body.link.id
+    const other = (await call('/api/workspaces/team/links', { role: 'viewer', password: 'another horse' }, admin)).body.link!.id
     assert.is((await call(`/api/links/${other}/redeem`, { password: 'another horse' })).status, 429)
     const audit = (await call('/api/workspaces/team/audit', undefined, admin)).body.entries as Array<{ type: string; data: { reason: string; link: string } }>
     const failures = audit.filter((entry) => entry.type === 'refused' && entry.data.link === id)

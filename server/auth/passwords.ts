@@ -37,9 +37,12 @@ async function bounded<T>(work: () => Promise<T>): Promise<T> {
 }
 
 function derive(password: string, salt: Buffer): Promise<Buffer> {
-  return bounded(() => new Promise((resolve, reject) => {
-    scrypt(password, salt, KEY_LENGTH, { N: 16384, r: 8, p: 1 }, (error, key) => (error ? reject(error) : resolve(key)))
-  }))
+  return bounded(
+    () =>
+      new Promise((resolve, reject) => {
+        scrypt(password, salt, KEY_LENGTH, { N: 16384, r: 8, p: 1 }, (error, key) => (error ? reject(error) : resolve(key)))
+      }),
+  )
 }
 
 export async function hashPassword(password: string): Promise<string> {

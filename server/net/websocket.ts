@@ -60,7 +60,10 @@ export class WebSocketEndpoint {
   /** upgraded sockets whose admission has not finished */
   private admitting = 0
 
-  constructor(private readonly options: EndpointOptions, private readonly deps: EndpointDeps) {
+  constructor(
+    private readonly options: EndpointOptions,
+    private readonly deps: EndpointDeps,
+  ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false })
     this.sweepTimer = setInterval(() => this.sweep(), 1000)
     this.sweepTimer.unref()
@@ -187,19 +190,29 @@ class EarlyMessages {
   private bytes = 0
   overflowed = false
 
-  constructor(private readonly ws: WebSocket, private readonly socket: Duplex, private readonly maxMessages: number, private readonly onOverflow: (code: number, reason: string) => void) {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    private readonly maxMessages: number,
+    private readonly onOverflow: (code: number, reason: string) => void,
+  ) {
     ws.on('message', this.hold)
     socket.on('data', this.count)
   }
 
   private readonly hold = (data: Buffer, isBinary: boolean): void => {
     this.held.push([data, isBinary])
-    if (this.held.length > this.maxMessages) this.overflow(CloseCode.rateLimited, `rate limit: more than ${this.maxMessages} messages before your token was checked; slow down and reconnect`)
+    if (this.held.length > this.maxMessages)
+      this.overflow(CloseCode.rateLimited, `rate limit: more than ${this.maxMessages} messages before your token was checked; slow down and reconnect`)
   }
 
   private readonly count = (chunk: Buffer): void => {
     this.bytes += chunk.length
-    if (this.bytes > EARLY_BYTES) this.overflow(CloseCode.tooLarge, `sent more than ${EARLY_BYTES} bytes before your token was checked: wait for the server's first message before sending more`)
+    if (this.bytes > EARLY_BYTES)
+      this.overflow(
+        CloseCode.tooLarge,
+        `sent more than ${EARLY_BYTES} bytes before your token was checked: wait for the server's first message before sending more`,
+      )
   }
 
   private overflow(code: number, reason: string): void {

@@ -28,10 +28,12 @@ export class HostileSocket {
     const key = randomBytes(16).toString('base64')
     const request = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`
     this.socket.write(Buffer.concat([Buffer.from(request), early]))
-    this.gone = new Promise((resolve) => this.socket.on('close', () => {
-      this.ended = true
-      resolve()
-    }))
+    this.gone = new Promise((resolve) =>
+      this.socket.on('close', () => {
+        this.ended = true
+        resolve()
+      }),
+    )
     this.ready = new Promise((resolve, reject) => {
       this.socket.on('data', (chunk: Buffer) => {
         this.received = Buffer.concat([this.received, chunk])
@@ -97,7 +99,12 @@ export class HostileSocket {
 /** A masked binary frame, as a client must send it. */
 export function frame(payload: Uint8Array): Buffer {
   const length = payload.length
-  const header = length < 126 ? Buffer.from([0x82, 0x80 | length]) : length < 65536 ? Buffer.from([0x82, 0x80 | 126, length >> 8, length & 0xff]) : Buffer.concat([Buffer.from([0x82, 0x80 | 127]), bigLength(length)])
+  const header =
+    length < 126
+      ? Buffer.from([0x82, 0x80 | length])
+      : length < 65536
+        ? Buffer.from([0x82, 0x80 | 126, length >> 8, length & 0xff])
+        : Buffer.concat([Buffer.from([0x82, 0x80 | 127]), bigLength(length)])
   const mask = randomBytes(4)
   const body = Buffer.from(payload)
   for (let i = 0; i < body.length; i++) body[i]! ^= mask[i & 3]!
