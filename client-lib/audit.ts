@@ -14,7 +14,15 @@ export interface FollowOptions {
 const PAGE = 1000
 
 export class Audit {
-  constructor(private readonly api: HuddleApi, private readonly wake?: (listener: () => void) => () => void) {}
+  /**
+   * @param wake subscribes to something that signals new entries (the activity array)
+   * @param lifetime aborted when the client closes: every follower then ends
+   */
+  constructor(
+    private readonly api: HuddleApi,
+    private readonly wake?: (listener: () => void) => () => void,
+    private readonly lifetime?: AbortSignal,
+  ) {}
 
   read(page?: { after?: number; limit?: number }): Promise<AuditEntry[]> {
     return this.api.audit(page)
@@ -32,14 +40,24 @@ export class Audit {
     }
   }
 
-  /** Every entry after `after`, then each new one as it is written, until `signal` aborts. */
+  /**
+   * Every entry after `after`, then each new one as it is written, until `signal` aborts or the
+   * client closes; then it ends quietly, also when a poll was under way (e.g. the server went away
+   * meanwhile). A poll that fails while still following rejects the iteration.
+   */
   async *follow(options: FollowOptions = {}): AsyncGenerator<AuditEntry> {
     let after = options.after ?? 0
-    const { signal } = options
-    while (!signal?.aborted) {
-      const page = await this.api.audit({ after, limit: PAGE })
+    const signal = anySignal([options.signal, this.lifetime])
+    while (!signal.aborted) {
+      let page: AuditEntry[]
+      try {
+        page = await this.api.audit({ after, limit: PAGE })
+      } catch (error) {
+        if (signal.aborted) return
+        throw error
+      }
       for (const entry of page) {
-        if (signal?.aborted) return
+        if (signal.aborted) return
         yield entry
         after = entry.seq
       }
@@ -60,4 +78,9 @@ export class Audit {
       signal?.addEventListener('abort', done, { once: true })
     })
   }
+}
+
+function anySignal(signals: Array<AbortSignal | undefined>): AbortSignal {
+  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined)
+  return present.length === 1 ? present[0]! : AbortSignal.any(present)
 }

@@ -50,7 +50,9 @@ export class Huddle {
     this.locks = new Locks(ctx)
     this.approvals = new Approvals(ctx)
     this.presence = new Presence(ctx)
-    this.audit = new Audit(ctx.api, (listener) => ctx.feed.subscribe(listener))
+    const closed = new AbortController()
+    ctx.conn.on('state', (change) => change.state === 'closed' && closed.abort())
+    this.audit = new Audit(ctx.api, (listener) => ctx.feed.subscribe(listener), closed.signal)
   }
 
   /** This client's session id (the prefix of its claim and approval keys). */

@@ -1,28 +1,84 @@
-// Runs uvu and fails when any counted test did not run. uvu returns from a `finally` block in its
-// runner, which swallows an error thrown by `test.before`: a file whose server failed to start
-// would otherwise report 0 of N tests and still exit 0.
+// Runs each test file matching `node scripts/test.mjs <dir> <pattern>` in its own uvu process and
+// adds up the results. A file that crashes (an unhandled rejection ends its process, and uvu prints
+// no totals) counts as a failure and the other files still run; a file whose before() hook threw
+// (uvu swallows that and reports fewer tests passed than counted, exiting 0) counts its missing
+// tests as failed. Never "NaN passed".
 import { spawn } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 // uvu does not export its bin, so it is found beside this script's checkout.
 const uvu = fileURLToPath(new URL('../node_modules/uvu/bin.js', import.meta.url))
-const child = spawn(process.execPath, [uvu, ...process.argv.slice(2)], { stdio: ['ignore', 'pipe', 'inherit'] })
-let output = ''
-child.stdout.on('data', (chunk) => {
-  process.stdout.write(chunk)
-  output += chunk
-})
-child.on('close', (code) => {
-  const plain = output.replace(/\u001b\[[0-9;]*m/g, '')
-  const count = (label) => Number(new RegExp(`\\n\\s*${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? NaN)
-  const total = count('Total')
-  const passed = count('Passed')
-  const skipped = count('Skipped')
-  const missing = total - passed - skipped
-  console.log(`\n${passed} passed, ${Number.isNaN(missing) ? '?' : missing} failed${skipped ? `, ${skipped} skipped` : ''}`)
-  if (code !== 0) process.exit(code ?? 1)
-  if (!(missing === 0)) {
-    console.error(`test: ${Number.isNaN(missing) ? 'could not read the totals' : `${missing} of ${total} tests did not pass`}; look for a file whose before() hook failed (uvu does not report it)`)
-    process.exit(1)
+const [dir = 'dist/tests', pattern = '\\.test\\.js$'] = process.argv.slice(2)
+const matcher = new RegExp(pattern)
+// Files of one run share an id, so the fault suite's report can tell this run's figures apart.
+const env = {
+  ...process.env,
+  HUDDLE_TEST_RUN: process.env.HUDDLE_TEST_RUN ?? `${process.pid}-${Date.now()}`,
+  HUDDLE_TEST_RUN_STARTED: process.env.HUDDLE_TEST_RUN_STARTED ?? String(Date.now()),
+}
+
+function files(root) {
+  const found = []
+  const walk = (path) => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue
+      const full = join(path, entry.name)
+      if (entry.isDirectory()) walk(full)
+      else if (matcher.test(relative(root, full))) found.push(relative(root, full))
+    }
   }
-})
+  walk(root)
+  return found.sort()
+}
+
+function runFile(file) {
+  return new Promise((resolve) => {
+    const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    const child = spawn(process.execPath, [uvu, dir, `^${escaped}$`], { stdio: ['ignore', 'pipe', 'inherit'], env })
+    let output = ''
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk)
+      output += chunk
+    })
+    child.on('close', (code, signal) => {
+      const plain = output.replace(/\u001b\[[0-9;]*m/g, '')
+      const count = (label) => {
+        const match = new RegExp(`\\n\\s*${label}:\\s+(\\d+)`).exec(plain)
+        return match ? Number(match[1]) : null
+      }
+      resolve({ file, code, signal, total: count('Total'), passed: count('Passed'), skipped: count('Skipped') ?? 0 })
+    })
+  })
+}
+
+const list = files(dir)
+if (list.length === 0) {
+  console.error(`test: no file under ${dir} matches ${pattern}`)
+  process.exit(1)
+}
+let passed = 0
+let failed = 0
+let skipped = 0
+const problems = []
+for (const file of list) {
+  const result = await runFile(file)
+  if (result.total === null || result.passed === null) {
+    failed += 1
+    problems.push(`${file} crashed (exit ${result.signal ?? result.code}) before reporting its totals; the output above shows where`)
+    continue
+  }
+  const missing = result.total - result.passed - result.skipped
+  passed += result.passed
+  skipped += result.skipped
+  failed += missing
+  if (missing > 0 && result.code === 0)
+    problems.push(`${file}: ${missing} of ${result.total} tests did not pass; look for a before() hook that failed (uvu does not report it)`)
+  else if (missing > 0 || result.code !== 0) problems.push(`${file}: ${missing} failed`)
+}
+console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''} (${list.length} files)`)
+if (problems.length > 0) {
+  console.error(`test:\n  ${problems.join('\n  ')}`)
+  process.exit(1)
+}

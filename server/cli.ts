@@ -30,12 +30,14 @@ program
   .option('--keep-alive <duration>', 'send a keep-alive to a connection quiet for this long', duration, DEFAULTS.keepAliveMs)
   .option('--ping-interval <duration>', 'ping sockets this often; drop those that miss a whole interval', duration, DEFAULTS.pingMs)
   .option('--max-buffered <bytes>', 'close a client that has more than this queued (it stopped reading)', int, DEFAULTS.maxBufferedBytes)
+  .option('--max-connections <n>', 'refuse WebSocket connections above this many with 1013 (keep it under the open-file limit, `ulimit -n`)', positive, DEFAULTS.maxConnections)
+  .option('--link-attempts <n>', 'wrong share-link passwords allowed per link and per client address in a minute; then 429 with Retry-After', positive, DEFAULTS.linkAttemptsPerMinute)
   .option('--compact-after <n>', 'compact a document\'s update log after this many updates', int, DEFAULTS.compactAfter)
   .option('--webhooks-allow-private', 'let webhooks go to loopback and private addresses (local receivers, tests)')
   .option(
     '--webhooks-retry-scale <factor>',
     'multiply the webhook retry schedule (5 s … 24 h) and the failing-for-a-day limit, e.g. 0.001 for tests',
-    positive,
+    positiveNumber,
     DEFAULTS.webhooksRetryScale,
   )
   .option('--webhooks-timeout <duration>', 'a webhook receiver must answer within this long', duration, DEFAULTS.webhooksTimeoutMs)
@@ -68,6 +70,8 @@ program
       webhooksTimeoutMs: flags.webhooksTimeout,
       lockWaitingMs: flags.lockWaitingAfter,
       publicUrl: flags.publicUrl ? publicUrl(flags.publicUrl) : null,
+      maxConnections: flags.maxConnections,
+      linkAttemptsPerMinute: flags.linkAttempts,
     })
   })
 
@@ -95,13 +99,19 @@ function int(text: string): number {
   return value
 }
 
+function positive(text: string): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`${JSON.stringify(text)} is not a whole number of at least 1`)
+  return value
+}
+
 function share(text: string): number {
   const value = Number(text)
   if (!(value > 0 && value <= 1)) throw new InvalidArgumentError(`${JSON.stringify(text)} is not a share of a core: write a number above 0 and at most 1, e.g. 0.1`)
   return value
 }
 
-function positive(text: string): number {
+function positiveNumber(text: string): number {
   const value = Number(text)
   if (!(value > 0 && Number.isFinite(value))) throw new InvalidArgumentError(`${JSON.stringify(text)} is not a positive number: write e.g. 0.001`)
   return value

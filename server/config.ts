@@ -21,6 +21,10 @@ export interface ServerOptions {
   queueLagMs: number
   /** the share of a core one room's broadcasts may take (server/rooms/room.ts) */
   broadcastShare: number
+  /** WebSocket connections (admitted or being admitted) above which new ones get 1013 */
+  maxConnections: number
+  /** wrong share-link passwords per link and per client address in a minute before 429 */
+  linkAttemptsPerMinute: number
   keepAliveMs: number
   pingMs: number
   compactAfter: number
@@ -51,6 +55,8 @@ export const DEFAULTS: ServerOptions = {
   leaseGraceMs: 15_000,
   queueLagMs: 50,
   broadcastShare: 0.1,
+  maxConnections: 20_000,
+  linkAttemptsPerMinute: 5,
   keepAliveMs: 15_000,
   pingMs: 30_000,
   compactAfter: 500,

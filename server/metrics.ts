@@ -19,6 +19,7 @@ export function createMetrics(gauges: Gauges) {
     bytesOut: new Counter({ name: 'huddle_bytes_sent_total', help: 'Bytes sent in messages (counted per socket)', registers: [registry] }),
     batches: new Counter({ name: 'huddle_persisted_batches_total', help: 'LevelDB batches written by the group commit', registers: [registry] }),
     refusals: new Counter({ name: 'huddle_refusals_total', help: 'Connections closed or writes refused, by close code', labelNames: ['code'], registers: [registry] }),
+    unverifiedRefusals: new Counter({ name: 'huddle_refusals_unverified_total', help: 'Connections refused before a verified identity for their workspace (not audited), by close code', labelNames: ['code'], registers: [registry] }),
     persistSeconds: new Histogram({
       name: 'huddle_persist_seconds',
       help: 'Time to write one group-commit batch',

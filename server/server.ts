@@ -10,7 +10,8 @@ import { healthRoute, metricsRoute, notFound, type Route, sendJson } from './htt
 import { log } from './log.js'
 import { createMetrics } from './metrics.js'
 import type { Refusal } from './net/connection.js'
-import { FrontDoor } from './net/websocket.js'
+import { LogThrottle } from './net/rate-limit.js'
+import { WebSocketEndpoint } from './net/websocket.js'
 import type { DocumentHook } from './rooms/hooks.js'
 import { Registry } from './rooms/registry.js'
 import { Store } from './store/index.js'
@@ -18,7 +19,9 @@ import { AuditLog } from './audit/log.js'
 import { CoordinationAuthority } from './authority/coordination.js'
 import { apiRoute } from './http/api.js'
 import { dashboardRoute } from './http/dashboard.js'
+import { requestUrl } from './http/request.js'
 import { ShareLinks } from './auth/share-links.js'
+import { FailedAttempts } from './auth/attempts.js'
 import { RevokedTokens } from './auth/revoked-tokens.js'
 import type { RevocationCheck } from './auth/tokens.js'
 import { webhooksRoute } from './http/webhooks-api.js'
@@ -59,6 +62,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const revokedTokens = await RevokedTokens.load(store)
   const revoked: RevocationCheck = (identity) => revokedTokens.reason(identity) ?? (identity.link ? links.revokedReason(identity.link) : null)
   const audit = new AuditLog(store)
+  const sessions = new SessionBindings(store)
+  sessions.prune().catch((error: Error) => log('could not drop expired session bindings; retried at the next start', { error: error.message }))
   const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs, queueLagMs: options.queueLagMs })
   const hooks = [authority, ...(options.hooks ?? [])]
   const hooksFor = (room: RoomName) => hooks.filter((hook) => hook.matches(room))
@@ -90,15 +95,25 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       .appendLater(refusal.room.workspace, { type: 'refused', ...(refusal.actor ? { actor: refusal.actor } : {}), ...(refusal.session ? { session: refusal.session } : {}), data: { code: refusal.code, reason: refusal.reason, room: refusal.room.room } })
       .catch((error: Error) => log('audit entry not written', { error: error.message }))
   }
+  // No verified identity for the workspace: nothing goes into its audit chain (anyone could write
+  // there, and create the workspace by doing so), only into the counter and, throttled, the log.
+  const throttle = new LogThrottle(20, 10_000)
+  const unverified = (refusal: Refusal) => {
+    metrics.refusals.labels(String(refusal.code)).inc()
+    metrics.unverifiedRefusals.labels(String(refusal.code)).inc()
+    if (throttle.allow((count) => log('refused connections not logged (over 20 per 10 s)', { count }))) {
+      log('refused before authentication', { code: refusal.code, reason: refusal.reason, room: refusal.room?.room, actor: refusal.actor })
+    }
+  }
   // Forgeries were audited by the room when the hook refused them, in the batch of the undo.
   const forged = (refusal: Refusal) => {
     metrics.refusals.labels(String(refusal.code)).inc()
     log('write refused', { reason: refusal.reason, room: refusal.room?.room, actor: refusal.actor, session: refusal.session })
   }
-  const door = new FrontDoor(options, {
+  const door = new WebSocketEndpoint(options, {
     key: options.key,
     revoked,
-    sessions: new SessionBindings(store),
+    sessions,
     registry: rooms,
     events: {
       onMessage: (type, bytes) => {
@@ -112,6 +127,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       onRefusal: refused,
       onForgery: forged,
     },
+    onUnverified: unverified,
   })
 
   let dashboardUrl = options.publicUrl ?? ''
@@ -128,10 +144,11 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     metricsRoute(metrics),
     dashboardRoute(),
     webhooksRoute({ key: options.key, revoked, webhooks, audit, allowPrivate: options.webhooksAllowPrivate }),
-    apiRoute({ key: options.key, revoked, links, revokedTokens, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
+    apiRoute({ key: options.key, revoked, links, linkAttempts: new FailedAttempts(options.linkAttemptsPerMinute), revokedTokens, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
   ]
   const http = createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://localhost')
+    const url = requestUrl(request.url)
+    if (!url) return sendJson(response, 400, { error: 'malformed request target: send a path like /api/workspaces/<ws>/audit' })
     route(routes, request, response, url).catch((error: Error) => {
       log('http handler failed', { path: url.pathname, error: error.message })
       if (!response.headersSent) sendJson(response, 500, { error: `internal error: ${error.message}` })
@@ -200,12 +217,12 @@ function listen(http: Server, port: number, host: string): Promise<void> {
   })
 }
 
-async function shutdown(http: Server, frontDoor: FrontDoor, registry: Registry, store: Store): Promise<void> {
-  frontDoor.stopAccepting()
+async function shutdown(http: Server, endpoint: WebSocketEndpoint, registry: Registry, store: Store): Promise<void> {
+  endpoint.stopAccepting()
   http.close()
   await store.flush()
-  frontDoor.closeAll(CloseCode.shuttingDown, 'server shutting down; reconnect shortly')
-  frontDoor.close()
+  endpoint.closeAll(CloseCode.shuttingDown, 'server shutting down; reconnect shortly')
+  endpoint.close()
   registry.closeAll()
   await store.close()
   http.closeAllConnections()

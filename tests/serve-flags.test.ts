@@ -27,6 +27,14 @@ test('--queue-lag takes a duration and says how to write one', async () => {
   assert.match(cli.stderr, 'bad duration "soon": write a number with a unit, e.g. 500ms, 30s')
 })
 
+for (const [flag, value] of [['--max-connections', '0'], ['--link-attempts', 'many']] as const) {
+  test(`${flag} ${value} is refused with what to write instead`, async () => {
+    const cli = await runCli(['serve', '--memory', '--port', '0', flag, value])
+    assert.is(cli.code, 1)
+    assert.match(cli.stderr, `"${value}" is not a whole number of at least 1`)
+  })
+}
+
 test('--broadcast-share 1 and --queue-lag 0 are taken: locks work, a waiter is queued', async () => {
   server = await startHuddle(['--broadcast-share', '1', '--queue-lag', '0'])
   const ws = 'flags'

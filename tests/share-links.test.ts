@@ -5,7 +5,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Level } from 'level'
 import { connectPeer, expectRefusal, mintToken, waitFor } from './helpers/clients.js'
-import type { TestServer } from './helpers/server.js'
+import { TestServer } from './helpers/server.js'
+import { approvalMap, joinCoord, requestApproval, statusOf, vote, waitStatus, who } from './helpers/coordination.js'
 import { withServer } from './helpers/suite.js'
 
 let server: TestServer
@@ -118,6 +119,68 @@ test('links survive a restart, and no password is stored in clear', async () => 
   assert.not.ok(values.some((value) => value.includes('plaintext-canary')))
   await server.restart()
   assert.is((await api(`/api/links/${id}`)).body.hasPassword, true)
+})
+
+test('a link password must be at least 8 characters', async () => {
+  const short = await createLink({ role: 'viewer', password: 'hunter2' })
+  assert.is(short.status, 400)
+  assert.match(short.body.error, /at least 8 characters/)
+  assert.is((await createLink({ role: 'viewer', password: 'hunter22' })).status, 201)
+})
+
+test('wrong passwords: 5 a minute per link and per address, then 429 with Retry-After before any check; each failure audited', async () => {
+  const own = await TestServer.start()
+  try {
+    const call = async (path: string, body?: unknown, token?: string) => {
+      const response = await fetch(`${own.httpUrl}${path}`, { method: body ? 'POST' : 'GET', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })
+      return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as { error?: string; link?: { id: string }; entries?: unknown[] } }
+    }
+    const id = (await call('/api/workspaces/team/links', { role: 'viewer', password: 'correct horse' }, admin)).body.link!.id
+    for (let i = 0; i < 5; i++) assert.is((await call(`/api/links/${id}/redeem`, { password: `guess-${i}-guess` })).status, 401)
+    const locked = await call(`/api/links/${id}/redeem`, { password: 'correct horse' })
+    assert.is(locked.status, 429, 'even the right password waits out the limit')
+    assert.match(locked.body.error ?? '', /too many wrong passwords/)
+    const seconds = Number(locked.retryAfter)
+    assert.ok(seconds >= 1 && seconds <= 60, `Retry-After: ${locked.retryAfter}`)
+    // The address is limited too: another link from here waits as well.
+    const other = (await call('/api/workspaces/team/links', { role: 'viewer', password: 'another horse' }, admin)).body.link!.id
+    assert.is((await call(`/api/links/${other}/redeem`, { password: 'another horse' })).status, 429)
+    const audit = (await call('/api/workspaces/team/audit', undefined, admin)).body.entries as Array<{ type: string; data: { reason: string; link: string } }>
+    const failures = audit.filter((entry) => entry.type === 'refused' && entry.data.link === id)
+    assert.is(failures.length, 5, 'each wrong password audited once; the refused-by-limit ones not')
+    assert.match(failures[0]!.data.reason, /wrong share-link password/)
+  } finally {
+    await own.dispose()
+  }
+})
+
+test('the same holder redeeming again gets the same actor; a quorum counts one vote per link', async () => {
+  const id = (await createLink({ role: 'approver' })).body.link.id
+  const first = await api(`/api/links/${id}/redeem`, { method: 'POST', body: { name: 'Gail' } })
+  assert.match(first.body.holder, /^[A-Za-z0-9_-]{16,64}$/, 'a first redemption gets a holder id to keep')
+  const again = await api(`/api/links/${id}/redeem`, { method: 'POST', body: { name: 'Gail again', holder: first.body.holder } })
+  assert.is(again.body.actor, first.body.actor, 'the same holder is the same actor')
+  const second = await api(`/api/links/${id}/redeem`, { method: 'POST', body: { name: 'Gail' } })
+  assert.is.not(second.body.actor, first.body.actor, 'another holder is another guest')
+  assert.is((await api(`/api/links/${id}/redeem`, { method: 'POST', body: { holder: 'short' } })).status, 400)
+
+  const requester = await joinCoord(server, 'team', await who('req-link', 'editor', 'human', 'team'))
+  const key = requestApproval(requester, 'deploy', { title: 'deploy', action: 'deploy', quorum: 2 })
+  await waitStatus(requester, key, 'pending')
+  const guests = [first, second].map((redeemed) => ({ actor: redeemed.body.actor as string, role: 'approver' as const, kind: 'human' as const, token: redeemed.body.token as string }))
+  const [g1, g2] = [await joinCoord(server, 'team', guests[0]!), await joinCoord(server, 'team', guests[1]!)]
+  vote(g1, key, 'approve')
+  await waitFor(() => approvalMap(requester.doc, key).get(`vote:${g1.who.actor}`), 5000, 'the first guest\'s vote')
+  vote(g2, key, 'approve')
+  const refused = await waitFor(async () => {
+    const entries = (await api('/api/workspaces/team/audit?limit=1000', { token: admin })).body.entries as Array<{ type: string; actor?: string; data?: { reason?: string } }>
+    return entries.find((entry) => entry.type === 'refused' && entry.actor === g2.who.actor && /one vote per share link/.test(entry.data?.reason ?? ''))
+  }, 5000, 'the second guest\'s vote to be refused as a second vote of the link')
+  assert.ok(refused)
+  assert.is(statusOf(requester.doc, key)?.state, 'pending', 'two guests of one link did not make a quorum of 2')
+  // Control: an approver who did not come through the link completes the quorum.
+  vote(await joinCoord(server, 'team', await who('appr-link', 'approver', 'human', 'team')), key, 'approve')
+  await waitStatus(requester, key, 'approved')
 })
 
 test.run()

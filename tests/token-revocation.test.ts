@@ -1,6 +1,7 @@
 // Token revocation (docs/design.md §3): an admin revokes a token of their workspace; live connections
 // using it close with 4401 within about a second, new ones and REST calls are refused, the
 // revocation is audited and survives a restart, and nothing else of that actor is affected.
+import { createHash } from 'node:crypto'
 import { Level } from 'level'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -9,6 +10,7 @@ import { fetchAudit } from './helpers/coordination.js'
 import { runCli, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 import { cliEnv } from './fixtures/client-cli.js'
+import { respellings } from './faults/helpers/hostile.js'
 
 const WS = 'revoke'
 let server: TestServer
@@ -52,6 +54,24 @@ test('a revoked token closes its live connections with 4401 and is refused from 
   assert.is(entries[0]!.actor, 'root')
   assert.is((entries[0]!.data as { subject: string }).subject, 'dana')
   peer.destroy()
+})
+
+test('a revoked token is refused in every spelling, on REST and WebSocket, live connections included', async () => {
+  const admin = await mintToken('root', 'admin', WS)
+  const token = await mintToken('ivy', 'editor', WS)
+  const spellings = respellings(token)
+  assert.is(spellings.length, 4)
+  for (const spelling of spellings) assert.is(await auditStatus(spelling), 200, 'the server accepts the other spellings (so they must be revoked too)')
+  const live = await connectPeer(server, `${WS}/doc`, { token: spellings[0]! })
+  assert.is((await revoke(WS, admin, { token })).status, 200)
+  const close = await waitFor(() => live.closes.find((c) => c.code === 4401), 3000, 'the connection using another spelling to close with 4401')
+  assert.match(close.reason, /token revoked/)
+  live.destroy()
+  for (const spelling of spellings) {
+    assert.is(await auditStatus(spelling), 401, `REST accepted the revoked token spelled ${spelling.slice(-3)}`)
+    assert.is((await expectRefusal(server, `${WS}/doc`, { token: spelling })).code, 4401)
+  }
+  assert.is((await revoke(WS, admin, { token: spellings[1]! })).body.alreadyRevoked, true, 'revoking another spelling finds the same token revoked')
 })
 
 test('only an admin of the token\'s workspace may revoke it; bad input gets a reason', async () => {
@@ -113,6 +133,18 @@ test('revocations survive a restart; one whose token has expired is dropped at s
   await server.stop()
   assert.is(await stored(), before - 1, 'the expired token\'s revocation is gone, the others are kept')
   await server.restart()
+})
+
+test('a revocation stored by the digest of the token\'s text (before identities) still refuses every spelling', async () => {
+  const token = await mintToken('jon', 'editor', WS)
+  await server.stop()
+  const db = new Level<string, string>(server.dataDir)
+  const digest = createHash('sha256').update(token).digest('base64url')
+  const expiresAt = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp * 1000
+  await db.put(`revoked!${digest}`, JSON.stringify({ digest, expiresAt, revokedAt: Date.now(), by: 'root' }))
+  await db.close()
+  await server.restart()
+  for (const spelling of [token, ...respellings(token)]) assert.is(await auditStatus(spelling), 401, `accepted ${spelling.slice(-3)}`)
 })
 
 test.run()

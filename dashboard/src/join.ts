@@ -68,11 +68,20 @@ export async function mountJoin(root: HTMLElement, linkId: string): Promise<void
     if (password && !password.value) return setText(error, 'This link needs its password.')
     submit.disabled = true
     try {
-      const result = await api<{ token: string; workspace: string }>('POST', `/api/links/${encodeURIComponent(linkId)}/redeem`, { body: { name: who, ...(password ? { password: password.value } : {}) } })
+      // The holder id makes this browser the same guest each time it redeems this link.
+      const holderKey = `huddle.holder.${linkId}`
+      let holder: string | null = null
+      try {
+        holder = localStorage.getItem(holderKey)
+      } catch {
+        // storage unavailable: a new guest each time
+      }
+      const result = await api<{ token: string; workspace: string; holder: string }>('POST', `/api/links/${encodeURIComponent(linkId)}/redeem`, { body: { name: who, ...(holder ? { holder } : {}), ...(password ? { password: password.value } : {}) } })
       const me = meFromToken(result.token)
       if (typeof me === 'string') throw new Error(me)
       try {
         localStorage.setItem(NAME_KEY, who)
+        localStorage.setItem(holderKey, result.holder)
       } catch {
         // not important
       }

@@ -1,12 +1,18 @@
 // Revoked tokens (docs/design.md §3: revoking a token takes effect on live connections within a
-// second). A token is named by the SHA-256 of its text, so every token this server ever signed can
-// be revoked, also one minted before revocation existed. A revocation is kept until the token
-// expires; after that the token is refused for its expiry anyway, so the entry is dropped.
+// second). A revocation names the token's identity (VerifiedToken.id: its jti with sub and exp),
+// never its text, so no other spelling of the same token gets past it. A revocation is kept until
+// the token expires; after that the token is refused for its expiry anyway, so the entry is dropped.
+//
+// Revocations stored before identities existed name the SHA-256 of the token's text. Tokens were
+// always written canonically, so they are matched against the canonical text's digest
+// (VerifiedToken.textDigest), whatever spelling is presented, until they expire.
 import type { Store } from '../store/index.js'
 import type { VerifiedToken } from './tokens.js'
 
 interface Revocation {
-  digest: string
+  /** the token's identity; `digest` in entries written before identities */
+  id?: string
+  digest?: string
   expiresAt: number
   revokedAt: number
   by: string
@@ -25,7 +31,8 @@ export class RevokedTokens {
     const tokens = new RevokedTokens(store)
     for (const [key, value] of await store.readRange({ gt: PREFIX, lt: `${PREFIX}~` })) {
       const revocation = JSON.parse(decoder.decode(value)) as Revocation
-      if (revocation.expiresAt > now) tokens.revoked.set(revocation.digest, revocation)
+      const name = revocation.id ?? revocation.digest
+      if (name !== undefined && revocation.expiresAt > now) tokens.revoked.set(name, revocation)
       else await store.del(key)
     }
     return tokens
@@ -33,14 +40,14 @@ export class RevokedTokens {
 
   /** Revokes `token`; resolves once that is stored. False when it was revoked already. */
   async revoke(token: VerifiedToken, by: string, now = Date.now()): Promise<boolean> {
-    if (this.revoked.has(token.digest)) return false
-    const revocation: Revocation = { digest: token.digest, expiresAt: token.expiresAt, revokedAt: now, by }
+    if (this.find(token)) return false
+    const revocation: Revocation = { id: token.id, expiresAt: token.expiresAt, revokedAt: now, by }
     // Taken before the write, so two concurrent revocations of one token store and audit it once.
-    this.revoked.set(token.digest, revocation)
+    this.revoked.set(token.id, revocation)
     try {
-      await this.store.put(`${PREFIX}${token.digest}`, encoder.encode(JSON.stringify(revocation)))
+      await this.store.put(`${PREFIX}${token.id}`, encoder.encode(JSON.stringify(revocation)))
     } catch (error) {
-      this.revoked.delete(token.digest)
+      this.revoked.delete(token.id)
       throw error
     }
     return true
@@ -48,8 +55,12 @@ export class RevokedTokens {
 
   /** Why `identity`'s token no longer counts, or null. */
   reason(identity: VerifiedToken): string | null {
-    const revocation = this.revoked.get(identity.digest)
+    const revocation = this.find(identity)
     if (!revocation) return null
     return `token revoked by ${revocation.by} at ${new Date(revocation.revokedAt).toISOString()}: ask an admin for a new one`
+  }
+
+  private find(identity: VerifiedToken): Revocation | undefined {
+    return this.revoked.get(identity.id) ?? this.revoked.get(identity.textDigest)
   }
 }

@@ -1,10 +1,10 @@
 // Share links (docs/design.md §3): an admin creates a link for a workspace and role, with an expiry,
 // an optional password and an optional use limit; redeeming it returns a token. All links are
 // kept in memory (they are few) so revocation can be checked on every live connection each second.
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { isRole, type Role } from '../../shared/roles.js'
 import type { Store } from '../store/index.js'
-import { checkPassword, hashPassword } from './passwords.js'
+import { checkPassword, hashPassword, MIN_PASSWORD_LENGTH } from './passwords.js'
 import { signToken } from './tokens.js'
 
 export interface ShareLink {
@@ -19,10 +19,12 @@ export interface ShareLink {
   createdBy: string
   createdAt: number
   revokedAt?: number
+  /** the actor of each holder that redeemed it, by HMAC of the holder id (the id itself is not kept) */
+  holders?: Record<string, string>
 }
 
-/** What an admin sees of a link (never the password hash). */
-export type LinkView = Omit<ShareLink, 'passwordHash'> & { hasPassword: boolean }
+/** What an admin sees of a link (never the password hash or its holders). */
+export type LinkView = Omit<ShareLink, 'passwordHash' | 'holders'> & { hasPassword: boolean }
 
 export interface LinkSpec {
   role?: unknown
@@ -85,7 +87,14 @@ export class ShareLinks {
     return { id, workspace: link.workspace, role: link.role, expiresAt: link.expiresAt, hasPassword: link.passwordHash !== undefined, usable: problem === null, ...(problem ? { problem } : {}) }
   }
 
-  async redeem(id: string, input: { name?: unknown; password?: unknown }, now = Date.now()) {
+  /**
+   * Trades the link for a token. `holder` is a random id the redeeming browser keeps for this link
+   * (the response returns a new one when none is sent): the same holder gets the same actor again,
+   * so redeeming twice does not make two people. What one person can do with several holder ids
+   * is bounded by the approval rule that counts one vote per link.
+   */
+  async redeem(id: string, input: { name?: unknown; password?: unknown; holder?: unknown }, now = Date.now()) {
+    const holder = parseHolder(input.holder)
     const link = this.found(id)
     const problem = unusable(link, now)
     if (problem) throw new LinkError(410, problem)
@@ -97,13 +106,21 @@ export class ShareLinks {
     const current = this.found(id)
     const lateProblem = unusable(current, now)
     if (lateProblem) throw new LinkError(410, lateProblem)
-    const updated = { ...current, uses: current.uses + 1 }
-    this.links.set(id, updated)
     const name = displayName(input.name)
-    const actor = `guest-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'user'}-${randomBytes(3).toString('hex')}`
+    const known = createHmac('sha256', this.key).update(`${id}\n${holder}`).digest('hex').slice(0, 32)
+    const holders: Record<string, string> = Object.assign(Object.create(null), current.holders)
+    const actor = holders[known] ?? `guest-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'user'}-${randomBytes(3).toString('hex')}`
+    holders[known] = actor
+    const updated = { ...current, uses: current.uses + 1, holders }
+    this.links.set(id, updated)
     await this.save(updated)
     const token = await signToken(this.key, { actor, name, workspace: link.workspace, role: link.role, kind: 'human', ttlMs: link.expiresAt - now, link: id })
-    return { token, workspace: link.workspace, role: link.role, actor, expiresAt: link.expiresAt }
+    return { token, workspace: link.workspace, role: link.role, actor, expiresAt: link.expiresAt, holder }
+  }
+
+  /** The workspace of link `id`, if it exists. */
+  workspaceOf(id: string): string | undefined {
+    return this.links.get(id)?.workspace
   }
 
   /** Why tokens redeemed from this link no longer count, or null while it stands. */
@@ -129,6 +146,9 @@ function validate(spec: LinkSpec): Pick<ShareLink, 'role'> & Partial<Pick<ShareL
   if (!isRole(spec.role)) throw new LinkError(400, 'role must be viewer, editor, approver or admin')
   if (spec.maxUses !== undefined && (!Number.isInteger(spec.maxUses) || (spec.maxUses as number) < 1)) throw new LinkError(400, 'maxUses must be a whole number of at least 1 (leave it out for no limit)')
   if (spec.password !== undefined && (typeof spec.password !== 'string' || spec.password.length > 200)) throw new LinkError(400, 'password must be a string of at most 200 characters')
+  if (typeof spec.password === 'string' && spec.password.length > 0 && spec.password.length < MIN_PASSWORD_LENGTH) {
+    throw new LinkError(400, `password must be at least ${MIN_PASSWORD_LENGTH} characters (a short one is guessed in minutes); leave it out for a link without one`)
+  }
   if (spec.label !== undefined && (typeof spec.label !== 'string' || spec.label.length > 200)) throw new LinkError(400, 'label must be a string of at most 200 characters')
   return { role: spec.role, ...(spec.maxUses !== undefined ? { maxUses: spec.maxUses as number } : {}), ...(spec.label ? { label: spec.label as string } : {}) }
 }
@@ -153,7 +173,16 @@ function displayName(value: unknown): string {
   return name.length > 0 ? name : 'Guest'
 }
 
+const HOLDER = /^[A-Za-z0-9_-]{16,64}$/
+
+/** The holder id sent, or a new one for a first redemption. */
+function parseHolder(value: unknown): string {
+  if (value === undefined || value === null) return randomBytes(18).toString('base64url')
+  if (typeof value !== 'string' || !HOLDER.test(value)) throw new LinkError(400, 'holder must be the id this browser got from its first redemption of the link (16-64 characters of A-Z a-z 0-9 _ -), or left out')
+  return value
+}
+
 function view(link: ShareLink): LinkView {
-  const { passwordHash, ...rest } = link
+  const { passwordHash, holders, ...rest } = link
   return { ...rest, hasPassword: passwordHash !== undefined }
 }

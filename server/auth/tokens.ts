@@ -10,8 +10,14 @@ export interface VerifiedToken extends Identity {
   expiresAt: number
   /** the share link the token was redeemed from; revoking the link revokes the token */
   link?: string
-  /** SHA-256 of the token's text (base64url): what a revocation names */
-  digest: string
+  /**
+   * What a revocation names: the token's identity, so every spelling of one token is the same
+   * token. SHA-256 of (sub, exp, jti); a token without a jti (minted before tokens carried one)
+   * is named by its canonical text instead (see canonicalText).
+   */
+  id: string
+  /** SHA-256 of the canonical text: what revocations stored before identities named a token by */
+  textDigest: string
 }
 
 export class TokenError extends Error {}
@@ -65,8 +71,28 @@ export async function verifyToken(key: Uint8Array, token: string | null | undefi
     workspace: claims.ws as string,
     expiresAt: (claims.exp as number) * 1000,
     ...(typeof claims.lnk === 'string' ? { link: claims.lnk } : {}),
-    digest: createHash('sha256').update(token).digest('base64url'),
+    ...identityOf(token, claims),
   }
+}
+
+function identityOf(token: string, claims: Record<string, unknown>): Pick<VerifiedToken, 'id' | 'textDigest'> {
+  const textDigest = sha256(canonicalText(token))
+  const jti = typeof claims.jti === 'string' && claims.jti.length > 0 ? claims.jti : null
+  return { id: jti === null ? textDigest : sha256(JSON.stringify([claims.sub, claims.exp, jti])), textDigest }
+}
+
+/**
+ * A verified token spelled the one way this server writes it. The signature covers the header and
+ * payload text exactly, so only the signature's spelling can vary: base64url decoding (atob)
+ * ignores a trailing `=` and the unused low bits of the last character.
+ */
+function canonicalText(token: string): string {
+  const [header, payload, signature] = token.split('.')
+  return `${header}.${payload}.${Buffer.from(signature ?? '', 'base64url').toString('base64url')}`
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('base64url')
 }
 
 function explain(error: unknown): string {

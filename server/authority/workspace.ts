@@ -258,7 +258,8 @@ interface Accepted {
 
 function toWriter(writer: HookWriter): Writer {
   const { actor, kind, role } = writer.identity
-  return { session: writer.session, actor, kind, role }
+  const link = (writer.identity as { link?: unknown }).link
+  return { session: writer.session, actor, kind, role, ...(typeof link === 'string' ? { link } : {}) }
 }
 
 function sessionOf(key: string): string {

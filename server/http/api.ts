@@ -7,7 +7,7 @@ import type { CoordinationAuthority } from '../authority/coordination.js'
 import type { VerifiedToken } from '../auth/tokens.js'
 import type { Room } from '../rooms/room.js'
 import { publicLinks, workspaceLinks, type LinksDeps } from './links-api.js'
-import { authorize, HttpError, intParam } from './request.js'
+import { authorize, decodeSegment, HttpError, intParam } from './request.js'
 import { type Route, sendJson } from './routes.js'
 import { revokeToken, type TokensDeps } from './tokens-api.js'
 
@@ -29,8 +29,10 @@ export function apiRoute(deps: ApiDeps): Route {
     try {
       await handle(deps, request, response, url)
     } catch (error) {
-      if (!(error instanceof HttpError)) throw error
-      sendJson(response, error.status, { error: error.message })
+      // A route module that decodes a path itself and meets a bad escape answers 400 too.
+      if (error instanceof URIError) sendJson(response, 400, { error: `malformed percent-escape in ${url.pathname.slice(0, 200)}: encode path segments with encodeURIComponent` })
+      else if (error instanceof HttpError) sendJson(response, error.status, { error: error.message })
+      else throw error
     }
     return true
   }
@@ -38,13 +40,13 @@ export function apiRoute(deps: ApiDeps): Route {
 
 async function handle(deps: ApiDeps, request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
   const link = LINK_PATTERN.exec(url.pathname)
-  if (link) return publicLinks(deps, request, response, decodeURIComponent(link[1]!), link[2])
+  if (link) return publicLinks(deps, request, response, decodeSegment(link[1]!), link[2])
   const match = PATTERN.exec(url.pathname)
   if (!match) throw new HttpError(404, `no API at ${url.pathname}: see /api/workspaces/<ws>/{audit,audit/verify,locks,approvals,sessions,state,links,documents,tokens/revoke} and /api/links/<id>`)
-  const workspace = decodeURIComponent(match[1]!)
+  const workspace = decodeSegment(match[1]!)
   const badName = checkWorkspace(workspace)
   if (badName) throw new HttpError(400, badName)
-  const resource = match[3] === undefined ? undefined : decodeURIComponent(match[3])
+  const resource = match[3] === undefined ? undefined : decodeSegment(match[3])
   const what = match[2]!
   const method = request.method ?? 'GET'
   if (what === 'links') return workspaceLinks(deps, request, response, workspace, resource)

@@ -51,6 +51,24 @@ export async function readJson(request: IncomingMessage): Promise<Record<string,
   return body as Record<string, unknown>
 }
 
+/** A request's URL, or null when it cannot be parsed (`GET //[` makes `new URL` throw). */
+export function requestUrl(target: string | undefined): URL | null {
+  try {
+    return new URL(target ?? '/', 'http://localhost')
+  } catch {
+    return null
+  }
+}
+
+/** A percent-decoded path segment; a malformed escape (`%E0%A4%A`) is the client's error, not ours. */
+export function decodeSegment(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    throw new HttpError(400, `malformed percent-escape in the path (${JSON.stringify(text.slice(0, 80))}): encode it with encodeURIComponent`)
+  }
+}
+
 export function intParam(url: URL, name: string, fallback: number): number {
   const text = url.searchParams.get(name)
   if (text === null) return fallback

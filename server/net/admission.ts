@@ -45,7 +45,7 @@ export async function admit(url: URL, key: Uint8Array, revoked: RevocationCheck,
   const badSession = checkSession(chosen)
   if (badSession) return { ok: false, code: CloseCode.malformed, reason: badSession, room, identity }
   const session = chosen
-  const taken = await sessions.bind(session, identity.actor)
+  const taken = await sessions.bind(session, identity.actor, identity.expiresAt)
   if (taken) return { ok: false, code: CloseCode.forbidden, reason: taken, room, identity, session }
   return { ok: true, room, identity, session }
 }

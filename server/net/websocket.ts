@@ -1,5 +1,10 @@
-// The WebSocket front door: upgrade, admission, keep-alive and dead-socket detection, and the
-// mapping of ws's own protocol errors onto Huddle's close codes.
+// The server's WebSocket endpoint: upgrade, admission, keep-alive and dead-socket detection, and
+// the mapping of ws's own protocol errors onto Huddle's close codes.
+//
+// A socket is upgraded before its token is checked, because a refused client must learn why from a
+// close code (4401/4403 with a reason: the client library and the dashboard stop retrying on it; an
+// HTTP 401 looks like a network error to a stock provider). Until it is admitted nothing is held for
+// it beyond EARLY_BYTES, and once refused nothing more is read from it.
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
@@ -8,37 +13,57 @@ import type { SessionBindings } from '../auth/sessions.js'
 import { encodeAwareness } from '../protocol/messages.js'
 import { encodeAwarenessUpdate } from '../protocol/awareness.js'
 import type { Registry } from '../rooms/registry.js'
-import { admit } from './admission.js'
-import type { RevocationCheck } from '../auth/tokens.js'
-import { Connection, type ConnectionEvents, type ConnectionLimits, truncateReason } from './connection.js'
+import { requestUrl } from '../http/request.js'
+import { admit, type Refused } from './admission.js'
+import { coversWorkspace, type RevocationCheck } from '../auth/tokens.js'
+import { Connection, type ConnectionEvents, type ConnectionLimits, type Refusal, truncateReason } from './connection.js'
 
-export interface FrontDoorOptions extends ConnectionLimits {
+export interface EndpointOptions extends ConnectionLimits {
   maxMessageBytes: number
   /** send something to a connection that has heard nothing for this long (y-websocket drops at 30 s) */
   keepAliveMs: number
   /** ping interval; a socket that missed a whole interval is dead */
   pingMs: number
+  /** sockets (admitted or being admitted) above which a new one is refused with 1013 */
+  maxConnections: number
 }
 
-export interface FrontDoorDeps {
+export interface EndpointDeps {
   key: Uint8Array
   revoked: RevocationCheck
   sessions: SessionBindings
   registry: Registry
+  /** refusals of a verified identity for its own workspace (audited there) */
   events: Omit<ConnectionEvents, 'onClose'>
+  /** refusals of a socket with no verified identity for the room's workspace: never audited there */
+  onUnverified(refusal: Refusal): void
 }
+
+/**
+ * What a socket may send before it is admitted, in bytes on the wire: a stock client's sync step 1,
+ * its presence and the edits made while its token is checked fit. (Its messages are bounded by the
+ * rate limit's burst: replayed after admission, more would be refused with 4429 anyway.)
+ */
+export const EARLY_BYTES = 32 * 1024
+/** A refused socket that has not closed after this long is cut off. */
+export const REFUSED_GRACE_MS = 1000
 
 // An empty awareness update: harmless to every client, and it resets their 30 s watchdog.
 const KEEP_ALIVE = encodeAwareness(encodeAwarenessUpdate([]))
 
-export class FrontDoor {
+export class WebSocketEndpoint {
   readonly connections = new Set<Connection>()
   private readonly wss: WebSocketServer
   private readonly sweepTimer: NodeJS.Timeout
   private lastPing = Date.now()
   private accepting = true
+  /** upgraded sockets whose admission has not finished */
+  private admitting = 0
 
-  constructor(private readonly options: FrontDoorOptions, private readonly deps: FrontDoorDeps) {
+  constructor(
+    private readonly options: EndpointOptions,
+    private readonly deps: EndpointDeps,
+  ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false })
     this.sweepTimer = setInterval(() => this.sweep(), 1000)
     this.sweepTimer.unref()
@@ -49,27 +74,44 @@ export class FrontDoor {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n')
       return
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.onSocket(ws, request))
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.onSocket(ws, socket, request))
   }
 
-  private onSocket(ws: WebSocket, request: IncomingMessage): void {
+  private onSocket(ws: WebSocket, socket: Duplex, request: IncomingMessage): void {
     mapProtocolErrors(ws)
-    const early: Array<[Buffer, boolean]> = []
-    const buffer = (data: Buffer, isBinary: boolean) => early.push([data, isBinary])
-    ws.on('message', buffer)
     ws.on('error', (error) => {
       // Resets and other socket errors are the network's doing, not a refusal of ours.
       if (isProtocolError(error)) this.deps.events.onRefusal({ code: codeOf(error), reason: error.message })
     })
-    const url = new URL(request.url ?? '/', 'http://localhost')
+    if (this.connections.size + this.admitting >= this.options.maxConnections) {
+      const reason = `server full: ${this.options.maxConnections} connections (--max-connections); retry in a few seconds`
+      this.deps.onUnverified({ code: CloseCode.tryAgainLater, reason })
+      return refuseSocket(ws, socket, CloseCode.tryAgainLater, reason)
+    }
+    this.admitting++
+    const early = new EarlyMessages(ws, socket, this.options.burst, (code, reason) => {
+      this.deps.onUnverified({ code, reason })
+      refuseSocket(ws, socket, code, reason)
+    })
+    const url = requestUrl(request.url)
+    if (!url) {
+      early.stop()
+      this.admitting--
+      const reason = 'malformed URL: connect to ws://HOST:PORT/<workspace>[/<path>]?token=<jwt>'
+      this.deps.onUnverified({ code: CloseCode.malformed, reason })
+      return refuseSocket(ws, socket, CloseCode.malformed, reason)
+    }
     admit(url, this.deps.key, this.deps.revoked, this.deps.sessions)
+      .finally(() => this.admitting--)
       .then(async (admission) => {
+        // Refused for what it sent meanwhile: that refusal stands.
+        if (early.overflowed) return
         if (!admission.ok) {
-          this.deps.events.onRefusal({ code: admission.code, reason: admission.reason, ...(admission.room ? { room: admission.room } : {}), ...(admission.identity ? { actor: admission.identity.actor } : {}), ...(admission.session ? { session: admission.session } : {}) })
-          ws.close(admission.code, truncateReason(admission.reason))
-          return
+          early.stop()
+          this.refused(admission)
+          return refuseSocket(ws, socket, admission.code, admission.reason)
         }
-        if (ws.readyState !== WebSocket.OPEN) return
+        if (ws.readyState !== WebSocket.OPEN) return early.stop()
         const connection = new Connection(ws, admission.room, admission.identity, admission.session, this.options, {
           ...this.deps.events,
           onClose: (closed) => this.connections.delete(closed),
@@ -77,14 +119,24 @@ export class FrontDoor {
         this.connections.add(connection)
         const room = await this.deps.registry.open(admission.room)
         connection.attach(room)
-        ws.off('message', buffer)
+        for (const [data, isBinary] of early.stop()) connection.receive(data, isBinary)
         ws.on('message', (data: Buffer, isBinary) => connection.receive(data, isBinary))
-        for (const [data, isBinary] of early) connection.receive(data, isBinary)
       })
       .catch((error: Error) => {
+        early.stop()
         this.deps.events.onRefusal({ code: CloseCode.internalError, reason: `internal error: ${error.message}` })
         ws.close(CloseCode.internalError, truncateReason(`internal error while opening the document: ${error.message}; retry shortly`))
       })
+  }
+
+  /** Only a verified identity for the room's own workspace is audited there (issue 12, finding 4). */
+  private refused(admission: Refused): void {
+    const { code, reason, room, identity, session } = admission
+    if (room && identity && coversWorkspace(identity, room.workspace)) {
+      this.deps.events.onRefusal({ code, reason, room, actor: identity.actor, ...(session ? { session } : {}) })
+    } else {
+      this.deps.onUnverified({ code, reason, ...(room ? { room } : {}), ...(identity ? { actor: identity.actor } : {}) })
+    }
   }
 
   /** Once a second: expired and revoked tokens, keep-alive for quiet connections, and (every pingMs) dead sockets. */
@@ -126,6 +178,71 @@ export class FrontDoor {
     clearInterval(this.sweepTimer)
     this.wss.close()
   }
+}
+
+/**
+ * Messages that arrive while a socket's token is being checked, kept for the connection, and
+ * bounded: more than `maxMessages` (4429, as the rate limit would) or EARLY_BYTES on the wire
+ * (4413; counted as raw bytes, so a large frame still arriving counts too) refuses the socket.
+ */
+class EarlyMessages {
+  private readonly held: Array<[Buffer, boolean]> = []
+  private bytes = 0
+  overflowed = false
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    private readonly maxMessages: number,
+    private readonly onOverflow: (code: number, reason: string) => void,
+  ) {
+    ws.on('message', this.hold)
+    socket.on('data', this.count)
+  }
+
+  private readonly hold = (data: Buffer, isBinary: boolean): void => {
+    this.held.push([data, isBinary])
+    if (this.held.length > this.maxMessages)
+      this.overflow(CloseCode.rateLimited, `rate limit: more than ${this.maxMessages} messages before your token was checked; slow down and reconnect`)
+  }
+
+  private readonly count = (chunk: Buffer): void => {
+    this.bytes += chunk.length
+    if (this.bytes > EARLY_BYTES)
+      this.overflow(
+        CloseCode.tooLarge,
+        `sent more than ${EARLY_BYTES} bytes before your token was checked: wait for the server's first message before sending more`,
+      )
+  }
+
+  private overflow(code: number, reason: string): void {
+    if (this.overflowed) return
+    this.overflowed = true
+    this.stop()
+    this.onOverflow(code, reason)
+  }
+
+  /** Stops holding and counting; returns what was held. */
+  stop(): Array<[Buffer, boolean]> {
+    this.ws.off('message', this.hold)
+    this.socket.off('data', this.count)
+    return this.held.splice(0)
+  }
+}
+
+/**
+ * Closes a socket that was never admitted with its code and reason, then reads nothing more from
+ * it (ws would otherwise go on parsing and emitting whatever the peer sends until its 30 s close
+ * timeout). Ending our side right after the close frame lets a well-behaved client finish its
+ * close at once without us reading its reply; one that has not gone after a short grace is cut off.
+ */
+function refuseSocket(ws: WebSocket, socket: Duplex, code: number, reason: string): void {
+  ws.removeAllListeners('message')
+  ws.close(code, truncateReason(reason))
+  socket.removeAllListeners('data')
+  socket.pause()
+  socket.end()
+  setTimeout(() => ws.terminate(), REFUSED_GRACE_MS).unref()
 }
 
 // ws closes with 1009 for an oversized message and 1002/1007 for broken frames, calling the

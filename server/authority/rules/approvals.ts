@@ -40,7 +40,9 @@ export function vote(tx: Tx, e: Event<'vote'>): Refusal {
   if (entry.votes[voter.actor]) return `votes are final: ${voter.actor} already voted on ${show(e.key)}`
   const ineligible = ineligibility(entry.request, voter)
   if (ineligible) return ineligible
-  const recorded: RecordedVote = { ...vote, session: voter.session, kind: voter.kind, role: voter.role }
+  // One person can redeem a link as several guests; the link, not the guest, gets one vote.
+  if (voter.link !== undefined && Object.values(entry.votes).some((cast) => cast.link === voter.link)) return `one vote per share link: a guest of link ${voter.link} already voted on ${show(e.key)}`
+  const recorded: RecordedVote = { ...vote, session: voter.session, kind: voter.kind, role: voter.role, ...opt('link', voter.link) }
   const next: ApprovalEntry = { ...entry, votes: { ...entry.votes, [voter.actor]: recorded } }
   tx.log({ type: 'vote', key: e.key, session: voter.session, actor: voter.actor, decision: vote.decision, ...opt('reason', vote.reason) })
   const decided = decide(next, e.at)

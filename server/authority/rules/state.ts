@@ -21,6 +21,8 @@ export interface Writer {
   actor: string
   kind: Kind
   role: Role
+  /** the share link the writer's token came from (a quorum counts one vote per link) */
+  link?: string
 }
 
 /** Mirror of one `claims` entry. `value` is null when the claim was malformed (outcome `invalid`). */
@@ -36,6 +38,7 @@ export interface RecordedVote extends ApprovalVote {
   session: string
   kind: Kind
   role: Role
+  link?: string
 }
 
 /** Mirror of one `approvals` Y.Map. `votes` is keyed by actor, in the order they were cast. */

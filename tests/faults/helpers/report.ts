@@ -10,9 +10,10 @@ import { ROOT } from '../../helpers/server.js'
 export const RELIABILITY_DIR = join(ROOT, 'test-output', 'reliability')
 export const RELIABILITY_MD = join(ROOT, 'RELIABILITY.md')
 
-/** One id for every test file of one `uvu` process, so the report can tell stale files apart. */
-export const RUN_ID = `${process.pid}-${Math.round(performance.timeOrigin)}`
-export const RUN_STARTED_AT = performance.timeOrigin
+/** One id for every test file of one run (scripts/test.mjs runs each file in its own process and
+ * sets HUDDLE_TEST_RUN), so the report can tell stale files apart. */
+export const RUN_ID = process.env.HUDDLE_TEST_RUN ?? `${process.pid}-${Math.round(performance.timeOrigin)}`
+export const RUN_STARTED_AT = Number(process.env.HUDDLE_TEST_RUN_STARTED ?? performance.timeOrigin)
 
 export type Count = number | string
 
