@@ -53,6 +53,12 @@ export class HuddleApi {
     return body.sessions
   }
 
+  /** The content documents stored in the workspace, by path. */
+  async documents(): Promise<Array<{ path: string }>> {
+    const body = (await this.call('GET', '/documents')) as { documents: Array<{ path: string }> }
+    return body.documents
+  }
+
   async audit(page: AuditPage = {}): Promise<AuditEntry[]> {
     const after = page.after ?? 0
     const limit = page.limit ?? 100

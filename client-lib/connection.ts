@@ -27,6 +27,8 @@ export interface ConnectionOptions {
   session: string
   WebSocket: typeof WebSocket
   maxBackoffMs: number
+  /** a document to sync instead of a new one; it outlives the connection (a reconnect after a refusal reuses it) */
+  doc?: Y.Doc
 }
 
 const MSG_SYNC = 0
@@ -40,7 +42,7 @@ export function shouldReconnect(event: Pick<CloseEvent, 'code'>): boolean {
 }
 
 export class WorkspaceConnection extends Emitter<{ state: (change: StateChange) => void; change: (transaction: Y.Transaction) => void }> {
-  readonly doc = new Y.Doc()
+  readonly doc: Y.Doc
   readonly provider: WebsocketProvider
   state: ConnectionState = 'connecting'
   /** the last close or socket error, to explain a failure to connect */
@@ -50,9 +52,14 @@ export class WorkspaceConnection extends Emitter<{ state: (change: StateChange) 
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null
   /** called at the next sync step 2 received (the server's answer to a sync step 1) */
   private readonly syncReplyWaiters = new Set<() => void>()
+  /** removes this connection's listeners from a document it does not own */
+  private readonly detachDoc: Array<() => void> = []
+  /** the provider is destroyed (the state may be `closed` before, by the server) */
+  private destroyed = false
 
   constructor(readonly options: ConnectionOptions) {
     super()
+    this.doc = options.doc ?? new Y.Doc()
     this.provider = new WebsocketProvider(options.wsUrl, options.workspace, this.doc, {
       params: { token: options.token, session: options.session },
       WebSocketPolyfill: options.WebSocket,
@@ -79,7 +86,9 @@ export class WorkspaceConnection extends Emitter<{ state: (change: StateChange) 
       socketError = ''
     })
     this.provider.on('closed', ({ code, reason }) => this.setState({ state: 'closed', code, reason }))
-    this.doc.on('afterTransaction', (transaction: Y.Transaction) => this.emit('change', transaction))
+    const onTransaction = (transaction: Y.Transaction) => this.emit('change', transaction)
+    this.doc.on('afterTransaction', onTransaction)
+    this.detachDoc.push(() => this.doc.off('afterTransaction', onTransaction))
     this.encodeOnlyLocalUpdates()
     this.countSyncReplies()
   }
@@ -96,13 +105,15 @@ export class WorkspaceConnection extends Emitter<{ state: (change: StateChange) 
   private encodeOnlyLocalUpdates(): void {
     const send = this.provider._updateHandler
     let attached = true
-    this.doc.on('afterTransactionCleanup', (transaction: Y.Transaction) => {
+    const toggle = (transaction: Y.Transaction) => {
       const wanted = transaction.origin !== this.provider && this.state !== 'closed'
       if (wanted === attached) return
       attached = wanted
       if (wanted) this.doc.on('update', send)
       else this.doc.off('update', send)
-    })
+    }
+    this.doc.on('afterTransactionCleanup', toggle)
+    this.detachDoc.push(() => this.doc.off('afterTransactionCleanup', toggle))
   }
 
   private countSyncReplies(): void {
@@ -206,11 +217,13 @@ export class WorkspaceConnection extends Emitter<{ state: (change: StateChange) 
   }
 
   close(): void {
-    if (this.state === 'closed') return
+    if (this.destroyed) return
+    this.destroyed = true
     this.setState({ state: 'closed', reason: 'closed by the client' })
     this.provider.awareness.destroy()
     this.provider.destroy()
-    this.doc.destroy()
+    if (this.options.doc) for (const detach of this.detachDoc) detach()
+    else this.doc.destroy()
   }
 }
 

@@ -9,6 +9,7 @@ import { Approvals } from './approvals.js'
 import { Audit } from './audit.js'
 import { type ConnectionState, type StateChange, WorkspaceConnection } from './connection.js'
 import type { ClientContext } from './context.js'
+import { Docs } from './docs.js'
 import { check, HuddleError } from './errors.js'
 import type { TokenIdentity } from './identity.js'
 import { newSessionId } from './ids.js'
@@ -43,6 +44,8 @@ export class Huddle {
   readonly presence: Presence
   readonly audit: Audit
   readonly api: HuddleApi
+  /** content documents as text */
+  readonly docs: Docs
 
   /** @internal use `connect()` */
   constructor(private readonly ctx: ClientContext, readonly workspace: string) {
@@ -53,6 +56,7 @@ export class Huddle {
     const closed = new AbortController()
     ctx.conn.on('state', (change) => change.state === 'closed' && closed.abort())
     this.audit = new Audit(ctx.api, (listener) => ctx.feed.subscribe(listener), closed.signal)
+    this.docs = new Docs(ctx, workspace)
   }
 
   /** This client's session id (the prefix of its claim and approval keys). */
@@ -88,8 +92,9 @@ export class Huddle {
     return this.ctx.feed.subscribe(listener)
   }
 
-  /** Releases every lock, withdraws every waiting claim, and closes the connection. */
+  /** Closes every open document, releases every lock, withdraws every waiting claim, and closes the connection. */
   async close(): Promise<void> {
+    this.docs.closeAll()
     if (this.ctx.conn.state === 'closed') return
     await this.locks.releaseAll()
     this.ctx.conn.close()
@@ -149,6 +154,7 @@ export type { ApprovalHandle, DecidedOptions, RequestOptions } from './approvals
 export type { Approvals } from './approvals.js'
 export type { Audit, FollowOptions } from './audit.js'
 export type { ConnectionState, StateChange } from './connection.js'
+export { DEFAULT_TEXT, type DocumentConflict, DocumentHandle, type DocumentInfo, type Docs, type OpenOptions, type TextChange } from './docs.js'
 export { HuddleError, type ErrorCode } from './errors.js'
 export { inboxItems, type InboxItem, type InboxKind, type InboxPerson } from './inbox.js'
 export { verifyWebhook, type VerifyOptions, type WebhookEvent, type WebhookHeaders } from './webhooks.js'
