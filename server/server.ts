@@ -17,6 +17,7 @@ import { Registry } from './rooms/registry.js'
 import { Store } from './store/index.js'
 import { AuditLog } from './audit/log.js'
 import { CoordinationAuthority } from './authority/coordination.js'
+import { DocumentGuard } from './documents/guard.js'
 import { apiRoute } from './http/api.js'
 import { dashboardRoute } from './http/dashboard.js'
 import { requestUrl } from './http/request.js'
@@ -65,7 +66,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const sessions = new SessionBindings(store)
   sessions.prune().catch((error: Error) => log('could not drop expired session bindings; retried at the next start', { error: error.message }))
   const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs, queueLagMs: options.queueLagMs })
-  const hooks = [authority, ...(options.hooks ?? [])]
+  const guard = new DocumentGuard({ holders: (workspace, resource) => authority.holders(workspace, resource), openWorkspace: (workspace): Promise<unknown> => rooms.open({ room: workspace, workspace, path: null }) })
+  const hooks = [authority, guard, ...(options.hooks ?? [])]
   const hooksFor = (room: RoomName) => hooks.filter((hook) => hook.matches(room))
   const rooms = new Registry({
     loadDoc: (room) => store.loadDoc(room),

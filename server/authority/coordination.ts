@@ -2,6 +2,7 @@
 // workspace's authority state (checkpoint + replay of the audit log), and routes joins, leaves
 // and client writes to that workspace's authority.
 import type * as Y from 'yjs'
+import type { LockHolder } from '../../shared/coordination.js'
 import type { RoomName } from '../../shared/names.js'
 import type { AuditLog } from '../audit/log.js'
 import type { DocumentHook, UnloadReason, WriteContext, Writer } from '../rooms/hooks.js'
@@ -77,6 +78,13 @@ export class CoordinationAuthority implements DocumentHook {
   /** The loaded authority of a workspace (its coordination document must be open). */
   get(workspace: string): WorkspaceAuthority | undefined {
     return this.workspaces.get(workspace)
+  }
+
+  /** The holders of `resource` in a loaded workspace (read-only); undefined when it is not loaded. */
+  holders(workspace: string, resource: string): readonly LockHolder[] | undefined {
+    const locks = this.workspaces.get(workspace)?.state.locks
+    if (!locks) return undefined
+    return Object.hasOwn(locks, resource) ? locks[resource]!.holders : []
   }
 
   private maybeCheckpoint(authority: WorkspaceAuthority): void {

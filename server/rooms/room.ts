@@ -181,6 +181,11 @@ export class Room {
       member.refuse(CloseCode.forbidden, `read-only: your role is ${member.identity.role}; ask an admin for an editor token to change ${this.name.room}`)
       return
     }
+    const guarded = this.hookRefusal(member, update)
+    if (guarded) {
+      member.refuse(CloseCode.forbidden, guarded)
+      return
+    }
     const hooks = this.writeHooks
     this.doc.transact((transaction) => {
       try {
@@ -201,6 +206,21 @@ export class Room {
       const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse }
       for (const hook of hooks) hook.onClientWrite!(context)
     }, member)
+  }
+
+  /** A hook's reason to refuse the whole update (see DocumentHook.refuseWrite); fails closed. */
+  private hookRefusal(member: Member, update: Uint8Array): string | null {
+    for (const hook of this.hooks) {
+      if (!hook.refuseWrite) continue
+      let reason: string | null
+      try {
+        reason = hook.refuseWrite(this.name, member)
+      } catch (error) {
+        reason = `the write check failed (${(error as Error).message}); nothing was applied, retry`
+      }
+      if (reason && updateChangesDoc(this.doc, update)) return reason
+    }
+    return null
   }
 
   private applyAwareness(member: Member, update: Uint8Array): void {
