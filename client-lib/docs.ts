@@ -152,6 +152,29 @@ export class DocumentHandle extends Emitter<{ change: (change: TextChange) => vo
     return replaceText(this.ytext, next)
   }
 
+  /**
+   * The text now, and `commit(next)` to write a new version of it later (after an editor closes):
+   * the edits from this text to `next` are made on a copy of the document as it is now and merged
+   * in, so whatever others changed meanwhile is kept, as with any concurrent Yjs edit.
+   */
+  draft(): { text: string; commit(next: string): TextEdit[] } {
+    this.checkOpen()
+    const base = Y.encodeStateAsUpdate(this.doc)
+    return {
+      text: this.text,
+      commit: (next) => {
+        this.checkOpen()
+        const copy = new Y.Doc()
+        Y.applyUpdate(copy, base)
+        const before = Y.encodeStateVector(copy)
+        const edits = replaceText(copy.getText(this.type), next)
+        Y.applyUpdate(this.doc, Y.encodeStateAsUpdate(copy, before))
+        copy.destroy()
+        return edits
+      },
+    }
+  }
+
   insert(index: number, text: string): void {
     this.checkOpen()
     this.checkIndex(index, 0)

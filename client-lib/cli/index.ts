@@ -1,7 +1,8 @@
-// Client commands of the `huddle` CLI (locks, approvals, presence, audit, MCP, token revocation).
+// Client commands of the `huddle` CLI (locks, approvals, presence, audit, documents, MCP, token revocation).
 import type { Command } from 'commander'
 import { registerApprovalCommands } from './approvals.js'
 import { registerAuditCommand } from './audit.js'
+import { registerDocCommands } from './docs.js'
 import { registerInboxCommands } from './inbox.js'
 import { registerLockCommands } from './locks.js'
 import { registerMcpCommand } from './mcp.js'
@@ -13,6 +14,7 @@ export function registerClientCommands(program: Command): void {
   registerApprovalCommands(program)
   registerWhoCommand(program)
   registerAuditCommand(program)
+  registerDocCommands(program)
   registerMcpCommand(program)
   registerTokenCommands(program)
   registerInboxCommands(program)
