@@ -1,7 +1,7 @@
 // One open content document (`<workspace>/<path>`): its own connection, and a CodeMirror 6 editor
 // bound to the Y.Text `body` with y-codemirror.next, which shows other people's cursors and
 // selections in their colours. Viewers get a read-only editor (the server refuses their writes).
-import { EditorState, type Extension } from '@codemirror/state'
+import { Compartment, EditorState, type Extension } from '@codemirror/state'
 import { drawSelection, dropCursor, EditorView, highlightActiveLine, highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers, placeholder } from '@codemirror/view'
 import { defaultKeymap, indentWithTab } from '@codemirror/commands'
 import { highlightSelectionMatches, searchKeymap } from '@codemirror/search'
@@ -34,6 +34,9 @@ export class DocumentSession {
   private readonly detachPresence: () => void
   private typingTimer: ReturnType<typeof setTimeout> | null = null
   private readonly peerListeners = new Set<(peers: Peer[]) => void>()
+  /** read-only for viewers always, for editors while someone else holds the document's guard */
+  private readonly editable = new Compartment()
+  private locked = false
 
   constructor(readonly workspace: string, readonly path: string, me: Me, session: string, presence: SelfPresence, parent: HTMLElement) {
     this.connection = new DocumentConnection({ room: `${workspace}/${path}`, token: me.token, session })
@@ -55,7 +58,7 @@ export class DocumentSession {
       // Undo goes through Yjs (one's own edits only), so its keys come before the defaults.
       keymap.of([...yUndoManagerKeymap, ...defaultKeymap, ...searchKeymap, indentWithTab]),
       yCollab(this.text, awareness, { undoManager: new Y.UndoManager(this.text) }),
-      EditorState.readOnly.of(!this.canEdit),
+      this.editable.of(EditorState.readOnly.of(!this.canEdit)),
       EditorView.updateListener.of((update) => {
         if (update.docChanged && update.transactions.some((tr) => tr.isUserEvent('input') || tr.isUserEvent('delete') || tr.isUserEvent('move'))) this.typed()
       }),
@@ -76,6 +79,13 @@ export class DocumentSession {
       this.typingTimer = null
       awareness.setLocalStateField('typing', false)
     }, TYPING_MS)
+  }
+
+  /** While someone else holds the lock `doc:<path>`, the server refuses our writes: do not offer them. */
+  setLocked(locked: boolean): void {
+    if (locked === this.locked) return
+    this.locked = locked
+    this.view.dispatch({ effects: this.editable.reconfigure(EditorState.readOnly.of(!this.canEdit || locked)) })
   }
 
   /** Everyone else with this document open. */

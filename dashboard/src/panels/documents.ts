@@ -4,6 +4,8 @@
 // (Y.Map `documents`: path → {createdBy, createdAt}, written by editors when they open a
 // document), so documents created meanwhile appear at once; anyone can open a document by path.
 import type * as Y from 'yjs'
+import type { LockHolder } from '../../../shared/coordination.js'
+import { guardResource } from '../../../shared/guard.js'
 import { parseRoom } from '../../../shared/names.js'
 import { roleAtLeast } from '../../../shared/roles.js'
 import type { Me } from '../auth.js'
@@ -51,6 +53,8 @@ export class DocumentsPanel {
   private readonly editorNote = h('p', { class: 'editor-note' })
   private readonly editorPane: HTMLElement
   private readonly canCreate: boolean
+  /** the lock note shown for the open document ('' when it is not guarded by someone else) */
+  private guardNote = ''
 
   constructor(private readonly model: WorkspaceModel, private readonly me: Me, private readonly presence: SelfPresence, private readonly onOpen: (path: string | null) => void) {
     this.canCreate = roleAtLeast(me.role, 'editor')
@@ -87,6 +91,30 @@ export class DocumentsPanel {
       h('div', { class: 'docs-layout' }, h('div', { class: 'card doc-index' }, form, h('h3', null, 'In this workspace'), this.list, this.none), this.editorPane),
     )
     model.onPresenceChange(() => this.renderList())
+    model.onDocChange(() => {
+      this.showGuard()
+      this.renderList()
+    })
+  }
+
+  /** Holders of the lock guarding `path` other than this dashboard's session (admins write anyway). */
+  private guardHolders(path: string): LockHolder[] {
+    const holders = this.model.locks.get(guardResource(path))?.holders ?? []
+    return holders.filter((holder) => holder.session !== this.model.session)
+  }
+
+  private showGuard(): void {
+    const session = this.session
+    if (!session) return
+    const holders = this.me.role === 'admin' ? [] : this.guardHolders(session.path)
+    session.setLocked(holders.length > 0)
+    if (!session.canEdit) return
+    const since = Math.min(...holders.map((holder) => holder.grantedAt))
+    const note = holders.length === 0 ? '' : `Locked by ${holders.map((holder) => this.model.nameOf(holder.actor)).join(', ')} since ${stamp(since)}: read-only until the lock ${guardResource(session.path)} is released.`
+    if (note === this.guardNote) return
+    this.guardNote = note
+    this.editorNote.hidden = note === ''
+    setText(this.editorNote, note)
   }
 
   /** Connects the registry the first time the panel is shown; reads the stored list each time. */
@@ -133,6 +161,8 @@ export class DocumentsPanel {
       this.editorNote.hidden = session.canEdit
       session.connection.onState((state) => this.showState(state))
       session.onPeers((peers) => this.showPeers(peers))
+      this.guardNote = ''
+      this.showGuard()
       this.register(path)
     }
     this.presence.setViewing(path === null ? 'documents' : `document:${path}`)
@@ -179,6 +209,7 @@ export class DocumentsPanel {
       sorted.map((path) => {
         const entry = this.entries!.get(path)
         const here = viewers.get(path) ?? []
+        const guard = this.model.locks.get(guardResource(path))?.holders ?? []
         return h(
           'li',
           { class: `doc-item${path === this.session?.path ? ' current' : ''}` },
@@ -186,6 +217,7 @@ export class DocumentsPanel {
             h('span', { class: 'doc-path' }, path),
             h('span', { class: 'doc-meta muted', title: entry ? stamp(entry.createdAt) : '' }, entry ? `by ${this.model.nameOf(entry.createdBy)}, ${ago(entry.createdAt)}` : 'stored'),
           ),
+          guard.length ? h('span', { class: 'doc-locked', title: `locked (${guardResource(path)}) since ${stamp(Math.min(...guard.map((holder) => holder.grantedAt)))}` }, `🔒 ${guard.map((holder) => this.model.nameOf(holder.actor)).join(', ')}`) : null,
           here.length ? h('span', { class: 'doc-here', title: here.map((v) => v.name).join(', ') }, here.slice(0, 4).map((v) => avatar(v.name, v.kind, v.color))) : null,
         )
       }),
