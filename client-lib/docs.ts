@@ -47,7 +47,10 @@ export interface DocumentInfo {
 export class Docs {
   private readonly handles = new Set<DocumentHandle>()
 
-  constructor(private readonly ctx: ClientContext, private readonly workspace: string) {}
+  constructor(
+    private readonly ctx: ClientContext,
+    private readonly workspace: string,
+  ) {}
 
   /** The content documents stored in the workspace. */
   async list(): Promise<DocumentInfo[]> {
@@ -72,7 +75,8 @@ export class Docs {
   async read(path: string, options: OpenOptions = {}): Promise<string> {
     const handle = await this.open(path, options)
     try {
-      if (handle.doc.store.clients.size === 0) throw new HuddleError('not-found', `no document at ${path} in ${this.workspace}: list the documents (huddle doc ls) for the paths there are`)
+      if (handle.doc.store.clients.size === 0)
+        throw new HuddleError('not-found', `no document at ${path} in ${this.workspace}: list the documents (huddle doc ls) for the paths there are`)
       return handle.text
     } finally {
       handle.close()
@@ -103,11 +107,16 @@ export class Docs {
 
   private checkEditor(path: string): void {
     const { role, actor } = this.ctx.identity
-    if (!roleAtLeast(role, 'editor')) throw new HuddleError('forbidden', `writing ${path} needs role editor; the token for ${actor} has role ${role}: ask an admin for an editor token`)
+    if (!roleAtLeast(role, 'editor'))
+      throw new HuddleError('forbidden', `writing ${path} needs role editor; the token for ${actor} has role ${role}: ask an admin for an editor token`)
   }
 }
 
-export class DocumentHandle extends Emitter<{ change: (change: TextChange) => void; conflict: (conflict: DocumentConflict | null) => void; closed: () => void }> {
+export class DocumentHandle extends Emitter<{
+  change: (change: TextChange) => void
+  conflict: (conflict: DocumentConflict | null) => void
+  closed: () => void
+}> {
   readonly doc = new Y.Doc()
   readonly ytext: Y.Text
   /** the current connection; replaced when edits refused by a guard are sent again */
@@ -117,7 +126,12 @@ export class DocumentHandle extends Emitter<{ change: (change: TextChange) => vo
   private readonly stopWatchingLocks: () => void
 
   /** @internal use `huddle.docs.open()` */
-  constructor(private readonly ctx: ClientContext, readonly workspace: string, readonly path: string, readonly type: string) {
+  constructor(
+    private readonly ctx: ClientContext,
+    readonly workspace: string,
+    readonly path: string,
+    readonly type: string,
+  ) {
     super()
     this.ytext = this.doc.getText(type)
     this.ytext.observe((event) => this.emit('change', { text: this.ytext.toString(), local: event.transaction.local }))
@@ -201,7 +215,11 @@ export class DocumentHandle extends Emitter<{ change: (change: TextChange) => vo
       if (connection.state === 'connected' && (await connection.roundTrip(Math.max(1, deadline - Date.now())))) return
       if (this.conflictNow) throw this.conflictError()
       if (connection.state === 'closed' && connection === this.connection) throw closedError(connection.lastProblem)
-      if (Date.now() >= deadline) throw new HuddleError('timeout', `the server did not confirm the edits of ${this.path} within ${timeoutMs} ms; they are kept and sent when the connection is back`)
+      if (Date.now() >= deadline)
+        throw new HuddleError(
+          'timeout',
+          `the server did not confirm the edits of ${this.path} within ${timeoutMs} ms; they are kept and sent when the connection is back`,
+        )
       await this.connectedOrChanged(deadline - Date.now())
     }
   }

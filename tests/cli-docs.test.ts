@@ -38,10 +38,14 @@ test('doc write < file, doc cat and doc ls', async () => {
   const cat = await runCli(['doc', 'cat', 'guide.md'], { env })
   assert.is(cat.code, 0, cat.stderr)
   assert.is(cat.stdout, 'one\ntwo\nthree\n')
-  const ls = await waitFor(async () => {
-    const result = await runCli(['doc', 'ls'], { env })
-    return result.stdout.includes('guide.md') ? result : null
-  }, 10_000, 'guide.md is never listed')
+  const ls = await waitFor(
+    async () => {
+      const result = await runCli(['doc', 'ls'], { env })
+      return result.stdout.includes('guide.md') ? result : null
+    },
+    10_000,
+    'guide.md is never listed',
+  )
   assert.is(ls.stdout, 'guide.md\n')
   const missing = await runCli(['doc', 'cat', 'nope.md'], { env })
   assert.is(missing.code, 1)
@@ -53,7 +57,11 @@ test('doc edit runs $EDITOR on the text and writes what it saved as a diff', asy
   const edited = await runCli(['doc', 'edit', 'guide.md'], { env: { ...env, EDITOR: "sed -i 's/two/TWO/'" } })
   assert.is(edited.code, 0, edited.stderr)
   assert.match(edited.stderr, /wrote guide.md: 1 edit/)
-  await waitFor(() => human.doc.getText('body').toString() === 'one\nTWO\nthree\n', 5000, () => `the human has ${human.doc.getText('body')}`)
+  await waitFor(
+    () => human.doc.getText('body').toString() === 'one\nTWO\nthree\n',
+    5000,
+    () => `the human has ${human.doc.getText('body')}`,
+  )
   const failed = await runCli(['doc', 'edit', 'guide.md'], { env: { ...env, EDITOR: 'false' } })
   assert.is(failed.code, 1)
   assert.match(failed.stderr, /false exited with status 1; nothing was written/)

@@ -43,15 +43,22 @@ test("a whole-text write keeps a human's concurrent edit elsewhere in the text",
   human.provider.disconnect()
   body.insert(body.toString().indexOf('The end.'), 'They lived happily.\n')
   const edits = await agent.docs.write('story.md', 'Once upon a midnight dreary.\nThe end.\n')
-  assert.ok(edits.every((edit) => edit.deleteCount + edit.insert.length < 20), `minimal edits, not a rewrite: ${JSON.stringify(edits)}`)
+  assert.ok(
+    edits.every((edit) => edit.deleteCount + edit.insert.length < 20),
+    `minimal edits, not a rewrite: ${JSON.stringify(edits)}`,
+  )
   human.provider.connect()
   const expected = 'Once upon a midnight dreary.\nThey lived happily.\nThe end.\n'
-  await waitFor(() => body.toString() === expected, 5000, () => `the human has ${JSON.stringify(body.toString())}`)
+  await waitFor(
+    () => body.toString() === expected,
+    5000,
+    () => `the human has ${JSON.stringify(body.toString())}`,
+  )
   assert.is(await agent.docs.read('story.md'), expected)
   human.destroy()
 })
 
-test('a live handle: text, insert, delete, replace and onChange for others\' edits', async () => {
+test("a live handle: text, insert, delete, replace and onChange for others' edits", async () => {
   const handle = await agent.docs.open('live.md')
   const seen: Array<{ text: string; local: boolean }> = []
   handle.onChange((change) => seen.push(change))
@@ -60,11 +67,21 @@ test('a live handle: text, insert, delete, replace and onChange for others\' edi
   handle.replace('hello there')
   await handle.saved()
   const human = await connectPeer(server, `${WS}/live.md`, { token: await mintToken('ann', 'editor', WS) })
-  await waitFor(() => human.doc.getText('body').toString() === 'hello there', 5000, 'the human never saw the handle\'s edits')
+  await waitFor(() => human.doc.getText('body').toString() === 'hello there', 5000, "the human never saw the handle's edits")
   human.doc.getText('body').insert(0, '>> ')
-  await waitFor(() => handle.text === '>> hello there', 5000, () => `the handle has ${JSON.stringify(handle.text)}`)
-  assert.equal(seen.map((change) => change.local), [true, true, true, false])
-  assert.throws(() => handle.delete(10, 100), (error: Error) => error instanceof HuddleError && /do not fit the text of live.md, which is 14 characters long/.test(error.message))
+  await waitFor(
+    () => handle.text === '>> hello there',
+    5000,
+    () => `the handle has ${JSON.stringify(handle.text)}`,
+  )
+  assert.equal(
+    seen.map((change) => change.local),
+    [true, true, true, false],
+  )
+  assert.throws(
+    () => handle.delete(10, 100),
+    (error: Error) => error instanceof HuddleError && /do not fit the text of live.md, which is 14 characters long/.test(error.message),
+  )
   handle.close()
   assert.throws(() => handle.insert(0, 'x'), /closed; open the document again/)
   human.destroy()

@@ -39,7 +39,7 @@ test('a guarded document is shown locked and read-only, and editable again once 
     await ann.page.click('.editor-host .cm-content')
     await ann.page.keyboard.press('End')
     await ann.page.keyboard.type(', reviewed')
-    await waitFor(async () => (await agent.docs.read('spec')) === 'the spec, reviewed', 5000, 'the agent never sees the human\'s edit')
+    await waitFor(async () => (await agent.docs.read('spec')) === 'the spec, reviewed', 5000, "the agent never sees the human's edit")
     assertNoConsoleErrors(ann, 'the guarded document')
   } finally {
     await agent.close()

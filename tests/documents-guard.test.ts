@@ -42,8 +42,8 @@ test('a stock y-websocket client editing a guarded document is refused and never
   const lock = await alice.locks.acquire('doc:spec.md')
   // The holder writes normally, and everyone sees it.
   await alice.docs.write('spec.md', 'v2 by alice\n')
-  await waitFor(() => carol.doc.getText('body').toString() === 'v2 by alice\n', 5000, 'carol never saw the holder\'s write')
-  await waitFor(() => bob.doc.getText('body').toString() === 'v2 by alice\n', 5000, 'bob never saw the holder\'s write')
+  await waitFor(() => carol.doc.getText('body').toString() === 'v2 by alice\n', 5000, "carol never saw the holder's write")
+  await waitFor(() => bob.doc.getText('body').toString() === 'v2 by alice\n', 5000, "bob never saw the holder's write")
   bob.doc.getText('body').insert(0, 'sneaky ')
   await waitFor(() => bob.terminal, 5000, 'bob was never refused')
   assert.is(bob.terminal!.code, 4403)
@@ -56,7 +56,7 @@ test('a stock y-websocket client editing a guarded document is refused and never
   // An admin writes through the guard.
   const admin = await connectPeer(server, `${WS}/spec.md`, { token: await mintToken('root', 'admin', WS) })
   admin.doc.getText('body').insert(0, '# ')
-  await waitFor(() => carol.doc.getText('body').toString() === '# v3 by alice\n', 5000, 'carol never saw the admin\'s write')
+  await waitFor(() => carol.doc.getText('body').toString() === '# v3 by alice\n', 5000, "carol never saw the admin's write")
   await lock.release()
   // Free again: a new stock client writes.
   const dave = await connectPeer(server, `${WS}/spec.md`, { token })
@@ -85,12 +85,16 @@ test('the client library keeps refused edits, reports the conflict, and sends th
   // No reconnect loop while the lock is held: the holder keeps working, and bob was refused once.
   await waitFor(() => audited(/doc:plan.md is locked by alice/), 5000, 'the refusal is never audited')
   await alice.docs.write('plan.md', 'plan\n\nby alice meanwhile\n')
-  await waitFor(() => watcher.doc.getText('body').toString() === 'plan\n\nby alice meanwhile\n', 5000, 'the watcher never saw the holder\'s write')
+  await waitFor(() => watcher.doc.getText('body').toString() === 'plan\n\nby alice meanwhile\n', 5000, "the watcher never saw the holder's write")
   assert.equal(conflicts.length, 1)
   assert.is(await refusals(/doc:plan.md/), 1)
   await lock.release()
   const merged = 'plan, edited by bob\n\nby alice meanwhile\n'
-  await waitFor(() => watcher.doc.getText('body').toString() === merged, 5000, () => `bob's kept edits never arrived: ${watcher.doc.getText('body')}`)
+  await waitFor(
+    () => watcher.doc.getText('body').toString() === merged,
+    5000,
+    () => `bob's kept edits never arrived: ${watcher.doc.getText('body')}`,
+  )
   await handle.saved()
   assert.equal(conflicts, [conflicts[0]!, null])
   handle.close()

@@ -16,7 +16,12 @@ let mcp: Client
 withServer(test, (started) => (server = started))
 
 test.before(async () => {
-  const env = { ...(process.env as Record<string, string>), HUDDLE_URL: server.httpUrl, HUDDLE_WORKSPACE: WS, HUDDLE_TOKEN: await mintToken('claude', 'editor', WS, { kind: 'agent' }) }
+  const env = {
+    ...(process.env as Record<string, string>),
+    HUDDLE_URL: server.httpUrl,
+    HUDDLE_WORKSPACE: WS,
+    HUDDLE_TOKEN: await mintToken('claude', 'editor', WS, { kind: 'agent' }),
+  }
   mcp = new Client({ name: 'huddle-test', version: '1.0.0' })
   await mcp.connect(new StdioClientTransport({ command: process.execPath, args: [HUDDLE_BIN, 'mcp'], env, cwd: ROOT, stderr: 'pipe' }))
 })
@@ -43,7 +48,11 @@ test('write_document, read_document and list_documents', async () => {
   assert.is(wrote.json.edits, 1)
   const read = await call('read_document', { path: 'docs/readme.md' })
   assert.is(read.json.text, 'alpha\nbeta\ngamma\n')
-  await waitFor(async () => ((await call('list_documents')).json.documents as Array<{ path: string }>).some((d) => d.path === 'docs/readme.md'), 5000, 'never listed')
+  await waitFor(
+    async () => ((await call('list_documents')).json.documents as Array<{ path: string }>).some((d) => d.path === 'docs/readme.md'),
+    5000,
+    'never listed',
+  )
   const missing = await call('read_document', { path: 'docs/none.md' })
   assert.not.ok(missing.ok)
   assert.match(missing.text, /^not-found: no document at docs\/none.md/)
@@ -54,15 +63,35 @@ test('edit_document: exact search/replace, a concurrent human edit kept, ambiguo
   const body = human.doc.getText('body')
   await waitFor(() => body.length > 0, 5000, 'the human never synced')
   body.insert(body.length, 'delta by ann\n')
-  await waitFor(async () => ((await call('read_document', { path: 'docs/readme.md' })).json.text as string).includes('delta'), 5000, 'the agent never sees ann\'s line')
-  const edited = await call('edit_document', { path: 'docs/readme.md', edits: [{ old_string: 'beta', new_string: 'BETA' }, { old_string: 'gamma\n', new_string: '' }] })
+  await waitFor(
+    async () => ((await call('read_document', { path: 'docs/readme.md' })).json.text as string).includes('delta'),
+    5000,
+    "the agent never sees ann's line",
+  )
+  const edited = await call('edit_document', {
+    path: 'docs/readme.md',
+    edits: [
+      { old_string: 'beta', new_string: 'BETA' },
+      { old_string: 'gamma\n', new_string: '' },
+    ],
+  })
   assert.ok(edited.ok, edited.text)
-  await waitFor(() => body.toString() === 'alpha\nBETA\ndelta by ann\n', 5000, () => `the human has ${JSON.stringify(body.toString())}`)
+  await waitFor(
+    () => body.toString() === 'alpha\nBETA\ndelta by ann\n',
+    5000,
+    () => `the human has ${JSON.stringify(body.toString())}`,
+  )
   await call('write_document', { path: 'docs/twice.md', text: 'x and x' })
   const ambiguous = await call('edit_document', { path: 'docs/twice.md', edits: [{ old_string: 'x', new_string: 'y' }] })
   assert.not.ok(ambiguous.ok)
   assert.match(ambiguous.text, /^invalid-argument: old_string occurs 2 times in docs\/twice.md; add surrounding text to make it unique, or set replace_all/)
-  const absent = await call('edit_document', { path: 'docs/twice.md', edits: [{ old_string: 'x and x', new_string: 'z' }, { old_string: 'nothing', new_string: 'y' }] })
+  const absent = await call('edit_document', {
+    path: 'docs/twice.md',
+    edits: [
+      { old_string: 'x and x', new_string: 'z' },
+      { old_string: 'nothing', new_string: 'y' },
+    ],
+  })
   assert.match(absent.text, /^invalid-argument: edit 2: old_string was not found in docs\/twice.md; read_document/)
   assert.is((await call('read_document', { path: 'docs/twice.md' })).json.text, 'x and x', 'a failed edit list changes nothing')
   const all = await call('edit_document', { path: 'docs/twice.md', edits: [{ old_string: 'x', new_string: 'y', replace_all: true }] })

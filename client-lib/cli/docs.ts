@@ -19,71 +19,80 @@ export function registerDocCommands(program: Command): void {
   withConnectionOptions(doc.command('ls'))
     .description('list the documents of the workspace')
     .option('--json', 'print JSON')
-    .action(action(async (flags: ConnectionFlags & { json?: boolean }) => {
-      const documents = await openApi(flags).documents()
-      if (flags.json) return printJson(documents)
-      process.stdout.write(documents.map((document) => `${document.path}\n`).join(''))
-    }))
+    .action(
+      action(async (flags: ConnectionFlags & { json?: boolean }) => {
+        const documents = await openApi(flags).documents()
+        if (flags.json) return printJson(documents)
+        process.stdout.write(documents.map((document) => `${document.path}\n`).join(''))
+      }),
+    )
 
   typeOption(withConnectionOptions(doc.command('cat')))
-    .description('print a document\'s text')
+    .description("print a document's text")
     .argument('<path>')
-    .action(action(async (path: string, flags: DocFlags) => {
-      const client = await openClient(flags)
-      try {
-        process.stdout.write(await client.docs.read(path, options(flags)))
-      } finally {
-        await client.close()
-      }
-    }))
+    .action(
+      action(async (path: string, flags: DocFlags) => {
+        const client = await openClient(flags)
+        try {
+          process.stdout.write(await client.docs.read(path, options(flags)))
+        } finally {
+          await client.close()
+        }
+      }),
+    )
 
   typeOption(withConnectionOptions(doc.command('write')))
     .description('make a document read what stdin holds (as the fewest edits): huddle doc write notes.md < notes.md')
     .argument('<path>')
-    .action(action(async (path: string, flags: DocFlags) => {
-      if (process.stdin.isTTY) throw new HuddleError('invalid-argument', `doc write reads the new text from stdin: huddle doc write ${path} < FILE (or use huddle doc edit ${path})`)
-      const text = await readStdin()
-      const client = await openClient(flags)
-      try {
-        const edits = await client.docs.write(path, text, options(flags))
-        warn(edits.length === 0 ? `${path} already reads that` : `wrote ${path}: ${edits.length} edit${edits.length === 1 ? '' : 's'}`)
-      } finally {
-        await client.close()
-      }
-    }))
+    .action(
+      action(async (path: string, flags: DocFlags) => {
+        if (process.stdin.isTTY)
+          throw new HuddleError('invalid-argument', `doc write reads the new text from stdin: huddle doc write ${path} < FILE (or use huddle doc edit ${path})`)
+        const text = await readStdin()
+        const client = await openClient(flags)
+        try {
+          const edits = await client.docs.write(path, text, options(flags))
+          warn(edits.length === 0 ? `${path} already reads that` : `wrote ${path}: ${edits.length} edit${edits.length === 1 ? '' : 's'}`)
+        } finally {
+          await client.close()
+        }
+      }),
+    )
 
   typeOption(withConnectionOptions(doc.command('edit')))
-    .description('edit a document in $VISUAL or $EDITOR; what you save is written as a diff, keeping others\' edits made meanwhile')
+    .description("edit a document in $VISUAL or $EDITOR; what you save is written as a diff, keeping others' edits made meanwhile")
     .argument('<path>')
     .action(action(async (path: string, flags: DocFlags) => editDocument(path, flags)))
 
   typeOption(withConnectionOptions(doc.command('watch')))
-    .description('print a document\'s text, then again after every change, until interrupted')
+    .description("print a document's text, then again after every change, until interrupted")
     .argument('<path>')
     .option('--json', 'one JSON line per version: {"text", "local", "at"}')
-    .action(action(async (path: string, flags: DocFlags & { json?: boolean }) => {
-      const client = await openClient(flags)
-      const handle = await client.docs.open(path, options(flags))
-      const print = (text: string) => {
-        if (flags.json) process.stdout.write(`${JSON.stringify({ path, text, at: Date.now() })}\n`)
-        else process.stdout.write(`--- ${path} at ${new Date().toISOString()}\n${text}${text.endsWith('\n') || text === '' ? '' : '\n'}`)
-      }
-      print(handle.text)
-      handle.onChange((change) => print(change.text))
-      await new Promise<void>((resolve) => {
-        const off = onSignals(() => {
-          off()
-          resolve()
+    .action(
+      action(async (path: string, flags: DocFlags & { json?: boolean }) => {
+        const client = await openClient(flags)
+        const handle = await client.docs.open(path, options(flags))
+        const print = (text: string) => {
+          if (flags.json) process.stdout.write(`${JSON.stringify({ path, text, at: Date.now() })}\n`)
+          else process.stdout.write(`--- ${path} at ${new Date().toISOString()}\n${text}${text.endsWith('\n') || text === '' ? '' : '\n'}`)
+        }
+        print(handle.text)
+        handle.onChange((change) => print(change.text))
+        await new Promise<void>((resolve) => {
+          const off = onSignals(() => {
+            off()
+            resolve()
+          })
+          client.onState((change) => change.state === 'closed' && resolve())
         })
-        client.onState((change) => change.state === 'closed' && resolve())
-      })
-      await client.close()
-    }))
+        await client.close()
+      }),
+    )
 }
 
 async function editDocument(path: string, flags: DocFlags): Promise<void> {
   const editor = process.env.VISUAL || process.env.EDITOR
-  if (!editor) throw new HuddleError('invalid-argument', 'no editor: set $EDITOR (or $VISUAL), e.g. EDITOR=nano huddle doc edit ' + path)
+  if (!editor) throw new HuddleError('invalid-argument', `no editor: set $EDITOR (or $VISUAL), e.g. EDITOR=nano huddle doc edit ${path}`)
   const client = await openClient(flags)
   const dir = mkdtempSync(join(tmpdir(), 'huddle-edit-'))
   try {
