@@ -97,4 +97,19 @@ test('the refusal is audited, and repeated forgeries close the connection with 4
   assert.equal(failures, [], failures.join('\n'))
 })
 
+test('a refuseWrite hook that throws refuses the write: nobody sees it (fail closed)', async () => {
+  const token = (await who('dan', 'editor')).token
+  const watcher = await connectPeer(server, `${WS}/broken`, { token: (await who('hook-watcher', 'viewer')).token })
+  const writer = await connectPeer(server, `${WS}/broken`, { token })
+  writer.doc.getText('body').insert(0, 'through a broken check')
+  await waitFor(() => writer.terminal, 5000, 'the write was never refused')
+  assert.is(writer.terminal!.code, 4403)
+  assert.match(writer.terminal!.reason, /^the write check failed \(the check is broken\); nothing was applied/)
+  // The server's state, as a client joining now syncs it, never had the write.
+  const late = await connectPeer(server, `${WS}/broken`, { token: (await who('hook-watcher', 'viewer')).token })
+  assert.is(late.doc.getText('body').toString(), '')
+  assert.is(watcher.doc.getText('body').toString(), '')
+  for (const peer of [watcher, writer, late]) peer.destroy()
+})
+
 test.run()
