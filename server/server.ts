@@ -66,7 +66,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const sessions = new SessionBindings(store)
   sessions.prune().catch((error: Error) => log('could not drop expired session bindings; retried at the next start', { error: error.message }))
   const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs, queueLagMs: options.queueLagMs })
-  const guard = new DocumentGuard({ holders: (workspace, resource) => authority.holders(workspace, resource), openWorkspace: (workspace): Promise<unknown> => rooms.open({ room: workspace, workspace, path: null }) })
+  let resumed: Promise<void> = Promise.resolve()
+  const guard = new DocumentGuard({ holders: (workspace, resource) => authority.holders(workspace, resource), resumed: () => resumed })
   const hooks = [authority, guard, ...(options.hooks ?? [])]
   const hooksFor = (room: RoomName) => hooks.filter((hook) => hook.matches(room))
   const rooms = new Registry({
@@ -161,7 +162,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const address = http.address() as AddressInfo
   dashboardUrl ||= `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${address.port}`
 
-  void resumeWorkspaces(audit, rooms)
+  // Assigned before any connection can be handled (they arrive as later I/O events).
+  resumed = resumeWorkspaces(audit, rooms)
 
   let closing: Promise<void> | null = null
   return {

@@ -9,8 +9,8 @@ import type { DocumentHook, Writer } from '../rooms/hooks.js'
 export interface GuardDeps {
   /** the holders of a lock resource; undefined when the workspace's authority is not loaded */
   holders(workspace: string, resource: string): readonly LockHolder[] | undefined
-  /** loads a workspace's coordination document (and so its authority) */
-  openWorkspace(workspace: string): Promise<unknown>
+  /** resolves once the server loaded, after its start, every workspace that has an audit log */
+  resumed(): Promise<void>
 }
 
 /** Why `writer` may not change the document at `path` while `holders` hold its guard, or null. */
@@ -28,12 +28,13 @@ export class DocumentGuard implements DocumentHook {
   }
 
   /**
-   * The authority must be loaded before the first write is judged (after a restart, locks live
-   * only there). Once loaded it stays loaded while any lock can be held: a lock needs a live
-   * session or one in its grace period, and either keeps the coordination document loaded.
+   * A lock lives only while its session is connected or in its grace period, and either keeps the
+   * workspace's coordination document (and its authority) loaded: a workspace whose authority is
+   * not loaded has no lock held. After a restart that holds once every workspace was loaded
+   * again, so content documents wait for that before they load.
    */
-  async beforeLoad(room: RoomName): Promise<void> {
-    await this.deps.openWorkspace(room.workspace)
+  async beforeLoad(): Promise<void> {
+    await this.deps.resumed()
   }
 
   refuseWrite(room: RoomName, writer: Writer): string | null {
