@@ -101,4 +101,19 @@ test('the client library keeps refused edits, reports the conflict, and sends th
   watcher.destroy()
 })
 
+test('after a crash and restart the guard holds from the first write: the lock is still held in its grace period', async () => {
+  await alice.docs.write('crash.md', 'before the crash\n')
+  await alice.locks.acquire('doc:crash.md')
+  await server.kill()
+  await server.restart({ samePort: true })
+  const bob = await connectPeer(server, `${WS}/crash.md`, { token: await mintToken('bob', 'editor', WS) })
+  bob.doc.getText('body').insert(0, 'while alice is away: ')
+  await waitFor(() => bob.terminal, 5000, 'bob was never refused after the restart')
+  assert.match(bob.terminal!.reason, /^doc:crash.md is locked by alice/)
+  const carol = await connectPeer(server, `${WS}/crash.md`, { token: await mintToken('carol', 'editor', WS) })
+  assert.is(carol.doc.getText('body').toString(), 'before the crash\n')
+  bob.destroy()
+  carol.destroy()
+})
+
 test.run()
