@@ -2,7 +2,7 @@
 // Appends are synchronous once the workspace's head is loaded, so an entry joins the same
 // group-commit batch as the document change that caused it.
 import { log } from '../log.js'
-import type { Store } from '../store/index.js'
+import type { Storage as Store } from '../store/storage.js'
 import { type AuditEntry, type AuditFields, chainEntry, type ChainCheck, GENESIS, verifyStep } from './chain.js'
 
 interface Head {
