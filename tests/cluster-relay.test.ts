@@ -1,0 +1,87 @@
+// Cluster mode, any node serves any client (issue 17): three nodes on one Redis; clients of one
+// document on different nodes converge and see each other's presence through the relays, and a
+// lock claimed through different nodes is granted to one holder at a time, in arrival order, with
+// rising fencing tokens, because the authority runs on the owner only.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { cleanupClients, connectPeer, mintToken, type Peer, waitFor } from './helpers/clients.js'
+import { claim, type CoordPeer, holdersOf, joinCoord, locksOf, outcomesOf, queueOf, release, until, waitOutcome, Watcher, who } from './helpers/coordination.js'
+import { RedisServer, startNode } from './helpers/redis.js'
+import type { TestServer } from './helpers/server.js'
+
+interface ClusterHealth {
+  cluster: { node: string; owns: string[]; relayedConnections: number; role: string; redis: string }
+}
+
+let redis: RedisServer
+let nodes: TestServer[] = []
+
+test.before(async () => {
+  redis = await RedisServer.start()
+  nodes = await Promise.all(['n1', 'n2', 'n3'].map((name) => startNode(redis, name, ['--owner-lease', '2s', '--rate', '100000', '--burst', '100000', '--lease-grace', '60s'])))
+})
+
+test.after.each(() => {
+  cleanupClients()
+})
+
+test.after(async () => {
+  await Promise.all(nodes.map((node) => node.dispose()))
+  await redis?.kill()
+})
+
+const health = (node: TestServer) => node.fetchJson<ClusterHealth>('/healthz')
+
+test('clients of one document on three nodes converge, and see each other\'s presence', async () => {
+  const token = await mintToken('dana', 'editor')
+  const peers: Peer[] = []
+  for (const node of nodes) peers.push(await connectPeer(node, 'relay-ws/doc', { token, timeoutMs: 10_000 }))
+  peers.forEach((peer, i) => peer.doc.getText('t').insert(0, `[from n${i + 1}]`))
+  await waitFor(() => peers.every((peer) => ['[from n1]', '[from n2]', '[from n3]'].every((part) => peer.doc.getText('t').toString().includes(part))), 10_000, () => `not converged: ${peers.map((peer) => peer.doc.getText('t').toString()).join(' | ')}`)
+  const texts = peers.map((peer) => peer.doc.getText('t').toString())
+  assert.is(texts[1], texts[0])
+  assert.is(texts[2], texts[0])
+
+  peers[1]!.provider.awareness.setLocalStateField('user', { id: 'dana', name: 'Dana', kind: 'human', color: '#123456' })
+  const id = peers[1]!.doc.clientID
+  await waitFor(() => peers[0]!.provider.awareness.getStates().get(id)?.user && peers[2]!.provider.awareness.getStates().get(id)?.user, 10_000, 'presence set on n2 never reached n1\'s and n3\'s clients')
+
+  // One node owns the workspace (the first one asked); the other two relay to it.
+  const states = await Promise.all(nodes.map(health))
+  const owners = states.filter((state) => state.cluster.owns.includes('relay-ws'))
+  assert.is(owners.length, 1, `owners: ${JSON.stringify(states.map((state) => state.cluster))}`)
+  assert.is(owners[0]!.cluster.node, 'n1')
+  assert.ok(states[1]!.cluster.relayedConnections >= 1 && states[2]!.cluster.relayedConnections >= 1, 'n2 and n3 relay nothing')
+  assert.match(owners[0]!.cluster.role, /^owner of \d+ workspace/)
+  assert.is(states[1]!.cluster.redis, 'reachable')
+})
+
+test('a lock claimed through three nodes has one holder at a time, granted in arrival order with rising tokens', async () => {
+  const ws = 'relay-locks'
+  const watcher = await Watcher.start(nodes[1]!, ws)
+  const workers: CoordPeer[] = []
+  for (let i = 0; i < 6; i++) workers.push(await joinCoord(nodes[i % 3]!, ws, await who(`worker${i}`, 'editor'), { timeoutMs: 10_000 }))
+  // Claims one after another, each once the previous one is in the lock, so arrival order is known.
+  const keys: string[] = []
+  for (const worker of workers) {
+    const key = claim(worker, 'c', { resources: ['db'], mode: 'exclusive' })
+    keys.push(key)
+    await until(worker.doc, () => [...holdersOf(worker.doc, 'db'), ...queueOf(worker.doc, 'db')].includes(key), 10_000, () => `${key} never reached the lock`)
+  }
+  assert.equal(holdersOf(watcher.doc, 'db').length <= 1, true)
+  const tokens: number[] = []
+  for (const [i, worker] of workers.entries()) {
+    const outcome = await waitOutcome(worker, keys[i]!, ['granted'], 10_000)
+    tokens.push(outcome.token!)
+    assert.equal(holdersOf(worker.doc, 'db'), [keys[i]], `holders when ${keys[i]} was granted`)
+    release(worker, keys[i]!)
+  }
+  await waitFor(() => !locksOf(watcher.doc).has('db'), 10_000, 'the lock was never freed')
+  watcher.assertClean()
+  assert.equal(watcher.grants.filter((grant) => grant.resource === 'db').map((grant) => grant.claim), keys, 'grants out of arrival order')
+  assert.is(watcher.maxHolders.get('db'), 1, 'two holders at once')
+  for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i]! > tokens[i - 1]!, `tokens not rising: ${tokens}`)
+  assert.is(outcomesOf(watcher.doc).get(keys[5]!)?.token, tokens[5])
+})
+
+test.run()
