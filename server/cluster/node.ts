@@ -99,6 +99,9 @@ export class ClusterNode {
 
   private async routeUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const parts = this.parts!
+    if (!this.client.reachable) {
+      return this.relays.refuse(request, socket, head, CloseCode.tryAgainLater, `storage unavailable: Redis at ${this.client.url} is unreachable; reconnect shortly`)
+    }
     const room = roomOf(request)
     // A bad room name is the front door's to refuse, with its reason.
     if (!room) return parts.serveLocally(request, socket, head)
