@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert'
 import { cleanupClients, connectPeer, mintToken, type Peer, waitFor } from './helpers/clients.js'
 import { claim, type CoordPeer, holdersOf, joinCoord, locksOf, outcomesOf, queueOf, release, until, waitOutcome, Watcher, who } from './helpers/coordination.js'
 import { RedisServer, startNode } from './helpers/redis.js'
-import type { TestServer } from './helpers/server.js'
+import { runCli, type TestServer } from './helpers/server.js'
 
 interface ClusterHealth {
   cluster: { node: string; owns: string[]; relayedConnections: number; role: string; redis: string }
@@ -54,6 +54,18 @@ test('clients of one document on three nodes converge, and see each other\'s pre
   assert.ok(states[1]!.cluster.relayedConnections >= 1 && states[2]!.cluster.relayedConnections >= 1, 'n2 and n3 relay nothing')
   assert.match(owners[0]!.cluster.role, /^owner of \d+ workspace/)
   assert.is(states[1]!.cluster.redis, 'reachable')
+  const metrics = (await nodes[1]!.fetchText('/metrics')).body
+  assert.match(metrics, /^huddle_cluster_relayed_connections [1-9]/m)
+  assert.match(metrics, /^huddle_cluster_relay_frames_from_owner [1-9]/m)
+  assert.match((await nodes[0]!.fetchText('/metrics')).body, /^huddle_cluster_owned_workspaces [1-9]/m)
+
+  const status = await runCli(['cluster', 'status', '--redis', redis.url, '--json'])
+  assert.is(status.code, 0, status.stderr)
+  const parsed = JSON.parse(status.stdout) as { nodes: Array<{ id: string }>; workspaces: Array<{ workspace: string; owner: string | null; epoch: number }> }
+  assert.equal(parsed.nodes.map((node) => node.id), ['n1', 'n2', 'n3'])
+  assert.equal(parsed.workspaces.find((entry) => entry.workspace === 'relay-ws'), { ...parsed.workspaces.find((entry) => entry.workspace === 'relay-ws')!, owner: 'n1', epoch: 1 })
+  const text = await runCli(['cluster', 'status', '--redis', redis.url])
+  assert.match(text.stdout, /relay-ws {2}owner n1 \(epoch 1,/)
 })
 
 test('a lock claimed through three nodes has one holder at a time, granted in arrival order with rising tokens', async () => {
