@@ -18,7 +18,7 @@ import { Registry } from './rooms/registry.js'
 import { Store } from './store/index.js'
 import type { Storage } from './store/storage.js'
 import { ClusterNode } from './cluster/node.js'
-import { isRetryable } from './cluster/redis.js'
+import { Fenced, isRetryable } from './cluster/redis.js'
 import { AuditLog } from './audit/log.js'
 import { CoordinationAuthority } from './authority/coordination.js'
 import { apiRoute } from './http/api.js'
@@ -88,7 +88,9 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     hooksFor,
     broadcastShare: options.broadcastShare,
     onFailed: (room, error) => {
-      audit.markStale()
+      // A lost lease (cluster mode) leaves the other workspaces' heads current and still in use.
+      if (error instanceof Fenced) audit.markStale(room.name.workspace)
+      else audit.markStale()
       log('storage failure; closing the document', { room: room.name.room, error: error.message })
       // Redis gone or the room's ownership moved (cluster mode): nothing is wrong with the client.
       const [code, reason] = isRetryable(error) ? [CloseCode.tryAgainLater, error.message] : [CloseCode.internalError, 'storage failure: your last change was not saved; reconnect to retry']

@@ -18,7 +18,7 @@ let nodes: TestServer[] = []
 
 test.before(async () => {
   redis = await RedisServer.start()
-  nodes = await Promise.all(['n1', 'n2', 'n3'].map((name) => startNode(redis, name, ['--owner-lease', '2s', '--rate', '100000', '--burst', '100000', '--lease-grace', '60s'])))
+  nodes = await Promise.all(['n1', 'n2', 'n3'].map((name) => startNode(redis, name, ['--owner-lease', '2s', '--rate', '100000', '--burst', '100000', '--lease-grace', '60s', '--unload-after', '1s'])))
 })
 
 test.after.each(() => {
@@ -94,6 +94,21 @@ test('a lock claimed through three nodes has one holder at a time, granted in ar
   assert.is(watcher.maxHolders.get('db'), 1, 'two holders at once')
   for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i]! > tokens[i - 1]!, `tokens not rising: ${tokens}`)
   assert.is(outcomesOf(watcher.doc).get(keys[5]!)?.token, tokens[5])
+})
+
+test('an owner gives a workspace up once its rooms unload idle; the next client\'s node takes it', async () => {
+  const token = await mintToken('gus', 'editor')
+  const first = await connectPeer(nodes[1]!, 'idle-ws/doc', { token })
+  first.doc.getText('t').insert(0, 'written on n2')
+  await waitFor(async () => (await health(nodes[1]!)).cluster.owns.includes('idle-ws'), 5000, 'n2 does not own idle-ws')
+  await waitFor(() => first.doc.getText('t').length > 0 && first.provider.synced, 5000, 'not synced')
+  first.destroy()
+  await waitFor(async () => !(await health(nodes[1]!)).cluster.owns.includes('idle-ws'), 15_000, 'n2 kept the idle workspace')
+  const status = JSON.parse((await runCli(['cluster', 'status', '--redis', redis.url, '--json'])).stdout) as { workspaces: Array<{ workspace: string; owner: string | null }> }
+  assert.is(status.workspaces.find((entry) => entry.workspace === 'idle-ws')?.owner, null)
+  const second = await connectPeer(nodes[2]!, 'idle-ws/doc', { token, timeoutMs: 10_000 })
+  assert.is(second.doc.getText('t').toString(), 'written on n2')
+  assert.ok((await health(nodes[2]!)).cluster.owns.includes('idle-ws'), 'n3 did not take the workspace of its client')
 })
 
 test.run()
