@@ -15,7 +15,9 @@ let nodes: TestServer[] = []
 
 test.before(async () => {
   redis = await RedisServer.start()
-  nodes = await Promise.all(['f1', 'f2', 'f3'].map((name) => startNode(redis, name, ['--owner-lease', '2s', '--rate', '100000', '--burst', '100000', '--lease-grace', '60s'])))
+  nodes = await Promise.all(
+    ['f1', 'f2', 'f3'].map((name) => startNode(redis, name, ['--owner-lease', '2s', '--rate', '100000', '--burst', '100000', '--lease-grace', '60s'])),
+  )
 })
 
 test.after.each(() => {
@@ -70,11 +72,19 @@ test('kill -9 of the owner under load: another node takes over, no acknowledged 
   const seenAtKill = acknowledged.size
 
   // Another node takes the workspace once f1's lease runs out; the relayed writers resync to it.
-  await waitFor(async () => {
-    const states = await Promise.all([f2, f3].map((node) => node.fetchJson<{ cluster: { owns: string[] } }>('/healthz')))
-    return states.some((state) => state.cluster.owns.includes('fo'))
-  }, 20_000, 'no node took workspace fo after its owner died')
-  await waitFor(() => acknowledged.size >= seenAtKill + 60, 20_000, `writes did not resume after the failover (${acknowledged.size - seenAtKill} new items seen)`)
+  await waitFor(
+    async () => {
+      const states = await Promise.all([f2, f3].map((node) => node.fetchJson<{ cluster: { owns: string[] } }>('/healthz')))
+      return states.some((state) => state.cluster.owns.includes('fo'))
+    },
+    20_000,
+    'no node took workspace fo after its owner died',
+  )
+  await waitFor(
+    () => acknowledged.size >= seenAtKill + 60,
+    20_000,
+    `writes did not resume after the failover (${acknowledged.size - seenAtKill} new items seen)`,
+  )
   for (const stop of stops) stop()
   await lockOnce(workers[0]!, 'after-1')
   await lockOnce(workers[1]!, 'after-2')
@@ -82,13 +92,17 @@ test('kill -9 of the owner under load: another node takes over, no acknowledged 
   const expected = new Set([...acknowledged])
   for (const writer of writers.slice(1)) for (const item of writer.doc.getArray<string>('items').toArray()) expected.add(item)
   const reader = await connectPeer(f3, 'fo/doc', { token, timeoutMs: 15_000, doc: new Y.Doc() })
-  await waitFor(() => {
-    const stored = new Set(reader.doc.getArray<string>('items').toArray())
-    return [...expected].every((item) => stored.has(item))
-  }, 15_000, () => {
-    const stored = new Set(reader.doc.getArray<string>('items').toArray())
-    return `lost ${[...expected].filter((item) => !stored.has(item)).length} of ${expected.size} items, e.g. ${[...expected].filter((item) => !stored.has(item)).slice(0, 5)}`
-  })
+  await waitFor(
+    () => {
+      const stored = new Set(reader.doc.getArray<string>('items').toArray())
+      return [...expected].every((item) => stored.has(item))
+    },
+    15_000,
+    () => {
+      const stored = new Set(reader.doc.getArray<string>('items').toArray())
+      return `lost ${[...expected].filter((item) => !stored.has(item)).length} of ${expected.size} items, e.g. ${[...expected].filter((item) => !stored.has(item)).slice(0, 5)}`
+    },
+  )
   for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i]! > tokens[i - 1]!, `fencing tokens not rising across the failover: ${tokens}`)
   await delay(100)
   watcher.assertClean()

@@ -41,7 +41,8 @@ async function node(name: string): Promise<TestServer> {
 test('lease scripts: epochs only grow; renew, release and writes of an old epoch are refused', async () => {
   const client = await RedisClient.connect(redis.url)
   try {
-    const take = async (holder: string) => (await client.script('acquire', [K.lease('fw'), K.epoch('fw')], [holder, `http://${holder}`, 300])) as Array<Buffer | number>
+    const take = async (holder: string) =>
+      (await client.script('acquire', [K.lease('fw'), K.epoch('fw')], [holder, `http://${holder}`, 300])) as Array<Buffer | number>
     const first = await take('node-a')
     assert.is(Number(first[0]), 1)
     assert.is(String(first[1]), '1')
@@ -56,8 +57,8 @@ test('lease scripts: epochs only grow; renew, release and writes of an old epoch
     assert.is(String(second[1]), '2', 'the epoch did not grow')
     await rejectionOf(Fenced, stale.appendUpdate('fw/doc', new Uint8Array([0, 0])))
     await rejectionOf(Fenced, stale.put('audit!fw!0000000000000001', new TextEncoder().encode('{}')))
-    assert.is(Number(await client.script('renew', [K.lease('fw')], ['1', 300])), 0, 'epoch 1 renewed epoch 2\'s lease')
-    assert.is(Number(await client.script('release', [K.lease('fw')], ['1'])), 0, 'epoch 1 released epoch 2\'s lease')
+    assert.is(Number(await client.script('renew', [K.lease('fw')], ['1', 300])), 0, "epoch 1 renewed epoch 2's lease")
+    assert.is(Number(await client.script('release', [K.lease('fw')], ['1'])), 0, "epoch 1 released epoch 2's lease")
     assert.is(await inspect.hget(K.lease('fw'), 'node'), 'node-b')
     assert.is(await inspect.xlen(K.log('fw/doc')), 1, 'the stale append reached the log')
     assert.is(await inspect.hexists(K.kv('{fw}'), 'audit!fw!0000000000000001'), 0, 'the stale put reached the audit log')
@@ -76,7 +77,7 @@ test('an owner paused past its lease cannot write after another node took over, 
   assert.is(await inspect.hget(K.lease('sleepy'), 'epoch'), '1')
 
   a.child.kill('SIGSTOP')
-  await waitFor(async () => (await inspect.exists(K.lease('sleepy'))) === 0, 10_000, 'A\'s lease never ran out')
+  await waitFor(async () => (await inspect.exists(K.lease('sleepy'))) === 0, 10_000, "A's lease never ran out")
   const late = await connectPeer(b, 'sleepy/doc', { token, timeoutMs: 15_000 })
   assert.is(await inspect.hget(K.lease('sleepy'), 'epoch'), '2', 'B did not take the workspace with a new epoch')
   late.doc.getText('t').insert(0, 'B1 ')
@@ -85,18 +86,33 @@ test('an owner paused past its lease cannot write after another node took over, 
   await waitFor(async () => (await inspect.xlen(K.log('sleepy/doc'))) >= 2, 5000, 'B never wrote')
   a.child.kill('SIGCONT')
 
-  await waitFor(() => early.closes.some((close) => close.code === 1013), 10_000, () => `A never closed its client with 1013 (closes: ${JSON.stringify(early.closes)})`)
-  await waitFor(async () => {
-    const health = await a.fetchJson<{ cluster: { owns: string[] } }>('/healthz')
-    return health.cluster.owns.length === 0
-  }, 10_000, 'A still claims to own the workspace')
+  await waitFor(
+    () => early.closes.some((close) => close.code === 1013),
+    10_000,
+    () => `A never closed its client with 1013 (closes: ${JSON.stringify(early.closes)})`,
+  )
+  await waitFor(
+    async () => {
+      const health = await a.fetchJson<{ cluster: { owns: string[] } }>('/healthz')
+      return health.cluster.owns.length === 0
+    },
+    10_000,
+    'A still claims to own the workspace',
+  )
   // Nothing of epoch 1 follows anything of epoch 2 in the log: the paused owner wrote nothing.
   const epochs = (await inspect.xrange(K.log('sleepy/doc'), '-', '+')).map(([, fields]) => fields[fields.indexOf('e') + 1])
   const firstOfB = epochs.indexOf('2')
   assert.ok(firstOfB > 0, `no write of epoch 2: ${epochs}`)
-  assert.ok(epochs.slice(firstOfB).every((epoch) => epoch !== '1'), `a write of epoch 1 after epoch 2 took over: ${epochs}`)
+  assert.ok(
+    epochs.slice(firstOfB).every((epoch) => epoch !== '1'),
+    `a write of epoch 1 after epoch 2 took over: ${epochs}`,
+  )
   // The client reconnects (to A, which now relays to B) and its edit is not lost.
-  await waitFor(() => late.doc.getText('t').toString().includes('A2'), 15_000, () => `A2 never reached B's client: ${late.doc.getText('t').toString()}`)
+  await waitFor(
+    () => late.doc.getText('t').toString().includes('A2'),
+    15_000,
+    () => `A2 never reached B's client: ${late.doc.getText('t').toString()}`,
+  )
   assert.is(early.doc.getText('t').toString(), late.doc.getText('t').toString())
 })
 

@@ -39,20 +39,32 @@ test('kill -9 of Redis under load: clients get 1013, the node resumes when Redis
   try {
     await waitFor(() => acknowledged.size >= 50, 10_000, 'no load before the kill')
     await redis.kill()
-    await waitFor(() => [writer, observer].every((peer: Peer) => peer.closes.some((close) => close.code === 1013 && /^storage unavailable/.test(close.reason))), 15_000, () => `clients were not closed with 1013: ${JSON.stringify([writer.closes, observer.closes])}`)
+    await waitFor(
+      () => [writer, observer].every((peer: Peer) => peer.closes.some((close) => close.code === 1013 && /^storage unavailable/.test(close.reason))),
+      15_000,
+      () => `clients were not closed with 1013: ${JSON.stringify([writer.closes, observer.closes])}`,
+    )
     const down = await node.fetchJson<Health>('/healthz')
     assert.is(down.cluster.redis, 'unreachable')
     const seenBeforeRestart = acknowledged.size
 
     await redis.spawn()
     await waitFor(async () => (await node.fetchJson<Health>('/healthz')).cluster.redis === 'reachable', 15_000, 'the node never reconnected to Redis')
-    await waitFor(() => acknowledged.size >= seenBeforeRestart + 50, 20_000, `writes did not resume after Redis came back (${acknowledged.size - seenBeforeRestart} new)`)
+    await waitFor(
+      () => acknowledged.size >= seenBeforeRestart + 50,
+      20_000,
+      `writes did not resume after Redis came back (${acknowledged.size - seenBeforeRestart} new)`,
+    )
   } finally {
     clearInterval(timer)
   }
   const written = writer.doc.getArray<string>('items').toArray()
   const reader = await connectPeer(node, 'rl/doc', { token, timeoutMs: 15_000, doc: new Y.Doc() })
-  await waitFor(() => reader.doc.getArray('items').length >= written.length, 15_000, () => `the reader has ${reader.doc.getArray('items').length} of ${written.length} items`)
+  await waitFor(
+    () => reader.doc.getArray('items').length >= written.length,
+    15_000,
+    () => `the reader has ${reader.doc.getArray('items').length} of ${written.length} items`,
+  )
   const stored = new Set(reader.doc.getArray<string>('items').toArray())
   const lost = [...acknowledged].filter((item) => !stored.has(item))
   assert.equal(lost, [], `acknowledged items lost across the Redis restart: ${lost.slice(0, 5)}`)

@@ -35,14 +35,20 @@ async function node(name: string, args: string[] = [], secret?: string): Promise
 }
 
 test('a node refuses to start when Redis is unreachable, and says so', async () => {
-  const error = await startNode({ url: 'redis://127.0.0.1:1' } as RedisServer, 'nowhere').then(() => null, (failure: Error) => failure)
+  const error = await startNode({ url: 'redis://127.0.0.1:1' } as RedisServer, 'nowhere').then(
+    () => null,
+    (failure: Error) => failure,
+  )
   assert.ok(error, 'the node started without Redis')
   assert.match(error.message, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1 .*start Redis, or check --redis/)
 })
 
 test('a node with another secret than the cluster refuses to join', async () => {
   await node('first')
-  const error = await node('intruder', [], 'another-secret-0123456789-abcdefghijklmnopqrstuvwxyz').then(() => null, (failure: Error) => failure)
+  const error = await node('intruder', [], 'another-secret-0123456789-abcdefghijklmnopqrstuvwxyz').then(
+    () => null,
+    (failure: Error) => failure,
+  )
   assert.ok(error, 'a node with another secret joined')
   assert.match(error.message, /uses another secret: start this node with the same HUDDLE_SECRET/)
 })
@@ -66,20 +72,32 @@ test('documents, locks and the audit chain are in Redis: a new node serves them 
   // The first node's lease runs out (1 s) before the second may take the workspace.
   const reader = await connectPeer(second, 'store-ws/notes', { token, timeoutMs: 15_000 })
   assert.is(reader.doc.getText('body').toString(), 'kept in redis')
-  const state = await waitFor(async () => {
-    const response = await api<{ locks: Record<string, { holders: Array<{ claim: string; token: number }> }> }>(second, 'GET', '/api/workspaces/store-ws/state', token)
-    return response.status === 200 ? response.body : null
-  }, 15_000, 'no state from the second node')
-  assert.equal(state.locks.db?.holders.map((holder) => holder.claim), [key])
+  const state = await waitFor(
+    async () => {
+      const response = await api<{ locks: Record<string, { holders: Array<{ claim: string; token: number }> }> }>(
+        second,
+        'GET',
+        '/api/workspaces/store-ws/state',
+        token,
+      )
+      return response.status === 200 ? response.body : null
+    },
+    15_000,
+    'no state from the second node',
+  )
+  assert.equal(
+    state.locks.db?.holders.map((holder) => holder.claim),
+    [key],
+  )
   assert.is(state.locks.db?.holders[0]?.token, granted.token)
   const verify = await api<{ ok: boolean; entries: number }>(second, 'GET', '/api/workspaces/store-ws/audit/verify', token)
   assert.is(verify.status, 200)
   assert.ok(verify.body.ok, `audit chain broken: ${JSON.stringify(verify.body)}`)
   assert.ok(verify.body.entries >= 2, `only ${verify.body.entries} audit entries`)
-  assert.is(await inspect.hexists('huddle:{store-ws}:kv', 'audit!store-ws!0000000000000001'), 1, 'audit entries are not under the workspace\'s hash tag')
+  assert.is(await inspect.hexists('huddle:{store-ws}:kv', 'audit!store-ws!0000000000000001'), 1, "audit entries are not under the workspace's hash tag")
 })
 
-test('a document\'s update log is compacted into its snapshot key, and loads back whole', async () => {
+test("a document's update log is compacted into its snapshot key, and loads back whole", async () => {
   const first = await node('compacting', ['--compact-after', '5'])
   const token = await mintToken('bob', 'editor')
   const writer = await connectPeer(first, 'compact-ws/doc', { token })

@@ -54,11 +54,20 @@ export class ClusterNode {
   private url = ''
   private readonly loaded = new Map<string, number>()
 
-  private constructor(readonly client: RedisClient, readonly options: ClusterOptions, events: StoreEvents) {
+  private constructor(
+    readonly client: RedisClient,
+    readonly options: ClusterOptions,
+    events: StoreEvents,
+  ) {
     const holder = `${options.nodeId}#${randomBytes(4).toString('hex')}`
     this.ownership = new Ownership(client, { holder, leaseMs: options.ownerLeaseMs, onLost: (workspace, reason) => this.lost(workspace, reason) })
     this.store = new RedisStore(client, this.ownership, { compactAfter: options.compactAfter, ...events, beforeQuit: () => this.leave() })
-    this.relays = new Relays({ nodeId: options.nodeId, maxMessageBytes: options.maxMessageBytes, maxBufferedBytes: options.maxBufferedBytes, pingMs: options.pingMs })
+    this.relays = new Relays({
+      nodeId: options.nodeId,
+      maxMessageBytes: options.maxMessageBytes,
+      maxBufferedBytes: options.maxBufferedBytes,
+      pingMs: options.pingMs,
+    })
     this.hook = this.roomHook()
   }
 
@@ -100,14 +109,26 @@ export class ClusterNode {
   private async routeUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const parts = this.parts!
     if (!this.client.reachable) {
-      return this.relays.refuse(request, socket, head, CloseCode.tryAgainLater, `storage unavailable: Redis at ${this.client.url} is unreachable; reconnect shortly`)
+      return this.relays.refuse(
+        request,
+        socket,
+        head,
+        CloseCode.tryAgainLater,
+        `storage unavailable: Redis at ${this.client.url} is unreachable; reconnect shortly`,
+      )
     }
     const room = roomOf(request)
     // A bad room name is the front door's to refuse, with its reason.
     if (!room) return parts.serveLocally(request, socket, head)
     if (request.headers[RELAY_HEADER] !== undefined) {
       if (this.ownership.epochOf(room.workspace)) return parts.serveLocally(request, socket, head)
-      return this.relays.refuse(request, socket, head, CloseCode.tryAgainLater, `node ${this.options.nodeId} no longer serves workspace ${room.workspace}; reconnect`)
+      return this.relays.refuse(
+        request,
+        socket,
+        head,
+        CloseCode.tryAgainLater,
+        `node ${this.options.nodeId} no longer serves workspace ${room.workspace}; reconnect`,
+      )
     }
     const owner = await this.ownership.ensure(room.workspace)
     if (socket.destroyed) return
@@ -146,7 +167,14 @@ export class ClusterNode {
 
   registerMetrics(registry: MetricsRegistry): void {
     const gauge = (name: string, help: string, value: () => number) =>
-      new Gauge({ name, help, registers: [registry], collect() { this.set(value()) } })
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(value())
+        },
+      })
     gauge('huddle_cluster_owned_workspaces', 'Workspaces whose lease this node holds', () => this.ownership.size)
     gauge('huddle_cluster_leases_acquired', 'Leases this node has taken since it started', () => this.ownership.acquired)
     gauge('huddle_cluster_leases_lost', 'Leases this node lost (ran out or taken by another node) since it started', () => this.ownership.lost)
@@ -196,7 +224,10 @@ export class ClusterNode {
 
   private lost(workspace: string, reason: string): void {
     log('this node no longer owns a workspace; closing its rooms', { workspace, reason })
-    this.parts?.registry.evict((room) => room.workspace === workspace, new Fenced(`node ${this.options.nodeId} no longer owns workspace ${workspace}; reconnect`))
+    this.parts?.registry.evict(
+      (room) => room.workspace === workspace,
+      new Fenced(`node ${this.options.nodeId} no longer owns workspace ${workspace}; reconnect`),
+    )
   }
 
   /** At shutdown, after the last writes: leases go, so other nodes take over at once. */
@@ -226,7 +257,10 @@ async function checkSecret(client: RedisClient, key: Uint8Array): Promise<void> 
 /** Acknowledged writes survive a crash of Redis only with its append-only file. */
 async function warnWithoutAof(client: RedisClient): Promise<void> {
   const reply = (await client.redis.config('GET', 'appendonly').catch(() => null)) as string[] | null
-  if (reply?.[1] === 'no') log('WARNING: Redis runs without its append-only file: a crash of Redis loses what it acknowledged since its last snapshot; run it with appendonly yes', { redis: client.url })
+  if (reply?.[1] === 'no')
+    log('WARNING: Redis runs without its append-only file: a crash of Redis loses what it acknowledged since its last snapshot; run it with appendonly yes', {
+      redis: client.url,
+    })
 }
 
 function roomOf(request: IncomingMessage): RoomName | null {
@@ -240,10 +274,14 @@ function roomOf(request: IncomingMessage): RoomName | null {
 }
 
 function proxyHttp(request: IncomingMessage, response: ServerResponse, owner: { node: string; url: string }, nodeId: string): void {
-  const upstream = httpRequest(`${owner.url}${request.url ?? '/'}`, { method: request.method, headers: { ...request.headers, [RELAY_HEADER]: nodeId } }, (answer) => {
-    response.writeHead(answer.statusCode ?? 502, answer.headers)
-    answer.pipe(response)
-  })
+  const upstream = httpRequest(
+    `${owner.url}${request.url ?? '/'}`,
+    { method: request.method, headers: { ...request.headers, [RELAY_HEADER]: nodeId } },
+    (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(response)
+    },
+  )
   upstream.on('error', (error) => {
     if (response.headersSent) return void response.destroy()
     response.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '2' })

@@ -33,7 +33,10 @@ export class Ownership implements Fence {
   acquired = 0
   lost = 0
 
-  constructor(private readonly client: RedisClient, private readonly options: OwnershipOptions) {}
+  constructor(
+    private readonly client: RedisClient,
+    private readonly options: OwnershipOptions,
+  ) {}
 
   /** Starts renewing, once the node knows the address other nodes reach it at. */
   start(url: string): void {
@@ -69,7 +72,11 @@ export class Ownership implements Fence {
   private async acquire(workspace: string): Promise<Owner> {
     if (!this.url) throw new Error('cluster node is not listening yet')
     const sentAt = Date.now()
-    const reply = (await this.client.script('acquire', [K.lease(workspace), K.epoch(workspace)], [this.options.holder, this.url, this.options.leaseMs])) as Array<Buffer | number>
+    const reply = (await this.client.script(
+      'acquire',
+      [K.lease(workspace), K.epoch(workspace)],
+      [this.options.holder, this.url, this.options.leaseMs],
+    )) as Array<Buffer | number>
     if (Number(reply[0]) !== 1) return { self: false, epoch: String(reply[1]), node: String(reply[2]), url: String(reply[3]) }
     const epoch = String(reply[1])
     this.held.set(workspace, { epoch, renewedAt: sentAt })

@@ -40,7 +40,11 @@ export class RedisStore implements Storage {
   private lastBatchSize = 0
   private closing = false
 
-  constructor(private readonly client: RedisClient, private readonly fence: Fence, private readonly options: RedisStoreOptions) {}
+  constructor(
+    private readonly client: RedisClient,
+    private readonly fence: Fence,
+    private readonly options: RedisStoreOptions,
+  ) {}
 
   get dir(): string {
     return this.client.url
@@ -163,7 +167,11 @@ export class RedisStore implements Storage {
         for (const [, fields] of entries) Y.applyUpdate(doc, fieldOf(fields, 'u'))
       })
       const lastId = entries[entries.length - 1]![0].toString()
-      await this.client.script('compact', [K.lease(workspace), K.state(name), K.sv(name), K.log(name)], [epoch, Buffer.from(Y.encodeStateAsUpdate(doc)), Buffer.from(Y.encodeStateVector(doc)), nextStreamId(lastId)])
+      await this.client.script(
+        'compact',
+        [K.lease(workspace), K.state(name), K.sv(name), K.log(name)],
+        [epoch, Buffer.from(Y.encodeStateAsUpdate(doc)), Buffer.from(Y.encodeStateVector(doc)), nextStreamId(lastId)],
+      )
     } finally {
       doc.destroy()
     }
@@ -181,7 +189,14 @@ export class RedisStore implements Storage {
   stats(): StoreStats {
     let pending = 0
     for (const { commit } of this.commits.values()) pending += commit.pending
-    return { batchesWritten: this.batchesWritten, lastBatchSize: this.lastBatchSize, pending, docs: this.logLength.size, loading: 0, compactions: this.compactions.size }
+    return {
+      batchesWritten: this.batchesWritten,
+      lastBatchSize: this.lastBatchSize,
+      pending,
+      docs: this.logLength.size,
+      loading: 0,
+      compactions: this.compactions.size,
+    }
   }
 
   async close(): Promise<void> {
@@ -202,7 +217,10 @@ export class RedisStore implements Storage {
     // A commit belongs to one epoch: batches queued under a lost lease stay fenced even if this
     // node takes the workspace again meanwhile.
     if (!current || current.epoch !== epoch) {
-      const commit: GroupCommit = new GroupCommit((ops) => this.writeBatch(workspace, epoch, ops), (ms, count) => this.batchDone(ms, count))
+      const commit: GroupCommit = new GroupCommit(
+        (ops) => this.writeBatch(workspace, epoch, ops),
+        (ms, count) => this.batchDone(ms, count),
+      )
       current = { epoch, commit }
       this.commits.set(tag, current)
     }
@@ -230,7 +248,11 @@ export class RedisStore implements Storage {
         args.push('p', op.key, op.value, '')
       }
     }
-    await this.client.script('batch', keys, args.map((arg) => (typeof arg === 'string' ? arg : Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength))))
+    await this.client.script(
+      'batch',
+      keys,
+      args.map((arg) => (typeof arg === 'string' ? arg : Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength))),
+    )
   }
 
   private batchDone(durationMs: number, ops: number): void {

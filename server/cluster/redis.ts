@@ -24,7 +24,10 @@ export function isRetryable(error: unknown): boolean {
 }
 
 export class RedisClient {
-  private constructor(readonly redis: Redis, readonly url: string) {}
+  private constructor(
+    readonly redis: Redis,
+    readonly url: string,
+  ) {}
 
   /** Connects, or throws saying why (the caller exits with it). */
   static async connect(url: string): Promise<RedisClient> {
@@ -34,7 +37,8 @@ export class RedisClient {
     } catch {
       throw new Error(`--redis ${JSON.stringify(url)} is not a URL: write redis://HOST:PORT[/DB]`)
     }
-    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new Error(`--redis ${JSON.stringify(url)}: the URL must start with redis:// (or rediss:// for TLS)`)
+    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
+      throw new Error(`--redis ${JSON.stringify(url)}: the URL must start with redis:// (or rediss:// for TLS)`)
     const redis = new Redis(url, {
       lazyConnect: true,
       enableOfflineQueue: false,

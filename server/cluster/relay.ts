@@ -64,7 +64,12 @@ export class Relays {
   private pipe(client: WebSocket, path: string, target: Target): void {
     this.opened++
     const url = `${target.url.replace(/^http/, 'ws')}${path}`
-    const upstream = new WebSocket(url, { headers: { [RELAY_HEADER]: this.options.nodeId }, perMessageDeflate: false, maxPayload: this.options.maxMessageBytes, handshakeTimeout: 5000 })
+    const upstream = new WebSocket(url, {
+      headers: { [RELAY_HEADER]: this.options.nodeId },
+      perMessageDeflate: false,
+      maxPayload: this.options.maxMessageBytes,
+      handshakeTimeout: 5000,
+    })
     const pair: Pair = { client, upstream, alive: true }
     this.pairs.add(pair)
     let why = `lost the connection to node ${target.node}, which serves this workspace; reconnect`

@@ -26,9 +26,15 @@ export async function clusterStatus(url: string): Promise<ClusterStatus> {
     for (const name of names) pipeline.hmget(K.lease(name), 'node', 'url').pttl(K.lease(name)).get(K.epoch(name))
     const replies = (await pipeline.exec()) ?? []
     const workspaces = names.map((workspace, index) => {
-      const [node, nodeUrl] = replies[index * 3]?.[1] as [string | null, string | null]
+      const [node, nodeUrl] = (replies[index * 3]?.[1] ?? [null, null]) as [string | null, string | null]
       const ttl = replies[index * 3 + 1]?.[1] as number
-      return { workspace, owner: node ? node.replace(/#[0-9a-f]+$/, '') : null, url: nodeUrl, epoch: Number(replies[index * 3 + 2]?.[1] ?? 0), expiresInMs: ttl >= 0 ? ttl : null }
+      return {
+        workspace,
+        owner: node ? node.replace(/#[0-9a-f]+$/, '') : null,
+        url: nodeUrl,
+        epoch: Number(replies[index * 3 + 2]?.[1] ?? 0),
+        expiresInMs: ttl >= 0 ? ttl : null,
+      }
     })
     return { nodes: nodes.sort((a, b) => a.id.localeCompare(b.id)), workspaces }
   } finally {
@@ -41,7 +47,9 @@ export function formatStatus(status: ClusterStatus): string {
   for (const node of status.nodes) lines.push(`  ${node.id}  ${node.url}  owns ${node.owns}`)
   lines.push(`workspaces (${status.workspaces.length}):`)
   for (const ws of status.workspaces) {
-    lines.push(`  ${ws.workspace}  ${ws.owner ? `owner ${ws.owner} (epoch ${ws.epoch}, lease ${ws.expiresInMs} ms left)` : `no owner (last epoch ${ws.epoch})`}`)
+    lines.push(
+      `  ${ws.workspace}  ${ws.owner ? `owner ${ws.owner} (epoch ${ws.epoch}, lease ${ws.expiresInMs} ms left)` : `no owner (last epoch ${ws.epoch})`}`,
+    )
   }
   return lines.join('\n')
 }
@@ -51,7 +59,7 @@ export function registerClusterCommands(program: Command): void {
   cluster
     .command('status')
     .description('list the live nodes and the owner of every workspace')
-    .requiredOption('--redis <url>', 'the cluster\'s Redis, redis://HOST:PORT[/DB]')
+    .requiredOption('--redis <url>', "the cluster's Redis, redis://HOST:PORT[/DB]")
     .option('--json', 'print JSON')
     .action(async (flags: { redis: string; json?: boolean }) => {
       const status = await clusterStatus(flags.redis)

@@ -11,7 +11,10 @@ process.on('exit', () => {
 
 export class RedisServer {
   child!: ChildProcess
-  private constructor(readonly port: number, readonly dir: string) {}
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`
@@ -25,7 +28,11 @@ export class RedisServer {
 
   /** Starts (again) on the same port and directory: what the append-only file kept comes back. */
   async spawn(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--save', '', '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--save', '', '--protected-mode', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     processes.add(child)
     child.once('exit', () => processes.delete(child))
     this.child = child
