@@ -7,6 +7,7 @@ import { signToken } from './auth/tokens.js'
 import { DEFAULTS } from './config.js'
 import { serve } from './serve.js'
 import { registerClusterCommands } from './cluster/status.js'
+import { redisUrlError } from './cluster/redis.js'
 import { registerClientCommands } from '../client-lib/cli/index.js'
 
 const program = new Command('huddle')
@@ -53,6 +54,8 @@ program
       throw new InvalidArgumentError('--memory writes nothing to disk, so it takes no --data directory: drop one of the two')
     }
     if (flags.memory && flags.redis) throw new InvalidArgumentError('--redis keeps the data in Redis, --memory in this process: drop one of the two')
+    const badRedis = flags.redis ? redisUrlError(flags.redis) : null
+    if (badRedis) throw new InvalidArgumentError(badRedis)
     for (const name of ['nodeId', 'ownerLease', 'advertise'] as const) {
       if (!flags.redis && command.getOptionValueSource(name) === 'cli') throw new InvalidArgumentError(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for cluster mode: add --redis redis://HOST:PORT`)
     }

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert'
 import { cleanupClients, connectPeer, delay, mintToken, waitFor } from './helpers/clients.js'
 import { api, claim, joinCoord, waitOutcome, who } from './helpers/coordination.js'
 import { RedisServer, startNode } from './helpers/redis.js'
-import type { TestServer } from './helpers/server.js'
+import { runCli, type TestServer } from './helpers/server.js'
 
 let redis: RedisServer
 let inspect: Redis
@@ -41,6 +41,18 @@ test('a node refuses to start when Redis is unreachable, and says so', async () 
   )
   assert.ok(error, 'the node started without Redis')
   assert.match(error.message, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1 .*start Redis, or check --redis/)
+})
+
+test('cluster flags are refused where they make no sense, with what to write instead', async () => {
+  const memory = await runCli(['serve', '--port', '0', '--memory', '--redis', redis.url])
+  assert.is(memory.code, 1)
+  assert.match(memory.stderr, /--redis keeps the data in Redis, --memory in this process: drop one of the two/)
+  const alone = await runCli(['serve', '--port', '0', '--memory', '--node-id', 'x'])
+  assert.is(alone.code, 1)
+  assert.match(alone.stderr, /--node-id is for cluster mode: add --redis redis:\/\/HOST:PORT/)
+  const notUrl = await runCli(['serve', '--port', '0', '--redis', 'localhost:6379'])
+  assert.is(notUrl.code, 1)
+  assert.match(notUrl.stderr, /the URL must start with redis:\/\//)
 })
 
 test('a node with another secret than the cluster refuses to join', async () => {

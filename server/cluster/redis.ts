@@ -23,6 +23,19 @@ export function isRetryable(error: unknown): boolean {
   return error instanceof StorageUnavailable || error instanceof Fenced
 }
 
+/** Why `url` cannot name a Redis, or null. */
+export function redisUrlError(url: string): string | null {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return `--redis ${JSON.stringify(url)} is not a URL: write redis://HOST:PORT[/DB]`
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
+    return `--redis ${JSON.stringify(url)}: the URL must start with redis:// (or rediss:// for TLS)`
+  return null
+}
+
 export class RedisClient {
   private constructor(
     readonly redis: Redis,
@@ -31,14 +44,8 @@ export class RedisClient {
 
   /** Connects, or throws saying why (the caller exits with it). */
   static async connect(url: string): Promise<RedisClient> {
-    let parsed: URL
-    try {
-      parsed = new URL(url)
-    } catch {
-      throw new Error(`--redis ${JSON.stringify(url)} is not a URL: write redis://HOST:PORT[/DB]`)
-    }
-    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
-      throw new Error(`--redis ${JSON.stringify(url)}: the URL must start with redis:// (or rediss:// for TLS)`)
+    const bad = redisUrlError(url)
+    if (bad) throw new Error(bad)
     const redis = new Redis(url, {
       lazyConnect: true,
       enableOfflineQueue: false,
