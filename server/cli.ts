@@ -6,6 +6,8 @@ import { loadSecret } from './auth/secret.js'
 import { signToken } from './auth/tokens.js'
 import { DEFAULTS } from './config.js'
 import { serve } from './serve.js'
+import { registerClusterCommands } from './cluster/status.js'
+import { redisUrlError } from './cluster/redis.js'
 import { registerClientCommands } from '../client-lib/cli/index.js'
 
 const program = new Command('huddle')
@@ -43,10 +45,21 @@ program
   .option('--webhooks-timeout <duration>', 'a webhook receiver must answer within this long', duration, DEFAULTS.webhooksTimeoutMs)
   .option('--lock-waiting-after <duration>', 'report a claim still waiting after this long (the lock.waiting webhook event)', duration, DEFAULTS.lockWaitingMs)
   .option('--public-url <url>', "the dashboard's address as people open it, for links in webhooks (default: http://HOST:PORT)")
+  .option('--redis <url>', 'run as a node of a cluster sharing this Redis (redis://HOST:PORT[/DB], AOF on) instead of LevelDB; see docs/cluster.md')
+  .option('--node-id <id>', 'cluster mode: this node\'s name (default: <hostname>-<pid>)')
+  .option('--owner-lease <duration>', 'cluster mode: a room\'s owner holds it this long without renewing; a dead owner\'s rooms move after it', duration, DEFAULTS.ownerLeaseMs)
+  .option('--advertise <url>', 'cluster mode: the http://HOST:PORT other nodes reach this one at (default: from --host and --port)')
   .action(async (flags, command: Command) => {
     if (flags.memory && command.getOptionValueSource('data') === 'cli') {
       throw new InvalidArgumentError('--memory writes nothing to disk, so it takes no --data directory: drop one of the two')
     }
+    if (flags.memory && flags.redis) throw new InvalidArgumentError('--redis keeps the data in Redis, --memory in this process: drop one of the two')
+    const badRedis = flags.redis ? redisUrlError(flags.redis) : null
+    if (badRedis) throw new InvalidArgumentError(badRedis)
+    for (const name of ['nodeId', 'ownerLease', 'advertise'] as const) {
+      if (!flags.redis && command.getOptionValueSource(name) === 'cli') throw new InvalidArgumentError(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for cluster mode: add --redis redis://HOST:PORT`)
+    }
+    if (flags.ownerLease < 300) throw new InvalidArgumentError('--owner-lease must be at least 300ms: renewals go out three times per lease')
     await serve({
       ...DEFAULTS,
       port: flags.port,
@@ -72,6 +85,10 @@ program
       publicUrl: flags.publicUrl ? publicUrl(flags.publicUrl) : null,
       maxConnections: flags.maxConnections,
       linkAttemptsPerMinute: flags.linkAttempts,
+      redis: flags.redis ?? null,
+      nodeId: flags.nodeId ?? '',
+      ownerLeaseMs: flags.ownerLease,
+      advertise: flags.advertise ?? null,
     })
   })
 
@@ -91,6 +108,7 @@ program
     process.stdout.write(`${token}\n`)
   })
 
+registerClusterCommands(program)
 registerClientCommands(program)
 
 function int(text: string): number {

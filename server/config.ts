@@ -38,6 +38,14 @@ export interface ServerOptions {
   lockWaitingMs: number
   /** the dashboard's address as people reach it, for links in Slack messages (default: http://host:port) */
   publicUrl: string | null
+  /** cluster mode: the Redis every node shares (null: one node on LevelDB, the default) */
+  redis: string | null
+  /** cluster mode: this node's name in `huddle cluster status` and the logs */
+  nodeId: string
+  /** cluster mode: a room's owner holds it this long without renewing (how long a dead owner's rooms wait) */
+  ownerLeaseMs: number
+  /** cluster mode: the URL other nodes reach this one at (default http://<host>:<port>) */
+  advertise: string | null
 }
 
 export const DEFAULTS: ServerOptions = {
@@ -65,4 +73,8 @@ export const DEFAULTS: ServerOptions = {
   webhooksTimeoutMs: 15_000,
   lockWaitingMs: 60_000,
   publicUrl: null,
+  redis: null,
+  nodeId: '',
+  ownerLeaseMs: 8_000,
+  advertise: null,
 }

@@ -13,7 +13,9 @@ export async function serve(options: ServerOptions): Promise<void> {
   const base = `${options.host}:${server.port}`
   const lines = [
     `huddle listening on http://${base} (WebSocket: ws://${base}/<workspace>[/<path>]?token=<jwt>)`,
-    options.memory
+    options.redis
+      ? `data in Redis at ${options.redis} (cluster node ${server.cluster?.options.nodeId}; Redis must run with appendonly yes)`
+      : options.memory
       ? 'data in memory only: NOT persisted, everything is lost when this process exits (drop --memory to keep data on disk)'
       : `data in ${resolve(options.dataDir)} (durability: ${options.durability})`,
   ]

@@ -2,6 +2,7 @@
 // the order that loses nothing: stop accepting, flush, close sockets with 1001, close the database.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { hostname } from 'node:os'
 import { CloseCode } from '../shared/close-codes.js'
 import type { RoomName } from '../shared/names.js'
 import { SessionBindings } from './auth/sessions.js'
@@ -15,6 +16,9 @@ import { WebSocketEndpoint } from './net/websocket.js'
 import type { DocumentHook } from './rooms/hooks.js'
 import { Registry } from './rooms/registry.js'
 import { Store } from './store/index.js'
+import type { Storage } from './store/storage.js'
+import { ClusterNode } from './cluster/node.js'
+import { Fenced, isRetryable } from './cluster/redis.js'
 import { AuditLog } from './audit/log.js'
 import { CoordinationAuthority } from './authority/coordination.js'
 import { DocumentGuard } from './documents/guard.js'
@@ -32,7 +36,9 @@ import { WaitingClaims } from './webhooks/waiting.js'
 export interface HuddleServer {
   port: number
   host: string
-  store: Store
+  store: Storage
+  /** this node, in cluster mode (--redis) */
+  cluster: ClusterNode | null
   registry: Registry
   audit: AuditLog
   authority: CoordinationAuthority
@@ -49,16 +55,17 @@ export interface StartOptions extends ServerOptions {
 export async function startServer(options: StartOptions): Promise<HuddleServer> {
   // The gauges are read at scrape time, after `door` and `rooms` below exist.
   const metrics = createMetrics({ connections: () => door.connections.size, documents: () => rooms.size })
-  const store = await Store.open({
-    dir: options.memory ? null : options.dataDir,
-    durability: options.durability,
-    compactAfter: options.compactAfter,
+  const storeEvents = {
     onError: (error: Error) => log('background compaction failed; the update log is kept and retried later', { error: error.message }),
     onBatch: (durationMs: number) => {
       metrics.batches.inc()
       metrics.persistSeconds.observe(durationMs / 1000)
     },
-  })
+  }
+  const cluster = options.redis === null ? null : await ClusterNode.join(clusterOptions(options), options.key, storeEvents)
+  const store: Storage = cluster
+    ? cluster.store
+    : await Store.open({ dir: options.memory ? null : options.dataDir, durability: options.durability, compactAfter: options.compactAfter, ...storeEvents })
   const links = await ShareLinks.load(store, options.key)
   const revokedTokens = await RevokedTokens.load(store)
   const revoked: RevocationCheck = (identity) => revokedTokens.reason(identity) ?? (identity.link ? links.revokedReason(identity.link) : null)
@@ -68,7 +75,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs, queueLagMs: options.queueLagMs })
   let resumed: Promise<void> = Promise.resolve()
   const guard = new DocumentGuard({ holders: (workspace, resource) => authority.holders(workspace, resource), resumed: () => resumed })
-  const hooks = [authority, guard, ...(options.hooks ?? [])]
+  const hooks = [...(cluster ? [cluster.hook] : []), authority, guard, ...(options.hooks ?? [])]
   const hooksFor = (room: RoomName) => hooks.filter((hook) => hook.matches(room))
   const rooms = new Registry({
     loadDoc: (room) => store.loadDoc(room),
@@ -84,9 +91,13 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     hooksFor,
     broadcastShare: options.broadcastShare,
     onFailed: (room, error) => {
-      audit.markStale()
+      // A lost lease (cluster mode) leaves the other workspaces' heads current and still in use.
+      if (error instanceof Fenced) audit.markStale(room.name.workspace)
+      else audit.markStale()
       log('storage failure; closing the document', { room: room.name.room, error: error.message })
-      for (const member of [...room.members]) member.refuse(CloseCode.internalError, 'storage failure: your last change was not saved; reconnect to retry')
+      // Redis gone or the room's ownership moved (cluster mode): nothing is wrong with the client.
+      const [code, reason] = isRetryable(error) ? [CloseCode.tryAgainLater, error.message] : [CloseCode.internalError, 'storage failure: your last change was not saved; reconnect to retry']
+      for (const member of [...room.members]) member.refuse(code, reason)
     },
     unloadAfterMs: options.unloadAfterMs,
   })
@@ -143,9 +154,10 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   })
   const waiting = new WaitingClaims(audit, options.lockWaitingMs)
   const routes: Route[] = [
-    healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size }),
+    healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size, ...(cluster ? { extra: () => cluster.health() } : {}) }),
     metricsRoute(metrics),
     dashboardRoute(),
+    ...(cluster ? [cluster.apiRoute()] : []),
     webhooksRoute({ key: options.key, revoked, webhooks, audit, allowPrivate: options.webhooksAllowPrivate }),
     apiRoute({ key: options.key, revoked, links, linkAttempts: new FailedAttempts(options.linkAttemptsPerMinute), revokedTokens, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
   ]
@@ -157,19 +169,22 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       if (!response.headersSent) sendJson(response, 500, { error: `internal error: ${error.message}` })
     })
   })
-  http.on('upgrade', (request, socket, head) => door.handleUpgrade(request, socket, head))
+  http.on('upgrade', (request, socket, head) => (cluster ? cluster.upgrade(request, socket, head) : door.handleUpgrade(request, socket, head)))
+  cluster?.registerMetrics(metrics.registry)
   await listen(http, options.port, options.host)
   const address = http.address() as AddressInfo
   dashboardUrl ||= `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${address.port}`
 
-  // Assigned before any connection can be handled (they arrive as later I/O events).
-  resumed = resumeWorkspaces(audit, rooms)
+  // In a cluster the owner of a workspace resumes it, or the sweeper after its owner died.
+  if (cluster) cluster.start(`http://${options.host}:${address.port}`, { registry: rooms, serveLocally: (request, socket, head) => door.handleUpgrade(request, socket, head) })
+  else resumed = resumeWorkspaces(audit, rooms)
 
   let closing: Promise<void> | null = null
   return {
     port: address.port,
     host: options.host,
     store,
+    cluster,
     registry: rooms,
     audit,
     authority,
@@ -178,6 +193,19 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       waiting.close()
       return (closing ??= webhooks.close().then(() => shutdown(http, door, rooms, store)))
     },
+  }
+}
+
+function clusterOptions(options: StartOptions) {
+  return {
+    redis: options.redis!,
+    nodeId: options.nodeId || `${hostname()}-${process.pid}`,
+    ownerLeaseMs: options.ownerLeaseMs,
+    ...(options.advertise ? { advertise: options.advertise } : {}),
+    compactAfter: options.compactAfter,
+    maxMessageBytes: options.maxMessageBytes,
+    maxBufferedBytes: options.maxBufferedBytes,
+    pingMs: options.pingMs,
   }
 }
 
@@ -195,7 +223,7 @@ async function resumeWorkspaces(audit: AuditLog, rooms: Registry): Promise<void>
 }
 
 /** Content documents of a workspace, without the dashboard's own bookkeeping under `.huddle/`. */
-async function listDocuments(store: Store, workspace: string): Promise<string[]> {
+async function listDocuments(store: Storage, workspace: string): Promise<string[]> {
   const rooms = await store.listDocs(`${workspace}/`)
   return rooms.map((room) => room.slice(workspace.length + 1)).filter((path) => !path.startsWith('.huddle/'))
 }
@@ -221,7 +249,7 @@ function listen(http: Server, port: number, host: string): Promise<void> {
   })
 }
 
-async function shutdown(http: Server, endpoint: WebSocketEndpoint, registry: Registry, store: Store): Promise<void> {
+async function shutdown(http: Server, endpoint: WebSocketEndpoint, registry: Registry, store: Storage): Promise<void> {
   endpoint.stopAccepting()
   http.close()
   await store.flush()

@@ -2,7 +2,7 @@
 // Appends are synchronous once the workspace's head is loaded, so an entry joins the same
 // group-commit batch as the document change that caused it.
 import { log } from '../log.js'
-import type { Store } from '../store/index.js'
+import type { Storage as Store } from '../store/storage.js'
 import { type AuditEntry, type AuditFields, chainEntry, type ChainCheck, GENESIS, verifyStep } from './chain.js'
 
 interface Head {
@@ -52,10 +52,11 @@ export class AuditLog {
 
   /**
    * After a storage failure the chain heads in memory may be ahead of the disk: the next ready()
-   * rereads them (rooms are reloaded after a failure, and every load calls ready()).
+   * rereads them (rooms are reloaded after a failure, and every load calls ready()). With a
+   * workspace, only that one: another node wrote to it (cluster mode), the others are current.
    */
-  markStale(): void {
-    for (const workspace of this.heads.keys()) this.stale.add(workspace)
+  markStale(workspace?: string): void {
+    for (const name of workspace === undefined ? this.heads.keys() : [workspace]) this.stale.add(name)
   }
 
   /** The sequence number of the last entry appended (0 for none); the workspace must be ready. */

@@ -6,7 +6,7 @@
 // Revocations stored before identities existed name the SHA-256 of the token's text. Tokens were
 // always written canonically, so they are matched against the canonical text's digest
 // (VerifiedToken.textDigest), whatever spelling is presented, until they expire.
-import type { Store } from '../store/index.js'
+import type { Storage as Store } from '../store/storage.js'
 import type { VerifiedToken } from './tokens.js'
 
 interface Revocation {

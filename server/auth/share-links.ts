@@ -3,7 +3,7 @@
 // kept in memory (they are few) so revocation can be checked on every live connection each second.
 import { createHmac, randomBytes } from 'node:crypto'
 import { isRole, type Role } from '../../shared/roles.js'
-import type { Store } from '../store/index.js'
+import type { Storage as Store } from '../store/storage.js'
 import { checkPassword, hashPassword, MIN_PASSWORD_LENGTH } from './passwords.js'
 import { signToken } from './tokens.js'
 

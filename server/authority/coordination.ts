@@ -7,7 +7,7 @@ import type { RoomName } from '../../shared/names.js'
 import type { AuditLog } from '../audit/log.js'
 import type { DocumentHook, UnloadReason, WriteContext, Writer } from '../rooms/hooks.js'
 import { log } from '../log.js'
-import type { Store } from '../store/index.js'
+import type { Storage as Store } from '../store/storage.js'
 import { type CoordState, reduce, emptyState, type CoordEvent } from './rules/index.js'
 import { WorkspaceAuthority, type WorkspaceDeps } from './workspace.js'
 

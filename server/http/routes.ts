@@ -6,6 +6,8 @@ export interface HealthSource {
   startedAt: number
   documents(): number
   connections(): number
+  /** more fields for the answer (a cluster node's role) */
+  extra?(): Record<string, unknown>
 }
 
 export type Route = (request: IncomingMessage, response: ServerResponse, url: URL) => Promise<boolean> | boolean
@@ -22,6 +24,7 @@ export function healthRoute(source: HealthSource): Route {
       documents: source.documents(),
       connections: source.connections(),
       memory: process.memoryUsage(),
+      ...source.extra?.(),
     })
     return true
   }

@@ -116,6 +116,23 @@ export class Registry {
     }
   }
 
+  /**
+   * Drops the rooms `matches` picks at once, writing nothing more for them: this node may no longer
+   * write them (in a cluster, another node took their workspace). Their members are closed by
+   * onFailed with `error`; the next open loads them afresh.
+   */
+  evict(matches: (name: RoomName) => boolean, error: Error): void {
+    for (const room of [...this.rooms.values()]) {
+      if (!matches(room.name)) continue
+      this.cancelUnload(room.name.room)
+      this.rooms.delete(room.name.room)
+      room.failed = true
+      this.deps.onFailed(room, error)
+      room.destroy('failed')
+      this.deps.forgetDoc(room.name.room)
+    }
+  }
+
   /** Unloads everything at once (shutdown); callers flush the store first. */
   closeAll(): void {
     for (const timer of this.unloadTimers.values()) clearTimeout(timer)

@@ -1,7 +1,7 @@
 // Webhook endpoints and their delivery logs in LevelDB. An endpoint's record carries its delivery
 // state (the audit sequence it has handled, failed attempts, next attempt), so a restart — also
 // after kill -9 — resumes exactly where deliveries stopped: at least once, never skipped.
-import type { Store } from '../store/index.js'
+import type { Storage as Store } from '../store/storage.js'
 import { prefixRange, webhookKey, webhookLogKey } from '../store/keys.js'
 import type { Format } from './payload.js'
 

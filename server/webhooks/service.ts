@@ -2,7 +2,7 @@
 // API, one delivery worker per endpoint, woken whenever the audit log of its workspace grows.
 import { randomBytes } from 'node:crypto'
 import type { AuditLog } from '../audit/log.js'
-import type { Store } from '../store/index.js'
+import type { Storage as Store } from '../store/storage.js'
 import { type DeliveryRecord, type Endpoint, EndpointStore } from './endpoints.js'
 import type { Format } from './payload.js'
 import { Worker, type WorkerOptions } from './worker.js'

@@ -5,7 +5,7 @@
 import type { AuditEntry } from '../audit/chain.js'
 import type { AuditLog } from '../audit/log.js'
 import { log } from '../log.js'
-import type { Store } from '../store/index.js'
+import type { Storage as Store } from '../store/storage.js'
 import { attempt, type AttemptResult } from './delivery.js'
 import type { Endpoint, EndpointStore } from './endpoints.js'
 import { eventId, eventType, wants } from '../../shared/events.js'

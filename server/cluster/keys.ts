@@ -1,0 +1,58 @@
+// Redis key layout of cluster mode. Every key of one workspace carries the hash tag `{<ws>}`, so
+// Redis Cluster keeps a workspace in one slot: the scripts that append a document update, its audit
+// entry and the authority checkpoint atomically, after checking the lease epoch, may only touch
+// keys of one slot. The tag is the workspace rather than the room because the audit chain and the
+// authority are per workspace, so one owner must hold all of a workspace's rooms.
+//
+//   huddle:{ws}:lease        hash {epoch, node, url}, expires: the owner's lease
+//   huddle:{ws}:epoch        the last epoch handed out (never expires, only grows)
+//   huddle:{ws}:kv           hash: store key -> value (audit entries, the authority checkpoint)
+//   huddle:{ws}:idx          sorted set of the kv hash's keys (score 0), for ordered range reads
+//   huddle:{ws}:docs         sorted set of the workspace's stored room names
+//   huddle:{ws}:log:<room>   stream of Yjs updates (field u; e: the epoch that appended it)
+//   huddle:{ws}:state:<room> the compacted state; huddle:{ws}:sv:<room> its state vector
+//   huddle:{global}:kv/idx   keys that belong to no workspace (session bindings, links, revocations)
+//   huddle:workspaces        sorted set of every workspace with stored data
+//   huddle:owned             workspaces whose owner may have died holding work (see sweeper.ts)
+//   huddle:node:<id>         a live node's heartbeat {url, startedAt}, expires
+//   huddle:secret-check      HMAC of a fixed text under the cluster's secret
+import { WORKSPACE_RE } from '../../shared/names.js'
+
+export const GLOBAL_TAG = '{global}'
+export const WORKSPACES = 'huddle:workspaces'
+export const OWNED = 'huddle:owned'
+export const SECRET_CHECK = 'huddle:secret-check'
+export const NODE_PREFIX = 'huddle:node:'
+
+/** Store key families (the text before the first '!') whose second part is a room or workspace. */
+const WORKSPACE_FAMILIES = new Set(['doc', 'audit', 'authority'])
+
+/** The workspace a store key belongs to, or null for a cluster-wide key. */
+export function workspaceOfKey(key: string): string | null {
+  const bang = key.indexOf('!')
+  if (bang < 0 || !WORKSPACE_FAMILIES.has(key.slice(0, bang))) return null
+  const rest = key.slice(bang + 1)
+  const end = rest.search(/[!/]/)
+  const workspace = end < 0 ? rest : rest.slice(0, end)
+  return WORKSPACE_RE.test(workspace) ? workspace : null
+}
+
+export function workspaceOfRoom(room: string): string {
+  const slash = room.indexOf('/')
+  return slash < 0 ? room : room.slice(0, slash)
+}
+
+export function tagOf(workspace: string | null): string {
+  return workspace === null ? GLOBAL_TAG : `{${workspace}}`
+}
+
+export const leaseIn = (tag: string) => `huddle:${tag}:lease`
+export const docsIn = (tag: string) => `huddle:${tag}:docs`
+export const lease = (ws: string) => leaseIn(tagOf(ws))
+export const epoch = (ws: string) => `huddle:${tagOf(ws)}:epoch`
+export const kv = (tag: string) => `huddle:${tag}:kv`
+export const idx = (tag: string) => `huddle:${tag}:idx`
+export const docs = (ws: string) => docsIn(tagOf(ws))
+export const log = (room: string) => `huddle:${tagOf(workspaceOfRoom(room))}:log:${room}`
+export const state = (room: string) => `huddle:${tagOf(workspaceOfRoom(room))}:state:${room}`
+export const sv = (room: string) => `huddle:${tagOf(workspaceOfRoom(room))}:sv:${room}`

@@ -1,0 +1,291 @@
+// A node of a cluster (`huddle serve --redis`): joins the cluster (Redis reachable, same secret),
+// stores through Redis, decides for each client whether this node serves its workspace or relays
+// it to the owner, gives up rooms whose lease it lost, and resumes the workspaces of dead owners.
+import { createHmac, randomBytes } from 'node:crypto'
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { Gauge, type Registry as MetricsRegistry } from 'prom-client'
+import { CloseCode } from '../../shared/close-codes.js'
+import { checkWorkspace, parseRoom, type RoomName } from '../../shared/names.js'
+import type { Route } from '../http/routes.js'
+import { log } from '../log.js'
+import type { DocumentHook, UnloadReason } from '../rooms/hooks.js'
+import type { Registry } from '../rooms/registry.js'
+import * as K from './keys.js'
+import { Ownership, type Owner } from './ownership.js'
+import { Fenced, RedisClient } from './redis.js'
+import { RedisStore, type RedisStoreOptions } from './redis-store.js'
+import { RELAY_HEADER, Relays } from './relay.js'
+import { Sweeper } from './sweeper.js'
+
+export interface ClusterOptions {
+  redis: string
+  nodeId: string
+  /** how long a lease lasts without renewal: the time a dead owner's rooms wait for a new one */
+  ownerLeaseMs: number
+  /** the URL other nodes reach this one at (default: from --host and the port) */
+  advertise?: string
+  compactAfter: number
+  maxMessageBytes: number
+  maxBufferedBytes: number
+  pingMs: number
+}
+
+/** What the node needs from the server once it exists. */
+export interface ServerParts {
+  registry: Registry
+  /** hands an upgrade to the local WebSocket front door */
+  serveLocally(request: IncomingMessage, socket: Duplex, head: Buffer): void
+}
+
+type StoreEvents = Pick<RedisStoreOptions, 'onError' | 'onBatch'>
+
+const API_WORKSPACE = /^\/api\/workspaces\/([^/]+)\//
+
+export class ClusterNode {
+  readonly store: RedisStore
+  readonly ownership: Ownership
+  readonly relays: Relays
+  /** the built-in hook every room gets on a cluster node (see hook()) */
+  readonly hook: DocumentHook
+  private parts: ServerParts | null = null
+  private sweeper: Sweeper | null = null
+  private heartbeat: NodeJS.Timeout | null = null
+  private url = ''
+  private readonly loaded = new Map<string, number>()
+
+  private constructor(
+    readonly client: RedisClient,
+    readonly options: ClusterOptions,
+    events: StoreEvents,
+  ) {
+    const holder = `${options.nodeId}#${randomBytes(4).toString('hex')}`
+    this.ownership = new Ownership(client, { holder, leaseMs: options.ownerLeaseMs, onLost: (workspace, reason) => this.lost(workspace, reason) })
+    this.store = new RedisStore(client, this.ownership, { compactAfter: options.compactAfter, ...events, beforeQuit: () => this.leave() })
+    this.relays = new Relays({
+      nodeId: options.nodeId,
+      maxMessageBytes: options.maxMessageBytes,
+      maxBufferedBytes: options.maxBufferedBytes,
+      pingMs: options.pingMs,
+    })
+    this.hook = this.roomHook()
+  }
+
+  /** Connects to Redis and checks this node may join; throws the reason it may not. */
+  static async join(options: ClusterOptions, key: Uint8Array, events: StoreEvents): Promise<ClusterNode> {
+    const client = await RedisClient.connect(options.redis)
+    try {
+      await checkSecret(client, key)
+      await warnWithoutAof(client)
+    } catch (error) {
+      await client.close()
+      throw error
+    }
+    return new ClusterNode(client, options, events)
+  }
+
+  /** Starts serving once the server listens at `url`. */
+  start(url: string, parts: ServerParts): void {
+    this.url = this.options.advertise ?? url
+    this.parts = parts
+    this.ownership.start(this.url)
+    this.sweeper = new Sweeper(this.client, this.ownership, (workspace) => this.resume(workspace), Math.max(100, Math.floor(this.options.ownerLeaseMs / 4)))
+    const beat = () => {
+      const record = JSON.stringify({ url: this.url, owns: this.ownership.size, at: Date.now() })
+      this.client.redis.set(`${K.NODE_PREFIX}${this.options.nodeId}`, record, 'PX', this.options.ownerLeaseMs).catch(() => undefined)
+    }
+    beat()
+    this.heartbeat = setInterval(beat, Math.max(100, Math.floor(this.options.ownerLeaseMs / 3)))
+    this.heartbeat.unref()
+  }
+
+  /** A WebSocket upgrade: served here if this node owns (or can take) the workspace, else relayed. */
+  upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.routeUpgrade(request, socket, head).catch((error: Error) => {
+      this.relays.refuse(request, socket, head, CloseCode.tryAgainLater, `storage unavailable: ${error.message}; reconnect`)
+    })
+  }
+
+  private async routeUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const parts = this.parts!
+    if (!this.client.reachable) {
+      return this.relays.refuse(
+        request,
+        socket,
+        head,
+        CloseCode.tryAgainLater,
+        `storage unavailable: Redis at ${this.client.url} is unreachable; reconnect shortly`,
+      )
+    }
+    const room = roomOf(request)
+    // A bad room name is the front door's to refuse, with its reason.
+    if (!room) return parts.serveLocally(request, socket, head)
+    if (request.headers[RELAY_HEADER] !== undefined) {
+      if (this.ownership.epochOf(room.workspace)) return parts.serveLocally(request, socket, head)
+      return this.relays.refuse(
+        request,
+        socket,
+        head,
+        CloseCode.tryAgainLater,
+        `node ${this.options.nodeId} no longer serves workspace ${room.workspace}; reconnect`,
+      )
+    }
+    const owner = await this.ownership.ensure(room.workspace)
+    if (socket.destroyed) return
+    if (owner.self) return parts.serveLocally(request, socket, head)
+    this.relays.relay(request, socket, head, owner)
+  }
+
+  /** REST calls about a workspace go to its owner, like its WebSockets. */
+  apiRoute(): Route {
+    return async (request, response, url) => {
+      const match = API_WORKSPACE.exec(url.pathname)
+      if (!match || request.headers[RELAY_HEADER] !== undefined) return false
+      const workspace = decodeURIComponent(match[1]!)
+      if (checkWorkspace(workspace)) return false
+      const owner = await this.ownership.ensure(workspace)
+      if (owner.self) return false
+      proxyHttp(request, response, owner, this.options.nodeId)
+      return true
+    }
+  }
+
+  /** For /healthz. */
+  health(): Record<string, unknown> {
+    const owns = this.ownership.workspaces()
+    return {
+      cluster: {
+        node: this.options.nodeId,
+        url: this.url,
+        redis: this.client.reachable ? 'reachable' : 'unreachable',
+        role: owns.length > 0 ? `owner of ${owns.length} workspace${owns.length === 1 ? '' : 's'}` : 'relay only',
+        owns: owns.sort(),
+        relayedConnections: this.relays.size,
+      },
+    }
+  }
+
+  registerMetrics(registry: MetricsRegistry): void {
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(value())
+        },
+      })
+    gauge('huddle_cluster_owned_workspaces', 'Workspaces whose lease this node holds', () => this.ownership.size)
+    gauge('huddle_cluster_leases_acquired', 'Leases this node has taken since it started', () => this.ownership.acquired)
+    gauge('huddle_cluster_leases_lost', 'Leases this node lost (ran out or taken by another node) since it started', () => this.ownership.lost)
+    gauge('huddle_cluster_relayed_connections', 'Client connections this node relays to other owners', () => this.relays.size)
+    gauge('huddle_cluster_relays_opened', 'Client connections relayed since start', () => this.relays.opened)
+    gauge('huddle_cluster_relay_frames_to_owner', 'Frames relayed from clients to owner nodes since start', () => this.relays.framesToOwner)
+    gauge('huddle_cluster_relay_frames_from_owner', 'Frames relayed from owner nodes to clients since start', () => this.relays.framesFromOwner)
+    gauge('huddle_cluster_redis_up', '1 while Redis is reachable', () => (this.client.reachable ? 1 : 0))
+  }
+
+  /** Rooms load only on the owner; it gives a workspace up once its last room unloads idle. */
+  private roomHook(): DocumentHook {
+    return {
+      matches: () => true,
+      beforeLoad: async (room: RoomName) => {
+        if (!this.ownership.epochOf(room.workspace)) throw new Fenced(`node ${this.options.nodeId} does not own workspace ${room.workspace}; reconnect`)
+      },
+      onLoad: (room: RoomName) => {
+        this.loaded.set(room.workspace, (this.loaded.get(room.workspace) ?? 0) + 1)
+      },
+      onUnload: (room: RoomName, _doc, reason: UnloadReason) => {
+        const left = (this.loaded.get(room.workspace) ?? 1) - 1
+        if (left > 0) return void this.loaded.set(room.workspace, left)
+        this.loaded.delete(room.workspace)
+        if (reason === 'idle') void this.releaseIdle(room.workspace)
+      },
+    }
+  }
+
+  private async releaseIdle(workspace: string): Promise<void> {
+    try {
+      await this.store.flush()
+      if (this.loaded.has(workspace)) return
+      await this.ownership.release(workspace, true)
+    } catch (error) {
+      log('could not release an idle workspace; its lease runs out instead', { workspace, error: (error as Error).message })
+    }
+  }
+
+  /** After a crash of its owner: load the coordination document so its authority runs its timers. */
+  private async resume(workspace: string): Promise<void> {
+    const owner: Owner = await this.ownership.ensure(workspace)
+    if (!owner.self || !this.parts) return
+    log('resuming a workspace whose owner is gone', { workspace, epoch: owner.epoch })
+    await this.parts.registry.open({ room: workspace, workspace, path: null })
+  }
+
+  private lost(workspace: string, reason: string): void {
+    log('this node no longer owns a workspace; closing its rooms', { workspace, reason })
+    this.parts?.registry.evict(
+      (room) => room.workspace === workspace,
+      new Fenced(`node ${this.options.nodeId} no longer owns workspace ${workspace}; reconnect`),
+    )
+  }
+
+  /** At shutdown, after the last writes: leases go, so other nodes take over at once. */
+  private async leave(): Promise<void> {
+    this.sweeper?.stop()
+    if (this.heartbeat) clearInterval(this.heartbeat)
+    this.relays.closeAll(CloseCode.shuttingDown, 'server shutting down; reconnect shortly')
+    this.relays.close()
+    await this.ownership.releaseAll()
+    await this.client.redis.del(`${K.NODE_PREFIX}${this.options.nodeId}`).catch(() => undefined)
+  }
+}
+
+/**
+ * Nodes must share the signing secret (a token minted for one is checked by another when relayed).
+ * The first node leaves an HMAC of a fixed text under it; a node whose secret gives another HMAC
+ * is refused.
+ */
+async function checkSecret(client: RedisClient, key: Uint8Array): Promise<void> {
+  const proof = createHmac('sha256', key).update('huddle cluster secret check').digest('hex')
+  const stored = await client.call(async () => (await client.redis.set(K.SECRET_CHECK, proof, 'NX', 'GET')) ?? proof)
+  if (stored !== proof) {
+    throw new Error(`the cluster on ${client.url} uses another secret: start this node with the same HUDDLE_SECRET as the others`)
+  }
+}
+
+/** Acknowledged writes survive a crash of Redis only with its append-only file. */
+async function warnWithoutAof(client: RedisClient): Promise<void> {
+  const reply = (await client.redis.config('GET', 'appendonly').catch(() => null)) as string[] | null
+  if (reply?.[1] === 'no')
+    log('WARNING: Redis runs without its append-only file: a crash of Redis loses what it acknowledged since its last snapshot; run it with appendonly yes', {
+      redis: client.url,
+    })
+}
+
+function roomOf(request: IncomingMessage): RoomName | null {
+  try {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname.replace(/^\/+/, '')
+    const room = parseRoom(decodeURIComponent(path))
+    return typeof room === 'string' ? null : room
+  } catch {
+    return null
+  }
+}
+
+function proxyHttp(request: IncomingMessage, response: ServerResponse, owner: { node: string; url: string }, nodeId: string): void {
+  const upstream = httpRequest(
+    `${owner.url}${request.url ?? '/'}`,
+    { method: request.method, headers: { ...request.headers, [RELAY_HEADER]: nodeId } },
+    (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(response)
+    },
+  )
+  upstream.on('error', (error) => {
+    if (response.headersSent) return void response.destroy()
+    response.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '2' })
+    response.end(JSON.stringify({ error: `node ${owner.node}, which serves this workspace, is unreachable (${error.message}); retry in a few seconds` }))
+  })
+  request.pipe(upstream)
+}

@@ -1,0 +1,152 @@
+// The relay of a node that does not own a client's workspace: the client's WebSocket is accepted
+// here and carried, frame for frame, over a WebSocket of its own to the owner (which admits it with
+// the client's own token and session, as if it had connected directly), and the owner's frames and
+// close code come back the same way. One node-to-node socket per client keeps what y-websocket
+// relies on — order, no loss, and a close that tells the client to resync — which Redis pub/sub
+// gives none of (at most once, no backpressure, nothing when a subscriber reconnects).
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { type RawData, WebSocket, WebSocketServer } from 'ws'
+import { CloseCode } from '../../shared/close-codes.js'
+import { truncateReason } from '../net/connection.js'
+
+/** Marks a connection one node relays to another; the receiving node never relays it further. */
+export const RELAY_HEADER = 'x-huddle-relayed-by'
+
+export interface RelayOptions {
+  nodeId: string
+  maxMessageBytes: number
+  maxBufferedBytes: number
+  pingMs: number
+}
+
+export interface Target {
+  node: string
+  url: string
+}
+
+interface Pair {
+  client: WebSocket
+  upstream: WebSocket
+  alive: boolean
+}
+
+export class Relays {
+  private readonly wss: WebSocketServer
+  private readonly pairs = new Set<Pair>()
+  private readonly timer: NodeJS.Timeout
+  /** relayed connections since start, frames each way */
+  opened = 0
+  framesToOwner = 0
+  framesFromOwner = 0
+
+  constructor(private readonly options: RelayOptions) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false })
+    this.timer = setInterval(() => this.sweep(), options.pingMs)
+    this.timer.unref()
+  }
+
+  get size(): number {
+    return this.pairs.size
+  }
+
+  /** Accepts the client and connects it to the owner's node. */
+  relay(request: IncomingMessage, socket: Duplex, head: Buffer, target: Target): void {
+    this.wss.handleUpgrade(request, socket, head, (client) => this.pipe(client, request.url ?? '/', target))
+  }
+
+  /** Accepts the client only to close it at once with a code and a reason it can act on. */
+  refuse(request: IncomingMessage, socket: Duplex, head: Buffer, code: number, reason: string): void {
+    if (socket.destroyed) return
+    this.wss.handleUpgrade(request, socket, head, (client) => client.close(code, truncateReason(reason)))
+  }
+
+  private pipe(client: WebSocket, path: string, target: Target): void {
+    this.opened++
+    const url = `${target.url.replace(/^http/, 'ws')}${path}`
+    const upstream = new WebSocket(url, {
+      headers: { [RELAY_HEADER]: this.options.nodeId },
+      perMessageDeflate: false,
+      maxPayload: this.options.maxMessageBytes,
+      handshakeTimeout: 5000,
+    })
+    const pair: Pair = { client, upstream, alive: true }
+    this.pairs.add(pair)
+    let why = `lost the connection to node ${target.node}, which serves this workspace; reconnect`
+    const early: Array<[RawData, boolean]> = []
+    let earlyBytes = 0
+    client.on('message', (data, isBinary) => {
+      if (upstream.readyState === WebSocket.OPEN) return this.toOwner(upstream, data, isBinary)
+      earlyBytes += rawLength(data)
+      if (earlyBytes > this.options.maxBufferedBytes) return client.close(CloseCode.tryAgainLater, 'too much sent before the owner node answered; reconnect')
+      early.push([data, isBinary])
+    })
+    client.on('pong', () => (pair.alive = true))
+    client.on('error', () => undefined)
+    client.on('close', () => {
+      this.pairs.delete(pair)
+      if (upstream.readyState === WebSocket.OPEN) upstream.close(1000)
+      else upstream.terminate()
+    })
+    upstream.on('open', () => {
+      for (const [data, isBinary] of early.splice(0)) this.toOwner(upstream, data, isBinary)
+    })
+    upstream.on('message', (data, isBinary) => {
+      if (client.bufferedAmount > this.options.maxBufferedBytes) {
+        client.close(CloseCode.tryAgainLater, `you are not reading fast enough: more than ${this.options.maxBufferedBytes} bytes queued; reconnect to resync`)
+        return
+      }
+      this.framesFromOwner++
+      client.send(data, { binary: isBinary })
+    })
+    upstream.on('unexpected-response', (_request, response) => {
+      why = `node ${target.node}, which serves this workspace, refused the relay (HTTP ${response.statusCode}); reconnect`
+      upstream.terminate()
+    })
+    upstream.on('error', (error) => {
+      why = `cannot reach node ${target.node}, which serves this workspace (${error.message}); reconnect in a few seconds`
+    })
+    upstream.on('close', (code, reason) => {
+      if (client.readyState !== WebSocket.OPEN && client.readyState !== WebSocket.CONNECTING) return
+      if (sendable(code)) client.close(code, reason.toString())
+      else client.close(CloseCode.tryAgainLater, truncateReason(why))
+    })
+  }
+
+  private toOwner(upstream: WebSocket, data: RawData, isBinary: boolean): void {
+    this.framesToOwner++
+    upstream.send(data, { binary: isBinary })
+  }
+
+  /** Clients that stopped answering pings are cut off (the owner sees its relay close). */
+  private sweep(): void {
+    for (const pair of this.pairs) {
+      if (!pair.alive) {
+        pair.client.terminate()
+        continue
+      }
+      pair.alive = false
+      if (pair.client.readyState === WebSocket.OPEN) pair.client.ping()
+    }
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const pair of this.pairs) pair.client.close(code, reason)
+  }
+
+  close(): void {
+    clearInterval(this.timer)
+    for (const pair of this.pairs) pair.upstream.terminate()
+    this.wss.close()
+  }
+}
+
+/** Codes a WebSocket endpoint may send (1005, 1006 and 1015 only describe what happened locally). */
+function sendable(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
+}
+
+function rawLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0)
+  return data instanceof ArrayBuffer ? data.byteLength : data.length
+}

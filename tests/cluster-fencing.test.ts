@@ -1,0 +1,119 @@
+// Cluster mode, one owner per room (issue 17): the lease scripts hand out strictly increasing
+// epochs and renew or release only for the epoch that holds the lease, and every write carries the
+// writer's epoch, so an owner paused past its lease (SIGSTOP) can never write once another node
+// took over: its writes are refused and it gives the rooms up.
+import { Redis } from 'ioredis'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Fenced, RedisClient } from '../server/cluster/redis.js'
+import { RedisStore } from '../server/cluster/redis-store.js'
+import * as K from '../server/cluster/keys.js'
+import { cleanupClients, connectPeer, mintToken, rejectionOf, waitFor } from './helpers/clients.js'
+import { RedisServer, startNode } from './helpers/redis.js'
+import type { TestServer } from './helpers/server.js'
+
+let redis: RedisServer
+let inspect: Redis
+const nodes: TestServer[] = []
+
+test.before(async () => {
+  redis = await RedisServer.start()
+  inspect = new Redis(redis.url)
+})
+
+test.after.each(async () => {
+  cleanupClients()
+  for (const node of nodes) if (node.running) node.child.kill('SIGCONT')
+  await Promise.all(nodes.splice(0).map((node) => node.dispose()))
+})
+
+test.after(async () => {
+  inspect.disconnect()
+  await redis?.kill()
+})
+
+async function node(name: string): Promise<TestServer> {
+  const started = await startNode(redis, name, ['--owner-lease', '1s'])
+  nodes.push(started)
+  return started
+}
+
+test('lease scripts: epochs only grow; renew, release and writes of an old epoch are refused', async () => {
+  const client = await RedisClient.connect(redis.url)
+  try {
+    const take = async (holder: string) =>
+      (await client.script('acquire', [K.lease('fw'), K.epoch('fw')], [holder, `http://${holder}`, 300])) as Array<Buffer | number>
+    const first = await take('node-a')
+    assert.is(Number(first[0]), 1)
+    assert.is(String(first[1]), '1')
+    const refused = await take('node-b')
+    assert.is(Number(refused[0]), 0, 'a held lease was taken')
+    assert.is(String(refused[2]), 'node-a')
+    const stale = new RedisStore(client, { epochOf: () => '1' }, { compactAfter: 1000, onError: (error) => assert.unreachable(error.message) })
+    await stale.appendUpdate('fw/doc', new Uint8Array([0, 0]))
+    await waitFor(async () => (await inspect.exists(K.lease('fw'))) === 0, 5000, 'the lease never ran out')
+    const second = await take('node-b')
+    assert.is(Number(second[0]), 1)
+    assert.is(String(second[1]), '2', 'the epoch did not grow')
+    await rejectionOf(Fenced, stale.appendUpdate('fw/doc', new Uint8Array([0, 0])))
+    await rejectionOf(Fenced, stale.put('audit!fw!0000000000000001', new TextEncoder().encode('{}')))
+    assert.is(Number(await client.script('renew', [K.lease('fw')], ['1', 300])), 0, "epoch 1 renewed epoch 2's lease")
+    assert.is(Number(await client.script('release', [K.lease('fw')], ['1'])), 0, "epoch 1 released epoch 2's lease")
+    assert.is(await inspect.hget(K.lease('fw'), 'node'), 'node-b')
+    assert.is(await inspect.xlen(K.log('fw/doc')), 1, 'the stale append reached the log')
+    assert.is(await inspect.hexists(K.kv('{fw}'), 'audit!fw!0000000000000001'), 0, 'the stale put reached the audit log')
+  } finally {
+    await client.close()
+  }
+})
+
+test('an owner paused past its lease cannot write after another node took over, and steps down', async () => {
+  const a = await node('paused')
+  const b = await node('successor')
+  const token = await mintToken('carol', 'editor')
+  const early = await connectPeer(a, 'sleepy/doc', { token })
+  early.doc.getText('t').insert(0, 'A1 ')
+  await waitFor(async () => (await inspect.xlen(K.log('sleepy/doc'))) === 1, 5000, 'A never wrote')
+  assert.is(await inspect.hget(K.lease('sleepy'), 'epoch'), '1')
+
+  a.child.kill('SIGSTOP')
+  await waitFor(async () => (await inspect.exists(K.lease('sleepy'))) === 0, 10_000, "A's lease never ran out")
+  const late = await connectPeer(b, 'sleepy/doc', { token, timeoutMs: 15_000 })
+  assert.is(await inspect.hget(K.lease('sleepy'), 'epoch'), '2', 'B did not take the workspace with a new epoch')
+  late.doc.getText('t').insert(0, 'B1 ')
+  // Sent to the paused owner: it reads this only after SIGCONT, with epoch 1 in its memory.
+  early.doc.getText('t').insert(0, 'A2 ')
+  await waitFor(async () => (await inspect.xlen(K.log('sleepy/doc'))) >= 2, 5000, 'B never wrote')
+  a.child.kill('SIGCONT')
+
+  await waitFor(
+    () => early.closes.some((close) => close.code === 1013),
+    10_000,
+    () => `A never closed its client with 1013 (closes: ${JSON.stringify(early.closes)})`,
+  )
+  await waitFor(
+    async () => {
+      const health = await a.fetchJson<{ cluster: { owns: string[] } }>('/healthz')
+      return health.cluster.owns.length === 0
+    },
+    10_000,
+    'A still claims to own the workspace',
+  )
+  // Nothing of epoch 1 follows anything of epoch 2 in the log: the paused owner wrote nothing.
+  const epochs = (await inspect.xrange(K.log('sleepy/doc'), '-', '+')).map(([, fields]) => fields[fields.indexOf('e') + 1])
+  const firstOfB = epochs.indexOf('2')
+  assert.ok(firstOfB > 0, `no write of epoch 2: ${epochs}`)
+  assert.ok(
+    epochs.slice(firstOfB).every((epoch) => epoch !== '1'),
+    `a write of epoch 1 after epoch 2 took over: ${epochs}`,
+  )
+  // The client reconnects (to A, which now relays to B) and its edit is not lost.
+  await waitFor(
+    () => late.doc.getText('t').toString().includes('A2'),
+    15_000,
+    () => `A2 never reached B's client: ${late.doc.getText('t').toString()}`,
+  )
+  assert.is(early.doc.getText('t').toString(), late.doc.getText('t').toString())
+})
+
+test.run()
