@@ -43,6 +43,11 @@ program
   .option('--webhooks-timeout <duration>', 'a webhook receiver must answer within this long', duration, DEFAULTS.webhooksTimeoutMs)
   .option('--lock-waiting-after <duration>', 'report a claim still waiting after this long (the lock.waiting webhook event)', duration, DEFAULTS.lockWaitingMs)
   .option('--public-url <url>', "the dashboard's address as people open it, for links in webhooks (default: http://HOST:PORT)")
+  .option('--no-history', 'keep no document history (no attribution, versions, diff, blame or revert)')
+  .option('--history-quiet <duration>', 'a changed document gets a version after this long without changes', duration, DEFAULTS.historyQuietMs)
+  .option('--history-max <duration>', '... or this long into continuous editing', duration, DEFAULTS.historyMaxMs)
+  .option('--history-keep-all <duration>', 'keep every version this long, then one per hour', duration, DEFAULTS.historyKeepAllMs)
+  .option('--history-hourly <duration>', 'keep one version per hour this long, then one per day (labelled versions are always kept)', duration, DEFAULTS.historyHourlyMs)
   .action(async (flags, command: Command) => {
     if (flags.memory && command.getOptionValueSource('data') === 'cli') {
       throw new InvalidArgumentError('--memory writes nothing to disk, so it takes no --data directory: drop one of the two')
@@ -72,6 +77,11 @@ program
       publicUrl: flags.publicUrl ? publicUrl(flags.publicUrl) : null,
       maxConnections: flags.maxConnections,
       linkAttemptsPerMinute: flags.linkAttempts,
+      history: flags.history !== false,
+      historyQuietMs: flags.historyQuiet,
+      historyMaxMs: flags.historyMax,
+      historyKeepAllMs: flags.historyKeepAll,
+      historyHourlyMs: flags.historyHourly,
     })
   })
 

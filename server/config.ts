@@ -38,6 +38,15 @@ export interface ServerOptions {
   lockWaitingMs: number
   /** the dashboard's address as people reach it, for links in Slack messages (default: http://host:port) */
   publicUrl: string | null
+  /** document history (server/history): attribution, versions, diff, blame, revert */
+  history: boolean
+  /** a changed document gets a version after this long without changes ... */
+  historyQuietMs: number
+  /** ... or this long into continuous editing */
+  historyMaxMs: number
+  /** retention: every version this long, then one per hour until historyHourlyMs, then one per day */
+  historyKeepAllMs: number
+  historyHourlyMs: number
 }
 
 export const DEFAULTS: ServerOptions = {
@@ -65,4 +74,9 @@ export const DEFAULTS: ServerOptions = {
   webhooksTimeoutMs: 15_000,
   lockWaitingMs: 60_000,
   publicUrl: null,
+  history: true,
+  historyQuietMs: 30_000,
+  historyMaxMs: 5 * 60_000,
+  historyKeepAllMs: 7 * 24 * 3_600_000,
+  historyHourlyMs: 30 * 24 * 3_600_000,
 }

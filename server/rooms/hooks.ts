@@ -37,6 +37,8 @@ export interface DocumentHook {
   beforeLoad?(room: RoomName): Promise<void>
   /** after the document is loaded from storage, before anyone is answered */
   onLoad?(room: RoomName, doc: Y.Doc): void
+  /** before a client's update is applied: a reason refuses the whole update (4403, the connection closes) */
+  refuseClientUpdate?(room: RoomName, update: Uint8Array, writer: Writer): string | null
   /** inside the client's transaction, after its update was applied: undo what is not allowed */
   onClientWrite?(context: WriteContext): void
   onJoin?(room: RoomName, doc: Y.Doc, writer: Writer): void

@@ -181,6 +181,11 @@ export class Room {
       member.refuse(CloseCode.forbidden, `read-only: your role is ${member.identity.role}; ask an admin for an editor token to change ${this.name.room}`)
       return
     }
+    const refusal = this.refusalOf(member, update)
+    if (refusal) {
+      member.refuse(CloseCode.forbidden, refusal)
+      return
+    }
     const hooks = this.writeHooks
     this.doc.transact((transaction) => {
       try {
@@ -201,6 +206,19 @@ export class Room {
       const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse }
       for (const hook of hooks) hook.onClientWrite!(context)
     }, member)
+  }
+
+  /** A hook's reason to refuse a client's update before it is applied; a hook that throws refuses it too. */
+  private refusalOf(member: Member, update: Uint8Array): string | null {
+    for (const hook of this.hooks) {
+      try {
+        const reason = hook.refuseClientUpdate?.(this.name, update, member)
+        if (reason) return reason
+      } catch (error) {
+        return `write refused: it could not be checked (${(error as Error).message})`
+      }
+    }
+    return null
   }
 
   private applyAwareness(member: Member, update: Uint8Array): void {
