@@ -12,6 +12,7 @@ import type { ClientContext } from './context.js'
 import { check, HuddleError } from './errors.js'
 import type { TokenIdentity } from './identity.js'
 import { newSessionId } from './ids.js'
+import { DocumentHistory } from './history.js'
 import { Locks } from './locks.js'
 import { Presence } from './presence.js'
 import { serverUrls } from './urls.js'
@@ -43,6 +44,8 @@ export class Huddle {
   readonly presence: Presence
   readonly audit: Audit
   readonly api: HuddleApi
+  /** document history: versions, diff, blame, revert (client-lib/history.ts) */
+  readonly docs: DocumentHistory
 
   /** @internal use `connect()` */
   constructor(private readonly ctx: ClientContext, readonly workspace: string) {
@@ -53,6 +56,7 @@ export class Huddle {
     const closed = new AbortController()
     ctx.conn.on('state', (change) => change.state === 'closed' && closed.abort())
     this.audit = new Audit(ctx.api, (listener) => ctx.feed.subscribe(listener), closed.signal)
+    this.docs = new DocumentHistory(ctx.api)
   }
 
   /** This client's session id (the prefix of its claim and approval keys). */
@@ -152,6 +156,7 @@ export type { ConnectionState, StateChange } from './connection.js'
 export { HuddleError, type ErrorCode } from './errors.js'
 export { inboxItems, type InboxItem, type InboxKind, type InboxPerson } from './inbox.js'
 export { verifyWebhook, type VerifyOptions, type WebhookEvent, type WebhookHeaders } from './webhooks.js'
+export { DocumentHistory, type BlameLine, type DiffChange, type DiffOptions, type DocDiff, type LastEdit, type VersionActor, type VersionContent, type VersionInfo } from './history.js'
 export type { TokenIdentity } from './identity.js'
 export { Lock, type AcquireOptions, type Blocker, type Locks, type WaitInfo } from './locks.js'
 export { PRESENCE_STATUSES, type OnlineMember, type Presence, type PresenceStatus, type PresenceUpdate } from './presence.js'

@@ -87,8 +87,10 @@ export class HistoryRecorder implements DocumentHook {
   refuseClientUpdate(room: RoomName, update: Uint8Array, writer: Writer): string | null {
     const state = this.docs.get(room.room)
     if (!state) return null
-    const { from } = Y.parseUpdateMeta(update)
-    for (const client of from.keys()) {
+    const { to } = Y.parseUpdateMeta(update)
+    for (const [client, end] of to) {
+      // Ids the document already has are no new writing (a sync step 2 may repeat them).
+      if (state.doc && end <= Y.getState(state.doc.store, client)) continue
       const owner = client === state.doc?.clientID ? SERVER_ACTOR : state.bindings.get(client)
       if (owner !== undefined && owner !== writer.identity.actor) {
         return `Yjs clientID ${client} already writes for ${owner} in ${room.room}; a client writes under its own clientID (reload to get a new one)`
