@@ -15,7 +15,7 @@ const WS = 'mcp'
 let server: TestServer
 let mcp: Client
 let human: Huddle
-const TOOLS = ['acquire_lock', 'await_approval', 'cancel_approval', 'list_approvals', 'list_locks', 'list_online', 'release_lock', 'request_approval', 'set_presence']
+const TOOLS = ['acquire_lock', 'await_approval', 'cancel_approval', 'document_blame', 'document_diff', 'document_history', 'list_approvals', 'list_locks', 'list_online', 'release_lock', 'request_approval', 'revert_document', 'set_presence']
 
 withServer(test, async (started) => {
   server = started

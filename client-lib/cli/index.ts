@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { registerApprovalCommands } from './approvals.js'
 import { registerAuditCommand } from './audit.js'
 import { registerInboxCommands } from './inbox.js'
+import { registerHistoryCommands } from './history.js'
 import { registerLockCommands } from './locks.js'
 import { registerMcpCommand } from './mcp.js'
 import { registerTokenCommands } from './tokens.js'
@@ -16,4 +17,5 @@ export function registerClientCommands(program: Command): void {
   registerMcpCommand(program)
   registerTokenCommands(program)
   registerInboxCommands(program)
+  registerHistoryCommands(program)
 }

@@ -9,6 +9,7 @@ import { describeApprovalState, describeLock, describeWait } from '../describe.j
 import { HuddleError } from '../errors.js'
 import type { Huddle } from '../index.js'
 import type { Lock } from '../locks.js'
+import { registerHistoryTools } from './history-tools.js'
 import { type ApprovalInfo, displayIds } from '../views.js'
 
 /** MCP clients time out requests after 60 s by default: waits inside one call stay below that. */
@@ -147,6 +148,8 @@ export function registerTools(server: McpServer, client: () => Promise<Huddle>):
     inputSchema: {},
     annotations: readOnly,
   }, guard(async (_args, huddle) => ({ online: huddle.presence.list() })))
+
+  registerHistoryTools(server, guard)
 }
 
 function ok(value: unknown): CallToolResult {
