@@ -15,6 +15,7 @@ import type { SelfPresence } from '../self-presence.js'
 import { ago, now, stamp } from '../time.js'
 import { avatar, empty } from '../ui.js'
 import { api } from '../api.js'
+import { HistoryPanel } from './history.js'
 
 export const REGISTRY_PATH = '.huddle/documents'
 
@@ -39,6 +40,9 @@ export class DocumentsPanel {
   private stored: string[] = []
   private entries: Y.Map<RegistryEntry> | null = null
   private session: DocumentSession | null = null
+  private history: HistoryPanel | null = null
+  /** who last changed each stored document, from the server's attribution */
+  private lastEdits = new Map<string, { actor: string; name?: string; at: number }>()
   private readonly list = h('ul', { class: 'doc-list' })
   private readonly none = empty('No documents yet.')
   private readonly pathInput = h('input', { class: 'input', type: 'text', name: 'path', placeholder: 'e.g. notes or plans/q3', 'aria-label': 'Document path', autocomplete: 'off', spellcheck: 'false' })
@@ -108,6 +112,9 @@ export class DocumentsPanel {
       const { documents } = await api<{ documents: Array<{ path: string }> }>('GET', `/api/workspaces/${encodeURIComponent(this.model.workspace)}/documents`, { token: this.me.token })
       this.stored = documents.map((document) => document.path)
       this.renderList()
+      const edits = await api<{ documents: Array<{ path: string; lastEdit: { actor: string; name?: string; at: number } | null }> }>('GET', `/api/workspaces/${encodeURIComponent(this.model.workspace)}/history/last-edits`, { token: this.me.token })
+      this.lastEdits = new Map(edits.documents.flatMap((document) => (document.lastEdit ? [[document.path, document.lastEdit] as const] : [])))
+      this.renderList()
     } catch {
       // The live registry still lists what is opened from dashboards; the next visit retries.
     }
@@ -121,6 +128,8 @@ export class DocumentsPanel {
     if (path === (this.session?.path ?? null)) return
     this.session?.destroy()
     this.session = null
+    this.history?.el.remove()
+    this.history = null
     setChildren(this.editorHost)
     this.editorPane.hidden = path === null
     if (path !== null) {
@@ -133,6 +142,8 @@ export class DocumentsPanel {
       this.editorNote.hidden = session.canEdit
       session.connection.onState((state) => this.showState(state))
       session.onPeers((peers) => this.showPeers(peers))
+      this.history = new HistoryPanel(this.model.workspace, path, this.me)
+      this.editorPane.after(this.history.el)
       this.register(path)
     }
     this.presence.setViewing(path === null ? 'documents' : `document:${path}`)
@@ -178,13 +189,16 @@ export class DocumentsPanel {
       this.list,
       sorted.map((path) => {
         const entry = this.entries!.get(path)
+        const edit = this.lastEdits.get(path)
         const here = viewers.get(path) ?? []
         return h(
           'li',
           { class: `doc-item${path === this.session?.path ? ' current' : ''}` },
           h('button', { class: 'doc-link', type: 'button', 'data-path': path, onclick: () => this.open(path), 'aria-current': path === this.session?.path ? 'page' : null },
             h('span', { class: 'doc-path' }, path),
-            h('span', { class: 'doc-meta muted', title: entry ? stamp(entry.createdAt) : '' }, entry ? `by ${this.model.nameOf(entry.createdBy)}, ${ago(entry.createdAt)}` : 'stored'),
+            edit
+              ? h('span', { class: 'doc-meta muted', title: `last changed ${stamp(edit.at)}`, 'data-last-editor': edit.actor }, `edited by ${edit.name ?? edit.actor}, ${ago(edit.at)}`)
+              : h('span', { class: 'doc-meta muted', title: entry ? stamp(entry.createdAt) : '' }, entry ? `opened by ${this.model.nameOf(entry.createdBy)}, ${ago(entry.createdAt)}` : 'stored'),
           ),
           here.length ? h('span', { class: 'doc-here', title: here.map((v) => v.name).join(', ') }, here.slice(0, 4).map((v) => avatar(v.name, v.kind, v.color))) : null,
         )
@@ -194,6 +208,7 @@ export class DocumentsPanel {
   }
 
   destroy(): void {
+    this.history?.el.remove()
     this.session?.destroy()
     this.registry?.destroy()
   }
