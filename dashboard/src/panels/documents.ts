@@ -112,6 +112,7 @@ export class DocumentsPanel {
       const { documents } = await api<{ documents: Array<{ path: string }> }>('GET', `/api/workspaces/${encodeURIComponent(this.model.workspace)}/documents`, { token: this.me.token })
       this.stored = documents.map((document) => document.path)
       this.renderList()
+      if (this.history && this.stored.includes(this.history.path)) void this.history.refresh()
       const edits = await api<{ documents: Array<{ path: string; lastEdit: { actor: string; name?: string; at: number } | null }> }>('GET', `/api/workspaces/${encodeURIComponent(this.model.workspace)}/history/last-edits`, { token: this.me.token })
       this.lastEdits = new Map(edits.documents.flatMap((document) => (document.lastEdit ? [[document.path, document.lastEdit] as const] : [])))
       this.renderList()
@@ -142,8 +143,9 @@ export class DocumentsPanel {
       this.editorNote.hidden = session.canEdit
       session.connection.onState((state) => this.showState(state))
       session.onPeers((peers) => this.showPeers(peers))
-      this.history = new HistoryPanel(this.model.workspace, path, this.me)
-      this.editorPane.after(this.history.el)
+      // A document with nothing stored has no history to ask for yet (the panel says so).
+      this.history = new HistoryPanel(this.model.workspace, path, this.me, this.stored.includes(path))
+      this.editorPane.append(this.history.el)
       this.register(path)
     }
     this.presence.setViewing(path === null ? 'documents' : `document:${path}`)

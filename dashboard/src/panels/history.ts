@@ -59,7 +59,7 @@ export class HistoryPanel {
   private readonly base: string
   private names = new Map<string, Actor>()
 
-  constructor(workspace: string, readonly path: string, private readonly me: Me) {
+  constructor(workspace: string, readonly path: string, private readonly me: Me, stored: boolean) {
     this.canRestore = roleAtLeast(me.role, 'editor')
     this.base = `/api/workspaces/${encodeURIComponent(workspace)}/docs/${path}`
     const label = h('input', { class: 'input input-small', type: 'text', placeholder: 'Label this version', 'aria-label': 'Version label', maxlength: 200 })
@@ -83,7 +83,8 @@ export class HistoryPanel {
       this.list,
       this.view,
     )
-    void this.refresh()
+    if (stored) void this.refresh()
+    else setText(this.status, 'No history yet: it starts with the first change (press Refresh after editing).')
   }
 
   async refresh(): Promise<void> {
