@@ -90,6 +90,7 @@ export class HistoryPanel {
   async refresh(): Promise<void> {
     const body = await this.call<{ versions: Version[] }>('GET', 'versions')
     if (!body) return
+    setText(this.status, '')
     for (const version of body.versions) for (const actor of version.actors) this.names.set(actor.id, actor)
     setChildren(this.list, body.versions.length ? body.versions.map((version) => this.item(version)) : empty('No versions yet: one is saved after 30 s without changes.'))
   }
@@ -149,8 +150,8 @@ export class HistoryPanel {
     if (!decided.ok) return
     const done = await this.call<{ version: number }>('POST', 'revert', { version: version.id })
     if (!done) return
-    setText(this.status, `Restored version ${version.id} (saved as v${done.version}).`)
     await this.refresh()
+    setText(this.status, `Restored version ${version.id} (saved as v${done.version}).`)
   }
 
   private async call<T>(method: string, what: string, body?: unknown): Promise<T | null> {
