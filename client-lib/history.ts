@@ -1,4 +1,4 @@
-// Document history (DESIGN.md §9) through the server's REST API: versions with their authors,
+// Document history (docs/design.md, history) through the server's REST API: versions with their authors,
 // diff between versions, blame per line, labelled versions and revert. Exposed as `huddle.docs`.
 import { parseRoom } from '../shared/names.js'
 import type { HuddleApi } from './api.js'

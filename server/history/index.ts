@@ -1,4 +1,4 @@
-// Document history (DESIGN.md §9), built from the server's options.
+// Document history (docs/design.md, history), built from the server's options.
 import type { ServerOptions } from '../config.js'
 import type { Store } from '../store/index.js'
 import { HistoryRecorder } from './recorder.js'

@@ -1,4 +1,4 @@
-// Which versions retention drops (DESIGN.md §9): every version for `keepAllMs`, then the newest
+// Which versions retention drops (docs/design.md, history): every version for `keepAllMs`, then the newest
 // of each hour until `hourlyMs`, then the newest of each day. Labelled versions and the newest
 // version are always kept. Pure: the caller deletes what this returns.
 

@@ -1,5 +1,5 @@
 // Document history over REST, under /api/workspaces/<ws>/docs/<path>/: versions (list, take with
-// a label, read one), diff, blame and revert (DESIGN.md §9). Viewers read; editors label and revert.
+// a label, read one), diff, blame and revert (docs/design.md, history). Viewers read; editors label and revert.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { checkWorkspace, parseRoom, type RoomName } from '../../shared/names.js'
 import { HistoryError, type HistoryService, type Point } from '../history/service.js'
