@@ -123,7 +123,8 @@ export class DocumentHistory {
 
   private call(method: string, path: string, what: string, json?: unknown): Promise<unknown> {
     const room = parseRoom(`${this.api.workspace}/${path}`)
-    if (typeof room === 'string' || room.path === null) throw new HuddleError('invalid-argument', typeof room === 'string' ? room : 'give a document path, e.g. notes/plan.md')
+    if (typeof room === 'string' || room.path === null)
+      throw new HuddleError('invalid-argument', typeof room === 'string' ? room : 'give a document path, e.g. notes/plan.md')
     return this.api.call(method, `/docs/${room.path}/${what}`, json)
   }
 }

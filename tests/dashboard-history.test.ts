@@ -21,7 +21,11 @@ withServerAndBrowser(test, (started, launched) => {
 })
 
 async function label(token: string, name: string): Promise<number> {
-  const response = await fetch(`${server.httpUrl}/api/workspaces/${WS}/docs/notes/hist/versions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ label: name }) })
+  const response = await fetch(`${server.httpUrl}/api/workspaces/${WS}/docs/notes/hist/versions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ label: name }),
+  })
   return ((await response.json()) as { id: number }).id
 }
 
@@ -42,7 +46,10 @@ test('history panel: authors, blame, changes by author, restore with confirmatio
   page = await newPage(browser)
   await openWorkspace(page, server, WS, await mintToken('cat', 'editor', WS, { name: 'Cat Reviewer' }), '?panel=documents&doc=notes/hist')
   await page.page.waitForSelector(`.history-item[data-version="${v2}"] .history-actor[data-kind="agent"][data-actor="bot"]`)
-  assert.ok(await page.page.isVisible(`.history-item[data-version="${v1}"] .history-actor[data-kind="human"][data-actor="ann"]`), 'Ann\'s version names her as a human')
+  assert.ok(
+    await page.page.isVisible(`.history-item[data-version="${v1}"] .history-actor[data-kind="human"][data-actor="ann"]`),
+    "Ann's version names her as a human",
+  )
   await page.page.waitForSelector('.doc-link[data-path="notes/hist"] .doc-meta[data-last-editor="bot"]')
 
   await page.page.click('.history-pane button[data-action="blame"]')

@@ -26,10 +26,14 @@ test('a changed document gets a version once quiet, naming who changed it', asyn
   const botPeer = await connectPeer(server, `${WS}/auto`, { token: bot })
   annPeer.doc.getText('body').insert(0, 'one\n')
   botPeer.doc.getMap('meta').set('status', 'draft')
-  const [first] = await waitFor(async () => {
-    const list = await versions(ann, 'auto')
-    return list.length > 0 && list[0]!.actors.length === 2 ? list : null
-  }, 10_000, 'an automatic version with both writers')
+  const [first] = await waitFor(
+    async () => {
+      const list = await versions(ann, 'auto')
+      return list.length > 0 && list[0]!.actors.length === 2 ? list : null
+    },
+    10_000,
+    'an automatic version with both writers',
+  )
   assert.equal([first!.reason, first!.actors.map((a: { id: string }) => a.id)], ['auto', ['ann', 'bot']])
   annPeer.destroy()
   botPeer.destroy()
@@ -41,18 +45,29 @@ test('changes a kill -9 left without a version get one after the restart, with t
   const ann = await mintToken('ann', 'editor', WS)
   const peer = await connectPeer(server, `${WS}/crash`, { token: ann })
   peer.doc.getText('body').insert(0, 'written just before the crash\n')
-  await waitFor(async () => (await fetch(`${server.httpUrl}/api/workspaces/${WS}/docs/crash/blame`, { headers: { authorization: `Bearer ${ann}` } })).status === 200, 5000, 'the write to be stored')
+  await waitFor(
+    async () => (await fetch(`${server.httpUrl}/api/workspaces/${WS}/docs/crash/blame`, { headers: { authorization: `Bearer ${ann}` } })).status === 200,
+    5000,
+    'the write to be stored',
+  )
   assert.equal(await versions(ann, 'crash'), [], 'no version yet: the quiet timer is an hour')
   peer.destroy()
   await server.kill()
   await server.restart({ args: ['--history-quiet', '300ms', '--history-max', '1h'] })
   const viewer = await mintToken('vic', 'viewer', WS)
   const reader = await connectPeer(server, `${WS}/crash`, { token: viewer })
-  const [version] = await waitFor(async () => {
-    const list = await versions(viewer, 'crash')
-    return list.length > 0 ? list : null
-  }, 10_000, 'a version of the changes from before the crash')
-  assert.equal(version!.actors.map((a: { id: string }) => a.id), ['ann'])
+  const [version] = await waitFor(
+    async () => {
+      const list = await versions(viewer, 'crash')
+      return list.length > 0 ? list : null
+    },
+    10_000,
+    'a version of the changes from before the crash',
+  )
+  assert.equal(
+    version!.actors.map((a: { id: string }) => a.id),
+    ['ann'],
+  )
   reader.destroy()
 })
 

@@ -23,7 +23,12 @@ let botToken: string
 withServer(test, (started) => (server = started), { args: ['--history-quiet', '1h', '--history-max', '2h'] })
 
 const textOf = (peer: Peer) => peer.doc.getText('body').toString()
-const seen = (text: string) => waitFor(() => textOf(annPeer) === text && textOf(botPeer) === text, 5000, () => `both clients to read ${JSON.stringify(text)}; ann has ${JSON.stringify(textOf(annPeer))}`)
+const seen = (text: string) =>
+  waitFor(
+    () => textOf(annPeer) === text && textOf(botPeer) === text,
+    5000,
+    () => `both clients to read ${JSON.stringify(text)}; ann has ${JSON.stringify(textOf(annPeer))}`,
+  )
 
 test.before(async () => {
   annToken = await mintToken('ann', 'editor', WS, { name: 'Ann' })
@@ -46,16 +51,34 @@ test.after(async () => {
 
 test('client library: history, version, diff, blame, revert, last edits; bad input is a HuddleError', async () => {
   const versions = await ann.docs.history('plan')
-  assert.equal(versions.map((v) => [v.id, v.label, v.actors.map((a) => `${a.name}/${a.kind}`)]), [[2, 'agent step', ['Bot/agent']], [1, 'first draft', ['Ann/human']]])
+  assert.equal(
+    versions.map((v) => [v.id, v.label, v.actors.map((a) => `${a.name}/${a.kind}`)]),
+    [
+      [2, 'agent step', ['Bot/agent']],
+      [1, 'first draft', ['Ann/human']],
+    ],
+  )
   assert.is((await ann.docs.version('plan', 1)).text, 'goal: ship\n')
   const diff = await ann.docs.diff('plan', { from: 1 })
   assert.is(diff.to, 'current')
   assert.match(diff.patch, /^\+step: agent wrote this$/m)
-  assert.equal(diff.changes.map((c) => [c.op, c.actors]), [['added', ['bot']]])
+  assert.equal(
+    diff.changes.map((c) => [c.op, c.actors]),
+    [['added', ['bot']]],
+  )
   const blame = await ann.docs.blame('plan')
-  assert.equal(blame.map((line) => [line.text, line.actor, line.kind]), [['goal: ship', 'ann', 'human'], ['step: agent wrote this', 'bot', 'agent']])
+  assert.equal(
+    blame.map((line) => [line.text, line.actor, line.kind]),
+    [
+      ['goal: ship', 'ann', 'human'],
+      ['step: agent wrote this', 'bot', 'agent'],
+    ],
+  )
   const edits = await ann.docs.lastEdits()
-  assert.equal(edits.map((e) => [e.path, e.lastEdit?.actor, e.lastEdit?.kind]), [['plan', 'bot', 'agent']])
+  assert.equal(
+    edits.map((e) => [e.path, e.lastEdit?.actor, e.lastEdit?.kind]),
+    [['plan', 'bot', 'agent']],
+  )
   const missing = await ann.docs.version('plan', 99).catch((error: unknown) => error)
   assert.instance(missing, HuddleError)
   assert.is((missing as HuddleError).code, 'not-found')
@@ -80,7 +103,11 @@ test('CLI: huddle history, diff, blame and revert', async () => {
   await seen('goal: ship\nstep: agent wrote this\n')
   const blame = await runCli(['blame', 'plan', '--json'], { env })
   assert.is(blame.code, 0, blame.stderr)
-  assert.equal(JSON.parse(blame.stdout).lines.map((line: { actor: string }) => line.actor), ['ann', 'ann'], 'the revert rewrote the agent\'s line as ann')
+  assert.equal(
+    JSON.parse(blame.stdout).lines.map((line: { actor: string }) => line.actor),
+    ['ann', 'ann'],
+    "the revert rewrote the agent's line as ann",
+  )
   const refused = await runCli(['revert', 'plan', '77'], { env })
   assert.is(refused.code, 1)
   assert.match(refused.stderr, /no version 77.*versions near it/)
@@ -101,9 +128,15 @@ test('MCP: an agent reads the history, diff and blame, and reverts', async () =>
       return JSON.parse(text) as Record<string, any>
     }
     const { versions } = await call('document_history', { path: 'plan' })
-    assert.equal(versions.map((v: { id: number }) => v.id), [4, 3, 2, 1])
+    assert.equal(
+      versions.map((v: { id: number }) => v.id),
+      [4, 3, 2, 1],
+    )
     const { lines } = await call('document_blame', { path: 'plan' })
-    assert.equal(lines.map((line: { text: string }) => line.text), ['goal: ship', 'step: agent wrote this'])
+    assert.equal(
+      lines.map((line: { text: string }) => line.text),
+      ['goal: ship', 'step: agent wrote this'],
+    )
     const diff = await call('document_diff', { path: 'plan', from: 1, to: 2 })
     assert.match(diff.patch, /^\+step: agent wrote this$/m)
     const reverted = await call('revert_document', { path: 'plan', version: 1 })

@@ -36,7 +36,12 @@ async function ok(token: string, method: string, path: string, body?: unknown): 
 const textOf = (peer: Peer) => peer.doc.getText('body').toString()
 
 async function allSee(peers: Peer[], text: string): Promise<void> {
-  for (const peer of peers) await waitFor(() => textOf(peer) === text, 5000, () => `a client to read ${JSON.stringify(text)}, not ${JSON.stringify(textOf(peer))}`)
+  for (const peer of peers)
+    await waitFor(
+      () => textOf(peer) === text,
+      5000,
+      () => `a client to read ${JSON.stringify(text)}, not ${JSON.stringify(textOf(peer))}`,
+    )
 }
 
 test('two people and an agent: versions with their authors, blame per line, diff, revert live and after kill -9', async () => {
@@ -65,19 +70,25 @@ test('two people and an agent: versions with their authors, blame per line, diff
   assert.is((await ok(bot, 'POST', 'notes/versions', { label: 'agent wrote' })).id, 3)
 
   const { versions } = await ok(bob, 'GET', 'notes/versions')
-  assert.equal(versions.map((v: Json) => [v.id, v.label, v.actors.map((a: Json) => `${a.id}:${a.kind}`)]), [
-    [3, 'agent wrote', ['bot:agent']],
-    [2, 'bob wrote', ['bob:human']],
-    [1, 'ann wrote', ['ann:human']],
-  ])
+  assert.equal(
+    versions.map((v: Json) => [v.id, v.label, v.actors.map((a: Json) => `${a.id}:${a.kind}`)]),
+    [
+      [3, 'agent wrote', ['bot:agent']],
+      [2, 'bob wrote', ['bob:human']],
+      [1, 'ann wrote', ['ann:human']],
+    ],
+  )
   assert.ok(versions.every((v: Json) => v.bytes > 0 && typeof v.at === 'number'))
 
   const blame = await ok(bob, 'GET', 'notes/blame')
-  assert.equal(blame.lines.map((line: Json) => [line.text, line.actor, line.kind, line.version]), [
-    ['ann line 2', 'ann', 'human', 1],
-    ['bob line', 'bob', 'human', 2],
-    ['agent line', 'bot', 'agent', 3],
-  ])
+  assert.equal(
+    blame.lines.map((line: Json) => [line.text, line.actor, line.kind, line.version]),
+    [
+      ['ann line 2', 'ann', 'human', 1],
+      ['bob line', 'bob', 'human', 2],
+      ['agent line', 'bot', 'agent', 3],
+    ],
+  )
 
   const diff = await ok(ann, 'GET', 'notes/diff?from=1&to=3')
   assert.match(diff.patch, /^-ann line 1$/m)
@@ -112,7 +123,10 @@ test('two people and an agent: versions with their authors, blame per line, diff
   await server.restart()
   const fresh = await connectPeer(server, room, { token: bob })
   assert.is(textOf(fresh), v3Text)
-  assert.equal((await ok(bob, 'GET', 'notes/versions')).versions.map((v: Json) => v.id), [5, 4, 3, 2, 1])
+  assert.equal(
+    (await ok(bob, 'GET', 'notes/versions')).versions.map((v: Json) => v.id),
+    [5, 4, 3, 2, 1],
+  )
   fresh.destroy()
 })
 
@@ -176,7 +190,10 @@ test('a Yjs clientID is bound to the first actor that writes with it: another ac
   assert.is(close.code, 4403)
   assert.match(close.reason, /clientID 424242 already writes for ann/)
   const lines = (await ok(ann, 'GET', 'bound/blame')).lines.map((line: Json) => [line.text, line.actor])
-  assert.equal(lines, [['still me', 'ann'], ['mine', 'ann']])
+  assert.equal(lines, [
+    ['still me', 'ann'],
+    ['mine', 'ann'],
+  ])
   const refusals = (await fetchAudit(server, WS, ann)).filter((e) => e.type === 'refused' && e.actor === 'mallory')
   assert.ok(refusals.length >= 1, 'the refusal is audited')
 })
@@ -193,16 +210,25 @@ test('maps diff by key with their writers, and a revert restores keys set and de
   botPeer.doc.getMap('config').set('size', 14)
   botPeer.doc.getMap('config').delete('theme')
   botPeer.doc.getMap('config').set('mode', 'fast')
-  await waitFor(() => annPeer.doc.getMap('config').get('mode') === 'fast' && !annPeer.doc.getMap('config').has('theme'), 5000, 'ann to see the agent\'s change')
+  await waitFor(() => annPeer.doc.getMap('config').get('mode') === 'fast' && !annPeer.doc.getMap('config').has('theme'), 5000, "ann to see the agent's change")
   const diff = await ok(ann, 'GET', `settings/diff?from=${v1}&to=current`)
-  assert.equal(diff.changes.map((c: Json) => [c.key, c.op, c.before, c.after, c.actors]), [
-    ['mode', 'added', undefined, 'fast', ['bot']],
-    ['size', 'changed', 12, 14, ['bot']],
-    ['theme', 'removed', 'dark', undefined, ['bot']],
-  ])
+  assert.equal(
+    diff.changes.map((c: Json) => [c.key, c.op, c.before, c.after, c.actors]),
+    [
+      ['mode', 'added', undefined, 'fast', ['bot']],
+      ['size', 'changed', 12, 14, ['bot']],
+      ['theme', 'removed', 'dark', undefined, ['bot']],
+    ],
+  )
   await ok(ann, 'POST', 'settings/revert', { version: v1 })
   for (const peer of [annPeer, botPeer]) {
-    await waitFor(() => JSON.stringify(peer.doc.getMap('config').toJSON()) === JSON.stringify({ theme: 'dark', size: 12 }) || JSON.stringify(peer.doc.getMap('config').toJSON()) === JSON.stringify({ size: 12, theme: 'dark' }), 5000, () => `the config restored, not ${JSON.stringify(peer.doc.getMap('config').toJSON())}`)
+    await waitFor(
+      () =>
+        JSON.stringify(peer.doc.getMap('config').toJSON()) === JSON.stringify({ theme: 'dark', size: 12 }) ||
+        JSON.stringify(peer.doc.getMap('config').toJSON()) === JSON.stringify({ size: 12, theme: 'dark' }),
+      5000,
+      () => `the config restored, not ${JSON.stringify(peer.doc.getMap('config').toJSON())}`,
+    )
   }
   annPeer.destroy()
   botPeer.destroy()

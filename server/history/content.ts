@@ -4,7 +4,11 @@ import * as Y from 'yjs'
 
 export type Kind = 'text' | 'map' | 'array' | 'xml'
 
-export type Shared = { kind: 'text'; type: Y.Text } | { kind: 'map'; type: Y.Map<unknown> } | { kind: 'array'; type: Y.Array<unknown> } | { kind: 'xml'; type: Y.XmlFragment }
+export type Shared =
+  | { kind: 'text'; type: Y.Text }
+  | { kind: 'map'; type: Y.Map<unknown> }
+  | { kind: 'array'; type: Y.Array<unknown> }
+  | { kind: 'xml'; type: Y.XmlFragment }
 
 /** A doc holding `state` (a full-state update); the caller destroys it. */
 export function docOf(state: Uint8Array): Y.Doc {
@@ -25,7 +29,8 @@ export function kindOf(type: Y.AbstractType<any>): Kind | null {
     if (content instanceof Y.ContentType) {
       return content.type instanceof Y.XmlElement || content.type instanceof Y.XmlText || content.type instanceof Y.XmlHook ? 'xml' : 'array'
     }
-    if (content instanceof Y.ContentAny || content instanceof Y.ContentJSON || content instanceof Y.ContentBinary || content instanceof Y.ContentDoc) return 'array'
+    if (content instanceof Y.ContentAny || content instanceof Y.ContentJSON || content instanceof Y.ContentBinary || content instanceof Y.ContentDoc)
+      return 'array'
   }
   return type._map.size > 0 ? 'map' : null
 }

@@ -87,10 +87,21 @@ function textChanges(name: string, kind: Kind, old: string, now: string, runs: R
     if (part.removed && next?.added) i++
     const deleters = runs?.before ? actorsIn(runs.before, attribution.deleted, oldOffset, oldOffset + removed.length) : []
     const inserters = runs?.after ? actorsIn(runs.after, attribution.inserted, newOffset, newOffset + added.length) : []
-    const change: Change = { name, kind, op: removed && added ? 'changed' : added ? 'added' : 'removed', line: newLine, actors: [...new Set([...deleters, ...inserters])].sort() }
+    const change: Change = {
+      name,
+      kind,
+      op: removed && added ? 'changed' : added ? 'added' : 'removed',
+      line: newLine,
+      actors: [...new Set([...deleters, ...inserters])].sort(),
+    }
     if (removed) change.before = removed
     if (added) change.after = added
-    if (removed && added) change.words = diffWords(removed, added).map(({ value, added: plus, removed: minus }) => ({ value, ...(plus ? { added: true } : {}), ...(minus ? { removed: true } : {}) }))
+    if (removed && added)
+      change.words = diffWords(removed, added).map(({ value, added: plus, removed: minus }) => ({
+        value,
+        ...(plus ? { added: true } : {}),
+        ...(minus ? { removed: true } : {}),
+      }))
     changes.push(change)
     oldOffset += removed.length
     newOffset += added.length
@@ -121,7 +132,7 @@ interface List {
 }
 
 function listOf(shared: Shared | undefined): List | null {
-  if (!shared || shared.kind !== 'array') return null
+  if (shared?.kind !== 'array') return null
   return { type: shared.type, items: shared.type.toArray().map((item) => JSON.stringify(jsonOf(item))) }
 }
 
@@ -134,10 +145,24 @@ function arrayChanges(name: string, a: List | null, b: List | null, attribution:
   for (const part of diffArrays(a?.items ?? [], b?.items ?? [])) {
     const count = part.value.length
     if (part.added) {
-      changes.push({ name, kind: 'array', op: 'added', index: newIndex, after: part.value.map((item) => JSON.parse(item)), actors: actorsIn(runsAfter, attribution.inserted, newIndex, newIndex + count) })
+      changes.push({
+        name,
+        kind: 'array',
+        op: 'added',
+        index: newIndex,
+        after: part.value.map((item) => JSON.parse(item)),
+        actors: actorsIn(runsAfter, attribution.inserted, newIndex, newIndex + count),
+      })
       newIndex += count
     } else if (part.removed) {
-      changes.push({ name, kind: 'array', op: 'removed', index: newIndex, before: part.value.map((item) => JSON.parse(item)), actors: actorsIn(runsBefore, attribution.deleted, oldIndex, oldIndex + count) })
+      changes.push({
+        name,
+        kind: 'array',
+        op: 'removed',
+        index: newIndex,
+        before: part.value.map((item) => JSON.parse(item)),
+        actors: actorsIn(runsBefore, attribution.deleted, oldIndex, oldIndex + count),
+      })
       oldIndex += count
     } else {
       oldIndex += count

@@ -226,7 +226,9 @@ function writerOf(origin: unknown): Writer | null {
 
 /** What the document holds (state vector and deletions, both canonical however the structs are split). */
 function fingerprintOf(doc: Y.Doc): string {
-  return createHash('sha256').update(Y.encodeSnapshot(Y.snapshot(doc))).digest('base64')
+  return createHash('sha256')
+    .update(Y.encodeSnapshot(Y.snapshot(doc)))
+    .digest('base64')
 }
 
 function clearTimers(state: DocState): void {
@@ -235,4 +237,3 @@ function clearTimers(state: DocState): void {
   state.quiet = null
   state.max = null
 }
-

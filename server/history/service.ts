@@ -19,7 +19,10 @@ import { decodeAttribution } from './attribution.js'
 import { numberOfKey } from './keys.js'
 
 export class HistoryError extends Error {
-  constructor(readonly status: 400 | 404 | 409, message: string) {
+  constructor(
+    readonly status: 400 | 404 | 409,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -79,7 +82,13 @@ export class HistoryService {
     const doc = docOf(state)
     try {
       const text = mainText(doc)
-      return { id: meta.id, at: meta.at, ...(meta.label !== undefined ? { label: meta.label } : {}), ...(text !== undefined ? { text } : {}), json: jsonOf(doc) }
+      return {
+        id: meta.id,
+        at: meta.at,
+        ...(meta.label !== undefined ? { label: meta.label } : {}),
+        ...(text !== undefined ? { text } : {}),
+        json: jsonOf(doc),
+      }
     } finally {
       doc.destroy()
     }
@@ -104,15 +113,28 @@ export class HistoryService {
     const live = await this.deps.openRoom(room)
     await live.written()
     const text = sharedTypes(live.doc).get(name)
-    if (!text || text.kind !== 'text') {
+    if (text?.kind !== 'text') {
       const texts = [...sharedTypes(live.doc)].filter(([, shared]) => shared.kind === 'text').map(([key]) => key)
-      throw new HistoryError(404, `${room.room} has no text named ${JSON.stringify(name)}; its texts: ${texts.length ? texts.join(', ') : 'none'} (pass ?name=<text>)`)
+      throw new HistoryError(
+        404,
+        `${room.room} has no text named ${JSON.stringify(name)}; its texts: ${texts.length ? texts.join(', ') : 'none'} (pass ?name=<text>)`,
+      )
     }
-    const [records, actors, versions] = await Promise.all([readAttribution(this.deps.store, room.room), readActors(this.deps.store, room.room), readVersions(this.deps.store, room.room)])
+    const [records, actors, versions] = await Promise.all([
+      readAttribution(this.deps.store, room.room),
+      readActors(this.deps.store, room.room),
+      readVersions(this.deps.store, room.room),
+    ])
     const lines = blameText(text.type, new IdIndex(records, 'inserted')).map(({ text: line, record }): BlameLine => {
       if (!record) return { text: line, actor: null, at: null, version: null }
       const actor = actors.get(record.actor)
-      return { text: line, actor: record.actor, ...(actor ? { name: actor.name, kind: actor.kind } : {}), at: record.at, version: versions.find((version) => version.attrSeq > record.seq)?.id ?? null }
+      return {
+        text: line,
+        actor: record.actor,
+        ...(actor ? { name: actor.name, kind: actor.kind } : {}),
+        at: record.at,
+        version: versions.find((version) => version.attrSeq > record.seq)?.id ?? null,
+      }
     })
     return { name, lines }
   }
@@ -128,7 +150,12 @@ export class HistoryService {
       live.doc.transact(() => {
         restore(live.doc, source)
         // Same turn as the change: the audit entry shares its batch.
-        this.deps.audit.append(room.workspace, { type: 'revert', actor: identity.actor, session: writer.session, data: { room: room.room, version: id, before: before.id } })
+        this.deps.audit.append(room.workspace, {
+          type: 'revert',
+          actor: identity.actor,
+          session: writer.session,
+          data: { room: room.room, version: id, before: before.id },
+        })
       }, writer)
     } finally {
       source.destroy()
@@ -149,7 +176,8 @@ export class HistoryService {
 
   private async mustExist(room: RoomName): Promise<void> {
     const [name] = await this.deps.store.listDocs(room.room, 1)
-    if (name !== room.room) throw new HistoryError(404, `no document ${room.path} in workspace ${room.workspace}: GET /api/workspaces/${room.workspace}/documents lists them`)
+    if (name !== room.room)
+      throw new HistoryError(404, `no document ${room.path} in workspace ${room.workspace}: GET /api/workspaces/${room.workspace}/documents lists them`)
   }
 
   private async latest(room: RoomName): Promise<number> {
@@ -190,7 +218,11 @@ function publicVersion(version: VersionMeta, actors: Map<string, ActorInfo>): Pu
 
 function nearby(versions: VersionMeta[], id: number): string {
   if (versions.length === 0) return 'it has no versions yet'
-  const closest = [...versions].sort((a, b) => Math.abs(a.id - id) - Math.abs(b.id - id)).slice(0, 5).map((version) => version.id).sort((a, b) => a - b)
+  const closest = [...versions]
+    .sort((a, b) => Math.abs(a.id - id) - Math.abs(b.id - id))
+    .slice(0, 5)
+    .map((version) => version.id)
+    .sort((a, b) => a - b)
   return `versions near it: ${closest.join(', ')} (GET versions lists them all)`
 }
 

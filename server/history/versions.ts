@@ -68,4 +68,3 @@ export async function readActors(store: Store, room: string): Promise<Map<string
 export function deleteVersion(store: Store, room: string, id: number): Promise<unknown> {
   return Promise.all([store.del(numberKey(room, 'v', id)), store.del(numberKey(room, 's', id))])
 }
-

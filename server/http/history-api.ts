@@ -45,12 +45,17 @@ async function handle(deps: HistoryApiDeps, request: IncomingMessage, response: 
   if (what === 'versions' && !write) return sendJson(response, 200, { versions: await history.versions(room) })
   if (what === 'versions') {
     const { label } = await readJson(request)
-    if (typeof label !== 'string' || label.trim() === '' || label.length > MAX_LABEL) throw new HttpError(400, `send {"label": "<1-${MAX_LABEL} characters>"} to name the version`)
+    if (typeof label !== 'string' || label.trim() === '' || label.length > MAX_LABEL)
+      throw new HttpError(400, `send {"label": "<1-${MAX_LABEL} characters>"} to name the version`)
     return sendJson(response, 201, { id: (await history.label(room, label)).id })
   }
   if (what === 'diff') {
     const from = url.searchParams.get('from')
-    return sendJson(response, 200, await history.diff(room, from === null ? undefined : pointOf(from, 'from'), pointOf(url.searchParams.get('to') ?? 'current', 'to')))
+    return sendJson(
+      response,
+      200,
+      await history.diff(room, from === null ? undefined : pointOf(from, 'from'), pointOf(url.searchParams.get('to') ?? 'current', 'to')),
+    )
   }
   if (what === 'blame') return sendJson(response, 200, await history.blame(room, url.searchParams.get('name') ?? undefined))
   const { version } = await readJson(request)
@@ -77,7 +82,8 @@ function roomOf(workspace: string, path: string): RoomName {
 
 function versionId(text: string, what: string): number {
   const value = Number(text)
-  if (!Number.isInteger(value) || value < 1) throw new HttpError(400, `${what} must be a version id (a whole number from GET versions), not ${JSON.stringify(text)}`)
+  if (!Number.isInteger(value) || value < 1)
+    throw new HttpError(400, `${what} must be a version id (a whole number from GET versions), not ${JSON.stringify(text)}`)
   return value
 }
 

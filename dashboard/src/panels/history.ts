@@ -59,7 +59,12 @@ export class HistoryPanel {
   private readonly base: string
   private names = new Map<string, Actor>()
 
-  constructor(workspace: string, readonly path: string, private readonly me: Me, stored: boolean) {
+  constructor(
+    workspace: string,
+    readonly path: string,
+    private readonly me: Me,
+    stored: boolean,
+  ) {
     this.canRestore = roleAtLeast(me.role, 'editor')
     this.base = `/api/workspaces/${encodeURIComponent(workspace)}/docs/${path}`
     const label = h('input', { class: 'input input-small', type: 'text', placeholder: 'Label this version', 'aria-label': 'Version label', maxlength: 200 })
@@ -77,7 +82,14 @@ export class HistoryPanel {
     this.el = h(
       'aside',
       { class: 'card history-pane', 'aria-label': `History of ${path}` },
-      h('header', { class: 'card-head' }, h('h3', null, 'History'), h('span', { class: 'spacer' }), h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'blame', onclick: () => void this.showBlame() }, 'Blame'), h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'refresh', onclick: () => void this.refresh() }, 'Refresh')),
+      h(
+        'header',
+        { class: 'card-head' },
+        h('h3', null, 'History'),
+        h('span', { class: 'spacer' }),
+        h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'blame', onclick: () => void this.showBlame() }, 'Blame'),
+        h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'refresh', onclick: () => void this.refresh() }, 'Refresh'),
+      ),
       labelForm,
       this.status,
       this.list,
@@ -92,7 +104,10 @@ export class HistoryPanel {
     if (!body) return
     setText(this.status, '')
     for (const version of body.versions) for (const actor of version.actors) this.names.set(actor.id, actor)
-    setChildren(this.list, body.versions.length ? body.versions.map((version) => this.item(version)) : empty('No versions yet: one is saved after 30 s without changes.'))
+    setChildren(
+      this.list,
+      body.versions.length ? body.versions.map((version) => this.item(version)) : empty('No versions yet: one is saved after 30 s without changes.'),
+    )
   }
 
   private item(version: Version): HTMLElement {
@@ -100,16 +115,38 @@ export class HistoryPanel {
     return h(
       'li',
       { class: 'history-item', 'data-version': version.id },
-      h('div', { class: 'history-line' },
+      h(
+        'div',
+        { class: 'history-line' },
         h('strong', null, `v${version.id}`),
         version.label ? h('span', { class: 'badge history-tag' }, version.label) : null,
         reason ? h('span', { class: 'muted' }, reason) : null,
         h('span', { class: 'muted', title: stamp(version.at) }, ago(version.at)),
       ),
-      h('div', { class: 'history-actors' }, version.actors.map((actor) => h('span', { class: `history-actor history-${actor.kind}`, 'data-actor': actor.id, 'data-kind': actor.kind, title: `${actor.name} (${actor.kind})` }, avatar(actor.name, actor.kind, colorFor(actor.id)), actor.name, actor.kind === 'agent' ? h('span', { class: 'badge badge-agent' }, 'agent') : null))),
-      h('div', { class: 'row history-actions' },
+      h(
+        'div',
+        { class: 'history-actors' },
+        version.actors.map((actor) =>
+          h(
+            'span',
+            { class: `history-actor history-${actor.kind}`, 'data-actor': actor.id, 'data-kind': actor.kind, title: `${actor.name} (${actor.kind})` },
+            avatar(actor.name, actor.kind, colorFor(actor.id)),
+            actor.name,
+            actor.kind === 'agent' ? h('span', { class: 'badge badge-agent' }, 'agent') : null,
+          ),
+        ),
+      ),
+      h(
+        'div',
+        { class: 'row history-actions' },
         h('button', { class: 'btn btn-small', type: 'button', 'data-action': 'diff', onclick: () => void this.showDiff(version.id) }, 'Changes since'),
-        this.canRestore ? h('button', { class: 'btn btn-small btn-danger', type: 'button', 'data-action': 'restore', onclick: () => void this.restore(version) }, 'Restore this version') : null,
+        this.canRestore
+          ? h(
+              'button',
+              { class: 'btn btn-small btn-danger', type: 'button', 'data-action': 'restore', onclick: () => void this.restore(version) },
+              'Restore this version',
+            )
+          : null,
       ),
     )
   }
@@ -122,9 +159,23 @@ export class HistoryPanel {
       const color = change.actors[0] ? colorFor(change.actors[0]) : 'var(--muted)'
       const where = change.key !== undefined ? `${change.name}.${change.key}` : change.line !== undefined ? `line ${change.line}` : change.name
       const body = change.words
-        ? h('pre', { class: 'diff-text' }, change.words.map((word) => (word.added ? h('ins', null, word.value) : word.removed ? h('del', null, word.value) : word.value)))
-        : h('pre', { class: 'diff-text' }, change.before !== undefined ? h('del', null, text(change.before)) : null, change.after !== undefined ? h('ins', null, text(change.after)) : null)
-      return h('li', { class: `diff-change diff-${change.op}`, style: `--c: ${color}`, 'data-actors': change.actors.join(' ') }, h('div', { class: 'diff-head' }, h('span', null, `${change.op} ${where}`), who ? h('span', { class: 'diff-who' }, who) : null), body)
+        ? h(
+            'pre',
+            { class: 'diff-text' },
+            change.words.map((word) => (word.added ? h('ins', null, word.value) : word.removed ? h('del', null, word.value) : word.value)),
+          )
+        : h(
+            'pre',
+            { class: 'diff-text' },
+            change.before !== undefined ? h('del', null, text(change.before)) : null,
+            change.after !== undefined ? h('ins', null, text(change.after)) : null,
+          )
+      return h(
+        'li',
+        { class: `diff-change diff-${change.op}`, style: `--c: ${color}`, 'data-actors': change.actors.join(' ') },
+        h('div', { class: 'diff-head' }, h('span', null, `${change.op} ${where}`), who ? h('span', { class: 'diff-who' }, who) : null),
+        body,
+      )
     })
     setChildren(this.view, h('h4', null, `Changes since v${id}`), rows.length ? h('ul', { class: 'diff-list' }, rows) : empty('No changes since this version.'))
   }
@@ -133,11 +184,23 @@ export class HistoryPanel {
     const blame = await this.call<{ lines: BlameLine[] }>('GET', 'blame')
     if (!blame) return
     const rows = blame.lines.map((line) =>
-      h('tr', { class: 'blame-line', style: `--c: ${line.actor ? colorFor(line.actor) : 'transparent'}`, 'data-actor': line.actor ?? '' },
-        h('td', { class: 'blame-who', title: line.at ? stamp(line.at) : 'before history was kept' }, line.actor ? `${line.name ?? line.actor}${line.kind === 'agent' ? ' ⚙' : ''}` : '—'),
+      h(
+        'tr',
+        { class: 'blame-line', style: `--c: ${line.actor ? colorFor(line.actor) : 'transparent'}`, 'data-actor': line.actor ?? '' },
+        h(
+          'td',
+          { class: 'blame-who', title: line.at ? stamp(line.at) : 'before history was kept' },
+          line.actor ? `${line.name ?? line.actor}${line.kind === 'agent' ? ' ⚙' : ''}` : '—',
+        ),
         h('td', { class: 'blame-version muted' }, line.version ? `v${line.version}` : 'now'),
-        h('td', { class: 'blame-text' }, line.text)))
-    setChildren(this.view, h('h4', null, 'Blame'), rows.length ? h('table', { class: 'blame' }, h('tbody', null, rows)) : empty('The document has no text yet.'))
+        h('td', { class: 'blame-text' }, line.text),
+      ),
+    )
+    setChildren(
+      this.view,
+      h('h4', null, 'Blame'),
+      rows.length ? h('table', { class: 'blame' }, h('tbody', null, rows)) : empty('The document has no text yet.'),
+    )
   }
 
   private async restore(version: Version): Promise<void> {
