@@ -150,3 +150,41 @@ function pushSegment(out: Segment[], length: number, record: Attribution | null)
   if (last && last.record === record) last.length += length
   else out.push({ length, record })
 }
+
+/**
+ * Compaction: consecutive records of one actor and session within `windowMs` of the first of them
+ * become one record, its ranges merged, keeping the last record's seq and time (so a version
+ * taken between them may be named for a write it already held: blame is coarse by at most the
+ * window). Returns the merged records and the seqs they replace.
+ */
+export function mergeRecords(records: Attribution[], windowMs: number): { merged: Attribution[]; dropped: number[] } {
+  const merged: Attribution[] = []
+  const dropped: number[] = []
+  let group: Attribution[] = []
+  const flush = () => {
+    if (group.length > 1) {
+      const last = group[group.length - 1]!
+      merged.push({ ...last, inserted: mergeRanges(group.flatMap((r) => r.inserted)), deleted: mergeRanges(group.flatMap((r) => r.deleted)) })
+      for (const record of group.slice(0, -1)) dropped.push(record.seq)
+    }
+    group = []
+  }
+  for (const record of records) {
+    const first = group[0]
+    if (first && (first.actor !== record.actor || first.session !== record.session || record.at - first.at > windowMs)) flush()
+    group.push(record)
+  }
+  flush()
+  return { merged, dropped }
+}
+
+function mergeRanges(ranges: IdRange[]): IdRange[] {
+  const sorted = ranges.map((range) => [...range] as IdRange).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+  const out: IdRange[] = []
+  for (const range of sorted) {
+    const last = out[out.length - 1]
+    if (last && last[0] === range[0] && range[1] <= last[1] + last[2]) last[2] = Math.max(last[2], range[1] + range[2] - last[1])
+    else out.push(range)
+  }
+  return out
+}

@@ -9,7 +9,7 @@ import type { RoomName } from '../../shared/names.js'
 import { log } from '../log.js'
 import type { DocumentHook, UnloadReason, Writer } from '../rooms/hooks.js'
 import type { Store } from '../store/index.js'
-import { type Attribution, decodeAttribution, encodeAttribution, type IdRange, rangesOf } from './attribution.js'
+import { type Attribution, decodeAttribution, encodeAttribution, type IdRange, mergeRecords, rangesOf } from './attribution.js'
 import { nameKey, nameOfKey, numberKey, numberOfKey, sectionRange } from './keys.js'
 import { expiredVersions, type RetentionPolicy } from './retention.js'
 import { deleteVersion, encodeJson, readLastVersion, readVersions, type VersionMeta, type VersionReason } from './versions.js'
@@ -21,6 +21,11 @@ export interface HistoryOptions {
   maxMs: number
   retention: RetentionPolicy
 }
+
+/** Records of a document after which its attribution is compacted in the background. */
+const COMPACT_EVERY = 500
+/** consecutive records of one session within this long merge into one when compacted */
+const MERGE_WINDOW_MS = 60_000
 
 /** Writes the server makes for nobody in particular (no authenticated writer behind them). */
 export const SERVER_ACTOR = 'huddle:server'
@@ -40,6 +45,7 @@ interface DocState {
 
 export class HistoryRecorder implements DocumentHook {
   private readonly docs = new Map<string, DocState>()
+  private readonly compacting = new Set<string>()
 
   constructor(
     private readonly store: Store,
@@ -146,6 +152,7 @@ export class HistoryRecorder implements DocumentHook {
     }
     // A failed batch fails the update written with it too, which closes the room: nothing to do here.
     for (const write of writes) write.catch(() => undefined)
+    if (state.nextSeq % COMPACT_EVERY === 0) void this.compact(room)
     this.changed(room, state, actor)
   }
 
@@ -197,6 +204,24 @@ export class HistoryRecorder implements DocumentHook {
       for (const actor of actors) this.changed(room, state, actor)
     } catch (error) {
       log('history: could not read the changes since the last version', { room, error: (error as Error).message })
+    }
+  }
+
+  /** Merges runs of small records (a person typing) into one each; all in one batch. */
+  async compact(room: string): Promise<void> {
+    if (this.compacting.has(room)) return
+    this.compacting.add(room)
+    try {
+      const { merged, dropped } = mergeRecords(await readAttribution(this.store, room), MERGE_WINDOW_MS)
+      const writes = [
+        ...merged.map((record) => this.store.put(numberKey(room, 'a', record.seq), encodeAttribution(record))),
+        ...dropped.map((seq) => this.store.del(numberKey(room, 'a', seq))),
+      ]
+      await Promise.all(writes)
+    } catch (error) {
+      log('history: attribution compaction failed; the records are kept as they are', { room, error: (error as Error).message })
+    } finally {
+      this.compacting.delete(room)
     }
   }
 
