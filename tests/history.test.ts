@@ -135,6 +135,7 @@ test('bad input: viewers read but cannot revert or label, unknown versions and d
   const viewer = await mintToken('vic', 'viewer', WS)
   const peer = await connectPeer(server, `${WS}/bad`, { token: editor })
   peer.doc.getText('body').insert(0, 'hello\n')
+  await waitFor(async () => (await api(editor, 'GET', 'bad/versions')).status === 200, 5000, 'the write to be stored')
   await ok(editor, 'POST', 'bad/versions', { label: 'one' })
   assert.is((await api(viewer, 'GET', 'bad/versions')).status, 200)
   const refused = await api(viewer, 'POST', 'bad/revert', { version: 1 })
