@@ -91,7 +91,12 @@ export class HuddleApi {
     return !body.alreadyRevoked
   }
 
-  private async call(method: string, path: string, json?: unknown): Promise<unknown> {
+  get workspace(): string {
+    return this.options.workspace
+  }
+
+  /** One request under /api/workspaces/<ws> (for the library's own modules); throws HuddleError. */
+  async call(method: string, path: string, json?: unknown): Promise<unknown> {
     const url = `${this.base}${path}`
     let response: Response
     try {

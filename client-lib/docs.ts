@@ -13,6 +13,7 @@ import { closedError, type StateChange, WorkspaceConnection } from './connection
 import type { ClientContext } from './context.js'
 import { Emitter } from './emitter.js'
 import { HuddleError } from './errors.js'
+import { DocumentHistory } from './history.js'
 
 /** The Y.Text the dashboard's editor binds. */
 export const DEFAULT_TEXT = 'body'
@@ -44,13 +45,16 @@ export interface DocumentInfo {
   path: string
 }
 
-export class Docs {
+/** Content documents as text, with their history (versions, diff, blame, revert) inherited. */
+export class Docs extends DocumentHistory {
   private readonly handles = new Set<DocumentHandle>()
 
   constructor(
     private readonly ctx: ClientContext,
     private readonly workspace: string,
-  ) {}
+  ) {
+    super(ctx.api)
+  }
 
   /** The content documents stored in the workspace. */
   async list(): Promise<DocumentInfo[]> {

@@ -44,7 +44,7 @@ export class Huddle {
   readonly presence: Presence
   readonly audit: Audit
   readonly api: HuddleApi
-  /** content documents as text */
+  /** content documents as text, and their history (client-lib/docs.ts, history.ts) */
   readonly docs: Docs
 
   /** @internal use `connect()` */
@@ -158,6 +158,7 @@ export { DEFAULT_TEXT, type DocumentConflict, DocumentHandle, type DocumentInfo,
 export { HuddleError, type ErrorCode } from './errors.js'
 export { inboxItems, type InboxItem, type InboxKind, type InboxPerson } from './inbox.js'
 export { verifyWebhook, type VerifyOptions, type WebhookEvent, type WebhookHeaders } from './webhooks.js'
+export { DocumentHistory, type BlameLine, type DiffChange, type DiffOptions, type DocDiff, type LastEdit, type VersionActor, type VersionContent, type VersionInfo } from './history.js'
 export type { TokenIdentity } from './identity.js'
 export { Lock, type AcquireOptions, type Blocker, type Locks, type WaitInfo } from './locks.js'
 export { PRESENCE_STATUSES, type OnlineMember, type Presence, type PresenceStatus, type PresenceUpdate } from './presence.js'

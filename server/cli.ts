@@ -49,6 +49,11 @@ program
   .option('--node-id <id>', 'cluster mode: this node\'s name (default: <hostname>-<pid>)')
   .option('--owner-lease <duration>', 'cluster mode: a room\'s owner holds it this long without renewing; a dead owner\'s rooms move after it', duration, DEFAULTS.ownerLeaseMs)
   .option('--advertise <url>', 'cluster mode: the http://HOST:PORT other nodes reach this one at (default: from --host and --port)')
+  .option('--no-history', 'keep no document history (no attribution, versions, diff, blame or revert)')
+  .option('--history-quiet <duration>', 'a changed document gets a version after this long without changes', duration, DEFAULTS.historyQuietMs)
+  .option('--history-max <duration>', '... or this long into continuous editing', duration, DEFAULTS.historyMaxMs)
+  .option('--history-keep-all <duration>', 'keep every version this long, then one per hour', duration, DEFAULTS.historyKeepAllMs)
+  .option('--history-hourly <duration>', 'keep one version per hour this long, then one per day (labelled versions are always kept)', duration, DEFAULTS.historyHourlyMs)
   .action(async (flags, command: Command) => {
     if (flags.memory && command.getOptionValueSource('data') === 'cli') {
       throw new InvalidArgumentError('--memory writes nothing to disk, so it takes no --data directory: drop one of the two')
@@ -89,6 +94,11 @@ program
       nodeId: flags.nodeId ?? '',
       ownerLeaseMs: flags.ownerLease,
       advertise: flags.advertise ?? null,
+      history: flags.history !== false,
+      historyQuietMs: flags.historyQuiet,
+      historyMaxMs: flags.historyMax,
+      historyKeepAllMs: flags.historyKeepAll,
+      historyHourlyMs: flags.historyHourly,
     })
   })
 

@@ -46,6 +46,15 @@ export interface ServerOptions {
   ownerLeaseMs: number
   /** cluster mode: the URL other nodes reach this one at (default http://<host>:<port>) */
   advertise: string | null
+  /** document history (server/history): attribution, versions, diff, blame, revert */
+  history: boolean
+  /** a changed document gets a version after this long without changes ... */
+  historyQuietMs: number
+  /** ... or this long into continuous editing */
+  historyMaxMs: number
+  /** retention: every version this long, then one per hour until historyHourlyMs, then one per day */
+  historyKeepAllMs: number
+  historyHourlyMs: number
 }
 
 export const DEFAULTS: ServerOptions = {
@@ -77,4 +86,9 @@ export const DEFAULTS: ServerOptions = {
   nodeId: '',
   ownerLeaseMs: 8_000,
   advertise: null,
+  history: true,
+  historyQuietMs: 30_000,
+  historyMaxMs: 5 * 60_000,
+  historyKeepAllMs: 7 * 24 * 3_600_000,
+  historyHourlyMs: 30 * 24 * 3_600_000,
 }

@@ -32,6 +32,9 @@ import type { RevocationCheck } from './auth/tokens.js'
 import { webhooksRoute } from './http/webhooks-api.js'
 import { Webhooks } from './webhooks/service.js'
 import { WaitingClaims } from './webhooks/waiting.js'
+import { historyRecorder } from './history/index.js'
+import { HistoryService } from './history/service.js'
+import { historyRoute } from './http/history-api.js'
 
 export interface HuddleServer {
   port: number
@@ -73,9 +76,10 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const sessions = new SessionBindings(store)
   sessions.prune().catch((error: Error) => log('could not drop expired session bindings; retried at the next start', { error: error.message }))
   const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs, queueLagMs: options.queueLagMs })
+  const recorder = options.history ? historyRecorder(store, options) : null
   let resumed: Promise<void> = Promise.resolve()
   const guard = new DocumentGuard({ holders: (workspace, resource) => authority.holders(workspace, resource), resumed: () => resumed })
-  const hooks = [...(cluster ? [cluster.hook] : []), authority, guard, ...(options.hooks ?? [])]
+  const hooks = [...(cluster ? [cluster.hook] : []), authority, guard, ...(recorder ? [recorder] : []), ...(options.hooks ?? [])]
   const hooksFor = (room: RoomName) => hooks.filter((hook) => hook.matches(room))
   const rooms = new Registry({
     loadDoc: (room) => store.loadDoc(room),
@@ -159,6 +163,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     dashboardRoute(),
     ...(cluster ? [cluster.apiRoute()] : []),
     webhooksRoute({ key: options.key, revoked, webhooks, audit, allowPrivate: options.webhooksAllowPrivate }),
+    ...(recorder ? [historyRoute({ key: options.key, revoked, listDocuments: (workspace) => listDocuments(store, workspace), history: new HistoryService({ store, recorder, audit, openRoom: (room) => rooms.open(room) }) })] : []),
     apiRoute({ key: options.key, revoked, links, linkAttempts: new FailedAttempts(options.linkAttemptsPerMinute), revokedTokens, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
   ]
   const http = createServer((request, response) => {

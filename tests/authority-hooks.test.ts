@@ -97,7 +97,7 @@ test('the refusal is audited, and repeated forgeries close the connection with 4
   assert.equal(failures, [], failures.join('\n'))
 })
 
-test('a refuseWrite hook that throws refuses the write: nobody sees it (fail closed)', async () => {
+test('a refuseClientUpdate hook that throws refuses the write: nobody sees it (fail closed)', async () => {
   const token = (await who('dan', 'editor')).token
   const watcher = await connectPeer(server, `${WS}/broken`, { token: (await who('hook-watcher', 'viewer')).token })
   const writer = await connectPeer(server, `${WS}/broken`, { token })

@@ -113,14 +113,16 @@ test('no console errors on any page', () => {
   for (const [index, page] of pages.entries()) assertNoConsoleErrors(page, `page ${index + 1}`)
 })
 
-test('a document written by another client, never opened in a dashboard, is listed as stored', async () => {
+test('a document written by another client, never opened in a dashboard, is listed with its writer', async () => {
   const writer = await connectPeer(server, `${WS}/reports/weekly`, { token: await mintToken('ci-bot', 'editor', WS, { kind: 'agent' }) })
   writer.doc.getText('body').insert(0, 'written by an agent')
   const reader = await newPage(browser)
   pages.push(reader)
   await openWorkspace(reader, server, WS, await mintToken('rae', 'viewer', WS, { name: 'Rae Viewer' }), '?panel=documents')
   await waitFor(async () => (await reader.page.$('.doc-link[data-path="reports/weekly"]')) !== null, 10_000, 'the stored document in the list')
-  assert.match(await textOf(reader.page, '.doc-link[data-path="reports/weekly"]'), /stored/)
+  // who wrote it comes from the server's attribution, not from whoever opened it in a dashboard
+  await reader.page.waitForSelector('.doc-link[data-path="reports/weekly"] .doc-meta[data-last-editor="ci-bot"]')
+  assert.match(await textOf(reader.page, '.doc-link[data-path="reports/weekly"]'), /edited by ci-bot/)
   assertNoConsoleErrors(reader, 'the document list')
 })
 

@@ -15,7 +15,7 @@ const WS = 'mcp'
 let server: TestServer
 let mcp: Client
 let human: Huddle
-const TOOLS = ['acquire_lock', 'await_approval', 'cancel_approval', 'edit_document', 'list_approvals', 'list_documents', 'list_locks', 'list_online', 'read_document', 'release_lock', 'request_approval', 'set_presence', 'watch_document', 'write_document']
+const TOOLS = ['acquire_lock', 'await_approval', 'cancel_approval', 'document_blame', 'document_diff', 'document_history', 'edit_document', 'list_approvals', 'list_documents', 'list_locks', 'list_online', 'read_document', 'release_lock', 'request_approval', 'revert_document', 'set_presence', 'watch_document', 'write_document']
 
 withServer(test, async (started) => {
   server = started

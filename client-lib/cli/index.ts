@@ -4,6 +4,7 @@ import { registerApprovalCommands } from './approvals.js'
 import { registerAuditCommand } from './audit.js'
 import { registerDocCommands } from './docs.js'
 import { registerInboxCommands } from './inbox.js'
+import { registerHistoryCommands } from './history.js'
 import { registerLockCommands } from './locks.js'
 import { registerMcpCommand } from './mcp.js'
 import { registerTokenCommands } from './tokens.js'
@@ -18,4 +19,5 @@ export function registerClientCommands(program: Command): void {
   registerMcpCommand(program)
   registerTokenCommands(program)
   registerInboxCommands(program)
+  registerHistoryCommands(program)
 }

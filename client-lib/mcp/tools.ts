@@ -10,6 +10,7 @@ import { HuddleError } from '../errors.js'
 import type { Huddle } from '../index.js'
 import type { Lock } from '../locks.js'
 import { registerDocumentTools } from './document-tools.js'
+import { registerHistoryTools } from './history-tools.js'
 import { type ApprovalInfo, displayIds } from '../views.js'
 
 /** MCP clients time out requests after 60 s by default: waits inside one call stay below that. */
@@ -150,6 +151,7 @@ export function registerTools(server: McpServer, client: () => Promise<Huddle>):
   }, guard(async (_args, huddle) => ({ online: huddle.presence.list() })))
 
   registerDocumentTools(server, guard)
+  registerHistoryTools(server, guard)
 }
 
 function ok(value: unknown): CallToolResult {

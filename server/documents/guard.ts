@@ -37,7 +37,7 @@ export class DocumentGuard implements DocumentHook {
     await this.deps.resumed()
   }
 
-  refuseWrite(room: RoomName, writer: Writer): string | null {
+  refuseClientUpdate(room: RoomName, _update: Uint8Array, writer: Writer): string | null {
     const holders = this.deps.holders(room.workspace, guardResource(room.path!))
     return holders ? guardRefusal(room.path!, holders, writer) : null
   }

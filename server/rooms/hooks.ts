@@ -39,9 +39,9 @@ export interface DocumentHook {
   onLoad?(room: RoomName, doc: Y.Doc): void
   /**
    * Before a client's update that would change the document is applied: a reason refuses all of
-   * it (4403 with the reason), so nobody else ever sees it. A throw refuses it too.
+   * it (4403 with the reason), so nobody else ever sees it. A throw refuses it too (fail closed).
    */
-  refuseWrite?(room: RoomName, writer: Writer): string | null
+  refuseClientUpdate?(room: RoomName, update: Uint8Array, writer: Writer): string | null
   /** inside the client's transaction, after its update was applied: undo what is not allowed */
   onClientWrite?(context: WriteContext): void
   onJoin?(room: RoomName, doc: Y.Doc, writer: Writer): void

@@ -181,9 +181,9 @@ export class Room {
       member.refuse(CloseCode.forbidden, `read-only: your role is ${member.identity.role}; ask an admin for an editor token to change ${this.name.room}`)
       return
     }
-    const guarded = this.hookRefusal(member, update)
-    if (guarded) {
-      member.refuse(CloseCode.forbidden, guarded)
+    const refusal = this.refusalOf(member, update)
+    if (refusal) {
+      member.refuse(CloseCode.forbidden, refusal)
       return
     }
     const hooks = this.writeHooks
@@ -208,15 +208,15 @@ export class Room {
     }, member)
   }
 
-  /** A hook's reason to refuse the whole update (see DocumentHook.refuseWrite); fails closed. */
-  private hookRefusal(member: Member, update: Uint8Array): string | null {
+  /** A hook's reason to refuse the whole update (see DocumentHook.refuseClientUpdate); fails closed. */
+  private refusalOf(member: Member, update: Uint8Array): string | null {
     for (const hook of this.hooks) {
-      if (!hook.refuseWrite) continue
+      if (!hook.refuseClientUpdate) continue
       let reason: string | null
       try {
-        reason = hook.refuseWrite(this.name, member)
+        reason = hook.refuseClientUpdate(this.name, update, member)
       } catch (error) {
-        reason = `the write check failed (${(error as Error).message}); nothing was applied, retry`
+        reason = `write refused: it could not be checked (${(error as Error).message}); nothing was applied, retry`
       }
       if (reason && updateChangesDoc(this.doc, update)) return reason
     }

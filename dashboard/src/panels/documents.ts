@@ -17,6 +17,7 @@ import type { SelfPresence } from '../self-presence.js'
 import { ago, now, stamp } from '../time.js'
 import { avatar, empty } from '../ui.js'
 import { api } from '../api.js'
+import { HistoryPanel } from './history.js'
 
 export const REGISTRY_PATH = '.huddle/documents'
 
@@ -41,6 +42,9 @@ export class DocumentsPanel {
   private stored: string[] = []
   private entries: Y.Map<RegistryEntry> | null = null
   private session: DocumentSession | null = null
+  private history: HistoryPanel | null = null
+  /** who last changed each stored document, from the server's attribution */
+  private lastEdits = new Map<string, { actor: string; name?: string; at: number }>()
   private readonly list = h('ul', { class: 'doc-list' })
   private readonly none = empty('No documents yet.')
   private readonly pathInput = h('input', { class: 'input', type: 'text', name: 'path', placeholder: 'e.g. notes or plans/q3', 'aria-label': 'Document path', autocomplete: 'off', spellcheck: 'false' })
@@ -136,6 +140,10 @@ export class DocumentsPanel {
       const { documents } = await api<{ documents: Array<{ path: string }> }>('GET', `/api/workspaces/${encodeURIComponent(this.model.workspace)}/documents`, { token: this.me.token })
       this.stored = documents.map((document) => document.path)
       this.renderList()
+      if (this.history && this.stored.includes(this.history.path)) void this.history.refresh()
+      const edits = await api<{ documents: Array<{ path: string; lastEdit: { actor: string; name?: string; at: number } | null }> }>('GET', `/api/workspaces/${encodeURIComponent(this.model.workspace)}/history/last-edits`, { token: this.me.token })
+      this.lastEdits = new Map(edits.documents.flatMap((document) => (document.lastEdit ? [[document.path, document.lastEdit] as const] : [])))
+      this.renderList()
     } catch {
       // The live registry still lists what is opened from dashboards; the next visit retries.
     }
@@ -149,6 +157,8 @@ export class DocumentsPanel {
     if (path === (this.session?.path ?? null)) return
     this.session?.destroy()
     this.session = null
+    this.history?.el.remove()
+    this.history = null
     setChildren(this.editorHost)
     this.editorPane.hidden = path === null
     if (path !== null) {
@@ -163,6 +173,9 @@ export class DocumentsPanel {
       session.onPeers((peers) => this.showPeers(peers))
       this.guardNote = ''
       this.showGuard()
+      // A document with nothing stored has no history to ask for yet (the panel says so).
+      this.history = new HistoryPanel(this.model.workspace, path, this.me, this.stored.includes(path))
+      this.editorPane.append(this.history.el)
       this.register(path)
     }
     this.presence.setViewing(path === null ? 'documents' : `document:${path}`)
@@ -208,6 +221,7 @@ export class DocumentsPanel {
       this.list,
       sorted.map((path) => {
         const entry = this.entries!.get(path)
+        const edit = this.lastEdits.get(path)
         const here = viewers.get(path) ?? []
         const guard = this.model.locks.get(guardResource(path))?.holders ?? []
         return h(
@@ -215,7 +229,9 @@ export class DocumentsPanel {
           { class: `doc-item${path === this.session?.path ? ' current' : ''}` },
           h('button', { class: 'doc-link', type: 'button', 'data-path': path, onclick: () => this.open(path), 'aria-current': path === this.session?.path ? 'page' : null },
             h('span', { class: 'doc-path' }, path),
-            h('span', { class: 'doc-meta muted', title: entry ? stamp(entry.createdAt) : '' }, entry ? `by ${this.model.nameOf(entry.createdBy)}, ${ago(entry.createdAt)}` : 'stored'),
+            edit
+              ? h('span', { class: 'doc-meta muted', title: `last changed ${stamp(edit.at)}`, 'data-last-editor': edit.actor }, `edited by ${edit.name ?? edit.actor}, ${ago(edit.at)}`)
+              : h('span', { class: 'doc-meta muted', title: entry ? stamp(entry.createdAt) : '' }, entry ? `opened by ${this.model.nameOf(entry.createdBy)}, ${ago(entry.createdAt)}` : 'stored'),
           ),
           guard.length ? h('span', { class: 'doc-locked', title: `locked (${guardResource(path)}) since ${stamp(Math.min(...guard.map((holder) => holder.grantedAt)))}` }, `🔒 ${guard.map((holder) => this.model.nameOf(holder.actor)).join(', ')}`) : null,
           here.length ? h('span', { class: 'doc-here', title: here.map((v) => v.name).join(', ') }, here.slice(0, 4).map((v) => avatar(v.name, v.kind, v.color))) : null,
@@ -226,6 +242,7 @@ export class DocumentsPanel {
   }
 
   destroy(): void {
+    this.history?.el.remove()
     this.session?.destroy()
     this.registry?.destroy()
   }

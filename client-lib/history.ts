@@ -1,0 +1,139 @@
+// Document history (docs/design.md, history) through the server's REST API: versions with their authors,
+// diff between versions, blame per line, labelled versions and revert. Exposed as `huddle.docs`.
+import { parseRoom } from '../shared/names.js'
+import type { HuddleApi } from './api.js'
+import { HuddleError } from './errors.js'
+
+export interface VersionActor {
+  id: string
+  name: string
+  /** human, agent, or server for writes the server made itself */
+  kind: string
+}
+
+export interface VersionInfo {
+  id: number
+  /** ms since the epoch */
+  at: number
+  label?: string
+  /** auto (quiet or long editing), label, before-revert or revert */
+  reason: string
+  /** who changed the document since the previous version */
+  actors: VersionActor[]
+  bytes: number
+  /** for a revert: the version it restored */
+  restored?: number
+}
+
+export interface VersionContent {
+  id: number
+  at: number
+  label?: string
+  /** the document's text (`body`, or its only text) */
+  text?: string
+  /** every top-level type as JSON; texts and XML as strings */
+  json: Record<string, unknown>
+}
+
+export interface DiffChange {
+  name: string
+  kind: 'text' | 'map' | 'array' | 'xml'
+  op: 'added' | 'removed' | 'changed'
+  line?: number
+  key?: string
+  index?: number
+  before?: unknown
+  after?: unknown
+  words?: Array<{ value: string; added?: boolean; removed?: boolean }>
+  /** who made the change, where the server's attribution knows it */
+  actors: string[]
+}
+
+export interface DocDiff {
+  from: number | 'current'
+  to: number | 'current'
+  /** unified diff of the texts */
+  patch: string
+  changes: DiffChange[]
+}
+
+export interface BlameLine {
+  text: string
+  /** the last writer of the line; null for text written before history was kept */
+  actor: string | null
+  name?: string
+  kind?: string
+  at: number | null
+  /** the first version holding that write; null while no version has it yet */
+  version: number | null
+}
+
+export interface LastEdit {
+  path: string
+  lastEdit: { actor: string; name?: string; kind?: string; at: number } | null
+}
+
+export interface DiffOptions {
+  /** a version id (default: the latest version) */
+  from?: number | 'current'
+  /** a version id or 'current' (default) */
+  to?: number | 'current'
+}
+
+export class DocumentHistory {
+  constructor(private readonly api: HuddleApi) {}
+
+  /** The versions of the document at `path`, newest first. */
+  async history(path: string): Promise<VersionInfo[]> {
+    return ((await this.call('GET', path, 'versions')) as { versions: VersionInfo[] }).versions
+  }
+
+  /** What the document held at version `id`. */
+  async version(path: string, id: number): Promise<VersionContent> {
+    return (await this.call('GET', path, `versions/${versionId(id)}`)) as VersionContent
+  }
+
+  /** Takes a version now, named `label` (kept whatever the retention); resolves with its id. */
+  async label(path: string, label: string): Promise<number> {
+    return ((await this.call('POST', path, 'versions', { label })) as { id: number }).id
+  }
+
+  async diff(path: string, options: DiffOptions = {}): Promise<DocDiff> {
+    const query = new URLSearchParams()
+    if (options.from !== undefined) query.set('from', point(options.from))
+    query.set('to', point(options.to ?? 'current'))
+    return (await this.call('GET', path, `diff?${query}`)) as DocDiff
+  }
+
+  /** Per line of the text `name` (default `body`): who last wrote it, when, in which version. */
+  async blame(path: string, options: { name?: string } = {}): Promise<BlameLine[]> {
+    const query = options.name ? `?name=${encodeURIComponent(options.name)}` : ''
+    return ((await this.call('GET', path, `blame${query}`)) as { lines: BlameLine[] }).lines
+  }
+
+  /** Makes the document hold version `id` again, as a new change by you; resolves with the version after it. */
+  async revert(path: string, id: number): Promise<number> {
+    return ((await this.call('POST', path, 'revert', { version: versionId(id) })) as { version: number }).version
+  }
+
+  /** Every document of the workspace with who changed it last and when, from the server's attribution. */
+  async lastEdits(): Promise<LastEdit[]> {
+    return ((await this.api.call('GET', '/history/last-edits')) as { documents: LastEdit[] }).documents
+  }
+
+  private call(method: string, path: string, what: string, json?: unknown): Promise<unknown> {
+    const room = parseRoom(`${this.api.workspace}/${path}`)
+    if (typeof room === 'string' || room.path === null)
+      throw new HuddleError('invalid-argument', typeof room === 'string' ? room : 'give a document path, e.g. notes/plan.md')
+    return this.api.call(method, `/docs/${room.path}/${what}`, json)
+  }
+}
+
+function versionId(id: number): number {
+  if (!Number.isInteger(id) || id < 1) throw new HuddleError('invalid-argument', `a version id is a whole number from 1 (see history()), not ${id}`)
+  return id
+}
+
+function point(value: number | 'current'): string {
+  return value === 'current' ? value : String(versionId(value))
+}

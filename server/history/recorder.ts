@@ -1,0 +1,264 @@
+// The history hook of content documents: stamps every change with who made it (in the same batch
+// as the change: the room appends the update in its own `update` listener, registered before this
+// one, and the group commit puts every write of one turn into one batch), binds each Yjs clientID
+// to the first actor using it, and takes versions when a document goes quiet, after long editing,
+// and on request.
+import { createHash } from 'node:crypto'
+import * as Y from 'yjs'
+import type { RoomName } from '../../shared/names.js'
+import { log } from '../log.js'
+import type { DocumentHook, UnloadReason, Writer } from '../rooms/hooks.js'
+import type { Storage } from '../store/storage.js'
+import { type Attribution, decodeAttribution, encodeAttribution, type IdRange, mergeRecords, rangesOf } from './attribution.js'
+import { nameKey, nameOfKey, numberKey, numberOfKey, sectionRange } from './keys.js'
+import { expiredVersions, type RetentionPolicy } from './retention.js'
+import { deleteVersion, encodeJson, readLastVersion, readVersions, type VersionMeta, type VersionReason } from './versions.js'
+
+export interface HistoryOptions {
+  /** a changed document gets a version after this long without changes */
+  quietMs: number
+  /** ... or this long after its first change since the last version, however busy */
+  maxMs: number
+  retention: RetentionPolicy
+}
+
+/** Records of a document after which its attribution is compacted in the background. */
+const COMPACT_EVERY = 500
+/** consecutive records of one session within this long merge into one when compacted */
+const MERGE_WINDOW_MS = 60_000
+
+/** Writes the server makes for nobody in particular (no authenticated writer behind them). */
+export const SERVER_ACTOR = 'huddle:server'
+
+interface DocState {
+  doc: Y.Doc | null
+  bindings: Map<number, string>
+  known: Set<string>
+  nextSeq: number
+  nextVersion: number
+  last: VersionMeta | null
+  /** actors since the last version; null while nothing changed */
+  since: Set<string> | null
+  quiet: NodeJS.Timeout | null
+  max: NodeJS.Timeout | null
+}
+
+export class HistoryRecorder implements DocumentHook {
+  private readonly docs = new Map<string, DocState>()
+  private readonly compacting = new Set<string>()
+
+  constructor(
+    private readonly store: Storage,
+    private readonly options: HistoryOptions,
+  ) {}
+
+  matches(room: RoomName): boolean {
+    // The dashboard's own bookkeeping under .huddle/ is not content anyone edits.
+    return room.path !== null && !room.path.startsWith('.huddle/')
+  }
+
+  async beforeLoad(room: RoomName): Promise<void> {
+    const name = room.room
+    const [bindings, writers, lastRecord, last] = await Promise.all([
+      this.store.readRange(sectionRange(name, 'c')),
+      this.store.readRange(sectionRange(name, 'w')),
+      this.store.readRange({ ...sectionRange(name, 'a'), reverse: true, limit: 1 }),
+      readLastVersion(this.store, name),
+    ])
+    const decoder = new TextDecoder()
+    this.docs.set(name, {
+      doc: null,
+      bindings: new Map(bindings.map(([key, value]) => [Number(nameOfKey(key, name, 'c')), decoder.decode(value)])),
+      known: new Set(writers.map(([key]) => nameOfKey(key, name, 'w'))),
+      nextSeq: lastRecord[0] ? numberOfKey(lastRecord[0][0]) + 1 : 0,
+      nextVersion: last ? last.id + 1 : 1,
+      last,
+      since: null,
+      quiet: null,
+      max: null,
+    })
+  }
+
+  onLoad(room: RoomName, doc: Y.Doc): void {
+    const state = this.docs.get(room.room)
+    if (!state) return
+    state.doc = doc
+    doc.on('update', (update: Uint8Array, origin: unknown) => this.record(room.room, state, update, writerOf(origin)))
+    // Changes since the last version (a crash before the quiet timer fired) still get one.
+    if (doc.store.clients.size > 0 && state.last?.fingerprint !== fingerprintOf(doc)) void this.recoverChanges(room.room, state)
+    void this.sweep(room.room)
+  }
+
+  /** Refuses a client's update using a clientID bound to another actor (or the server's own). */
+  refuseClientUpdate(room: RoomName, update: Uint8Array, writer: Writer): string | null {
+    const state = this.docs.get(room.room)
+    if (!state) return null
+    const { to } = Y.parseUpdateMeta(update)
+    for (const [client, end] of to) {
+      // Ids the document already has are no new writing (a sync step 2 may repeat them).
+      if (state.doc && end <= Y.getState(state.doc.store, client)) continue
+      const owner = client === state.doc?.clientID ? SERVER_ACTOR : state.bindings.get(client)
+      if (owner !== undefined && owner !== writer.identity.actor) {
+        return `Yjs clientID ${client} already writes for ${owner} in ${room.room}; a client writes under its own clientID (reload to get a new one)`
+      }
+    }
+    return null
+  }
+
+  onUnload(room: RoomName, doc: Y.Doc, reason: UnloadReason): void {
+    const state = this.docs.get(room.room)
+    if (!state || state.doc !== doc) return
+    this.docs.delete(room.room)
+    clearTimers(state)
+    // After a storage failure memory may be ahead of the disk: nothing derived from it is written.
+    if (reason !== 'failed' && state.since) this.snapshot(room.room, state, 'auto').catch(() => undefined)
+  }
+
+  /** Takes a version of a loaded document now; resolves with it once it is written. */
+  takeVersion(room: string, reason: VersionReason, label?: string, restored?: number): Promise<VersionMeta> {
+    const state = this.docs.get(room)
+    if (!state?.doc) return Promise.reject(new Error(`document ${room} is not loaded`))
+    // Before a revert, an unchanged document's last version already is the state to go back to.
+    if (reason === 'before-revert' && state.last && !state.since) return Promise.resolve(state.last)
+    return this.snapshot(room, state, reason, label, restored)
+  }
+
+  /** The attribution seq the next record gets (records below it are written or queued). */
+  nextSeq(room: string): number | undefined {
+    return this.docs.get(room)?.nextSeq
+  }
+
+  private record(room: string, state: DocState, update: Uint8Array, writer: Writer | null): void {
+    const actor = writer?.identity.actor ?? SERVER_ACTOR
+    let ranges: { inserted: IdRange[]; deleted: IdRange[] }
+    try {
+      ranges = rangesOf(update)
+    } catch (error) {
+      // The doc produced this update itself, so this cannot happen; the change is still saved.
+      log('history: could not read the ids of an update; it is recorded without them', { room, error: (error as Error).message })
+      ranges = { inserted: [], deleted: [] }
+    }
+    const record = { at: Date.now(), actor, session: writer?.session ?? '', ...ranges }
+    const writes = [this.store.put(numberKey(room, 'a', state.nextSeq++), encodeAttribution(record))]
+    for (const [client] of record.inserted) {
+      if (state.bindings.has(client) || client === state.doc?.clientID) continue
+      state.bindings.set(client, actor)
+      writes.push(this.store.put(nameKey(room, 'c', String(client)), new TextEncoder().encode(actor)))
+    }
+    if (!state.known.has(actor)) {
+      state.known.add(actor)
+      const info = writer ? { name: writer.identity.name, kind: writer.identity.kind } : { name: 'Huddle server', kind: 'server' }
+      writes.push(this.store.put(nameKey(room, 'w', actor), encodeJson(info)))
+    }
+    // A failed batch fails the update written with it too, which closes the room: nothing to do here.
+    for (const write of writes) write.catch(() => undefined)
+    if (state.nextSeq % COMPACT_EVERY === 0) void this.compact(room)
+    this.changed(room, state, actor)
+  }
+
+  private changed(room: string, state: DocState, actor: string): void {
+    if (!state.since) {
+      state.since = new Set()
+      state.max = setTimeout(() => this.autoVersion(room, state), this.options.maxMs)
+      state.max.unref()
+    }
+    state.since.add(actor)
+    if (state.quiet) clearTimeout(state.quiet)
+    state.quiet = setTimeout(() => this.autoVersion(room, state), this.options.quietMs)
+    state.quiet.unref()
+  }
+
+  private autoVersion(room: string, state: DocState): void {
+    if (this.docs.get(room) !== state || !state.since) return
+    this.snapshot(room, state, 'auto').catch((error: Error) => log('history: version not written', { room, error: error.message }))
+  }
+
+  private async snapshot(room: string, state: DocState, reason: VersionReason, label?: string, restored?: number): Promise<VersionMeta> {
+    const doc = state.doc!
+    const content = Y.encodeStateAsUpdate(doc)
+    const meta: VersionMeta = {
+      id: state.nextVersion++,
+      at: Date.now(),
+      ...(label !== undefined ? { label } : {}),
+      reason,
+      actors: [...(state.since ?? [])].sort(),
+      bytes: content.length,
+      attrSeq: state.nextSeq,
+      fingerprint: fingerprintOf(doc),
+      ...(restored !== undefined ? { restored } : {}),
+    }
+    state.last = meta
+    state.since = null
+    clearTimers(state)
+    await Promise.all([this.store.put(numberKey(room, 's', meta.id), content), this.store.put(numberKey(room, 'v', meta.id), encodeJson(meta))])
+    void this.sweep(room)
+    return meta
+  }
+
+  private async recoverChanges(room: string, state: DocState): Promise<void> {
+    try {
+      const rows = await this.store.readRange({ gte: numberKey(room, 'a', state.last?.attrSeq ?? 0), lt: sectionRange(room, 'a').lt })
+      const actors = new Set(rows.map(([key, value]) => decodeAttribution(numberOfKey(key), value).actor))
+      if (this.docs.get(room) !== state) return
+      if (actors.size === 0) actors.add(SERVER_ACTOR)
+      for (const actor of actors) this.changed(room, state, actor)
+    } catch (error) {
+      log('history: could not read the changes since the last version', { room, error: (error as Error).message })
+    }
+  }
+
+  /** Merges runs of small records (a person typing) into one each; all in one batch. */
+  async compact(room: string): Promise<void> {
+    if (this.compacting.has(room)) return
+    this.compacting.add(room)
+    try {
+      const { merged, dropped } = mergeRecords(await readAttribution(this.store, room), MERGE_WINDOW_MS)
+      const writes = [
+        ...merged.map((record) => this.store.put(numberKey(room, 'a', record.seq), encodeAttribution(record))),
+        ...dropped.map((seq) => this.store.del(numberKey(room, 'a', seq))),
+      ]
+      await Promise.all(writes)
+    } catch (error) {
+      log('history: attribution compaction failed; the records are kept as they are', { room, error: (error as Error).message })
+    } finally {
+      this.compacting.delete(room)
+    }
+  }
+
+  /** Drops what retention no longer keeps (in the background, after each version and load). */
+  private async sweep(room: string): Promise<void> {
+    try {
+      const versions = await readVersions(this.store, room)
+      const expired = expiredVersions(versions, Date.now(), this.options.retention)
+      await Promise.all(expired.map((id) => deleteVersion(this.store, room, id)))
+    } catch (error) {
+      log('history: retention sweep failed; it runs again with the next version', { room, error: (error as Error).message })
+    }
+  }
+}
+
+/** Attribution records of a document, oldest first. */
+export async function readAttribution(store: Storage, room: string): Promise<Attribution[]> {
+  const rows = await store.readRange(sectionRange(room, 'a'))
+  return rows.map(([key, value]) => decodeAttribution(numberOfKey(key), value))
+}
+
+function writerOf(origin: unknown): Writer | null {
+  if (typeof origin !== 'object' || origin === null) return null
+  const candidate = origin as Partial<Writer>
+  return candidate.identity && typeof candidate.session === 'string' ? (candidate as Writer) : null
+}
+
+/** What the document holds (state vector and deletions, both canonical however the structs are split). */
+function fingerprintOf(doc: Y.Doc): string {
+  return createHash('sha256')
+    .update(Y.encodeSnapshot(Y.snapshot(doc)))
+    .digest('base64')
+}
+
+function clearTimers(state: DocState): void {
+  if (state.quiet) clearTimeout(state.quiet)
+  if (state.max) clearTimeout(state.max)
+  state.quiet = null
+  state.max = null
+}
