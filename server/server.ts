@@ -71,10 +71,15 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     },
     hooksFor,
     broadcastShare: options.broadcastShare,
-    onFailed: (room, error) => {
-      audit.markStale()
-      log('storage failure; closing the document', { room: room.name.room, error: error.message })
-      for (const member of [...room.members]) member.refuse(CloseCode.internalError, 'storage failure: your last change was not saved; reconnect to retry')
+    onFailed: (room, error, cause) => {
+      if (cause === 'storage') {
+        audit.markStale()
+        log('storage failure; closing the document', { room: room.name.room, error: error.message })
+        for (const member of [...room.members]) member.refuse(CloseCode.internalError, 'storage failure: your last change was not saved; reconnect to retry')
+        return
+      }
+      log('a document hook failed; its changes were discarded and the document reloads from storage', { room: room.name.room, error: error.stack })
+      for (const member of [...room.members]) member.refuse(CloseCode.internalError, 'the document was reloaded after an internal error (nothing you saved was lost); reconnect to resync')
     },
     unloadAfterMs: options.unloadAfterMs,
   })

@@ -6,8 +6,8 @@ import type { Identity } from '../../shared/roles.js'
 import type { AuditEntry } from '../audit/chain.js'
 
 /**
- * Why a document leaves memory. After `failed` (a storage failure) its memory may be ahead of the
- * disk, so nothing derived from it may be written.
+ * Why a document leaves memory. After `failed` (a storage failure, or a hook that threw while the
+ * document changed) its memory may differ from the disk, so nothing derived from it may be written.
  */
 export type UnloadReason = 'idle' | 'failed' | 'shutdown'
 
@@ -37,7 +37,11 @@ export interface DocumentHook {
   beforeLoad?(room: RoomName): Promise<void>
   /** after the document is loaded from storage, before anyone is answered */
   onLoad?(room: RoomName, doc: Y.Doc): void
-  /** inside the client's transaction, after its update was applied: undo what is not allowed */
+  /**
+   * Inside the client's transaction, after its update was applied: undo what is not allowed. If
+   * this (or anything else in the transaction) throws, nothing of the transaction is written or
+   * sent: the writer is closed with 1011 and the document reloads from storage.
+   */
   onClientWrite?(context: WriteContext): void
   onJoin?(room: RoomName, doc: Y.Doc, writer: Writer): void
   onLeave?(room: RoomName, doc: Y.Doc, writer: Writer): void

@@ -41,8 +41,16 @@ export interface RoomDeps {
   /** the share of a core (0 < share ≤ 1) a room's broadcasts may take (see pacing.ts) */
   broadcastShare: number
   onEmpty(room: Room): void
-  onFailed(room: Room, error: Error): void
+  /** the room stopped serving: its memory may differ from storage (see `RoomFailure`) */
+  onFailed(room: Room, error: Error, cause: RoomFailure): void
 }
+
+/**
+ * `storage`: a batch failed, and it may have carried any room's writes. `hook`: a document hook
+ * (or Yjs itself) threw while changing this room's document; the changes were neither written nor
+ * sent, so this room's memory is ahead of its storage.
+ */
+export type RoomFailure = 'storage' | 'hook'
 
 interface Pending {
   update: Uint8Array
@@ -76,7 +84,12 @@ export class Room {
    */
   private replies = new Map<string, PreparedFrame>()
   private stateVectorFrame: PreparedFrame | null = null
-  failed = false
+  /**
+   * While hooks run, the document's updates are collected here instead of being written: they
+   * are written only if the hooks return (see `guarded`).
+   */
+  private captured: Uint8Array[] | null = null
+  private failed = false
 
   constructor(
     readonly name: RoomName,
@@ -90,7 +103,10 @@ export class Room {
     this.doc.transact(() => {
       for (const update of stored) Y.applyUpdate(this.doc, update)
     })
-    this.doc.on('update', (update: Uint8Array) => this.persistThenBroadcast(update))
+    this.doc.on('update', (update: Uint8Array) => {
+      if (this.captured) this.captured.push(update)
+      else this.persistThenBroadcast(update)
+    })
     for (const hook of this.hooks) hook.onLoad?.(this.name, this.doc)
   }
 
@@ -105,7 +121,10 @@ export class Room {
     sendTo(member, this.stateVectorFrame, Date.now())
     const states = this.presence.snapshot()
     if (states) member.send(encodeAwareness(states))
-    for (const hook of this.hooks) hook.onJoin?.(this.name, this.doc, member)
+    const failure = this.guarded(() => {
+      for (const hook of this.hooks) hook.onJoin?.(this.name, this.doc, member)
+    })
+    if (failure) this.fail(failure, 'hook')
   }
 
   leave(member: Member): void {
@@ -114,12 +133,18 @@ export class Room {
     this.presence.removeOwner(member)
     this.schedulePresenceFlush()
     // A failed room is being discarded with its memory: nothing may be written on its behalf.
-    if (!this.failed) for (const hook of this.hooks) hook.onLeave?.(this.name, this.doc, member)
+    if (!this.failed) {
+      const failure = this.guarded(() => {
+        for (const hook of this.hooks) hook.onLeave?.(this.name, this.doc, member)
+      })
+      if (failure) return this.fail(failure, 'hook')
+    }
     if (this.members.size === 0) this.deps.onEmpty(this)
   }
 
   /** Handles one decoded message; throws ProtocolError for input that breaks the protocol. */
   receive(member: Member, message: Incoming): void {
+    if (this.failed) return
     switch (message.kind) {
       case 'sync-step1': {
         const held = this.syncing.get(member)
@@ -182,7 +207,7 @@ export class Room {
       return
     }
     const hooks = this.writeHooks
-    this.doc.transact((transaction) => {
+    const failure = this.guarded(() => this.doc.transact((transaction) => {
       try {
         Y.applyUpdate(this.doc, update, member)
       } catch (error) {
@@ -200,7 +225,33 @@ export class Room {
       }
       const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse }
       for (const hook of hooks) hook.onClientWrite!(context)
-    }, member)
+    }, member))
+    if (!failure) return
+    const reason = failure instanceof ProtocolError
+      ? failure.message
+      : `your update was not saved or shared: a server hook failed on it (${failure.message}); reconnect to retry, report it if it repeats`
+    this.fail(failure, 'hook', { member, code: failure instanceof ProtocolError ? CloseCode.malformed : CloseCode.internalError, reason })
+  }
+
+  /**
+   * Fail closed: runs `change` (a transaction that calls hooks) and writes the document updates it
+   * made only if it returns. Yjs emits a transaction's update even when its callback threw, so they
+   * are collected, and an exception discards them and returns the error: the document in memory
+   * then holds changes nobody may see, and the room must be failed (and reloaded from storage).
+   */
+  private guarded(change: () => void): Error | null {
+    if (this.captured) throw new Error('hooks may not re-enter the room')
+    const captured: Uint8Array[] = []
+    this.captured = captured
+    try {
+      change()
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error))
+    } finally {
+      this.captured = null
+    }
+    for (const update of captured) this.persistThenBroadcast(update)
+    return null
   }
 
   private applyAwareness(member: Member, update: Uint8Array): void {
@@ -248,7 +299,7 @@ export class Room {
     this.lastBatch = batch
     batch.then(
       () => this.broadcastWritten(batch),
-      (error: Error) => this.fail(error),
+      (error: Error) => this.fail(error, 'storage'),
     )
   }
 
@@ -314,15 +365,26 @@ export class Room {
     return this.members.size > 0 || this.hooks.some((hook) => hook.keepLoaded?.(this.name, this.doc))
   }
 
-  private fail(error: Error): void {
+  /**
+   * One way: the room stops writing and sending, closes `culprit` (if a client's write caused it)
+   * with its own reason, and tells its owner, who discards it and closes the other members.
+   */
+  private fail(error: Error, cause: RoomFailure, culprit?: { member: Member; code: number; reason: string }): void {
     if (this.failed) return
     this.failed = true
     this.outbox = []
     this.ready = []
-    this.deps.onFailed(this, error)
+    culprit?.member.refuse(culprit.code, culprit.reason)
+    this.deps.onFailed(this, error, cause)
+  }
+
+  /** Fails the room for a storage failure elsewhere: its memory may be ahead of the disk. */
+  failForStorage(error: Error): void {
+    this.fail(error, 'storage')
   }
 
   destroy(reason: UnloadReason): void {
+    this.failed ||= reason === 'failed'
     if (this.presenceFlush) clearImmediate(this.presenceFlush)
     if (this.presenceTimer) clearTimeout(this.presenceTimer)
     if (this.readyTimer) clearTimeout(this.readyTimer)
