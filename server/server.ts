@@ -70,7 +70,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       metrics.bytesOut.inc(sockets * bytes)
     },
     hooksFor,
-    broadcastShare: options.broadcastShare,
+    pacing: { share: options.broadcastShare },
     onFailed: (room, error, cause) => {
       if (cause === 'storage') {
         audit.markStale()

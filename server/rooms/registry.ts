@@ -2,6 +2,7 @@
 // after its last connection leaves plus an idle delay, once everything it wrote is on disk.
 import type { RoomName } from '../../shared/names.js'
 import type { DocumentHook, UnloadReason } from './hooks.js'
+import { LoopMeter } from './loop-meter.js'
 import { Room, type RoomDeps, type RoomFailure } from './room.js'
 
 export interface RegistryDeps {
@@ -12,7 +13,7 @@ export interface RegistryDeps {
   /** what every room needs loaded first (e.g. its workspace's audit head) */
   prepare(room: RoomName): Promise<void>
   countSent: RoomDeps['countSent']
-  broadcastShare: RoomDeps['broadcastShare']
+  pacing: RoomDeps['pacing']
   hooksFor(room: RoomName): DocumentHook[]
   /** closes the members of a failed room, which is discarded right after */
   onFailed(room: Room, error: Error, cause: RoomFailure): void
@@ -25,6 +26,7 @@ export class Registry {
   private readonly loading = new Map<string, Promise<Room>>()
   private readonly unloadTimers = new Map<string, NodeJS.Timeout>()
   private failingAll = false
+  private readonly loop = new LoopMeter()
 
   constructor(private readonly deps: RegistryDeps) {}
 
@@ -54,7 +56,8 @@ export class Registry {
       appendUpdate: this.deps.appendUpdate,
       recordRefusal: this.deps.recordRefusal,
       countSent: this.deps.countSent,
-      broadcastShare: this.deps.broadcastShare,
+      pacing: this.deps.pacing,
+      loop: this.loop,
       onEmpty: (empty) => this.scheduleUnload(empty),
       onFailed: (failed, error, cause) => this.failed(failed, error, cause),
     }, stored)

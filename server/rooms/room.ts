@@ -13,7 +13,8 @@ import type { AuditEntry } from '../audit/chain.js'
 import { Presence, type PresenceOwner } from './presence.js'
 import { updateChangesDoc } from './read-only.js'
 import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
-import { presenceWaitMs, smoothCost, updateWaitMs } from './pacing.js'
+import { type Load, type Policy, presenceWait, ROOM_WINDOW_MS, roomBusyMs, smoothCost, updateWait } from './pacing.js'
+import type { LoopMeter } from './loop-meter.js'
 
 /** waits shorter than this are not worth a timer: broadcast at once */
 const MIN_PACING_MS = 1
@@ -38,8 +39,9 @@ export interface RoomDeps {
   recordRefusal(room: RoomName, writer: Writer, reason: string, detail?: Record<string, unknown>): AuditEntry
   /** counts one frame sent to `sockets` sockets */
   countSent(sockets: number, bytes: number): void
-  /** the share of a core (0 < share ≤ 1) a room's broadcasts may take (see pacing.ts) */
-  broadcastShare: number
+  /** how broadcasts are paced (see pacing.ts) */
+  pacing: Policy
+  loop: LoopMeter
   onEmpty(room: Room): void
   /** the room stopped serving: its memory may differ from storage (see `RoomFailure`) */
   onFailed(room: Room, error: Error, cause: RoomFailure): void
@@ -77,6 +79,9 @@ export class Room {
   private nextBroadcastAt = 0
   /** smoothed CPU ms of a document broadcast */
   private broadcastCost = 0
+  /** CPU ms of this room's broadcasts over the recent window (see pacing.ts `roomBusyMs`) */
+  private busyMs = 0
+  private busyAt = 0
   /**
    * Replies to sync step 1 by state vector, and the room's own sync step 1, until the document
    * changes. A connect storm on a large document would otherwise re-encode the whole state once
@@ -227,10 +232,14 @@ export class Room {
       for (const hook of hooks) hook.onClientWrite!(context)
     }, member))
     if (!failure) return
-    const reason = failure instanceof ProtocolError
-      ? failure.message
-      : `your update was not saved or shared: a server hook failed on it (${failure.message}); reconnect to retry, report it if it repeats`
-    this.fail(failure, 'hook', { member, code: failure instanceof ProtocolError ? CloseCode.malformed : CloseCode.internalError, reason })
+    if (failure instanceof ProtocolError) {
+      // Yjs refused the update before any hook ran; if nothing of it was integrated either, the
+      // document is as it was and only the writer has to go.
+      if (!failure.changed) return member.refuse(CloseCode.malformed, failure.message)
+      return this.fail(failure, 'hook', { member, code: CloseCode.malformed, reason: failure.message })
+    }
+    const reason = `your update was not saved or shared: a server hook failed on it (${failure.message}); reconnect to retry, report it if it repeats`
+    this.fail(failure, 'hook', { member, code: CloseCode.internalError, reason })
   }
 
   /**
@@ -239,14 +248,14 @@ export class Room {
    * are collected, and an exception discards them and returns the error: the document in memory
    * then holds changes nobody may see, and the room must be failed (and reloaded from storage).
    */
-  private guarded(change: () => void): Error | null {
+  private guarded(change: () => void): Failure | null {
     if (this.captured) throw new Error('hooks may not re-enter the room')
     const captured: Uint8Array[] = []
     this.captured = captured
     try {
       change()
     } catch (error) {
-      return error instanceof Error ? error : new Error(String(error))
+      return Object.assign(error instanceof Error ? error : new Error(String(error)), { changed: captured.length > 0 })
     } finally {
       this.captured = null
     }
@@ -256,10 +265,7 @@ export class Room {
 
   private applyAwareness(member: Member, update: Uint8Array): void {
     const accepted = this.presence.accept(member, decodeAwarenessUpdate(update))
-    if (typeof accepted === 'string') {
-      member.refuse(CloseCode.forbidden, `presence refused: ${accepted}`)
-      return
-    }
+    if ('code' in accepted) return member.refuse(accepted.code, accepted.reason)
     if (accepted.reply) member.send(encodeAwareness(accepted.reply))
     this.schedulePresenceFlush()
   }
@@ -287,7 +293,15 @@ export class Room {
     const started = performance.now()
     const cpu = cpuMs()
     this.broadcast(encodeAwareness(update))
-    this.nextPresenceAt = started + presenceWaitMs(cpuMs() - cpu, this.deps.broadcastShare)
+    const cost = cpuMs() - cpu
+    this.nextPresenceAt = started + presenceWait(this.deps.pacing, cost, this.load(started, cost))
+  }
+
+  /** The load after a broadcast that started at `now` and cost `costMs` of CPU. */
+  private load(now: number, costMs: number): Load {
+    this.busyMs = roomBusyMs(this.busyMs, now - this.busyAt, costMs)
+    this.busyAt = now
+    return { loop: this.deps.loop.utilisation(now), room: this.busyMs / ROOM_WINDOW_MS }
   }
 
   private persistThenBroadcast(update: Uint8Array): void {
@@ -327,10 +341,13 @@ export class Room {
     const updates = this.ready
     this.ready = []
     if (updates.length === 0 || this.failed) return
+    const started = performance.now()
     const cpu = cpuMs()
     this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)), true)
-    this.broadcastCost = smoothCost(this.broadcastCost, cpuMs() - cpu)
-    this.nextBroadcastAt = performance.now() + updateWaitMs(this.broadcastCost, this.deps.broadcastShare)
+    const cost = cpuMs() - cpu
+    this.broadcastCost = smoothCost(this.broadcastCost, cost)
+    const now = performance.now()
+    this.nextBroadcastAt = now + updateWait(this.deps.pacing, this.broadcastCost, this.load(started, cost))
   }
 
   /**
@@ -392,6 +409,9 @@ export class Room {
     this.doc.destroy()
   }
 }
+
+/** An exception from `guarded`, and whether the document changed before it */
+type Failure = Error & { changed: boolean }
 
 interface Held {
   /** whether the member sent sync step 1 (its reply releases what is held) */
