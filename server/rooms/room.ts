@@ -5,7 +5,7 @@
 import * as Y from 'yjs'
 import type { RoomName } from '../../shared/names.js'
 import { roleAtLeast } from '../../shared/roles.js'
-import { encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type Incoming, ProtocolError } from '../protocol/messages.js'
+import { encodeAwareness, encodeUpdate, type Incoming, ProtocolError } from '../protocol/messages.js'
 import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { CloseCode } from '../../shared/close-codes.js'
 import type { DocumentHook, UnloadReason, Writer } from './hooks.js'
@@ -13,6 +13,7 @@ import type { AuditEntry } from '../audit/chain.js'
 import { Presence, type PresenceOwner } from './presence.js'
 import { updateChangesDoc } from './read-only.js'
 import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
+import { SyncBudgetExceeded, SyncReplies } from './sync-replies.js'
 import { type Load, type Policy, presenceWait, ROOM_WINDOW_MS, roomBusyMs, smoothCost, updateWait } from './pacing.js'
 import type { LoopMeter } from './loop-meter.js'
 
@@ -20,8 +21,6 @@ import type { LoopMeter } from './loop-meter.js'
 const MIN_PACING_MS = 1
 /** a member that never asks to sync gets its held updates anyway after this many */
 const MAX_HELD_FRAMES = 256
-/** cached sync step 2 replies per room (by state vector), dropped on every change */
-const REPLY_CACHE_SIZE = 8
 
 /** What a room needs from a connection. */
 export interface Member extends PresenceOwner, Writer {
@@ -82,13 +81,7 @@ export class Room {
   /** CPU ms of this room's broadcasts over the recent window (see pacing.ts `roomBusyMs`) */
   private busyMs = 0
   private busyAt = 0
-  /**
-   * Replies to sync step 1 by state vector, and the room's own sync step 1, until the document
-   * changes. A connect storm on a large document would otherwise re-encode the whole state once
-   * per client (most joining clients send the same, empty, state vector).
-   */
-  private replies = new Map<string, PreparedFrame>()
-  private stateVectorFrame: PreparedFrame | null = null
+  private readonly replies: SyncReplies
   /**
    * While hooks run, the document's updates are collected here instead of being written: they
    * are written only if the hooks return (see `guarded`).
@@ -104,6 +97,7 @@ export class Room {
   ) {
     this.doc = new Y.Doc({ gc: true })
     this.writeHooks = hooks.filter((hook) => hook.onClientWrite)
+    this.replies = new SyncReplies(this.doc)
     // Stored updates are already durable: apply them before listening, so they are not written again.
     this.doc.transact(() => {
       for (const update of stored) Y.applyUpdate(this.doc, update)
@@ -122,8 +116,7 @@ export class Room {
   join(member: Member): void {
     this.members.add(member)
     this.syncing.set(member, { asked: false, frames: [] })
-    this.stateVectorFrame ??= prepareFrame(encodeSyncStep1(Y.encodeStateVector(this.doc)))
-    sendTo(member, this.stateVectorFrame, Date.now())
+    sendTo(member, this.replies.step1(), Date.now())
     const states = this.presence.snapshot()
     if (states) member.send(encodeAwareness(states))
     const failure = this.guarded(() => {
@@ -175,16 +168,12 @@ export class Room {
    * written, so a joining client never sees state that a crash could still lose.
    */
   private answerSyncStep1(member: Member, stateVector: Uint8Array): void {
-    const key = Buffer.from(stateVector.buffer, stateVector.byteOffset, stateVector.byteLength).toString('latin1')
-    let reply = this.replies.get(key)
-    if (!reply) {
-      try {
-        reply = prepareFrame(encodeSyncStep2(encodeIntegrated(this.doc, stateVector)))
-      } catch (error) {
-        throw new ProtocolError(`malformed state vector in sync step 1 (${(error as Error).message})`)
-      }
-      if (this.replies.size >= REPLY_CACHE_SIZE) this.replies.delete(this.replies.keys().next().value!)
-      this.replies.set(key, reply)
+    let reply: PreparedFrame
+    try {
+      reply = this.replies.replyTo(member, stateVector)
+    } catch (error) {
+      if (!(error instanceof SyncBudgetExceeded)) throw error
+      return member.refuse(CloseCode.rateLimited, error.message)
     }
     const prepared = reply
     this.lastBatch.then(
@@ -305,8 +294,7 @@ export class Room {
   }
 
   private persistThenBroadcast(update: Uint8Array): void {
-    this.replies.clear()
-    this.stateVectorFrame = null
+    this.replies.changed()
     const batch = this.deps.appendUpdate(this.name.room, update)
     this.outbox.push({ update, batch })
     if (batch === this.lastBatch) return
@@ -417,26 +405,6 @@ interface Held {
   /** whether the member sent sync step 1 (its reply releases what is held) */
   asked: boolean
   frames: PreparedFrame[]
-}
-
-/**
- * The document as an update for a client at `stateVector`, without what the server itself holds
- * pending. Y.encodeStateAsUpdate appends the doc's pending structs and deletions; those build on
- * history the server lacks (a client's write that overtook the sync step 2 carrying what it
- * builds on, typically after a server restart), so a joining client could not apply them either
- * and would hold them pending too. They reach every member in the broadcast that follows once
- * what they build on arrives.
- */
-function encodeIntegrated(doc: Y.Doc, stateVector: Uint8Array): Uint8Array {
-  const { pendingStructs, pendingDs } = doc.store
-  doc.store.pendingStructs = null
-  doc.store.pendingDs = null
-  try {
-    return Y.encodeStateAsUpdate(doc, stateVector)
-  } finally {
-    doc.store.pendingStructs = pendingStructs
-    doc.store.pendingDs = pendingDs
-  }
 }
 
 function sendTo(member: Member, frame: PreparedFrame, now: number): void {
