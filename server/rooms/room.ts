@@ -188,14 +188,10 @@ export class Room {
   }
 
   private applyClientUpdate(member: Member, update: Uint8Array): void {
-    // Decoding the whole update first (structs and delete set) refuses it before anything is
-    // applied: Y.applyUpdate integrates the structs before it reads the delete set, so a bad tail
-    // would leave half an update in the document.
-    try {
-      Y.decodeUpdate(update)
-    } catch (error) {
-      throw new ProtocolError(`malformed Yjs update (${(error as Error).message})`)
-    }
+    // Decoded once, by Y.applyUpdate below. It reads every struct before integrating any, so a
+    // malformed struct section changes nothing; a bad delete set (read after the structs are
+    // integrated) or an integration error leaves part of the update in the document, which the
+    // room then fails closed on (see `guarded`): nothing of it is written or sent.
     if (!this.isCoordination && !roleAtLeast(member.identity.role, 'editor') && updateChangesDoc(this.doc, update)) {
       member.refuse(CloseCode.forbidden, `read-only: your role is ${member.identity.role}; ask an admin for an editor token to change ${this.name.room}`)
       return
@@ -206,7 +202,7 @@ export class Room {
         Y.applyUpdate(this.doc, update, member)
       } catch (error) {
         // Some updates decode but cannot be integrated; the client sent something no Yjs writes.
-        throw new ProtocolError(`Yjs update could not be applied (${(error as Error).message})`)
+        throw new ProtocolError(`malformed Yjs update: it could not be applied (${(error as Error).message})`)
       }
       if (hooks.length === 0) return
       // Y.applyUpdate marks the transaction remote; server corrections made after it would make
@@ -225,6 +221,7 @@ export class Room {
       // Yjs refused the update before any hook ran; if nothing of it was integrated either, the
       // document is as it was and only the writer has to go.
       if (!failure.changed) return member.refuse(CloseCode.malformed, failure.message)
+      // Half an update is in memory: never written nor sent, the room reloads from storage.
       return this.fail(failure, 'hook', { member, code: CloseCode.malformed, reason: failure.message })
     }
     const reason = `your update was not saved or shared: a server hook failed on it (${failure.message}); reconnect to retry, report it if it repeats`
