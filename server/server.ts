@@ -106,10 +106,6 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
         metrics.messagesIn.labels(type).inc()
         metrics.bytesIn.inc(bytes)
       },
-      onSent: (bytes) => {
-        metrics.messagesOut.inc()
-        metrics.bytesOut.inc(bytes)
-      },
       onRefusal: refused,
       onForgery: forged,
     },

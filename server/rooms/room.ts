@@ -278,7 +278,7 @@ export class Room {
     if (!update) return
     const started = performance.now()
     const cpu = cpuMs()
-    this.broadcast(encodeAwareness(update))
+    this.broadcast(prepareFrame(encodeAwareness(update)))
     const cost = cpuMs() - cpu
     this.nextPresenceAt = started + presenceWait(this.deps.pacing, cost, this.load(started, cost))
   }
@@ -328,27 +328,34 @@ export class Room {
     if (updates.length === 0 || this.failed) return
     const started = performance.now()
     const cpu = cpuMs()
-    this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)), true)
+    this.broadcastUpdate(prepareFrame(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))))
     const cost = cpuMs() - cpu
     this.broadcastCost = smoothCost(this.broadcastCost, cost)
     const now = performance.now()
     this.nextBroadcastAt = now + updateWait(this.deps.pacing, this.broadcastCost, this.load(started, cost))
   }
 
+  /** Sends `frame` to every member. */
+  private broadcast(frame: PreparedFrame): void {
+    const now = Date.now()
+    for (const member of this.members) sendTo(member, frame, now)
+    this.deps.countSent(this.members.size, frame.payload.length)
+  }
+
   /**
-   * `update` frames are held for members still waiting for their first sync reply: a client with
-   * a stale document would apply an update's deletions at once while its inserts wait for the
-   * missing history, showing states that never existed. They follow the reply instead.
+   * Sends a document update to every member, except that it is held for members still waiting
+   * for their first sync reply: a client with a stale document would apply an update's deletions
+   * at once while its inserts wait for the missing history, showing states that never existed.
+   * They get it after the reply instead.
    */
-  broadcast(payload: Uint8Array, update = false): void {
-    const frame = prepareFrame(payload)
+  private broadcastUpdate(frame: PreparedFrame): void {
     const now = Date.now()
     for (const member of this.members) {
-      const held = update ? this.syncing.get(member) : undefined
+      const held = this.syncing.get(member)
       if (!held) sendTo(member, frame, now)
       else if (held.frames.push(frame) > MAX_HELD_FRAMES) this.releaseHeld(member, now)
     }
-    this.deps.countSent(this.members.size, payload.length)
+    this.deps.countSent(this.members.size, frame.payload.length)
   }
 
   /** Sends what was held for `member` (after its sync reply, or when it never asks for one). */
