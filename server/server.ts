@@ -61,7 +61,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const rooms = new Registry({
     loadDoc: (room) => store.loadDoc(room),
     forgetDoc: (room) => store.forget(room),
-    appendUpdate: (room, update) => store.appendUpdate(room, update),
+    appendUpdate: (room, update, batch) => store.appendUpdate(room, update, batch),
     prepare: (room) => audit.ready(room.workspace),
     recordRefusal: (room, writer, reason, detail) =>
       audit.append(room.workspace, { type: 'refused', actor: writer.identity.actor, session: writer.session, data: { reason, room: room.room, ...detail } }),

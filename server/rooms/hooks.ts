@@ -4,6 +4,7 @@ import type * as Y from 'yjs'
 import type { RoomName } from '../../shared/names.js'
 import type { Identity } from '../../shared/roles.js'
 import type { AuditEntry } from '../audit/chain.js'
+import type { UpdateBatch } from '../store/index.js'
 
 /**
  * Why a document leaves memory. After `failed` (a storage failure, or a hook that threw while the
@@ -30,6 +31,16 @@ export interface WriteContext {
   refuse(reason: string, detail?: Record<string, unknown>): AuditEntry
 }
 
+export interface PersistContext {
+  room: RoomName
+  /** the document update about to be written (one transaction's) */
+  update: Uint8Array
+  /** the connection whose write it is; null for the server's own writes (timers, hooks on join) */
+  writer: Writer | null
+  /** writes added here go into the same LevelDB batch as the update: both or neither survive */
+  batch: UpdateBatch
+}
+
 export interface DocumentHook {
   /** which documents this hook watches */
   matches(room: RoomName): boolean
@@ -43,6 +54,13 @@ export interface DocumentHook {
    * sent: the writer is closed with 1011 and the document reloads from storage.
    */
   onClientWrite?(context: WriteContext): void
+  /**
+   * For every update of the document before it is queued for writing (a client's, after its
+   * hooks returned, or the server's own): add what must be written atomically with it (e.g.
+   * attribution). Throwing fails closed: the update is neither written nor sent and the room
+   * reloads from storage.
+   */
+  onPersist?(context: PersistContext): void
   onJoin?(room: RoomName, doc: Y.Doc, writer: Writer): void
   onLeave?(room: RoomName, doc: Y.Doc, writer: Writer): void
   /** true keeps an idle document loaded (e.g. it has timers due) */

@@ -9,6 +9,7 @@ import { encodeAwareness, encodeUpdate, type Incoming, ProtocolError } from '../
 import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { CloseCode } from '../../shared/close-codes.js'
 import type { DocumentHook, UnloadReason, Writer } from './hooks.js'
+import { UpdateBatch } from '../store/index.js'
 import type { AuditEntry } from '../audit/chain.js'
 import { Presence, type PresenceOwner } from './presence.js'
 import { updateChangesDoc } from './read-only.js'
@@ -33,7 +34,7 @@ export interface Member extends PresenceOwner, Writer {
 }
 
 export interface RoomDeps {
-  appendUpdate(room: string, update: Uint8Array): Promise<void>
+  appendUpdate(room: string, update: Uint8Array, batch?: UpdateBatch): Promise<void>
   /** audits a write a hook refused, in this turn (the batch of the undo) */
   recordRefusal(room: RoomName, writer: Writer, reason: string, detail?: Record<string, unknown>): AuditEntry
   /** counts one frame sent to `sockets` sockets */
@@ -86,7 +87,8 @@ export class Room {
    * While hooks run, the document's updates are collected here instead of being written: they
    * are written only if the hooks return (see `guarded`).
    */
-  private captured: Uint8Array[] | null = null
+  private captured: Change[] | null = null
+  private readonly persistHooks: DocumentHook[]
   private failed = false
 
   constructor(
@@ -97,14 +99,16 @@ export class Room {
   ) {
     this.doc = new Y.Doc({ gc: true })
     this.writeHooks = hooks.filter((hook) => hook.onClientWrite)
+    this.persistHooks = hooks.filter((hook) => hook.onPersist)
     this.replies = new SyncReplies(this.doc)
     // Stored updates are already durable: apply them before listening, so they are not written again.
     this.doc.transact(() => {
       for (const update of stored) Y.applyUpdate(this.doc, update)
     })
-    this.doc.on('update', (update: Uint8Array) => {
-      if (this.captured) this.captured.push(update)
-      else this.persistThenBroadcast(update)
+    this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      const pending = { update, writer: this.members.has(origin as Member) ? (origin as Member) : null }
+      if (this.captured) this.captured.push(pending)
+      else this.persistThenBroadcast(pending)
     })
     for (const hook of this.hooks) hook.onLoad?.(this.name, this.doc)
   }
@@ -236,7 +240,7 @@ export class Room {
    */
   private guarded(change: () => void): Failure | null {
     if (this.captured) throw new Error('hooks may not re-enter the room')
-    const captured: Uint8Array[] = []
+    const captured: Change[] = []
     this.captured = captured
     try {
       change()
@@ -245,7 +249,7 @@ export class Room {
     } finally {
       this.captured = null
     }
-    for (const update of captured) this.persistThenBroadcast(update)
+    for (const change of captured) this.persistThenBroadcast(change)
     return null
   }
 
@@ -290,9 +294,19 @@ export class Room {
     return { loop: this.deps.loop.utilisation(now), room: this.busyMs / ROOM_WINDOW_MS }
   }
 
-  private persistThenBroadcast(update: Uint8Array): void {
+  private persistThenBroadcast({ update, writer }: Change): void {
+    if (this.failed) return
     this.replies.changed()
-    const batch = this.deps.appendUpdate(this.name.room, update)
+    let extra: UpdateBatch | undefined
+    if (this.persistHooks.length > 0) {
+      extra = new UpdateBatch()
+      try {
+        for (const hook of this.persistHooks) hook.onPersist!({ room: this.name, update, writer, batch: extra })
+      } catch (error) {
+        return this.fail(error instanceof Error ? error : new Error(String(error)), 'hook')
+      }
+    }
+    const batch = this.deps.appendUpdate(this.name.room, update, extra)
     this.outbox.push({ update, batch })
     if (batch === this.lastBatch) return
     this.lastBatch = batch
@@ -400,6 +414,12 @@ export class Room {
     for (const hook of this.hooks) hook.onUnload?.(this.name, this.doc, reason)
     this.doc.destroy()
   }
+}
+
+/** A document update and whose write it is */
+interface Change {
+  update: Uint8Array
+  writer: Writer | null
 }
 
 /** An exception from `guarded`, and whether the document changed before it */
