@@ -79,14 +79,14 @@ test('an exception anywhere in a hook: the update is never sent, never written, 
         writer.send(updateFrame(update))
         if (write.poison) {
           poisoned++
-          const close = await writer.waitClose(10_000, `the writer of a write poisoned at ${write.poison}: ${server.stderr.slice(-3000)} ${server.stdout.slice(-3000)}`)
+          const close = await writer.waitClose(20_000, `the writer of a write poisoned at ${write.poison}: ${server.stderr.slice(-3000)} ${server.stdout.slice(-3000)}`)
           assert.is(close.code, 1011, `closed with ${close.code} ${close.reason}`)
           assert.match(close.reason, /not saved or shared/)
           continue
         }
         Y.applyUpdate(model, update)
         const expected = model.getText('text').toString()
-        await waitFor(() => watcherDoc.getText('text').toString() === expected, 10_000, () => `the watcher did not get a clean write: ${JSON.stringify(watcherDoc.getText('text').toString())} != ${JSON.stringify(expected)} (closes ${JSON.stringify(watcher.closes)})`)
+        await waitFor(() => watcherDoc.getText('text').toString() === expected, 20_000, () => `the watcher did not get a clean write: ${JSON.stringify(watcherDoc.getText('text').toString())} != ${JSON.stringify(expected)} (closes ${JSON.stringify(watcher.closes)})`)
         writer.close()
       }
       assert.equal(violations, [], 'a watcher saw a poisoned update')

@@ -2,17 +2,9 @@
 // reconnect (sync step 2), which must pass; anything new must be refused with 4403 instead of
 // being dropped, because a silently dropped update leaves the client diverged for ever.
 import * as Y from 'yjs'
-import { ProtocolError } from '../protocol/messages.js'
 
-/** Throws ProtocolError for an update that does not decode. */
-export function updateChangesDoc(doc: Y.Doc, update: Uint8Array): boolean {
-  let decoded: ReturnType<typeof Y.decodeUpdate>
-  try {
-    decoded = Y.decodeUpdate(update)
-  } catch (error) {
-    throw new ProtocolError(`malformed Yjs update (${(error as Error).message})`)
-  }
-  const { structs, ds } = decoded
+/** Whether the update (as Y.decodeUpdate returns it) would change `doc`. */
+export function updateChangesDoc(doc: Y.Doc, { structs, ds }: ReturnType<typeof Y.decodeUpdate>): boolean {
   const known = Y.decodeStateVector(Y.encodeStateVector(doc))
   for (const struct of structs) {
     if (struct instanceof Y.Skip) continue

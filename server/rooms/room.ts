@@ -15,11 +15,10 @@ import { Presence, type PresenceOwner } from './presence.js'
 import { updateChangesDoc } from './read-only.js'
 import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
 import { SyncBudgetExceeded, SyncReplies } from './sync-replies.js'
-import { type Load, type Policy, presenceWait, ROOM_WINDOW_MS, roomBusyMs, smoothCost, updateWait } from './pacing.js'
+import type { Policy } from './pacing.js'
+import { PacedBroadcast, Pacer } from './pacer.js'
 import type { LoopMeter } from './loop-meter.js'
 
-/** waits shorter than this are not worth a timer: broadcast at once */
-const MIN_PACING_MS = 1
 /** a member that never asks to sync gets its held updates anyway after this many */
 const MAX_HELD_FRAMES = 256
 
@@ -68,20 +67,11 @@ export class Room {
   /** members waiting for their first sync reply, with the update frames held for them */
   private readonly syncing = new Map<Member, Held>()
   private lastBatch: Promise<void> = Promise.resolve()
-  private presenceFlush: NodeJS.Immediate | null = null
-  private presenceTimer: NodeJS.Timeout | null = null
-  /** performance.now() before which the next presence broadcast waits */
-  private nextPresenceAt = 0
   /** written updates waiting for the next paced broadcast */
   private ready: Uint8Array[] = []
-  private readyTimer: NodeJS.Timeout | null = null
-  /** performance.now() before which the next document broadcast waits */
-  private nextBroadcastAt = 0
-  /** smoothed CPU ms of a document broadcast */
-  private broadcastCost = 0
-  /** CPU ms of this room's broadcasts over the recent window (see pacing.ts `roomBusyMs`) */
-  private busyMs = 0
-  private busyAt = 0
+  private readonly pacer: Pacer
+  private readonly presenceBroadcast = new PacedBroadcast(() => this.broadcastPresence(), true)
+  private readonly updateBroadcast = new PacedBroadcast(() => this.broadcastReady(), false)
   private readonly replies: SyncReplies
   /**
    * While hooks run, the document's updates are collected here instead of being written: they
@@ -101,6 +91,7 @@ export class Room {
     this.writeHooks = hooks.filter((hook) => hook.onClientWrite)
     this.persistHooks = hooks.filter((hook) => hook.onPersist)
     this.replies = new SyncReplies(this.doc)
+    this.pacer = new Pacer(deps.pacing, deps.loop)
     // Stored updates are already durable: apply them before listening, so they are not written again.
     this.doc.transact(() => {
       for (const update of stored) Y.applyUpdate(this.doc, update)
@@ -133,7 +124,7 @@ export class Room {
     if (!this.members.delete(member)) return
     this.syncing.delete(member)
     this.presence.removeOwner(member)
-    this.schedulePresenceFlush()
+    this.presenceBroadcast.request()
     // A failed room is being discarded with its memory: nothing may be written on its behalf.
     if (!this.failed) {
       const failure = this.guarded(() => {
@@ -192,21 +183,31 @@ export class Room {
   }
 
   private applyClientUpdate(member: Member, update: Uint8Array): void {
-    // Decoded once, by Y.applyUpdate below. It reads every struct before integrating any, so a
-    // malformed struct section changes nothing; a bad delete set (read after the structs are
-    // integrated) or an integration error leaves part of the update in the document, which the
-    // room then fails closed on (see `guarded`): nothing of it is written or sent.
-    if (!this.isCoordination && !roleAtLeast(member.identity.role, 'editor') && updateChangesDoc(this.doc, update)) {
+    // Decoding the whole update first (structs and delete set) refuses it before anything is
+    // applied: Y.applyUpdate integrates the structs before it reads the delete set, so a bad tail
+    // would leave half an update in the document, and the room would have to fail closed (every
+    // member reconnects) on any client's malformed update. Viewers' updates are checked on the
+    // same decoding.
+    let decoded: ReturnType<typeof Y.decodeUpdate>
+    try {
+      decoded = Y.decodeUpdate(update)
+    } catch (error) {
+      throw new ProtocolError(`malformed Yjs update (${(error as Error).message})`)
+    }
+    if (!this.isCoordination && !roleAtLeast(member.identity.role, 'editor') && updateChangesDoc(this.doc, decoded)) {
       member.refuse(CloseCode.forbidden, `read-only: your role is ${member.identity.role}; ask an admin for an editor token to change ${this.name.room}`)
       return
     }
     const hooks = this.writeHooks
+    let malformed: ProtocolError | null = null
     const failure = this.guarded(() => this.doc.transact((transaction) => {
       try {
         Y.applyUpdate(this.doc, update, member)
       } catch (error) {
         // Some updates decode but cannot be integrated; the client sent something no Yjs writes.
-        throw new ProtocolError(`malformed Yjs update: it could not be applied (${(error as Error).message})`)
+        // What Yjs integrated before it threw is in the document: the hooks judge it like any
+        // write, and the writer is closed once they have.
+        malformed = new ProtocolError(`malformed Yjs update: it could not be applied (${(error as Error).message})`)
       }
       if (hooks.length === 0) return
       // Y.applyUpdate marks the transaction remote; server corrections made after it would make
@@ -220,16 +221,11 @@ export class Room {
       const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse }
       for (const hook of hooks) hook.onClientWrite!(context)
     }, member))
-    if (!failure) return
-    if (failure instanceof ProtocolError) {
-      // Yjs refused the update before any hook ran; if nothing of it was integrated either, the
-      // document is as it was and only the writer has to go.
-      if (!failure.changed) return member.refuse(CloseCode.malformed, failure.message)
-      // Half an update is in memory: never written nor sent, the room reloads from storage.
-      return this.fail(failure, 'hook', { member, code: CloseCode.malformed, reason: failure.message })
+    if (failure) {
+      const reason = `your update was not saved or shared: a server hook failed on it (${failure.message}); reconnect to retry, report it if it repeats`
+      return this.fail(failure, 'hook', { member, code: CloseCode.internalError, reason })
     }
-    const reason = `your update was not saved or shared: a server hook failed on it (${failure.message}); reconnect to retry, report it if it repeats`
-    this.fail(failure, 'hook', { member, code: CloseCode.internalError, reason })
+    if (malformed) member.refuse(CloseCode.malformed, (malformed as ProtocolError).message)
   }
 
   /**
@@ -238,14 +234,14 @@ export class Room {
    * are collected, and an exception discards them and returns the error: the document in memory
    * then holds changes nobody may see, and the room must be failed (and reloaded from storage).
    */
-  private guarded(change: () => void): Failure | null {
+  private guarded(change: () => void): Error | null {
     if (this.captured) throw new Error('hooks may not re-enter the room')
     const captured: Change[] = []
     this.captured = captured
     try {
       change()
     } catch (error) {
-      return Object.assign(error instanceof Error ? error : new Error(String(error)), { changed: captured.length > 0 })
+      return error instanceof Error ? error : new Error(String(error))
     } finally {
       this.captured = null
     }
@@ -257,41 +253,13 @@ export class Room {
     const accepted = this.presence.accept(member, decodeAwarenessUpdate(update))
     if ('code' in accepted) return member.refuse(accepted.code, accepted.reason)
     if (accepted.reply) member.send(encodeAwareness(accepted.reply))
-    this.schedulePresenceFlush()
-  }
-
-  private schedulePresenceFlush(): void {
-    if (this.presenceFlush || this.presenceTimer || !this.presence.hasPending()) return
-    const wait = this.nextPresenceAt - performance.now()
-    if (wait < MIN_PACING_MS) {
-      // the next turn, as before: every change read in this turn joins the message
-      this.presenceFlush = setImmediate(() => {
-        this.presenceFlush = null
-        this.broadcastPresence()
-      })
-      return
-    }
-    this.presenceTimer = setTimeout(() => {
-      this.presenceTimer = null
-      this.broadcastPresence()
-    }, wait)
+    this.presenceBroadcast.request()
   }
 
   private broadcastPresence(): void {
     const update = this.presence.takePending()
     if (!update) return
-    const started = performance.now()
-    const cpu = cpuMs()
-    this.broadcast(prepareFrame(encodeAwareness(update)))
-    const cost = cpuMs() - cpu
-    this.nextPresenceAt = started + presenceWait(this.deps.pacing, cost, this.load(started, cost))
-  }
-
-  /** The load after a broadcast that started at `now` and cost `costMs` of CPU. */
-  private load(now: number, costMs: number): Load {
-    this.busyMs = roomBusyMs(this.busyMs, now - this.busyAt, costMs)
-    this.busyAt = now
-    return { loop: this.deps.loop.utilisation(now), room: this.busyMs / ROOM_WINDOW_MS }
+    this.presenceBroadcast.nextAt = this.pacer.presence(() => this.broadcast(prepareFrame(encodeAwareness(update))))
   }
 
   private persistThenBroadcast({ update, writer }: Change): void {
@@ -322,31 +290,15 @@ export class Room {
     while (count < this.outbox.length && this.outbox[count]!.batch === batch) count++
     if (count === 0 || this.failed) return
     for (const pending of this.outbox.splice(0, count)) this.ready.push(pending.update)
-    this.scheduleUpdateBroadcast()
-  }
-
-  /** Broadcasts the written updates now, or when the pacing allows (see pacing.ts). */
-  private scheduleUpdateBroadcast(): void {
-    if (this.readyTimer || this.ready.length === 0) return
-    const wait = this.nextBroadcastAt - performance.now()
-    if (wait < MIN_PACING_MS) return this.broadcastReady()
-    this.readyTimer = setTimeout(() => {
-      this.readyTimer = null
-      this.broadcastReady()
-    }, wait)
+    this.updateBroadcast.request()
   }
 
   private broadcastReady(): void {
     const updates = this.ready
     this.ready = []
     if (updates.length === 0 || this.failed) return
-    const started = performance.now()
-    const cpu = cpuMs()
-    this.broadcastUpdate(prepareFrame(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))))
-    const cost = cpuMs() - cpu
-    this.broadcastCost = smoothCost(this.broadcastCost, cost)
-    const now = performance.now()
-    this.nextBroadcastAt = now + updateWait(this.deps.pacing, this.broadcastCost, this.load(started, cost))
+    const merged = () => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
+    this.updateBroadcast.nextAt = this.pacer.update(() => this.broadcastUpdate(prepareFrame(encodeUpdate(merged()))))
   }
 
   /** Sends `frame` to every member. */
@@ -408,9 +360,8 @@ export class Room {
 
   destroy(reason: UnloadReason): void {
     this.failed ||= reason === 'failed'
-    if (this.presenceFlush) clearImmediate(this.presenceFlush)
-    if (this.presenceTimer) clearTimeout(this.presenceTimer)
-    if (this.readyTimer) clearTimeout(this.readyTimer)
+    this.presenceBroadcast.cancel()
+    this.updateBroadcast.cancel()
     for (const hook of this.hooks) hook.onUnload?.(this.name, this.doc, reason)
     this.doc.destroy()
   }
@@ -422,9 +373,6 @@ interface Change {
   writer: Writer | null
 }
 
-/** An exception from `guarded`, and whether the document changed before it */
-type Failure = Error & { changed: boolean }
-
 interface Held {
   /** whether the member sent sync step 1 (its reply releases what is held) */
   asked: boolean
@@ -434,10 +382,4 @@ interface Held {
 function sendTo(member: Member, frame: PreparedFrame, now: number): void {
   if (member.sendPrepared) member.sendPrepared(frame, now)
   else member.send(frame.payload)
-}
-
-/** CPU time this process has used (user + system), in ms. */
-function cpuMs(): number {
-  const usage = process.cpuUsage()
-  return (usage.user + usage.system) / 1000
 }
