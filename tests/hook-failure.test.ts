@@ -7,24 +7,18 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { Store } from '../server/store/index.js'
-import { cleanupClients, connectPeer, rawConnect, updateFrame, waitFor, withTimeout } from './helpers/clients.js'
-import { distScript, fetchAudit, ScriptServer, who } from './helpers/coordination.js'
+import { connectPeer, rawConnect, updateFrame, waitFor } from './helpers/clients.js'
+import { fetchAudit, who } from './helpers/coordination.js'
+import { distScript, type TestServer } from './helpers/server.js'
+import { withServer } from './helpers/suite.js'
 import type { ThrowPoint } from './fixtures/custom-server.js'
 
 const WS = 'failing'
 const ROOM = `${WS}/boom`
 const POINTS: ThrowPoint[] = ['before', 'after-fix', 'after-refuse', 'transaction-end']
 
-let server: ScriptServer
-
-test.before(async () => {
-  server = await ScriptServer.start(distScript('tests/fixtures/custom-server.js'))
-})
-
-test.after(async () => {
-  cleanupClients()
-  await server?.dispose()
-})
+let server: TestServer
+withServer(test, (started) => void (server = started), { script: distScript('tests/fixtures/custom-server.js') })
 
 interface Write {
   insert: string
@@ -65,7 +59,7 @@ test('an exception anywhere in a hook: the update is never sent, never written, 
     const text = watcherDoc.getText('text').toString()
     if (text.includes('POISON') || watcherDoc.getMap('boom').size > 0) violations.push(text)
   })
-  const watcher = await connectPeer(server.asTestServer, ROOM, { token: (await who('watcher', 'viewer')).token, doc: watcherDoc })
+  const watcher = await connectPeer(server, ROOM, { token: (await who('watcher', 'viewer')).token, doc: watcherDoc })
   /** what the server should hold: every clean write, no poisoned one */
   const model = new Y.Doc()
   let serial = 0
@@ -75,18 +69,26 @@ test('an exception anywhere in a hook: the update is never sent, never written, 
     fc.asyncProperty(fc.array(writeArb, { minLength: 1, maxLength: 6 }), async (writes) => {
       for (const write of writes) {
         const update = updateFor(model, write, ++serial)
-        const writer = await rawConnect(server.asTestServer, ROOM, { token: editor.token })
+        const writer = await rawConnect(server, ROOM, { token: editor.token })
         writer.send(updateFrame(update))
         if (write.poison) {
           poisoned++
-          const close = await writer.waitClose(20_000, `the writer of a write poisoned at ${write.poison}: ${server.stderr.slice(-3000)} ${server.stdout.slice(-3000)}`)
+          const close = await writer.waitClose(
+            20_000,
+            `the writer of a write poisoned at ${write.poison}: ${server.stderr.slice(-3000)} ${server.stdout.slice(-3000)}`,
+          )
           assert.is(close.code, 1011, `closed with ${close.code} ${close.reason}`)
           assert.match(close.reason, /not saved or shared/)
           continue
         }
         Y.applyUpdate(model, update)
         const expected = model.getText('text').toString()
-        await waitFor(() => watcherDoc.getText('text').toString() === expected, 20_000, () => `the watcher did not get a clean write: ${JSON.stringify(watcherDoc.getText('text').toString())} != ${JSON.stringify(expected)} (closes ${JSON.stringify(watcher.closes)})`)
+        await waitFor(
+          () => watcherDoc.getText('text').toString() === expected,
+          20_000,
+          () =>
+            `the watcher did not get a clean write: ${JSON.stringify(watcherDoc.getText('text').toString())} != ${JSON.stringify(expected)} (closes ${JSON.stringify(watcher.closes)})`,
+        )
         writer.close()
       }
       assert.equal(violations, [], 'a watcher saw a poisoned update')
@@ -96,11 +98,13 @@ test('an exception anywhere in a hook: the update is never sent, never written, 
   assert.ok(poisoned > 0, 'the runs included poisoned writes')
 
   const audit = await fetchAudit(server, WS, (await who('auditor', 'admin')).token)
-  assert.ok(audit.some((entry) => entry.type === 'refused' && (entry.data as { code?: number }).code === 1011), 'the failure is in the audit log')
+  assert.ok(
+    audit.some((entry) => entry.type === 'refused' && (entry.data as { code?: number }).code === 1011),
+    'the failure is in the audit log',
+  )
 
   // The document on disk holds every clean write and nothing of a poisoned one.
-  server.child.kill('SIGTERM')
-  await withTimeout(new Promise((resolve) => (server.child.exitCode !== null ? resolve(null) : server.child.once('exit', resolve))), 10_000, 'the server did not stop')
+  await server.stop()
   const store = await Store.open({ dir: server.dataDir, durability: 'os' })
   const stored = new Y.Doc()
   for (const update of await store.loadDoc(ROOM)) Y.applyUpdate(stored, update)

@@ -2,7 +2,17 @@
 // a broadcast, from its CPU cost and the load. Pure functions, so the promises are checked exactly.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { LOADED_SHARE, presenceWait, presenceWaitMs, pressure, ROOM_WINDOW_MS, roomBusyMs, smoothCost, updateWait, updateWaitMs } from '../server/rooms/pacing.js'
+import {
+  LOADED_SHARE,
+  presenceWait,
+  presenceWaitMs,
+  pressure,
+  ROOM_WINDOW_MS,
+  roomBusyMs,
+  smoothCost,
+  updateWait,
+  updateWaitMs,
+} from '../server/rooms/pacing.js'
 
 const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual}, expected ${expected}`)
 

@@ -52,7 +52,10 @@ test('each asker has a budget of uncached replies; cached ones are free', () => 
   const empty = Y.encodeStateVector(new Y.Doc())
   for (let i = 0; i < 100; i++) replies.replyTo(asker, empty)
   for (let i = 1; i < UNCACHED_BURST; i++) replies.replyTo(asker, Y.encodeStateVector(new Map([[1000 + i, 1]])))
-  assert.throws(() => replies.replyTo(asker, Y.encodeStateVector(new Map([[5, 1]]))), (error: Error) => error instanceof SyncBudgetExceeded)
+  assert.throws(
+    () => replies.replyTo(asker, Y.encodeStateVector(new Map([[5, 1]]))),
+    (error: Error) => error instanceof SyncBudgetExceeded,
+  )
   replies.replyTo({}, Y.encodeStateVector(new Map([[5, 1]])))
 })
 

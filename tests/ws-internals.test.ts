@@ -21,11 +21,18 @@ test('an open, idle server-side socket exposes its TCP socket, and a prepared fr
     const [ws] = await accepted
     await once(client, 'open')
     const socket = idleSocketOf(ws)
-    assert.ok(socket instanceof Socket, 'ws 8 keeps the TCP socket in `_socket` and an idle sender has `_state` 0 and an empty `_queue`: update server/net/ws-internals.ts for this ws version')
+    assert.ok(
+      socket instanceof Socket,
+      'ws 8 keeps the TCP socket in `_socket` and an idle sender has `_state` 0 and an empty `_queue`: update server/net/ws-internals.ts for this ws version',
+    )
     const payloads = [new Uint8Array([0, 2, 1, 7]), new Uint8Array(200).fill(5), new Uint8Array(70_000).fill(9)]
     for (const payload of payloads) idleSocketOf(ws)!.write(prepareFrame(payload).wire)
     ws.send(new Uint8Array([42]))
-    await waitFor(() => received.length === 4, 5000, () => `received ${received.length} of 4 messages`)
+    await waitFor(
+      () => received.length === 4,
+      5000,
+      () => `received ${received.length} of 4 messages`,
+    )
     for (const [index, payload] of payloads.entries()) assert.equal(new Uint8Array(received[index]!), payload, `message ${index}`)
     assert.equal(new Uint8Array(received[3]!), new Uint8Array([42]), 'ws sends after the raw frames, in order')
     ws.close()

@@ -1,6 +1,6 @@
 // One admitted WebSocket: rate limit, decode, hand to the room. Anything a client sends that
 // breaks the rules closes this connection only, with a close code and a reason.
-import { WebSocket } from 'ws'
+import type { WebSocket } from 'ws'
 import { CloseCode } from '../../shared/close-codes.js'
 import type { RoomName } from '../../shared/names.js'
 import type { VerifiedToken } from '../auth/tokens.js'
@@ -76,7 +76,10 @@ export class Connection implements Member {
   receive(data: Buffer, isBinary: boolean): void {
     if (this.closed || !this.room) return
     if (!this.bucket.take()) {
-      return this.refuse(CloseCode.rateLimited, `rate limit: more than ${this.limits.ratePerSecond} messages/s (burst ${this.limits.burst}); slow down and reconnect`)
+      return this.refuse(
+        CloseCode.rateLimited,
+        `rate limit: more than ${this.limits.ratePerSecond} messages/s (burst ${this.limits.burst}); slow down and reconnect`,
+      )
     }
     if (!isBinary) return this.refuse(CloseCode.malformed, 'text frame received: the y-websocket protocol uses binary frames')
     try {
@@ -178,5 +181,8 @@ export class Connection implements Member {
 export function truncateReason(reason: string): string {
   const bytes = Buffer.from(reason)
   if (bytes.length <= 123) return reason
-  return `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '')}...`
+  return `${bytes
+    .subarray(0, 120)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '')}...`
 }

@@ -17,7 +17,10 @@ export class PacedBroadcast {
    * `nextTurn`: a flush that is due runs in the next event-loop turn rather than at once, so
    * every change read in this turn joins it.
    */
-  constructor(private readonly flush: () => void, private readonly nextTurn: boolean) {}
+  constructor(
+    private readonly flush: () => void,
+    private readonly nextTurn: boolean,
+  ) {}
 
   request(): void {
     if (this.timer || this.immediate) return
@@ -53,7 +56,10 @@ export class Pacer {
   private busyMs = 0
   private busyAt = 0
 
-  constructor(private readonly policy: Policy, private readonly loop: LoopMeter) {}
+  constructor(
+    private readonly policy: Policy,
+    private readonly loop: LoopMeter,
+  ) {}
 
   /** Runs a document broadcast; returns when the next one may leave (performance.now() time). */
   update(broadcast: () => void): number {

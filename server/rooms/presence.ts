@@ -58,13 +58,18 @@ export class Presence {
     const claimed = new Set(owner.ownedClients)
     for (const entry of entries) {
       if (entry.bytes > MAX_STATE_BYTES) {
-        return { code: CloseCode.tooLarge, reason: `presence refused: the state of client ${entry.clientID} is ${entry.bytes} bytes, the limit is ${MAX_STATE_BYTES}; keep documents out of presence` }
+        return {
+          code: CloseCode.tooLarge,
+          reason: `presence refused: the state of client ${entry.clientID} is ${entry.bytes} bytes, the limit is ${MAX_STATE_BYTES}; keep documents out of presence`,
+        }
       }
       const holder = this.states.get(entry.clientID)
-      if (holder && holder.owner !== owner && entry.clock > holder.clock) return forbidden(`awareness client id ${entry.clientID} belongs to another connection`)
+      if (holder && holder.owner !== owner && entry.clock > holder.clock)
+        return forbidden(`awareness client id ${entry.clientID} belongs to another connection`)
       if (!holder && entry.state !== null) claimed.add(entry.clientID)
     }
-    if (claimed.size > MAX_CLIENT_IDS_PER_CONNECTION) return forbidden(`a connection may publish presence for at most ${MAX_CLIENT_IDS_PER_CONNECTION} client ids`)
+    if (claimed.size > MAX_CLIENT_IDS_PER_CONNECTION)
+      return forbidden(`a connection may publish presence for at most ${MAX_CLIENT_IDS_PER_CONNECTION} client ids`)
     const stale: EncodedAwarenessEntry[] = []
     for (const entry of entries) {
       const revive = this.apply(owner, entry)

@@ -52,15 +52,20 @@ export class Registry {
     await this.deps.prepare(name)
     await Promise.all(hooks.map((hook) => hook.beforeLoad?.(name)))
     const stored = await this.deps.loadDoc(name.room)
-    const room = new Room(name, hooks, {
-      appendUpdate: this.deps.appendUpdate,
-      recordRefusal: this.deps.recordRefusal,
-      countSent: this.deps.countSent,
-      pacing: this.deps.pacing,
-      loop: this.loop,
-      onEmpty: (empty) => this.scheduleUnload(empty),
-      onFailed: (failed, error, cause) => this.failed(failed, error, cause),
-    }, stored)
+    const room = new Room(
+      name,
+      hooks,
+      {
+        appendUpdate: this.deps.appendUpdate,
+        recordRefusal: this.deps.recordRefusal,
+        countSent: this.deps.countSent,
+        pacing: this.deps.pacing,
+        loop: this.loop,
+        onEmpty: (empty) => this.scheduleUnload(empty),
+        onFailed: (failed, error, cause) => this.failed(failed, error, cause),
+      },
+      stored,
+    )
     this.rooms.set(name.room, room)
     // A room nobody joins (the opener went away during the load) must not stay loaded for ever.
     setImmediate(() => room.members.size === 0 && this.scheduleUnload(room))

@@ -200,27 +200,29 @@ export class Room {
     }
     const hooks = this.writeHooks
     let malformed: ProtocolError | null = null
-    const failure = this.guarded(() => this.doc.transact((transaction) => {
-      try {
-        Y.applyUpdate(this.doc, update, member)
-      } catch (error) {
-        // Some updates decode but cannot be integrated; the client sent something no Yjs writes.
-        // What Yjs integrated before it threw is in the document: the hooks judge it like any
-        // write, and the writer is closed once they have.
-        malformed = new ProtocolError(`malformed Yjs update: it could not be applied (${(error as Error).message})`)
-      }
-      if (hooks.length === 0) return
-      // Y.applyUpdate marks the transaction remote; server corrections made after it would make
-      // Yjs believe another client uses the server's client id and pick a new one every time.
-      transaction.local = true
-      const refuse = (reason: string, detail?: Record<string, unknown>) => {
-        const entry = this.deps.recordRefusal(this.name, member, reason, detail)
-        member.noteForgery(reason)
-        return entry
-      }
-      const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse }
-      for (const hook of hooks) hook.onClientWrite!(context)
-    }, member))
+    const failure = this.guarded(() =>
+      this.doc.transact((transaction) => {
+        try {
+          Y.applyUpdate(this.doc, update, member)
+        } catch (error) {
+          // Some updates decode but cannot be integrated; the client sent something no Yjs writes.
+          // What Yjs integrated before it threw is in the document: the hooks judge it like any
+          // write, and the writer is closed once they have.
+          malformed = new ProtocolError(`malformed Yjs update: it could not be applied (${(error as Error).message})`)
+        }
+        if (hooks.length === 0) return
+        // Y.applyUpdate marks the transaction remote; server corrections made after it would make
+        // Yjs believe another client uses the server's client id and pick a new one every time.
+        transaction.local = true
+        const refuse = (reason: string, detail?: Record<string, unknown>) => {
+          const entry = this.deps.recordRefusal(this.name, member, reason, detail)
+          member.noteForgery(reason)
+          return entry
+        }
+        const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse }
+        for (const hook of hooks) hook.onClientWrite!(context)
+      }, member),
+    )
     if (failure) {
       const reason = `your update was not saved or shared: a server hook failed on it (${failure.message}); reconnect to retry, report it if it repeats`
       return this.fail(failure, 'hook', { member, code: CloseCode.internalError, reason })

@@ -45,7 +45,9 @@ export class SyncReplies {
     let budget = this.budgets.get(asker)
     if (!budget) this.budgets.set(asker, (budget = new TokenBucket(UNCACHED_PER_SECOND, UNCACHED_BURST)))
     if (!budget.take()) {
-      throw new SyncBudgetExceeded(`more than ${UNCACHED_BURST} sync requests with new state vectors at once (${UNCACHED_PER_SECOND}/s after that); slow down and reconnect`)
+      throw new SyncBudgetExceeded(
+        `more than ${UNCACHED_BURST} sync requests with new state vectors at once (${UNCACHED_PER_SECOND}/s after that); slow down and reconnect`,
+      )
     }
     let reply: PreparedFrame
     try {

@@ -87,7 +87,10 @@ export class Store {
     private readonly compactAfter: number,
   ) {
     const batchOptions: BatchOptions = { sync: options.durability === 'fsync' }
-    this.commit = new GroupCommit((ops) => this.writeBatch(ops, batchOptions), (ms, ops) => this.batchWritten(ms, ops))
+    this.commit = new GroupCommit(
+      (ops) => this.writeBatch(ops, batchOptions),
+      (ms, ops) => this.batchWritten(ms, ops),
+    )
     this.compactor = new Compactor(db, this.commit, (name, mergedBelow) => this.compacted(name, mergedBelow))
   }
 
