@@ -19,8 +19,8 @@ export interface ServerOptions {
   leaseGraceMs: number
   /** a claim that has to wait appears in its lock's queue within this long (see authority/workspace.ts) */
   queueLagMs: number
-  /** the share of a core one room's broadcasts may take (server/rooms/room.ts) */
-  broadcastShare: number
+  /** the share of a core one room's broadcasts may always take; null paces only under load (server/rooms/pacing.ts) */
+  broadcastShare: number | null
   /** WebSocket connections (admitted or being admitted) above which new ones get 1013 */
   maxConnections: number
   /** wrong share-link passwords per link and per client address in a minute before 429 */
@@ -71,7 +71,7 @@ export const DEFAULTS: ServerOptions = {
   unloadAfterMs: 30_000,
   leaseGraceMs: 15_000,
   queueLagMs: 50,
-  broadcastShare: 0.1,
+  broadcastShare: null,
   maxConnections: 20_000,
   linkAttemptsPerMinute: 5,
   keepAliveMs: 15_000,

@@ -84,7 +84,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const rooms = new Registry({
     loadDoc: (room) => store.loadDoc(room),
     forgetDoc: (room) => store.forget(room),
-    appendUpdate: (room, update) => store.appendUpdate(room, update),
+    appendUpdate: (room, update, batch) => store.appendUpdate(room, update, batch),
     prepare: (room) => audit.ready(room.workspace),
     recordRefusal: (room, writer, reason, detail) =>
       audit.append(room.workspace, { type: 'refused', actor: writer.identity.actor, session: writer.session, data: { reason, room: room.room, ...detail } }),
@@ -93,8 +93,13 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       metrics.bytesOut.inc(sockets * bytes)
     },
     hooksFor,
-    broadcastShare: options.broadcastShare,
-    onFailed: (room, error) => {
+    pacing: { share: options.broadcastShare },
+    onFailed: (room, error, cause) => {
+      if (cause === 'hook') {
+        log('a document hook failed; its changes were discarded and the document reloads from storage', { room: room.name.room, error: error.stack })
+        for (const member of [...room.members]) member.refuse(CloseCode.internalError, 'the document was reloaded after an internal error (nothing you saved was lost); reconnect to resync')
+        return
+      }
       // A lost lease (cluster mode) leaves the other workspaces' heads current and still in use.
       if (error instanceof Fenced) audit.markStale(room.name.workspace)
       else audit.markStale()
@@ -137,10 +142,6 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       onMessage: (type, bytes) => {
         metrics.messagesIn.labels(type).inc()
         metrics.bytesIn.inc(bytes)
-      },
-      onSent: (bytes) => {
-        metrics.messagesOut.inc()
-        metrics.bytesOut.inc(bytes)
       },
       onRefusal: refused,
       onForgery: forged,

@@ -203,6 +203,20 @@ test('presence for more than 8 client ids from one connection → 4403', async (
   assert.match(close.reason, /client ids/)
 })
 
+test('a presence state over 16 KiB → 4413 with the limit; one just under it is taken', async () => {
+  const token = await mintToken('big', 'editor', 'aw')
+  // {"note":"xxx…"} is 11 bytes of JSON around the note
+  const fits = await rawConnect(server, 'aw/big', { token })
+  fits.send(awarenessFrame(awarenessUpdate([{ clientID: 7001, clock: 1, state: { note: 'x'.repeat(16 * 1024 - 11) } }])))
+  await fits.roundTrip()
+  const raw = await rawConnect(server, 'aw/big', { token })
+  raw.send(awarenessFrame(awarenessUpdate([{ clientID: 7002, clock: 1, state: { note: 'x'.repeat(16 * 1024 - 10) } }])))
+  const close = await raw.waitClose()
+  assert.is(close.code, 4413)
+  assert.match(close.reason, /16385 bytes, the limit is 16384/)
+  assert.ok(fits.isOpen, 'the connection within the limit stays open')
+})
+
 test('malformed awareness → 4400 (bad JSON, trailing bytes, a state that is not an object)', async () => {
   const token = await mintToken('bad', 'editor', 'aw')
   const send = async (body: Uint8Array): Promise<RawClient> => {

@@ -119,6 +119,22 @@ test('malformed Yjs updates and state vectors → 4400', async () => {
   assert.match(close.reason, /malformed|truncated/)
 })
 
+/** A valid state vector no client has: one random client id at a random clock. */
+function randomStateVector(): Uint8Array {
+  return Y.encodeStateVector(new Map([[1 + Math.floor(Math.random() * 2 ** 30), 1 + Math.floor(Math.random() * 1000)]]))
+}
+
+test('sync step 1 with new state vectors: 20 are answered, more at once → 4429 (the reply cache cannot be bypassed for free)', async () => {
+  const fine = await rawConnect(server, 'lim/doc', { token })
+  // the round trip's own sync step 1 may be the 20th uncached one
+  for (let i = 0; i < 19; i++) fine.send(syncStep1Frame(randomStateVector()))
+  await fine.roundTrip()
+  assert.ok(fine.isOpen, 'twenty uncached requests are within the budget')
+  const close = await sendAndExpectClose(Array.from({ length: 25 }, () => syncStep1Frame(randomStateVector())))
+  assertClose(close, 4429, 'random state vectors')
+  assert.match(close.reason, /new state vectors/)
+})
+
 test('other clients on the same document are unaffected by all of the above', async () => {
   const [a, b] = bystanders as [Peer, Peer]
   a.doc.getText('text').insert(4, ' and carrying on')

@@ -1,8 +1,18 @@
 // The pacing rules (server/rooms/pacing.ts, `--broadcast-share`, README): what a room waits after
-// a broadcast, from its CPU cost. Pure functions, so the promises are checked exactly.
+// a broadcast, from its CPU cost and the load. Pure functions, so the promises are checked exactly.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { presenceWaitMs, smoothCost, updateWaitMs } from '../server/rooms/pacing.js'
+import {
+  LOADED_SHARE,
+  presenceWait,
+  presenceWaitMs,
+  pressure,
+  ROOM_WINDOW_MS,
+  roomBusyMs,
+  smoothCost,
+  updateWait,
+  updateWaitMs,
+} from '../server/rooms/pacing.js'
 
 const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual}, expected ${expected}`)
 
@@ -42,6 +52,54 @@ test('presence waits at least 8 ms, longer when its broadcasts cost more than sh
   close(presenceWaitMs(0.2, 0.1), 8, 'a small room')
   close(presenceWaitMs(2, 0.1), 20, 'a large room')
   close(presenceWaitMs(2, 1), 8, 'share 1')
+})
+
+const adaptive = { share: null }
+const quiet = { loop: 0.3, room: 0.1 }
+const busy = { loop: 1, room: 0.2 }
+
+test('by default a quiet server never waits: not for updates, not for presence, however large the room', () => {
+  for (const cost of [0, 0.5, 5, 50]) {
+    close(updateWait(adaptive, cost, quiet), 0, `update, cost ${cost} ms`)
+    close(presenceWait(adaptive, cost, quiet), 0, `presence, cost ${cost} ms`)
+  }
+  close(updateWait(adaptive, 5, { loop: 0.6, room: 0.4 }), 0, 'at the edge of quiet')
+})
+
+test('under load the wait grows with the pressure, up to one broadcast (a share of 1/2)', () => {
+  close(updateWait(adaptive, 5, busy), updateWaitMs(5, LOADED_SHARE), 'a busy loop: the full wait')
+  close(updateWait(adaptive, 5, busy), 5, 'which is the cost itself')
+  close(updateWait(adaptive, 5, { loop: 0.3, room: 0.8 }), 5, 'a room taking 0.8 of a core on a quiet loop')
+  close(updateWait(adaptive, 4, { loop: 0.775, room: 0 }), 2, 'half-way between quiet and busy: half the wait')
+  close(presenceWait(adaptive, 2, busy), 8, 'presence keeps its 8 ms gap when busy')
+  let previous = -1
+  for (let loop = 0; loop <= 1.0001; loop += 0.05) {
+    const wait = updateWait(adaptive, 5, { loop, room: 0 })
+    assert.ok(wait >= previous, `the wait never shrinks as the loop gets busier (loop ${loop})`)
+    previous = wait
+  }
+})
+
+test('pressure is 0 when quiet, 1 when busy, the larger of the loop and the room', () => {
+  close(pressure(quiet), 0, 'quiet')
+  close(pressure(busy), 1, 'busy')
+  close(pressure({ loop: 2, room: 5 }), 1, 'capped at 1')
+  close(pressure({ loop: 0.3, room: 0.6 }), 0.5, 'the room alone')
+})
+
+test('--broadcast-share keeps the CPU-saving wait on a quiet server too', () => {
+  close(updateWait({ share: 0.1 }, 5, quiet), 45, 'share 0.1, 5 ms broadcasts')
+  close(presenceWait({ share: 0.1 }, 0.2, quiet), 8, 'presence gap')
+  close(updateWait({ share: 1 }, 5, busy), 0, 'share 1 never waits, even busy')
+})
+
+test("a room's broadcast CPU decays over its window", () => {
+  close(roomBusyMs(0, 0, 3), 3, 'the first broadcast')
+  close(roomBusyMs(10, ROOM_WINDOW_MS, 0), 10 / Math.E, 'one window later')
+  close(roomBusyMs(10, -5, 1), 11, 'a clock step backwards decays nothing')
+  let busyMs = 0
+  for (let i = 0; i < 2000; i++) busyMs = roomBusyMs(busyMs, 10, 5)
+  assert.ok(Math.abs(busyMs / ROOM_WINDOW_MS - 0.5) < 0.02, `5 ms every 10 ms reads as half a core: ${busyMs / ROOM_WINDOW_MS}`)
 })
 
 test.run()

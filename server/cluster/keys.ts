@@ -25,7 +25,7 @@ export const SECRET_CHECK = 'huddle:secret-check'
 export const NODE_PREFIX = 'huddle:node:'
 
 /** Store key families (the text before the first '!') whose second part is a room or workspace. */
-const WORKSPACE_FAMILIES = new Set(['doc', 'audit', 'authority'])
+const WORKSPACE_FAMILIES = new Set(['doc', 'audit', 'authority', 'hist'])
 
 /** The workspace a store key belongs to, or null for a cluster-wide key. */
 export function workspaceOfKey(key: string): string | null {

@@ -5,7 +5,7 @@
 // broadcast holds as with LevelDB.
 import * as Y from 'yjs'
 import { GroupCommit, type OnBatch, type Op } from '../store/group-commit.js'
-import type { RangeOptions, StoreStats } from '../store/index.js'
+import type { RangeOptions, StoreStats, UpdateBatch } from '../store/index.js'
 import type { Storage } from '../store/storage.js'
 import * as K from './keys.js'
 import { Fenced, type RedisClient } from './redis.js'
@@ -63,8 +63,12 @@ export class RedisStore implements Storage {
     return state ? [state, ...updates] : updates
   }
 
-  appendUpdate(name: string, update: Uint8Array): Promise<void> {
-    const written = this.push(K.workspaceOfRoom(name), { type: 'put', key: `${DOC}${name}`, value: update })
+  appendUpdate(name: string, update: Uint8Array, batch?: UpdateBatch): Promise<void> {
+    const workspace = K.workspaceOfRoom(name)
+    // Queued in the same turn as the update, so the group commit writes them in one script with
+    // it (their outcome is the update's, which the caller awaits).
+    for (const op of batch?.ops ?? []) this.push(workspace, op).catch(() => undefined)
+    const written = this.push(workspace, { type: 'put', key: `${DOC}${name}`, value: update })
     const length = (this.logLength.get(name) ?? 0) + 1
     this.logLength.set(name, length)
     if (length >= this.options.compactAfter && !this.compactions.has(name)) this.compactInBackground(name)

@@ -1,13 +1,13 @@
-// The history hook of content documents: stamps every change with who made it (in the same batch
-// as the change: the room appends the update in its own `update` listener, registered before this
-// one, and the group commit puts every write of one turn into one batch), binds each Yjs clientID
+// The history hook of content documents: stamps every change with who made it (in the update's own
+// batch, through onPersist: both are written or neither), binds each Yjs clientID
 // to the first actor using it, and takes versions when a document goes quiet, after long editing,
 // and on request.
 import { createHash } from 'node:crypto'
 import * as Y from 'yjs'
 import type { RoomName } from '../../shared/names.js'
 import { log } from '../log.js'
-import type { DocumentHook, UnloadReason, Writer } from '../rooms/hooks.js'
+import type { DocumentHook, PersistContext, UnloadReason, Writer } from '../rooms/hooks.js'
+import type { UpdateBatch } from '../store/index.js'
 import type { Storage } from '../store/storage.js'
 import { type Attribution, decodeAttribution, encodeAttribution, type IdRange, mergeRecords, rangesOf } from './attribution.js'
 import { nameKey, nameOfKey, numberKey, numberOfKey, sectionRange } from './keys.js'
@@ -83,10 +83,15 @@ export class HistoryRecorder implements DocumentHook {
     const state = this.docs.get(room.room)
     if (!state) return
     state.doc = doc
-    doc.on('update', (update: Uint8Array, origin: unknown) => this.record(room.room, state, update, writerOf(origin)))
     // Changes since the last version (a crash before the quiet timer fired) still get one.
     if (doc.store.clients.size > 0 && state.last?.fingerprint !== fingerprintOf(doc)) void this.recoverChanges(room.room, state)
     void this.sweep(room.room)
+  }
+
+  /** Attribution goes into the batch of the update it describes: both are written or neither. */
+  onPersist({ room, update, writer, batch }: PersistContext): void {
+    const state = this.docs.get(room.room)
+    if (state?.doc) this.record(room.room, state, update, writer, batch)
   }
 
   /** Refuses a client's update using a clientID bound to another actor (or the server's own). */
@@ -128,7 +133,7 @@ export class HistoryRecorder implements DocumentHook {
     return this.docs.get(room)?.nextSeq
   }
 
-  private record(room: string, state: DocState, update: Uint8Array, writer: Writer | null): void {
+  private record(room: string, state: DocState, update: Uint8Array, writer: Writer | null, batch: UpdateBatch): void {
     const actor = writer?.identity.actor ?? SERVER_ACTOR
     let ranges: { inserted: IdRange[]; deleted: IdRange[] }
     try {
@@ -139,19 +144,17 @@ export class HistoryRecorder implements DocumentHook {
       ranges = { inserted: [], deleted: [] }
     }
     const record = { at: Date.now(), actor, session: writer?.session ?? '', ...ranges }
-    const writes = [this.store.put(numberKey(room, 'a', state.nextSeq++), encodeAttribution(record))]
+    batch.put(numberKey(room, 'a', state.nextSeq++), encodeAttribution(record))
     for (const [client] of record.inserted) {
       if (state.bindings.has(client) || client === state.doc?.clientID) continue
       state.bindings.set(client, actor)
-      writes.push(this.store.put(nameKey(room, 'c', String(client)), new TextEncoder().encode(actor)))
+      batch.put(nameKey(room, 'c', String(client)), new TextEncoder().encode(actor))
     }
     if (!state.known.has(actor)) {
       state.known.add(actor)
       const info = writer ? { name: writer.identity.name, kind: writer.identity.kind } : { name: 'Huddle server', kind: 'server' }
-      writes.push(this.store.put(nameKey(room, 'w', actor), encodeJson(info)))
+      batch.put(nameKey(room, 'w', actor), encodeJson(info))
     }
-    // A failed batch fails the update written with it too, which closes the room: nothing to do here.
-    for (const write of writes) write.catch(() => undefined)
     if (state.nextSeq % COMPACT_EVERY === 0) void this.compact(room)
     this.changed(room, state, actor)
   }
@@ -241,12 +244,6 @@ export class HistoryRecorder implements DocumentHook {
 export async function readAttribution(store: Storage, room: string): Promise<Attribution[]> {
   const rows = await store.readRange(sectionRange(room, 'a'))
   return rows.map(([key, value]) => decodeAttribution(numberOfKey(key), value))
-}
-
-function writerOf(origin: unknown): Writer | null {
-  if (typeof origin !== 'object' || origin === null) return null
-  const candidate = origin as Partial<Writer>
-  return candidate.identity && typeof candidate.session === 'string' ? (candidate as Writer) : null
 }
 
 /** What the document holds (state vector and deletions, both canonical however the structs are split). */

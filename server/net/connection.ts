@@ -1,7 +1,6 @@
 // One admitted WebSocket: rate limit, decode, hand to the room. Anything a client sends that
 // breaks the rules closes this connection only, with a close code and a reason.
-import type { Socket } from 'node:net'
-import { WebSocket } from 'ws'
+import type { WebSocket } from 'ws'
 import { CloseCode } from '../../shared/close-codes.js'
 import type { RoomName } from '../../shared/names.js'
 import type { VerifiedToken } from '../auth/tokens.js'
@@ -9,6 +8,7 @@ import { decodeMessage, ProtocolError } from '../protocol/messages.js'
 import type { PreparedFrame } from '../protocol/frame.js'
 import type { Member, Room } from '../rooms/room.js'
 import { TokenBucket } from './rate-limit.js'
+import { idleSocketOf } from './ws-internals.js'
 import { log } from '../log.js'
 
 export interface ConnectionLimits {
@@ -30,7 +30,6 @@ export interface Refusal {
 
 export interface ConnectionEvents {
   onMessage(type: string, bytes: number): void
-  onSent(bytes: number): void
   onRefusal(refusal: Refusal): void
   /** a hook undid part of a write; the connection stays open */
   onForgery(refusal: Refusal): void
@@ -77,7 +76,10 @@ export class Connection implements Member {
   receive(data: Buffer, isBinary: boolean): void {
     if (this.closed || !this.room) return
     if (!this.bucket.take()) {
-      return this.refuse(CloseCode.rateLimited, `rate limit: more than ${this.limits.ratePerSecond} messages/s (burst ${this.limits.burst}); slow down and reconnect`)
+      return this.refuse(
+        CloseCode.rateLimited,
+        `rate limit: more than ${this.limits.ratePerSecond} messages/s (burst ${this.limits.burst}); slow down and reconnect`,
+      )
     }
     if (!isBinary) return this.refuse(CloseCode.malformed, 'text frame received: the y-websocket protocol uses binary frames')
     try {
@@ -107,10 +109,8 @@ export class Connection implements Member {
    */
   sendPrepared(frame: PreparedFrame, now: number): void {
     if (this.closed) return
-    const ws = this.ws as WebSocket & { _socket?: Socket; _sender?: { _state: number; _queue: unknown[] } }
-    const socket = ws._socket
-    const sender = ws._sender
-    if (ws.readyState !== WebSocket.OPEN || !socket || !sender || sender._state !== 0 || sender._queue.length !== 0) return this.send(frame.payload)
+    const socket = idleSocketOf(this.ws)
+    if (!socket) return this.send(frame.payload)
     if (socket.writableLength > this.limits.maxBufferedBytes) return this.dropSlowConsumer()
     socket.write(frame.wire)
     this.lastSentAt = now
@@ -124,12 +124,6 @@ export class Connection implements Member {
   private dropSlowConsumer(): void {
     this.refuse(CloseCode.tryAgainLater, `you are not reading fast enough: more than ${this.limits.maxBufferedBytes} bytes queued; reconnect to resync`)
     setTimeout(() => this.ws.terminate(), 1000).unref()
-  }
-
-  /** A direct (not broadcast) send, counted on its own. */
-  sendCounted(frame: Uint8Array): void {
-    this.send(frame)
-    this.events.onSent(frame.length)
   }
 
   refuse(code: number, reason: string): void {
@@ -187,5 +181,8 @@ export class Connection implements Member {
 export function truncateReason(reason: string): string {
   const bytes = Buffer.from(reason)
   if (bytes.length <= 123) return reason
-  return `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '')}...`
+  return `${bytes
+    .subarray(0, 120)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '')}...`
 }

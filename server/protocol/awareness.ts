@@ -10,7 +10,11 @@ export interface AwarenessEntry {
   clock: number
   /** parsed JSON; null removes the client's state */
   state: unknown
+  /** the state's size as sent (UTF-8 JSON) */
+  bytes: number
 }
+
+const utf8 = new TextDecoder()
 
 export function decodeAwarenessUpdate(update: Uint8Array): AwarenessEntry[] {
   const decoder = decoding.createDecoder(update)
@@ -20,9 +24,10 @@ export function decodeAwarenessUpdate(update: Uint8Array): AwarenessEntry[] {
     for (let i = 0; i < count; i++) {
       const clientID = decoding.readVarUint(decoder)
       const clock = decoding.readVarUint(decoder)
-      const state: unknown = JSON.parse(decoding.readVarString(decoder))
+      const json = decoding.readVarUint8Array(decoder)
+      const state: unknown = JSON.parse(utf8.decode(json))
       if (state !== null && (typeof state !== 'object' || Array.isArray(state))) throw new Error(`state of client ${clientID} must be a JSON object or null`)
-      entries.push({ clientID, clock, state })
+      entries.push({ clientID, clock, state, bytes: json.length })
     }
     if (decoding.hasContent(decoder)) throw new Error('unexpected trailing bytes')
     return entries

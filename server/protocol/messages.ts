@@ -4,7 +4,8 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 
-export const MessageType = { sync: 0, awareness: 1, auth: 2, queryAwareness: 3 } as const
+// Type 2 (auth) is not used: admission happens at the upgrade (server/net/websocket.ts).
+export const MessageType = { sync: 0, awareness: 1, queryAwareness: 3 } as const
 export const SyncType = { step1: 0, step2: 1, update: 2 } as const
 
 export type Incoming =

@@ -4,10 +4,11 @@ import type * as Y from 'yjs'
 import type { RoomName } from '../../shared/names.js'
 import type { Identity } from '../../shared/roles.js'
 import type { AuditEntry } from '../audit/chain.js'
+import type { UpdateBatch } from '../store/index.js'
 
 /**
- * Why a document leaves memory. After `failed` (a storage failure) its memory may be ahead of the
- * disk, so nothing derived from it may be written.
+ * Why a document leaves memory. After `failed` (a storage failure, or a hook that threw while the
+ * document changed) its memory may differ from the disk, so nothing derived from it may be written.
  */
 export type UnloadReason = 'idle' | 'failed' | 'shutdown'
 
@@ -30,6 +31,16 @@ export interface WriteContext {
   refuse(reason: string, detail?: Record<string, unknown>): AuditEntry
 }
 
+export interface PersistContext {
+  room: RoomName
+  /** the document update about to be written (one transaction's) */
+  update: Uint8Array
+  /** the connection whose write it is; null for the server's own writes (timers, hooks on join) */
+  writer: Writer | null
+  /** writes added here go into the same LevelDB batch as the update: both or neither survive */
+  batch: UpdateBatch
+}
+
 export interface DocumentHook {
   /** which documents this hook watches */
   matches(room: RoomName): boolean
@@ -42,8 +53,19 @@ export interface DocumentHook {
    * it (4403 with the reason), so nobody else ever sees it. A throw refuses it too (fail closed).
    */
   refuseClientUpdate?(room: RoomName, update: Uint8Array, writer: Writer): string | null
-  /** inside the client's transaction, after its update was applied: undo what is not allowed */
+  /**
+   * Inside the client's transaction, after its update was applied: undo what is not allowed. If
+   * this (or anything else in the transaction) throws, nothing of the transaction is written or
+   * sent: the writer is closed with 1011 and the document reloads from storage.
+   */
   onClientWrite?(context: WriteContext): void
+  /**
+   * For every update of the document before it is queued for writing (a client's, after its
+   * hooks returned, or the server's own): add what must be written atomically with it (e.g.
+   * attribution). Throwing fails closed: the update is neither written nor sent and the room
+   * reloads from storage.
+   */
+  onPersist?(context: PersistContext): void
   onJoin?(room: RoomName, doc: Y.Doc, writer: Writer): void
   onLeave?(room: RoomName, doc: Y.Doc, writer: Writer): void
   /** true keeps an idle document loaded (e.g. it has timers due) */

@@ -5,12 +5,19 @@
 //
 // Stock y-websocket clients send back every awareness change they apply, other clients' states
 // included, so an entry for someone else's id is an echo unless its clock is newer.
+import { CloseCode } from '../../shared/close-codes.js'
 import { colorFor } from '../../shared/colors.js'
 import type { Identity } from '../../shared/roles.js'
 import { type AwarenessEntry, type EncodedAwarenessEntry, encodeAwarenessUpdate } from '../protocol/awareness.js'
 
 /** Yjs may pick a new client id after a conflict, so a connection may own a few. */
 export const MAX_CLIENT_IDS_PER_CONNECTION = 8
+/**
+ * The largest presence state (UTF-8 JSON) one client may publish. Every joining connection is sent
+ * every state, so a few large ones would make each join cost megabytes; a cursor, a name and a
+ * status take a few hundred bytes.
+ */
+export const MAX_STATE_BYTES = 16 * 1024
 /** removed client ids whose last clock is remembered (see `tombstones`) */
 const TOMBSTONE_LIMIT = 10_000
 
@@ -23,6 +30,12 @@ export interface PresenceOwner {
 
 interface StoredState extends EncodedAwarenessEntry {
   owner: PresenceOwner
+}
+
+/** Why a whole awareness update is refused, with the close code that says so. */
+export interface PresenceRefusal {
+  code: number
+  reason: string
 }
 
 export interface Accepted {
@@ -41,14 +54,22 @@ export class Presence {
   private pending = new Map<number, EncodedAwarenessEntry>()
 
   /** Accepts the entries or returns why the whole update is refused. */
-  accept(owner: PresenceOwner, entries: AwarenessEntry[]): Accepted | string {
+  accept(owner: PresenceOwner, entries: AwarenessEntry[]): Accepted | PresenceRefusal {
     const claimed = new Set(owner.ownedClients)
     for (const entry of entries) {
+      if (entry.bytes > MAX_STATE_BYTES) {
+        return {
+          code: CloseCode.tooLarge,
+          reason: `presence refused: the state of client ${entry.clientID} is ${entry.bytes} bytes, the limit is ${MAX_STATE_BYTES}; keep documents out of presence`,
+        }
+      }
       const holder = this.states.get(entry.clientID)
-      if (holder && holder.owner !== owner && entry.clock > holder.clock) return `awareness client id ${entry.clientID} belongs to another connection`
+      if (holder && holder.owner !== owner && entry.clock > holder.clock)
+        return forbidden(`awareness client id ${entry.clientID} belongs to another connection`)
       if (!holder && entry.state !== null) claimed.add(entry.clientID)
     }
-    if (claimed.size > MAX_CLIENT_IDS_PER_CONNECTION) return `a connection may publish presence for at most ${MAX_CLIENT_IDS_PER_CONNECTION} client ids`
+    if (claimed.size > MAX_CLIENT_IDS_PER_CONNECTION)
+      return forbidden(`a connection may publish presence for at most ${MAX_CLIENT_IDS_PER_CONNECTION} client ids`)
     const stale: EncodedAwarenessEntry[] = []
     for (const entry of entries) {
       const revive = this.apply(owner, entry)
@@ -119,6 +140,10 @@ export class Presence {
   get size(): number {
     return this.states.size
   }
+}
+
+function forbidden(reason: string): PresenceRefusal {
+  return { code: CloseCode.forbidden, reason: `presence refused: ${reason}` }
 }
 
 const COLOR_RE = /^#[0-9a-fA-F]{6}$/

@@ -3,8 +3,8 @@
 // being dropped, because a silently dropped update leaves the client diverged for ever.
 import * as Y from 'yjs'
 
-export function updateChangesDoc(doc: Y.Doc, update: Uint8Array): boolean {
-  const { structs, ds } = Y.decodeUpdate(update)
+/** Whether the update (as Y.decodeUpdate returns it) would change `doc`. */
+export function updateChangesDoc(doc: Y.Doc, { structs, ds }: ReturnType<typeof Y.decodeUpdate>): boolean {
   const known = Y.decodeStateVector(Y.encodeStateVector(doc))
   for (const struct of structs) {
     if (struct instanceof Y.Skip) continue

@@ -2,7 +2,8 @@
 // after its last connection leaves plus an idle delay, once everything it wrote is on disk.
 import type { RoomName } from '../../shared/names.js'
 import type { DocumentHook, UnloadReason } from './hooks.js'
-import { Room, type RoomDeps } from './room.js'
+import { LoopMeter } from './loop-meter.js'
+import { Room, type RoomDeps, type RoomFailure } from './room.js'
 
 export interface RegistryDeps {
   loadDoc(room: string): Promise<Uint8Array[]>
@@ -12,9 +13,10 @@ export interface RegistryDeps {
   /** what every room needs loaded first (e.g. its workspace's audit head) */
   prepare(room: RoomName): Promise<void>
   countSent: RoomDeps['countSent']
-  broadcastShare: RoomDeps['broadcastShare']
+  pacing: RoomDeps['pacing']
   hooksFor(room: RoomName): DocumentHook[]
-  onFailed(room: Room, error: Error): void
+  /** closes the members of a failed room, which is discarded right after */
+  onFailed(room: Room, error: Error, cause: RoomFailure): void
   /** how long an idle room stays loaded */
   unloadAfterMs: number
 }
@@ -23,15 +25,13 @@ export class Registry {
   private readonly rooms = new Map<string, Room>()
   private readonly loading = new Map<string, Promise<Room>>()
   private readonly unloadTimers = new Map<string, NodeJS.Timeout>()
+  private failingAll = false
+  private readonly loop = new LoopMeter()
 
   constructor(private readonly deps: RegistryDeps) {}
 
   get size(): number {
     return this.rooms.size
-  }
-
-  all(): IterableIterator<Room> {
-    return this.rooms.values()
   }
 
   /** The loaded room, loading it if needed. Callers must join it in the same turn to keep it. */
@@ -52,14 +52,20 @@ export class Registry {
     await this.deps.prepare(name)
     await Promise.all(hooks.map((hook) => hook.beforeLoad?.(name)))
     const stored = await this.deps.loadDoc(name.room)
-    const room = new Room(name, hooks, {
-      appendUpdate: this.deps.appendUpdate,
-      recordRefusal: this.deps.recordRefusal,
-      countSent: this.deps.countSent,
-      broadcastShare: this.deps.broadcastShare,
-      onEmpty: (empty) => this.scheduleUnload(empty),
-      onFailed: (failed, error) => this.failed(failed, error),
-    }, stored)
+    const room = new Room(
+      name,
+      hooks,
+      {
+        appendUpdate: this.deps.appendUpdate,
+        recordRefusal: this.deps.recordRefusal,
+        countSent: this.deps.countSent,
+        pacing: this.deps.pacing,
+        loop: this.loop,
+        onEmpty: (empty) => this.scheduleUnload(empty),
+        onFailed: (failed, error, cause) => this.failed(failed, error, cause),
+      },
+      stored,
+    )
     this.rooms.set(name.room, room)
     // A room nobody joins (the opener went away during the load) must not stay loaded for ever.
     setImmediate(() => room.members.size === 0 && this.scheduleUnload(room))
@@ -101,18 +107,18 @@ export class Registry {
   }
 
   /**
-   * A failed batch may have carried writes of any loaded room (and their audit entries), so every
-   * room's memory may now be ahead of the disk: drop them all and reload from storage on next use.
+   * Rooms report their own failure, once. A hook failure discards that room only: it reloads from
+   * storage on next use. A failed batch may have carried writes of any loaded room (and their
+   * audit entries), so every room's memory may now be ahead of the disk: all of them fail.
    */
-  private failed(failedRoom: Room, error: Error): void {
-    const rooms = new Set([failedRoom, ...this.rooms.values()])
-    for (const timer of this.unloadTimers.values()) clearTimeout(timer)
-    this.unloadTimers.clear()
-    this.rooms.clear()
-    for (const room of rooms) {
-      room.failed = true
-      this.deps.onFailed(room, error)
-      room.destroy('failed')
+  private failed(room: Room, error: Error, cause: RoomFailure): void {
+    this.discard(room, error, cause)
+    if (cause !== 'storage' || this.failingAll) return
+    this.failingAll = true
+    try {
+      for (const other of [...this.rooms.values()]) other.failForStorage(error)
+    } finally {
+      this.failingAll = false
     }
   }
 
@@ -124,13 +130,18 @@ export class Registry {
   evict(matches: (name: RoomName) => boolean, error: Error): void {
     for (const room of [...this.rooms.values()]) {
       if (!matches(room.name)) continue
-      this.cancelUnload(room.name.room)
-      this.rooms.delete(room.name.room)
-      room.failed = true
-      this.deps.onFailed(room, error)
-      room.destroy('failed')
+      this.discard(room, error, 'storage')
       this.deps.forgetDoc(room.name.room)
     }
+  }
+
+  private discard(room: Room, error: Error, cause: RoomFailure): void {
+    this.cancelUnload(room.name.room)
+    if (this.rooms.get(room.name.room) === room) this.rooms.delete(room.name.room)
+    this.deps.onFailed(room, error, cause)
+    room.destroy('failed')
+    // After a storage failure the store keeps the document's log position for the reload.
+    if (cause === 'hook') this.deps.forgetDoc(room.name.room)
   }
 
   /** Unloads everything at once (shutdown); callers flush the store first. */

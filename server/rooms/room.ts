@@ -5,22 +5,22 @@
 import * as Y from 'yjs'
 import type { RoomName } from '../../shared/names.js'
 import { roleAtLeast } from '../../shared/roles.js'
-import { encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, type Incoming, ProtocolError } from '../protocol/messages.js'
+import { encodeAwareness, encodeUpdate, type Incoming, ProtocolError } from '../protocol/messages.js'
 import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { CloseCode } from '../../shared/close-codes.js'
 import type { DocumentHook, UnloadReason, Writer } from './hooks.js'
+import { UpdateBatch } from '../store/index.js'
 import type { AuditEntry } from '../audit/chain.js'
 import { Presence, type PresenceOwner } from './presence.js'
 import { updateChangesDoc } from './read-only.js'
 import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
-import { presenceWaitMs, smoothCost, updateWaitMs } from './pacing.js'
+import { SyncBudgetExceeded, SyncReplies } from './sync-replies.js'
+import type { Policy } from './pacing.js'
+import { PacedBroadcast, Pacer } from './pacer.js'
+import type { LoopMeter } from './loop-meter.js'
 
-/** waits shorter than this are not worth a timer: broadcast at once */
-const MIN_PACING_MS = 1
 /** a member that never asks to sync gets its held updates anyway after this many */
 const MAX_HELD_FRAMES = 256
-/** cached sync step 2 replies per room (by state vector), dropped on every change */
-const REPLY_CACHE_SIZE = 8
 
 /** What a room needs from a connection. */
 export interface Member extends PresenceOwner, Writer {
@@ -33,16 +33,25 @@ export interface Member extends PresenceOwner, Writer {
 }
 
 export interface RoomDeps {
-  appendUpdate(room: string, update: Uint8Array): Promise<void>
+  appendUpdate(room: string, update: Uint8Array, batch?: UpdateBatch): Promise<void>
   /** audits a write a hook refused, in this turn (the batch of the undo) */
   recordRefusal(room: RoomName, writer: Writer, reason: string, detail?: Record<string, unknown>): AuditEntry
   /** counts one frame sent to `sockets` sockets */
   countSent(sockets: number, bytes: number): void
-  /** the share of a core (0 < share ≤ 1) a room's broadcasts may take (see pacing.ts) */
-  broadcastShare: number
+  /** how broadcasts are paced (see pacing.ts) */
+  pacing: Policy
+  loop: LoopMeter
   onEmpty(room: Room): void
-  onFailed(room: Room, error: Error): void
+  /** the room stopped serving: its memory may differ from storage (see `RoomFailure`) */
+  onFailed(room: Room, error: Error, cause: RoomFailure): void
 }
+
+/**
+ * `storage`: a batch failed, and it may have carried any room's writes. `hook`: a document hook
+ * (or Yjs itself) threw while changing this room's document; the changes were neither written nor
+ * sent, so this room's memory is ahead of its storage.
+ */
+export type RoomFailure = 'storage' | 'hook'
 
 interface Pending {
   update: Uint8Array
@@ -58,25 +67,19 @@ export class Room {
   /** members waiting for their first sync reply, with the update frames held for them */
   private readonly syncing = new Map<Member, Held>()
   private lastBatch: Promise<void> = Promise.resolve()
-  private presenceFlush: NodeJS.Immediate | null = null
-  private presenceTimer: NodeJS.Timeout | null = null
-  /** performance.now() before which the next presence broadcast waits */
-  private nextPresenceAt = 0
   /** written updates waiting for the next paced broadcast */
   private ready: Uint8Array[] = []
-  private readyTimer: NodeJS.Timeout | null = null
-  /** performance.now() before which the next document broadcast waits */
-  private nextBroadcastAt = 0
-  /** smoothed CPU ms of a document broadcast */
-  private broadcastCost = 0
+  private readonly pacer: Pacer
+  private readonly presenceBroadcast = new PacedBroadcast(() => this.broadcastPresence(), true)
+  private readonly updateBroadcast = new PacedBroadcast(() => this.broadcastReady(), false)
+  private readonly replies: SyncReplies
   /**
-   * Replies to sync step 1 by state vector, and the room's own sync step 1, until the document
-   * changes. A connect storm on a large document would otherwise re-encode the whole state once
-   * per client (most joining clients send the same, empty, state vector).
+   * While hooks run, the document's updates are collected here instead of being written: they
+   * are written only if the hooks return (see `guarded`).
    */
-  private replies = new Map<string, PreparedFrame>()
-  private stateVectorFrame: PreparedFrame | null = null
-  failed = false
+  private captured: Change[] | null = null
+  private readonly persistHooks: DocumentHook[]
+  private failed = false
 
   constructor(
     readonly name: RoomName,
@@ -86,11 +89,18 @@ export class Room {
   ) {
     this.doc = new Y.Doc({ gc: true })
     this.writeHooks = hooks.filter((hook) => hook.onClientWrite)
+    this.persistHooks = hooks.filter((hook) => hook.onPersist)
+    this.replies = new SyncReplies(this.doc)
+    this.pacer = new Pacer(deps.pacing, deps.loop)
     // Stored updates are already durable: apply them before listening, so they are not written again.
     this.doc.transact(() => {
       for (const update of stored) Y.applyUpdate(this.doc, update)
     })
-    this.doc.on('update', (update: Uint8Array) => this.persistThenBroadcast(update))
+    this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      const pending = { update, writer: writerOf(origin) }
+      if (this.captured) this.captured.push(pending)
+      else this.persistThenBroadcast(pending)
+    })
     for (const hook of this.hooks) hook.onLoad?.(this.name, this.doc)
   }
 
@@ -101,25 +111,33 @@ export class Room {
   join(member: Member): void {
     this.members.add(member)
     this.syncing.set(member, { asked: false, frames: [] })
-    this.stateVectorFrame ??= prepareFrame(encodeSyncStep1(Y.encodeStateVector(this.doc)))
-    sendTo(member, this.stateVectorFrame, Date.now())
+    sendTo(member, this.replies.step1(), Date.now())
     const states = this.presence.snapshot()
     if (states) member.send(encodeAwareness(states))
-    for (const hook of this.hooks) hook.onJoin?.(this.name, this.doc, member)
+    const failure = this.guarded(() => {
+      for (const hook of this.hooks) hook.onJoin?.(this.name, this.doc, member)
+    })
+    if (failure) this.fail(failure, 'hook')
   }
 
   leave(member: Member): void {
     if (!this.members.delete(member)) return
     this.syncing.delete(member)
     this.presence.removeOwner(member)
-    this.schedulePresenceFlush()
+    this.presenceBroadcast.request()
     // A failed room is being discarded with its memory: nothing may be written on its behalf.
-    if (!this.failed) for (const hook of this.hooks) hook.onLeave?.(this.name, this.doc, member)
+    if (!this.failed) {
+      const failure = this.guarded(() => {
+        for (const hook of this.hooks) hook.onLeave?.(this.name, this.doc, member)
+      })
+      if (failure) return this.fail(failure, 'hook')
+    }
     if (this.members.size === 0) this.deps.onEmpty(this)
   }
 
   /** Handles one decoded message; throws ProtocolError for input that breaks the protocol. */
   receive(member: Member, message: Incoming): void {
+    if (this.failed) return
     switch (message.kind) {
       case 'sync-step1': {
         const held = this.syncing.get(member)
@@ -145,16 +163,12 @@ export class Room {
    * written, so a joining client never sees state that a crash could still lose.
    */
   private answerSyncStep1(member: Member, stateVector: Uint8Array): void {
-    const key = Buffer.from(stateVector.buffer, stateVector.byteOffset, stateVector.byteLength).toString('latin1')
-    let reply = this.replies.get(key)
-    if (!reply) {
-      try {
-        reply = prepareFrame(encodeSyncStep2(encodeIntegrated(this.doc, stateVector)))
-      } catch (error) {
-        throw new ProtocolError(`malformed state vector in sync step 1 (${(error as Error).message})`)
-      }
-      if (this.replies.size >= REPLY_CACHE_SIZE) this.replies.delete(this.replies.keys().next().value!)
-      this.replies.set(key, reply)
+    let reply: PreparedFrame
+    try {
+      reply = this.replies.replyTo(member, stateVector)
+    } catch (error) {
+      if (!(error instanceof SyncBudgetExceeded)) throw error
+      return member.refuse(CloseCode.rateLimited, error.message)
     }
     const prepared = reply
     this.lastBatch.then(
@@ -171,104 +185,124 @@ export class Room {
   private applyClientUpdate(member: Member, update: Uint8Array): void {
     // Decoding the whole update first (structs and delete set) refuses it before anything is
     // applied: Y.applyUpdate integrates the structs before it reads the delete set, so a bad tail
-    // would leave half an update in the document.
+    // would leave half an update in the document, and the room would have to fail closed (every
+    // member reconnects) on any client's malformed update. Viewers' updates are checked on the
+    // same decoding.
+    let decoded: ReturnType<typeof Y.decodeUpdate>
     try {
-      Y.decodeUpdate(update)
+      decoded = Y.decodeUpdate(update)
     } catch (error) {
       throw new ProtocolError(`malformed Yjs update (${(error as Error).message})`)
     }
-    if (!this.isCoordination && !roleAtLeast(member.identity.role, 'editor') && updateChangesDoc(this.doc, update)) {
+    if (!this.isCoordination && !roleAtLeast(member.identity.role, 'editor') && updateChangesDoc(this.doc, decoded)) {
       member.refuse(CloseCode.forbidden, `read-only: your role is ${member.identity.role}; ask an admin for an editor token to change ${this.name.room}`)
       return
     }
-    const refusal = this.refusalOf(member, update)
+    const refusal = this.refusalOf(member, update, decoded)
     if (refusal) {
       member.refuse(CloseCode.forbidden, refusal)
       return
     }
     const hooks = this.writeHooks
-    this.doc.transact((transaction) => {
-      try {
-        Y.applyUpdate(this.doc, update, member)
-      } catch (error) {
-        // Some updates decode but cannot be integrated; the client sent something no Yjs writes.
-        throw new ProtocolError(`Yjs update could not be applied (${(error as Error).message})`)
-      }
-      if (hooks.length === 0) return
-      // Y.applyUpdate marks the transaction remote; server corrections made after it would make
-      // Yjs believe another client uses the server's client id and pick a new one every time.
-      transaction.local = true
-      const refuse = (reason: string, detail?: Record<string, unknown>) => {
-        const entry = this.deps.recordRefusal(this.name, member, reason, detail)
-        member.noteForgery(reason)
-        return entry
-      }
-      const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse }
-      for (const hook of hooks) hook.onClientWrite!(context)
-    }, member)
+    let malformed: ProtocolError | null = null
+    const failure = this.guarded(() =>
+      this.doc.transact((transaction) => {
+        try {
+          Y.applyUpdate(this.doc, update, member)
+        } catch (error) {
+          // Some updates decode but cannot be integrated; the client sent something no Yjs writes.
+          // What Yjs integrated before it threw is in the document: the hooks judge it like any
+          // write, and the writer is closed once they have.
+          malformed = new ProtocolError(`malformed Yjs update: it could not be applied (${(error as Error).message})`)
+        }
+        if (hooks.length === 0) return
+        // Y.applyUpdate marks the transaction remote; server corrections made after it would make
+        // Yjs believe another client uses the server's client id and pick a new one every time.
+        transaction.local = true
+        const refuse = (reason: string, detail?: Record<string, unknown>) => {
+          const entry = this.deps.recordRefusal(this.name, member, reason, detail)
+          member.noteForgery(reason)
+          return entry
+        }
+        const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse }
+        for (const hook of hooks) hook.onClientWrite!(context)
+      }, member),
+    )
+    if (failure) {
+      const reason = `your update was not saved or shared: a server hook failed on it (${failure.message}); reconnect to retry, report it if it repeats`
+      return this.fail(failure, 'hook', { member, code: CloseCode.internalError, reason })
+    }
+    if (malformed) member.refuse(CloseCode.malformed, (malformed as ProtocolError).message)
+  }
+
+  /**
+   * Fail closed: runs `change` (a transaction that calls hooks) and writes the document updates it
+   * made only if it returns. Yjs emits a transaction's update even when its callback threw, so they
+   * are collected, and an exception discards them and returns the error: the document in memory
+   * then holds changes nobody may see, and the room must be failed (and reloaded from storage).
+   */
+  private guarded(change: () => void): Error | null {
+    if (this.captured) throw new Error('hooks may not re-enter the room')
+    const captured: Change[] = []
+    this.captured = captured
+    try {
+      change()
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error))
+    } finally {
+      this.captured = null
+    }
+    for (const change of captured) this.persistThenBroadcast(change)
+    return null
   }
 
   /** A hook's reason to refuse the whole update (see DocumentHook.refuseClientUpdate); fails closed. */
-  private refusalOf(member: Member, update: Uint8Array): string | null {
+  private refusalOf(member: Member, update: Uint8Array, decoded: ReturnType<typeof Y.decodeUpdate>): string | null {
     for (const hook of this.hooks) {
       if (!hook.refuseClientUpdate) continue
       let reason: string | null
       try {
         reason = hook.refuseClientUpdate(this.name, update, member)
       } catch (error) {
-        reason = `write refused: it could not be checked (${(error as Error).message}); nothing was applied, retry`
+        reason = `the write check failed (${(error as Error).message}); nothing was applied, retry`
       }
-      if (reason && updateChangesDoc(this.doc, update)) return reason
+      if (reason && updateChangesDoc(this.doc, decoded)) return reason
     }
     return null
   }
 
   private applyAwareness(member: Member, update: Uint8Array): void {
     const accepted = this.presence.accept(member, decodeAwarenessUpdate(update))
-    if (typeof accepted === 'string') {
-      member.refuse(CloseCode.forbidden, `presence refused: ${accepted}`)
-      return
-    }
+    if ('code' in accepted) return member.refuse(accepted.code, accepted.reason)
     if (accepted.reply) member.send(encodeAwareness(accepted.reply))
-    this.schedulePresenceFlush()
-  }
-
-  private schedulePresenceFlush(): void {
-    if (this.presenceFlush || this.presenceTimer || !this.presence.hasPending()) return
-    const wait = this.nextPresenceAt - performance.now()
-    if (wait < MIN_PACING_MS) {
-      // the next turn, as before: every change read in this turn joins the message
-      this.presenceFlush = setImmediate(() => {
-        this.presenceFlush = null
-        this.broadcastPresence()
-      })
-      return
-    }
-    this.presenceTimer = setTimeout(() => {
-      this.presenceTimer = null
-      this.broadcastPresence()
-    }, wait)
+    this.presenceBroadcast.request()
   }
 
   private broadcastPresence(): void {
     const update = this.presence.takePending()
     if (!update) return
-    const started = performance.now()
-    const cpu = cpuMs()
-    this.broadcast(encodeAwareness(update))
-    this.nextPresenceAt = started + presenceWaitMs(cpuMs() - cpu, this.deps.broadcastShare)
+    this.presenceBroadcast.nextAt = this.pacer.presence(() => this.broadcast(prepareFrame(encodeAwareness(update))))
   }
 
-  private persistThenBroadcast(update: Uint8Array): void {
-    this.replies.clear()
-    this.stateVectorFrame = null
-    const batch = this.deps.appendUpdate(this.name.room, update)
+  private persistThenBroadcast({ update, writer }: Change): void {
+    if (this.failed) return
+    this.replies.changed()
+    let extra: UpdateBatch | undefined
+    if (this.persistHooks.length > 0) {
+      extra = new UpdateBatch()
+      try {
+        for (const hook of this.persistHooks) hook.onPersist!({ room: this.name, update, writer, batch: extra })
+      } catch (error) {
+        return this.fail(error instanceof Error ? error : new Error(String(error)), 'hook')
+      }
+    }
+    const batch = this.deps.appendUpdate(this.name.room, update, extra)
     this.outbox.push({ update, batch })
     if (batch === this.lastBatch) return
     this.lastBatch = batch
     batch.then(
       () => this.broadcastWritten(batch),
-      (error: Error) => this.fail(error),
+      (error: Error) => this.fail(error, 'storage'),
     )
   }
 
@@ -278,44 +312,38 @@ export class Room {
     while (count < this.outbox.length && this.outbox[count]!.batch === batch) count++
     if (count === 0 || this.failed) return
     for (const pending of this.outbox.splice(0, count)) this.ready.push(pending.update)
-    this.scheduleUpdateBroadcast()
-  }
-
-  /** Broadcasts the written updates now, or when the pacing allows (see pacing.ts). */
-  private scheduleUpdateBroadcast(): void {
-    if (this.readyTimer || this.ready.length === 0) return
-    const wait = this.nextBroadcastAt - performance.now()
-    if (wait < MIN_PACING_MS) return this.broadcastReady()
-    this.readyTimer = setTimeout(() => {
-      this.readyTimer = null
-      this.broadcastReady()
-    }, wait)
+    this.updateBroadcast.request()
   }
 
   private broadcastReady(): void {
     const updates = this.ready
     this.ready = []
     if (updates.length === 0 || this.failed) return
-    const cpu = cpuMs()
-    this.broadcast(encodeUpdate(updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)), true)
-    this.broadcastCost = smoothCost(this.broadcastCost, cpuMs() - cpu)
-    this.nextBroadcastAt = performance.now() + updateWaitMs(this.broadcastCost, this.deps.broadcastShare)
+    const merged = () => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
+    this.updateBroadcast.nextAt = this.pacer.update(() => this.broadcastUpdate(prepareFrame(encodeUpdate(merged()))))
+  }
+
+  /** Sends `frame` to every member. */
+  private broadcast(frame: PreparedFrame): void {
+    const now = Date.now()
+    for (const member of this.members) sendTo(member, frame, now)
+    this.deps.countSent(this.members.size, frame.payload.length)
   }
 
   /**
-   * `update` frames are held for members still waiting for their first sync reply: a client with
-   * a stale document would apply an update's deletions at once while its inserts wait for the
-   * missing history, showing states that never existed. They follow the reply instead.
+   * Sends a document update to every member, except that it is held for members still waiting
+   * for their first sync reply: a client with a stale document would apply an update's deletions
+   * at once while its inserts wait for the missing history, showing states that never existed.
+   * They get it after the reply instead.
    */
-  broadcast(payload: Uint8Array, update = false): void {
-    const frame = prepareFrame(payload)
+  private broadcastUpdate(frame: PreparedFrame): void {
     const now = Date.now()
     for (const member of this.members) {
-      const held = update ? this.syncing.get(member) : undefined
+      const held = this.syncing.get(member)
       if (!held) sendTo(member, frame, now)
       else if (held.frames.push(frame) > MAX_HELD_FRAMES) this.releaseHeld(member, now)
     }
-    this.deps.countSent(this.members.size, payload.length)
+    this.deps.countSent(this.members.size, frame.payload.length)
   }
 
   /** Sends what was held for `member` (after its sync reply, or when it never asks for one). */
@@ -334,21 +362,37 @@ export class Room {
     return this.members.size > 0 || this.hooks.some((hook) => hook.keepLoaded?.(this.name, this.doc))
   }
 
-  private fail(error: Error): void {
+  /**
+   * One way: the room stops writing and sending, closes `culprit` (if a client's write caused it)
+   * with its own reason, and tells its owner, who discards it and closes the other members.
+   */
+  private fail(error: Error, cause: RoomFailure, culprit?: { member: Member; code: number; reason: string }): void {
     if (this.failed) return
     this.failed = true
     this.outbox = []
     this.ready = []
-    this.deps.onFailed(this, error)
+    culprit?.member.refuse(culprit.code, culprit.reason)
+    this.deps.onFailed(this, error, cause)
+  }
+
+  /** Fails the room for a storage failure elsewhere: its memory may be ahead of the disk. */
+  failForStorage(error: Error): void {
+    this.fail(error, 'storage')
   }
 
   destroy(reason: UnloadReason): void {
-    if (this.presenceFlush) clearImmediate(this.presenceFlush)
-    if (this.presenceTimer) clearTimeout(this.presenceTimer)
-    if (this.readyTimer) clearTimeout(this.readyTimer)
+    this.failed ||= reason === 'failed'
+    this.presenceBroadcast.cancel()
+    this.updateBroadcast.cancel()
     for (const hook of this.hooks) hook.onUnload?.(this.name, this.doc, reason)
     this.doc.destroy()
   }
+}
+
+/** A document update and whose write it is */
+interface Change {
+  update: Uint8Array
+  writer: Writer | null
 }
 
 interface Held {
@@ -357,33 +401,17 @@ interface Held {
   frames: PreparedFrame[]
 }
 
-/**
- * The document as an update for a client at `stateVector`, without what the server itself holds
- * pending. Y.encodeStateAsUpdate appends the doc's pending structs and deletions; those build on
- * history the server lacks (a client's write that overtook the sync step 2 carrying what it
- * builds on, typically after a server restart), so a joining client could not apply them either
- * and would hold them pending too. They reach every member in the broadcast that follows once
- * what they build on arrives.
- */
-function encodeIntegrated(doc: Y.Doc, stateVector: Uint8Array): Uint8Array {
-  const { pendingStructs, pendingDs } = doc.store
-  doc.store.pendingStructs = null
-  doc.store.pendingDs = null
-  try {
-    return Y.encodeStateAsUpdate(doc, stateVector)
-  } finally {
-    doc.store.pendingStructs = pendingStructs
-    doc.store.pendingDs = pendingDs
-  }
-}
-
 function sendTo(member: Member, frame: PreparedFrame, now: number): void {
   if (member.sendPrepared) member.sendPrepared(frame, now)
   else member.send(frame.payload)
 }
 
-/** CPU time this process has used (user + system), in ms. */
-function cpuMs(): number {
-  const usage = process.cpuUsage()
-  return (usage.user + usage.system) / 1000
+/**
+ * Whose write a transaction is: its origin when that is a writer (a member applying its update, or
+ * server code acting for someone, like a revert made through REST); else the server's own.
+ */
+function writerOf(origin: unknown): Writer | null {
+  if (typeof origin !== 'object' || origin === null) return null
+  const candidate = origin as Partial<Writer>
+  return candidate.identity && typeof candidate.session === 'string' ? (candidate as Writer) : null
 }

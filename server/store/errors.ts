@@ -17,9 +17,14 @@ export function openError(dir: string, error: unknown): Error {
     case 'LEVEL_LOCKED':
       return new Error(`another huddle server is using ${dir} (${detail}); stop it or pass --data <other dir>`, { cause: error })
     case 'LEVEL_CORRUPTION':
-      return new Error(`the database in ${dir} is corrupt (${detail}); restore ${dir} from a backup, or move it away and start with an empty --data dir`, { cause: error })
+      return new Error(`the database in ${dir} is corrupt (${detail}); restore ${dir} from a backup, or move it away and start with an empty --data dir`, {
+        cause: error,
+      })
     default:
-      return new Error(`cannot open the database in ${dir} (${detail}); check that the directory is writable and the disk is not full, or pass --data <other dir>`, { cause: error })
+      return new Error(
+        `cannot open the database in ${dir} (${detail}); check that the directory is writable and the disk is not full, or pass --data <other dir>`,
+        { cause: error },
+      )
   }
 }
 
@@ -31,7 +36,10 @@ export function readError(dir: string, what: string, error: unknown): Error {
   const detail = messageOf(error)
   // LevelDB opens table files lazily: a damaged one shows up at the first read, not at open.
   if (codeOf(error) === 'LEVEL_CORRUPTION' || /Corruption|IO error/.test(detail)) {
-    return new Error(`the database in ${dir} is damaged: reading ${what} failed (${detail}); restore ${dir} from a backup, or move it away and start with an empty --data dir`, { cause: error })
+    return new Error(
+      `the database in ${dir} is damaged: reading ${what} failed (${detail}); restore ${dir} from a backup, or move it away and start with an empty --data dir`,
+      { cause: error },
+    )
   }
   return new Error(`huddle store: reading ${what} from ${dir} failed (${detail})`, { cause: error })
 }

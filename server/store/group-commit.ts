@@ -3,9 +3,7 @@
 // documents changed. Writes queued one after another without yielding always share a batch, which
 // is what lets a caller write a document update and its audit entry atomically.
 
-export type Op =
-  | { type: 'put'; key: string; value: Uint8Array }
-  | { type: 'del'; key: string }
+export type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
 
 export type WriteBatch = (ops: Op[]) => Promise<void>
 export type OnBatch = (durationMs: number, ops: number) => void
@@ -81,14 +79,16 @@ export class GroupCommit {
     this.next = null
     this.inFlight = batch
     const started = performance.now()
-    this.write(batch.ops).then(
-      () => this.succeeded(batch, performance.now() - started),
-      (error: unknown) => batch.reject(error),
-    ).finally(() => {
-      this.inFlight = null
-      batch.settle()
-      this.schedule()
-    })
+    this.write(batch.ops)
+      .then(
+        () => this.succeeded(batch, performance.now() - started),
+        (error: unknown) => batch.reject(error),
+      )
+      .finally(() => {
+        this.inFlight = null
+        batch.settle()
+        this.schedule()
+      })
   }
 
   private succeeded(batch: Batch, durationMs: number): void {
@@ -103,7 +103,12 @@ function newBatch(): Batch {
   let resolve!: () => void
   let reject!: (error: unknown) => void
   let settle!: () => void
-  const written = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-  const settled = new Promise<void>((res) => { settle = res })
+  const written = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  const settled = new Promise<void>((res) => {
+    settle = res
+  })
   return { ops: [], written, resolve, reject, settled, settle }
 }

@@ -87,7 +87,10 @@ export class Store {
     private readonly compactAfter: number,
   ) {
     const batchOptions: BatchOptions = { sync: options.durability === 'fsync' }
-    this.commit = new GroupCommit((ops) => this.writeBatch(ops, batchOptions), (ms, ops) => this.batchWritten(ms, ops))
+    this.commit = new GroupCommit(
+      (ops) => this.writeBatch(ops, batchOptions),
+      (ms, ops) => this.batchWritten(ms, ops),
+    )
     this.compactor = new Compactor(db, this.commit, (name, mergedBelow) => this.compacted(name, mergedBelow))
   }
 
@@ -114,12 +117,21 @@ export class Store {
     return (await this.read(`the state vector of ${JSON.stringify(name)}`, () => this.db.get(svKey(name)))) ?? null
   }
 
-  /** Appends one update to a loaded document's log; resolves when the batch carrying it is on disk. */
-  appendUpdate(name: string, update: Uint8Array): Promise<void> {
+  /**
+   * Appends one update to a loaded document's log, with `batch` (writes that must never exist
+   * without it, or it without them: attribution, history) in the same LevelDB batch; resolves
+   * when that batch is on disk.
+   *
+   * Atomicity: everything queued without yielding to the event loop lands in one batch (see
+   * group-commit.ts). Audit entries and authority checkpoints rely on that: they are put in the
+   * same turn as the update that caused them. `batch` makes it explicit for new writers.
+   */
+  appendUpdate(name: string, update: Uint8Array, batch?: UpdateBatch): Promise<void> {
     const refused = this.refusal()
     const info = this.docs.get(name)
     if (refused || !info) return Promise.reject(refused ?? notLoaded(name))
-    const written = this.commit.push({ type: 'put', key: logKey(name, info.nextSeq++), value: update })
+    const log: Op = { type: 'put', key: logKey(name, info.nextSeq++), value: update }
+    const written = batch && batch.ops.length > 0 ? this.commit.pushAll([log, ...batch.ops]) : this.commit.push(log)
     if (++info.logLength >= this.compactAfter && !this.compactor.has(name)) this.compactInBackground(name)
     return written
   }
@@ -382,6 +394,27 @@ async function refuseHeadless(dir: string): Promise<void> {
   }
   if (files.includes('CURRENT') || !files.some((file) => /^(MANIFEST-\d+|\d+\.(ldb|log|sst))$/.test(file))) return
   throw openError(dir, Object.assign(new Error('CURRENT file missing: the database was damaged'), { code: 'LEVEL_CORRUPTION' }))
+}
+
+/**
+ * Writes that go into the batch of one document update (Store.appendUpdate). Keys under 'doc!'
+ * belong to the store: adding one throws.
+ */
+export class UpdateBatch {
+  readonly ops: Op[] = []
+
+  put(key: string, value: Uint8Array): void {
+    this.add({ type: 'put', key, value })
+  }
+
+  del(key: string): void {
+    this.add({ type: 'del', key })
+  }
+
+  private add(op: Op): void {
+    if (isDocKey(op.key)) throw ownKey(op.key)
+    this.ops.push(op)
+  }
 }
 
 function notLoaded(name: string): Error {

@@ -1,14 +1,14 @@
 // What the server needs from its storage, whichever engine holds it: the embedded LevelDB (Store,
 // the default) or Redis in cluster mode (server/cluster/redis-store.ts).
-import type { RangeOptions, StoreStats } from './index.js'
+import type { RangeOptions, StoreStats, UpdateBatch } from './index.js'
 
 export interface Storage {
   /** where the data is, for messages */
   readonly dir: string
   /** the updates that rebuild a document, in order */
   loadDoc(name: string): Promise<Uint8Array[]>
-  /** appends one update to a loaded document; resolves once it is durable */
-  appendUpdate(name: string, update: Uint8Array): Promise<void>
+  /** appends one update to a loaded document, with `batch` written atomically with it; resolves once it is durable */
+  appendUpdate(name: string, update: Uint8Array, batch?: UpdateBatch): Promise<void>
   /** drops the bookkeeping of an unloaded document */
   forget(name: string): void
   put(key: string, value: Uint8Array): Promise<void>

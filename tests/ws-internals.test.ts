@@ -1,0 +1,46 @@
+// server/net/ws-internals.ts reads `ws` internals (`_socket`, `_sender._state`, `_sender._queue`)
+// to write prepared broadcast frames straight to the TCP socket. A ws upgrade that changes them
+// would silently send everything the slow way: these checks fail loudly instead.
+import { once } from 'node:events'
+import { Socket } from 'node:net'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { WebSocket, WebSocketServer } from 'ws'
+import { prepareFrame } from '../server/protocol/frame.js'
+import { idleSocketOf } from '../server/net/ws-internals.js'
+import { waitFor } from './helpers/clients.js'
+
+test('an open, idle server-side socket exposes its TCP socket, and a prepared frame written to it arrives intact', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  await once(server, 'listening')
+  try {
+    const accepted = once(server, 'connection') as Promise<[WebSocket]>
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}`)
+    const received: Buffer[] = []
+    client.on('message', (data: Buffer) => received.push(data))
+    const [ws] = await accepted
+    await once(client, 'open')
+    const socket = idleSocketOf(ws)
+    assert.ok(
+      socket instanceof Socket,
+      'ws 8 keeps the TCP socket in `_socket` and an idle sender has `_state` 0 and an empty `_queue`: update server/net/ws-internals.ts for this ws version',
+    )
+    const payloads = [new Uint8Array([0, 2, 1, 7]), new Uint8Array(200).fill(5), new Uint8Array(70_000).fill(9)]
+    for (const payload of payloads) idleSocketOf(ws)!.write(prepareFrame(payload).wire)
+    ws.send(new Uint8Array([42]))
+    await waitFor(
+      () => received.length === 4,
+      5000,
+      () => `received ${received.length} of 4 messages`,
+    )
+    for (const [index, payload] of payloads.entries()) assert.equal(new Uint8Array(received[index]!), payload, `message ${index}`)
+    assert.equal(new Uint8Array(received[3]!), new Uint8Array([42]), 'ws sends after the raw frames, in order')
+    ws.close()
+    assert.is(idleSocketOf(ws), null, 'a closing socket is not written to directly')
+    client.terminate()
+  } finally {
+    server.close()
+  }
+})
+
+test.run()
