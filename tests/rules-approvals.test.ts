@@ -47,7 +47,7 @@ test('a request starts pending, and changed names its status for writing', () =>
   const result = reduce(emptyState(), request({ expiresAt: 100 }, 5))
   assert.ok(result.ok)
   if (!result.ok) return
-  assert.equal(result.state.approvals[KEY], {
+  assert.equal({ ...result.state.approvals[KEY]!, votes: { ...result.state.approvals[KEY]!.votes } }, {
     session: S1,
     request: { title: 'Deploy v2', action: 'deploy', requester: 'req', expiresAt: 100 },
     votes: {},

@@ -11,6 +11,7 @@ import {
   emptyState,
   reduce,
   replay,
+  stateFromJson,
   Y_MAP,
   type ApprovalEntry,
   type CoordEvent,
@@ -343,7 +344,7 @@ function checkChanged(before: CoordState, result: ReduceResult & { ok: true }, e
 
 function checkState(sim: Sim): void {
   const { state } = sim
-  assert.equal(JSON.parse(JSON.stringify(state)), state, 'the state is plain JSON')
+  assert.ok(isDeepStrictEqual(stateFromJson(JSON.parse(JSON.stringify(state))), state), 'the state is plain JSON (null-prototype records)')
   for (const [resource, lock] of Object.entries(state.locks)) checkLock(sim, resource, lock)
   for (const [key, record] of Object.entries(state.claims)) {
     if (!record.value) continue

@@ -7,7 +7,7 @@ import type { AuditLog } from '../audit/log.js'
 import type { DocumentHook, UnloadReason, WriteContext, Writer } from '../rooms/hooks.js'
 import { log } from '../log.js'
 import type { Store } from '../store/index.js'
-import { type CoordState, reduce, emptyState, type CoordEvent } from './rules/index.js'
+import { type CoordState, reduce, emptyState, type CoordEvent, stateFromJson } from './rules/index.js'
 import { WorkspaceAuthority, type WorkspaceDeps } from './workspace.js'
 
 /** Accepted events between checkpoints of the authority state. */
@@ -101,7 +101,7 @@ export class CoordinationAuthority implements DocumentHook {
   private async loadState(workspace: string): Promise<CoordState> {
     const stored = await this.store.get(checkpointKey(workspace))
     const checkpoint: Checkpoint = stored ? JSON.parse(decoder.decode(stored)) : { seq: 0, state: emptyState() }
-    let state = checkpoint.state
+    let state = stateFromJson(checkpoint.state)
     for await (const event of replayInputs(this.audit, workspace, checkpoint.seq)) {
       const result = reduce(state, event)
       if (result.ok) state = result.state

@@ -3,7 +3,10 @@ export { ineligibility } from '../../../shared/eligibility.js'
 export { deadlines, type Deadline } from './deadlines.js'
 export { reduce, replay } from './reduce.js'
 export {
+  dict,
   emptyState,
+  stateFromJson,
+  type Dict,
   type ApprovalEntry,
   type AuditEvent,
   type AuditType,

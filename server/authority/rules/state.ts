@@ -41,26 +41,44 @@ export interface RecordedVote extends ApprovalVote {
   link?: string
 }
 
+/**
+ * A record indexed by client-chosen strings (resources, claim keys, actor ids): always created
+ * with a null prototype (`dict`), so `toString`, `constructor` or `__proto__` are ordinary keys.
+ */
+export type Dict<T> = Record<string, T>
+
+/** An empty null-prototype record, or a copy of `from` as one. */
+export function dict<T>(from?: Readonly<Dict<T>>): Dict<T> {
+  return Object.assign(Object.create(null) as Dict<T>, from)
+}
+
 /** Mirror of one `approvals` Y.Map. `votes` is keyed by actor, in the order they were cast. */
 export interface ApprovalEntry {
   session: string
   request: ApprovalRequest
-  votes: Record<string, RecordedVote>
+  votes: Dict<RecordedVote>
   cancel?: ApprovalCancel
   status: ApprovalStatus
 }
 
 export interface CoordState {
-  claims: Record<string, ClaimRecord>
-  locks: Record<string, LockValue>
-  outcomes: Record<string, OutcomeValue>
-  approvals: Record<string, ApprovalEntry>
+  claims: Dict<ClaimRecord>
+  locks: Dict<LockValue>
+  outcomes: Dict<OutcomeValue>
+  approvals: Dict<ApprovalEntry>
   /** the last fencing token issued; 0 before the first grant */
   fence: number
 }
 
 export function emptyState(): CoordState {
-  return { claims: {}, locks: {}, outcomes: {}, approvals: {}, fence: 0 }
+  return { claims: dict(), locks: dict(), outcomes: dict(), approvals: dict(), fence: 0 }
+}
+
+/** A state read back from JSON (a checkpoint), with every record null-prototype again. */
+export function stateFromJson(json: CoordState): CoordState {
+  const approvals = dict<ApprovalEntry>()
+  for (const [key, entry] of Object.entries(json.approvals)) approvals[key] = { ...entry, votes: dict(entry.votes) }
+  return { claims: dict(json.claims), locks: dict(json.locks), outcomes: dict(json.outcomes), approvals, fence: json.fence }
 }
 
 /**

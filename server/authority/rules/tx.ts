@@ -1,7 +1,7 @@
 // A copy-on-write draft of the state for one event: handlers read and write through it, and it
 // records which keys changed so the glue writes back only those.
 import type { LockValue, OutcomeValue } from '../../../shared/coordination.js'
-import type { ApprovalEntry, AuditEvent, ClaimRecord, CoordState, ReduceResult } from './state.js'
+import { type ApprovalEntry, type AuditEvent, type ClaimRecord, type CoordState, dict, type Dict, type ReduceResult } from './state.js'
 
 type Maps = Omit<CoordState, 'fence'>
 type MapName = keyof Maps
@@ -21,10 +21,10 @@ export class Tx {
     this.fence = fence
   }
 
-  get claims(): Readonly<Record<string, ClaimRecord>> { return this.maps.claims }
-  get locks(): Readonly<Record<string, LockValue>> { return this.maps.locks }
-  get outcomes(): Readonly<Record<string, OutcomeValue>> { return this.maps.outcomes }
-  get approvals(): Readonly<Record<string, ApprovalEntry>> { return this.maps.approvals }
+  get claims(): Readonly<Dict<ClaimRecord>> { return this.maps.claims }
+  get locks(): Readonly<Dict<LockValue>> { return this.maps.locks }
+  get outcomes(): Readonly<Dict<OutcomeValue>> { return this.maps.outcomes }
+  get approvals(): Readonly<Dict<ApprovalEntry>> { return this.maps.approvals }
 
   /** Resources whose lock changed so far in this event. */
   changedLocks(): string[] {
@@ -87,10 +87,10 @@ export class Tx {
 
   private put<N extends MapName>(name: N, key: string, value: Maps[N][string] | undefined): void {
     if (!this.copied.has(name)) {
-      this.maps[name] = { ...this.maps[name] } as Maps[N]
+      this.maps[name] = dict<Maps[N][string]>(this.maps[name] as Dict<Maps[N][string]>) as Maps[N]
       this.copied.add(name)
     }
-    const map = this.maps[name] as Record<string, Maps[N][string]>
+    const map = this.maps[name] as Dict<Maps[N][string]>
     if (value === undefined) delete map[key]
     else map[key] = value
   }
