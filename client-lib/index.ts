@@ -128,6 +128,7 @@ export async function connect(options: ConnectOptions): Promise<Huddle> {
     maps: {
       claims: doc.getMap('claims'),
       locks: doc.getMap('locks'),
+      queue: doc.getMap('queue'),
       outcomes: doc.getMap('outcomes'),
       approvals: doc.getMap('approvals'),
       sessions: doc.getMap('sessions'),

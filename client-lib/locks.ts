@@ -2,7 +2,8 @@
 // answers in `outcomes` and `locks`. Release deletes the claim. A held lock is reported lost as
 // soon as the server says it is gone, or as soon as the server has been silent for longer than
 // the lease grace period (after which it may have released the lock to someone else).
-import type { ClaimValue, LockHolder, LockMode, LockValue, LockWaiter, OutcomeValue } from '../shared/coordination.js'
+import type { ClaimValue, LockHolder, LockMode, LockValue, LockWaiter, OutcomeValue, QueueEntry } from '../shared/coordination.js'
+import { lockQueues } from '../shared/coordination.js'
 import { parseClaimValue } from '../shared/values.js'
 import { roleAtLeast } from '../shared/roles.js'
 import { abortError, type ClientContext, touches, waitForServer } from './context.js'
@@ -112,8 +113,8 @@ export class Locks {
 
   constructor(private readonly ctx: ClientContext) {
     ctx.conn.on('change', (transaction) => {
-      const { claims, locks, outcomes } = ctx.maps
-      if (touches(transaction, [claims, locks, outcomes])) this.evaluate()
+      const { claims, locks, queue, outcomes } = ctx.maps
+      if (touches(transaction, [claims, locks, queue, outcomes])) this.evaluate()
     })
     ctx.conn.on('state', (change) => change.state === 'closed' && this.failAll(closedError(change)))
   }
@@ -180,7 +181,7 @@ export class Locks {
 
   /** Every lock in the workspace: holders and queue per resource. */
   list(): LockInfo[] {
-    return lockInfos(this.ctx.maps.locks.toJSON())
+    return lockInfos(this.ctx.maps.locks.entries(), this.ctx.maps.queue.entries())
   }
 
   /** The locks this client holds now. */
@@ -336,22 +337,26 @@ export class Locks {
 
   /** True while the server still lists `key` as a holder or waiter of any of `resources`. */
   private listed(key: string, resources: string[]): boolean {
-    return resources.some((resource) => {
-      const value = this.lockValue(resource)
-      return !!value && (value.holders.some((h) => h.claim === key) || value.queue.some((w) => w.claim === key))
-    })
+    return this.ctx.maps.queue.has(key) || resources.some((resource) => !!this.holderOf(key, resource))
   }
 
   private waitInfo(waiting: Waiting): WaitInfo | null {
+    const own = this.ctx.maps.queue.get(waiting.key) as QueueEntry | undefined
+    if (!own) return null // not queued by the server (yet)
+    // Only the entries that share a resource with this claim and arrived before it matter.
+    const resources = new Set(waiting.value.resources)
+    const earlier = [...this.ctx.maps.queue.entries()].filter(([, entry]) => {
+      const waiter = entry as QueueEntry
+      return waiter.seq < own.seq && waiter.resources.some((resource) => resources.has(resource))
+    })
+    const queues = lockQueues(earlier as Array<[string, QueueEntry]>)
     const blockers: Blocker[] = []
     let position = 1
     for (const resource of waiting.value.resources) {
-      const value = this.lockValue(resource)
-      const index = value?.queue.findIndex((waiter) => waiter.claim === waiting.key) ?? -1
-      if (!value || index < 0) return null // not queued by the server (yet)
-      const ahead = value.queue.slice(0, index)
-      position = Math.max(position, index + 1)
-      if (value.holders.length > 0 || ahead.length > 0) blockers.push({ resource, holders: value.holders, ahead })
+      const holders = this.lockValue(resource)?.holders ?? []
+      const ahead = queues.get(resource) ?? []
+      position = Math.max(position, ahead.length + 1)
+      if (holders.length > 0 || ahead.length > 0) blockers.push({ resource, holders, ahead })
     }
     return { claim: waiting.key, resources: waiting.value.resources, position, blockers, since: waiting.since }
   }

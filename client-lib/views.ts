@@ -1,11 +1,14 @@
 // Plain-JSON views of the coordination document, the same whether it came from a live Y.Doc or
 // from the REST API, so listings look alike everywhere.
-import type { ApprovalCancel, ApprovalRequest, ApprovalState, ApprovalStatus, Decision, LockValue } from '../shared/coordination.js'
-import { splitOwnedKey } from '../shared/coordination.js'
+import type { ApprovalCancel, ApprovalRequest, ApprovalState, ApprovalStatus, Decision, LockHolder, LockValue, LockWaiter, QueueEntry } from '../shared/coordination.js'
+import { lockQueues, splitOwnedKey } from '../shared/coordination.js'
 import { HuddleError } from './errors.js'
 
-export interface LockInfo extends LockValue {
+/** A resource with its holders and its queue (waiters in arrival order). */
+export interface LockInfo {
   resource: string
+  holders: LockHolder[]
+  queue: LockWaiter[]
 }
 
 export interface VoteInfo {
@@ -36,10 +39,13 @@ export function isFinal(state: ApprovalState): boolean {
   return FINAL_STATES.includes(state)
 }
 
-export function lockInfos(locks: Record<string, unknown>): LockInfo[] {
-  return Object.entries(locks)
-    .map(([resource, value]) => ({ resource, ...(value as LockValue) }))
-    .sort((a, b) => a.resource.localeCompare(b.resource))
+/** Every resource held or waited for, from the `locks` and `queue` entries. */
+export function lockInfos(locks: Iterable<[string, unknown]>, queue: Iterable<[string, unknown]>): LockInfo[] {
+  const queues = lockQueues(queue as Iterable<[string, QueueEntry]>)
+  const infos = new Map<string, LockInfo>()
+  for (const [resource, value] of locks) infos.set(resource, { resource, holders: (value as LockValue | undefined)?.holders ?? [], queue: queues.get(resource) ?? [] })
+  for (const [resource, waiters] of queues) if (!infos.has(resource)) infos.set(resource, { resource, holders: [], queue: waiters })
+  return [...infos.values()].sort((a, b) => a.resource.localeCompare(b.resource))
 }
 
 /** The approval, or null while it has no request or no status yet (not accepted by the server). */

@@ -26,7 +26,6 @@ program
   .option('--unload-after <duration>', 'keep an idle document loaded this long', duration, DEFAULTS.unloadAfterMs)
   .option('--lease-grace <duration>', 'a disconnected session keeps its locks this long', duration, DEFAULTS.leaseGraceMs)
   .option('--broadcast-share <fraction>', 'most of a core one room\'s broadcasts may take: a busy room merges updates into fewer messages to stay under it, adding latency in rooms of hundreds (1: never wait)', share, DEFAULTS.broadcastShare)
-  .option('--queue-lag <duration>', 'a claim that has to wait shows in its lock\'s queue within this long, with the lock\'s next change (0: at once)', duration, DEFAULTS.queueLagMs)
   .option('--keep-alive <duration>', 'send a keep-alive to a connection quiet for this long', duration, DEFAULTS.keepAliveMs)
   .option('--ping-interval <duration>', 'ping sockets this often; drop those that miss a whole interval', duration, DEFAULTS.pingMs)
   .option('--max-buffered <bytes>', 'close a client that has more than this queued (it stopped reading)', int, DEFAULTS.maxBufferedBytes)
@@ -59,7 +58,6 @@ program
       burst: flags.burst,
       unloadAfterMs: flags.unloadAfter,
       leaseGraceMs: flags.leaseGrace,
-      queueLagMs: flags.queueLag,
       broadcastShare: flags.broadcastShare,
       keepAliveMs: flags.keepAlive,
       pingMs: flags.pingInterval,

@@ -64,7 +64,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const audit = new AuditLog(store)
   const sessions = new SessionBindings(store)
   sessions.prune().catch((error: Error) => log('could not drop expired session bindings; retried at the next start', { error: error.message }))
-  const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs, queueLagMs: options.queueLagMs })
+  const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs })
   const hooks = [authority, ...(options.hooks ?? [])]
   const hooksFor = (room: RoomName) => hooks.filter((hook) => hook.matches(room))
   const rooms = new Registry({

@@ -24,18 +24,42 @@ export interface LockHolder {
   expiresAt?: number
 }
 
-export interface LockWaiter {
-  claim: string
-  session: string
-  actor: string
+/** `locks[<resource>]`, server only: who holds the resource now. Its waiters are in `queue`. */
+export interface LockValue {
+  holders: LockHolder[]
+}
+
+/**
+ * `queue[<claim key>]`, server only: one waiting claim. `seq` is its workspace-wide arrival number
+ * (from `meta.seq`), so a lock's queue is the entries naming its resource, sorted by `seq`.
+ */
+export interface QueueEntry {
+  resources: string[]
   mode: LockMode
+  actor: string
+  session: string
+  seq: number
   queuedAt: number
 }
 
-/** `locks[<resource>]`, server only. */
-export interface LockValue {
-  holders: LockHolder[]
-  queue: LockWaiter[]
+/** One waiter of one lock, as listings show it: a queue entry with its claim key. */
+export interface LockWaiter extends QueueEntry {
+  claim: string
+}
+
+/** Every lock's queue from the `queue` entries: resource → waiters in arrival order. */
+export function lockQueues(entries: Iterable<[string, QueueEntry]>): Map<string, LockWaiter[]> {
+  const queues = new Map<string, LockWaiter[]>()
+  for (const [claim, entry] of entries) {
+    if (!entry || !Array.isArray(entry.resources)) continue
+    for (const resource of entry.resources) {
+      const list = queues.get(resource) ?? []
+      list.push({ claim, ...entry })
+      queues.set(resource, list)
+    }
+  }
+  for (const list of queues.values()) list.sort((a, b) => a.seq - b.seq)
+  return queues
 }
 
 export type OutcomeState = 'granted' | 'timeout' | 'expired' | 'revoked' | 'invalid'
@@ -106,7 +130,7 @@ export interface ActivityEntry {
 }
 
 /** Top-level types of the coordination document. Any other top-level type is refused. */
-export const COORDINATION_TYPES = ['claims', 'locks', 'outcomes', 'approvals', 'sessions', 'meta', 'activity'] as const
+export const COORDINATION_TYPES = ['claims', 'locks', 'queue', 'outcomes', 'approvals', 'sessions', 'meta', 'activity'] as const
 export type CoordinationType = (typeof COORDINATION_TYPES)[number]
 
 /** Splits `<sessionId>:<id>` keys of `claims` and `approvals`. */

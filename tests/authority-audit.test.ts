@@ -9,7 +9,7 @@ import type { CoordEvent, CoordState } from '../server/authority/rules/index.js'
 import { cleanupClients, dropPeerSocket, waitFor } from './helpers/clients.js'
 import {
   api, type AuditEntry, canonical, cancelApproval, claim, type CoordPeer, fetchAudit, getState, joinCoord, locksOf, release, requestApproval, startHuddle,
-  vote, waitOutcome, waitStatus, Watcher, who, type Who,
+  vote, waitOutcome, waitStatus, Watcher, who, type Who, queueOf
 } from './helpers/coordination.js'
 import type { TestServer } from './helpers/server.js'
 
@@ -92,7 +92,7 @@ test('a mixed workload verifies, replays to the same state, and does so again af
   const revokedKey = claim(w2, 'rev', { resources: ['r'], mode: 'exclusive' })
   await waitOutcome(w2, revokedKey, ['granted'])
   const waiting = claim(w1, 'after-rev', { resources: ['r'], mode: 'exclusive' })
-  await waitFor(() => locksOf(watcher.doc).get('r')?.queue.length === 1, 5000, 'queued behind the revoked claim')
+  await waitFor(() => queueOf(watcher.doc, 'r').length === 1, 5000, 'queued behind the revoked claim')
   assert.is((await api(server, 'DELETE', `/api/workspaces/${ws}/locks/r`, admin.token)).status, 200)
   await waitOutcome(w2, revokedKey, ['revoked'])
   await waitOutcome(w1, waiting, ['granted'])

@@ -8,7 +8,7 @@ import * as Y from 'yjs'
 import { newSession, waitFor } from './helpers/clients.js'
 import {
   approvalMap, approvalsOf, claim, claimsOf, clientIds, type CoordPeer, coordJson, fetchAudit, joinCoord, ledger, locksOf, outcomesOf,
-  reconnect, refusedWrites, requestApproval, until, vote, waitConverged, waitOutcome, waitStatus, Watcher, who, type Who,
+  reconnect, refusedWrites, requestApproval, until, vote, waitConverged, waitOutcome, waitStatus, Watcher, who, type Who, queueOf,
 } from './helpers/coordination.js'
 import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
@@ -234,7 +234,7 @@ test('a transaction mixing legitimate and forged writes keeps the first and undo
 })
 
 function queueOfDb(doc: Y.Doc): string[] {
-  return (locksOf(doc).get('db')?.queue ?? []).map((waiter) => waiter.claim)
+  return queueOf(doc, 'db')
 }
 
 test('forgeries carried by sync step 2 (written offline, sent on connect) are undone too', async () => {

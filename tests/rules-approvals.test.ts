@@ -53,7 +53,7 @@ test('a request starts pending, and changed names its status for writing', () =>
     votes: {},
     status: { state: 'pending', at: 5 },
   })
-  assert.equal(result.changed, { claims: [], locks: [], outcomes: [], approvals: [KEY], fence: false })
+  assert.equal(result.changed, { claims: [], locks: [], queue: [], outcomes: [], approvals: [KEY], fence: false, seq: false })
   assert.equal(result.audit, [{ type: 'request', at: 5, key: KEY, session: S1, actor: 'req', title: 'Deploy v2', action: 'deploy' }])
   assert.equal(deadlines(result.state), [{ at: 100, event: { type: 'approval-expired', at: 100, key: KEY } }])
 })

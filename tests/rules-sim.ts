@@ -20,7 +20,7 @@ import {
   type WriteCheck,
   type Writer,
 } from '../server/authority/rules/index.js'
-import type { ApprovalRequest, ApprovalStatus, LockMode, LockValue } from '../shared/coordination.js'
+import { type ApprovalRequest, type ApprovalStatus, type LockMode, type LockValue, type LockWaiter, lockQueues } from '../shared/coordination.js'
 import type { Kind, Role } from '../shared/roles.js'
 
 export const RESOURCES = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5']
@@ -253,7 +253,7 @@ function forge(sim: Sim, writer: Writer, kind: number, pick: number): void {
     assert.ok(checkWrite({ ...check, writer }) !== null, `forged write refused: ${JSON.stringify(check)}`)
   const rejected = (event: CoordEvent): void => assert.not.ok(sim.apply(event).ok, `forged event refused: ${event.type}`)
   switch (kind) {
-    case 0: return refused({ type: 'locks', key: 'r0', before: sim.state.locks.r0, after: { holders: [], queue: [] } })
+    case 0: return refused({ type: pick % 2 ? 'queue' : 'locks', key: 'r0', before: sim.state.locks.r0, after: { holders: [] } })
     case 1: return refused({ type: 'outcomes', key: someClaim ?? 'x', before: undefined, after: { state: 'granted', at: 1, token: 1 } })
     case 2: return refused({ type: 'meta', key: 'fence', before: sim.state.fence, after: 0 })
     case 3: return refused({ type: 'claims', key: `${other.session}:stolen`, before: undefined, after: value })
@@ -312,7 +312,7 @@ function checkTransition(sim: Sim, before: CoordState, result: ReduceResult & { 
     sim.tokens.add(token)
   }
   for (const grant of audit.filter((a) => a.type === 'grant')) {
-    const queued = Object.values(before.locks).some((lock) => lock.queue.some((w) => w.claim === grant.key))
+    const queued = before.queue[grant.key!] !== undefined
     assert.ok(queued || (event.type === 'claim' && event.key === grant.key), 'only the new claim or a waiter is granted')
   }
   checkChanged(before, result, event)
@@ -342,14 +342,24 @@ function checkChanged(before: CoordState, result: ReduceResult & { ok: true }, e
   assert.equal(changed.claims, event.type === 'session-ended' ? dropped : [], 'only the server deletes of an ended session are listed')
 }
 
+/** Each lock's waiters in arrival order. */
+function queuesOf(state: CoordState): Map<string, LockWaiter[]> {
+  return lockQueues(Object.entries(state.queue))
+}
+
 function checkState(sim: Sim): void {
   const { state } = sim
+  const queues = queuesOf(state)
   assert.ok(isDeepStrictEqual(stateFromJson(JSON.parse(JSON.stringify(state))), state), 'the state is plain JSON (null-prototype records)')
-  for (const [resource, lock] of Object.entries(state.locks)) checkLock(sim, resource, lock)
+  for (const [key, entry] of Object.entries(state.queue)) {
+    assert.ok(entry.seq >= 1 && entry.seq <= state.seq, `queue entry ${key} has seq ${entry.seq} outside 1..${state.seq}`)
+    assert.equal(entry.resources, state.claims[key]?.value?.resources, `queue entry ${key} names its claim's resources`)
+  }
+  for (const resource of new Set([...Object.keys(state.locks), ...queues.keys()])) checkLock(sim, resource, state.locks[resource] ?? { holders: [] }, queues.get(resource) ?? [])
   for (const [key, record] of Object.entries(state.claims)) {
     if (!record.value) continue
     const holders = record.value.resources.map((r) => state.locks[r]?.holders.find((h) => h.claim === key))
-    const queued = record.value.resources.map((r) => state.locks[r]?.queue.some((w) => w.claim === key) ?? false)
+    const queued = record.value.resources.map((r) => queues.get(r)?.some((w) => w.claim === key) ?? false)
     assert.ok(holders.every(Boolean) || holders.every((h) => !h), `claim ${key} holds some of its resources`)
     assert.ok(queued.every(Boolean) || queued.every((q) => !q), `claim ${key} waits for some of its resources`)
     assert.not.ok(holders[0] && queued[0], `claim ${key} both holds and waits`)
@@ -357,23 +367,23 @@ function checkState(sim: Sim): void {
       assert.ok(holders.every((h) => h!.token === holders[0]!.token), 'one token per grant')
       assert.equal(state.outcomes[key], { state: 'granted', at: holders[0].grantedAt, token: holders[0].token })
     }
-    if (queued[0]) assert.ok(isBlocked(state, key, record.value.resources, record.value.mode), `waiter ${key} could be granted`)
+    if (queued[0]) assert.ok(isBlocked(state, queues, key, record.value.resources, record.value.mode), `waiter ${key} could be granted`)
   }
   checkNoDeadlock(sim)
   for (const [key, entry] of Object.entries(state.approvals)) checkApproval(sim, key, entry)
 }
 
-function checkLock(sim: Sim, resource: string, lock: LockValue): void {
-  assert.ok(lock.holders.length + lock.queue.length > 0, 'empty locks are deleted')
+function checkLock(sim: Sim, resource: string, lock: LockValue, queue: LockWaiter[]): void {
+  if (resource in sim.state.locks) assert.ok(lock.holders.length > 0, 'locks without holders are deleted')
   if (lock.holders.length > 1) assert.ok(lock.holders.every((h) => h.mode === 'shared'), `two holders of ${resource}, not all shared`)
-  for (const entry of [...lock.holders, ...lock.queue]) {
+  for (const entry of [...lock.holders, ...queue]) {
     const record = sim.state.claims[entry.claim]
     assert.ok(record?.value?.resources.includes(resource) && record.session === entry.session && record.actor === entry.actor, `orphan entry ${entry.claim} on ${resource}`)
   }
-  const order = lock.queue.map((w) => sim.arrival.get(w.claim)!)
+  const order = queue.map((w) => sim.arrival.get(w.claim)!)
   assert.equal(order, [...order].sort((a, b) => a - b), `queue of ${resource} is in arrival order`)
   for (const holder of lock.holders) {
-    for (const waiter of lock.queue) {
+    for (const waiter of queue) {
       if (holder.mode === 'exclusive' || waiter.mode === 'exclusive') {
         assert.ok(sim.arrival.get(holder.claim)! < sim.arrival.get(waiter.claim)!, `${holder.claim} overtook ${waiter.claim} on ${resource}`)
       }
@@ -384,20 +394,20 @@ function checkLock(sim: Sim, resource: string, lock: LockValue): void {
 
 /** The earliest waiter of all waits only for holders, which never wait: someone always progresses. */
 function checkNoDeadlock(sim: Sim): void {
-  const waiters = Object.values(sim.state.locks).flatMap((lock) => lock.queue)
+  const waiters = Object.entries(sim.state.queue).map(([claim, entry]) => ({ claim, ...entry }))
   if (waiters.length === 0) return
   const first = waiters.reduce((a, b) => (sim.arrival.get(a.claim)! <= sim.arrival.get(b.claim)! ? a : b))
   const resources = sim.state.claims[first.claim]!.value!.resources
-  const heldAgainst = resources.some((r) => sim.state.locks[r]!.holders.some((h) => h.mode === 'exclusive' || first.mode === 'exclusive'))
+  const heldAgainst = resources.some((r) => (sim.state.locks[r]?.holders ?? []).some((h) => h.mode === 'exclusive' || first.mode === 'exclusive'))
   assert.ok(heldAgainst, `earliest waiter ${first.claim} is not blocked by any holder`)
 }
 
-function isBlocked(state: CoordState, key: string, resources: string[], mode: LockMode): boolean {
+function isBlocked(state: CoordState, queues: Map<string, LockWaiter[]>, key: string, resources: string[], mode: LockMode): boolean {
   const clash = (other: LockMode): boolean => other === 'exclusive' || mode === 'exclusive'
   return resources.some((r) => {
-    const lock = state.locks[r]!
-    const ahead = lock.queue.slice(0, lock.queue.findIndex((w) => w.claim === key))
-    return lock.holders.some((h) => clash(h.mode)) || ahead.some((w) => clash(w.mode))
+    const queue = queues.get(r) ?? []
+    const ahead = queue.slice(0, queue.findIndex((w) => w.claim === key))
+    return (state.locks[r]?.holders ?? []).some((h) => clash(h.mode)) || ahead.some((w) => clash(w.mode))
   })
 }
 

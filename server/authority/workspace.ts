@@ -18,15 +18,6 @@ export const ACTIVITY_LIMIT = 300
 export interface WorkspaceDeps {
   audit: AuditLog
   leaseGraceMs: number
-  /**
-   * A claim that has to wait shows up in its lock's queue at most this many ms later, together
-   * with the lock's next change. The queue is the bulk of a busy lock's value and every member of
-   * the workspace receives each rewrite: agents queueing again right after their release would
-   * otherwise cost two full rewrites per handoff, and n agents claiming at once n rewrites of a
-   * growing queue. Grants, releases and removals from a queue are written at once; a waiter's
-   * place in the order is fixed when its claim arrives, whenever the queue shows it.
-   */
-  queueLagMs: number
   /** called after each accepted event, e.g. to checkpoint the state */
   onCommit(authority: WorkspaceAuthority): void
 }
@@ -35,7 +26,6 @@ export class WorkspaceAuthority {
   private readonly maps: CoordinationMaps
   private readonly live = new Map<string, number>()
   private readonly schedule: Schedule
-  private laggingTimer: NodeJS.Timeout | null = null
 
   constructor(
     readonly workspace: string,
@@ -43,14 +33,14 @@ export class WorkspaceAuthority {
     public state: CoordState,
     private readonly deps: WorkspaceDeps,
   ) {
-    this.maps = new CoordinationMaps(doc, deps.queueLagMs > 0)
+    this.maps = new CoordinationMaps(doc)
     this.schedule = new Schedule({
       onDeadlines: (events) => this.serverWrite(() => events.forEach((event) => this.apply(event))),
       onGraceOver: (session) => this.endSession(session),
     })
     this.publishGrace()
     // a transaction that changes nothing sends nothing
-    this.serverWrite(() => this.maps.reconcileLocks(this.state))
+    this.serverWrite(() => this.maps.reconcile(this.state))
     this.resumeSessions()
     this.schedule.deadlines(this.state)
   }
@@ -128,9 +118,8 @@ export class WorkspaceAuthority {
   private apply(event: CoordEvent): string | null {
     const result = reduce(this.state, event)
     if (!result.ok) return result.reason
-    const previous = this.state
     this.state = result.state
-    if (this.maps.writeBack(result, this.state, previous)) this.scheduleLagging()
+    this.maps.writeBack(result, this.state)
     this.record(event, result)
     this.deps.onCommit(this)
     return null
@@ -148,14 +137,6 @@ export class WorkspaceAuthority {
       }, event.at)
       this.maps.pushActivity(entry, ACTIVITY_LIMIT)
     })
-  }
-
-  private scheduleLagging(): void {
-    if (this.laggingTimer) return
-    this.laggingTimer = setTimeout(() => {
-      this.laggingTimer = null
-      this.serverWrite(() => this.maps.writeLagging(this.state))
-    }, this.deps.queueLagMs)
   }
 
   /** A server-originated change (timer, session end, admin): its own transaction. */
@@ -245,7 +226,6 @@ export class WorkspaceAuthority {
 
   close(): void {
     this.schedule.clear()
-    if (this.laggingTimer) clearTimeout(this.laggingTimer)
   }
 }
 

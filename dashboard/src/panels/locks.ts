@@ -1,19 +1,19 @@
 // Locks: every resource with its holders (actor, mode, fencing token, held for) and its queue in
 // order with waiting times. Admins can force-release a resource, after a confirmation.
-import type { LockHolder, LockValue, LockWaiter } from '../../../shared/coordination.js'
+import type { LockHolder, LockWaiter } from '../../../shared/coordination.js'
 import { roleAtLeast } from '../../../shared/roles.js'
 import { api, ApiError, workspacePath } from '../api.js'
 import type { Me } from '../auth.js'
 import { confirmDialog } from '../dialog.js'
 import { h, type Item, keyedList, setChildren, setText } from '../dom.js'
-import type { WorkspaceModel } from '../model.js'
+import type { LockView, WorkspaceModel } from '../model.js'
 import { duration, everySecond, now, stamp, until } from '../time.js'
 import { toast } from '../toast.js'
 import { actorLabel, empty } from '../ui.js'
 
 export class LocksPanel {
   readonly el: HTMLElement
-  private readonly list: ReturnType<typeof keyedList<LockValue>>
+  private readonly list: ReturnType<typeof keyedList<LockView>>
   private readonly none = empty('No locks are held or waited for. Agents take them with `huddle lock` or the client library.')
   held = 0
   /** every resource of each held claim: a grant covers all of a claim's resources at once */
@@ -36,7 +36,7 @@ export class LocksPanel {
   }
 
   render(): void {
-    const locks = this.model.lockList().filter(([, lock]) => lock && (lock.holders?.length || lock.queue?.length))
+    const locks = this.model.lockList().filter(([, lock]) => lock.holders.length > 0 || lock.queue.length > 0)
     this.claimResources = new Map()
     for (const [resource, lock] of locks) {
       for (const holder of lock.holders ?? []) this.claimResources.set(holder.claim, [...(this.claimResources.get(holder.claim) ?? []), resource])
@@ -101,7 +101,7 @@ export class LocksPanel {
     }
   }
 
-  private card(resource: string): Item<LockValue> {
+  private card(resource: string): Item<LockView> {
     const summary = h('span', { class: 'lock-summary' })
     const holders = h('tbody')
     const nobody = h('p', { class: 'muted' }, 'Nobody holds it right now.')
@@ -125,9 +125,9 @@ export class LocksPanel {
     )
     return {
       el,
-      update: (lock: LockValue) => {
-        const held = lock.holders ?? []
-        const waiting = lock.queue ?? []
+      update: (lock: LockView) => {
+        const held = lock.holders
+        const waiting = lock.queue
         setText(summary, held.length ? `${held[0]!.mode === 'shared' ? 'shared by' : 'held by'} ${held.length} · ${waiting.length} waiting` : `free · ${waiting.length} waiting`)
         holderList.render(held.map((holder) => [holder.claim, holder]))
         waiterList.render(waiting.map((waiter) => [waiter.claim, waiter]))

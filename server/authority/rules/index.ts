@@ -5,7 +5,6 @@ export { reduce, replay } from './reduce.js'
 export {
   dict,
   emptyState,
-  stateFromJson,
   type Dict,
   type ApprovalEntry,
   type AuditEvent,
@@ -18,5 +17,6 @@ export {
   type ReduceResult,
   type Writer,
 } from './state.js'
+export { GONE_OUTCOMES_KEPT, stateFromJson, type StoredState } from './stored.js'
 export { LIMITS } from '../../../shared/values.js'
 export { checkWrite, Y_MAP, Y_TYPE, type WriteCheck } from './writes.js'

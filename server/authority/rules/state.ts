@@ -11,6 +11,7 @@ import type {
   LockMode,
   LockValue,
   OutcomeState,
+  QueueEntry,
   OutcomeValue,
 } from '../../../shared/coordination.js'
 import type { Kind, Role } from '../../../shared/roles.js'
@@ -63,22 +64,20 @@ export interface ApprovalEntry {
 
 export interface CoordState {
   claims: Dict<ClaimRecord>
+  /** resource → its holders; absent when nobody holds it */
   locks: Dict<LockValue>
+  /** claim key → the waiting claim; a lock's queue is its entries sorted by `seq` */
+  queue: Dict<QueueEntry>
   outcomes: Dict<OutcomeValue>
   approvals: Dict<ApprovalEntry>
   /** the last fencing token issued; 0 before the first grant */
   fence: number
+  /** the last queue arrival number given out; 0 before the first claim had to wait */
+  seq: number
 }
 
 export function emptyState(): CoordState {
-  return { claims: dict(), locks: dict(), outcomes: dict(), approvals: dict(), fence: 0 }
-}
-
-/** A state read back from JSON (a checkpoint), with every record null-prototype again. */
-export function stateFromJson(json: CoordState): CoordState {
-  const approvals = dict<ApprovalEntry>()
-  for (const [key, entry] of Object.entries(json.approvals)) approvals[key] = { ...entry, votes: dict(entry.votes) }
-  return { claims: dict(json.claims), locks: dict(json.locks), outcomes: dict(json.outcomes), approvals, fence: json.fence }
+  return { claims: dict(), locks: dict(), queue: dict(), outcomes: dict(), approvals: dict(), fence: 0, seq: 0 }
 }
 
 /**
@@ -136,12 +135,16 @@ export interface Changed {
   claims: string[]
   /** resources whose `locks` entry changed; absent from `state.locks` means delete */
   locks: string[]
+  /** claim keys whose `queue` entry changed; absent from `state.queue` means delete */
+  queue: string[]
   /** claim keys whose `outcomes` entry changed; absent from `state.outcomes` means delete */
   outcomes: string[]
   /** approval keys whose `status` changed */
   approvals: string[]
   /** true when `meta.fence` changed */
   fence: boolean
+  /** true when `meta.seq` changed */
+  seq: boolean
 }
 
 export type ReduceResult =

@@ -25,7 +25,7 @@ export interface WriteCheck {
   writer: Writer
 }
 
-const SERVER_ONLY: readonly string[] = ['locks', 'outcomes', 'sessions', 'meta', 'activity']
+const SERVER_ONLY: readonly string[] = ['locks', 'queue', 'outcomes', 'sessions', 'meta', 'activity']
 const VOTE_PREFIX = 'vote:'
 
 /** Null when `writer` may make this change, else the reason it is refused. */
