@@ -1,7 +1,7 @@
 // Plain-JSON views of the coordination document, the same whether it came from a live Y.Doc or
 // from the REST API, so listings look alike everywhere.
-import type { ApprovalCancel, ApprovalRequest, ApprovalState, ApprovalStatus, Decision, LockHolder, LockValue, LockWaiter, QueueEntry } from '../shared/coordination.js'
-import { lockQueues, splitOwnedKey } from '../shared/coordination.js'
+import type { ApprovalCancel, ApprovalRequest, ApprovalStatus, Decision, LockHolder, LockValue, LockWaiter, QueueEntry } from '../shared/coordination.js'
+import { APPROVAL_FIELDS, lockQueues, splitOwnedKey, voterOf } from '../shared/coordination.js'
 import { HuddleError } from './errors.js'
 
 /** A resource with its holders and its queue (waiters in arrival order). */
@@ -33,11 +33,7 @@ export interface ApprovalInfo {
   needed: number
 }
 
-const FINAL_STATES: readonly ApprovalState[] = ['approved', 'rejected', 'expired', 'cancelled']
-
-export function isFinal(state: ApprovalState): boolean {
-  return FINAL_STATES.includes(state)
-}
+export { isFinal } from '../shared/coordination.js'
 
 /** Every resource held or waited for, from the `locks` and `queue` entries. */
 export function lockInfos(locks: Iterable<[string, unknown]>, queue: Iterable<[string, unknown]>): LockInfo[] {
@@ -51,16 +47,16 @@ export function lockInfos(locks: Iterable<[string, unknown]>, queue: Iterable<[s
 /** The approval, or null while it has no request or no status yet (not accepted by the server). */
 export function approvalInfo(key: string, fields: Record<string, unknown>): ApprovalInfo | null {
   const parts = splitOwnedKey(key)
-  const request = fields.request as ApprovalRequest | undefined
-  const status = fields.status as ApprovalStatus | undefined
+  const request = fields[APPROVAL_FIELDS.request] as ApprovalRequest | undefined
+  const status = fields[APPROVAL_FIELDS.status] as ApprovalStatus | undefined
   if (!parts || !request || !status) return null
   const votes: VoteInfo[] = Object.entries(fields)
-    .filter(([field]) => field.startsWith('vote:'))
-    .map(([field, vote]) => ({ actor: field.slice('vote:'.length), ...(vote as Omit<VoteInfo, 'actor'>) }))
+    .filter(([field]) => voterOf(field) !== null)
+    .map(([field, vote]) => ({ actor: voterOf(field)!, ...(vote as Omit<VoteInfo, 'actor'>) }))
     .sort((a, b) => a.at - b.at)
   const quorum = request.quorum ?? 1
   const approvals = votes.filter((vote) => vote.decision === 'approve').length
-  const cancel = fields.cancel as ApprovalCancel | undefined
+  const cancel = fields[APPROVAL_FIELDS.cancel] as ApprovalCancel | undefined
   return { key, id: parts.id, request, status, votes, ...(cancel ? { cancel } : {}), quorum, needed: status.state === 'pending' ? Math.max(0, quorum - approvals) : 0 }
 }
 

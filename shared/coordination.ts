@@ -1,6 +1,47 @@
+<<<<<<< HEAD
 // The values stored in a workspace's coordination document (docs/design.md §4). Plain JSON, so the
 // rules in server/authority can be pure functions over them.
+=======
+// The schema of a workspace's coordination document (docs/authority.md), in one place for the
+// server, the client library and the dashboard: the top-level types, key formats, value types and
+// state enums. Values are plain JSON, so the rules in server/authority can be pure functions.
+>>>>>>> 8d85ad8 (One schema module (issue 18 item 2): shared/coordination.ts now defines the coordination document's layout once — top-level types and which are server-only, meta keys (fence, seq, leaseGraceMs), approval fields and the vote:<actorId> format (voteField/voterOf), outcome and approval states with the final ones (isFinal), presence statuses, the queue-entry type and lockQueues; the authority, client library (views, approvals, presence, CLI, MCP) and dashboard model import it instead of re-spelling literals)
 import type { Kind, Role } from './roles.js'
+
+/** Top-level types of the coordination document. Any other top-level type is refused. */
+export const COORDINATION_TYPES = ['claims', 'locks', 'queue', 'outcomes', 'approvals', 'sessions', 'meta', 'activity'] as const
+export type CoordinationType = (typeof COORDINATION_TYPES)[number]
+/** The types only the server writes. */
+export const SERVER_ONLY_TYPES: readonly CoordinationType[] = ['locks', 'queue', 'outcomes', 'sessions', 'meta', 'activity']
+
+/** Keys of `meta` (server only). */
+export const META = {
+  /** the last fencing token issued */
+  fence: 'fence',
+  /** the last queue arrival number given out */
+  seq: 'seq',
+  /** the server's --lease-grace, so clients know how long a silent connection may trust a lock */
+  leaseGraceMs: 'leaseGraceMs',
+} as const
+
+/** Fields of an approval's Y.Map besides the `vote:<actorId>` ones. */
+export const APPROVAL_FIELDS = { request: 'request', cancel: 'cancel', status: 'status' } as const
+export const VOTE_PREFIX = 'vote:'
+
+/** The approval field holding `actor`'s vote. */
+export function voteField(actor: string): string {
+  return `${VOTE_PREFIX}${actor}`
+}
+
+/** The actor of a `vote:<actorId>` field, or null for any other field. */
+export function voterOf(field: string): string | null {
+  return field.startsWith(VOTE_PREFIX) ? field.slice(VOTE_PREFIX.length) : null
+}
+
+/** `<sessionId>:<id>`, the key of a claim or an approval. */
+export function ownedKey(session: string, id: string): string {
+  return `${session}:${id}`
+}
 
 export type LockMode = 'exclusive' | 'shared'
 export const MAX_CLAIM_RESOURCES = 16
@@ -62,7 +103,8 @@ export function lockQueues(entries: Iterable<[string, QueueEntry]>): Map<string,
   return queues
 }
 
-export type OutcomeState = 'granted' | 'timeout' | 'expired' | 'revoked' | 'invalid'
+export const OUTCOME_STATES = ['granted', 'timeout', 'expired', 'revoked', 'invalid'] as const
+export type OutcomeState = (typeof OUTCOME_STATES)[number]
 
 /** `outcomes[<claim key>]`, server only. */
 export interface OutcomeValue {
@@ -96,7 +138,18 @@ export interface ApprovalCancel {
   at: number
 }
 
-export type ApprovalState = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled'
+export const APPROVAL_STATES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'] as const
+export type ApprovalState = (typeof APPROVAL_STATES)[number]
+/** The states an approval never leaves. */
+export const FINAL_APPROVAL_STATES: readonly ApprovalState[] = ['approved', 'rejected', 'expired', 'cancelled']
+
+export function isFinal(state: ApprovalState): boolean {
+  return FINAL_APPROVAL_STATES.includes(state)
+}
+
+/** Presence statuses a member publishes in awareness, most present first. */
+export const PRESENCE_STATUSES = ['active', 'idle', 'away'] as const
+export type PresenceStatus = (typeof PRESENCE_STATUSES)[number]
 
 export interface ApprovalStatus {
   state: ApprovalState
@@ -128,10 +181,6 @@ export interface ActivityEntry {
   session?: string
   data?: Record<string, unknown>
 }
-
-/** Top-level types of the coordination document. Any other top-level type is refused. */
-export const COORDINATION_TYPES = ['claims', 'locks', 'queue', 'outcomes', 'approvals', 'sessions', 'meta', 'activity'] as const
-export type CoordinationType = (typeof COORDINATION_TYPES)[number]
 
 /** Splits `<sessionId>:<id>` keys of `claims` and `approvals`. */
 export function splitOwnedKey(key: string): { session: string; id: string } | null {

@@ -1,6 +1,6 @@
 // The coordination document's top-level types, and how the rules' results are written into them.
 import * as Y from 'yjs'
-import type { SessionValue } from '../../shared/coordination.js'
+import { APPROVAL_FIELDS, META, type SessionValue, voteField } from '../../shared/coordination.js'
 import type { AuditEntry } from '../audit/chain.js'
 import type { ApprovalEntry, CoordState, ReduceResult } from './rules/index.js'
 
@@ -34,8 +34,8 @@ export class CoordinationMaps {
     for (const key of changed.claims) if (this.claims.has(key)) this.claims.delete(key)
     for (const name of MIRRORED) for (const key of changed[name]) setOrDelete(this[name], key, state[name][key])
     for (const key of changed.approvals) this.writeStatus(key, state.approvals[key]!)
-    if (changed.fence) this.meta.set('fence', state.fence)
-    if (changed.seq) this.meta.set('seq', state.seq)
+    if (changed.fence) this.meta.set(META.fence, state.fence)
+    if (changed.seq) this.meta.set(META.seq, state.seq)
   }
 
   /**
@@ -51,13 +51,13 @@ export class CoordinationMaps {
         if (JSON.stringify(map.get(key)) !== JSON.stringify(record[key])) setOrDelete(map, key, record[key])
       }
     }
-    if (state.fence > 0 && this.meta.get('fence') !== state.fence) this.meta.set('fence', state.fence)
-    if (state.seq > 0 && this.meta.get('seq') !== state.seq) this.meta.set('seq', state.seq)
+    if (state.fence > 0 && this.meta.get(META.fence) !== state.fence) this.meta.set(META.fence, state.fence)
+    if (state.seq > 0 && this.meta.get(META.seq) !== state.seq) this.meta.set(META.seq, state.seq)
   }
 
   private writeStatus(key: string, entry: ApprovalEntry): void {
     const map = this.approvals.get(key)
-    if (map instanceof Y.Map) map.set('status', entry.status)
+    if (map instanceof Y.Map) map.set(APPROVAL_FIELDS.status, entry.status)
     else this.approvals.set(key, approvalMap(entry))
   }
 
@@ -80,11 +80,11 @@ function setOrDelete(map: Y.Map<unknown>, key: string, value: unknown): void {
 export function approvalMap(entry: ApprovalEntry | undefined): Y.Map<unknown> {
   const map = new Y.Map<unknown>()
   if (!entry) return map
-  map.set('request', entry.request)
+  map.set(APPROVAL_FIELDS.request, entry.request)
   for (const [actor, vote] of Object.entries(entry.votes)) {
-    map.set(`vote:${actor}`, { decision: vote.decision, at: vote.at, ...(vote.reason !== undefined ? { reason: vote.reason } : {}) })
+    map.set(voteField(actor), { decision: vote.decision, at: vote.at, ...(vote.reason !== undefined ? { reason: vote.reason } : {}) })
   }
-  if (entry.cancel) map.set('cancel', entry.cancel)
-  map.set('status', entry.status)
+  if (entry.cancel) map.set(APPROVAL_FIELDS.cancel, entry.cancel)
+  map.set(APPROVAL_FIELDS.status, entry.status)
   return map
 }

@@ -2,7 +2,7 @@
 // the pure rules, undoes refused writes in the same transaction, writes the rules' results back,
 // and drives the server's own events (timers, sessions ending, admin revokes).
 import * as Y from 'yjs'
-import type { SessionValue } from '../../shared/coordination.js'
+import { META, type SessionValue } from '../../shared/coordination.js'
 import type { AuditLog } from '../audit/log.js'
 import type { Writer as HookWriter, WriteContext } from '../rooms/hooks.js'
 import { type ClientWrites, clientWrites, type KeyWrite, keysOfNewMap } from './client-writes.js'
@@ -216,8 +216,8 @@ export class WorkspaceAuthority {
 
   /** Clients learn from `meta.leaseGraceMs` how long a silent connection can still trust a lock. */
   private publishGrace(): void {
-    if (this.maps.meta.get('leaseGraceMs') === this.deps.leaseGraceMs) return
-    this.serverWrite(() => this.maps.meta.set('leaseGraceMs', this.deps.leaseGraceMs))
+    if (this.maps.meta.get(META.leaseGraceMs) === this.deps.leaseGraceMs) return
+    this.serverWrite(() => this.maps.meta.set(META.leaseGraceMs, this.deps.leaseGraceMs))
   }
 
   keepLoaded(): boolean {
