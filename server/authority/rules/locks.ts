@@ -117,14 +117,21 @@ export function revoke(tx: Tx, e: Event<'revoke'>): Refusal {
 export function grantWaiters(tx: Tx): void {
   const moved = tx.movedResources()
   if (moved.size === 0) return
-  // Every queue, not only the moved ones: a candidate may wait on other resources too.
-  const queues = queuesOf(tx.queue, () => true)
-  const candidates = new Map<string, QueueEntry>()
-  for (const resource of moved) for (const [key, entry] of queues.get(resource) ?? []) candidates.set(key, entry)
-  const ordered = [...candidates].sort(([, a], [, b]) => a.seq - b.seq)
-  for (const [key, entry] of ordered) {
+  const candidates: Array<[string, QueueEntry]> = []
+  for (const key in tx.queue) {
+    const entry = tx.queue[key]!
+    if (entry.resources.some((resource) => moved.has(resource))) candidates.push([key, entry])
+  }
+  if (candidates.length === 0) return
+  candidates.sort(([, a], [, b]) => a.seq - b.seq)
+  // Every queue, not only the moved ones (a candidate may wait on other resources too), built
+  // only once a candidate is free of conflicting holders: behind a busy lock nobody gets that far.
+  let queues: Map<string, Array<[string, QueueEntry]>> | undefined
+  for (const [key, entry] of candidates) {
     const record = validClaim(tx, key)
-    if (record && !entry.resources.some((resource) => blockedOn(tx.locks[resource], queues.get(resource) ?? [], entry.mode, entry.seq))) grant(tx, key, record)
+    if (!record || entry.resources.some((resource) => heldAgainst(tx.locks[resource], entry.mode))) continue
+    queues ??= queuesOf(tx.queue)
+    if (!entry.resources.some((resource) => waitedAgainst(queues!.get(resource) ?? [], entry.mode, entry.seq))) grant(tx, key, record)
   }
 }
 
@@ -134,22 +141,28 @@ export function conflicts(a: LockMode, b: LockMode): boolean {
 
 /** For a claim that has not been queued: does any holder or any waiter conflict with it? */
 function isBlocked(tx: Tx, value: ClaimValue): boolean {
-  const resources = new Set(value.resources)
-  const queues = queuesOf(tx.queue, (entry) => entry.resources.some((resource) => resources.has(resource)))
-  return value.resources.some((resource) => blockedOn(tx.locks[resource], queues.get(resource) ?? [], value.mode, Infinity))
+  if (value.resources.some((resource) => heldAgainst(tx.locks[resource], value.mode))) return true
+  for (const key in tx.queue) {
+    const waiter = tx.queue[key]!
+    if (conflicts(waiter.mode, value.mode) && waiter.resources.some((resource) => value.resources.includes(resource))) return true
+  }
+  return false
 }
 
-/** A conflicting holder, or a conflicting waiter that arrived before `seq`. */
-function blockedOn(lock: LockValue | undefined, queue: Array<[string, QueueEntry]>, mode: LockMode, seq: number): boolean {
-  if (lock?.holders.some((holder) => conflicts(holder.mode, mode))) return true
+function heldAgainst(lock: LockValue | undefined, mode: LockMode): boolean {
+  return lock !== undefined && lock.holders.some((holder) => conflicts(holder.mode, mode))
+}
+
+/** A conflicting waiter that arrived before `seq`. */
+function waitedAgainst(queue: Array<[string, QueueEntry]>, mode: LockMode, seq: number): boolean {
   return queue.some(([, waiter]) => waiter.seq < seq && conflicts(waiter.mode, mode))
 }
 
-/** resource → [claim key, entry] of the queue entries that pass `keep`. */
-function queuesOf(queue: Readonly<Record<string, QueueEntry>>, keep: (entry: QueueEntry) => boolean): Map<string, Array<[string, QueueEntry]>> {
+/** resource → [claim key, entry] of its waiters. */
+function queuesOf(queue: Readonly<Record<string, QueueEntry>>): Map<string, Array<[string, QueueEntry]>> {
   const queues = new Map<string, Array<[string, QueueEntry]>>()
-  for (const [key, entry] of Object.entries(queue)) {
-    if (!keep(entry)) continue
+  for (const key in queue) {
+    const entry = queue[key]!
     for (const resource of entry.resources) {
       const list = queues.get(resource) ?? []
       list.push([key, entry])
