@@ -1,11 +1,7 @@
-<<<<<<< HEAD
-// The values stored in a workspace's coordination document (docs/design.md §4). Plain JSON, so the
-// rules in server/authority can be pure functions over them.
-=======
-// The schema of a workspace's coordination document (docs/authority.md), in one place for the
-// server, the client library and the dashboard: the top-level types, key formats, value types and
-// state enums. Values are plain JSON, so the rules in server/authority can be pure functions.
->>>>>>> 8d85ad8 (One schema module (issue 18 item 2): shared/coordination.ts now defines the coordination document's layout once — top-level types and which are server-only, meta keys (fence, seq, leaseGraceMs), approval fields and the vote:<actorId> format (voteField/voterOf), outcome and approval states with the final ones (isFinal), presence statuses, the queue-entry type and lockQueues; the authority, client library (views, approvals, presence, CLI, MCP) and dashboard model import it instead of re-spelling literals)
+// The schema of a workspace's coordination document (docs/design.md §4, docs/authority.md), in one
+// place for the server, the client library and the dashboard: the top-level types, key formats,
+// value types and state enums. Values are plain JSON, so the rules in server/authority can be pure
+// functions over them.
 import type { Kind, Role } from './roles.js'
 
 /** Top-level types of the coordination document. Any other top-level type is refused. */
