@@ -160,7 +160,10 @@ export class Locks {
     const lock = await this.acquire(resources, options)
     const cleanups: Array<() => void> = []
     const stop = new Promise<never>((_, reject) => {
-      for (const [signal, error] of [[lock.signal, () => lock.signal.reason], [options.signal, () => abortError(options.signal!)]] as const) {
+      for (const [signal, error] of [
+        [lock.signal, () => lock.signal.reason],
+        [options.signal, () => abortError(options.signal!)],
+      ] as const) {
         if (!signal) continue
         const onAbort = () => reject(error())
         if (signal.aborted) onAbort()
@@ -288,7 +291,10 @@ export class Locks {
       const reason = this.ctx.feed.findRefusal(this.ctx.session, (write) => write.type === 'claims' && write.key === key)
       const error = reason
         ? new HuddleError('refused', `the server refused the claim on ${waiting.value.resources.join(', ')}: ${reason}`)
-        : new HuddleError('lost', `the server dropped the claim on ${waiting.value.resources.join(', ')} (the session ended after a long disconnect); acquire again`)
+        : new HuddleError(
+            'lost',
+            `the server dropped the claim on ${waiting.value.resources.join(', ')} (the session ended after a long disconnect); acquire again`,
+          )
       return this.finish(waiting, error)
     }
     this.reportWait(waiting)
@@ -304,7 +310,10 @@ export class Locks {
     const outcome = this.ctx.maps.outcomes.get(lock.key) as OutcomeValue | undefined
     if (outcome && outcome.state !== 'granted') return this.lose(lock, this.outcomeError(outcome, lock.resources, ''))
     if (!outcome || !this.ctx.maps.claims.has(lock.key) || lock.resources.some((resource) => !this.holderOf(lock.key, resource))) {
-      this.lose(lock, new HuddleError('lost', `the lock on ${lock.resources.join(', ')} (token ${lock.token}) is gone: the server no longer lists it (the session ended?)`))
+      this.lose(
+        lock,
+        new HuddleError('lost', `the lock on ${lock.resources.join(', ')} (token ${lock.token}) is gone: the server no longer lists it (the session ended?)`),
+      )
     }
   }
 
@@ -406,7 +415,10 @@ export class Locks {
     const margin = Math.min(1000, grace / 10)
     const silentMs = Date.now() - Math.max(this.ctx.conn.lastHeardAt, this.trustSince)
     if (silentMs < grace - margin) return
-    const error = new HuddleError('lost', `no word from the server for ${Math.round(silentMs / 1000)} s, longer than the lease grace period (${grace / 1000} s): the server may have released the lock`)
+    const error = new HuddleError(
+      'lost',
+      `no word from the server for ${Math.round(silentMs / 1000)} s, longer than the lease grace period (${grace / 1000} s): the server may have released the lock`,
+    )
     this.failAll(error)
   }
 }

@@ -39,7 +39,8 @@ export { isFinal } from '../shared/coordination.js'
 export function lockInfos(locks: Iterable<[string, unknown]>, queue: Iterable<[string, unknown]>): LockInfo[] {
   const queues = lockQueues(queue as Iterable<[string, QueueEntry]>)
   const infos = new Map<string, LockInfo>()
-  for (const [resource, value] of locks) infos.set(resource, { resource, holders: (value as LockValue | undefined)?.holders ?? [], queue: queues.get(resource) ?? [] })
+  for (const [resource, value] of locks)
+    infos.set(resource, { resource, holders: (value as LockValue | undefined)?.holders ?? [], queue: queues.get(resource) ?? [] })
   for (const [resource, waiters] of queues) if (!infos.has(resource)) infos.set(resource, { resource, holders: [], queue: waiters })
   return [...infos.values()].sort((a, b) => a.resource.localeCompare(b.resource))
 }
@@ -57,7 +58,16 @@ export function approvalInfo(key: string, fields: Record<string, unknown>): Appr
   const quorum = request.quorum ?? 1
   const approvals = votes.filter((vote) => vote.decision === 'approve').length
   const cancel = fields[APPROVAL_FIELDS.cancel] as ApprovalCancel | undefined
-  return { key, id: parts.id, request, status, votes, ...(cancel ? { cancel } : {}), quorum, needed: status.state === 'pending' ? Math.max(0, quorum - approvals) : 0 }
+  return {
+    key,
+    id: parts.id,
+    request,
+    status,
+    votes,
+    ...(cancel ? { cancel } : {}),
+    quorum,
+    needed: status.state === 'pending' ? Math.max(0, quorum - approvals) : 0,
+  }
 }
 
 export function approvalInfos(approvals: Record<string, unknown>): ApprovalInfo[] {
@@ -80,6 +90,7 @@ export function findApproval(infos: ApprovalInfo[], idOrKey: string): ApprovalIn
   if (exact) return exact
   const matches = infos.filter((info) => info.id === idOrKey)
   if (matches.length === 1) return matches[0]!
-  if (matches.length > 1) throw new HuddleError('not-found', `approval id ${idOrKey} is ambiguous: use one of the full keys ${matches.map((m) => m.key).join(', ')}`)
+  if (matches.length > 1)
+    throw new HuddleError('not-found', `approval id ${idOrKey} is ambiguous: use one of the full keys ${matches.map((m) => m.key).join(', ')}`)
   throw new HuddleError('not-found', `no approval ${JSON.stringify(idOrKey)} in this workspace: list them with \`huddle approvals\``)
 }

@@ -7,7 +7,20 @@ import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { connectPeer, waitFor } from './helpers/clients.js'
 import {
-  claim, fetchAudit, holdersOf, joinCoord, locksOf, outcomesOf, refusedWrites, release, requestApproval, vote, waitOutcome, waitStatus, Watcher, who,
+  claim,
+  fetchAudit,
+  holdersOf,
+  joinCoord,
+  locksOf,
+  outcomesOf,
+  refusedWrites,
+  release,
+  requestApproval,
+  vote,
+  waitOutcome,
+  waitStatus,
+  Watcher,
+  who,
 } from './helpers/coordination.js'
 import type { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
@@ -34,10 +47,17 @@ test('prototype names as resources, actors and sessions: granted, queued, handed
   assert.ok(handed.token! > granted.token!, 'the handoff takes a new fencing token')
   for (const name of NAMES) assert.equal(holdersOf(watcher.doc, name), [waiting], `${name} is held by the second claim`)
   release(second, waiting)
-  await waitFor(() => locksOf(watcher.doc).size === 0, 8000, () => `locks left: ${JSON.stringify([...locksOf(watcher.doc).keys()])}`)
+  await waitFor(
+    () => locksOf(watcher.doc).size === 0,
+    8000,
+    () => `locks left: ${JSON.stringify([...locksOf(watcher.doc).keys()])}`,
+  )
   const audit = await fetchAudit(server, ws, first.who.token)
   assert.equal(refusedWrites(audit), [], 'nothing was refused')
-  assert.equal(audit.filter((entry) => entry.type === 'grant').map((entry) => entry.data?.key), [held, waiting])
+  assert.equal(
+    audit.filter((entry) => entry.type === 'grant').map((entry) => entry.data?.key),
+    [held, waiting],
+  )
   watcher.assertClean()
 })
 
@@ -50,7 +70,9 @@ test('prototype names as approval ids, actors and vote keys: votes are counted',
     await joinCoord(server, ws, await who('__proto__', 'approver')),
     await joinCoord(server, ws, await who('constructor', 'approver')),
   ]
-  const keys = NAMES.map((id) => requestApproval(requester, id, { title: `deploy ${id}`, action: 'deploy', approvers: voters.map((v) => v.who.actor), quorum: 3 }))
+  const keys = NAMES.map((id) =>
+    requestApproval(requester, id, { title: `deploy ${id}`, action: 'deploy', approvers: voters.map((v) => v.who.actor), quorum: 3 }),
+  )
   for (const key of keys) await waitStatus(watcher.peer, key, 'pending')
   for (const key of keys) for (const voter of voters) vote(voter, key, 'approve')
   for (const key of keys) {
@@ -70,7 +92,11 @@ test('prototype names as document paths: written, synced and read back', async (
     const writer = await connectPeer(server, `${ws}/${path}`, { token })
     writer.doc.getText('text').insert(0, `hello ${path}`)
     const reader = await connectPeer(server, `${ws}/${path}`, { token, doc: new Y.Doc() })
-    await waitFor(() => reader.doc.getText('text').toString() === `hello ${path}`, 8000, () => `${path}: the reader has ${JSON.stringify(reader.doc.getText('text').toString())}`)
+    await waitFor(
+      () => reader.doc.getText('text').toString() === `hello ${path}`,
+      8000,
+      () => `${path}: the reader has ${JSON.stringify(reader.doc.getText('text').toString())}`,
+    )
   }
 })
 

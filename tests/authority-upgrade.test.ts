@@ -10,11 +10,30 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { ClaimValue } from '../shared/coordination.js'
 import { cleanupClients, waitFor } from './helpers/clients.js'
-import { claimsOf, holdersOf, joinCoord, ledger, locksOf, outcomesOf, queueOf, release, startHuddle, waitOutcome, Watcher, who } from './helpers/coordination.js'
+import {
+  claimsOf,
+  holdersOf,
+  joinCoord,
+  ledger,
+  locksOf,
+  outcomesOf,
+  queueOf,
+  release,
+  startHuddle,
+  waitOutcome,
+  Watcher,
+  who,
+} from './helpers/coordination.js'
 import { makeTempDir, ROOT, type TestServer } from './helpers/server.js'
 
 const FIXTURE = join(ROOT, 'tests', 'fixtures', 'v1-lock-layout')
-const SESSIONS = { alice: 'alice-session-0000001', bob: 'bob-session-00000001', carol: 'carol-session-0000001', dave: 'dave-session-00000001', erin: 'erin-session-00000001' }
+const SESSIONS = {
+  alice: 'alice-session-0000001',
+  bob: 'bob-session-00000001',
+  carol: 'carol-session-0000001',
+  dave: 'dave-session-00000001',
+  erin: 'erin-session-00000001',
+}
 const KEYS = {
   held: `${SESSIONS.alice}:held`,
   both: `${SESSIONS.bob}:both`,

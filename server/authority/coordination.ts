@@ -27,7 +27,11 @@ export class CoordinationAuthority implements DocumentHook {
   private readonly workspaces = new Map<string, WorkspaceAuthority>()
   private readonly sinceCheckpoint = new Map<string, number>()
 
-  constructor(private readonly store: Store, private readonly audit: AuditLog, private readonly timing: Pick<WorkspaceDeps, 'leaseGraceMs'>) {}
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    private readonly timing: Pick<WorkspaceDeps, 'leaseGraceMs'>,
+  ) {}
 
   matches(room: RoomName): boolean {
     return room.path === null

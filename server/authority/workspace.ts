@@ -1,7 +1,7 @@
 // The authority of one workspace: it judges every client write to the coordination document with
 // the pure rules, undoes refused writes in the same transaction, writes the rules' results back,
 // and drives the server's own events (timers, sessions ending, admin revokes).
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { META, type SessionValue } from '../../shared/coordination.js'
 import type { AuditLog } from '../audit/log.js'
 import type { Writer as HookWriter, WriteContext } from '../rooms/hooks.js'
@@ -94,7 +94,8 @@ export class WorkspaceAuthority {
   private undoIllegal(context: WriteContext, writer: Writer, illegal: ClientWrites['illegal']): void {
     for (const { type, name } of illegal) {
       deleteInserted(context.transaction, type)
-      const reason = checkWrite({ type: name, key: '', before: undefined, after: null, writer }) ?? `${name} holds keyed values only; list content is not allowed`
+      const reason =
+        checkWrite({ type: name, key: '', before: undefined, after: null, writer }) ?? `${name} holds keyed values only; list content is not allowed`
       this.refused(context, { type: name, key: '' }, reason)
     }
   }
@@ -129,12 +130,16 @@ export class WorkspaceAuthority {
     // The first entry carries the input event: replaying inputs rebuilds the state.
     const transitions = result.audit.length > 0 ? result.audit : [{ type: event.type, at: event.at }]
     transitions.forEach((transition, index) => {
-      const entry = this.deps.audit.append(this.workspace, {
-        type: transition.type,
-        ...('actor' in transition && transition.actor ? { actor: transition.actor } : {}),
-        ...('session' in transition && transition.session ? { session: transition.session } : {}),
-        data: index === 0 ? { ...transition, input: event } : transition,
-      }, event.at)
+      const entry = this.deps.audit.append(
+        this.workspace,
+        {
+          type: transition.type,
+          ...('actor' in transition && transition.actor ? { actor: transition.actor } : {}),
+          ...('session' in transition && transition.session ? { session: transition.session } : {}),
+          data: index === 0 ? { ...transition, input: event } : transition,
+        },
+        event.at,
+      )
       this.maps.pushActivity(entry, ACTIVITY_LIMIT)
     })
   }
@@ -166,7 +171,10 @@ export class WorkspaceAuthority {
     const value: SessionValue = { actor, name, kind, role, online: true, connectedAt: previous?.online ? previous.connectedAt : now, lastSeenAt: now }
     this.serverWrite(() => {
       this.maps.sessions.set(writer.session, value)
-      this.maps.pushActivity(this.deps.audit.append(this.workspace, { type: 'join', actor, session: writer.session, data: { kind, role } }, now), ACTIVITY_LIMIT)
+      this.maps.pushActivity(
+        this.deps.audit.append(this.workspace, { type: 'join', actor, session: writer.session, data: { kind, role } }, now),
+        ACTIVITY_LIMIT,
+      )
     })
   }
 
@@ -186,7 +194,10 @@ export class WorkspaceAuthority {
     if (!value) return
     this.serverWrite(() => {
       this.maps.sessions.set(session, { ...value, online: false, lastSeenAt: at })
-      this.maps.pushActivity(this.deps.audit.append(this.workspace, { type: 'leave', actor: value.actor, session, data: { graceMs: this.deps.leaseGraceMs } }, at), ACTIVITY_LIMIT)
+      this.maps.pushActivity(
+        this.deps.audit.append(this.workspace, { type: 'leave', actor: value.actor, session, data: { graceMs: this.deps.leaseGraceMs } }, at),
+        ACTIVITY_LIMIT,
+      )
     })
   }
 

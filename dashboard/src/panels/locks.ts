@@ -19,7 +19,11 @@ export class LocksPanel {
   /** every resource of each held claim: a grant covers all of a claim's resources at once */
   private claimResources = new Map<string, string[]>()
 
-  constructor(private readonly model: WorkspaceModel, private readonly me: Me, private readonly onCount: () => void) {
+  constructor(
+    private readonly model: WorkspaceModel,
+    private readonly me: Me,
+    private readonly onCount: () => void,
+  ) {
     const container = h('div', { class: 'lock-list' })
     this.list = keyedList(container, (_value, resource) => this.card(resource))
     this.el = h(
@@ -110,9 +114,17 @@ export class LocksPanel {
     const waiterList = keyedList(queue, () => this.waiterRow())
     const queueBlock = h('div', { class: 'queue-block' }, h('h4', null, 'Waiting, in order'), queue)
     const admin = roleAtLeast(this.me.role, 'admin')
-    const release = admin ? h('button', { class: 'btn btn-danger btn-small', type: 'button', onclick: () => void this.forceRelease(resource) }, 'Force release…') : null
-    const table = h('table', { class: 'table holders' },
-      h('thead', null, h('tr', null, h('th', null, 'Holder'), h('th', null, 'Mode'), h('th', null, 'Fencing token'), h('th', null, 'Held for'), h('th', null, 'Expires'))),
+    const release = admin
+      ? h('button', { class: 'btn btn-danger btn-small', type: 'button', onclick: () => void this.forceRelease(resource) }, 'Force release…')
+      : null
+    const table = h(
+      'table',
+      { class: 'table holders' },
+      h(
+        'thead',
+        null,
+        h('tr', null, h('th', null, 'Holder'), h('th', null, 'Mode'), h('th', null, 'Fencing token'), h('th', null, 'Held for'), h('th', null, 'Expires')),
+      ),
       holders,
     )
     const el = h(
@@ -128,7 +140,12 @@ export class LocksPanel {
       update: (lock: LockView) => {
         const held = lock.holders
         const waiting = lock.queue
-        setText(summary, held.length ? `${held[0]!.mode === 'shared' ? 'shared by' : 'held by'} ${held.length} · ${waiting.length} waiting` : `free · ${waiting.length} waiting`)
+        setText(
+          summary,
+          held.length
+            ? `${held[0]!.mode === 'shared' ? 'shared by' : 'held by'} ${held.length} · ${waiting.length} waiting`
+            : `free · ${waiting.length} waiting`,
+        )
         holderList.render(held.map((holder) => [holder.claim, holder]))
         waiterList.render(waiting.map((waiter) => [waiter.claim, waiter]))
         table.hidden = held.length === 0

@@ -102,7 +102,16 @@ export function revoke(tx: Tx, e: Event<'revoke'>): Refusal {
     if (!record) continue
     detach(tx, holder.claim, record.value)
     tx.setOutcome(holder.claim, { state: 'revoked', at: e.at, token: holder.token, reason })
-    tx.log({ type: 'revoke', key: holder.claim, session: holder.session, actor: holder.actor, resources: record.value.resources, token: holder.token, by: [e.actor], reason })
+    tx.log({
+      type: 'revoke',
+      key: holder.claim,
+      session: holder.session,
+      actor: holder.actor,
+      resources: record.value.resources,
+      token: holder.token,
+      by: [e.actor],
+      reason,
+    })
   }
   return null
 }
@@ -150,7 +159,7 @@ function isBlocked(tx: Tx, value: ClaimValue): boolean {
 }
 
 function heldAgainst(lock: LockValue | undefined, mode: LockMode): boolean {
-  return lock !== undefined && lock.holders.some((holder) => conflicts(holder.mode, mode))
+  return lock?.holders.some((holder) => conflicts(holder.mode, mode)) ?? false
 }
 
 /** A conflicting waiter that arrived before `seq`. */

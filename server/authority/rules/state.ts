@@ -147,9 +147,7 @@ export interface Changed {
   seq: boolean
 }
 
-export type ReduceResult =
-  | { ok: true; state: CoordState; changed: Changed; audit: AuditEvent[] }
-  | { ok: false; reason: string }
+export type ReduceResult = { ok: true; state: CoordState; changed: Changed; audit: AuditEvent[] } | { ok: false; reason: string }
 
 /** `{ [name]: value }` when value is defined, else `{}`: keeps undefined out of the JSON. */
 export function opt<K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } {

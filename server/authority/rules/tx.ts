@@ -9,7 +9,13 @@ type MapName = keyof Maps
 export class Tx {
   private readonly maps: Maps
   private readonly copied = new Set<MapName>()
-  private readonly touched = { claims: new Set<string>(), locks: new Set<string>(), queue: new Set<string>(), outcomes: new Set<string>(), approvals: new Set<string>() }
+  private readonly touched = {
+    claims: new Set<string>(),
+    locks: new Set<string>(),
+    queue: new Set<string>(),
+    outcomes: new Set<string>(),
+    approvals: new Set<string>(),
+  }
   /** resources whose holders or waiters changed: only their waiters can have become grantable */
   private readonly moved = new Set<string>()
   private readonly audit: AuditEvent[] = []
@@ -17,7 +23,10 @@ export class Tx {
   private fence: number
   private seq: number
 
-  constructor(base: CoordState, readonly at: number) {
+  constructor(
+    base: CoordState,
+    readonly at: number,
+  ) {
     const { fence, seq, ...maps } = base
     this.maps = maps
     this.base = { fence, seq }
@@ -25,11 +34,21 @@ export class Tx {
     this.seq = seq
   }
 
-  get claims(): Readonly<Dict<ClaimRecord>> { return this.maps.claims }
-  get locks(): Readonly<Dict<LockValue>> { return this.maps.locks }
-  get queue(): Readonly<Dict<QueueEntry>> { return this.maps.queue }
-  get outcomes(): Readonly<Dict<OutcomeValue>> { return this.maps.outcomes }
-  get approvals(): Readonly<Dict<ApprovalEntry>> { return this.maps.approvals }
+  get claims(): Readonly<Dict<ClaimRecord>> {
+    return this.maps.claims
+  }
+  get locks(): Readonly<Dict<LockValue>> {
+    return this.maps.locks
+  }
+  get queue(): Readonly<Dict<QueueEntry>> {
+    return this.maps.queue
+  }
+  get outcomes(): Readonly<Dict<OutcomeValue>> {
+    return this.maps.outcomes
+  }
+  get approvals(): Readonly<Dict<ApprovalEntry>> {
+    return this.maps.approvals
+  }
 
   /** Resources whose holders or waiters changed so far in this event. */
   movedResources(): ReadonlySet<string> {

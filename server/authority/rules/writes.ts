@@ -25,7 +25,6 @@ export interface WriteCheck {
   writer: Writer
 }
 
-
 /** Null when `writer` may make this change, else the reason it is refused. */
 export function checkWrite(write: WriteCheck): string | null {
   const { type, writer } = write
