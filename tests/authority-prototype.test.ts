@@ -73,7 +73,8 @@ test('prototype names as approval ids, actors and vote keys: votes are counted',
   const keys = NAMES.map((id) =>
     requestApproval(requester, id, { title: `deploy ${id}`, action: 'deploy', approvers: voters.map((v) => v.who.actor), quorum: 3 }),
   )
-  for (const key of keys) await waitStatus(watcher.peer, key, 'pending')
+  // every voter must have received every approval before it can vote on it
+  for (const key of keys) for (const peer of [watcher.peer, ...voters]) await waitStatus(peer, key, 'pending')
   for (const key of keys) for (const voter of voters) vote(voter, key, 'approve')
   for (const key of keys) {
     const status = await waitStatus(watcher.peer, key, 'approved')
