@@ -39,8 +39,8 @@ export class HuddleApi {
   }
 
   async locks(): Promise<LockInfo[]> {
-    const body = (await this.call('GET', '/locks')) as { locks: Record<string, unknown> }
-    return lockInfos(body.locks)
+    const body = (await this.call('GET', '/locks')) as { locks: Record<string, unknown>; queue?: Record<string, unknown> }
+    return lockInfos(Object.entries(body.locks), Object.entries(body.queue ?? {}))
   }
 
   async approvals(): Promise<ApprovalInfo[]> {

@@ -3,7 +3,7 @@
 // checked here with the server's own rules first, then confirmed (or its refusal explained)
 // through the activity array, since a refused write gets no reply of its own.
 import * as Y from 'yjs'
-import type { ApprovalRequest, ApprovalState, ApprovalVote, Decision } from '../shared/coordination.js'
+import { type ApprovalRequest, type ApprovalState, type ApprovalVote, type Decision, voteField } from '../shared/coordination.js'
 import { ineligibility } from '../shared/eligibility.js'
 import { parseCancel, parseRequest, parseVote } from '../shared/values.js'
 import { type Identity, roleAtLeast } from '../shared/roles.js'
@@ -241,5 +241,5 @@ export function voteWrite(info: ApprovalInfo, voter: Identity, decision: Decisio
     (info.votes.some((vote) => vote.actor === voter.actor) ? `votes are final: ${voter.actor} already voted on ${info.id}` : null)
   if (problem) return problem
   const value = parseVote({ decision, ...(reason !== undefined ? { reason } : {}), at: now })
-  return typeof value === 'string' ? value : { field: `vote:${voter.actor}`, value }
+  return typeof value === 'string' ? value : { field: voteField(voter.actor), value }
 }

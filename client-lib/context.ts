@@ -18,6 +18,7 @@ export interface ClientContext {
   maps: {
     claims: Y.Map<unknown>
     locks: Y.Map<unknown>
+    queue: Y.Map<unknown>
     outcomes: Y.Map<unknown>
     approvals: Y.Map<unknown>
     sessions: Y.Map<unknown>

@@ -2,7 +2,8 @@
 // answers in `outcomes` and `locks`. Release deletes the claim. A held lock is reported lost as
 // soon as the server says it is gone, or as soon as the server has been silent for longer than
 // the lease grace period (after which it may have released the lock to someone else).
-import type { ClaimValue, LockHolder, LockMode, LockValue, LockWaiter, OutcomeValue } from '../shared/coordination.js'
+import type { ClaimValue, LockHolder, LockMode, LockValue, LockWaiter, OutcomeValue, QueueEntry } from '../shared/coordination.js'
+import { lockQueues } from '../shared/coordination.js'
 import { parseClaimValue } from '../shared/values.js'
 import { roleAtLeast } from '../shared/roles.js'
 import { abortError, type ClientContext, touches, waitForServer } from './context.js'
@@ -112,8 +113,8 @@ export class Locks {
 
   constructor(private readonly ctx: ClientContext) {
     ctx.conn.on('change', (transaction) => {
-      const { claims, locks, outcomes } = ctx.maps
-      if (touches(transaction, [claims, locks, outcomes])) this.evaluate()
+      const { claims, locks, queue, outcomes } = ctx.maps
+      if (touches(transaction, [claims, locks, queue, outcomes])) this.evaluate()
     })
     ctx.conn.on('state', (change) => change.state === 'closed' && this.failAll(closedError(change)))
   }
@@ -159,7 +160,10 @@ export class Locks {
     const lock = await this.acquire(resources, options)
     const cleanups: Array<() => void> = []
     const stop = new Promise<never>((_, reject) => {
-      for (const [signal, error] of [[lock.signal, () => lock.signal.reason], [options.signal, () => abortError(options.signal!)]] as const) {
+      for (const [signal, error] of [
+        [lock.signal, () => lock.signal.reason],
+        [options.signal, () => abortError(options.signal!)],
+      ] as const) {
         if (!signal) continue
         const onAbort = () => reject(error())
         if (signal.aborted) onAbort()
@@ -180,7 +184,7 @@ export class Locks {
 
   /** Every lock in the workspace: holders and queue per resource. */
   list(): LockInfo[] {
-    return lockInfos(this.ctx.maps.locks.toJSON())
+    return lockInfos(this.ctx.maps.locks.entries(), this.ctx.maps.queue.entries())
   }
 
   /** The locks this client holds now. */
@@ -287,7 +291,10 @@ export class Locks {
       const reason = this.ctx.feed.findRefusal(this.ctx.session, (write) => write.type === 'claims' && write.key === key)
       const error = reason
         ? new HuddleError('refused', `the server refused the claim on ${waiting.value.resources.join(', ')}: ${reason}`)
-        : new HuddleError('lost', `the server dropped the claim on ${waiting.value.resources.join(', ')} (the session ended after a long disconnect); acquire again`)
+        : new HuddleError(
+            'lost',
+            `the server dropped the claim on ${waiting.value.resources.join(', ')} (the session ended after a long disconnect); acquire again`,
+          )
       return this.finish(waiting, error)
     }
     this.reportWait(waiting)
@@ -303,7 +310,10 @@ export class Locks {
     const outcome = this.ctx.maps.outcomes.get(lock.key) as OutcomeValue | undefined
     if (outcome && outcome.state !== 'granted') return this.lose(lock, this.outcomeError(outcome, lock.resources, ''))
     if (!outcome || !this.ctx.maps.claims.has(lock.key) || lock.resources.some((resource) => !this.holderOf(lock.key, resource))) {
-      this.lose(lock, new HuddleError('lost', `the lock on ${lock.resources.join(', ')} (token ${lock.token}) is gone: the server no longer lists it (the session ended?)`))
+      this.lose(
+        lock,
+        new HuddleError('lost', `the lock on ${lock.resources.join(', ')} (token ${lock.token}) is gone: the server no longer lists it (the session ended?)`),
+      )
     }
   }
 
@@ -336,22 +346,26 @@ export class Locks {
 
   /** True while the server still lists `key` as a holder or waiter of any of `resources`. */
   private listed(key: string, resources: string[]): boolean {
-    return resources.some((resource) => {
-      const value = this.lockValue(resource)
-      return !!value && (value.holders.some((h) => h.claim === key) || value.queue.some((w) => w.claim === key))
-    })
+    return this.ctx.maps.queue.has(key) || resources.some((resource) => !!this.holderOf(key, resource))
   }
 
   private waitInfo(waiting: Waiting): WaitInfo | null {
+    const own = this.ctx.maps.queue.get(waiting.key) as QueueEntry | undefined
+    if (!own) return null // not queued by the server (yet)
+    // Only the entries that share a resource with this claim and arrived before it matter.
+    const resources = new Set(waiting.value.resources)
+    const earlier = [...this.ctx.maps.queue.entries()].filter(([, entry]) => {
+      const waiter = entry as QueueEntry
+      return waiter.seq < own.seq && waiter.resources.some((resource) => resources.has(resource))
+    })
+    const queues = lockQueues(earlier as Array<[string, QueueEntry]>)
     const blockers: Blocker[] = []
     let position = 1
     for (const resource of waiting.value.resources) {
-      const value = this.lockValue(resource)
-      const index = value?.queue.findIndex((waiter) => waiter.claim === waiting.key) ?? -1
-      if (!value || index < 0) return null // not queued by the server (yet)
-      const ahead = value.queue.slice(0, index)
-      position = Math.max(position, index + 1)
-      if (value.holders.length > 0 || ahead.length > 0) blockers.push({ resource, holders: value.holders, ahead })
+      const holders = this.lockValue(resource)?.holders ?? []
+      const ahead = queues.get(resource) ?? []
+      position = Math.max(position, ahead.length + 1)
+      if (holders.length > 0 || ahead.length > 0) blockers.push({ resource, holders, ahead })
     }
     return { claim: waiting.key, resources: waiting.value.resources, position, blockers, since: waiting.since }
   }
@@ -401,7 +415,10 @@ export class Locks {
     const margin = Math.min(1000, grace / 10)
     const silentMs = Date.now() - Math.max(this.ctx.conn.lastHeardAt, this.trustSince)
     if (silentMs < grace - margin) return
-    const error = new HuddleError('lost', `no word from the server for ${Math.round(silentMs / 1000)} s, longer than the lease grace period (${grace / 1000} s): the server may have released the lock`)
+    const error = new HuddleError(
+      'lost',
+      `no word from the server for ${Math.round(silentMs / 1000)} s, longer than the lease grace period (${grace / 1000} s): the server may have released the lock`,
+    )
     this.failAll(error)
   }
 }

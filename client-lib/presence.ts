@@ -1,13 +1,12 @@
 // Presence on the coordination document: y-protocols awareness for what each connection is doing
 // (the server forces `user` to the token's identity) joined with the server's `sessions` map for
 // who is connected, so agents without a presence state still show up.
-import type { SessionValue } from '../shared/coordination.js'
+import { PRESENCE_STATUSES, type PresenceStatus, type SessionValue } from '../shared/coordination.js'
 import type { Kind, Role } from '../shared/roles.js'
 import { type ClientContext, touches } from './context.js'
 import { HuddleError } from './errors.js'
 
-export const PRESENCE_STATUSES = ['active', 'idle', 'away'] as const
-export type PresenceStatus = (typeof PRESENCE_STATUSES)[number]
+export { PRESENCE_STATUSES, type PresenceStatus }
 
 /** What a client may publish about itself; null removes a field. */
 export interface PresenceUpdate {

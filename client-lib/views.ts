@@ -1,11 +1,14 @@
 // Plain-JSON views of the coordination document, the same whether it came from a live Y.Doc or
 // from the REST API, so listings look alike everywhere.
-import type { ApprovalCancel, ApprovalRequest, ApprovalState, ApprovalStatus, Decision, LockValue } from '../shared/coordination.js'
-import { splitOwnedKey } from '../shared/coordination.js'
+import type { ApprovalCancel, ApprovalRequest, ApprovalStatus, Decision, LockHolder, LockValue, LockWaiter, QueueEntry } from '../shared/coordination.js'
+import { APPROVAL_FIELDS, lockQueues, splitOwnedKey, voterOf } from '../shared/coordination.js'
 import { HuddleError } from './errors.js'
 
-export interface LockInfo extends LockValue {
+/** A resource with its holders and its queue (waiters in arrival order). */
+export interface LockInfo {
   resource: string
+  holders: LockHolder[]
+  queue: LockWaiter[]
 }
 
 export interface VoteInfo {
@@ -30,32 +33,41 @@ export interface ApprovalInfo {
   needed: number
 }
 
-const FINAL_STATES: readonly ApprovalState[] = ['approved', 'rejected', 'expired', 'cancelled']
+export { isFinal } from '../shared/coordination.js'
 
-export function isFinal(state: ApprovalState): boolean {
-  return FINAL_STATES.includes(state)
-}
-
-export function lockInfos(locks: Record<string, unknown>): LockInfo[] {
-  return Object.entries(locks)
-    .map(([resource, value]) => ({ resource, ...(value as LockValue) }))
-    .sort((a, b) => a.resource.localeCompare(b.resource))
+/** Every resource held or waited for, from the `locks` and `queue` entries. */
+export function lockInfos(locks: Iterable<[string, unknown]>, queue: Iterable<[string, unknown]>): LockInfo[] {
+  const queues = lockQueues(queue as Iterable<[string, QueueEntry]>)
+  const infos = new Map<string, LockInfo>()
+  for (const [resource, value] of locks)
+    infos.set(resource, { resource, holders: (value as LockValue | undefined)?.holders ?? [], queue: queues.get(resource) ?? [] })
+  for (const [resource, waiters] of queues) if (!infos.has(resource)) infos.set(resource, { resource, holders: [], queue: waiters })
+  return [...infos.values()].sort((a, b) => a.resource.localeCompare(b.resource))
 }
 
 /** The approval, or null while it has no request or no status yet (not accepted by the server). */
 export function approvalInfo(key: string, fields: Record<string, unknown>): ApprovalInfo | null {
   const parts = splitOwnedKey(key)
-  const request = fields.request as ApprovalRequest | undefined
-  const status = fields.status as ApprovalStatus | undefined
+  const request = fields[APPROVAL_FIELDS.request] as ApprovalRequest | undefined
+  const status = fields[APPROVAL_FIELDS.status] as ApprovalStatus | undefined
   if (!parts || !request || !status) return null
   const votes: VoteInfo[] = Object.entries(fields)
-    .filter(([field]) => field.startsWith('vote:'))
-    .map(([field, vote]) => ({ actor: field.slice('vote:'.length), ...(vote as Omit<VoteInfo, 'actor'>) }))
+    .filter(([field]) => voterOf(field) !== null)
+    .map(([field, vote]) => ({ actor: voterOf(field)!, ...(vote as Omit<VoteInfo, 'actor'>) }))
     .sort((a, b) => a.at - b.at)
   const quorum = request.quorum ?? 1
   const approvals = votes.filter((vote) => vote.decision === 'approve').length
-  const cancel = fields.cancel as ApprovalCancel | undefined
-  return { key, id: parts.id, request, status, votes, ...(cancel ? { cancel } : {}), quorum, needed: status.state === 'pending' ? Math.max(0, quorum - approvals) : 0 }
+  const cancel = fields[APPROVAL_FIELDS.cancel] as ApprovalCancel | undefined
+  return {
+    key,
+    id: parts.id,
+    request,
+    status,
+    votes,
+    ...(cancel ? { cancel } : {}),
+    quorum,
+    needed: status.state === 'pending' ? Math.max(0, quorum - approvals) : 0,
+  }
 }
 
 export function approvalInfos(approvals: Record<string, unknown>): ApprovalInfo[] {
@@ -78,6 +90,7 @@ export function findApproval(infos: ApprovalInfo[], idOrKey: string): ApprovalIn
   if (exact) return exact
   const matches = infos.filter((info) => info.id === idOrKey)
   if (matches.length === 1) return matches[0]!
-  if (matches.length > 1) throw new HuddleError('not-found', `approval id ${idOrKey} is ambiguous: use one of the full keys ${matches.map((m) => m.key).join(', ')}`)
+  if (matches.length > 1)
+    throw new HuddleError('not-found', `approval id ${idOrKey} is ambiguous: use one of the full keys ${matches.map((m) => m.key).join(', ')}`)
   throw new HuddleError('not-found', `no approval ${JSON.stringify(idOrKey)} in this workspace: list them with \`huddle approvals\``)
 }

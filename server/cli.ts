@@ -28,7 +28,6 @@ program
   .option('--unload-after <duration>', 'keep an idle document loaded this long', duration, DEFAULTS.unloadAfterMs)
   .option('--lease-grace <duration>', 'a disconnected session keeps its locks this long', duration, DEFAULTS.leaseGraceMs)
   .option('--broadcast-share <fraction>', 'CPU-saving mode: most of a core one room\'s broadcasts may take, always; a busy room merges updates into fewer messages to stay under it, adding latency in rooms of hundreds (default: wait only when the server is loaded)', share)
-  .option('--queue-lag <duration>', 'a claim that has to wait shows in its lock\'s queue within this long, with the lock\'s next change (0: at once)', duration, DEFAULTS.queueLagMs)
   .option('--keep-alive <duration>', 'send a keep-alive to a connection quiet for this long', duration, DEFAULTS.keepAliveMs)
   .option('--ping-interval <duration>', 'ping sockets this often; drop those that miss a whole interval', duration, DEFAULTS.pingMs)
   .option('--max-buffered <bytes>', 'close a client that has more than this queued (it stopped reading)', int, DEFAULTS.maxBufferedBytes)
@@ -77,7 +76,6 @@ program
       burst: flags.burst,
       unloadAfterMs: flags.unloadAfter,
       leaseGraceMs: flags.leaseGrace,
-      queueLagMs: flags.queueLag,
       broadcastShare: flags.broadcastShare ?? null,
       keepAliveMs: flags.keepAlive,
       pingMs: flags.pingInterval,

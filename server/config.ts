@@ -17,8 +17,6 @@ export interface ServerOptions {
   unloadAfterMs: number
   /** a disconnected session keeps its locks this long */
   leaseGraceMs: number
-  /** a claim that has to wait appears in its lock's queue within this long (see authority/workspace.ts) */
-  queueLagMs: number
   /** the share of a core one room's broadcasts may always take; null paces only under load (server/rooms/pacing.ts) */
   broadcastShare: number | null
   /** WebSocket connections (admitted or being admitted) above which new ones get 1013 */
@@ -70,7 +68,6 @@ export const DEFAULTS: ServerOptions = {
   maxBufferedBytes: 16 * 1024 * 1024,
   unloadAfterMs: 30_000,
   leaseGraceMs: 15_000,
-  queueLagMs: 50,
   broadcastShare: null,
   maxConnections: 20_000,
   linkAttemptsPerMinute: 5,

@@ -75,7 +75,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const audit = new AuditLog(store)
   const sessions = new SessionBindings(store)
   sessions.prune().catch((error: Error) => log('could not drop expired session bindings; retried at the next start', { error: error.message }))
-  const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs, queueLagMs: options.queueLagMs })
+  const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs })
   const recorder = options.history ? historyRecorder(store, options) : null
   let resumed: Promise<void> = Promise.resolve()
   const guard = new DocumentGuard({ holders: (workspace, resource) => authority.holders(workspace, resource), resumed: () => resumed })

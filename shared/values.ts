@@ -33,37 +33,55 @@ export function parseOwnedKey(key: string): { session: string; id: string } | st
 }
 
 export function parseClaimValue(value: unknown): ClaimValue | string {
-  return parse('claim', value, ['resources', 'mode', 'waitMs', 'ttlMs', 'note'], (v) =>
-    checkResources(v.resources) ??
-    (v.mode === 'exclusive' || v.mode === 'shared' ? null : `claim mode must be "exclusive" or "shared", not ${show(v.mode)}`) ??
-    duration('waitMs', v.waitMs) ??
-    duration('ttlMs', v.ttlMs) ??
-    text('note', v.note, LIMITS.note, false))
+  return parse(
+    'claim',
+    value,
+    ['resources', 'mode', 'waitMs', 'ttlMs', 'note'],
+    (v) =>
+      checkResources(v.resources) ??
+      (v.mode === 'exclusive' || v.mode === 'shared' ? null : `claim mode must be "exclusive" or "shared", not ${show(v.mode)}`) ??
+      duration('waitMs', v.waitMs) ??
+      duration('ttlMs', v.ttlMs) ??
+      text('note', v.note, LIMITS.note, false),
+  )
 }
 
 export function parseRequest(value: unknown): ApprovalRequest | string {
   const known = ['title', 'action', 'details', 'requester', 'approvers', 'quorum', 'allowSelfApproval', 'expiresAt']
-  return parse('approval request', value, known, (v) =>
-    text('title', v.title, LIMITS.title, true) ??
-    text('action', v.action, LIMITS.action, true) ??
-    checkDetails(v.details) ??
-    prefixed('requester', checkActor(v.requester)) ??
-    checkApprovers(v.approvers, v.quorum) ??
-    (v.allowSelfApproval === undefined || typeof v.allowSelfApproval === 'boolean' ? null : 'allowSelfApproval must be true or false') ??
-    (v.expiresAt === undefined || isTime(v.expiresAt) ? null : 'expiresAt must be a time in ms since the epoch'))
+  return parse(
+    'approval request',
+    value,
+    known,
+    (v) =>
+      text('title', v.title, LIMITS.title, true) ??
+      text('action', v.action, LIMITS.action, true) ??
+      checkDetails(v.details) ??
+      prefixed('requester', checkActor(v.requester)) ??
+      checkApprovers(v.approvers, v.quorum) ??
+      (v.allowSelfApproval === undefined || typeof v.allowSelfApproval === 'boolean' ? null : 'allowSelfApproval must be true or false') ??
+      (v.expiresAt === undefined || isTime(v.expiresAt) ? null : 'expiresAt must be a time in ms since the epoch'),
+  )
 }
 
 export function parseVote(value: unknown): ApprovalVote | string {
-  return parse('vote', value, ['decision', 'reason', 'at'], (v) =>
-    (v.decision === 'approve' || v.decision === 'reject' ? null : `vote decision must be "approve" or "reject", not ${show(v.decision)}`) ??
-    text('reason', v.reason, LIMITS.reason, false) ??
-    (isTime(v.at) ? null : 'vote at must be a time in ms since the epoch'))
+  return parse(
+    'vote',
+    value,
+    ['decision', 'reason', 'at'],
+    (v) =>
+      (v.decision === 'approve' || v.decision === 'reject' ? null : `vote decision must be "approve" or "reject", not ${show(v.decision)}`) ??
+      text('reason', v.reason, LIMITS.reason, false) ??
+      (isTime(v.at) ? null : 'vote at must be a time in ms since the epoch'),
+  )
 }
 
 export function parseCancel(value: unknown): ApprovalCancel | string {
-  return parse('cancel', value, ['reason', 'at'], (v) =>
-    text('reason', v.reason, LIMITS.reason, false) ??
-    (isTime(v.at) ? null : 'cancel at must be a time in ms since the epoch'))
+  return parse(
+    'cancel',
+    value,
+    ['reason', 'at'],
+    (v) => text('reason', v.reason, LIMITS.reason, false) ?? (isTime(v.at) ? null : 'cancel at must be a time in ms since the epoch'),
+  )
 }
 
 /** The message of a parse result, or null when it parsed. */

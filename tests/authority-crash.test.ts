@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, dropPeerSocket, newSession, waitFor } from './helpers/clients.js'
 import {
-  claim, clientReady, type CoordPeer, fetchAudit, getState, holdersOf, joinCoord, ledger, locksOf, outcomesOf, queueOf, release, runCoordClient, startHuddle, waitOutcome, Watcher, who,
+  claim, clientReady, type CoordPeer, fetchAudit, getState, holdersOf, joinCoord, ledger, locksOf, outcomesOf, queueOf, release, runCoordClient, startHuddle, waitOutcome, Watcher, who, queueEntryOf
 } from './helpers/coordination.js'
 import type { TestServer } from './helpers/server.js'
 
@@ -142,7 +142,7 @@ test('wait and ttl deadlines set before a graceful restart fire after it', async
   const cKey = claim(c, 'c', { resources: ['r'], mode: 'exclusive', ttlMs: 2500 })
   const cGrant = await waitOutcome(c, cKey, ['granted'])
   let queuedAt = 0
-  await waitFor(() => (queuedAt = locksOf(b.doc).get('q')?.queue.find((w) => w.claim === bKey)?.queuedAt ?? 0), 5000, 'b was not queued')
+  await waitFor(() => (queuedAt = queueEntryOf(b.doc, bKey)?.queuedAt ?? 0), 5000, 'b was not queued')
   const expiresAt = locksOf(c.doc).get('r')!.holders[0]!.expiresAt!
   assert.is(expiresAt, cGrant.at + 2500)
   // Graceful stop; the clients (same sessions) reconnect by themselves to the restarted server.

@@ -8,7 +8,7 @@ import * as Y from 'yjs'
 import { newSession, waitFor } from './helpers/clients.js'
 import {
   approvalMap, approvalsOf, claim, claimsOf, clientIds, type CoordPeer, coordJson, fetchAudit, joinCoord, ledger, locksOf, outcomesOf,
-  reconnect, refusedWrites, requestApproval, until, vote, waitConverged, waitOutcome, waitStatus, Watcher, who, type Who,
+  reconnect, refusedWrites, requestApproval, until, vote, waitConverged, waitOutcome, waitStatus, Watcher, who, type Who, queueOf,
 } from './helpers/coordination.js'
 import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
@@ -198,8 +198,7 @@ test('a transaction mixing legitimate and forged writes keeps the first and undo
   await waitConverged(mixer, watcher.peer)
   if (!claimsOf(watcher.doc).has(queued)) problems.push('(a) the legitimate claim was undone')
   if (claimsOf(watcher.doc).has(`${holder.session}:steal`)) problems.push('(a) the claim in another session\'s name stayed')
-  // (the queue shows a new waiter within --queue-lag: docs/authority.md)
-  await waitFor(() => queueOfDb(watcher.doc).includes(queued), 2000, '').catch(() => problems.push(`(a) the legitimate claim is not in locks.db's queue: locks.db = ${JSON.stringify(locksOf(watcher.doc).get('db'))}`))
+  await waitFor(() => queueOfDb(watcher.doc).includes(queued), 2000, '').catch(() => problems.push(`(a) the legitimate claim is not in db's queue: queue = ${JSON.stringify(watcher.doc.getMap('queue').toJSON())}`))
 
   // (b) a claim that is granted at once, plus forged writes to its own outcome and to meta.fence
   let granted = ''
@@ -234,7 +233,7 @@ test('a transaction mixing legitimate and forged writes keeps the first and undo
 })
 
 function queueOfDb(doc: Y.Doc): string[] {
-  return (locksOf(doc).get('db')?.queue ?? []).map((waiter) => waiter.claim)
+  return queueOf(doc, 'db')
 }
 
 test('forgeries carried by sync step 2 (written offline, sent on connect) are undone too', async () => {

@@ -47,13 +47,13 @@ test('a request starts pending, and changed names its status for writing', () =>
   const result = reduce(emptyState(), request({ expiresAt: 100 }, 5))
   assert.ok(result.ok)
   if (!result.ok) return
-  assert.equal(result.state.approvals[KEY], {
+  assert.equal({ ...result.state.approvals[KEY]!, votes: { ...result.state.approvals[KEY]!.votes } }, {
     session: S1,
     request: { title: 'Deploy v2', action: 'deploy', requester: 'req', expiresAt: 100 },
     votes: {},
     status: { state: 'pending', at: 5 },
   })
-  assert.equal(result.changed, { claims: [], locks: [], outcomes: [], approvals: [KEY], fence: false })
+  assert.equal(result.changed, { claims: [], locks: [], queue: [], outcomes: [], approvals: [KEY], fence: false, seq: false })
   assert.equal(result.audit, [{ type: 'request', at: 5, key: KEY, session: S1, actor: 'req', title: 'Deploy v2', action: 'deploy' }])
   assert.equal(deadlines(result.state), [{ at: 100, event: { type: 'approval-expired', at: 100, key: KEY } }])
 })

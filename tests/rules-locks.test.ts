@@ -2,8 +2,17 @@
 import * as fc from 'fast-check'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { deadlines, emptyState, reduce, type AuditEvent, type CoordEvent, type CoordState } from '../server/authority/rules/index.js'
-import type { ClaimValue } from '../shared/coordination.js'
+import {
+  deadlines,
+  emptyState,
+  reduce,
+  stateFromJson,
+  type AuditEvent,
+  type CoordEvent,
+  type CoordState,
+  type StoredState,
+} from '../server/authority/rules/index.js'
+import { type ClaimValue, lockQueues } from '../shared/coordination.js'
 import { actionsArb, simulate } from './rules-sim.js'
 
 const session = (name: string): string => `${name}-session-0000000`
@@ -40,7 +49,7 @@ function refuse(state: CoordState, event: CoordEvent, pattern: RegExp): void {
 }
 
 const holders = (state: CoordState, resource: string): string[] => state.locks[resource]?.holders.map((h) => h.claim) ?? []
-const queue = (state: CoordState, resource: string): string[] => state.locks[resource]?.queue.map((w) => w.claim) ?? []
+const queue = (state: CoordState, resource: string): string[] => (lockQueues(Object.entries(state.queue)).get(resource) ?? []).map((w) => w.claim)
 
 test('a free resource is granted at once with fence + 1, and changed names what to write', () => {
   const result = reduce(emptyState(), claim(A, 'c1', { resources: ['db'], ttlMs: 500 }, 100))
@@ -49,12 +58,14 @@ test('a free resource is granted at once with fence + 1, and changed names what 
   const { state, changed, audit } = result
   assert.equal(state.locks.db, {
     holders: [{ claim: `${A}:c1`, session: A, actor: 'a', mode: 'exclusive', token: 1, grantedAt: 100, expiresAt: 600 }],
-    queue: [],
   })
   assert.equal(state.outcomes[`${A}:c1`], { state: 'granted', at: 100, token: 1 })
   assert.is(state.fence, 1)
-  assert.equal(changed, { claims: [], locks: ['db'], outcomes: [`${A}:c1`], approvals: [], fence: true })
-  assert.equal(audit.map((a) => a.type), ['claim', 'grant'])
+  assert.equal(changed, { claims: [], locks: ['db'], queue: [], outcomes: [`${A}:c1`], approvals: [], fence: true, seq: false })
+  assert.equal(
+    audit.map((a) => a.type),
+    ['claim', 'grant'],
+  )
   assert.is(audit[1]!.token, 1)
 })
 
@@ -75,7 +86,10 @@ test('shared coexists with shared; exclusive waits; a later shared never overtak
   assert.equal(queue(state, 'r'), [`${C}:x`, `${D}:s3`])
   const after = run([release(A, 's1'), release(B, 's2')], state).state
   assert.equal(holders(after, 'r'), [`${C}:x`], 'the exclusive goes first')
-  assert.equal(run([release(C, 'x')], after).state.locks.r!.holders.map((h) => h.token), [4])
+  assert.equal(
+    run([release(C, 'x')], after).state.locks.r!.holders.map((h) => h.token),
+    [4],
+  )
 })
 
 test('all or nothing: a multi-resource claim holds all its resources with one token, or waits on all', () => {
@@ -131,9 +145,15 @@ test('after a release every waiter that is now grantable is granted, in arrival 
   ])
   assert.equal(holders(state, 'r'), [`${B}:s1`, `${D}:s2`])
   assert.equal(holders(state, 's'), [`${C}:only-s`])
-  assert.equal(audit.filter((a) => a.type === 'grant').map((a) => [a.key, a.token]), [
-    [`${A}:x`, 1], [`${B}:s1`, 2], [`${C}:only-s`, 3], [`${D}:s2`, 4],
-  ])
+  assert.equal(
+    audit.filter((a) => a.type === 'grant').map((a) => [a.key, a.token]),
+    [
+      [`${A}:x`, 1],
+      [`${B}:s1`, 2],
+      [`${C}:only-s`, 3],
+      [`${D}:s2`, 4],
+    ],
+  )
 })
 
 test('waitMs 0 is a try-lock: timeout at once if not grantable, granted if free', () => {
@@ -159,7 +179,8 @@ test('waitMs: timeout when still queued at queuedAt + waitMs, never earlier, and
   if (!result.ok) return
   assert.equal(result.state.outcomes[`${B}:x`], { state: 'timeout', at: 111, reason: 'not granted within waitMs 100 ms' })
   assert.equal(holders(result.state, 'q'), [`${C}:q`], 'the waiter behind the timed-out claim is granted')
-  assert.equal(result.changed.locks.sort(), ['q', 'r'])
+  assert.equal(result.changed.locks, ['q'])
+  assert.equal(result.changed.queue.sort(), [`${B}:x`, `${C}:q`])
   assert.ok(result.state.claims[`${B}:x`], 'the claim key stays until its session deletes it')
 })
 
@@ -187,7 +208,10 @@ test('revoke: admins only; every holder loses all its resources with outcome rev
   assert.is(after.outcomes[`${B}:s2`]!.state, 'revoked')
   assert.is(after.locks.other, undefined, 'the revoked claim lost every resource')
   assert.equal(holders(after, 'r'), [`${C}:w`])
-  assert.equal(audit.map((a) => a.type), ['revoke', 'revoke', 'grant'])
+  assert.equal(
+    audit.map((a) => a.type),
+    ['revoke', 'revoke', 'grant'],
+  )
   assert.equal(audit[0]!.by, ['root'])
 })
 
@@ -196,17 +220,24 @@ test('release: holders release, waiters cancel; only the owning session; unknown
   refuse(state, release(A, 'nope'), /there is no claim/)
   refuse(state, { type: 'release', at: 0, key: `${B}:w`, session: A }, /belongs to another session/)
   const cancelled = run([release(B, 'w')], state)
-  assert.equal(cancelled.audit.map((a) => a.type), ['cancel'])
+  assert.equal(
+    cancelled.audit.map((a) => a.type),
+    ['cancel'],
+  )
   assert.equal(queue(cancelled.state, 'r'), [])
   const released = run([release(A, 'h')], cancelled.state)
-  assert.equal(released.audit.map((a) => [a.type, a.token]), [['release', 1]])
+  assert.equal(
+    released.audit.map((a) => [a.type, a.token]),
+    [['release', 1]],
+  )
   assert.is(released.state.locks.r, undefined, 'an empty lock is deleted')
-  assert.equal(released.state.outcomes[`${A}:h`]!.state, 'granted', 'outcomes stay until the session ends')
+  assert.is(released.state.outcomes[`${A}:h`], undefined, 'the outcome goes with its claim')
 })
 
-test('a claim key is never reused while its outcome is kept, and belongs to its session', () => {
-  const { state } = run([claim(A, 'c1', { resources: ['r'] }), release(A, 'c1')])
+test('a claim key is never reused while its claim or outcome is kept, and belongs to its session', () => {
+  const { state } = run([claim(A, 'c1', { resources: ['r'] }), claim(A, 'w0', { resources: ['r'], waitMs: 0 })])
   refuse(state, claim(A, 'c1', { resources: ['r'] }), /already used/)
+  refuse(run([release(A, 'c1')], state).state, claim(A, 'w0', { resources: ['r'] }), /already used/)
   refuse(state, { ...claim(A, 'c2', { resources: ['r'] }), session: B }, /belongs to another session/)
   refuse(state, { ...claim(A, 'c2', { resources: ['r'] }), key: 'bad' }, /bad key/)
 })
@@ -214,7 +245,10 @@ test('a claim key is never reused while its outcome is kept, and belongs to its 
 test('a malformed claim that got through is recorded with outcome invalid and can be deleted', () => {
   const { state, audit } = run([{ type: 'claim', at: 3, key: `${A}:bad`, session: A, actor: 'a', value: { resources: [], mode: 'exclusive' } }])
   assert.equal(state.outcomes[`${A}:bad`], { state: 'invalid', at: 3, reason: 'claim resources must be an array of 1-16 resource names' })
-  assert.equal(audit.map((a) => a.type), ['invalid'])
+  assert.equal(
+    audit.map((a) => a.type),
+    ['invalid'],
+  )
   assert.is(run([release(A, 'bad')], state).state.claims[`${A}:bad`], undefined)
 })
 
@@ -235,20 +269,26 @@ test('session-ended: releases and cancels its claims, drops its claims and outco
   assert.equal(changed.claims.sort(), [`${A}:done`, `${A}:h`, `${A}:w2`])
   assert.ok(changed.outcomes.includes(`${A}:h`) && changed.outcomes.includes(`${A}:done`))
   assert.equal(holders(after, 'r'), [`${B}:w`])
-  assert.equal(audit.map((a) => [a.type, a.reason]), [
-    ['session-end', undefined], ['release', 'session ended'], ['cancel', 'session ended'], ['grant', undefined],
-  ])
+  assert.equal(
+    audit.map((a) => [a.type, a.reason]),
+    [
+      ['session-end', undefined],
+      ['release', 'session ended'],
+      ['cancel', 'session ended'],
+      ['grant', undefined],
+    ],
+  )
 })
 
 test('deadlines: one per claim even across resources, earliest first', () => {
-  const { state } = run([
-    claim(A, 'h', { resources: ['a', 'b'], ttlMs: 300 }, 0),
-    claim(B, 'w', { resources: ['a', 'b'], waitMs: 100 }, 50),
-  ])
-  assert.equal(deadlines(state).map((d) => [d.at, d.event.type, d.event.key]), [
-    [150, 'wait-timeout', `${B}:w`],
-    [300, 'ttl-expired', `${A}:h`],
-  ])
+  const { state } = run([claim(A, 'h', { resources: ['a', 'b'], ttlMs: 300 }, 0), claim(B, 'w', { resources: ['a', 'b'], waitMs: 100 }, 50)])
+  assert.equal(
+    deadlines(state).map((d) => [d.at, d.event.type, d.event.key]),
+    [
+      [150, 'wait-timeout', `${B}:w`],
+      [300, 'ttl-expired', `${A}:h`],
+    ],
+  )
 })
 
 test('reduce refuses nonsense events and never mutates its input', () => {
@@ -258,6 +298,73 @@ test('reduce refuses nonsense events and never mutates its input', () => {
   refuse(state, { ...release(A, 'h'), at: Number.NaN }, /finite/)
   run([claim(B, 'w', { resources: ['r'] }), release(A, 'h'), { type: 'session-ended', at: 2, session: B }], state)
   assert.is(JSON.stringify(state), frozen)
+})
+
+test('a handoff among 100 waiters writes one lock, one queue entry and two outcomes', () => {
+  const sessions = Array.from({ length: 101 }, (_, i) => `s${String(i).padStart(3, '0')}-session-0000000`)
+  const { state } = run(sessions.map((s, i) => claim(s, 'c', { resources: ['hot'] }, i)))
+  assert.is(queue(state, 'hot').length, 100)
+  const result = reduce(state, release(sessions[0]!, 'c', 200))
+  assert.ok(result.ok)
+  if (!result.ok) return
+  assert.equal(result.changed, {
+    claims: [],
+    locks: ['hot'],
+    queue: [`${sessions[1]}:c`],
+    outcomes: [`${sessions[0]}:c`, `${sessions[1]}:c`],
+    approvals: [],
+    fence: true,
+    seq: false,
+  })
+  assert.equal(holders(result.state, 'hot'), [`${sessions[1]}:c`])
+  assert.equal(
+    queue(result.state, 'hot'),
+    sessions.slice(2).map((s) => `${s}:c`),
+  )
+})
+
+test('a checkpoint of layout 1 (waiters inside locks) upgrades to queue entries in the same order, keeping holders and fence', () => {
+  const waiter = (s: string, id: string, queuedAt: number) => ({
+    claim: `${s}:${id}`,
+    session: s,
+    actor: s.split('-')[0]!,
+    mode: 'exclusive' as const,
+    queuedAt,
+  })
+  const { state: now } = run(
+    [
+      claim(A, 'h', { resources: ['x'] }),
+      claim(B, 'xy', { resources: ['x', 'y'] }, 5),
+      claim(C, 'y', { resources: ['y'] }, 5),
+      claim(D, 'x', { resources: ['x'] }, 6),
+    ],
+    { ...emptyState(), fence: 41 },
+  )
+  const holder = now.locks.x!.holders[0]!
+  const old = {
+    claims: now.claims,
+    // C arrived after B with the same queuedAt and a smaller key: only the old queues' order says so.
+    locks: { x: { holders: [holder], queue: [waiter(B, 'xy', 5), waiter(D, 'x', 6)] }, y: { holders: [], queue: [waiter(B, 'xy', 5), waiter(C, 'y', 5)] } },
+    outcomes: { ...now.outcomes, ...Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`${B}:gone${i}`, { state: 'granted', at: i, token: i + 1 }])) },
+    approvals: {},
+    fence: 42,
+  } as unknown as StoredState
+  const state = stateFromJson(JSON.parse(JSON.stringify(old)))
+  assert.equal(state.locks.x, { holders: [holder] })
+  assert.is(state.locks.y, undefined, 'a lock without holders has no entry')
+  assert.equal(queue(state, 'x'), [`${B}:xy`, `${D}:x`])
+  assert.equal(queue(state, 'y'), [`${B}:xy`, `${C}:y`])
+  assert.is(state.seq, 3)
+  assert.is(state.fence, 42)
+  assert.equal(state.queue[`${B}:xy`], { resources: ['x', 'y'], mode: 'exclusive', actor: 'b', session: B, seq: 1, queuedAt: 5 })
+  const gone = Object.keys(state.outcomes).filter((key) => key.includes(':gone'))
+  assert.is(gone.length, 64, 'outcomes of claims already gone: the 64 newest per session')
+  assert.not.ok(gone.includes(`${B}:gone0`))
+  // The upgraded state runs on: releasing the holder grants B (x and y), token 43; C still waits.
+  const after = run([release(A, 'h', 10)], state).state
+  assert.equal(holders(after, 'x'), [`${B}:xy`])
+  assert.is(after.locks.x!.holders[0]!.token, 43)
+  assert.equal(queue(after, 'y'), [`${C}:y`])
 })
 
 test('property: lock invariants hold for random interleavings of 60 sessions', () => {

@@ -11,6 +11,7 @@ import {
   emptyState,
   reduce,
   replay,
+  stateFromJson,
   Y_MAP,
   type ApprovalEntry,
   type CoordEvent,
@@ -19,7 +20,7 @@ import {
   type WriteCheck,
   type Writer,
 } from '../server/authority/rules/index.js'
-import type { ApprovalRequest, ApprovalStatus, LockMode, LockValue } from '../shared/coordination.js'
+import { type ApprovalRequest, type ApprovalStatus, type LockMode, type LockValue, type LockWaiter, lockQueues } from '../shared/coordination.js'
 import type { Kind, Role } from '../shared/roles.js'
 
 export const RESOURCES = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5']
@@ -57,7 +58,9 @@ export function actionsArb(weights: Weights, maxLength: number): fc.Arbitrary<Ac
   const pick = fc.nat(1000)
   const arbs: Record<Action['t'], fc.Arbitrary<Action>> = {
     claim: fc.record({
-      t: fc.constant('claim' as const), w, dt,
+      t: fc.constant('claim' as const),
+      w,
+      dt,
       res: fc.subarray(RESOURCES, { minLength: 1, maxLength: 3 }),
       mode: fc.constantFrom<LockMode>('exclusive', 'shared', 'shared'),
       waitMs: fc.option(fc.constantFrom(0, 20, 100, 500), { nil: undefined }),
@@ -69,7 +72,9 @@ export function actionsArb(weights: Weights, maxLength: number): fc.Arbitrary<Ac
     early: fc.record({ t: fc.constant('early' as const), pick, dt }),
     revoke: fc.record({ t: fc.constant('revoke' as const), w, r: fc.nat(RESOURCES.length - 1), dt }),
     request: fc.record({
-      t: fc.constant('request' as const), w, dt,
+      t: fc.constant('request' as const),
+      w,
+      dt,
       approvers: fc.option(fc.subarray(APPROVER_CHOICES, { minLength: 1, maxLength: 4 }), { nil: undefined }),
       quorum: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
       self: fc.boolean(),
@@ -79,9 +84,7 @@ export function actionsArb(weights: Weights, maxLength: number): fc.Arbitrary<Ac
     cancel: fc.record({ t: fc.constant('cancel' as const), w, pick, dt }),
     forge: fc.record({ t: fc.constant('forge' as const), w, kind: fc.nat(FORGERIES - 1), pick, dt }),
   }
-  const weighted = (Object.keys(arbs) as Action['t'][])
-    .filter((t) => weights[t] > 0)
-    .map((t) => ({ arbitrary: arbs[t], weight: weights[t] }))
+  const weighted = (Object.keys(arbs) as Action['t'][]).filter((t) => weights[t] > 0).map((t) => ({ arbitrary: arbs[t], weight: weights[t] }))
   return fc.array(fc.oneof(...weighted), { minLength: Math.ceil(maxLength / 2), maxLength, size: 'max' })
 }
 
@@ -106,16 +109,26 @@ class Sim {
     this.now += a.dt
     const writer = 'w' in a ? WRITERS[a.w]! : WRITERS[0]!
     switch (a.t) {
-      case 'claim': return this.claim(writer, a)
-      case 'release': return this.release(writer, a.pick)
-      case 'end': return void this.apply({ type: 'session-ended', at: this.now, session: writer.session })
-      case 'fire': return this.fire(a.pick)
-      case 'early': return this.early(a.pick)
-      case 'revoke': return this.revoke(writer, RESOURCES[a.r]!)
-      case 'request': return this.request(writer, a)
-      case 'vote': return this.vote(writer, a.pick, a.approve)
-      case 'cancel': return this.cancel(writer, a.pick)
-      case 'forge': return forge(this, writer, a.kind, a.pick)
+      case 'claim':
+        return this.claim(writer, a)
+      case 'release':
+        return this.release(writer, a.pick)
+      case 'end':
+        return void this.apply({ type: 'session-ended', at: this.now, session: writer.session })
+      case 'fire':
+        return this.fire(a.pick)
+      case 'early':
+        return this.early(a.pick)
+      case 'revoke':
+        return this.revoke(writer, RESOURCES[a.r]!)
+      case 'request':
+        return this.request(writer, a)
+      case 'vote':
+        return this.vote(writer, a.pick, a.approve)
+      case 'cancel':
+        return this.cancel(writer, a.pick)
+      case 'forge':
+        return forge(this, writer, a.kind, a.pick)
     }
   }
 
@@ -196,8 +209,11 @@ class Sim {
   private request(writer: Writer, a: Action & { t: 'request' }): void {
     const key = this.nextKey(writer, 'a')
     const request = {
-      title: 'Deploy', action: 'deploy', requester: writer.actor,
-      ...def('approvers', a.approvers), ...def('quorum', a.quorum),
+      title: 'Deploy',
+      action: 'deploy',
+      requester: writer.actor,
+      ...def('approvers', a.approvers),
+      ...def('quorum', a.quorum),
       ...(a.self ? { allowSelfApproval: true } : {}),
       ...def('expiresAt', a.expiresIn === undefined ? undefined : this.now + a.expiresIn),
     }
@@ -252,16 +268,28 @@ function forge(sim: Sim, writer: Writer, kind: number, pick: number): void {
     assert.ok(checkWrite({ ...check, writer }) !== null, `forged write refused: ${JSON.stringify(check)}`)
   const rejected = (event: CoordEvent): void => assert.not.ok(sim.apply(event).ok, `forged event refused: ${event.type}`)
   switch (kind) {
-    case 0: return refused({ type: 'locks', key: 'r0', before: sim.state.locks.r0, after: { holders: [], queue: [] } })
-    case 1: return refused({ type: 'outcomes', key: someClaim ?? 'x', before: undefined, after: { state: 'granted', at: 1, token: 1 } })
-    case 2: return refused({ type: 'meta', key: 'fence', before: sim.state.fence, after: 0 })
-    case 3: return refused({ type: 'claims', key: `${other.session}:stolen`, before: undefined, after: value })
-    case 4: return someClaim ? refused({ type: 'claims', key: someClaim, before: {}, after: value }) : undefined
-    case 5: return approval ? refused({ type: 'approvals', key: approval, subKey: 'status', before: undefined, after: { state: 'approved', at: 1 } }) : undefined
-    case 6: return approval ? refused({ type: 'approvals', key: approval, subKey: `vote:${other.actor}`, before: undefined, after: { decision: 'approve', at: 1 } }) : undefined
-    case 7: return refused({ type: 'evil', key: 'x', before: undefined, after: 1 })
-    case 8: return refused({ type: 'sessions', key: writer.session, before: undefined, after: { role: 'admin' } })
-    case 9: return refused({ type: 'activity', key: '0', before: undefined, after: 'hello' })
+    case 0:
+      return refused({ type: pick % 2 ? 'queue' : 'locks', key: 'r0', before: sim.state.locks.r0, after: { holders: [] } })
+    case 1:
+      return refused({ type: 'outcomes', key: someClaim ?? 'x', before: undefined, after: { state: 'granted', at: 1, token: 1 } })
+    case 2:
+      return refused({ type: 'meta', key: 'fence', before: sim.state.fence, after: 0 })
+    case 3:
+      return refused({ type: 'claims', key: `${other.session}:stolen`, before: undefined, after: value })
+    case 4:
+      return someClaim ? refused({ type: 'claims', key: someClaim, before: {}, after: value }) : undefined
+    case 5:
+      return approval ? refused({ type: 'approvals', key: approval, subKey: 'status', before: undefined, after: { state: 'approved', at: 1 } }) : undefined
+    case 6:
+      return approval
+        ? refused({ type: 'approvals', key: approval, subKey: `vote:${other.actor}`, before: undefined, after: { decision: 'approve', at: 1 } })
+        : undefined
+    case 7:
+      return refused({ type: 'evil', key: 'x', before: undefined, after: 1 })
+    case 8:
+      return refused({ type: 'sessions', key: writer.session, before: undefined, after: { role: 'admin' } })
+    case 9:
+      return refused({ type: 'activity', key: '0', before: undefined, after: 'hello' })
     case 10: {
       const theirs = claimKeys.find((key) => sim.state.claims[key]!.session !== writer.session)
       return theirs ? rejected({ type: 'release', at: sim.now, key: theirs, session: writer.session }) : undefined
@@ -273,7 +301,14 @@ function forge(sim: Sim, writer: Writer, kind: number, pick: number): void {
     }
     case 12: {
       const key = sim.nextKey(writer, 'a')
-      return rejected({ type: 'request', at: sim.now, key, session: writer.session, actor: writer.actor, request: { title: 't', action: 'a', requester: other.actor } })
+      return rejected({
+        type: 'request',
+        at: sim.now,
+        key,
+        session: writer.session,
+        actor: writer.actor,
+        request: { title: 't', action: 'a', requester: other.actor },
+      })
     }
     case 13: {
       // A malformed claim that got past the glue is recorded with outcome `invalid`.
@@ -293,8 +328,11 @@ function forge(sim: Sim, writer: Writer, kind: number, pick: number): void {
 function eligible(request: ApprovalRequest, voter: { actor: string; kind: Kind; role: Role }): boolean {
   const votes = voter.kind === 'human' && (voter.role === 'approver' || voter.role === 'admin')
   const self = voter.actor !== request.requester || request.allowSelfApproval === true
-  const listed = request.approvers === undefined || request.approvers.includes(voter.actor) ||
-    request.approvers.includes('approver') || (voter.role === 'admin' && request.approvers.includes('admin'))
+  const listed =
+    request.approvers === undefined ||
+    request.approvers.includes(voter.actor) ||
+    request.approvers.includes('approver') ||
+    (voter.role === 'admin' && request.approvers.includes('admin'))
   return votes && self && listed
 }
 
@@ -303,7 +341,11 @@ function checkTransition(sim: Sim, before: CoordState, result: ReduceResult & { 
   if (event.type === 'claim') sim.arrival.set(event.key, sim.arrival.size)
   // Fencing: one fresh token per grant, fence + 1 each time, never reused.
   const tokens = audit.filter((a) => a.type === 'grant').map((a) => a.token!)
-  assert.equal(tokens, tokens.map((_, i) => before.fence + 1 + i), 'grants take fence + 1, in order')
+  assert.equal(
+    tokens,
+    tokens.map((_, i) => before.fence + 1 + i),
+    'grants take fence + 1, in order',
+  )
   assert.is(after.fence, before.fence + tokens.length, 'fence is the last token')
   assert.is(changed.fence, tokens.length > 0)
   for (const token of tokens) {
@@ -311,7 +353,7 @@ function checkTransition(sim: Sim, before: CoordState, result: ReduceResult & { 
     sim.tokens.add(token)
   }
   for (const grant of audit.filter((a) => a.type === 'grant')) {
-    const queued = Object.values(before.locks).some((lock) => lock.queue.some((w) => w.claim === grant.key))
+    const queued = before.queue[grant.key!] !== undefined
     assert.ok(queued || (event.type === 'claim' && event.key === grant.key), 'only the new claim or a waiter is granted')
   }
   checkChanged(before, result, event)
@@ -341,38 +383,63 @@ function checkChanged(before: CoordState, result: ReduceResult & { ok: true }, e
   assert.equal(changed.claims, event.type === 'session-ended' ? dropped : [], 'only the server deletes of an ended session are listed')
 }
 
+/** Each lock's waiters in arrival order. */
+function queuesOf(state: CoordState): Map<string, LockWaiter[]> {
+  return lockQueues(Object.entries(state.queue))
+}
+
 function checkState(sim: Sim): void {
   const { state } = sim
-  assert.equal(JSON.parse(JSON.stringify(state)), state, 'the state is plain JSON')
-  for (const [resource, lock] of Object.entries(state.locks)) checkLock(sim, resource, lock)
+  const queues = queuesOf(state)
+  assert.ok(isDeepStrictEqual(stateFromJson(JSON.parse(JSON.stringify(state))), state), 'the state is plain JSON (null-prototype records)')
+  for (const [key, entry] of Object.entries(state.queue)) {
+    assert.ok(entry.seq >= 1 && entry.seq <= state.seq, `queue entry ${key} has seq ${entry.seq} outside 1..${state.seq}`)
+    assert.equal(entry.resources, state.claims[key]?.value?.resources, `queue entry ${key} names its claim's resources`)
+  }
+  for (const resource of new Set([...Object.keys(state.locks), ...queues.keys()]))
+    checkLock(sim, resource, state.locks[resource] ?? { holders: [] }, queues.get(resource) ?? [])
   for (const [key, record] of Object.entries(state.claims)) {
     if (!record.value) continue
     const holders = record.value.resources.map((r) => state.locks[r]?.holders.find((h) => h.claim === key))
-    const queued = record.value.resources.map((r) => state.locks[r]?.queue.some((w) => w.claim === key) ?? false)
+    const queued = record.value.resources.map((r) => queues.get(r)?.some((w) => w.claim === key) ?? false)
     assert.ok(holders.every(Boolean) || holders.every((h) => !h), `claim ${key} holds some of its resources`)
     assert.ok(queued.every(Boolean) || queued.every((q) => !q), `claim ${key} waits for some of its resources`)
     assert.not.ok(holders[0] && queued[0], `claim ${key} both holds and waits`)
     if (holders[0]) {
-      assert.ok(holders.every((h) => h!.token === holders[0]!.token), 'one token per grant')
+      assert.ok(
+        holders.every((h) => h!.token === holders[0]!.token),
+        'one token per grant',
+      )
       assert.equal(state.outcomes[key], { state: 'granted', at: holders[0].grantedAt, token: holders[0].token })
     }
-    if (queued[0]) assert.ok(isBlocked(state, key, record.value.resources, record.value.mode), `waiter ${key} could be granted`)
+    if (queued[0]) assert.ok(isBlocked(state, queues, key, record.value.resources, record.value.mode), `waiter ${key} could be granted`)
   }
   checkNoDeadlock(sim)
   for (const [key, entry] of Object.entries(state.approvals)) checkApproval(sim, key, entry)
 }
 
-function checkLock(sim: Sim, resource: string, lock: LockValue): void {
-  assert.ok(lock.holders.length + lock.queue.length > 0, 'empty locks are deleted')
-  if (lock.holders.length > 1) assert.ok(lock.holders.every((h) => h.mode === 'shared'), `two holders of ${resource}, not all shared`)
-  for (const entry of [...lock.holders, ...lock.queue]) {
+function checkLock(sim: Sim, resource: string, lock: LockValue, queue: LockWaiter[]): void {
+  if (resource in sim.state.locks) assert.ok(lock.holders.length > 0, 'locks without holders are deleted')
+  if (lock.holders.length > 1)
+    assert.ok(
+      lock.holders.every((h) => h.mode === 'shared'),
+      `two holders of ${resource}, not all shared`,
+    )
+  for (const entry of [...lock.holders, ...queue]) {
     const record = sim.state.claims[entry.claim]
-    assert.ok(record?.value?.resources.includes(resource) && record.session === entry.session && record.actor === entry.actor, `orphan entry ${entry.claim} on ${resource}`)
+    assert.ok(
+      record?.value?.resources.includes(resource) && record.session === entry.session && record.actor === entry.actor,
+      `orphan entry ${entry.claim} on ${resource}`,
+    )
   }
-  const order = lock.queue.map((w) => sim.arrival.get(w.claim)!)
-  assert.equal(order, [...order].sort((a, b) => a - b), `queue of ${resource} is in arrival order`)
+  const order = queue.map((w) => sim.arrival.get(w.claim)!)
+  assert.equal(
+    order,
+    [...order].sort((a, b) => a - b),
+    `queue of ${resource} is in arrival order`,
+  )
   for (const holder of lock.holders) {
-    for (const waiter of lock.queue) {
+    for (const waiter of queue) {
       if (holder.mode === 'exclusive' || waiter.mode === 'exclusive') {
         assert.ok(sim.arrival.get(holder.claim)! < sim.arrival.get(waiter.claim)!, `${holder.claim} overtook ${waiter.claim} on ${resource}`)
       }
@@ -383,20 +450,23 @@ function checkLock(sim: Sim, resource: string, lock: LockValue): void {
 
 /** The earliest waiter of all waits only for holders, which never wait: someone always progresses. */
 function checkNoDeadlock(sim: Sim): void {
-  const waiters = Object.values(sim.state.locks).flatMap((lock) => lock.queue)
+  const waiters = Object.entries(sim.state.queue).map(([claim, entry]) => ({ claim, ...entry }))
   if (waiters.length === 0) return
   const first = waiters.reduce((a, b) => (sim.arrival.get(a.claim)! <= sim.arrival.get(b.claim)! ? a : b))
   const resources = sim.state.claims[first.claim]!.value!.resources
-  const heldAgainst = resources.some((r) => sim.state.locks[r]!.holders.some((h) => h.mode === 'exclusive' || first.mode === 'exclusive'))
+  const heldAgainst = resources.some((r) => (sim.state.locks[r]?.holders ?? []).some((h) => h.mode === 'exclusive' || first.mode === 'exclusive'))
   assert.ok(heldAgainst, `earliest waiter ${first.claim} is not blocked by any holder`)
 }
 
-function isBlocked(state: CoordState, key: string, resources: string[], mode: LockMode): boolean {
+function isBlocked(state: CoordState, queues: Map<string, LockWaiter[]>, key: string, resources: string[], mode: LockMode): boolean {
   const clash = (other: LockMode): boolean => other === 'exclusive' || mode === 'exclusive'
   return resources.some((r) => {
-    const lock = state.locks[r]!
-    const ahead = lock.queue.slice(0, lock.queue.findIndex((w) => w.claim === key))
-    return lock.holders.some((h) => clash(h.mode)) || ahead.some((w) => clash(w.mode))
+    const queue = queues.get(r) ?? []
+    const ahead = queue.slice(
+      0,
+      queue.findIndex((w) => w.claim === key),
+    )
+    return (state.locks[r]?.holders ?? []).some((h) => clash(h.mode)) || ahead.some((w) => clash(w.mode))
   })
 }
 
@@ -412,13 +482,24 @@ function checkApproval(sim: Sim, key: string, entry: ApprovalEntry): void {
   switch (status.state) {
     case 'approved':
       assert.ok(new Set(by).size === by.length && by.length >= (request.quorum ?? 1), 'quorum of distinct actors')
-      assert.ok(by.every((actor) => votes[actor]?.decision === 'approve'), 'approved by approvals')
+      assert.ok(
+        by.every((actor) => votes[actor]?.decision === 'approve'),
+        'approved by approvals',
+      )
       assert.ok(status.at < (request.expiresAt ?? Infinity), 'never approved after expiresAt')
       break
-    case 'rejected': assert.is(votes[by[0]!]?.decision, 'reject'); break
-    case 'cancelled': assert.ok(entry.cancel && by[0] === request.requester, 'cancelled by the requester'); break
-    case 'expired': assert.ok(status.at >= (request.expiresAt ?? Infinity), 'expired at expiresAt'); break
-    case 'pending': assert.is(entry.cancel, undefined); break
+    case 'rejected':
+      assert.is(votes[by[0]!]?.decision, 'reject')
+      break
+    case 'cancelled':
+      assert.ok(entry.cancel && by[0] === request.requester, 'cancelled by the requester')
+      break
+    case 'expired':
+      assert.ok(status.at >= (request.expiresAt ?? Infinity), 'expired at expiresAt')
+      break
+    case 'pending':
+      assert.is(entry.cancel, undefined)
+      break
   }
 }
 

@@ -21,8 +21,8 @@ for (const value of ['0', '2', '-0.5', 'a tenth']) {
   })
 }
 
-test('--queue-lag takes a duration and says how to write one', async () => {
-  const cli = await runCli(['serve', '--memory', '--port', '0', '--queue-lag', 'soon'])
+test('--lease-grace takes a duration and says how to write one', async () => {
+  const cli = await runCli(['serve', '--memory', '--port', '0', '--lease-grace', 'soon'])
   assert.is(cli.code, 1)
   assert.match(cli.stderr, 'bad duration "soon": write a number with a unit, e.g. 500ms, 30s')
 })
@@ -35,8 +35,8 @@ for (const [flag, value] of [['--max-connections', '0'], ['--link-attempts', 'ma
   })
 }
 
-test('--broadcast-share 1 and --queue-lag 0 are taken: locks work, a waiter is queued', async () => {
-  server = await startHuddle(['--broadcast-share', '1', '--queue-lag', '0'])
+test('--broadcast-share 1 is taken: locks work, a waiter is queued', async () => {
+  server = await startHuddle(['--broadcast-share', '1'])
   const ws = 'flags'
   const holder = await joinCoord(server, ws, await who('holder', 'editor'))
   await waitOutcome(holder, claim(holder, 'h', { resources: ['db'], mode: 'exclusive' }), ['granted'])

@@ -1,7 +1,7 @@
 // `huddle request`, `huddle approve`, `huddle reject` and `huddle approvals`.
 import { constants } from 'node:os'
 import type { Command } from 'commander'
-import type { ApprovalState, Decision } from '../../shared/coordination.js'
+import { APPROVAL_STATES, type ApprovalState, type Decision } from '../../shared/coordination.js'
 import { approvalLink } from '../../shared/dashboard-links.js'
 import type { RequestOptions } from '../approvals.js'
 import { describeApprovalState, formatDuration } from '../describe.js'
@@ -25,7 +25,7 @@ interface RequestFlags extends ConnectionFlags {
 /** `request --wait` exit statuses, by final state. */
 const EXIT_BY_STATE: Record<ApprovalState, number> = { approved: 0, rejected: 1, expired: 2, cancelled: 2, pending: 2 } // pending: never final
 const PROGRESS_EVERY_MS = 30_000
-const STATES: ApprovalState[] = ['pending', 'approved', 'rejected', 'expired', 'cancelled']
+const STATES: readonly ApprovalState[] = APPROVAL_STATES
 
 export function registerApprovalCommands(program: Command): void {
   withConnectionOptions(program.command('request'))

@@ -4,6 +4,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js'
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
+import { APPROVAL_STATES } from '../../shared/coordination.js'
 import { parseDuration } from '../../shared/duration.js'
 import { describeApprovalState, describeLock, describeWait } from '../describe.js'
 import { HuddleError } from '../errors.js'
@@ -119,7 +120,7 @@ export function registerTools(server: McpServer, client: () => Promise<Huddle>):
   server.registerTool('list_approvals', {
     description: 'List the approvals of the workspace, optionally only those in one state.',
     inputSchema: {
-      state: z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']).optional(),
+      state: z.enum(APPROVAL_STATES).optional(),
     },
     annotations: readOnly,
   }, guard(async (args, huddle) => ({ approvals: huddle.approvals.list(args.state ? { state: args.state } : {}).map((info) => approvalJson(huddle, info)) })))

@@ -1,7 +1,8 @@
 // The workspace's coordination document (docs/design.md §4) read as plain values for the panels, with
 // one batched change signal for document updates and one for presence.
 import * as Y from 'yjs'
-import type { ActivityEntry, LockValue, SessionValue } from '../../shared/coordination.js'
+import type { ActivityEntry, LockHolder, LockValue, LockWaiter, QueueEntry, SessionValue } from '../../shared/coordination.js'
+import { lockQueues } from '../../shared/coordination.js'
 import { type ApprovalInfo, approvalInfos } from '../../client-lib/views.js'
 import type { Me } from './auth.js'
 import { DocumentConnection } from './connection.js'
@@ -14,6 +15,12 @@ export type { ActivityEntry }
 /** An approval as the client library reads it (votes counted, what is still needed). */
 export type ApprovalView = ApprovalInfo
 
+/** A resource's holders and its waiters in arrival order. */
+export interface LockView {
+  holders: LockHolder[]
+  queue: LockWaiter[]
+}
+
 export interface SessionView extends SessionValue {
   id: string
 }
@@ -22,6 +29,7 @@ export class WorkspaceModel {
   readonly connection: DocumentConnection
   readonly doc: Y.Doc
   readonly locks: Y.Map<LockValue>
+  readonly queue: Y.Map<QueueEntry>
   readonly approvals: Y.Map<unknown>
   readonly sessions: Y.Map<SessionValue>
   readonly activity: Y.Array<ActivityEntry>
@@ -32,6 +40,7 @@ export class WorkspaceModel {
     this.connection = new DocumentConnection({ room: workspace, token: me.token, session })
     this.doc = this.connection.doc
     this.locks = this.doc.getMap('locks')
+    this.queue = this.doc.getMap('queue')
     this.approvals = this.doc.getMap('approvals')
     this.sessions = this.doc.getMap('sessions')
     this.activity = this.doc.getArray('activity')
@@ -74,8 +83,10 @@ export class WorkspaceModel {
     return [...this.awareness.getStates().entries()].map(([clientID, state]) => ({ clientID, state: state as PresenceState }))
   }
 
-  lockList(): Array<[string, LockValue]> {
-    return [...this.locks.entries()].sort(([a], [b]) => a.localeCompare(b))
+  lockList(): Array<[string, LockView]> {
+    const queues = lockQueues(this.queue.entries())
+    const resources = new Set([...this.locks.keys(), ...queues.keys()])
+    return [...resources].sort((a, b) => a.localeCompare(b)).map((resource) => [resource, { holders: this.locks.get(resource)?.holders ?? [], queue: queues.get(resource) ?? [] }])
   }
 
   /** Every approval the server accepted (it has a status), oldest status first. */

@@ -26,7 +26,7 @@ export function clientWrites(doc: Y.Doc, transaction: Y.Transaction): ClientWrit
   for (const [type, keys] of transaction.changed as Map<Type, Set<string | null>>) {
     const name = names.get(type)
     const parent = type._item ? names.get(type._item.parent as Type) : undefined
-    const approvalKey = parent === 'approvals' ? type._item?.parentSub ?? undefined : undefined
+    const approvalKey = parent === 'approvals' ? (type._item?.parentSub ?? undefined) : undefined
     if (name === undefined && approvalKey === undefined) {
       illegal.push({ type, name: 'nested content' })
       continue

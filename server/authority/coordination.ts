@@ -8,7 +8,7 @@ import type { AuditLog } from '../audit/log.js'
 import type { DocumentHook, UnloadReason, WriteContext, Writer } from '../rooms/hooks.js'
 import { log } from '../log.js'
 import type { Storage as Store } from '../store/storage.js'
-import { type CoordState, reduce, emptyState, type CoordEvent } from './rules/index.js'
+import { type CoordState, reduce, emptyState, type CoordEvent, stateFromJson, type StoredState } from './rules/index.js'
 import { WorkspaceAuthority, type WorkspaceDeps } from './workspace.js'
 
 /** Accepted events between checkpoints of the authority state. */
@@ -16,10 +16,11 @@ const CHECKPOINT_EVERY = 200
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-interface Checkpoint {
+interface Checkpoint<S = CoordState> {
   /** the audit entry the state includes, up to and with */
   seq: number
-  state: CoordState
+  /** read back through `stateFromJson`, which also upgrades one of layout 1 */
+  state: S
 }
 
 export class CoordinationAuthority implements DocumentHook {
@@ -27,7 +28,11 @@ export class CoordinationAuthority implements DocumentHook {
   private readonly workspaces = new Map<string, WorkspaceAuthority>()
   private readonly sinceCheckpoint = new Map<string, number>()
 
-  constructor(private readonly store: Store, private readonly audit: AuditLog, private readonly timing: Pick<WorkspaceDeps, 'leaseGraceMs' | 'queueLagMs'>) {}
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    private readonly timing: Pick<WorkspaceDeps, 'leaseGraceMs'>,
+  ) {}
 
   matches(room: RoomName): boolean {
     return room.path === null
@@ -108,8 +113,8 @@ export class CoordinationAuthority implements DocumentHook {
 
   private async loadState(workspace: string): Promise<CoordState> {
     const stored = await this.store.get(checkpointKey(workspace))
-    const checkpoint: Checkpoint = stored ? JSON.parse(decoder.decode(stored)) : { seq: 0, state: emptyState() }
-    let state = checkpoint.state
+    const checkpoint: Checkpoint<StoredState> = stored ? JSON.parse(decoder.decode(stored)) : { seq: 0, state: emptyState() }
+    let state = stateFromJson(checkpoint.state)
     for await (const event of replayInputs(this.audit, workspace, checkpoint.seq)) {
       const result = reduce(state, event)
       if (result.ok) state = result.state

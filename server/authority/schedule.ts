@@ -50,10 +50,13 @@ export class Schedule {
 
   startGrace(session: string, ms: number): void {
     this.cancelGrace(session)
-    const timer = setTimeout(() => {
-      this.grace.delete(session)
-      this.handlers.onGraceOver(session)
-    }, Math.min(MAX_DELAY, ms))
+    const timer = setTimeout(
+      () => {
+        this.grace.delete(session)
+        this.handlers.onGraceOver(session)
+      },
+      Math.min(MAX_DELAY, ms),
+    )
     this.grace.set(session, timer)
   }
 

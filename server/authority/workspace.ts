@@ -1,8 +1,8 @@
 // The authority of one workspace: it judges every client write to the coordination document with
 // the pure rules, undoes refused writes in the same transaction, writes the rules' results back,
 // and drives the server's own events (timers, sessions ending, admin revokes).
-import * as Y from 'yjs'
-import type { SessionValue } from '../../shared/coordination.js'
+import type * as Y from 'yjs'
+import { META, type SessionValue } from '../../shared/coordination.js'
 import type { AuditLog } from '../audit/log.js'
 import type { Writer as HookWriter, WriteContext } from '../rooms/hooks.js'
 import { type ClientWrites, clientWrites, type KeyWrite, keysOfNewMap } from './client-writes.js'
@@ -18,15 +18,6 @@ export const ACTIVITY_LIMIT = 300
 export interface WorkspaceDeps {
   audit: AuditLog
   leaseGraceMs: number
-  /**
-   * A claim that has to wait shows up in its lock's queue at most this many ms later, together
-   * with the lock's next change. The queue is the bulk of a busy lock's value and every member of
-   * the workspace receives each rewrite: agents queueing again right after their release would
-   * otherwise cost two full rewrites per handoff, and n agents claiming at once n rewrites of a
-   * growing queue. Grants, releases and removals from a queue are written at once; a waiter's
-   * place in the order is fixed when its claim arrives, whenever the queue shows it.
-   */
-  queueLagMs: number
   /** called after each accepted event, e.g. to checkpoint the state */
   onCommit(authority: WorkspaceAuthority): void
 }
@@ -35,7 +26,6 @@ export class WorkspaceAuthority {
   private readonly maps: CoordinationMaps
   private readonly live = new Map<string, number>()
   private readonly schedule: Schedule
-  private laggingTimer: NodeJS.Timeout | null = null
 
   constructor(
     readonly workspace: string,
@@ -43,14 +33,14 @@ export class WorkspaceAuthority {
     public state: CoordState,
     private readonly deps: WorkspaceDeps,
   ) {
-    this.maps = new CoordinationMaps(doc, deps.queueLagMs > 0)
+    this.maps = new CoordinationMaps(doc)
     this.schedule = new Schedule({
       onDeadlines: (events) => this.serverWrite(() => events.forEach((event) => this.apply(event))),
       onGraceOver: (session) => this.endSession(session),
     })
     this.publishGrace()
     // a transaction that changes nothing sends nothing
-    this.serverWrite(() => this.maps.reconcileLocks(this.state))
+    this.serverWrite(() => this.maps.reconcile(this.state))
     this.resumeSessions()
     this.schedule.deadlines(this.state)
   }
@@ -104,7 +94,8 @@ export class WorkspaceAuthority {
   private undoIllegal(context: WriteContext, writer: Writer, illegal: ClientWrites['illegal']): void {
     for (const { type, name } of illegal) {
       deleteInserted(context.transaction, type)
-      const reason = checkWrite({ type: name, key: '', before: undefined, after: null, writer }) ?? `${name} holds keyed values only; list content is not allowed`
+      const reason =
+        checkWrite({ type: name, key: '', before: undefined, after: null, writer }) ?? `${name} holds keyed values only; list content is not allowed`
       this.refused(context, { type: name, key: '' }, reason)
     }
   }
@@ -128,9 +119,8 @@ export class WorkspaceAuthority {
   private apply(event: CoordEvent): string | null {
     const result = reduce(this.state, event)
     if (!result.ok) return result.reason
-    const previous = this.state
     this.state = result.state
-    if (this.maps.writeBack(result, this.state, previous)) this.scheduleLagging()
+    this.maps.writeBack(result, this.state)
     this.record(event, result)
     this.deps.onCommit(this)
     return null
@@ -140,22 +130,18 @@ export class WorkspaceAuthority {
     // The first entry carries the input event: replaying inputs rebuilds the state.
     const transitions = result.audit.length > 0 ? result.audit : [{ type: event.type, at: event.at }]
     transitions.forEach((transition, index) => {
-      const entry = this.deps.audit.append(this.workspace, {
-        type: transition.type,
-        ...('actor' in transition && transition.actor ? { actor: transition.actor } : {}),
-        ...('session' in transition && transition.session ? { session: transition.session } : {}),
-        data: index === 0 ? { ...transition, input: event } : transition,
-      }, event.at)
+      const entry = this.deps.audit.append(
+        this.workspace,
+        {
+          type: transition.type,
+          ...('actor' in transition && transition.actor ? { actor: transition.actor } : {}),
+          ...('session' in transition && transition.session ? { session: transition.session } : {}),
+          data: index === 0 ? { ...transition, input: event } : transition,
+        },
+        event.at,
+      )
       this.maps.pushActivity(entry, ACTIVITY_LIMIT)
     })
-  }
-
-  private scheduleLagging(): void {
-    if (this.laggingTimer) return
-    this.laggingTimer = setTimeout(() => {
-      this.laggingTimer = null
-      this.serverWrite(() => this.maps.writeLagging(this.state))
-    }, this.deps.queueLagMs)
   }
 
   /** A server-originated change (timer, session end, admin): its own transaction. */
@@ -185,7 +171,10 @@ export class WorkspaceAuthority {
     const value: SessionValue = { actor, name, kind, role, online: true, connectedAt: previous?.online ? previous.connectedAt : now, lastSeenAt: now }
     this.serverWrite(() => {
       this.maps.sessions.set(writer.session, value)
-      this.maps.pushActivity(this.deps.audit.append(this.workspace, { type: 'join', actor, session: writer.session, data: { kind, role } }, now), ACTIVITY_LIMIT)
+      this.maps.pushActivity(
+        this.deps.audit.append(this.workspace, { type: 'join', actor, session: writer.session, data: { kind, role } }, now),
+        ACTIVITY_LIMIT,
+      )
     })
   }
 
@@ -205,7 +194,10 @@ export class WorkspaceAuthority {
     if (!value) return
     this.serverWrite(() => {
       this.maps.sessions.set(session, { ...value, online: false, lastSeenAt: at })
-      this.maps.pushActivity(this.deps.audit.append(this.workspace, { type: 'leave', actor: value.actor, session, data: { graceMs: this.deps.leaseGraceMs } }, at), ACTIVITY_LIMIT)
+      this.maps.pushActivity(
+        this.deps.audit.append(this.workspace, { type: 'leave', actor: value.actor, session, data: { graceMs: this.deps.leaseGraceMs } }, at),
+        ACTIVITY_LIMIT,
+      )
     })
   }
 
@@ -235,8 +227,8 @@ export class WorkspaceAuthority {
 
   /** Clients learn from `meta.leaseGraceMs` how long a silent connection can still trust a lock. */
   private publishGrace(): void {
-    if (this.maps.meta.get('leaseGraceMs') === this.deps.leaseGraceMs) return
-    this.serverWrite(() => this.maps.meta.set('leaseGraceMs', this.deps.leaseGraceMs))
+    if (this.maps.meta.get(META.leaseGraceMs) === this.deps.leaseGraceMs) return
+    this.serverWrite(() => this.maps.meta.set(META.leaseGraceMs, this.deps.leaseGraceMs))
   }
 
   keepLoaded(): boolean {
@@ -245,7 +237,6 @@ export class WorkspaceAuthority {
 
   close(): void {
     this.schedule.clear()
-    if (this.laggingTimer) clearTimeout(this.laggingTimer)
   }
 }
 

@@ -68,8 +68,9 @@ async function handle(deps: ApiDeps, request: IncomingMessage, response: ServerR
   const room = await deps.openWorkspace(workspace)
   const maps = ['locks', 'approvals', 'sessions'] as const
   const read = (name: string) => room.doc.getMap(name).toJSON()
-  if (what === 'state') return sendJson(response, 200, Object.fromEntries([...maps, 'outcomes', 'meta'].map((name) => [name, read(name)])))
-  sendJson(response, 200, { [what]: read(what) })
+  if (what === 'state') return sendJson(response, 200, Object.fromEntries([...maps, 'queue', 'outcomes', 'meta'].map((name) => [name, read(name)])))
+  // A lock's waiters are the `queue` entries naming it (docs/authority.md).
+  sendJson(response, 200, what === 'locks' ? { locks: read('locks'), queue: read('queue') } : { [what]: read(what) })
 }
 
 async function forceRelease(deps: ApiDeps, response: ServerResponse, workspace: string, resource: string, identity: VerifiedToken, reason?: string): Promise<void> {

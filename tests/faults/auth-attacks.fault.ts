@@ -200,7 +200,7 @@ test('forged writes to the coordination document are undone and audited; nobody 
       ['an editor votes', () => vote(editor, key, 'approve'), /role|approver/i],
       ['a vote under another actor\'s name', () => approvalMap(editor.doc, key).set('vote:appr', { decision: 'approve', at: Date.now() }), /can only be written by|appr/],
       ['writes the approval\'s status', () => approvalMap(requester.doc, key).set('status', { state: 'approved', at: Date.now(), by: ['req'] }), /server only/],
-      ['writes locks', () => editor.doc.getMap('locks').set('db', { holders: [], queue: [] }), /server only/],
+      ['writes locks', () => editor.doc.getMap('locks').set('db', { holders: [] }), /server only/],
       ['writes outcomes', () => editor.doc.getMap('outcomes').set(`${editor.session}:fake`, { state: 'granted', at: Date.now(), token: 999 }), /server only/],
       ['writes sessions', () => editor.doc.getMap('sessions').set(editor.session, { actor: 'admin', name: 'admin', kind: 'human', role: 'admin', online: true, connectedAt: 0, lastSeenAt: 0 }), /server only/],
       ['writes meta.fence', () => editor.doc.getMap('meta').set('fence', 1), /server only/],

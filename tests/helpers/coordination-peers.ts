@@ -2,7 +2,7 @@
 // identities, the stock y-websocket peers and fixture processes, the legitimate writes they make
 // (recorded in the ledger the Watcher judges against) and waiting for what they see.
 import * as Y from 'yjs'
-import { type ApprovalRequest, type ClaimValue, COORDINATION_TYPES, type LockValue, type OutcomeValue } from '../../shared/coordination.js'
+import { type ApprovalRequest, type ClaimValue, COORDINATION_TYPES, type LockValue, lockQueues, type OutcomeValue, type QueueEntry } from '../../shared/coordination.js'
 import type { Kind, Role } from '../../shared/roles.js'
 import { connectPeer, mintToken, newSession, type Peer, type PeerOptions, waitFor } from './clients.js'
 import { ChildScript, distScript, type ServerLike, type TestServer } from './server.js'
@@ -68,6 +68,7 @@ export async function joinCoord(server: ServerLike, workspace: string, identity:
 
 export const claimsOf = (doc: Y.Doc) => doc.getMap<ClaimValue>('claims')
 export const locksOf = (doc: Y.Doc) => doc.getMap<LockValue>('locks')
+export const queueMapOf = (doc: Y.Doc) => doc.getMap<QueueEntry>('queue')
 export const outcomesOf = (doc: Y.Doc) => doc.getMap<OutcomeValue>('outcomes')
 export const approvalsOf = (doc: Y.Doc) => doc.getMap<Y.Map<unknown>>('approvals')
 
@@ -96,8 +97,13 @@ export function holdersOf(doc: Y.Doc, resource: string): string[] {
   return (locksOf(doc).get(resource)?.holders ?? []).map((holder) => holder.claim)
 }
 
+/** The claim keys waiting for `resource`, in arrival order (`queue` entries sorted by seq). */
 export function queueOf(doc: Y.Doc, resource: string): string[] {
-  return (locksOf(doc).get(resource)?.queue ?? []).map((waiter) => waiter.claim)
+  return (lockQueues(queueMapOf(doc).entries()).get(resource) ?? []).map((waiter) => waiter.claim)
+}
+
+export function queueEntryOf(doc: Y.Doc, key: string): QueueEntry | undefined {
+  return queueMapOf(doc).get(key)
 }
 
 /** Creates the approval's Y.Map with its request, in one transaction; returns the key. */

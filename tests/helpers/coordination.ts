@@ -4,11 +4,11 @@
 // coordination-peers.ts and coordination-api.ts; this module re-exports them, so a test imports
 // everything about coordination from here.
 import * as Y from 'yjs'
-import type { ApprovalRequest, LockValue } from '../../shared/coordination.js'
-import { COORDINATION_TYPES } from '../../shared/coordination.js'
+import type { ApprovalRequest, LockValue, LockWaiter } from '../../shared/coordination.js'
+import { COORDINATION_TYPES, lockQueues } from '../../shared/coordination.js'
 import { type Role, roleAtLeast } from '../../shared/roles.js'
 import { newSession } from './clients.js'
-import { approvalsOf, canonical, claimsOf, type CoordPeer, hasLiveContent, joinCoord, ledger, locksOf, outcomesOf, type StatusValue, who } from './coordination-peers.js'
+import { approvalsOf, canonical, claimsOf, type CoordPeer, hasLiveContent, joinCoord, ledger, locksOf, outcomesOf, queueMapOf, type StatusValue, who } from './coordination-peers.js'
 import type { ServerLike } from './server.js'
 
 export * from './coordination-api.js'
@@ -18,7 +18,7 @@ export { ChildScript, distScript, type ServerLike, startHuddle } from './server.
 // ---------------------------------------------------------------------------------------------
 // the watcher
 
-const SERVER_ONLY = ['locks', 'outcomes', 'sessions', 'meta', 'activity']
+const SERVER_ONLY = ['locks', 'queue', 'outcomes', 'sessions', 'meta', 'activity']
 const FINAL = ['approved', 'rejected', 'expired', 'cancelled']
 
 interface Grant {
@@ -42,7 +42,7 @@ export class Watcher {
   /** grants in the order the watcher saw them */
   readonly grants: Grant[] = []
   /** every queue entry seen, by claim key */
-  readonly waiters = new Map<string, LockValue['queue'][number]>()
+  readonly waiters = new Map<string, LockWaiter>()
   /** resource → the largest number of holders seen at once */
   readonly maxHolders = new Map<string, number>()
   /**
@@ -176,46 +176,42 @@ export class Watcher {
   private checkLocks(doc: Y.Doc): void {
     const locks = locksOf(doc)
     const outcomes = outcomesOf(doc)
-    const fence = doc.getMap('meta').get('fence') as number | undefined
+    const meta = doc.getMap('meta')
+    const fence = meta.get('fence') as number | undefined
     const fresh: Grant[] = []
-    for (const [resource, lock] of locks.entries()) {
-      if (!lock || !Array.isArray(lock.holders) || !Array.isArray(lock.queue)) {
-        this.violation(`locks.${resource} is malformed: ${JSON.stringify(lock)}`)
+    const queues = this.checkQueue(doc, meta.get('seq') as number | undefined)
+    for (const resource of new Set([...locks.keys(), ...queues.keys()])) {
+      const lock = locks.get(resource) ?? { holders: [] }
+      if (!Array.isArray(lock.holders) || 'queue' in lock || (locks.has(resource) && lock.holders.length === 0)) {
+        this.violation(`locks.${resource} is malformed (holders only, never empty): ${JSON.stringify(lock)}`)
         continue
       }
+      const waiting = queues.get(resource) ?? []
       const order = this.arrival.get(resource) ?? []
-      for (const entry of [...lock.holders, ...lock.queue]) if (!order.includes(entry.claim)) order.push(entry.claim)
+      for (const entry of [...lock.holders, ...waiting]) if (!order.includes(entry.claim)) order.push(entry.claim)
       this.arrival.set(resource, order)
       this.maxHolders.set(resource, Math.max(this.maxHolders.get(resource) ?? 0, lock.holders.length))
       if (lock.holders.some((h) => h.mode === 'exclusive') && lock.holders.length > 1) this.violation(`locks.${resource}: an exclusive holder shares it: ${JSON.stringify(lock.holders)}`)
-      for (const [index, entry] of [...lock.holders, ...lock.queue].entries()) {
-        const holding = index < lock.holders.length
-        const value = ledger.claims.get(entry.claim)
+      for (const holder of lock.holders) {
+        const value = ledger.claims.get(holder.claim)
         if (!value) {
-          this.violation(`locks.${resource} lists ${entry.claim}, which no session claimed`)
+          this.violation(`locks.${resource} lists ${holder.claim}, which no session claimed`)
           continue
         }
-        if (entry.session !== entry.claim.slice(0, entry.claim.indexOf(':')) || entry.mode !== value.mode || !value.resources.includes(resource)) {
-          this.violation(`locks.${resource} entry ${JSON.stringify(entry)} does not match claim ${JSON.stringify(value)}`)
+        if (holder.session !== holder.claim.slice(0, holder.claim.indexOf(':')) || holder.mode !== value.mode || !value.resources.includes(resource)) {
+          this.violation(`locks.${resource} holder ${JSON.stringify(holder)} does not match claim ${JSON.stringify(value)}`)
         }
-        // All or nothing: held (or queued) on every one of its resources at once.
+        // All or nothing: held on every one of its resources at once.
         for (const other of value.resources) {
-          const there = locks.get(other)
-          const list = holding ? there?.holders : there?.queue
-          if (!list?.some((e) => e.claim === entry.claim)) this.violation(`${entry.claim} is ${holding ? 'held' : 'queued'} on ${resource} but not on ${other}`)
+          if (!locks.get(other)?.holders.some((h) => h.claim === holder.claim)) this.violation(`${holder.claim} is held on ${resource} but not on ${other}`)
         }
-        const outcome = outcomes.get(entry.claim)
-        if (!holding) {
-          if (!this.waiters.has(entry.claim)) this.waiters.set(entry.claim, entry as LockValue['queue'][number])
-          if (outcome) this.violation(`queued claim ${entry.claim} already has an outcome ${JSON.stringify(outcome)}`)
-          continue
-        }
-        const holder = entry as LockValue['holders'][number]
-        if (outcome?.state !== 'granted' || outcome.token !== holder.token) this.violation(`holder ${entry.claim} of ${resource} has token ${holder.token} but outcome ${JSON.stringify(outcome)}`)
+        if (queueMapOf(doc).has(holder.claim)) this.violation(`${holder.claim} both holds ${resource} and is queued`)
+        const outcome = outcomes.get(holder.claim)
+        if (outcome?.state !== 'granted' || outcome.token !== holder.token) this.violation(`holder ${holder.claim} of ${resource} has token ${holder.token} but outcome ${JSON.stringify(outcome)}`)
         if (fence === undefined || holder.token > fence) this.violation(`holder token ${holder.token} is above meta.fence ${fence}`)
-        if (!this.seenHolders.has(entry.claim)) {
-          this.seenHolders.add(entry.claim)
-          fresh.push({ claim: entry.claim, token: holder.token, resource, holder })
+        if (!this.seenHolders.has(holder.claim)) {
+          this.seenHolders.add(holder.claim)
+          fresh.push({ claim: holder.claim, token: holder.token, resource, holder })
         }
       }
     }
@@ -228,6 +224,30 @@ export class Watcher {
     }
     if (fresh.length) this.maxToken = Math.max(this.maxToken, fresh[fresh.length - 1]!.token)
     this.grants.push(...fresh)
+  }
+
+  /** Checks every `queue` entry against its claim; returns each lock's queue in arrival order. */
+  private checkQueue(doc: Y.Doc, seq: number | undefined): Map<string, LockWaiter[]> {
+    const queue = queueMapOf(doc)
+    const seqs = new Set<number>()
+    for (const [key, entry] of queue.entries()) {
+      const value = ledger.claims.get(key)
+      if (!entry || !Array.isArray(entry.resources) || typeof entry.seq !== 'number' || typeof entry.queuedAt !== 'number') {
+        this.violation(`queue.${key} is malformed: ${JSON.stringify(entry)}`)
+        continue
+      }
+      if (!value) this.violation(`queue.${key}: no session claimed it`)
+      else if (entry.session !== key.slice(0, key.indexOf(':')) || entry.mode !== value.mode || canonical(entry.resources) !== canonical(value.resources)) {
+        this.violation(`queue.${key} = ${JSON.stringify(entry)} does not match claim ${JSON.stringify(value)}`)
+      }
+      if (seqs.has(entry.seq)) this.violation(`queue.${key} shares seq ${entry.seq} with another waiter`)
+      seqs.add(entry.seq)
+      if (seq === undefined || entry.seq > seq) this.violation(`queue.${key} has seq ${entry.seq}, above meta.seq ${seq}`)
+      const outcome = outcomesOf(doc).get(key)
+      if (outcome) this.violation(`queued claim ${key} already has an outcome ${JSON.stringify(outcome)}`)
+      if (!this.waiters.has(key)) this.waiters.set(key, { claim: key, ...entry })
+    }
+    return lockQueues(queue.entries())
   }
 
   private trackHolds(doc: Y.Doc): void {
@@ -258,7 +278,7 @@ export class Watcher {
 
   private checkMeta(doc: Y.Doc): void {
     const meta = doc.getMap('meta')
-    for (const key of meta.keys()) if (key !== 'fence' && key !== 'leaseGraceMs') this.violation(`meta.${key} exists`)
+    for (const key of meta.keys()) if (key !== 'fence' && key !== 'seq' && key !== 'leaseGraceMs') this.violation(`meta.${key} exists`)
     const grace = meta.get('leaseGraceMs')
     if (grace !== undefined && (typeof grace !== 'number' || grace < 0)) this.violation(`meta.leaseGraceMs is ${JSON.stringify(grace)}`)
     const fence = meta.get('fence')

@@ -56,7 +56,7 @@ export class InboxPanel {
 
   render(): void {
     const approvals = approvalInfos(this.model.approvals.toJSON() as Record<string, unknown>)
-    const locks = lockInfos(this.model.locks.toJSON() as Record<string, unknown>)
+    const locks = lockInfos(this.model.locks.entries(), this.model.queue.entries())
     this.items = inboxItems(this.me, approvals, locks)
     this.list.render(this.items.map((item) => [item.key, item]))
     this.none.hidden = this.items.length > 0

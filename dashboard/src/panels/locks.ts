@@ -1,25 +1,29 @@
 // Locks: every resource with its holders (actor, mode, fencing token, held for) and its queue in
 // order with waiting times. Admins can force-release a resource, after a confirmation.
-import type { LockHolder, LockValue, LockWaiter } from '../../../shared/coordination.js'
+import type { LockHolder, LockWaiter } from '../../../shared/coordination.js'
 import { roleAtLeast } from '../../../shared/roles.js'
 import { api, ApiError, workspacePath } from '../api.js'
 import type { Me } from '../auth.js'
 import { confirmDialog } from '../dialog.js'
 import { h, type Item, keyedList, setChildren, setText } from '../dom.js'
-import type { WorkspaceModel } from '../model.js'
+import type { LockView, WorkspaceModel } from '../model.js'
 import { duration, everySecond, now, stamp, until } from '../time.js'
 import { toast } from '../toast.js'
 import { actorLabel, empty } from '../ui.js'
 
 export class LocksPanel {
   readonly el: HTMLElement
-  private readonly list: ReturnType<typeof keyedList<LockValue>>
+  private readonly list: ReturnType<typeof keyedList<LockView>>
   private readonly none = empty('No locks are held or waited for. Agents take them with `huddle lock` or the client library.')
   held = 0
   /** every resource of each held claim: a grant covers all of a claim's resources at once */
   private claimResources = new Map<string, string[]>()
 
-  constructor(private readonly model: WorkspaceModel, private readonly me: Me, private readonly onCount: () => void) {
+  constructor(
+    private readonly model: WorkspaceModel,
+    private readonly me: Me,
+    private readonly onCount: () => void,
+  ) {
     const container = h('div', { class: 'lock-list' })
     this.list = keyedList(container, (_value, resource) => this.card(resource))
     this.el = h(
@@ -36,7 +40,7 @@ export class LocksPanel {
   }
 
   render(): void {
-    const locks = this.model.lockList().filter(([, lock]) => lock && (lock.holders?.length || lock.queue?.length))
+    const locks = this.model.lockList().filter(([, lock]) => lock.holders.length > 0 || lock.queue.length > 0)
     this.claimResources = new Map()
     for (const [resource, lock] of locks) {
       for (const holder of lock.holders ?? []) this.claimResources.set(holder.claim, [...(this.claimResources.get(holder.claim) ?? []), resource])
@@ -101,7 +105,7 @@ export class LocksPanel {
     }
   }
 
-  private card(resource: string): Item<LockValue> {
+  private card(resource: string): Item<LockView> {
     const summary = h('span', { class: 'lock-summary' })
     const holders = h('tbody')
     const nobody = h('p', { class: 'muted' }, 'Nobody holds it right now.')
@@ -110,9 +114,17 @@ export class LocksPanel {
     const waiterList = keyedList(queue, () => this.waiterRow())
     const queueBlock = h('div', { class: 'queue-block' }, h('h4', null, 'Waiting, in order'), queue)
     const admin = roleAtLeast(this.me.role, 'admin')
-    const release = admin ? h('button', { class: 'btn btn-danger btn-small', type: 'button', onclick: () => void this.forceRelease(resource) }, 'Force release…') : null
-    const table = h('table', { class: 'table holders' },
-      h('thead', null, h('tr', null, h('th', null, 'Holder'), h('th', null, 'Mode'), h('th', null, 'Fencing token'), h('th', null, 'Held for'), h('th', null, 'Expires'))),
+    const release = admin
+      ? h('button', { class: 'btn btn-danger btn-small', type: 'button', onclick: () => void this.forceRelease(resource) }, 'Force release…')
+      : null
+    const table = h(
+      'table',
+      { class: 'table holders' },
+      h(
+        'thead',
+        null,
+        h('tr', null, h('th', null, 'Holder'), h('th', null, 'Mode'), h('th', null, 'Fencing token'), h('th', null, 'Held for'), h('th', null, 'Expires')),
+      ),
       holders,
     )
     const el = h(
@@ -125,10 +137,15 @@ export class LocksPanel {
     )
     return {
       el,
-      update: (lock: LockValue) => {
-        const held = lock.holders ?? []
-        const waiting = lock.queue ?? []
-        setText(summary, held.length ? `${held[0]!.mode === 'shared' ? 'shared by' : 'held by'} ${held.length} · ${waiting.length} waiting` : `free · ${waiting.length} waiting`)
+      update: (lock: LockView) => {
+        const held = lock.holders
+        const waiting = lock.queue
+        setText(
+          summary,
+          held.length
+            ? `${held[0]!.mode === 'shared' ? 'shared by' : 'held by'} ${held.length} · ${waiting.length} waiting`
+            : `free · ${waiting.length} waiting`,
+        )
         holderList.render(held.map((holder) => [holder.claim, holder]))
         waiterList.render(waiting.map((waiter) => [waiter.claim, waiter]))
         table.hidden = held.length === 0

@@ -3,7 +3,7 @@
 // passed; a timeout never approves) or cancelled (by the requester). Every decision recounts
 // all votes against the eligibility rules, so a vote only counts if it is eligible then.
 import type { ApprovalStatus } from '../../../shared/coordination.js'
-import { opt, type ApprovalEntry, type CoordEvent, type RecordedVote } from './state.js'
+import { dict, opt, type ApprovalEntry, type CoordEvent, type RecordedVote } from './state.js'
 import type { Tx } from './tx.js'
 import { ineligibility } from '../../../shared/eligibility.js'
 import { parseCancel, parseOwnedKey, parseRequest, parseVote, show } from '../../../shared/values.js'
@@ -24,7 +24,7 @@ export function request(tx: Tx, e: Event<'request'>): Refusal {
   const status: ApprovalStatus = late
     ? { state: 'expired', at: e.at, reason: 'expiresAt had already passed when it was requested' }
     : { state: 'pending', at: e.at }
-  const entry: ApprovalEntry = { session: e.session, request, votes: {}, status }
+  const entry: ApprovalEntry = { session: e.session, request, votes: dict(), status }
   tx.setApproval(e.key, entry, true)
   if (late) logDecision(tx, e.key, entry)
   return null
@@ -43,7 +43,9 @@ export function vote(tx: Tx, e: Event<'vote'>): Refusal {
   // One person can redeem a link as several guests; the link, not the guest, gets one vote.
   if (voter.link !== undefined && Object.values(entry.votes).some((cast) => cast.link === voter.link)) return `one vote per share link: a guest of link ${voter.link} already voted on ${show(e.key)}`
   const recorded: RecordedVote = { ...vote, session: voter.session, kind: voter.kind, role: voter.role, ...opt('link', voter.link) }
-  const next: ApprovalEntry = { ...entry, votes: { ...entry.votes, [voter.actor]: recorded } }
+  const votes = dict(entry.votes)
+  votes[voter.actor] = recorded
+  const next: ApprovalEntry = { ...entry, votes }
   tx.log({ type: 'vote', key: e.key, session: voter.session, actor: voter.actor, decision: vote.decision, ...opt('reason', vote.reason) })
   const decided = decide(next, e.at)
   tx.setApproval(e.key, decided ?? next, decided !== undefined)

@@ -14,10 +14,10 @@ export function deadlines(state: CoordState): Deadline[] {
     for (const holder of lock.holders) {
       if (holder.expiresAt !== undefined) add(due, { type: 'ttl-expired', at: holder.expiresAt, key: holder.claim })
     }
-    for (const waiter of lock.queue) {
-      const waitMs = state.claims[waiter.claim]?.value?.waitMs
-      if (waitMs !== undefined) add(due, { type: 'wait-timeout', at: waiter.queuedAt + waitMs, key: waiter.claim })
-    }
+  }
+  for (const [key, waiter] of Object.entries(state.queue)) {
+    const waitMs = state.claims[key]?.value?.waitMs
+    if (waitMs !== undefined) add(due, { type: 'wait-timeout', at: waiter.queuedAt + waitMs, key })
   }
   for (const [key, entry] of Object.entries(state.approvals)) {
     const { expiresAt } = entry.request

@@ -3,7 +3,9 @@ export { ineligibility } from '../../../shared/eligibility.js'
 export { deadlines, type Deadline } from './deadlines.js'
 export { reduce, replay } from './reduce.js'
 export {
+  dict,
   emptyState,
+  type Dict,
   type ApprovalEntry,
   type AuditEvent,
   type AuditType,
@@ -15,5 +17,6 @@ export {
   type ReduceResult,
   type Writer,
 } from './state.js'
+export { GONE_OUTCOMES_KEPT, stateFromJson, type StoredState } from './stored.js'
 export { LIMITS } from '../../../shared/values.js'
 export { checkWrite, Y_MAP, Y_TYPE, type WriteCheck } from './writes.js'

@@ -1,10 +1,11 @@
-// Lock rules (docs/design.md §4). A claim holds all of its resources or none; exclusive excludes
-// everything, shared coexists with shared. Claims join every queue they wait in at the moment they
-// arrive, so all queues agree with one global arrival order; a claim is granted only when no
-// holder conflicts and no earlier waiter conflicts on any of its resources. The earliest waiter
-// therefore waits only for holders, which never wait themselves: no deadlock.
+// Lock rules (docs/design.md §4, docs/authority.md). A claim holds all of its resources or none;
+// exclusive excludes everything, shared coexists with shared. A claim that has to wait gets one queue entry with a
+// workspace-wide arrival number (`seq`), so all queues agree with one global arrival order; a claim
+// is granted only when no holder conflicts and no earlier waiter conflicts on any of its
+// resources. The earliest waiter therefore waits only for holders, which never wait themselves:
+// no deadlock.
 import { splitOwnedKey } from '../../../shared/coordination.js'
-import type { ClaimValue, LockHolder, LockMode, LockValue, LockWaiter } from '../../../shared/coordination.js'
+import type { ClaimValue, LockHolder, LockMode, LockValue, QueueEntry } from '../../../shared/coordination.js'
 import { roleAtLeast } from '../../../shared/roles.js'
 import { opt, type ClaimRecord, type CoordEvent } from './state.js'
 import type { Tx } from './tx.js'
@@ -16,7 +17,7 @@ interface Valid extends ClaimRecord {
   value: ClaimValue
 }
 
-const NO_LOCK: LockValue = { holders: [], queue: [] }
+const NO_LOCK: LockValue = { holders: [] }
 
 export function claim(tx: Tx, e: Event<'claim'>): Refusal {
   const parts = parseOwnedKey(e.key)
@@ -34,7 +35,7 @@ export function claim(tx: Tx, e: Event<'claim'>): Refusal {
   const record: Valid = { session: e.session, actor: e.actor, at: e.at, value }
   tx.mirrorClaim(e.key, record)
   tx.log({ ...base, resources: value.resources, mode: value.mode })
-  if (!isBlocked(tx, e.key, value)) grant(tx, e.key, record)
+  if (!isBlocked(tx, value)) grant(tx, e.key, record)
   else if (value.waitMs === 0) timeout(tx, e.key, record, 'not available at once (waitMs 0)')
   else enqueue(tx, e.key, record)
   return null
@@ -47,6 +48,8 @@ export function release(tx: Tx, e: Event<'release'>): Refusal {
   if (record.session !== e.session) return `claim ${show(e.key)} belongs to another session`
   tx.mirrorClaim(e.key, undefined)
   endClaim(tx, e.key, record)
+  // The session read the outcome before deleting its claim: the outcome goes with it.
+  if (tx.outcomes[e.key]) tx.setOutcome(e.key, undefined)
   return null
 }
 
@@ -66,7 +69,7 @@ export function sessionEnded(tx: Tx, e: Event<'session-ended'>): Refusal {
 
 export function waitTimeout(tx: Tx, e: Event<'wait-timeout'>): Refusal {
   const record = validClaim(tx, e.key)
-  const waiter = record && findWaiter(tx, e.key, record.value)
+  const waiter = tx.queue[e.key]
   if (!record || !waiter || record.value.waitMs === undefined) return `claim ${show(e.key)} is not waiting with a waitMs`
   const due = waiter.queuedAt + record.value.waitMs
   if (e.at < due) return `claim ${show(e.key)} may wait until ${due}`
@@ -99,26 +102,45 @@ export function revoke(tx: Tx, e: Event<'revoke'>): Refusal {
     if (!record) continue
     detach(tx, holder.claim, record.value)
     tx.setOutcome(holder.claim, { state: 'revoked', at: e.at, token: holder.token, reason })
-    tx.log({ type: 'revoke', key: holder.claim, session: holder.session, actor: holder.actor, resources: record.value.resources, token: holder.token, by: [e.actor], reason })
+    tx.log({
+      type: 'revoke',
+      key: holder.claim,
+      session: holder.session,
+      actor: holder.actor,
+      resources: record.value.resources,
+      token: holder.token,
+      by: [e.actor],
+      reason,
+    })
   }
   return null
 }
 
 /**
- * Grants every waiter that became grantable, earliest first. Only waiters on locks that changed
- * can have become grantable, and one pass is enough: a grant adds a holder, which never
- * unblocks anyone (a waiter behind the granted claim conflicts with it as a holder just as it
- * did as a waiter).
+ * Grants every waiter that became grantable, earliest first. Only waiters on resources whose
+ * holders or waiters changed can have become grantable, and one pass is enough: a grant adds a
+ * holder, which never unblocks anyone (a waiter behind the granted claim conflicts with it as a
+ * holder just as it did as a waiter). The queues are read once: a waiter granted during the pass
+ * blocks those behind it as a holder exactly as it did as a waiter.
  */
 export function grantWaiters(tx: Tx): void {
-  const waiters = new Map<string, LockWaiter>()
-  for (const resource of tx.changedLocks()) {
-    for (const waiter of tx.locks[resource]?.queue ?? []) waiters.set(waiter.claim, waiter)
+  const moved = tx.movedResources()
+  if (moved.size === 0) return
+  const candidates: Array<[string, QueueEntry]> = []
+  for (const key in tx.queue) {
+    const entry = tx.queue[key]!
+    if (entry.resources.some((resource) => moved.has(resource))) candidates.push([key, entry])
   }
-  const ordered = [...waiters.values()].sort((a, b) => a.queuedAt - b.queuedAt || compare(a.claim, b.claim))
-  for (const waiter of ordered) {
-    const record = validClaim(tx, waiter.claim)
-    if (record && !isBlocked(tx, waiter.claim, record.value)) grant(tx, waiter.claim, record)
+  if (candidates.length === 0) return
+  candidates.sort(([, a], [, b]) => a.seq - b.seq)
+  // Every queue, not only the moved ones (a candidate may wait on other resources too), built
+  // only once a candidate is free of conflicting holders: behind a busy lock nobody gets that far.
+  let queues: Map<string, Array<[string, QueueEntry]>> | undefined
+  for (const [key, entry] of candidates) {
+    const record = validClaim(tx, key)
+    if (!record || entry.resources.some((resource) => heldAgainst(tx.locks[resource], entry.mode))) continue
+    queues ??= queuesOf(tx.queue)
+    if (!entry.resources.some((resource) => waitedAgainst(queues!.get(resource) ?? [], entry.mode, entry.seq))) grant(tx, key, record)
   }
 }
 
@@ -126,19 +148,37 @@ export function conflicts(a: LockMode, b: LockMode): boolean {
   return a === 'exclusive' || b === 'exclusive'
 }
 
-function isBlocked(tx: Tx, key: string, value: ClaimValue): boolean {
-  return value.resources.some((resource) => blockedOn(tx.locks[resource], key, value.mode))
-}
-
-/** A conflicting holder, or a conflicting waiter ahead of `key` (all of them if `key` is new). */
-function blockedOn(lock: LockValue | undefined, key: string, mode: LockMode): boolean {
-  if (!lock) return false
-  if (lock.holders.some((holder) => conflicts(holder.mode, mode))) return true
-  for (const waiter of lock.queue) {
-    if (waiter.claim === key) return false
-    if (conflicts(waiter.mode, mode)) return true
+/** For a claim that has not been queued: does any holder or any waiter conflict with it? */
+function isBlocked(tx: Tx, value: ClaimValue): boolean {
+  if (value.resources.some((resource) => heldAgainst(tx.locks[resource], value.mode))) return true
+  for (const key in tx.queue) {
+    const waiter = tx.queue[key]!
+    if (conflicts(waiter.mode, value.mode) && waiter.resources.some((resource) => value.resources.includes(resource))) return true
   }
   return false
+}
+
+function heldAgainst(lock: LockValue | undefined, mode: LockMode): boolean {
+  return lock?.holders.some((holder) => conflicts(holder.mode, mode)) ?? false
+}
+
+/** A conflicting waiter that arrived before `seq`. */
+function waitedAgainst(queue: Array<[string, QueueEntry]>, mode: LockMode, seq: number): boolean {
+  return queue.some(([, waiter]) => waiter.seq < seq && conflicts(waiter.mode, mode))
+}
+
+/** resource → [claim key, entry] of its waiters. */
+function queuesOf(queue: Readonly<Record<string, QueueEntry>>): Map<string, Array<[string, QueueEntry]>> {
+  const queues = new Map<string, Array<[string, QueueEntry]>>()
+  for (const key in queue) {
+    const entry = queue[key]!
+    for (const resource of entry.resources) {
+      const list = queues.get(resource) ?? []
+      list.push([key, entry])
+      queues.set(resource, list)
+    }
+  }
+  return queues
 }
 
 /** One token per grant, however many resources the claim holds. */
@@ -154,21 +194,15 @@ function grant(tx: Tx, key: string, record: Valid): void {
     grantedAt: tx.at,
     ...opt('expiresAt', value.ttlMs === undefined ? undefined : tx.at + value.ttlMs),
   }
-  for (const resource of value.resources) {
-    const lock = tx.locks[resource] ?? NO_LOCK
-    tx.setLock(resource, { holders: [...lock.holders, holder], queue: lock.queue.filter((w) => w.claim !== key) })
-  }
+  for (const resource of value.resources) tx.setLock(resource, { holders: [...(tx.locks[resource] ?? NO_LOCK).holders, holder] })
+  if (tx.queue[key]) tx.setQueued(key, undefined)
   tx.setOutcome(key, { state: 'granted', at: tx.at, token })
   tx.log({ type: 'grant', key, session: record.session, actor: record.actor, resources: value.resources, mode: value.mode, token })
 }
 
 function enqueue(tx: Tx, key: string, record: Valid): void {
   const { value } = record
-  const waiter: LockWaiter = { claim: key, session: record.session, actor: record.actor, mode: value.mode, queuedAt: tx.at }
-  for (const resource of value.resources) {
-    const lock = tx.locks[resource] ?? NO_LOCK
-    tx.setLock(resource, { holders: lock.holders, queue: [...lock.queue, waiter] })
-  }
+  tx.setQueued(key, { resources: value.resources, mode: value.mode, actor: record.actor, session: record.session, seq: tx.nextSeq(), queuedAt: tx.at })
   tx.log({ type: 'queue', key, session: record.session, actor: record.actor, resources: value.resources, mode: value.mode })
 }
 
@@ -186,14 +220,13 @@ function endClaim(tx: Tx, key: string, record: ClaimRecord, reason?: string): vo
   else if (queued) tx.log({ ...base, type: 'cancel' })
 }
 
-/** Removes `key` from the holders and queues of its resources. */
+/** Removes `key` from the holders of its resources, or from the queue. */
 function detach(tx: Tx, key: string, value: ClaimValue): { holder?: LockHolder; queued: boolean } {
   const holder = findHolder(tx, key, value)
-  const queued = findWaiter(tx, key, value) !== undefined
-  if (!holder && !queued) return { queued }
-  for (const resource of value.resources) {
-    const lock = tx.locks[resource] ?? NO_LOCK
-    tx.setLock(resource, { holders: lock.holders.filter((h) => h.claim !== key), queue: lock.queue.filter((w) => w.claim !== key) })
+  const queued = tx.queue[key] !== undefined
+  if (queued) tx.setQueued(key, undefined)
+  if (holder) {
+    for (const resource of value.resources) tx.setLock(resource, { holders: (tx.locks[resource] ?? NO_LOCK).holders.filter((h) => h.claim !== key) })
   }
   return { ...opt('holder', holder), queued }
 }
@@ -203,15 +236,7 @@ function findHolder(tx: Tx, key: string, value: ClaimValue): LockHolder | undefi
   return tx.locks[value.resources[0]!]?.holders.find((h) => h.claim === key)
 }
 
-function findWaiter(tx: Tx, key: string, value: ClaimValue): LockWaiter | undefined {
-  return tx.locks[value.resources[0]!]?.queue.find((w) => w.claim === key)
-}
-
 function validClaim(tx: Tx, key: string): Valid | undefined {
   const record = tx.claims[key]
   return record?.value ? (record as Valid) : undefined
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
 }

@@ -25,17 +25,28 @@ export function replay(events: Iterable<CoordEvent>, from: CoordState = emptySta
 
 function apply(tx: Tx, event: CoordEvent): string | null {
   switch (event.type) {
-    case 'claim': return settle(tx, claim(tx, event))
-    case 'release': return settle(tx, release(tx, event))
-    case 'session-ended': return settle(tx, sessionEnded(tx, event))
-    case 'wait-timeout': return settle(tx, waitTimeout(tx, event))
-    case 'ttl-expired': return settle(tx, ttlExpired(tx, event))
-    case 'revoke': return settle(tx, revoke(tx, event))
-    case 'request': return request(tx, event)
-    case 'vote': return vote(tx, event)
-    case 'cancel': return cancel(tx, event)
-    case 'approval-expired': return expire(tx, event)
-    default: return `unknown event type ${JSON.stringify((event as { type: unknown }).type)}`
+    case 'claim':
+      return settle(tx, claim(tx, event))
+    case 'release':
+      return settle(tx, release(tx, event))
+    case 'session-ended':
+      return settle(tx, sessionEnded(tx, event))
+    case 'wait-timeout':
+      return settle(tx, waitTimeout(tx, event))
+    case 'ttl-expired':
+      return settle(tx, ttlExpired(tx, event))
+    case 'revoke':
+      return settle(tx, revoke(tx, event))
+    case 'request':
+      return request(tx, event)
+    case 'vote':
+      return vote(tx, event)
+    case 'cancel':
+      return cancel(tx, event)
+    case 'approval-expired':
+      return expire(tx, event)
+    default:
+      return `unknown event type ${JSON.stringify((event as { type: unknown }).type)}`
   }
 }
 

@@ -11,6 +11,7 @@ import type {
   LockMode,
   LockValue,
   OutcomeState,
+  QueueEntry,
   OutcomeValue,
 } from '../../../shared/coordination.js'
 import type { Kind, Role } from '../../../shared/roles.js'
@@ -41,26 +42,42 @@ export interface RecordedVote extends ApprovalVote {
   link?: string
 }
 
+/**
+ * A record indexed by client-chosen strings (resources, claim keys, actor ids): always created
+ * with a null prototype (`dict`), so `toString`, `constructor` or `__proto__` are ordinary keys.
+ */
+export type Dict<T> = Record<string, T>
+
+/** An empty null-prototype record, or a copy of `from` as one. */
+export function dict<T>(from?: Readonly<Dict<T>>): Dict<T> {
+  return Object.assign(Object.create(null) as Dict<T>, from)
+}
+
 /** Mirror of one `approvals` Y.Map. `votes` is keyed by actor, in the order they were cast. */
 export interface ApprovalEntry {
   session: string
   request: ApprovalRequest
-  votes: Record<string, RecordedVote>
+  votes: Dict<RecordedVote>
   cancel?: ApprovalCancel
   status: ApprovalStatus
 }
 
 export interface CoordState {
-  claims: Record<string, ClaimRecord>
-  locks: Record<string, LockValue>
-  outcomes: Record<string, OutcomeValue>
-  approvals: Record<string, ApprovalEntry>
+  claims: Dict<ClaimRecord>
+  /** resource → its holders; absent when nobody holds it */
+  locks: Dict<LockValue>
+  /** claim key → the waiting claim; a lock's queue is its entries sorted by `seq` */
+  queue: Dict<QueueEntry>
+  outcomes: Dict<OutcomeValue>
+  approvals: Dict<ApprovalEntry>
   /** the last fencing token issued; 0 before the first grant */
   fence: number
+  /** the last queue arrival number given out; 0 before the first claim had to wait */
+  seq: number
 }
 
 export function emptyState(): CoordState {
-  return { claims: {}, locks: {}, outcomes: {}, approvals: {}, fence: 0 }
+  return { claims: dict(), locks: dict(), queue: dict(), outcomes: dict(), approvals: dict(), fence: 0, seq: 0 }
 }
 
 /**
@@ -118,17 +135,19 @@ export interface Changed {
   claims: string[]
   /** resources whose `locks` entry changed; absent from `state.locks` means delete */
   locks: string[]
+  /** claim keys whose `queue` entry changed; absent from `state.queue` means delete */
+  queue: string[]
   /** claim keys whose `outcomes` entry changed; absent from `state.outcomes` means delete */
   outcomes: string[]
   /** approval keys whose `status` changed */
   approvals: string[]
   /** true when `meta.fence` changed */
   fence: boolean
+  /** true when `meta.seq` changed */
+  seq: boolean
 }
 
-export type ReduceResult =
-  | { ok: true; state: CoordState; changed: Changed; audit: AuditEvent[] }
-  | { ok: false; reason: string }
+export type ReduceResult = { ok: true; state: CoordState; changed: Changed; audit: AuditEvent[] } | { ok: false; reason: string }
 
 /** `{ [name]: value }` when value is defined, else `{}`: keeps undefined out of the JSON. */
 export function opt<K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } {

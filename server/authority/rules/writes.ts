@@ -2,7 +2,7 @@
 // writer, named by the key itself. These checks need only the write itself; rules that depend
 // on the current state (a vote on a decided approval, a cancel by someone other than the
 // requester, a reused claim key) are refused by `reduce`.
-import { COORDINATION_TYPES } from '../../../shared/coordination.js'
+import { APPROVAL_FIELDS, COORDINATION_TYPES, SERVER_ONLY_TYPES, VOTE_PREFIX, voterOf } from '../../../shared/coordination.js'
 import { canVote, roleAtLeast } from '../../../shared/roles.js'
 import type { Writer } from './state.js'
 import { parseCancel, parseClaimValue, parseOwnedKey, parseRequest, parseVote, problemOf, show } from '../../../shared/values.js'
@@ -25,16 +25,13 @@ export interface WriteCheck {
   writer: Writer
 }
 
-const SERVER_ONLY: readonly string[] = ['locks', 'outcomes', 'sessions', 'meta', 'activity']
-const VOTE_PREFIX = 'vote:'
-
 /** Null when `writer` may make this change, else the reason it is refused. */
 export function checkWrite(write: WriteCheck): string | null {
   const { type, writer } = write
   if (!(COORDINATION_TYPES as readonly string[]).includes(type)) {
     return `unknown top-level type ${show(type)}: the coordination document has only ${COORDINATION_TYPES.join(', ')}`
   }
-  if (SERVER_ONLY.includes(type)) return `${type} is written by the server only`
+  if ((SERVER_ONLY_TYPES as readonly string[]).includes(type)) return `${type} is written by the server only`
   if (!roleAtLeast(writer.role, 'editor')) return `${writer.actor} is a viewer; viewers cannot write to the coordination document`
   if (write.before === undefined && write.after === undefined) return null
   return type === 'claims' ? checkClaimWrite(write) : checkApprovalWrite(write)
@@ -54,11 +51,12 @@ function checkApprovalWrite(write: WriteCheck): string | null {
   const parts = parseOwnedKey(write.key)
   if (typeof parts === 'string') return parts
   if (subKey === undefined) return checkApprovalMap(write)
-  if (subKey === 'request') return checkRequestWrite(write)
-  if (subKey === 'cancel') return checkCancelWrite(write)
-  if (subKey === 'status') return 'approval status is written by the server only'
-  if (subKey.startsWith(VOTE_PREFIX)) return checkVoteWrite(write, subKey.slice(VOTE_PREFIX.length))
-  return `unknown approval field ${show(subKey)}: clients write request, vote:<actorId> or cancel`
+  if (subKey === APPROVAL_FIELDS.request) return checkRequestWrite(write)
+  if (subKey === APPROVAL_FIELDS.cancel) return checkCancelWrite(write)
+  if (subKey === APPROVAL_FIELDS.status) return 'approval status is written by the server only'
+  const voter = voterOf(subKey)
+  if (voter !== null) return checkVoteWrite(write, voter)
+  return `unknown approval field ${show(subKey)}: clients write request, ${VOTE_PREFIX}<actorId> or cancel`
 }
 
 function checkApprovalMap(write: WriteCheck): string | null {
