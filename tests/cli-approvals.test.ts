@@ -2,9 +2,9 @@
 // `huddle approvals`, `huddle who` and `huddle audit`.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ChildScript, runCli, type TestServer } from './helpers/server.js'
+import { runCli, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
-import { cliEnv } from './fixtures/client-cli.js'
+import { CliProcess, cliEnv } from './fixtures/client-cli.js'
 
 const WS = 'cli-approvals'
 let server: TestServer
@@ -17,12 +17,12 @@ withServer(test, async (started) => {
   bob = await cliEnv(server, WS, 'bob', 'approver')
 })
 
-async function requested(run: ChildScript): Promise<string> {
+async function requested(run: CliProcess): Promise<string> {
   return (await run.waitOutput(/approval (\S+) requested/))[1]!
 }
 
 test('request --wait exits 0 when approved from another process and says who approved and why', async () => {
-  const run = ChildScript.huddle(['request', 'Deploy v1.4', '--action', 'deploy', '--details', '{"pr": 42}', '--wait'], agent)
+  const run = new CliProcess(['request', 'Deploy v1.4', '--action', 'deploy', '--details', '{"pr": 42}', '--wait'], agent)
   const id = await requested(run)
   // the link to the approval's card in the dashboard
   await run.waitOutput(new RegExp(`\\n  http://127\\.0\\.0\\.1:${server.port}/w/${WS}\\?panel=approvals&approval=[A-Za-z0-9_-]+%3A${id}`))
@@ -50,7 +50,7 @@ test('request --wait exits 0 when approved from another process and says who app
 })
 
 test('request --wait exits 1 when rejected, with the reason; 2 when it expires', async () => {
-  const run = ChildScript.huddle(['request', 'Drop table users', '--wait', '--approver', 'bob'], agent)
+  const run = new CliProcess(['request', 'Drop table users', '--wait', '--approver', 'bob'], agent)
   const id = await requested(run)
   const reason = await runCli(['reject', id], { env: bob })
   assert.is(reason.code, 1)
@@ -66,7 +66,7 @@ test('request --wait exits 1 when rejected, with the reason; 2 when it expires',
 })
 
 test('an interrupted request --wait cancels its request; a bad request is explained', async () => {
-  const run = ChildScript.huddle(['request', 'Wait for me', '--wait'], agent)
+  const run = new CliProcess(['request', 'Wait for me', '--wait'], agent)
   const id = await requested(run)
   run.child.kill('SIGINT')
   assert.is((await run.exit()).code, 130)
@@ -91,7 +91,7 @@ test('audit prints the log, and --json one object per line', async () => {
   const entries = json.stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number })
   assert.equal(entries.map((e) => e.seq), [1, 2, 3])
   const last = JSON.parse((await runCli(['audit', '--limit', '1', '--json'], { env: bob })).stdout) as { seq: number }
-  const follow = ChildScript.huddle(['audit', '--follow', '--after', String(last.seq), '--limit', '0'], bob)
+  const follow = new CliProcess(['audit', '--follow', '--after', String(last.seq), '--limit', '0'], bob)
   await runCli(['request', 'Follow me', '--action', 'noticed'], { env: agent })
   await follow.waitOutput(/request\s+ci-bot\/\S+\s+title="Follow me" action=noticed/)
   follow.child.kill('SIGINT')

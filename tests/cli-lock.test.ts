@@ -7,9 +7,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, HuddleApi, type Huddle } from '../client-lib/node.js'
 import { mintToken, waitFor } from './helpers/clients.js'
-import { ChildScript, makeTempDir, ROOT, runCli, type TestServer } from './helpers/server.js'
+import { makeTempDir, ROOT, runCli, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
-import { cliEnv } from './fixtures/client-cli.js'
+import { CliProcess, cliEnv } from './fixtures/client-cli.js'
 
 const WS = 'cli-locks'
 const CRITICAL = join(ROOT, 'tests', 'fixtures', 'client-critical.mjs')
@@ -34,7 +34,7 @@ function readLog(path: string): string[][] {
 test('concurrent `huddle lock db -- cmd` never overlap and get increasing fencing tokens', async () => {
   const log = join(makeTempDir(), 'critical.log')
   writeFileSync(log, '')
-  const runs = Array.from({ length: 3 }, () => ChildScript.huddle(['lock', 'db', '--', process.execPath, CRITICAL, log, '300'], env))
+  const runs = Array.from({ length: 3 }, () => new CliProcess(['lock', 'db', '--', process.execPath, CRITICAL, log, '300'], env))
   const exits = await Promise.all(runs.map((run) => run.exit(20_000)))
   assert.equal(exits.map((e) => e.code), [0, 0, 0], runs.map((r) => r.stderr).join('\n'))
   const lines = readLog(log)
@@ -84,7 +84,7 @@ test('--wait gives up with exit 1 and says who holds the lock; `huddle locks` li
 test('SIGKILL of `huddle lock` releases the lock after the grace period, not before', async () => {
   const log = join(makeTempDir(), 'killed.log')
   writeFileSync(log, '')
-  const run = ChildScript.huddle(['lock', 'db', '--', process.execPath, CRITICAL, log, '60000'], env)
+  const run = new CliProcess(['lock', 'db', '--', process.execPath, CRITICAL, log, '60000'], env)
   await waitFor(() => readFileSync(log, 'utf8').startsWith('start'), 10_000, 'the command starts')
   const [, , commandPid] = readLog(log)[0]!
   try {
@@ -108,7 +108,7 @@ test('SIGKILL of `huddle lock` releases the lock after the grace period, not bef
 test('an admin force-releases with `huddle unlock --force`; the holder stops its command and exits 75', async () => {
   const log = join(makeTempDir(), 'revoked.log')
   writeFileSync(log, '')
-  const run = ChildScript.huddle(['lock', 'db', '--', process.execPath, CRITICAL, log, '60000'], env)
+  const run = new CliProcess(['lock', 'db', '--', process.execPath, CRITICAL, log, '60000'], env)
   await waitFor(() => readFileSync(log, 'utf8').startsWith('start'), 10_000, 'the command starts')
   const refused = await runCli(['unlock', 'db'], { env: await cliEnv(server, WS, 'root', 'admin') })
   assert.is(refused.code, 1)

@@ -303,6 +303,16 @@ export function distScript(path: string): string {
   return join(ROOT, 'dist', path)
 }
 
+/** Starts `huddle <args>` with `env` added to this process's environment (undefined values removed). */
+export function spawnHuddle(args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
+  const merged: NodeJS.ProcessEnv = { ...process.env }
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) delete merged[name]
+    else merged[name] = value
+  }
+  return spawn(process.execPath, [HUDDLE_BIN, ...args], { cwd: ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
 /**
  * A child process of the test run (a compiled fixture, or the `huddle` CLI), its output read
  * while it runs; killed at the end of the run if it is still alive.
@@ -330,14 +340,9 @@ export class ChildScript {
     return new ChildScript(spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
   }
 
-  /** `huddle <args>` with `env` (undefined values removed from this process's environment). */
+  /** `huddle <args>` with `env` (see `spawnHuddle`). */
   static huddle(args: string[], env: Record<string, string | undefined> = {}): ChildScript {
-    const merged: NodeJS.ProcessEnv = { ...process.env }
-    for (const [name, value] of Object.entries(env)) {
-      if (value === undefined) delete merged[name]
-      else merged[name] = value
-    }
-    return new ChildScript(spawn(process.execPath, [HUDDLE_BIN, ...args], { cwd: ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] }))
+    return new ChildScript(spawnHuddle(args, env))
   }
 
   /** The complete lines printed so far. */
