@@ -1,31 +1,23 @@
 // Dashboard, in a real browser: an agent asks for approval, an approver approves it in one
 // browser, and a viewer in another browser sees the decision live, without vote buttons.
-import type { Browser } from 'playwright-core'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import type { ApprovalStatus } from '../shared/coordination.js'
-import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, showPanel, textOf, type WatchedPage } from './helpers/browser.js'
+import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, showPanel, textOf } from './helpers/browser.js'
 import { connectPeer, mintToken, newSession, waitFor } from './helpers/clients.js'
-import type { TestServer } from './helpers/server.js'
-import { withServerAndBrowser } from './helpers/suite.js'
+import { withDashboard } from './helpers/suite.js'
 
 const WS = 'demo'
-let server: TestServer
-let browser: Browser
-const pages: WatchedPage[] = []
 
-withServerAndBrowser(test, (started, launched) => {
-  server = started
-  browser = launched
-})
+const dash = withDashboard(test)
 
 test('an approver approves an agent request; a viewer sees the decision live and cannot vote', async () => {
-  const approver = await newPage(browser)
-  const viewer = await newPage(browser)
-  pages.push(approver, viewer)
-  await openWorkspace(approver, server, WS, await mintToken('ann', 'approver', WS, { name: 'Ann Approver' }))
-  await openWorkspace(viewer, server, WS, await mintToken('vic', 'viewer', WS, { name: 'Vic Viewer' }))
+  const approver = await newPage(dash.browser)
+  const viewer = await newPage(dash.browser)
+  dash.pages.push(approver, viewer)
+  await openWorkspace(approver, dash.server, WS, await mintToken('ann', 'approver', WS, { name: 'Ann Approver' }))
+  await openWorkspace(viewer, dash.server, WS, await mintToken('vic', 'viewer', WS, { name: 'Vic Viewer' }))
   // the token in the fragment is kept for the tab and removed from the address bar
   assert.not.match(approver.page.url(), /token=/)
   assert.ok(await approver.page.evaluate(() => sessionStorage.getItem('huddle.token')), 'the token is kept in sessionStorage')
@@ -33,7 +25,7 @@ test('an approver approves an agent request; a viewer sees the decision live and
 
   // an agent (a stock y-websocket client) requests an approval
   const session = newSession()
-  const agent = await connectPeer(server, WS, { token: await mintToken('ci-bot', 'editor', WS, { kind: 'agent', name: 'CI bot' }), session })
+  const agent = await connectPeer(dash.server, WS, { token: await mintToken('ci-bot', 'editor', WS, { kind: 'agent', name: 'CI bot' }), session })
   agent.provider.awareness.setLocalState({ status: 'active', activity: 'deploying' })
   const key = `${session}:deploy-42`
   agent.doc.transact(() => {
@@ -127,7 +119,7 @@ test('an approver approves an agent request; a viewer sees the decision live and
 })
 
 test('no console errors on any page', () => {
-  for (const [index, page] of pages.entries()) assertNoConsoleErrors(page, `page ${index + 1}`)
+  for (const [index, page] of dash.pages.entries()) assertNoConsoleErrors(page, `page ${index + 1}`)
 })
 
 test.run()

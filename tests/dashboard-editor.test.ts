@@ -1,22 +1,14 @@
 // Dashboard, in a real browser: two editors type in the same document and see each other's text,
 // cursor and typing; a viewer gets it read-only; the document list shows it.
-import type { Browser } from 'playwright-core'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, textOf, type WatchedPage } from './helpers/browser.js'
 import { connectPeer, mintToken, waitFor } from './helpers/clients.js'
-import type { TestServer } from './helpers/server.js'
-import { withServerAndBrowser } from './helpers/suite.js'
+import { withDashboard } from './helpers/suite.js'
 
 const WS = 'team'
-let server: TestServer
-let browser: Browser
-const pages: WatchedPage[] = []
 
-withServerAndBrowser(test, (started, launched) => {
-  server = started
-  browser = launched
-})
+const dash = withDashboard(test)
 
 /** Waits until the editor shows exactly `expected`; fails showing what it shows. */
 async function waitText(watched: WatchedPage, expected: string, who: string): Promise<void> {
@@ -37,11 +29,11 @@ const editorText = (watched: WatchedPage) =>
   )
 
 test('two editors type in one document and see each other; a viewer reads only', async () => {
-  const ann = await newPage(browser)
-  const bea = await newPage(browser)
-  pages.push(ann, bea)
-  await openWorkspace(ann, server, WS, await mintToken('ann', 'editor', WS, { name: 'Ann Editor' }), '?panel=documents&doc=notes/plan')
-  await openWorkspace(bea, server, WS, await mintToken('bea', 'editor', WS, { name: 'Bea Editor' }))
+  const ann = await newPage(dash.browser)
+  const bea = await newPage(dash.browser)
+  dash.pages.push(ann, bea)
+  await openWorkspace(ann, dash.server, WS, await mintToken('ann', 'editor', WS, { name: 'Ann Editor' }), '?panel=documents&doc=notes/plan')
+  await openWorkspace(bea, dash.server, WS, await mintToken('bea', 'editor', WS, { name: 'Bea Editor' }))
   await bea.page.click('.nav-item[data-panel="documents"]')
   // Bea finds the document in the list (Ann registered it when she opened it) and opens it
   await bea.page.click('.doc-link[data-path="notes/plan"]')
@@ -74,14 +66,14 @@ test('two editors type in one document and see each other; a viewer reads only',
   await screenshot(ann.page, 'editor')
 
   // a stock client reading Y.Text "body" gets the same text
-  const reader = await connectPeer(server, `${WS}/notes/plan`, { token: await mintToken('reader', 'viewer', WS) })
+  const reader = await connectPeer(dash.server, `${WS}/notes/plan`, { token: await mintToken('reader', 'viewer', WS) })
   assert.is(reader.doc.getText('body').toString(), 'Plan for Q3\n- ship the dashboard\n- write the docs')
   reader.destroy()
 
   // a viewer gets the document read-only, and typing changes nothing (and is never sent)
-  const vic = await newPage(browser, { viewport: { width: 390, height: 844 } })
-  pages.push(vic)
-  await openWorkspace(vic, server, WS, await mintToken('vic', 'viewer', WS, { name: 'Vic Viewer' }), '?panel=documents&doc=notes/plan')
+  const vic = await newPage(dash.browser, { viewport: { width: 390, height: 844 } })
+  dash.pages.push(vic)
+  await openWorkspace(vic, dash.server, WS, await mintToken('vic', 'viewer', WS, { name: 'Vic Viewer' }), '?panel=documents&doc=notes/plan')
   await vic.page.waitForSelector('.editor-note:has-text("Read-only")')
   await waitFor(async () => (await editorText(vic)).includes('write the docs'), 5000, 'the viewer never saw the text')
   await vic.page.click('.editor-host .cm-content')
@@ -95,7 +87,7 @@ test('two editors type in one document and see each other; a viewer reads only',
 })
 
 test('opening a document by path; bad paths are explained', async () => {
-  const ann = pages[0]!
+  const ann = dash.pages[0]!
   await ann.page.fill('.open-form input', '../etc')
   await ann.page.click('.open-form button[type="submit"]')
   assert.match(await textOf(ann.page, '.open-form .form-error'), /bad document path segment/)
@@ -103,22 +95,22 @@ test('opening a document by path; bad paths are explained', async () => {
   await ann.page.click('.open-form button[type="submit"]')
   await ann.page.waitForSelector('.editor-pane[data-path="retro/2024-q3"] .cm-content')
   await ann.page.waitForSelector('.doc-link[data-path="retro/2024-q3"]')
-  await pages[1]!.page.waitForSelector('.doc-link[data-path="retro/2024-q3"]')
+  await dash.pages[1]!.page.waitForSelector('.doc-link[data-path="retro/2024-q3"]')
   // back to the previous document with the browser's back button
   await ann.page.goBack()
   await ann.page.waitForSelector('.editor-pane[data-path="notes/plan"]')
 })
 
 test('no console errors on any page', () => {
-  for (const [index, page] of pages.entries()) assertNoConsoleErrors(page, `page ${index + 1}`)
+  for (const [index, page] of dash.pages.entries()) assertNoConsoleErrors(page, `page ${index + 1}`)
 })
 
 test('a document written by another client, never opened in a dashboard, is listed with its writer', async () => {
-  const writer = await connectPeer(server, `${WS}/reports/weekly`, { token: await mintToken('ci-bot', 'editor', WS, { kind: 'agent' }) })
+  const writer = await connectPeer(dash.server, `${WS}/reports/weekly`, { token: await mintToken('ci-bot', 'editor', WS, { kind: 'agent' }) })
   writer.doc.getText('body').insert(0, 'written by an agent')
-  const reader = await newPage(browser)
-  pages.push(reader)
-  await openWorkspace(reader, server, WS, await mintToken('rae', 'viewer', WS, { name: 'Rae Viewer' }), '?panel=documents')
+  const reader = await newPage(dash.browser)
+  dash.pages.push(reader)
+  await openWorkspace(reader, dash.server, WS, await mintToken('rae', 'viewer', WS, { name: 'Rae Viewer' }), '?panel=documents')
   await waitFor(async () => (await reader.page.$('.doc-link[data-path="reports/weekly"]')) !== null, 10_000, 'the stored document in the list')
   // who wrote it comes from the server's attribution, not from whoever opened it in a dashboard
   await reader.page.waitForSelector('.doc-link[data-path="reports/weekly"] .doc-meta[data-last-editor="ci-bot"]')

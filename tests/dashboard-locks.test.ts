@@ -1,36 +1,28 @@
 // Dashboard, in a real browser: locks taken by agents appear with holder, mode and fencing token,
 // waiters in order; an admin force-releases with a confirmation; released locks disappear.
-import type { Browser } from 'playwright-core'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { OutcomeValue } from '../shared/coordination.js'
-import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, showPanel, textOf, type WatchedPage } from './helpers/browser.js'
+import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, showPanel, textOf } from './helpers/browser.js'
 import { connectPeer, mintToken, newSession, waitFor } from './helpers/clients.js'
-import type { TestServer } from './helpers/server.js'
-import { withServerAndBrowser } from './helpers/suite.js'
+import { withDashboard } from './helpers/suite.js'
 
 const WS = 'ops'
-let server: TestServer
-let browser: Browser
-const pages: WatchedPage[] = []
 
-withServerAndBrowser(test, (started, launched) => {
-  server = started
-  browser = launched
-})
+const dash = withDashboard(test)
 
 test('locks appear with holders, tokens and the queue, and disappear on release; admins force-release', async () => {
-  const admin = await newPage(browser)
-  const viewer = await newPage(browser, { viewport: { width: 390, height: 844 } })
-  pages.push(admin, viewer)
-  await openWorkspace(admin, server, WS, await mintToken('ada', 'admin', WS, { name: 'Ada Admin' }), '?panel=locks')
-  await openWorkspace(viewer, server, WS, await mintToken('vic', 'viewer', WS, { name: 'Vic Viewer' }), '?panel=locks')
+  const admin = await newPage(dash.browser)
+  const viewer = await newPage(dash.browser, { viewport: { width: 390, height: 844 } })
+  dash.pages.push(admin, viewer)
+  await openWorkspace(admin, dash.server, WS, await mintToken('ada', 'admin', WS, { name: 'Ada Admin' }), '?panel=locks')
+  await openWorkspace(viewer, dash.server, WS, await mintToken('vic', 'viewer', WS, { name: 'Vic Viewer' }), '?panel=locks')
   await admin.page.waitForSelector('#panel-locks:not([hidden]) .empty:not([hidden])')
 
   const s1 = newSession()
   const s2 = newSession()
-  const bot1 = await connectPeer(server, WS, { token: await mintToken('build-bot', 'editor', WS, { kind: 'agent', name: 'Build bot' }), session: s1 })
-  const bot2 = await connectPeer(server, WS, { token: await mintToken('test-bot', 'editor', WS, { kind: 'agent', name: 'Test bot' }), session: s2 })
+  const bot1 = await connectPeer(dash.server, WS, { token: await mintToken('build-bot', 'editor', WS, { kind: 'agent', name: 'Build bot' }), session: s1 })
+  const bot2 = await connectPeer(dash.server, WS, { token: await mintToken('test-bot', 'editor', WS, { kind: 'agent', name: 'Test bot' }), session: s2 })
   bot1.doc.getMap('claims').set(`${s1}:c1`, { resources: ['db'], mode: 'exclusive', note: 'migrating' })
 
   // the holder appears, with its fencing token
@@ -85,7 +77,7 @@ test('locks appear with holders, tokens and the queue, and disappear on release;
 })
 
 test('no console errors on any page', () => {
-  for (const [index, page] of pages.entries()) assertNoConsoleErrors(page, `page ${index + 1}`)
+  for (const [index, page] of dash.pages.entries()) assertNoConsoleErrors(page, `page ${index + 1}`)
 })
 
 test.run()

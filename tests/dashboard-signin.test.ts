@@ -1,29 +1,21 @@
 // Dashboard, in a real browser: signing in with a token, refusals shown readably (bad and expired
 // tokens), and share links: created, copied and revoked by an admin in the page, redeemed with a
 // password, refused once revoked or expired.
-import type { Browser } from 'playwright-core'
 import { SignJWT } from 'jose'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, showPanel, textOf, waitLive, type WatchedPage } from './helpers/browser.js'
+import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, showPanel, textOf, waitLive } from './helpers/browser.js'
 import { mintToken } from './helpers/clients.js'
-import type { TestServer } from './helpers/server.js'
-import { withServerAndBrowser } from './helpers/suite.js'
+import { withDashboard } from './helpers/suite.js'
 
 const WS = 'acme'
-let server: TestServer
-let browser: Browser
-const pages: WatchedPage[] = []
 /** failed HTTP statuses the browser reports on its own for answers the page expects */
 const EXPECTED_HTTP_ERRORS = [/Failed to load resource: the server responded with a status of (401|404|410)/]
 
-withServerAndBrowser(test, (started, launched) => {
-  server = started
-  browser = launched
-})
+const dash = withDashboard(test)
 
 async function api(method: string, path: string, token: string | null, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`${server.httpUrl}${path}`, {
+  const response = await fetch(`${dash.server.httpUrl}${path}`, {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
@@ -32,10 +24,10 @@ async function api(method: string, path: string, token: string | null, body?: un
 }
 
 test('sign in with a token on /, stay signed in for the tab, sign out', async () => {
-  const watched = await newPage(browser)
-  pages.push(watched)
+  const watched = await newPage(dash.browser)
+  dash.pages.push(watched)
   const { page } = watched
-  await page.goto(`${server.httpUrl}/`)
+  await page.goto(`${dash.server.httpUrl}/`)
   await screenshot(page, 'sign-in')
   const token = await mintToken('sam', 'editor', '*', { name: 'Sam Signin' })
   await page.fill('textarea[name="token"]', 'not-a-token')
@@ -52,16 +44,16 @@ test('sign in with a token on /, stay signed in for the tab, sign out', async ()
   await page.reload()
   await waitLive(page)
   await page.click('button:has-text("Sign out")')
-  await page.waitForURL(`${server.httpUrl}/`)
+  await page.waitForURL(`${dash.server.httpUrl}/`)
   assert.is(await page.evaluate(() => sessionStorage.getItem('huddle.token')), null)
 })
 
 test('a token the server refuses, and one that expires while connected, say to sign in again', async () => {
-  const watched = await newPage(browser)
-  pages.push(watched)
+  const watched = await newPage(dash.browser)
+  dash.pages.push(watched)
   const { page } = watched
   const forged = await new SignJWT({ name: 'Mallory', kind: 'human', ws: WS, role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('mallory').setExpirationTime('1h').sign(new TextEncoder().encode('some-other-secret-0123456789-0123456789'))
-  await page.goto(`${server.httpUrl}/w/${WS}#token=${forged}`)
+  await page.goto(`${dash.server.httpUrl}/w/${WS}#token=${forged}`)
   await page.waitForSelector('#connection[data-state="closed"]')
   assert.match(await textOf(page, '.banner'), /Your sign-in is no longer accepted: token signature does not match/)
   await screenshot(page, 'refused-token')
@@ -70,18 +62,18 @@ test('a token the server refuses, and one that expires while connected, say to s
   assert.match(page.url(), new RegExp(`/w/${WS}$`))
 
   const shortLived = await mintToken('sue', 'viewer', WS, { name: 'Short Sue', ttlMs: 2500 })
-  await openWorkspace(watched, server, WS, shortLived)
+  await openWorkspace(watched, dash.server, WS, shortLived)
   await page.waitForSelector('#connection[data-state="closed"]', { timeout: 8000 })
   assert.match(await textOf(page, '.banner'), /token expired/)
   assert.ok(await page.isVisible('.banner button:has-text("Sign in again")'))
 })
 
 test('share links: an admin creates one with a password, a guest redeems it, the admin revokes it', async () => {
-  const admin = await newPage(browser)
-  const guest = await newPage(browser, { viewport: { width: 390, height: 844 } })
-  pages.push(admin, guest)
+  const admin = await newPage(dash.browser)
+  const guest = await newPage(dash.browser, { viewport: { width: 390, height: 844 } })
+  dash.pages.push(admin, guest)
   const adminToken = await mintToken('ada', 'admin', WS, { name: 'Ada Admin' })
-  await openWorkspace(admin, server, WS, adminToken)
+  await openWorkspace(admin, dash.server, WS, adminToken)
   await showPanel(admin.page, 'links')
   await admin.page.selectOption('.link-form select[name="role"]', 'editor')
   await admin.page.fill('.link-form input[name="password"]', 'open sesame')
@@ -90,7 +82,7 @@ test('share links: an admin creates one with a password, a guest redeems it, the
   await admin.page.click('.link-form button[type="submit"]')
   const urlInput = await admin.page.waitForSelector('.created-link input')
   const url = await urlInput.inputValue()
-  assert.match(url, new RegExp(`^${server.httpUrl}/join/[A-Za-z0-9_-]+$`))
+  assert.match(url, new RegExp(`^${dash.server.httpUrl}/join/[A-Za-z0-9_-]+$`))
   const linkId = url.split('/').pop()!
   await admin.page.waitForSelector(`.link-row[data-link-id="${linkId}"]:has-text("active")`)
   await screenshot(admin.page, 'share-links')
@@ -126,23 +118,23 @@ test('share links: an admin creates one with a password, a guest redeems it, the
 })
 
 test('an expired share link is refused with a readable message', async () => {
-  const watched = await newPage(browser)
-  pages.push(watched)
+  const watched = await newPage(dash.browser)
+  dash.pages.push(watched)
   const adminToken = await mintToken('ada', 'admin', WS)
   const created = await api('POST', `/api/workspaces/${WS}/links`, adminToken, { role: 'viewer', expiresInMs: 1000 })
   assert.is(created.status, 201, JSON.stringify(created.json))
   await new Promise((resolve) => setTimeout(resolve, 1100))
-  await watched.page.goto(`${server.httpUrl}${(created.json as { url: string }).url}`)
+  await watched.page.goto(`${dash.server.httpUrl}${(created.json as { url: string }).url}`)
   await watched.page.waitForSelector('.refused')
   assert.match(await textOf(watched.page, '.refused'), /^This link expired/)
   await screenshot(watched.page, 'expired-link')
-  await watched.page.goto(`${server.httpUrl}/join/no-such-link`)
+  await watched.page.goto(`${dash.server.httpUrl}/join/no-such-link`)
   await watched.page.waitForSelector('.refused')
   assert.match(await textOf(watched.page, '.refused'), /does not exist/)
 })
 
 test('no console errors on any page (other than the HTTP statuses it expects)', () => {
-  for (const [index, page] of pages.entries()) assertNoConsoleErrors(page, `page ${index + 1}`, EXPECTED_HTTP_ERRORS)
+  for (const [index, page] of dash.pages.entries()) assertNoConsoleErrors(page, `page ${index + 1}`, EXPECTED_HTTP_ERRORS)
 })
 
 test.run()

@@ -2,11 +2,13 @@
 // `user` from the token anyway), status derived from mouse/keyboard activity and page visibility,
 // and what is being viewed.
 import type { Awareness } from 'y-protocols/awareness'
+import type { PresenceStatus } from '../../client-lib/presence.js'
 import type { Me } from './auth.js'
 import { now } from './time.js'
 import { colorFor } from '../../shared/colors.js'
 
-export type Status = 'active' | 'idle' | 'away'
+/** the client library's presence statuses, one definition for every client */
+export type Status = PresenceStatus
 
 /** No input for this long: idle. */
 export const IDLE_AFTER_MS = 60_000

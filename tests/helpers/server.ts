@@ -6,7 +6,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { waitFor } from './wait.js'
+import { waitFor, withTimeout } from './wait.js'
 
 /** The repository root (this file runs from dist/tests/helpers/). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
@@ -284,30 +284,10 @@ export function httpGet(url: string, timeoutMs = 5000): Promise<HttpResponse> {
 }
 
 /** Runs `huddle <args>` to completion and returns its output. */
-export function runCli(args: string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const [name, value] of Object.entries(options.env ?? {})) {
-    if (value === undefined) delete env[name]
-    else env[name] = value
-  }
-  return new Promise((resolveRun, rejectRun) => {
-    const child = spawn(process.execPath, [HUDDLE_BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    children.add(child)
-    let stdout = ''
-    let stderr = ''
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      rejectRun(new Error(`huddle ${args.join(' ')} did not finish within ${options.timeoutMs ?? 15_000} ms`))
-    }, options.timeoutMs ?? 15_000)
-    child.once('error', rejectRun)
-    child.once('close', (code) => {
-      clearTimeout(timer)
-      children.delete(child)
-      resolveRun({ code, stdout, stderr })
-    })
-  })
+export async function runCli(args: string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const run = ChildScript.huddle(args, options.env)
+  const { code } = await run.exit(options.timeoutMs ?? 15_000)
+  return { code, stdout: run.stdout, stderr: run.stderr }
 }
 
 /** Flags that lift the per-connection rate limit: the coordination tests send a lot. */
@@ -323,36 +303,71 @@ export function distScript(path: string): string {
   return join(ROOT, 'dist', path)
 }
 
-/** A child process running a compiled fixture, with its stdout split into lines. */
+/** Starts `huddle <args>` with `env` added to this process's environment (undefined values removed). */
+export function spawnHuddle(args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
+  const merged: NodeJS.ProcessEnv = { ...process.env }
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) delete merged[name]
+    else merged[name] = value
+  }
+  return spawn(process.execPath, [HUDDLE_BIN, ...args], { cwd: ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+/**
+ * A child process of the test run (a compiled fixture, or the `huddle` CLI), its output read
+ * while it runs; killed at the end of the run if it is still alive.
+ */
 export class ChildScript {
-  readonly lines: string[] = []
+  stdout = ''
   stderr = ''
+  /** resolves once the process exited and its output is read to the end */
   readonly exited: Promise<Exit>
 
   constructor(readonly child: ChildProcess) {
     children.add(child)
-    let partial = ''
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n')
-      partial = parts.pop() ?? ''
-      this.lines.push(...parts)
-    })
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr = (this.stderr + chunk).slice(-20_000)))
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.stdout += chunk))
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk))
     this.exited = new Promise((resolveExit) =>
-      child.once('exit', (code, signal) => {
+      child.once('close', (code, signal) => {
         children.delete(child)
         resolveExit({ code, signal })
       }),
     )
   }
 
+  /** `node <script>` with `env` added to this process's environment. */
   static run(script: string, env: Record<string, string>): ChildScript {
     return new ChildScript(spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
   }
 
+  /** `huddle <args>` with `env` (see `spawnHuddle`). */
+  static huddle(args: string[], env: Record<string, string | undefined> = {}): ChildScript {
+    return new ChildScript(spawnHuddle(args, env))
+  }
+
+  /** The complete lines printed so far. */
+  get lines(): string[] {
+    return this.stdout.split('\n').slice(0, -1)
+  }
+
   /** The first line matching `pattern` (waiting for it). */
   async line(pattern: RegExp, timeoutMs = 8000): Promise<RegExpExecArray> {
-    return waitFor(() => this.lines.map((line) => pattern.exec(line)).find((match) => match !== null), timeoutMs, () => `child never printed ${pattern}; stdout: ${this.lines.join('\n')}\nstderr: ${this.stderr}`)
+    return waitFor(() => this.lines.map((line) => pattern.exec(line)).find((match) => match !== null), timeoutMs, () => `child never printed ${pattern}; stdout: ${this.stdout}\nstderr: ${this.stderr}`)
+  }
+
+  /** Waits until stdout (or stderr) matches; fails with both outputs if it does not in time. */
+  async waitOutput(pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout', timeoutMs = 10_000): Promise<RegExpExecArray> {
+    return waitFor(() => pattern.exec(this[stream]), timeoutMs, () => `${stream} never matched ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)
+  }
+
+  /** Waits for the exit; kills the process and fails if it does not exit in time. */
+  async exit(timeoutMs = 15_000): Promise<Exit> {
+    try {
+      return await withTimeout(this.exited, timeoutMs, () => `the process did not exit\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)
+    } catch (error) {
+      this.child.kill('SIGKILL')
+      throw error
+    }
   }
 
   /** kill -9, and wait for the exit. */

@@ -2,7 +2,7 @@
 // client, the browser and the server go after the last. `use` hands them to the file's variables.
 import type { Browser } from 'playwright-core'
 import type { Test } from 'uvu'
-import { launchBrowser } from './browser.js'
+import { launchBrowser, type WatchedPage } from './browser.js'
 import { cleanupClients } from './clients.js'
 import { type StartOptions, TestServer } from './server.js'
 
@@ -41,4 +41,18 @@ export function withServerAndBrowser(suite: Test, use: (server: TestServer, brow
     await browser?.close()
     await server?.dispose()
   })
+}
+
+/** A dashboard test file's server and browser (there from the first test on) and the pages it opened. */
+export interface DashboardSuite {
+  server: TestServer
+  browser: Browser
+  /** every page the file opened, for the console-error check at the end */
+  pages: WatchedPage[]
+}
+
+export function withDashboard(suite: Test): DashboardSuite {
+  const dash = { pages: [] as WatchedPage[] } as DashboardSuite
+  withServerAndBrowser(suite, (server, browser) => Object.assign(dash, { server, browser }))
+  return dash
 }
