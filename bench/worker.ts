@@ -76,7 +76,20 @@ function pathOf(target: Target): string {
 }
 
 function newClient(id: number): Client {
-  return { id, probe: true, wire: null, ws: null, synced: false, onSynced: null, inflight: 0, sentAt: [], statusToSkip: 0, onAck: null, clientID: 1 + Math.floor(Math.random() * 0x7ffffff0), clock: 0 }
+  return {
+    id,
+    probe: true,
+    wire: null,
+    ws: null,
+    synced: false,
+    onSynced: null,
+    inflight: 0,
+    sentAt: [],
+    statusToSkip: 0,
+    onAck: null,
+    clientID: 1 + Math.floor(Math.random() * 0x7ffffff0),
+    clock: 0,
+  }
 }
 
 function onMessage(group: Group, client: Client, message: RawMessage): void {
@@ -137,22 +150,31 @@ function openRaw(group: Group, client: Client, timeoutMs: number): Promise<numbe
       clearTimeout(timer)
       resolve(bytes)
     }
-    RawWs.open(target.host, target.port, pathOf(target), {
-      message: (message) => onMessage(group, client, message),
-      close: (code) => {
-        if (!group.closing) group.stats.closed++
-        if (!client.synced) {
-          clearTimeout(timer)
-          reject(new Error(`closed (${code}) before sync`))
-        }
+    RawWs.open(
+      target.host,
+      target.port,
+      pathOf(target),
+      {
+        message: (message) => onMessage(group, client, message),
+        close: (code) => {
+          if (!group.closing) group.stats.closed++
+          if (!client.synced) {
+            clearTimeout(timer)
+            reject(new Error(`closed (${code}) before sync`))
+          }
+        },
       },
-    }, timeoutMs).then((ws) => {
-      client.ws = ws
-      for (const frame of wire.opening()) ws.send(frame)
-    }, (error: Error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
+      timeoutMs,
+    ).then(
+      (ws) => {
+        client.ws = ws
+        for (const frame of wire.opening()) ws.send(frame)
+      },
+      (error: Error) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
   })
 }
 
@@ -180,10 +202,14 @@ function openWriter(group: Group, id: number, timeoutMs: number): Promise<void> 
       const socket = new HocuspocusProviderWebsocket({ url: `ws://${target.host}:${target.port}`, WebSocketPolyfill: WebSocket })
       const provider = new HocuspocusProvider({ websocketProvider: socket, name: target.room, document: doc, token: 'bench', onSynced: done })
       provider.attach()
-      group.providers.push({ doc, id, destroy: () => {
-        provider.destroy()
-        socket.destroy()
-      } })
+      group.providers.push({
+        doc,
+        id,
+        destroy: () => {
+          provider.destroy()
+          socket.destroy()
+        },
+      })
     } else {
       const provider = new WebsocketProvider(`ws://${target.host}:${target.port}`, target.room, doc, {
         WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
@@ -233,18 +259,20 @@ async function storm(args: StormArgs): Promise<StormResult> {
   const syncedAtUs: number[] = []
   const bytes: number[] = []
   let failed = 0
-  await Promise.all(Array.from({ length: args.count }, async (_, i) => {
-    const client = newClient(i)
-    group.clients.push(client)
-    try {
-      const size = await openRaw(group, client, args.timeoutMs)
-      syncedAtUs.push(nowUs())
-      bytes.push(size)
-    } catch (error) {
-      failed++
-      if (errors.length < 5) errors.push((error as Error).message)
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: args.count }, async (_, i) => {
+      const client = newClient(i)
+      group.clients.push(client)
+      try {
+        const size = await openRaw(group, client, args.timeoutMs)
+        syncedAtUs.push(nowUs())
+        bytes.push(size)
+      } catch (error) {
+        failed++
+        if (errors.length < 5) errors.push((error as Error).message)
+      }
+    }),
+  )
   return { syncedAtUs, bytes, failed, errors }
 }
 
@@ -279,17 +307,33 @@ async function act(args: ActArgs): Promise<{ writes: number }> {
   if (!group) return { writes: 0 }
   const before = group.stats.writes
   if (group.kind === 'writer') {
-    await Promise.all(group.providers.map((writer) => every(args.hz, args.durationMs, () => {
-      writer.doc.getMap('m').set(`w${writer.id}`, marker(nowUs(), writer.id))
-      group.stats.writes++
-    })))
+    await Promise.all(
+      group.providers.map((writer) =>
+        every(args.hz, args.durationMs, () => {
+          writer.doc.getMap('m').set(`w${writer.id}`, marker(nowUs(), writer.id))
+          group.stats.writes++
+        }),
+      ),
+    )
   } else if (group.kind === 'mover') {
-    await Promise.all(group.clients.filter((client) => client.synced).map((client) => every(args.hz, args.durationMs, () => {
-      const x = Math.floor(Math.random() * 2000)
-      const y = Math.floor(Math.random() * 20000)
-      client.ws?.send(group.wire.awareness(client.clientID, ++client.clock, `{"cursor":{"anchor":${x},"head":${y}},"status":"active","t":"${marker(nowUs(), client.id)}"}`))
-      group.stats.writes++
-    })))
+    await Promise.all(
+      group.clients
+        .filter((client) => client.synced)
+        .map((client) =>
+          every(args.hz, args.durationMs, () => {
+            const x = Math.floor(Math.random() * 2000)
+            const y = Math.floor(Math.random() * 20000)
+            client.ws?.send(
+              group.wire.awareness(
+                client.clientID,
+                ++client.clock,
+                `{"cursor":{"anchor":${x},"head":${y}},"status":"active","t":"${marker(nowUs(), client.id)}"}`,
+              ),
+            )
+            group.stats.writes++
+          }),
+        ),
+    )
   }
   return { writes: group.stats.writes - before }
 }
@@ -299,44 +343,51 @@ async function pump(args: PumpArgs): Promise<{ sent: number }> {
   if (!group) return { sent: 0 }
   const end = performance.now() + args.durationMs
   let sent = 0
-  await Promise.all(group.clients.filter((client) => client.synced).map((client) => new Promise<void>((resolve) => {
-    const doc = new Y.Doc()
-    const map = doc.getMap('m')
-    const text = doc.getText('t')
-    const wire = client.wire ?? group.wire
-    const limit = args.maxUpdates ?? Infinity
-    let last: Uint8Array | null = null
-    doc.on('update', (update: Uint8Array) => {
-      last = update
-    })
-    let seq = 0
-    const fill = () => {
-      while (client.inflight < args.window && seq < limit && performance.now() < end && client.ws && !client.ws.closed) {
-        const now = nowUs()
-        if (args.mode === 'text') text.insert(text.length, `${marker(now, client.id)} `)
-        else map.set(`k${seq % 16}`, marker(now, client.id))
-        seq++
-        client.inflight++
-        if (group.target.dialect === 'hocuspocus') client.sentAt.push(now)
-        client.ws.send(wire.update(last!))
-        sent++
-      }
-      if (performance.now() >= end || !client.ws || client.ws.closed || (seq >= limit && client.inflight === 0)) {
-        client.onAck = null
-        doc.destroy()
-        resolve()
-      }
-    }
-    client.onAck = fill
-    fill()
-    // acks may stop coming (a server that dropped us): never wait past the end for them
-    setTimeout(() => {
-      if (client.onAck === fill) {
-        client.onAck = null
-        resolve()
-      }
-    }, args.durationMs + 50).unref()
-  })))
+  await Promise.all(
+    group.clients
+      .filter((client) => client.synced)
+      .map(
+        (client) =>
+          new Promise<void>((resolve) => {
+            const doc = new Y.Doc()
+            const map = doc.getMap('m')
+            const text = doc.getText('t')
+            const wire = client.wire ?? group.wire
+            const limit = args.maxUpdates ?? Infinity
+            let last: Uint8Array | null = null
+            doc.on('update', (update: Uint8Array) => {
+              last = update
+            })
+            let seq = 0
+            const fill = () => {
+              while (client.inflight < args.window && seq < limit && performance.now() < end && client.ws && !client.ws.closed) {
+                const now = nowUs()
+                if (args.mode === 'text') text.insert(text.length, `${marker(now, client.id)} `)
+                else map.set(`k${seq % 16}`, marker(now, client.id))
+                seq++
+                client.inflight++
+                if (group.target.dialect === 'hocuspocus') client.sentAt.push(now)
+                client.ws.send(wire.update(last!))
+                sent++
+              }
+              if (performance.now() >= end || !client.ws || client.ws.closed || (seq >= limit && client.inflight === 0)) {
+                client.onAck = null
+                doc.destroy()
+                resolve()
+              }
+            }
+            client.onAck = fill
+            fill()
+            // acks may stop coming (a server that dropped us): never wait past the end for them
+            setTimeout(() => {
+              if (client.onAck === fill) {
+                client.onAck = null
+                resolve()
+              }
+            }, args.durationMs + 50).unref()
+          }),
+      ),
+  )
   return { sent }
 }
 

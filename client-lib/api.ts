@@ -63,7 +63,8 @@ export class HuddleApi {
     const after = page.after ?? 0
     const limit = page.limit ?? 100
     if (!Number.isInteger(after) || after < 0) throw new HuddleError('invalid-argument', `after must be a whole number ≥ 0, not ${after}`)
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new HuddleError('invalid-argument', `limit must be a whole number from 1 to 1000, not ${limit}`)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new HuddleError('invalid-argument', `limit must be a whole number from 1 to 1000, not ${limit}`)
     const body = (await this.call('GET', `/audit?after=${after}&limit=${limit}`)) as { entries: AuditEntry[] }
     return body.entries
   }

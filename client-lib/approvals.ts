@@ -38,7 +38,10 @@ export interface DecidedOptions {
 
 /** A request made by this client. */
 export class ApprovalHandle {
-  constructor(private readonly approvals: Approvals, readonly key: string) {}
+  constructor(
+    private readonly approvals: Approvals,
+    readonly key: string,
+  ) {}
 
   get id(): string {
     return this.key.slice(this.key.indexOf(':') + 1)
@@ -147,7 +150,14 @@ export class Approvals extends Emitter<ApprovalEvents> {
     const problem = info.request.requester !== actor ? `only the requester ${info.request.requester} can cancel it` : closedProblem(info, Date.now())
     if (problem) throw new HuddleError('forbidden', `cannot cancel ${info.id} ("${info.request.title}"): ${problem}`)
     const cancel = parsed(parseCancel({ ...(reason !== undefined ? { reason } : {}), at: Date.now() }))
-    const done = this.verdict(info.key, 'cancel', (entry) => entry.type === 'decision' && entry.data?.key === info.key && (entry.data.state === 'cancelled' || new HuddleError('refused', `cannot cancel ${info.id}: it was ${String(entry.data.state)} meanwhile`)))
+    const done = this.verdict(
+      info.key,
+      'cancel',
+      (entry) =>
+        entry.type === 'decision' &&
+        entry.data?.key === info.key &&
+        (entry.data.state === 'cancelled' || new HuddleError('refused', `cannot cancel ${info.id}: it was ${String(entry.data.state)} meanwhile`)),
+    )
     this.mapOf(info.key).set('cancel', cancel)
     await done
     return this.infoOf(info.key)!
@@ -170,7 +180,8 @@ export class Approvals extends Emitter<ApprovalEvents> {
   }
 
   private find(idOrKey: string): ApprovalInfo {
-    if (typeof idOrKey !== 'string' || !idOrKey) throw new HuddleError('invalid-argument', 'pass an approval id (as `huddle approvals` shows it) or its full key')
+    if (typeof idOrKey !== 'string' || !idOrKey)
+      throw new HuddleError('invalid-argument', 'pass an approval id (as `huddle approvals` shows it) or its full key')
     return findApproval(this.list(), idOrKey)
   }
 
@@ -203,8 +214,14 @@ export class Approvals extends Emitter<ApprovalEvents> {
       onEntry: (entry) => {
         const verdict = accepted(entry)
         if (verdict) return verdict
-        const reason = refusalOf(entry, session, (write) => write.type === 'approvals' && write.key === key && (write.subKey === undefined || write.subKey === field))
-        return reason ? new HuddleError('refused', `the server refused ${field === 'request' ? 'the request' : field} on approval ${key}: ${reason}`) : undefined
+        const reason = refusalOf(
+          entry,
+          session,
+          (write) => write.type === 'approvals' && write.key === key && (write.subKey === undefined || write.subKey === field),
+        )
+        return reason
+          ? new HuddleError('refused', `the server refused ${field === 'request' ? 'the request' : field} on approval ${key}: ${reason}`)
+          : undefined
       },
     })
   }
@@ -234,7 +251,13 @@ function closedProblem(info: ApprovalInfo, now: number): string | null {
  * The `vote:<actor>` write that casts `voter`'s vote on `info`, checked as the server's authority
  * will check it (eligibility, still pending, one vote per actor, a well-formed value); or why not.
  */
-export function voteWrite(info: ApprovalInfo, voter: Identity, decision: Decision, reason?: string, now = Date.now()): { field: string; value: ApprovalVote } | string {
+export function voteWrite(
+  info: ApprovalInfo,
+  voter: Identity,
+  decision: Decision,
+  reason?: string,
+  now = Date.now(),
+): { field: string; value: ApprovalVote } | string {
   const problem =
     ineligibility(info.request, voter) ??
     closedProblem(info, now) ??

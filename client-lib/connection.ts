@@ -162,7 +162,12 @@ export class WorkspaceConnection extends Emitter<{ state: (change: StateChange) 
       const timer = setTimeout(() => {
         off()
         const why = this.lastProblem?.reason ? ` (${this.lastProblem.reason})` : ''
-        reject(new HuddleError('unreachable', `could not connect to ${this.options.wsUrl}/${this.options.workspace} within ${timeoutMs} ms${why}: is the server running there? Check --url or HUDDLE_URL`))
+        reject(
+          new HuddleError(
+            'unreachable',
+            `could not connect to ${this.options.wsUrl}/${this.options.workspace} within ${timeoutMs} ms${why}: is the server running there? Check --url or HUDDLE_URL`,
+          ),
+        )
       }, timeoutMs)
       const off = this.on('state', (change) => {
         if (change.state === 'connected') resolve()

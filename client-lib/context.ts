@@ -58,17 +58,21 @@ export function waitForServer<T>(ctx: ClientContext, options: WaitOptions<T>): P
     if (first !== undefined) return settle(first)
     if (options.check) {
       const check = options.check
-      cleanups.push(ctx.conn.on('change', () => {
-        const result = run(check)
-        if (result !== undefined) settle(result)
-      }))
+      cleanups.push(
+        ctx.conn.on('change', () => {
+          const result = run(check)
+          if (result !== undefined) settle(result)
+        }),
+      )
     }
     if (options.onEntry) {
       const onEntry = options.onEntry
-      cleanups.push(ctx.feed.subscribe((entry) => {
-        const result = run(() => onEntry(entry))
-        if (result !== undefined) settle(result)
-      }))
+      cleanups.push(
+        ctx.feed.subscribe((entry) => {
+          const result = run(() => onEntry(entry))
+          if (result !== undefined) settle(result)
+        }),
+      )
     }
     cleanups.push(ctx.conn.on('state', (change) => change.state === 'closed' && settle(closedError(change))))
     if (options.signal) {
@@ -79,7 +83,10 @@ export function waitForServer<T>(ctx: ClientContext, options: WaitOptions<T>): P
     }
     if (options.timeoutMs !== undefined) {
       const onTimeout = options.onTimeout
-      const timer = setTimeout(() => settle(onTimeout ? run(onTimeout) : new HuddleError('timeout', `no answer from the server within ${options.timeoutMs} ms`)), options.timeoutMs)
+      const timer = setTimeout(
+        () => settle(onTimeout ? run(onTimeout) : new HuddleError('timeout', `no answer from the server within ${options.timeoutMs} ms`)),
+        options.timeoutMs,
+      )
       cleanups.push(() => clearTimeout(timer))
     }
   })

@@ -36,7 +36,11 @@ export type ErrorCode =
 export class HuddleError extends Error {
   override readonly name = 'HuddleError'
 
-  constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options)
   }
 }

@@ -47,7 +47,10 @@ export function tokenIdentity(token: string, workspace: string, now = Date.now()
   const identity = claimedIdentity(token, now)
   if (typeof identity === 'string') throw new HuddleError('unauthorized', `${identity}: ${MINT_HINT}`)
   if (identity.workspace !== '*' && identity.workspace !== workspace) {
-    throw new HuddleError('forbidden', `the token is for workspace "${identity.workspace}", not "${workspace}": use --workspace ${identity.workspace} or a token for ${workspace}`)
+    throw new HuddleError(
+      'forbidden',
+      `the token is for workspace "${identity.workspace}", not "${workspace}": use --workspace ${identity.workspace} or a token for ${workspace}`,
+    )
   }
   return identity
 }

@@ -49,7 +49,10 @@ export class Huddle {
   readonly docs: Docs
 
   /** @internal use `connect()` */
-  constructor(private readonly ctx: ClientContext, readonly workspace: string) {
+  constructor(
+    private readonly ctx: ClientContext,
+    readonly workspace: string,
+  ) {
     this.api = ctx.api
     this.locks = new Locks(ctx)
     this.approvals = new Approvals(ctx)
@@ -109,8 +112,13 @@ export async function connect(options: ConnectOptions): Promise<Huddle> {
   check(checkSession(session))
   const api = new HuddleApi(options)
   const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket
-  if (!WebSocketImpl) throw new HuddleError('invalid-argument', 'no WebSocket here: pass {WebSocket} (in Node: import { WebSocket } from "ws"), or import the client from its node entry')
-  if (options.leaseGraceMs !== undefined && !(options.leaseGraceMs > 0)) throw new HuddleError('invalid-argument', `leaseGraceMs must be a positive number of milliseconds, not ${options.leaseGraceMs}`)
+  if (!WebSocketImpl)
+    throw new HuddleError(
+      'invalid-argument',
+      'no WebSocket here: pass {WebSocket} (in Node: import { WebSocket } from "ws"), or import the client from its node entry',
+    )
+  if (options.leaseGraceMs !== undefined && !(options.leaseGraceMs > 0))
+    throw new HuddleError('invalid-argument', `leaseGraceMs must be a positive number of milliseconds, not ${options.leaseGraceMs}`)
   const conn = new WorkspaceConnection({
     wsUrl: serverUrls(options.url).ws,
     workspace: options.workspace,
@@ -160,7 +168,17 @@ export { DEFAULT_TEXT, type DocumentConflict, DocumentHandle, type DocumentInfo,
 export { HuddleError, type ErrorCode } from './errors.js'
 export { inboxItems, type InboxItem, type InboxKind, type InboxPerson } from './inbox.js'
 export { verifyWebhook, type VerifyOptions, type WebhookEvent, type WebhookHeaders } from './webhooks.js'
-export { DocumentHistory, type BlameLine, type DiffChange, type DiffOptions, type DocDiff, type LastEdit, type VersionActor, type VersionContent, type VersionInfo } from './history.js'
+export {
+  DocumentHistory,
+  type BlameLine,
+  type DiffChange,
+  type DiffOptions,
+  type DocDiff,
+  type LastEdit,
+  type VersionActor,
+  type VersionContent,
+  type VersionInfo,
+} from './history.js'
 export type { TokenIdentity } from './identity.js'
 export { Lock, type AcquireOptions, type Blocker, type Locks, type WaitInfo } from './locks.js'
 export { PRESENCE_STATUSES, type OnlineMember, type Presence, type PresenceStatus, type PresenceUpdate } from './presence.js'

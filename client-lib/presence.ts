@@ -127,14 +127,17 @@ function presenceOf(states: AwarenessState[]): Pick<OnlineMember, 'status' | 'ac
 }
 
 function checkUpdate(update: PresenceUpdate): void {
-  if (typeof update !== 'object' || update === null) throw new HuddleError('invalid-argument', 'presence must be an object like {status: "active", activity: "testing"}')
+  if (typeof update !== 'object' || update === null)
+    throw new HuddleError('invalid-argument', 'presence must be an object like {status: "active", activity: "testing"}')
   if ('user' in update) throw new HuddleError('invalid-argument', 'presence cannot set user: the server fills it in from your token')
   if (update.status !== undefined && !PRESENCE_STATUSES.includes(update.status)) {
     throw new HuddleError('invalid-argument', `presence status must be one of ${PRESENCE_STATUSES.join(', ')}, not ${JSON.stringify(update.status)}`)
   }
   for (const field of STRING_FIELDS) {
     const value = update[field]
-    if (value !== undefined && value !== null && typeof value !== 'string') throw new HuddleError('invalid-argument', `presence ${field} must be a string (or null to clear it)`)
+    if (value !== undefined && value !== null && typeof value !== 'string')
+      throw new HuddleError('invalid-argument', `presence ${field} must be a string (or null to clear it)`)
   }
-  if (update.typing !== undefined && update.typing !== null && typeof update.typing !== 'boolean') throw new HuddleError('invalid-argument', 'presence typing must be true or false')
+  if (update.typing !== undefined && update.typing !== null && typeof update.typing !== 'boolean')
+    throw new HuddleError('invalid-argument', 'presence typing must be true or false')
 }

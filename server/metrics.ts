@@ -11,15 +11,39 @@ export function createMetrics(gauges: Gauges) {
   collectDefaultMetrics({ register: registry, prefix: 'huddle_process_' })
   const metrics = {
     registry,
-    connections: new Gauge({ name: 'huddle_connections', help: 'Open WebSocket connections', registers: [registry], collect() { this.set(gauges.connections()) } }),
-    documents: new Gauge({ name: 'huddle_documents', help: 'Documents loaded in memory', registers: [registry], collect() { this.set(gauges.documents()) } }),
+    connections: new Gauge({
+      name: 'huddle_connections',
+      help: 'Open WebSocket connections',
+      registers: [registry],
+      collect() {
+        this.set(gauges.connections())
+      },
+    }),
+    documents: new Gauge({
+      name: 'huddle_documents',
+      help: 'Documents loaded in memory',
+      registers: [registry],
+      collect() {
+        this.set(gauges.documents())
+      },
+    }),
     messagesIn: new Counter({ name: 'huddle_messages_received_total', help: 'Messages received from clients', labelNames: ['type'], registers: [registry] }),
     messagesOut: new Counter({ name: 'huddle_messages_sent_total', help: 'Messages sent to clients (one per socket)', registers: [registry] }),
     bytesIn: new Counter({ name: 'huddle_bytes_received_total', help: 'Bytes received in messages', registers: [registry] }),
     bytesOut: new Counter({ name: 'huddle_bytes_sent_total', help: 'Bytes sent in messages (counted per socket)', registers: [registry] }),
     batches: new Counter({ name: 'huddle_persisted_batches_total', help: 'LevelDB batches written by the group commit', registers: [registry] }),
-    refusals: new Counter({ name: 'huddle_refusals_total', help: 'Connections closed or writes refused, by close code', labelNames: ['code'], registers: [registry] }),
-    unverifiedRefusals: new Counter({ name: 'huddle_refusals_unverified_total', help: 'Connections refused before a verified identity for their workspace (not audited), by close code', labelNames: ['code'], registers: [registry] }),
+    refusals: new Counter({
+      name: 'huddle_refusals_total',
+      help: 'Connections closed or writes refused, by close code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    unverifiedRefusals: new Counter({
+      name: 'huddle_refusals_unverified_total',
+      help: 'Connections refused before a verified identity for their workspace (not audited), by close code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
     persistSeconds: new Histogram({
       name: 'huddle_persist_seconds',
       help: 'Time to write one group-commit batch',

@@ -16,8 +16,8 @@ export async function serve(options: ServerOptions): Promise<void> {
     options.redis
       ? `data in Redis at ${options.redis} (cluster node ${server.cluster?.options.nodeId}; Redis must run with appendonly yes)`
       : options.memory
-      ? 'data in memory only: NOT persisted, everything is lost when this process exits (drop --memory to keep data on disk)'
-      : `data in ${resolve(options.dataDir)} (durability: ${options.durability})`,
+        ? 'data in memory only: NOT persisted, everything is lost when this process exits (drop --memory to keep data on disk)'
+        : `data in ${resolve(options.dataDir)} (durability: ${options.durability})`,
   ]
   if (secret.generated) {
     const token = await signToken(secret.key, { actor: 'admin', workspace: 'demo', role: 'admin', ttlMs: 30 * 86_400_000 })

@@ -97,7 +97,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     onFailed: (room, error, cause) => {
       if (cause === 'hook') {
         log('a document hook failed; its changes were discarded and the document reloads from storage', { room: room.name.room, error: error.stack })
-        for (const member of [...room.members]) member.refuse(CloseCode.internalError, 'the document was reloaded after an internal error (nothing you saved was lost); reconnect to resync')
+        for (const member of [...room.members])
+          member.refuse(CloseCode.internalError, 'the document was reloaded after an internal error (nothing you saved was lost); reconnect to resync')
         return
       }
       // A lost lease (cluster mode) leaves the other workspaces' heads current and still in use.
@@ -105,7 +106,9 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       else audit.markStale()
       log('storage failure; closing the document', { room: room.name.room, error: error.message })
       // Redis gone or the room's ownership moved (cluster mode): nothing is wrong with the client.
-      const [code, reason] = isRetryable(error) ? [CloseCode.tryAgainLater, error.message] : [CloseCode.internalError, 'storage failure: your last change was not saved; reconnect to retry']
+      const [code, reason] = isRetryable(error)
+        ? [CloseCode.tryAgainLater, error.message]
+        : [CloseCode.internalError, 'storage failure: your last change was not saved; reconnect to retry']
       for (const member of [...room.members]) member.refuse(code, reason)
     },
     unloadAfterMs: options.unloadAfterMs,
@@ -115,7 +118,12 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     log('refused', { code: refusal.code, reason: refusal.reason, room: refusal.room?.room, actor: refusal.actor, session: refusal.session })
     if (!refusal.room) return
     audit
-      .appendLater(refusal.room.workspace, { type: 'refused', ...(refusal.actor ? { actor: refusal.actor } : {}), ...(refusal.session ? { session: refusal.session } : {}), data: { code: refusal.code, reason: refusal.reason, room: refusal.room.room } })
+      .appendLater(refusal.room.workspace, {
+        type: 'refused',
+        ...(refusal.actor ? { actor: refusal.actor } : {}),
+        ...(refusal.session ? { session: refusal.session } : {}),
+        data: { code: refusal.code, reason: refusal.reason, room: refusal.room.room },
+      })
       .catch((error: Error) => log('audit entry not written', { error: error.message }))
   }
   // No verified identity for the workspace: nothing goes into its audit chain (anyone could write
@@ -159,13 +167,37 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   })
   const waiting = new WaitingClaims(audit, options.lockWaitingMs)
   const routes: Route[] = [
-    healthRoute({ startedAt: Date.now(), documents: () => rooms.size, connections: () => door.connections.size, ...(cluster ? { extra: () => cluster.health() } : {}) }),
+    healthRoute({
+      startedAt: Date.now(),
+      documents: () => rooms.size,
+      connections: () => door.connections.size,
+      ...(cluster ? { extra: () => cluster.health() } : {}),
+    }),
     metricsRoute(metrics),
     dashboardRoute(),
     ...(cluster ? [cluster.apiRoute()] : []),
     webhooksRoute({ key: options.key, revoked, webhooks, audit, allowPrivate: options.webhooksAllowPrivate }),
-    ...(recorder ? [historyRoute({ key: options.key, revoked, listDocuments: (workspace) => listDocuments(store, workspace), history: new HistoryService({ store, recorder, audit, openRoom: (room) => rooms.open(room) }) })] : []),
-    apiRoute({ key: options.key, revoked, links, linkAttempts: new FailedAttempts(options.linkAttemptsPerMinute), revokedTokens, audit, listDocuments: (workspace) => listDocuments(store, workspace), authority, openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }) }),
+    ...(recorder
+      ? [
+          historyRoute({
+            key: options.key,
+            revoked,
+            listDocuments: (workspace) => listDocuments(store, workspace),
+            history: new HistoryService({ store, recorder, audit, openRoom: (room) => rooms.open(room) }),
+          }),
+        ]
+      : []),
+    apiRoute({
+      key: options.key,
+      revoked,
+      links,
+      linkAttempts: new FailedAttempts(options.linkAttemptsPerMinute),
+      revokedTokens,
+      audit,
+      listDocuments: (workspace) => listDocuments(store, workspace),
+      authority,
+      openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }),
+    }),
   ]
   const http = createServer((request, response) => {
     const url = requestUrl(request.url)
@@ -182,7 +214,11 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   dashboardUrl ||= `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${address.port}`
 
   // In a cluster the owner of a workspace resumes it, or the sweeper after its owner died.
-  if (cluster) cluster.start(`http://${options.host}:${address.port}`, { registry: rooms, serveLocally: (request, socket, head) => door.handleUpgrade(request, socket, head) })
+  if (cluster)
+    cluster.start(`http://${options.host}:${address.port}`, {
+      registry: rooms,
+      serveLocally: (request, socket, head) => door.handleUpgrade(request, socket, head),
+    })
   else resumed = resumeWorkspaces(audit, rooms)
 
   let closing: Promise<void> | null = null
@@ -265,5 +301,3 @@ async function shutdown(http: Server, endpoint: WebSocketEndpoint, registry: Reg
   await store.close()
   http.closeAllConnections()
 }
-
-

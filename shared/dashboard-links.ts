@@ -1,5 +1,5 @@
 // Addresses in the dashboard that the CLI, the server and webhooks print, so a person is one click
-// from what waits for them (DESIGN.md §8: `/w/<workspace>#token=<jwt>` signs in on the way).
+// from what waits for them (docs/design.md §8: `/w/<workspace>#token=<jwt>` signs in on the way).
 
 /** `base` is the server's http(s) address without a trailing slash. */
 export function workspaceLink(base: string, workspace: string, token?: string): string {

@@ -1,4 +1,4 @@
-// Guarded documents (DESIGN.md §12): a lock on `doc:<path>` guards the content document
+// Guarded documents (docs/design.md §12): a lock on `doc:<path>` guards the content document
 // `<workspace>/<path>`. Server and client name the resource and read a refusal the same way.
 
 export const GUARD_PREFIX = 'doc:'

@@ -5,8 +5,22 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, newSession, waitFor } from './helpers/clients.js'
 import {
-  approvalMap, cancelApproval, clientReady, type CoordPeer, fetchAudit, joinCoord, ledger, refusedWrites, requestApproval, runCoordClient, statusOf,
-  vote, waitConverged, waitStatus, Watcher, who,
+  approvalMap,
+  cancelApproval,
+  clientReady,
+  type CoordPeer,
+  fetchAudit,
+  joinCoord,
+  ledger,
+  refusedWrites,
+  requestApproval,
+  runCoordClient,
+  statusOf,
+  vote,
+  waitConverged,
+  waitStatus,
+  Watcher,
+  who,
 } from './helpers/coordination.js'
 import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
@@ -51,7 +65,10 @@ test('an agent requests, its vote is refused, a human approver approves', async 
   assert.equal(approved.by, ['alice'])
   const audit = await fetchAudit(server, ws, human.who.token)
   const types = audit.filter((entry) => entry.data?.key === key).map((entry) => entry.type)
-  assert.equal(types.filter((type) => type !== 'refused'), ['request', 'vote', 'decision'])
+  assert.equal(
+    types.filter((type) => type !== 'refused'),
+    ['request', 'vote', 'decision'],
+  )
   assert.equal(watcher.statusHistory.get(key), ['pending', 'approved'])
   watcher.assertClean()
 })

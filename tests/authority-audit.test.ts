@@ -8,8 +8,26 @@ import { replay } from '../server/authority/rules/index.js'
 import type { CoordEvent, CoordState } from '../server/authority/rules/index.js'
 import { cleanupClients, dropPeerSocket, waitFor } from './helpers/clients.js'
 import {
-  api, type AuditEntry, canonical, cancelApproval, claim, type CoordPeer, fetchAudit, getState, joinCoord, locksOf, release, requestApproval, startHuddle,
-  vote, waitOutcome, waitStatus, Watcher, who, type Who, queueOf
+  api,
+  type AuditEntry,
+  canonical,
+  cancelApproval,
+  claim,
+  type CoordPeer,
+  fetchAudit,
+  getState,
+  joinCoord,
+  locksOf,
+  release,
+  requestApproval,
+  startHuddle,
+  vote,
+  waitOutcome,
+  waitStatus,
+  Watcher,
+  who,
+  type Who,
+  queueOf,
 } from './helpers/coordination.js'
 import type { TestServer } from './helpers/server.js'
 
@@ -41,16 +59,25 @@ async function assertReplayMatches(server: TestServer, ws: string, token: string
     const replayed = replay(inputs)
     const problems: string[] = []
     if (canonical(state.locks) !== canonical(replayed.locks)) problems.push(`locks:\n doc    ${canonical(state.locks)}\n replay ${canonical(replayed.locks)}`)
-    if (canonical(state.outcomes) !== canonical(replayed.outcomes)) problems.push(`outcomes:\n doc    ${canonical(state.outcomes)}\n replay ${canonical(replayed.outcomes)}`)
+    if (canonical(state.outcomes) !== canonical(replayed.outcomes))
+      problems.push(`outcomes:\n doc    ${canonical(state.outcomes)}\n replay ${canonical(replayed.outcomes)}`)
     if (state.meta.fence !== replayed.fence) problems.push(`fence: doc ${state.meta.fence}, replay ${replayed.fence}`)
     const docApprovals = Object.entries(state.approvals).filter(([, fields]) => fields.request !== undefined)
-    if (canonical(docApprovals.map(([key]) => key).sort()) !== canonical(Object.keys(replayed.approvals).sort())) problems.push(`approval keys: doc ${docApprovals.map(([key]) => key)}, replay ${Object.keys(replayed.approvals)}`)
+    if (canonical(docApprovals.map(([key]) => key).sort()) !== canonical(Object.keys(replayed.approvals).sort()))
+      problems.push(`approval keys: doc ${docApprovals.map(([key]) => key)}, replay ${Object.keys(replayed.approvals)}`)
     for (const [key, fields] of docApprovals) {
       const entry = replayed.approvals[key]
       if (!entry) continue
-      if (canonical(fields.status) !== canonical(entry.status)) problems.push(`approval ${key} status: doc ${canonical(fields.status)}, replay ${canonical(entry.status)}`)
-      const votes = Object.fromEntries(Object.entries(fields).filter(([name]) => name.startsWith('vote:')).map(([name, value]) => [name.slice(5), value]))
-      const replayedVotes = Object.fromEntries(Object.entries(entry.votes).map(([actor, v]) => [actor, { decision: v.decision, at: v.at, ...(v.reason !== undefined ? { reason: v.reason } : {}) }]))
+      if (canonical(fields.status) !== canonical(entry.status))
+        problems.push(`approval ${key} status: doc ${canonical(fields.status)}, replay ${canonical(entry.status)}`)
+      const votes = Object.fromEntries(
+        Object.entries(fields)
+          .filter(([name]) => name.startsWith('vote:'))
+          .map(([name, value]) => [name.slice(5), value]),
+      )
+      const replayedVotes = Object.fromEntries(
+        Object.entries(entry.votes).map(([actor, v]) => [actor, { decision: v.decision, at: v.at, ...(v.reason !== undefined ? { reason: v.reason } : {}) }]),
+      )
       if (canonical(votes) !== canonical(replayedVotes)) problems.push(`approval ${key} votes: doc ${canonical(votes)}, replay ${canonical(replayedVotes)}`)
     }
     assert.equal(problems, [], problems.join('\n'))
@@ -59,13 +86,15 @@ async function assertReplayMatches(server: TestServer, ws: string, token: string
 }
 
 async function contend(workers: CoordPeer[], rounds: number, resource: string): Promise<void> {
-  await Promise.all(workers.map(async (worker) => {
-    for (let i = 0; i < rounds; i++) {
-      const key = claim(worker, `${resource}-${i}`, { resources: [resource], mode: i % 3 === 0 ? 'shared' : 'exclusive' })
-      await waitOutcome(worker, key, ['granted'], 10_000)
-      release(worker, key)
-    }
-  }))
+  await Promise.all(
+    workers.map(async (worker) => {
+      for (let i = 0; i < rounds; i++) {
+        const key = claim(worker, `${resource}-${i}`, { resources: [resource], mode: i % 3 === 0 ? 'shared' : 'exclusive' })
+        await waitOutcome(worker, key, ['granted'], 10_000)
+        release(worker, key)
+      }
+    }),
+  )
 }
 
 test('a mixed workload verifies, replays to the same state, and does so again after a crash (checkpoint + replay)', async () => {
@@ -100,7 +129,11 @@ test('a mixed workload verifies, replays to the same state, and does so again af
   const approved = requestApproval(agent, 'ok', { title: 'a', action: 'a', quorum: 2 })
   await waitStatus(agent, approved, 'pending')
   vote(ann, approved, 'approve')
-  await waitFor(() => watcher.doc.getMap('approvals').get(approved) && (watcher.doc.getMap('approvals').get(approved) as { get(k: string): unknown }).get('vote:mix-ann'), 5000, 'first vote')
+  await waitFor(
+    () => watcher.doc.getMap('approvals').get(approved) && (watcher.doc.getMap('approvals').get(approved) as { get(k: string): unknown }).get('vote:mix-ann'),
+    5000,
+    'first vote',
+  )
   vote(ben, approved, 'approve', 'fine')
   await waitStatus(agent, approved, 'approved')
   const rejected = requestApproval(agent, 'no', { title: 'b', action: 'b' })
@@ -130,7 +163,22 @@ test('a mixed workload verifies, replays to the same state, and does so again af
   const { entries } = await assertReplayMatches(server, ws, admin.token)
   assert.equal(verify.body, { ok: true, entries: entries.length })
   const types = new Set(entries.map((entry) => entry.type))
-  for (const type of ['join', 'leave', 'claim', 'queue', 'grant', 'release', 'timeout', 'expire', 'revoke', 'session-end', 'request', 'vote', 'decision', 'refused']) {
+  for (const type of [
+    'join',
+    'leave',
+    'claim',
+    'queue',
+    'grant',
+    'release',
+    'timeout',
+    'expire',
+    'revoke',
+    'session-end',
+    'request',
+    'vote',
+    'decision',
+    'refused',
+  ]) {
     assert.ok(types.has(type), `no ${type} entry in the audit log`)
   }
   // Hash chain fields: consecutive seqs, each linking to the previous hash.
@@ -155,7 +203,10 @@ test('a mixed workload verifies, replays to the same state, and does so again af
   cleanupClients()
   await server.kill()
   const checkpoint = await readCheckpoint(server.dataDir, ws)
-  assert.ok(checkpoint.seq > 0 && checkpoint.seq < entries.length, `checkpoint at ${checkpoint.seq} of ${entries.length} entries: replay from it would be trivial`)
+  assert.ok(
+    checkpoint.seq > 0 && checkpoint.seq < entries.length,
+    `checkpoint at ${checkpoint.seq} of ${entries.length} entries: replay from it would be trivial`,
+  )
   await server.restart()
   await assertReplayMatches(server, ws, admin.token)
   // The rebuilt authority state drives new events: a grant takes fence + 1, and the crashed
@@ -194,14 +245,19 @@ test('verify reports an audit entry tampered with in LevelDB while the server wa
   const key = `audit!${ws}!${target.toString(16).padStart(16, '0')}`
   const db = new Level<string, string>(server.dataDir, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
   await db.open()
-  const entry = JSON.parse(await db.get(key) as string) as AuditEntry
+  const entry = JSON.parse((await db.get(key)) as string) as AuditEntry
   assert.is(entry.seq, target)
   entry.actor = 'mallory' // the hash stays as it was
   await db.put(key, JSON.stringify(entry))
   await db.close()
 
   await server.restart()
-  const verify = await api<{ ok: boolean; entries: number; brokenAt?: number; problem?: string }>(server, 'GET', `/api/workspaces/${ws}/audit/verify`, admin.token)
+  const verify = await api<{ ok: boolean; entries: number; brokenAt?: number; problem?: string }>(
+    server,
+    'GET',
+    `/api/workspaces/${ws}/audit/verify`,
+    admin.token,
+  )
   assert.is(verify.status, 200)
   assert.is(verify.body.ok, false)
   assert.is(verify.body.brokenAt, target)
@@ -215,15 +271,21 @@ test('sessions lists online sessions and, during their grace period, disconnecte
   const stay = await joinCoord(server, ws, await who('stayer', 'editor'))
   const go = await joinCoord(server, ws, await who('goer', 'editor', 'agent'))
   const viewer = await who('sess-viewer', 'viewer')
-  const read = async () => (await api<{ sessions: Record<string, { actor: string; online: boolean; kind: string }> }>(server, 'GET', `/api/workspaces/${ws}/sessions`, viewer.token)).body.sessions
+  const read = async () =>
+    (await api<{ sessions: Record<string, { actor: string; online: boolean; kind: string }> }>(server, 'GET', `/api/workspaces/${ws}/sessions`, viewer.token))
+      .body.sessions
   const both = await read()
   assert.equal(both[stay.session], { ...both[stay.session]!, actor: 'stayer', online: true })
   assert.equal(both[go.session], { ...both[go.session]!, actor: 'goer', online: true, kind: 'agent' })
   dropPeerSocket(go)
-  const graced = await waitFor(async () => {
-    const sessions = await read()
-    return sessions[go.session]?.online === false ? sessions : null
-  }, 5000, 'the disconnected session was not shown offline')
+  const graced = await waitFor(
+    async () => {
+      const sessions = await read()
+      return sessions[go.session]?.online === false ? sessions : null
+    },
+    5000,
+    'the disconnected session was not shown offline',
+  )
   assert.is(graced[stay.session]!.online, true)
   await waitFor(async () => !(go.session in (await read())), GRACE_MS + 5000, 'the disconnected session was still listed after its grace period')
   assert.is((await read())[stay.session]!.online, true)

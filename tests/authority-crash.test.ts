@@ -5,7 +5,24 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, dropPeerSocket, newSession, waitFor } from './helpers/clients.js'
 import {
-  claim, clientReady, type CoordPeer, fetchAudit, getState, holdersOf, joinCoord, ledger, locksOf, outcomesOf, queueOf, release, runCoordClient, startHuddle, waitOutcome, Watcher, who, queueEntryOf
+  claim,
+  clientReady,
+  type CoordPeer,
+  fetchAudit,
+  getState,
+  holdersOf,
+  joinCoord,
+  ledger,
+  locksOf,
+  outcomesOf,
+  queueOf,
+  release,
+  runCoordClient,
+  startHuddle,
+  waitOutcome,
+  Watcher,
+  who,
+  queueEntryOf,
 } from './helpers/coordination.js'
 import type { TestServer } from './helpers/server.js'
 
@@ -45,15 +62,22 @@ test('a SIGKILLed holder keeps its lock for the grace period, then the waiter ge
 
   await child.kill9()
   // The server noticed: the session is offline, its lock is still held.
-  const offline = await waitFor(() => {
-    const entry = watcher.doc.getMap<{ online: boolean; lastSeenAt: number }>('sessions').get(session)
-    return entry && !entry.online ? entry : null
-  }, 5000, 'the killed session never showed online: false')
+  const offline = await waitFor(
+    () => {
+      const entry = watcher.doc.getMap<{ online: boolean; lastSeenAt: number }>('sessions').get(session)
+      return entry && !entry.online ? entry : null
+    },
+    5000,
+    'the killed session never showed online: false',
+  )
   assert.equal(holdersOf(watcher.doc, 'db'), [holderKey], 'the lock must be kept during the grace period')
   assert.equal(queueOf(watcher.doc, 'db'), [waiterKey])
 
   const grant = await waitOutcome(waiter, waiterKey, ['granted'], 10_000)
-  assert.ok(grant.at - offline.lastSeenAt >= GRACE_MS - TIMER_SLACK_MS, `granted ${grant.at - offline.lastSeenAt} ms after the disconnect; the grace period is ${GRACE_MS} ms`)
+  assert.ok(
+    grant.at - offline.lastSeenAt >= GRACE_MS - TIMER_SLACK_MS,
+    `granted ${grant.at - offline.lastSeenAt} ms after the disconnect; the grace period is ${GRACE_MS} ms`,
+  )
   assert.ok(grant.token! > granted.token)
   // The dead session is gone, its claim and outcome with it.
   await waitFor(() => !watcher.doc.getMap('sessions').has(session), 5000, 'the dead session was not removed')
@@ -135,7 +159,11 @@ test('fencing tokens keep rising across a kill -9 of the server; meta.fence is p
 test('wait and ttl deadlines set before a graceful restart fire after it', async () => {
   const server = await start('10s')
   const ws = 'crash-timers'
-  const [a, b, c] = await Promise.all(['ta', 'tb', 'tc'].map(async (name) => joinCoord(server, ws, await who(name, 'editor')))) as [CoordPeer, CoordPeer, CoordPeer]
+  const [a, b, c] = (await Promise.all(['ta', 'tb', 'tc'].map(async (name) => joinCoord(server, ws, await who(name, 'editor'))))) as [
+    CoordPeer,
+    CoordPeer,
+    CoordPeer,
+  ]
   const aKey = claim(a, 'a', { resources: ['q'], mode: 'exclusive' })
   await waitOutcome(a, aKey, ['granted'])
   const bKey = claim(b, 'b', { resources: ['q'], mode: 'exclusive', waitMs: 2500 })

@@ -7,8 +7,30 @@ import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { newSession, waitFor } from './helpers/clients.js'
 import {
-  approvalMap, approvalsOf, claim, claimsOf, clientIds, type CoordPeer, coordJson, fetchAudit, joinCoord, ledger, locksOf, outcomesOf,
-  reconnect, refusedWrites, requestApproval, until, vote, waitConverged, waitOutcome, waitStatus, Watcher, who, type Who, queueOf,
+  approvalMap,
+  approvalsOf,
+  claim,
+  claimsOf,
+  clientIds,
+  type CoordPeer,
+  coordJson,
+  fetchAudit,
+  joinCoord,
+  ledger,
+  locksOf,
+  outcomesOf,
+  reconnect,
+  refusedWrites,
+  requestApproval,
+  until,
+  vote,
+  waitConverged,
+  waitOutcome,
+  waitStatus,
+  Watcher,
+  who,
+  type Who,
+  queueOf,
 } from './helpers/coordination.js'
 import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
@@ -34,7 +56,10 @@ interface Case {
 class Forgers {
   private readonly peers = new Map<string, { peer: CoordPeer; refusals: number }>()
 
-  constructor(private readonly workspace: string, private readonly identities: Map<string, Who | CoordPeer>) {}
+  constructor(
+    private readonly workspace: string,
+    private readonly identities: Map<string, Who | CoordPeer>,
+  ) {}
 
   async get(name: string, refusals: number): Promise<CoordPeer> {
     const known = this.identities.get(name)
@@ -106,46 +131,188 @@ test('every forged write is undone in the same transaction; no other client ever
   })()
 
   const cases: Case[] = [
-    { name: "set another session's claim", by: 'mallory', write: (d) => claimsOf(d).set(`${V}:c2`, { resources: ['db'], mode: 'exclusive' }), expect: [{ type: 'claims', key: `${V}:c2` }] },
+    {
+      name: "set another session's claim",
+      by: 'mallory',
+      write: (d) => claimsOf(d).set(`${V}:c2`, { resources: ['db'], mode: 'exclusive' }),
+      expect: [{ type: 'claims', key: `${V}:c2` }],
+    },
     { name: "delete another session's claim", by: 'mallory', write: (d) => claimsOf(d).delete(c1), expect: [{ type: 'claims', key: c1 }] },
-    { name: 'malformed claim value', by: 'mallory', write: (d) => claimsOf(d).set(`${F}:bad`, { resources: [], mode: 'sometimes' } as never), expect: [{ type: 'claims', key: `${F}:bad` }] },
-    { name: 'claim with an unknown field', by: 'mallory', write: (d) => claimsOf(d).set(`${F}:typo`, { resources: ['db'], mode: 'exclusive', ttl: 5 } as never), expect: [{ type: 'claims', key: `${F}:typo` }] },
-    { name: 'a Y.Map as a claim', by: 'mallory', write: (d) => claimsOf(d).set(`${F}:ymap`, new Y.Map() as never), expect: [{ type: 'claims', key: `${F}:ymap` }] },
+    {
+      name: 'malformed claim value',
+      by: 'mallory',
+      write: (d) => claimsOf(d).set(`${F}:bad`, { resources: [], mode: 'sometimes' } as never),
+      expect: [{ type: 'claims', key: `${F}:bad` }],
+    },
+    {
+      name: 'claim with an unknown field',
+      by: 'mallory',
+      write: (d) => claimsOf(d).set(`${F}:typo`, { resources: ['db'], mode: 'exclusive', ttl: 5 } as never),
+      expect: [{ type: 'claims', key: `${F}:typo` }],
+    },
+    {
+      name: 'a Y.Map as a claim',
+      by: 'mallory',
+      write: (d) => claimsOf(d).set(`${F}:ymap`, new Y.Map() as never),
+      expect: [{ type: 'claims', key: `${F}:ymap` }],
+    },
     { name: 'list content in claims', by: 'mallory', write: (d) => Y.applyUpdate(d, listInClaims), expect: [{ type: 'claims', key: '' }] },
-    { name: 'overwrite a lock', by: 'mallory', write: (d) => locksOf(d).set('db', { holders: [{ claim: `${F}:x`, session: F, actor: 'mallory', mode: 'exclusive', token: 999, grantedAt: now }], queue: [] }), expect: [{ type: 'locks', key: 'db' }] },
+    {
+      name: 'overwrite a lock',
+      by: 'mallory',
+      write: (d) =>
+        locksOf(d).set('db', { holders: [{ claim: `${F}:x`, session: F, actor: 'mallory', mode: 'exclusive', token: 999, grantedAt: now }], queue: [] }),
+      expect: [{ type: 'locks', key: 'db' }],
+    },
     { name: 'delete a lock', by: 'mallory', write: (d) => locksOf(d).delete('db'), expect: [{ type: 'locks', key: 'db' }] },
     { name: 'invent a lock', by: 'mallory', write: (d) => locksOf(d).set('free', { holders: [], queue: [] }), expect: [{ type: 'locks', key: 'free' }] },
-    { name: 'invent an outcome', by: 'mallory', write: (d) => outcomesOf(d).set(`${F}:x`, { state: 'granted', at: now, token: 1000 }), expect: [{ type: 'outcomes', key: `${F}:x` }] },
-    { name: "overwrite another's outcome", by: 'mallory', write: (d) => outcomesOf(d).set(c1, { state: 'revoked', at: now }), expect: [{ type: 'outcomes', key: c1 }] },
+    {
+      name: 'invent an outcome',
+      by: 'mallory',
+      write: (d) => outcomesOf(d).set(`${F}:x`, { state: 'granted', at: now, token: 1000 }),
+      expect: [{ type: 'outcomes', key: `${F}:x` }],
+    },
+    {
+      name: "overwrite another's outcome",
+      by: 'mallory',
+      write: (d) => outcomesOf(d).set(c1, { state: 'revoked', at: now }),
+      expect: [{ type: 'outcomes', key: c1 }],
+    },
     { name: 'delete an outcome', by: 'mallory', write: (d) => outcomesOf(d).delete(c1), expect: [{ type: 'outcomes', key: c1 }] },
-    { name: 'overwrite own session entry', by: 'mallory', write: (d) => d.getMap('sessions').set(F, { actor: 'admin', name: 'admin', kind: 'human', role: 'admin', online: true, connectedAt: now, lastSeenAt: now }), expect: [{ type: 'sessions', key: F }] },
+    {
+      name: 'overwrite own session entry',
+      by: 'mallory',
+      write: (d) =>
+        d.getMap('sessions').set(F, { actor: 'admin', name: 'admin', kind: 'human', role: 'admin', online: true, connectedAt: now, lastSeenAt: now }),
+      expect: [{ type: 'sessions', key: F }],
+    },
     { name: "delete another's session entry", by: 'mallory', write: (d) => d.getMap('sessions').delete(V), expect: [{ type: 'sessions', key: V }] },
     { name: 'raise meta.fence', by: 'mallory', write: (d) => d.getMap('meta').set('fence', 1e9), expect: [{ type: 'meta', key: 'fence' }] },
     { name: 'delete meta.fence', by: 'mallory', write: (d) => d.getMap('meta').delete('fence'), expect: [{ type: 'meta', key: 'fence' }] },
     { name: 'invent a meta key', by: 'mallory', write: (d) => d.getMap('meta').set('owner', 'mallory'), expect: [{ type: 'meta', key: 'owner' }] },
-    { name: 'append to activity', by: 'mallory', write: (d) => d.getArray('activity').push([{ seq: 1e6, type: 'grant', at: now }]), expect: [{ type: 'activity', key: '' }] },
-    { name: 'insert into activity', by: 'mallory', write: (d) => d.getArray('activity').insert(1, [{ seq: 2, type: 'grant', at: now }]), expect: [{ type: 'activity', key: '' }] },
+    {
+      name: 'append to activity',
+      by: 'mallory',
+      write: (d) => d.getArray('activity').push([{ seq: 1e6, type: 'grant', at: now }]),
+      expect: [{ type: 'activity', key: '' }],
+    },
+    {
+      name: 'insert into activity',
+      by: 'mallory',
+      write: (d) => d.getArray('activity').insert(1, [{ seq: 2, type: 'grant', at: now }]),
+      expect: [{ type: 'activity', key: '' }],
+    },
     { name: 'delete from activity', by: 'mallory', write: (d) => d.getArray('activity').delete(1, 2), expect: [{ type: 'activity', key: '' }] },
-    { name: 'a second vote', by: 'approver1', write: (d) => approvalMap(d, a1).set('vote:appr1', { decision: 'reject', at: Date.now() }), expect: [{ type: 'approvals', key: a1, subKey: 'vote:appr1' }] },
-    { name: 'a vote by an agent (role admin)', by: 'bot', write: (d) => approvalMap(d, a1).set('vote:bot', { decision: 'approve', at: Date.now() }), expect: [{ type: 'approvals', key: a1, subKey: 'vote:bot' }] },
-    { name: 'a vote by a viewer', by: 'vic', write: (d) => approvalMap(d, a1).set('vote:vic', { decision: 'approve', at: Date.now() }), expect: [{ type: 'approvals', key: a1, subKey: 'vote:vic' }] },
-    { name: 'a vote by a non-approver', by: 'eddie', write: (d) => approvalMap(d, a1).set('vote:eddie', { decision: 'approve', at: Date.now() }), expect: [{ type: 'approvals', key: a1, subKey: 'vote:eddie' }] },
-    { name: 'self-approval', by: 'selfish', write: (d) => approvalMap(d, a2).set('vote:selfish', { decision: 'approve', at: Date.now() }), expect: [{ type: 'approvals', key: a2, subKey: 'vote:selfish' }] },
-    { name: 'a vote for another actor', by: 'appr2', write: (d) => approvalMap(d, a1).set('vote:appr3', { decision: 'approve', at: Date.now() }), expect: [{ type: 'approvals', key: a1, subKey: 'vote:appr3' }] },
-    { name: 'a malformed vote', by: 'appr2', write: (d) => approvalMap(d, a1).set('vote:appr2', { decision: 'maybe', at: Date.now() }), expect: [{ type: 'approvals', key: a1, subKey: 'vote:appr2' }] },
-    { name: 'a malformed request', by: 'mallory', write: (d) => newApproval(d, `${F}:bad`, { title: '', action: 'x', requester: 'mallory' }), expect: [{ type: 'approvals', key: `${F}:bad`, subKey: 'request' }] },
-    { name: 'a request in the name of another actor', by: 'mallory', write: (d) => newApproval(d, `${F}:spoof`, request('victim')), expect: [{ type: 'approvals', key: `${F}:spoof`, subKey: 'request' }] },
-    { name: 'an approval that is not a Y.Map', by: 'mallory', write: (d) => approvalsOf(d).set(`${F}:plain`, { request: request('mallory') } as never), expect: [{ type: 'approvals', key: `${F}:plain` }] },
-    { name: "an approval under another session's key", by: 'mallory', write: (d) => newApproval(d, `${V}:a9`, request('mallory')), expect: [{ type: 'approvals', key: `${V}:a9` }] },
+    {
+      name: 'a second vote',
+      by: 'approver1',
+      write: (d) => approvalMap(d, a1).set('vote:appr1', { decision: 'reject', at: Date.now() }),
+      expect: [{ type: 'approvals', key: a1, subKey: 'vote:appr1' }],
+    },
+    {
+      name: 'a vote by an agent (role admin)',
+      by: 'bot',
+      write: (d) => approvalMap(d, a1).set('vote:bot', { decision: 'approve', at: Date.now() }),
+      expect: [{ type: 'approvals', key: a1, subKey: 'vote:bot' }],
+    },
+    {
+      name: 'a vote by a viewer',
+      by: 'vic',
+      write: (d) => approvalMap(d, a1).set('vote:vic', { decision: 'approve', at: Date.now() }),
+      expect: [{ type: 'approvals', key: a1, subKey: 'vote:vic' }],
+    },
+    {
+      name: 'a vote by a non-approver',
+      by: 'eddie',
+      write: (d) => approvalMap(d, a1).set('vote:eddie', { decision: 'approve', at: Date.now() }),
+      expect: [{ type: 'approvals', key: a1, subKey: 'vote:eddie' }],
+    },
+    {
+      name: 'self-approval',
+      by: 'selfish',
+      write: (d) => approvalMap(d, a2).set('vote:selfish', { decision: 'approve', at: Date.now() }),
+      expect: [{ type: 'approvals', key: a2, subKey: 'vote:selfish' }],
+    },
+    {
+      name: 'a vote for another actor',
+      by: 'appr2',
+      write: (d) => approvalMap(d, a1).set('vote:appr3', { decision: 'approve', at: Date.now() }),
+      expect: [{ type: 'approvals', key: a1, subKey: 'vote:appr3' }],
+    },
+    {
+      name: 'a malformed vote',
+      by: 'appr2',
+      write: (d) => approvalMap(d, a1).set('vote:appr2', { decision: 'maybe', at: Date.now() }),
+      expect: [{ type: 'approvals', key: a1, subKey: 'vote:appr2' }],
+    },
+    {
+      name: 'a malformed request',
+      by: 'mallory',
+      write: (d) => newApproval(d, `${F}:bad`, { title: '', action: 'x', requester: 'mallory' }),
+      expect: [{ type: 'approvals', key: `${F}:bad`, subKey: 'request' }],
+    },
+    {
+      name: 'a request in the name of another actor',
+      by: 'mallory',
+      write: (d) => newApproval(d, `${F}:spoof`, request('victim')),
+      expect: [{ type: 'approvals', key: `${F}:spoof`, subKey: 'request' }],
+    },
+    {
+      name: 'an approval that is not a Y.Map',
+      by: 'mallory',
+      write: (d) => approvalsOf(d).set(`${F}:plain`, { request: request('mallory') } as never),
+      expect: [{ type: 'approvals', key: `${F}:plain` }],
+    },
+    {
+      name: "an approval under another session's key",
+      by: 'mallory',
+      write: (d) => newApproval(d, `${V}:a9`, request('mallory')),
+      expect: [{ type: 'approvals', key: `${V}:a9` }],
+    },
     { name: "overwrite another's approval map", by: 'mallory', write: (d) => approvalsOf(d).set(a1, new Y.Map()), expect: [{ type: 'approvals', key: a1 }] },
     { name: "delete another's approval map", by: 'mallory', write: (d) => approvalsOf(d).delete(a1), expect: [{ type: 'approvals', key: a1 }] },
-    { name: 'the requester replaces its own approval map', by: 'requester', write: (d) => approvalsOf(d).set(a1, new Y.Map()), expect: [{ type: 'approvals', key: a1 }] },
-    { name: 'the requester rewrites its request', by: 'requester', write: (d) => approvalMap(d, a1).set('request', { title: 'other', action: 'other', requester: 'req-agent' }), expect: [{ type: 'approvals', key: a1, subKey: 'request' }] },
-    { name: 'overwrite an approval status', by: 'mallory', write: (d) => approvalMap(d, a1).set('status', { state: 'approved', at: Date.now(), by: ['mallory'] }), expect: [{ type: 'approvals', key: a1, subKey: 'status' }] },
-    { name: 'the requester approves itself through status', by: 'requester', write: (d) => approvalMap(d, a1).set('status', { state: 'approved', at: Date.now(), by: ['appr1', 'appr3'] }), expect: [{ type: 'approvals', key: a1, subKey: 'status' }] },
-    { name: 'delete an approval status', by: 'mallory', write: (d) => approvalMap(d, a1).delete('status'), expect: [{ type: 'approvals', key: a1, subKey: 'status' }] },
-    { name: 'an unknown approval field', by: 'mallory', write: (d) => approvalMap(d, a1).set('note', 'hi'), expect: [{ type: 'approvals', key: a1, subKey: 'note' }] },
-    { name: 'a cancel by someone other than the requester', by: 'mallory', write: (d) => approvalMap(d, a1).set('cancel', { at: Date.now() }), expect: [{ type: 'approvals', key: a1, subKey: 'cancel' }] },
+    {
+      name: 'the requester replaces its own approval map',
+      by: 'requester',
+      write: (d) => approvalsOf(d).set(a1, new Y.Map()),
+      expect: [{ type: 'approvals', key: a1 }],
+    },
+    {
+      name: 'the requester rewrites its request',
+      by: 'requester',
+      write: (d) => approvalMap(d, a1).set('request', { title: 'other', action: 'other', requester: 'req-agent' }),
+      expect: [{ type: 'approvals', key: a1, subKey: 'request' }],
+    },
+    {
+      name: 'overwrite an approval status',
+      by: 'mallory',
+      write: (d) => approvalMap(d, a1).set('status', { state: 'approved', at: Date.now(), by: ['mallory'] }),
+      expect: [{ type: 'approvals', key: a1, subKey: 'status' }],
+    },
+    {
+      name: 'the requester approves itself through status',
+      by: 'requester',
+      write: (d) => approvalMap(d, a1).set('status', { state: 'approved', at: Date.now(), by: ['appr1', 'appr3'] }),
+      expect: [{ type: 'approvals', key: a1, subKey: 'status' }],
+    },
+    {
+      name: 'delete an approval status',
+      by: 'mallory',
+      write: (d) => approvalMap(d, a1).delete('status'),
+      expect: [{ type: 'approvals', key: a1, subKey: 'status' }],
+    },
+    {
+      name: 'an unknown approval field',
+      by: 'mallory',
+      write: (d) => approvalMap(d, a1).set('note', 'hi'),
+      expect: [{ type: 'approvals', key: a1, subKey: 'note' }],
+    },
+    {
+      name: 'a cancel by someone other than the requester',
+      by: 'mallory',
+      write: (d) => approvalMap(d, a1).set('cancel', { at: Date.now() }),
+      expect: [{ type: 'approvals', key: a1, subKey: 'cancel' }],
+    },
     { name: 'an unknown top-level map', by: 'mallory', write: (d) => d.getMap('evil').set('x', 1), expect: [{ type: 'evil', key: 'x' }] },
     { name: 'an unknown top-level array', by: 'mallory', write: (d) => d.getArray('evil-list').push([1, 2]), expect: [{ type: 'evil-list', key: '' }] },
     { name: 'an unknown top-level text', by: 'mallory', write: (d) => d.getText('evil-text').insert(0, 'hello'), expect: [{ type: 'evil-text', key: '' }] },
@@ -164,9 +331,15 @@ test('every forged write is undone in the same transaction; no other client ever
     const entries = await fetchAudit(server, ws, (identities.get('mallory') as Who).token)
     const fresh = refusedWrites(entries.slice(auditSeen), forger.session)
     auditSeen = entries.length
-    const got = fresh.map((entry) => ({ type: entry.data!.write!.type, key: entry.data!.write!.key, ...(entry.data!.write!.subKey ? { subKey: entry.data!.write!.subKey } : {}) }))
-    if (JSON.stringify(got) !== JSON.stringify(forgery.expect)) failures.push(`${forgery.name}: refused audit entries ${JSON.stringify(got)}, expected ${JSON.stringify(forgery.expect)}`)
-    if (fresh.some((entry) => typeof entry.data?.reason !== 'string' || entry.data.reason.length === 0)) failures.push(`${forgery.name}: a refusal without a reason`)
+    const got = fresh.map((entry) => ({
+      type: entry.data!.write!.type,
+      key: entry.data!.write!.key,
+      ...(entry.data!.write!.subKey ? { subKey: entry.data!.write!.subKey } : {}),
+    }))
+    if (JSON.stringify(got) !== JSON.stringify(forgery.expect))
+      failures.push(`${forgery.name}: refused audit entries ${JSON.stringify(got)}, expected ${JSON.stringify(forgery.expect)}`)
+    if (fresh.some((entry) => typeof entry.data?.reason !== 'string' || entry.data.reason.length === 0))
+      failures.push(`${forgery.name}: a refusal without a reason`)
   }
   watcher.assertClean()
   assert.equal(failures, [], failures.join('\n'))
@@ -197,8 +370,10 @@ test('a transaction mixing legitimate and forged writes keeps the first and undo
   })
   await waitConverged(mixer, watcher.peer)
   if (!claimsOf(watcher.doc).has(queued)) problems.push('(a) the legitimate claim was undone')
-  if (claimsOf(watcher.doc).has(`${holder.session}:steal`)) problems.push('(a) the claim in another session\'s name stayed')
-  await waitFor(() => queueOfDb(watcher.doc).includes(queued), 2000, '').catch(() => problems.push(`(a) the legitimate claim is not in db's queue: queue = ${JSON.stringify(watcher.doc.getMap('queue').toJSON())}`))
+  if (claimsOf(watcher.doc).has(`${holder.session}:steal`)) problems.push("(a) the claim in another session's name stayed")
+  await waitFor(() => queueOfDb(watcher.doc).includes(queued), 2000, '').catch(() =>
+    problems.push(`(a) the legitimate claim is not in db's queue: queue = ${JSON.stringify(watcher.doc.getMap('queue').toJSON())}`),
+  )
 
   // (b) a claim that is granted at once, plus forged writes to its own outcome and to meta.fence
   let granted = ''
@@ -212,8 +387,10 @@ test('a transaction mixing legitimate and forged writes keeps the first and undo
   const holderOfFree = locksOf(watcher.doc).get('free')?.holders[0]
   if (holderOfFree?.claim !== granted) problems.push(`(b) the claim was not granted: locks.free = ${JSON.stringify(locksOf(watcher.doc).get('free'))}`)
   const outcome = outcomesOf(watcher.doc).get(granted)
-  if (outcome?.state !== 'granted' || outcome.token !== holderOfFree?.token) problems.push(`(b) outcome ${JSON.stringify(outcome)} does not match the grant ${JSON.stringify(holderOfFree)}`)
-  if (watcher.doc.getMap('meta').get('fence') !== fenceBefore + 1) problems.push(`(b) meta.fence is ${watcher.doc.getMap('meta').get('fence')}, the grant took token ${fenceBefore + 1}`)
+  if (outcome?.state !== 'granted' || outcome.token !== holderOfFree?.token)
+    problems.push(`(b) outcome ${JSON.stringify(outcome)} does not match the grant ${JSON.stringify(holderOfFree)}`)
+  if (watcher.doc.getMap('meta').get('fence') !== fenceBefore + 1)
+    problems.push(`(b) meta.fence is ${watcher.doc.getMap('meta').get('fence')}, the grant took token ${fenceBefore + 1}`)
 
   // (c) a deciding vote, plus a forged status in the same transaction
   const requester = await joinCoord(server, ws, await who('asker', 'editor', 'agent'))
@@ -279,7 +456,12 @@ test('20 refused writes within a minute close the connection with 4403; 19 do no
   assert.match(forger.terminal!.reason, /20 refused writes/)
   const entries = await fetchAudit(server, ws, identity.token)
   assert.is(refusedWrites(entries, forger.session).length, 20)
-  await waitFor(async () => (await fetchAudit(server, ws, identity.token)).some((entry) => entry.type === 'refused' && entry.session === forger.session && entry.data?.code === 4403), 5000, 'no audit entry for the 4403 close')
+  await waitFor(
+    async () =>
+      (await fetchAudit(server, ws, identity.token)).some((entry) => entry.type === 'refused' && entry.session === forger.session && entry.data?.code === 4403),
+    5000,
+    'no audit entry for the 4403 close',
+  )
   watcher.assertClean()
   assert.is(watcher.doc.getMap('meta').get('fence'), 1)
 })
@@ -323,7 +505,11 @@ test("the server's Yjs client id stays the same across ~2000 undone writes", asy
         undone = () => !doc.getMap('evil').has(mark)
       } else if (kind === 3) {
         doc.getArray<{ mark?: string }>('activity').push([{ mark }])
-        undone = () => !doc.getArray<{ mark?: string }>('activity').toArray().some((entry) => entry?.mark === mark)
+        undone = () =>
+          !doc
+            .getArray<{ mark?: string }>('activity')
+            .toArray()
+            .some((entry) => entry?.mark === mark)
       } else {
         claimsOf(doc).delete(target)
         undone = () => claimsOf(doc).has(target)
@@ -337,7 +523,11 @@ test("the server's Yjs client id stays the same across ~2000 undone writes", asy
   const idsAfter = clientIds(watcher.doc)
   const grown = [...idsAfter].filter((id) => !idsBefore.has(id))
   const writerIds = new Set(writers.map((w) => w.doc.clientID))
-  assert.equal(grown.filter((id) => !writerIds.has(id)), [], `client ids other than the writers' appeared: ${grown.length} new ids`)
+  assert.equal(
+    grown.filter((id) => !writerIds.has(id)),
+    [],
+    `client ids other than the writers' appeared: ${grown.length} new ids`,
+  )
   assert.equal(serverIds(watcher.doc), serverBefore)
   // And a fresh client sees the same: the server's own document agrees.
   const reader = await joinCoord(server, ws, await who('reader', 'viewer'))

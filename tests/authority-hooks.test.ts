@@ -42,7 +42,11 @@ test('an allowed editor changes config; another editor is undone in the same tra
   const bob = await connectPeer(server, ROOM, { token: bobWho.token })
   alice.doc.getMap('config').set('theme', 'dark')
   alice.doc.getMap('config').set('retries', 3)
-  await waitFor(() => watcher.doc.getMap('config').get('retries') === 3 && bob.doc.getMap('config').get('theme') === 'dark', 5000, "alice's change did not reach the others")
+  await waitFor(
+    () => watcher.doc.getMap('config').get('retries') === 3 && bob.doc.getMap('config').get('theme') === 'dark',
+    5000,
+    "alice's change did not reach the others",
+  )
 
   // bob: a forged change and a new key in config, plus an unrelated legitimate change, in one transaction
   bob.doc.transact(() => {
@@ -51,7 +55,11 @@ test('an allowed editor changes config; another editor is undone in the same tra
     bob.doc.getMap('notes').set('bob', 'hello')
   })
   await waitSeen(watcher, bob)
-  await waitFor(() => bob.doc.getMap('config').get('theme') === 'dark' && !bob.doc.getMap('config').has('debug'), 5000, () => `bob's document did not converge back: ${JSON.stringify(bob.doc.getMap('config').toJSON())}`)
+  await waitFor(
+    () => bob.doc.getMap('config').get('theme') === 'dark' && !bob.doc.getMap('config').has('debug'),
+    5000,
+    () => `bob's document did not converge back: ${JSON.stringify(bob.doc.getMap('config').toJSON())}`,
+  )
   assert.is(watcher.doc.getMap('notes').get('bob'), 'hello', 'the unrelated change sticks')
   assert.equal(watcher.doc.getMap('config').toJSON(), { theme: 'dark', retries: 3 })
   // bob deletes a key: restored.
@@ -77,8 +85,14 @@ test('the refusal is audited, and repeated forgeries close the connection with 4
   await waitSeen(watcher, forger)
   await waitFor(() => !forger.doc.getMap('config').has('owner'), 5000, 'the forged key was not removed')
   // docs/design.md §7: every refusal is audited (hooks.ts: refuse() is "for the audit log").
-  await waitFor(async () => (await fetchAudit(server, WS, mallory.token)).some((entry) => entry.type === 'refused' && entry.session === session && entry.data?.code === undefined && /config\.owner/.test(JSON.stringify(entry.data))), 3000,
-    'no refused audit entry for a write undone by a deployment hook').catch((error: Error) => {
+  await waitFor(
+    async () =>
+      (await fetchAudit(server, WS, mallory.token)).some(
+        (entry) => entry.type === 'refused' && entry.session === session && entry.data?.code === undefined && /config\.owner/.test(JSON.stringify(entry.data)),
+      ),
+    3000,
+    'no refused audit entry for a write undone by a deployment hook',
+  ).catch((error: Error) => {
     failures.push(error.message)
   })
   for (let i = 0; i < 25 && !forger.terminal; i++) {
@@ -90,7 +104,12 @@ test('the refusal is audited, and repeated forgeries close the connection with 4
   assert.is(forger.terminal!.code, 4403)
   assert.match(forger.terminal!.reason, /refused writes/)
   assert.is(seen.get('owner'), undefined, 'the watcher saw a forged value')
-  await waitFor(async () => (await fetchAudit(server, WS, mallory.token)).some((entry) => entry.type === 'refused' && entry.session === session && entry.data?.code === 4403), 5000, 'the 4403 close is not audited')
+  await waitFor(
+    async () =>
+      (await fetchAudit(server, WS, mallory.token)).some((entry) => entry.type === 'refused' && entry.session === session && entry.data?.code === 4403),
+    5000,
+    'the 4403 close is not audited',
+  )
   // The coordination document of the same workspace still has the built-in authority.
   const agent = await joinCoord(server, WS, await who('hook-agent', 'editor', 'agent'))
   await waitOutcome(agent, claim(agent, 'c', { resources: ['settings'], mode: 'exclusive' }), ['granted'])

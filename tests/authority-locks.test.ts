@@ -5,7 +5,20 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, delay, waitFor } from './helpers/clients.js'
 import {
-  api, claim, type CoordPeer, fetchAudit, holdersOf, joinCoord, locksOf, outcomesOf, queueOf, release, until, waitOutcome, Watcher, who,
+  api,
+  claim,
+  type CoordPeer,
+  fetchAudit,
+  holdersOf,
+  joinCoord,
+  locksOf,
+  outcomesOf,
+  queueOf,
+  release,
+  until,
+  waitOutcome,
+  Watcher,
+  who,
 } from './helpers/coordination.js'
 import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
@@ -32,28 +45,44 @@ test('20 clients contending for one exclusive lock are served one at a time, in 
   const records: Array<{ key: string; token: number; grantedAt: number; releasedAt: number }> = []
   // All claims leave in the same turn; each worker holds briefly once granted, then releases.
   const keys = workers.map((worker) => claim(worker, 'c', { resources: ['db'], mode: 'exclusive' }))
-  await Promise.all(workers.map(async (worker, i) => {
-    const key = keys[i]!
-    await until(worker.doc, () => outcomesOf(worker.doc).get(key)?.state === 'granted', 30_000, () => `${key} was never granted`)
-    const grantedAt = Date.now()
-    const token = outcomesOf(worker.doc).get(key)!.token!
-    await delay(5)
-    const releasedAt = Date.now()
-    release(worker, key)
-    records.push({ key, token, grantedAt, releasedAt })
-  }))
+  await Promise.all(
+    workers.map(async (worker, i) => {
+      const key = keys[i]!
+      await until(
+        worker.doc,
+        () => outcomesOf(worker.doc).get(key)?.state === 'granted',
+        30_000,
+        () => `${key} was never granted`,
+      )
+      const grantedAt = Date.now()
+      const token = outcomesOf(worker.doc).get(key)!.token!
+      await delay(5)
+      const releasedAt = Date.now()
+      release(worker, key)
+      records.push({ key, token, grantedAt, releasedAt })
+    }),
+  )
   await waitFor(() => !locksOf(watcher.doc).has('db'), 5000, 'locks.db was not removed after the last release')
   watcher.assertClean()
 
   const byToken = [...records].sort((a, b) => a.token - b.token)
   // Grants follow the order in which the server queued the claims (as seen in locks.db) ...
-  assert.equal(byToken.map((r) => r.key), watcher.arrival.get('db'))
+  assert.equal(
+    byToken.map((r) => r.key),
+    watcher.arrival.get('db'),
+  )
   // ... which is the order the server logged their arrival.
   const audit = await fetchAudit(server, ws, workers[0]!.who.token)
-  assert.equal(audit.filter((entry) => entry.type === 'claim').map((entry) => entry.data!.key), watcher.arrival.get('db'))
+  assert.equal(
+    audit.filter((entry) => entry.type === 'claim').map((entry) => entry.data!.key),
+    watcher.arrival.get('db'),
+  )
   // Tokens strictly increase with grant time, and no two intervals overlap.
   const byGrant = [...records].sort((a, b) => a.grantedAt - b.grantedAt)
-  assert.equal(byGrant.map((r) => r.key), byToken.map((r) => r.key))
+  assert.equal(
+    byGrant.map((r) => r.key),
+    byToken.map((r) => r.key),
+  )
   for (let i = 1; i < byToken.length; i++) {
     assert.ok(byToken[i]!.token > byToken[i - 1]!.token, 'tokens must strictly increase')
     assert.ok(byToken[i - 1]!.releasedAt <= byToken[i]!.grantedAt, `${byToken[i]!.key} was granted before ${byToken[i - 1]!.key} released`)
@@ -61,9 +90,15 @@ test('20 clients contending for one exclusive lock are served one at a time, in 
   assert.is(watcher.maxHolders.get('db'), 1, 'the watcher saw two holders of db at once')
   // The holds as the watcher saw them: in token order, each one over before the next began.
   const holds = watcher.holds.get('db')!
-  assert.equal(holds.map((hold) => hold.claim), byToken.map((r) => r.key))
+  assert.equal(
+    holds.map((hold) => hold.claim),
+    byToken.map((r) => r.key),
+  )
   for (let i = 1; i < holds.length; i++) {
-    assert.ok(holds[i - 1]!.to !== undefined && holds[i - 1]!.to! <= holds[i]!.from, `holds ${i - 1} and ${i} overlap: ${JSON.stringify(holds.slice(i - 1, i + 1))}`)
+    assert.ok(
+      holds[i - 1]!.to !== undefined && holds[i - 1]!.to! <= holds[i]!.from,
+      `holds ${i - 1} and ${i} overlap: ${JSON.stringify(holds.slice(i - 1, i + 1))}`,
+    )
   }
   assert.ok(holds[19]!.to !== undefined, 'the last hold never ended')
   assert.is(watcher.grants.filter((grant) => grant.resource === 'db').length, 20)
@@ -74,7 +109,7 @@ test('20 clients contending for one exclusive lock are served one at a time, in 
 test('shared holders coexist; an exclusive waiter is not overtaken by a later shared claim', async () => {
   const ws = 'locks-shared'
   const watcher = await Watcher.start(server, ws)
-  const [a, b, c, x, d] = await peers(ws, 'sh', 5) as [CoordPeer, CoordPeer, CoordPeer, CoordPeer, CoordPeer]
+  const [a, b, c, x, d] = (await peers(ws, 'sh', 5)) as [CoordPeer, CoordPeer, CoordPeer, CoordPeer, CoordPeer]
   const shared = [a, b, c].map((peer) => claim(peer, 's', { resources: ['cfg'], mode: 'shared' }))
   const sharedTokens = []
   for (const [i, peer] of [a, b, c].entries()) sharedTokens.push((await waitOutcome(peer, shared[i]!, ['granted'])).token!)
@@ -107,7 +142,7 @@ test('shared holders coexist; an exclusive waiter is not overtaken by a later sh
 test('a multi-resource claim takes all its resources at once or none, and is not overtaken on a free one', async () => {
   const ws = 'locks-multi'
   const watcher = await Watcher.start(server, ws)
-  const [a, b, c] = await peers(ws, 'multi', 3) as [CoordPeer, CoordPeer, CoordPeer]
+  const [a, b, c] = (await peers(ws, 'multi', 3)) as [CoordPeer, CoordPeer, CoordPeer]
   const aKey = claim(a, 'a', { resources: ['x'], mode: 'exclusive' })
   const aGrant = await waitOutcome(a, aKey, ['granted'])
   const bKey = claim(b, 'b', { resources: ['x', 'y'], mode: 'exclusive' })
@@ -133,7 +168,7 @@ test('a multi-resource claim takes all its resources at once or none, and is not
 test('waitMs ends a wait with outcome timeout; waitMs 0 is a try-lock; ttlMs ends a hold with outcome expired', async () => {
   const ws = 'locks-deadlines'
   const watcher = await Watcher.start(server, ws)
-  const [a, b, c, e, f] = await peers(ws, 'dl', 5) as [CoordPeer, CoordPeer, CoordPeer, CoordPeer, CoordPeer]
+  const [a, b, c, e, f] = (await peers(ws, 'dl', 5)) as [CoordPeer, CoordPeer, CoordPeer, CoordPeer, CoordPeer]
   const aKey = claim(a, 'a', { resources: ['w'], mode: 'exclusive' })
   await waitOutcome(a, aKey, ['granted'])
   const bKey = claim(b, 'b', { resources: ['w'], mode: 'exclusive', waitMs: 300 })
@@ -169,7 +204,7 @@ test('waitMs ends a wait with outcome timeout; waitMs 0 is a try-lock; ttlMs end
 test('an admin force-releases a lock over REST (outcome revoked, next waiter granted); others get 403', async () => {
   const ws = 'locks-revoke'
   const watcher = await Watcher.start(server, ws)
-  const [a, b] = await peers(ws, 'rv', 2) as [CoordPeer, CoordPeer]
+  const [a, b] = (await peers(ws, 'rv', 2)) as [CoordPeer, CoordPeer]
   const aKey = claim(a, 'a', { resources: ['r/1'], mode: 'exclusive' })
   const aGrant = await waitOutcome(a, aKey, ['granted'])
   const bKey = claim(b, 'b', { resources: ['r/1'], mode: 'exclusive' })
@@ -193,7 +228,10 @@ test('an admin force-releases a lock over REST (outcome revoked, next waiter gra
   // Nobody holds `nothing`: a conflict, not a silent success.
   assert.is((await api(server, 'DELETE', `/api/workspaces/${ws}/locks/nothing`, admin.token)).status, 409)
   const audit = await fetchAudit(server, ws, admin.token)
-  assert.ok(audit.some((entry) => entry.type === 'revoke' && entry.data?.key === aKey && (entry.data?.by as string[])?.[0] === 'boss'), 'the revoke is audited')
+  assert.ok(
+    audit.some((entry) => entry.type === 'revoke' && entry.data?.key === aKey && (entry.data?.by as string[])?.[0] === 'boss'),
+    'the revoke is audited',
+  )
   watcher.assertClean()
 })
 

@@ -3,7 +3,18 @@
 // every awareness change they apply back to the server — must still never be refused.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { awarenessFrame, awarenessUpdate, connectPeer, decodeFrame, dropPeerSocket, mintToken, type Peer, rawConnect, type RawClient, waitFor } from './helpers/clients.js'
+import {
+  awarenessFrame,
+  awarenessUpdate,
+  connectPeer,
+  decodeFrame,
+  dropPeerSocket,
+  mintToken,
+  type Peer,
+  rawConnect,
+  type RawClient,
+  waitFor,
+} from './helpers/clients.js'
 import type { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
@@ -54,11 +65,19 @@ test("stock clients see each other's presence and are never refused for echoing 
   }
   const actors = ['ann', 'ben', 'cat']
   const others = (peer: Peer) => peers.map((other, i) => [other, actors[i]!] as const).filter(([other]) => other !== peer)
-  await waitFor(() => peers.every((peer) => others(peer).every(([other, actor]) => stateOf(peer, other.doc.clientID)?.status === `${actor} here`)), 5000, () => `not everyone sees everyone (closes: ${JSON.stringify(peers.map((peer) => peer.closes))})`)
+  await waitFor(
+    () => peers.every((peer) => others(peer).every(([other, actor]) => stateOf(peer, other.doc.clientID)?.status === `${actor} here`)),
+    5000,
+    () => `not everyone sees everyone (closes: ${JSON.stringify(peers.map((peer) => peer.closes))})`,
+  )
   for (const peer of peers) for (const [other, actor] of others(peer)) assert.is(stateOf(peer, other.doc.clientID)?.user?.id, actor)
   // A round of updates, then make sure every echo was processed: a fresh probe still sees all three.
   for (const peer of peers) peer.provider.awareness.setLocalStateField('activity', 'editing')
-  await waitFor(() => peers.every((peer) => others(peer).every(([other]) => stateOf(peer, other.doc.clientID)?.activity === 'editing')), 5000, 'the activity update did not reach everyone')
+  await waitFor(
+    () => peers.every((peer) => others(peer).every(([other]) => stateOf(peer, other.doc.clientID)?.activity === 'editing')),
+    5000,
+    'the activity update did not reach everyone',
+  )
   const states = await snapshot('aw/stock')
   for (const peer of peers) assert.ok(states.has(peer.doc.clientID), 'a probe sees every peer')
   for (const peer of peers) assert.equal(peer.closes, [], `a stock client was closed: ${JSON.stringify(peer.closes)}`)
@@ -72,7 +91,11 @@ test('a long-lived stock client survives many peers coming and going', async () 
     const visitor = await connectPeer(server, 'aw/churn', { token: await mintToken(`visitor${i}`, 'editor', 'aw') })
     visitor.provider.awareness.setLocalStateField('status', 'visiting')
     const id = visitor.doc.clientID
-    await waitFor(() => stateOf(stayer, id)?.status === 'visiting', 5000, () => `the stayer never saw visitor ${i} (stayer closes: ${JSON.stringify(stayer.closes)})`)
+    await waitFor(
+      () => stateOf(stayer, id)?.status === 'visiting',
+      5000,
+      () => `the stayer never saw visitor ${i} (stayer closes: ${JSON.stringify(stayer.closes)})`,
+    )
     // Half leave cleanly (y-websocket says goodbye), half vanish (the server says it for them).
     if (i % 2) visitor.destroy()
     else dropPeerSocket(visitor)
@@ -109,7 +132,10 @@ test("spoofing another connection's client id → 4403; the victim's presence is
   victim.provider.awareness.setLocalStateField('status', 'still honest')
   await waitFor(() => stateOf(observer, id)?.status === 'still honest', 5000, "the victim's own update never arrived")
   const history = seen.get(id) ?? []
-  assert.ok(history.every((state) => state.status !== 'hacked'), `the observer saw a spoofed state: ${JSON.stringify(history)}`)
+  assert.ok(
+    history.every((state) => state.status !== 'hacked'),
+    `the observer saw a spoofed state: ${JSON.stringify(history)}`,
+  )
   assert.ok(stateOf(observer, id), 'the victim is still present')
   assert.equal(victim.closes, [])
   victim.destroy()
@@ -125,7 +151,9 @@ test('a forged `user` field is replaced by the token identity, as others see it'
   await waitFor(() => stateOf(observer, 777001), 5000, 'the observer never saw the forger')
   assert.equal(stateOf(observer, 777001), { user: { id: 'carol', name: 'Carol C', kind: 'agent', color: '#00ff00' }, status: 'active', activity: 'reviewing' })
   // An invalid colour is replaced by a stable one; a state without `user` gets one.
-  forger.send(awarenessFrame(awarenessUpdate([{ clientID: 777001, clock: 2, state: { user: { id: 'admin', color: 'red;background:url(x)' }, status: 'idle' } }])))
+  forger.send(
+    awarenessFrame(awarenessUpdate([{ clientID: 777001, clock: 2, state: { user: { id: 'admin', color: 'red;background:url(x)' }, status: 'idle' } }])),
+  )
   await waitFor(() => stateOf(observer, 777001)?.status === 'idle', 5000, 'the second state never arrived')
   const second = stateOf(observer, 777001)!
   assert.is(second.user?.id, 'carol')
@@ -159,7 +187,11 @@ test('a client that reconnects shows up again for the others', async () => {
   await waitFor(() => !b.provider.awareness.getStates().has(id), 5000, "a's presence never went away")
   a.provider.connect()
   await waitFor(() => a.provider.synced, 5000, 'a never reconnected')
-  await waitFor(() => stateOf(b, id)?.status === 'active', 5000, "b does not see a again after a's reconnect (a stale awareness clock is ignored by y-protocols)")
+  await waitFor(
+    () => stateOf(b, id)?.status === 'active',
+    5000,
+    "b does not see a again after a's reconnect (a stale awareness clock is ignored by y-protocols)",
+  )
   a.destroy()
   b.destroy()
 })
@@ -171,9 +203,23 @@ test("one connection leaving never removes another connection's presence", async
   a.send(awarenessFrame(awarenessUpdate([{ clientID: 1001, clock: 1, state: { status: 'first' } }])))
   const b = await rawConnect(server, room, { token: await mintToken('quinn', 'editor', 'aw') })
   b.send(awarenessFrame(awarenessUpdate([{ clientID: 2002, clock: 1, state: { status: 'b' } }])))
-  await b.waitMessage((m) => { const f = decodeFrame(m); return f.kind === 'awareness' && f.entries.some((e) => e.clientID === 2002) }, 5000, 'b never heard its own state back')
+  await b.waitMessage(
+    (m) => {
+      const f = decodeFrame(m)
+      return f.kind === 'awareness' && f.entries.some((e) => e.clientID === 2002)
+    },
+    5000,
+    'b never heard its own state back',
+  )
   a.close()
-  const removal = await b.waitMessage((m) => { const f = decodeFrame(m); return f.kind === 'awareness' && f.entries.some((e) => e.clientID === 1001 && e.state === null) }, 5000, "b never heard of a's removal")
+  const removal = await b.waitMessage(
+    (m) => {
+      const f = decodeFrame(m)
+      return f.kind === 'awareness' && f.entries.some((e) => e.clientID === 1001 && e.state === null)
+    },
+    5000,
+    "b never heard of a's removal",
+  )
   const removedClock = (decodeFrame(removal) as { entries: Array<{ clientID: number; clock: number }> }).entries.find((e) => e.clientID === 1001)!.clock
   // b echoes the removal, exactly as y-protocols does for every change it applies.
   b.send(awarenessFrame(awarenessUpdate([{ clientID: 1001, clock: removedClock, state: null }])))
@@ -181,7 +227,14 @@ test("one connection leaving never removes another connection's presence", async
   // a comes back on a new connection (same Yjs client id, newer clock), then b leaves.
   const a2 = await rawConnect(server, room, { token })
   a2.send(awarenessFrame(awarenessUpdate([{ clientID: 1001, clock: removedClock + 1, state: { status: 'back' } }])))
-  await a2.waitMessage((m) => { const f = decodeFrame(m); return f.kind === 'awareness' && f.entries.some((e) => e.clientID === 1001 && (e.state as PresenceState | null)?.status === 'back') }, 5000, 'a2 never heard its state back')
+  await a2.waitMessage(
+    (m) => {
+      const f = decodeFrame(m)
+      return f.kind === 'awareness' && f.entries.some((e) => e.clientID === 1001 && (e.state as PresenceState | null)?.status === 'back')
+    },
+    5000,
+    'a2 never heard its state back',
+  )
   assert.is(b.closeInfo, null, `b was closed: ${JSON.stringify(b.closeInfo)}`)
   b.close()
   await b.closed

@@ -30,7 +30,10 @@ test('request --wait exits 0 when approved from another process and says who app
   const who = await runCli(['who', '--json'], { env: bob })
   assert.is(who.code, 0, who.stderr)
   const online = JSON.parse(who.stdout) as Array<{ actor: string; kind: string }>
-  assert.ok(online.some((m) => m.actor === 'ci-bot' && m.kind === 'agent'), `who lists the waiting agent: ${who.stdout}`)
+  assert.ok(
+    online.some((m) => m.actor === 'ci-bot' && m.kind === 'agent'),
+    `who lists the waiting agent: ${who.stdout}`,
+  )
   const pending = await runCli(['approvals', '--pending'], { env: bob })
   assert.match(pending.stdout, new RegExp(`^ID\\s+STATE.*\\n${id}\\s+pending\\s+Deploy v1\\.4\\s+ci-bot`))
   const denied = await runCli(['approve', id], { env: agent })
@@ -42,7 +45,12 @@ test('request --wait exits 0 when approved from another process and says who app
   const exit = await run.exit()
   assert.is(exit.code, 0, run.stderr)
   assert.match(run.stdout, /approved by bob\n$/)
-  const json = JSON.parse((await runCli(['approvals', '--json'], { env: bob })).stdout) as Array<{ shortId: string; status: { state: string }; votes: Array<{ reason?: string }>; request: { details: unknown } }>
+  const json = JSON.parse((await runCli(['approvals', '--json'], { env: bob })).stdout) as Array<{
+    shortId: string
+    status: { state: string }
+    votes: Array<{ reason?: string }>
+    request: { details: unknown }
+  }>
   const entry = json.find((a) => a.shortId === id)!
   assert.is(entry.status.state, 'approved')
   assert.is(entry.votes[0]!.reason, 'ship it')
@@ -71,7 +79,10 @@ test('an interrupted request --wait cancels its request; a bad request is explai
   run.child.kill('SIGINT')
   assert.is((await run.exit()).code, 130)
   const listed = JSON.parse((await runCli(['approvals', '--json', '--state', 'cancelled'], { env: bob })).stdout) as Array<{ shortId: string }>
-  assert.ok(listed.some((a) => a.shortId === id), 'the request was cancelled')
+  assert.ok(
+    listed.some((a) => a.shortId === id),
+    'the request was cancelled',
+  )
   const bad = await runCli(['request', 'x', '--quorum', '2', '--approver', 'bob'], { env: agent })
   assert.is(bad.code, 1)
   assert.match(bad.stderr, /quorum 2 can never be reached by 1 listed approver/)
@@ -88,8 +99,14 @@ test('audit prints the log, and --json one object per line', async () => {
   assert.is(lines.length, 5)
   assert.match(lines[0]!, /^#\d+ {2}\d{4}-\d\d-\d\dT\S+Z {2}\S+/)
   const json = await runCli(['audit', '--after', '0', '--limit', '3', '--json'], { env: bob })
-  const entries = json.stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number })
-  assert.equal(entries.map((e) => e.seq), [1, 2, 3])
+  const entries = json.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { seq: number })
+  assert.equal(
+    entries.map((e) => e.seq),
+    [1, 2, 3],
+  )
   const last = JSON.parse((await runCli(['audit', '--limit', '1', '--json'], { env: bob })).stdout) as { seq: number }
   const follow = new CliProcess(['audit', '--follow', '--after', String(last.seq), '--limit', '0'], bob)
   await runCli(['request', 'Follow me', '--action', 'noticed'], { env: agent })

@@ -28,7 +28,10 @@ withServer(
 )
 
 function readLog(path: string): string[][] {
-  return readFileSync(path, 'utf8').trim().split('\n').map((line) => line.split(' '))
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '))
 }
 
 test('concurrent `huddle lock db -- cmd` never overlap and get increasing fencing tokens', async () => {
@@ -36,7 +39,11 @@ test('concurrent `huddle lock db -- cmd` never overlap and get increasing fencin
   writeFileSync(log, '')
   const runs = Array.from({ length: 3 }, () => new CliProcess(['lock', 'db', '--', process.execPath, CRITICAL, log, '300'], env))
   const exits = await Promise.all(runs.map((run) => run.exit(20_000)))
-  assert.equal(exits.map((e) => e.code), [0, 0, 0], runs.map((r) => r.stderr).join('\n'))
+  assert.equal(
+    exits.map((e) => e.code),
+    [0, 0, 0],
+    runs.map((r) => r.stderr).join('\n'),
+  )
   const lines = readLog(log)
   assert.is(lines.length, 6)
   const tokens: number[] = []
@@ -47,8 +54,14 @@ test('concurrent `huddle lock db -- cmd` never overlap and get increasing fencin
     assert.is(end[2], start[2], 'same process')
     tokens.push(Number(start[1]))
   }
-  assert.ok(tokens.every((token, i) => Number.isInteger(token) && (i === 0 || token > tokens[i - 1]!)), `tokens increase: ${tokens}`)
-  assert.ok(runs.some((run) => /waiting .* for db: (next in line|position \d in the queue); db held by ci-bot \(exclusive, token \d+\)/.test(run.stderr)), `a waiter shows its place and the holder:\n${runs.map((r) => r.stderr).join('\n')}`)
+  assert.ok(
+    tokens.every((token, i) => Number.isInteger(token) && (i === 0 || token > tokens[i - 1]!)),
+    `tokens increase: ${tokens}`,
+  )
+  assert.ok(
+    runs.some((run) => /waiting .* for db: (next in line|position \d in the queue); db held by ci-bot \(exclusive, token \d+\)/.test(run.stderr)),
+    `a waiter shows its place and the holder:\n${runs.map((r) => r.stderr).join('\n')}`,
+  )
 })
 
 test("the command's exit status and HUDDLE_FENCING_TOKEN come through; the lock is released on every exit", async () => {

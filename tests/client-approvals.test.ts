@@ -48,7 +48,13 @@ test('request, then decided(): approved once the quorum of humans approves; even
   const final = await decided
   assert.is(final.status.state, 'approved')
   assert.equal(final.status.by, ['bob', 'carol'])
-  assert.equal(final.votes.map((v) => [v.actor, v.decision, v.reason]), [['bob', 'approve', 'looks fine'], ['carol', 'approve', undefined]])
+  assert.equal(
+    final.votes.map((v) => [v.actor, v.decision, v.reason]),
+    [
+      ['bob', 'approve', 'looks fine'],
+      ['carol', 'approve', undefined],
+    ],
+  )
   assert.ok(progress.includes(1), 'onChange saw the first vote counted')
   await waitFor(() => decisions.length === 1, 3000, 'bob hears of the decision')
   assert.is(decisions[0]!.status.state, 'approved')

@@ -37,13 +37,16 @@ test('the bundled library acquires and releases a lock from a browser page', asy
   const watcher = await connectPeer(server, 'web', { token: await mintToken('watcher', 'viewer', 'web') })
   const locks = watcher.doc.getMap<{ holders: Array<{ actor: string; token: number }> }>('locks')
   const token = await mintToken('browser-agent', 'editor', 'web', { kind: 'agent' })
-  const fencing = await watched.page.evaluate(async ({ url, token }) => {
-    const client = (window as unknown as { HuddleClient: typeof import('../client-lib/index.js') }).HuddleClient
-    const huddle = await client.connect({ url, workspace: 'web', token })
-    const lock = await huddle.locks.acquire(['db'], { mode: 'exclusive' })
-    ;(window as unknown as { release: () => Promise<void> }).release = () => lock.release()
-    return lock.token
-  }, { url: server.httpUrl, token })
+  const fencing = await watched.page.evaluate(
+    async ({ url, token }) => {
+      const client = (window as unknown as { HuddleClient: typeof import('../client-lib/index.js') }).HuddleClient
+      const huddle = await client.connect({ url, workspace: 'web', token })
+      const lock = await huddle.locks.acquire(['db'], { mode: 'exclusive' })
+      ;(window as unknown as { release: () => Promise<void> }).release = () => lock.release()
+      return lock.token
+    },
+    { url: server.httpUrl, token },
+  )
   assert.type(fencing, 'number')
   const holder = await waitFor(() => locks.get('db')?.holders[0], 5000, 'the browser as the holder of db')
   assert.equal([holder.actor, holder.token], ['browser-agent', fencing])

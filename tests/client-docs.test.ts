@@ -1,4 +1,4 @@
-// Documents as text through the client library (DESIGN.md §12): read, list, whole-text writes as
+// Documents as text through the client library (docs/design.md §12): read, list, whole-text writes as
 // the fewest Yjs edits (a person's concurrent typing survives), live handles, bad input.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'

@@ -47,7 +47,10 @@ test('acquire resolves with an increasing fencing token; a waiter sees its posit
   assert.is(waits[0]!.blockers[0]!.holders[0]!.actor, 'ann')
   assert.is(waits[0]!.blockers[0]!.holders[0]!.token, first.token)
   assert.is(thirdWaits[0]!.position, 2, 'c is behind b')
-  assert.equal(thirdWaits[0]!.blockers[0]!.ahead.map((w) => w.actor), ['ben'])
+  assert.equal(
+    thirdWaits[0]!.blockers[0]!.ahead.map((w) => w.actor),
+    ['ben'],
+  )
   assert.equal(b.locks.list().find((l) => l.resource === 'db')!.queue.length, 2)
 
   await first.release()
@@ -81,10 +84,14 @@ test('waitMs: rejects with timeout and says who holds it; the claim is withdrawn
   assert.is(error.code, 'timeout')
   assert.ok(Date.now() - started >= 250, 'waited about waitMs')
   assert.match(error.message, /printer held by ann/)
-  await waitFor(() => !b.doc.getMap('claims').toJSON()[`${b.session}`] && [...b.doc.getMap('claims').keys()].every((k) => !k.startsWith(b.session)), 3000, 'b tidied its claim')
+  await waitFor(
+    () => !b.doc.getMap('claims').toJSON()[`${b.session}`] && [...b.doc.getMap('claims').keys()].every((k) => !k.startsWith(b.session)),
+    3000,
+    'b tidied its claim',
+  )
   // b deleted it while handling the server's update; the deletion still went out (the client
   // library keeps Yjs from encoding the server's own updates, not the writes made in reply).
-  await waitFor(() => [...a.doc.getMap('claims').keys()].every((k) => !k.startsWith(b.session)), 3000, 'the server never got b\'s deletion')
+  await waitFor(() => [...a.doc.getMap('claims').keys()].every((k) => !k.startsWith(b.session)), 3000, "the server never got b's deletion")
   await held.release()
 })
 
@@ -126,10 +133,14 @@ test('withLock releases after success, after an error, and on abort', async () =
 
   const controller = new AbortController()
   let inside: Lock | null = null
-  const running = a.locks.withLock('job', async (lock) => {
-    inside = lock
-    await new Promise(() => undefined) // never ends by itself
-  }, { signal: controller.signal })
+  const running = a.locks.withLock(
+    'job',
+    async (lock) => {
+      inside = lock
+      await new Promise(() => undefined) // never ends by itself
+    },
+    { signal: controller.signal },
+  )
   await waitFor(() => inside, 3000, 'fn runs')
   controller.abort()
   assert.is((await rejectionOf(HuddleError, running)).code, 'aborted')
@@ -235,15 +246,24 @@ test('connect explains a bad token, a wrong workspace and an unreachable server'
   const wrongWs = await rejectionOf(HuddleError, connect({ url: server.httpUrl, workspace: 'other', token: await mintToken('ann', 'editor', WS) }))
   assert.is(wrongWs.code, 'forbidden')
   assert.match(wrongWs.message, /token is for workspace "locks", not "other"/)
-  const expired = await rejectionOf(HuddleError, connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ann', 'editor', WS, { ttlMs: -60_000 }) }))
+  const expired = await rejectionOf(
+    HuddleError,
+    connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ann', 'editor', WS, { ttlMs: -60_000 }) }),
+  )
   assert.is(expired.code, 'unauthorized')
   assert.match(expired.message, /expired/)
   const forged = await rejectionOf(HuddleError, connect({ url: server.httpUrl, workspace: WS, token: 'not-a-jwt' }))
   assert.is(forged.code, 'unauthorized')
-  const nobody = await rejectionOf(HuddleError, connect({ url: 'http://127.0.0.1:1', workspace: WS, token: await mintToken('ann', 'editor', WS), connectTimeoutMs: 500 }))
+  const nobody = await rejectionOf(
+    HuddleError,
+    connect({ url: 'http://127.0.0.1:1', workspace: WS, token: await mintToken('ann', 'editor', WS), connectTimeoutMs: 500 }),
+  )
   assert.is(nobody.code, 'unreachable')
   assert.match(nobody.message, /could not connect to ws:\/\/127\.0\.0\.1:1\/locks/)
-  const badSession = await rejectionOf(HuddleError, connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ann', 'editor', WS), session: 'short' }))
+  const badSession = await rejectionOf(
+    HuddleError,
+    connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ann', 'editor', WS), session: 'short' }),
+  )
   assert.is(badSession.code, 'invalid-argument')
 })
 

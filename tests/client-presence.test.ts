@@ -30,7 +30,13 @@ test('list shows every online actor, human or agent, with status and activity; u
   bot.presence.set({ activity: 'testing', viewing: 'src/app.ts' })
   await waitFor(() => ann.presence.list().find((m) => m.actor === 'ci-bot')?.activity === 'testing', 3000, 'ann sees the agent testing')
   const members = ann.presence.list()
-  assert.equal(members.map((m) => [m.actor, m.kind, m.role]), [['ann', 'human', 'approver'], ['ci-bot', 'agent', 'editor']])
+  assert.equal(
+    members.map((m) => [m.actor, m.kind, m.role]),
+    [
+      ['ann', 'human', 'approver'],
+      ['ci-bot', 'agent', 'editor'],
+    ],
+  )
   const annSelf = members.find((m) => m.actor === 'ann')!
   assert.ok(annSelf.self)
   assert.is(annSelf.name, 'Ann Lee')
@@ -90,7 +96,10 @@ test('audit: read pages, tail, and follow new entries as they are written', asyn
   assert.is(tail.length, 3)
   assert.ok(tail[0]!.seq < tail[2]!.seq)
   const page = await ann.audit.read({ after: 0, limit: 2 })
-  assert.equal(page.map((e) => e.seq), [1, 2])
+  assert.equal(
+    page.map((e) => e.seq),
+    [1, 2],
+  )
 
   const activity: string[] = []
   const offActivity = ann.onActivity((entry) => activity.push(entry.type))
@@ -106,7 +115,11 @@ test('audit: read pages, tail, and follow new entries as they are written', asyn
     throw error
   })
   try {
-    await waitFor(() => seen.some((e) => e.type === 'grant' && e.data?.token === again.token), 30_000, 'the grant shows up in the followed log (woken by the activity array)')
+    await waitFor(
+      () => seen.some((e) => e.type === 'grant' && e.data?.token === again.token),
+      30_000,
+      'the grant shows up in the followed log (woken by the activity array)',
+    )
     assert.ok(activity.includes('grant'), 'onActivity reports the same events live')
   } finally {
     offActivity()
@@ -137,7 +150,11 @@ test('onActivity reports every entry once and in order, also after the array was
   // each acquire + release appends 3 entries (claim, grant, release)
   for (let i = 0; i < 120; i++) await (await bob.locks.acquire(`busy/${i % 3}`)).release()
   const last = (await ann.audit.tail(1))[0]!.seq
-  await waitFor(() => seqs.at(-1) === last, 5000, () => `onActivity stopped at ${seqs.at(-1)}, the log is at ${last}`)
+  await waitFor(
+    () => seqs.at(-1) === last,
+    5000,
+    () => `onActivity stopped at ${seqs.at(-1)}, the log is at ${last}`,
+  )
   off()
   assert.ok(seqs.length > 300, `${seqs.length} entries reported`)
   const gaps = seqs.slice(1).filter((seq, i) => seq !== seqs[i]! + 1)

@@ -31,7 +31,13 @@ test('an approver approves an agent request; a viewer sees the decision live and
   agent.doc.transact(() => {
     const approval = new Y.Map<unknown>()
     agent.doc.getMap('approvals').set(key, approval)
-    approval.set('request', { title: 'Deploy v2.3 to production', action: 'deploy', requester: 'ci-bot', details: { service: 'api', version: '2.3.0', changes: 14 }, expiresAt: Date.now() + 10 * 60_000 })
+    approval.set('request', {
+      title: 'Deploy v2.3 to production',
+      action: 'deploy',
+      requester: 'ci-bot',
+      details: { service: 'api', version: '2.3.0', changes: 14 },
+      expiresAt: Date.now() + 10 * 60_000,
+    })
   })
 
   // the approver, looking at Presence, is told: title bar count and a toast with a way there
@@ -71,10 +77,14 @@ test('an approver approves an agent request; a viewer sees the decision live and
   await screenshot(viewer.page, 'approvals-decided')
 
   // and the agent got the server's decision
-  const status = await waitFor(() => {
-    const value = (agent.doc.getMap('approvals').get(key) as Y.Map<unknown> | undefined)?.get('status') as ApprovalStatus | undefined
-    return value?.state === 'approved' ? value : null
-  }, 5000, 'the agent never saw the approval decided')
+  const status = await waitFor(
+    () => {
+      const value = (agent.doc.getMap('approvals').get(key) as Y.Map<unknown> | undefined)?.get('status') as ApprovalStatus | undefined
+      return value?.state === 'approved' ? value : null
+    },
+    5000,
+    'the agent never saw the approval decided',
+  )
   assert.equal(status.by, ['ann'])
 
   // the activity feed shows the request, vote and decision; filters work
@@ -104,7 +114,10 @@ test('an approver approves an agent request; a viewer sees the decision live and
     }
   })
   await approver.page.waitForSelector(`.approval-pending[data-key="${risky}"] button[data-vote="reject"]`)
-  assert.match(await textOf(approver.page, `.approval-pending[data-key="${restricted}"] .vote-note`), /You cannot vote: Only lead or any admin may vote on this/)
+  assert.match(
+    await textOf(approver.page, `.approval-pending[data-key="${restricted}"] .vote-note`),
+    /You cannot vote: Only lead or any admin may vote on this/,
+  )
   assert.ok(await approver.page.isHidden(`.approval-pending[data-key="${restricted}"] .vote-form`))
   await approver.page.fill(`.approval-pending[data-key="${risky}"] textarea`, 'Not before the backup is verified')
   await approver.page.click(`.approval-pending[data-key="${risky}"] button[data-vote="reject"]`)

@@ -13,7 +13,11 @@ const dash = withDashboard(test)
 /** Waits until the editor shows exactly `expected`; fails showing what it shows. */
 async function waitText(watched: WatchedPage, expected: string, who: string): Promise<void> {
   let last = ''
-  await waitFor(async () => (last = await editorText(watched)) === expected, 5000, () => `${who} never saw ${JSON.stringify(expected)}; the editor shows ${JSON.stringify(last)}`)
+  await waitFor(
+    async () => (last = await editorText(watched)) === expected,
+    5000,
+    () => `${who} never saw ${JSON.stringify(expected)}; the editor shows ${JSON.stringify(last)}`,
+  )
 }
 
 /** The document text as the editor shows it, without other people's cursor labels. */

@@ -52,7 +52,11 @@ test('a token the server refuses, and one that expires while connected, say to s
   const watched = await newPage(dash.browser)
   dash.pages.push(watched)
   const { page } = watched
-  const forged = await new SignJWT({ name: 'Mallory', kind: 'human', ws: WS, role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('mallory').setExpirationTime('1h').sign(new TextEncoder().encode('some-other-secret-0123456789-0123456789'))
+  const forged = await new SignJWT({ name: 'Mallory', kind: 'human', ws: WS, role: 'admin' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('mallory')
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode('some-other-secret-0123456789-0123456789'))
   await page.goto(`${dash.server.httpUrl}/w/${WS}#token=${forged}`)
   await page.waitForSelector('#connection[data-state="closed"]')
   assert.match(await textOf(page, '.banner'), /Your sign-in is no longer accepted: token signature does not match/)

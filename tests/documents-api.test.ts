@@ -22,11 +22,18 @@ test('lists stored content documents of the workspace only', async () => {
     peer.doc.getMap('m').set('k', room)
   }
   const viewer = await mintToken('vi', 'viewer', 'team')
-  const listed = await waitFor(async () => {
-    const result = await list(viewer)
-    return result.body.documents?.length === 3 ? result : null
-  }, 5000, 'three documents to be listed')
-  assert.equal(listed.body.documents!.map((doc) => doc.path), ['a', 'a-b', 'a/b'])
+  const listed = await waitFor(
+    async () => {
+      const result = await list(viewer)
+      return result.body.documents?.length === 3 ? result : null
+    },
+    5000,
+    'three documents to be listed',
+  )
+  assert.equal(
+    listed.body.documents!.map((doc) => doc.path),
+    ['a', 'a-b', 'a/b'],
+  )
   const outsider = await list(await mintToken('out', 'admin', 'elsewhere'))
   assert.is(outsider.status, 403)
 })

@@ -1,4 +1,4 @@
-// Guarded documents (DESIGN.md §12): a lock on `doc:<path>` guards `<workspace>/<path>`. Others'
+// Guarded documents (docs/design.md §12): a lock on `doc:<path>` guards `<workspace>/<path>`. Others'
 // writes are refused with 4403 before anyone sees them; the holder and admins write; the client
 // library keeps refused edits and sends them once the lock is free.
 import { test } from 'uvu'

@@ -5,7 +5,21 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { awarenessFrame, awarenessUpdate, connectPeer, decodeFrame, hex, mintToken, prng, queryAwarenessFrame, rawConnect, syncStep1Frame, syncStep2Frame, updateFrame, waitFor } from './helpers/clients.js'
+import {
+  awarenessFrame,
+  awarenessUpdate,
+  connectPeer,
+  decodeFrame,
+  hex,
+  mintToken,
+  prng,
+  queryAwarenessFrame,
+  rawConnect,
+  syncStep1Frame,
+  syncStep2Frame,
+  updateFrame,
+  waitFor,
+} from './helpers/clients.js'
 import type { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
@@ -16,7 +30,10 @@ const MAX_MESSAGE = 16_384
 
 let server: TestServer
 
-withServer(test, (started) => (server = started), { args: ['--max-message', String(MAX_MESSAGE), '--rate', '100000', '--burst', '100000'], env: { HUDDLE_LOG: 'quiet' } })
+withServer(test, (started) => (server = started), {
+  args: ['--max-message', String(MAX_MESSAGE), '--rate', '100000', '--burst', '100000'],
+  env: { HUDDLE_LOG: 'quiet' },
+})
 
 type Rng = () => number
 
@@ -70,7 +87,15 @@ function validFrame(rng: Rng, updates: Uint8Array[]): Frame {
     doc.destroy()
     return { kind: 'valid-step1', data: frame }
   }
-  if (choice === 3) return { kind: 'valid-awareness', data: awarenessFrame(awarenessUpdate([{ clientID: 1 + int(rng, 2 ** 30), clock: int(rng, 100), state: { status: pick(rng, ['active', 'idle', 'away']), cursor: { index: int(rng, 50) } } }])) }
+  if (choice === 3)
+    return {
+      kind: 'valid-awareness',
+      data: awarenessFrame(
+        awarenessUpdate([
+          { clientID: 1 + int(rng, 2 ** 30), clock: int(rng, 100), state: { status: pick(rng, ['active', 'idle', 'away']), cursor: { index: int(rng, 50) } } },
+        ]),
+      ),
+    }
   return { kind: 'valid-query', data: queryAwarenessFrame() }
 }
 
@@ -80,12 +105,18 @@ function mutate(rng: Rng, frame: Uint8Array): Uint8Array {
   for (let r = 0; r < rounds; r++) {
     const op = int(rng, 7)
     const at = int(rng, Math.max(1, out.length))
-    if (op === 0 && out.length) out[at] = int(rng, 256) // replace a byte
-    else if (op === 1 && out.length) out[at]! ^= 1 << int(rng, 8) // flip a bit
-    else if (op === 2) out.splice(at, 0, ...bytes(rng, 1 + int(rng, 8))) // insert
-    else if (op === 3) out.splice(at, 1 + int(rng, 8)) // delete
-    else if (op === 4) out.length = at // truncate
-    else if (op === 5) out.splice(at, 0, ...out.slice(int(rng, out.length), int(rng, out.length) + 16)) // duplicate a slice
+    if (op === 0 && out.length)
+      out[at] = int(rng, 256) // replace a byte
+    else if (op === 1 && out.length)
+      out[at]! ^= 1 << int(rng, 8) // flip a bit
+    else if (op === 2)
+      out.splice(at, 0, ...bytes(rng, 1 + int(rng, 8))) // insert
+    else if (op === 3)
+      out.splice(at, 1 + int(rng, 8)) // delete
+    else if (op === 4)
+      out.length = at // truncate
+    else if (op === 5)
+      out.splice(at, 0, ...out.slice(int(rng, out.length), int(rng, out.length) + 16)) // duplicate a slice
     else if (out.length) out[at] = pick(rng, [0, 1, 0x7f, 0x80, 0xff]) // boundary values
   }
   return Uint8Array.from(out)
@@ -146,13 +177,22 @@ interface Outcome {
 async function fire(index: number, frame: Frame, room: string, token: string): Promise<Outcome> {
   const raw = await rawConnect(server, room, { token })
   const describe = { index, kind: frame.kind, frame: typeof frame.data === 'string' ? JSON.stringify(frame.data) : hex(frame.data).slice(0, 400) }
-  if (!raw.isOpen) return { ...describe, result: raw.closeInfo?.code ?? -1, reason: `could not connect: ${raw.closeInfo?.reason ?? ''} ${raw.errors.map((e) => e.message).join(', ')}` }
+  if (!raw.isOpen)
+    return {
+      ...describe,
+      result: raw.closeInfo?.code ?? -1,
+      reason: `could not connect: ${raw.closeInfo?.reason ?? ''} ${raw.errors.map((e) => e.message).join(', ')}`,
+    }
   // Odd frames go to a connection already attached to its document (the server's sync step 1 has
   // arrived); even ones while it is still being admitted, when the server queues them.
   if (index % 2 === 1) await raw.waitMessage(() => true, 5000, 'the server sync step 1')
   raw.send(frame.data)
   raw.send(syncStep1Frame(new Uint8Array([0])))
-  await waitFor(() => raw.closeInfo || raw.messages.some((message) => decodeFrame(message).kind === 'sync-step2'), 5000, `frame ${index} (${frame.kind}): neither closed nor answered`)
+  await waitFor(
+    () => raw.closeInfo || raw.messages.some((message) => decodeFrame(message).kind === 'sync-step2'),
+    5000,
+    `frame ${index} (${frame.kind}): neither closed nor answered`,
+  )
   if (raw.closeInfo) return { ...describe, result: raw.closeInfo.code, reason: raw.closeInfo.reason }
   raw.close()
   await raw.closed
@@ -187,14 +227,19 @@ test(`${FRAMES} random and mutated frames (seed ${SEED}): only 4400/4413 closes,
   await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)))
   if (failure) {
     const f: Outcome = failure
-    assert.unreachable(`seed ${SEED}, frame #${f.index} (${f.kind}) ${f.frame}\n  → ${f.result} ${JSON.stringify(f.reason)}\n  server running: ${server.running} ${JSON.stringify(server.exitStatus)}\n  server stderr:\n${server.stderr.slice(-2000)}`)
+    assert.unreachable(
+      `seed ${SEED}, frame #${f.index} (${f.kind}) ${f.frame}\n  → ${f.result} ${JSON.stringify(f.reason)}\n  server running: ${server.running} ${JSON.stringify(server.exitStatus)}\n  server stderr:\n${server.stderr.slice(-2000)}`,
+    )
   }
   assert.is(outcomes.length, FRAMES)
   const closed = outcomes.filter((outcome) => outcome.result !== 'survived')
   // The mix must really exercise both paths (otherwise the generator is broken).
   assert.ok(closed.length > FRAMES / 2, `only ${closed.length} frames were refused`)
   assert.ok(outcomes.length - closed.length > FRAMES / 20, `only ${outcomes.length - closed.length} frames survived`)
-  assert.ok(closed.some((outcome) => outcome.result === 4413), 'no oversize frame was refused with 4413')
+  assert.ok(
+    closed.some((outcome) => outcome.result === 4413),
+    'no oversize frame was refused with 4413',
+  )
 
   // The server is up, and everyone else carries on.
   assert.ok(server.running)
@@ -205,7 +250,11 @@ test(`${FRAMES} random and mutated frames (seed ${SEED}): only 4400/4413 closes,
   elsewhere.doc.getMap(key).set('after', 'fuzz')
   const check1 = await connectPeer(server, 'fuzz/w0-0', { token: healthyToken })
   const check2 = await connectPeer(server, 'fuzz/quiet', { token: healthyToken })
-  await waitFor(() => check1.doc.getMap(key).get('after') === 'fuzz' && check2.doc.getMap(key).get('after') === 'fuzz', 5000, 'edits stopped syncing after the fuzz')
+  await waitFor(
+    () => check1.doc.getMap(key).get('after') === 'fuzz' && check2.doc.getMap(key).get('after') === 'fuzz',
+    5000,
+    'edits stopped syncing after the fuzz',
+  )
   assert.equal(onFuzzed.closes, [])
   assert.equal(elsewhere.closes, [])
   // Every fuzzed document still loads and syncs.

@@ -91,15 +91,40 @@ test('retention keeps everything for keepAll, then the newest per hour, then per
   assert.equal(expiredVersions([{ id: 1, at: 0 }], now, policy), [], 'the newest version is kept')
 })
 
-test('attribution compaction merges one session\'s keystrokes within the window and keeps who wrote every id', () => {
-  const record = (seq: number, at: number, actor: string, clock: number) => ({ seq, at, actor, session: `${actor}-s`, inserted: [[7, clock, 1]] as [number, number, number][], deleted: [] })
-  const records = [record(0, 0, 'ann', 0), record(1, 1000, 'ann', 1), record(2, 2000, 'ann', 2), record(3, 2500, 'bob', 3), record(4, 3000, 'ann', 4), record(5, 90_000, 'ann', 5)]
+test("attribution compaction merges one session's keystrokes within the window and keeps who wrote every id", () => {
+  const record = (seq: number, at: number, actor: string, clock: number) => ({
+    seq,
+    at,
+    actor,
+    session: `${actor}-s`,
+    inserted: [[7, clock, 1]] as [number, number, number][],
+    deleted: [],
+  })
+  const records = [
+    record(0, 0, 'ann', 0),
+    record(1, 1000, 'ann', 1),
+    record(2, 2000, 'ann', 2),
+    record(3, 2500, 'bob', 3),
+    record(4, 3000, 'ann', 4),
+    record(5, 90_000, 'ann', 5),
+  ]
   const { merged, dropped } = mergeRecords(records, 60_000)
   assert.equal(dropped, [0, 1])
-  assert.equal(merged.map((r) => [r.seq, r.at, r.inserted]), [[2, 2000, [[7, 0, 3]]]])
+  assert.equal(
+    merged.map((r) => [r.seq, r.at, r.inserted]),
+    [[2, 2000, [[7, 0, 3]]]],
+  )
   const kept = [...records.filter((r) => !dropped.includes(r.seq) && r.seq !== 2), ...merged].sort((a, b) => a.seq - b.seq)
   const index = new IdIndex(kept, 'inserted')
-  assert.equal(index.segments(7, 0, 6).map((s) => [s.length, s.record?.actor]), [[3, 'ann'], [1, 'bob'], [1, 'ann'], [1, 'ann']])
+  assert.equal(
+    index.segments(7, 0, 6).map((s) => [s.length, s.record?.actor]),
+    [
+      [3, 'ann'],
+      [1, 'bob'],
+      [1, 'ann'],
+      [1, 'ann'],
+    ],
+  )
 })
 
 test.run()

@@ -1,4 +1,4 @@
-// Document history over REST against a real server (DESIGN.md §9): two people and an agent edit
+// Document history over REST against a real server (docs/design.md §9): two people and an agent edit
 // a text; versions list the right authors, blame puts each line on its writer, diff names who
 // changed what, and a revert restores the exact text in every connected client and, after a
 // kill -9, in a fresh one. Versions here are taken on request (the quiet timer is an hour), so

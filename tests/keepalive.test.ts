@@ -92,10 +92,14 @@ test('a socket that stops answering pings is dropped; /healthz connections goes 
   const token = await mintToken('ghost', 'editor', 'ka')
   const healthy = await rawConnect(server, 'ka/dead', { token: await mintToken('alive', 'viewer', 'ka') })
   await healthy.waitMessage(() => true, 5000, 'join')
-  const baseline = await waitFor(async () => {
-    const count = await connections()
-    return count >= 1 ? count : 0
-  }, 5000, 'the healthy connection is counted')
+  const baseline = await waitFor(
+    async () => {
+      const count = await connections()
+      return count >= 1 ? count : 0
+    },
+    5000,
+    'the healthy connection is counted',
+  )
   const ghosts = [await deadSocket('ka/dead', token), await deadSocket('ka/dead', token)]
   await waitFor(async () => (await connections()) === baseline + 2, 5000, 'the hand-made connections were never admitted')
   // Two sweeps: the first pings, the second finds no pong and terminates.

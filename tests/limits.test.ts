@@ -3,7 +3,20 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { type CloseInfo, connectPeer, expectRefusal, mintToken, type Peer, queryAwarenessFrame, rawConnect, syncStep1Frame, syncStep2Frame, textUpdate, updateFrame, waitFor } from './helpers/clients.js'
+import {
+  type CloseInfo,
+  connectPeer,
+  expectRefusal,
+  mintToken,
+  type Peer,
+  queryAwarenessFrame,
+  rawConnect,
+  syncStep1Frame,
+  syncStep2Frame,
+  textUpdate,
+  updateFrame,
+  waitFor,
+} from './helpers/clients.js'
 import type { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
@@ -19,11 +32,13 @@ withServer(test, (started) => (server = started), { args: ['--max-message', Stri
 test.before(async () => {
   token = await mintToken('tester', 'editor', '*')
   // Two well-behaved clients on the document under attack; they must never notice anything.
-  bystanders = [await connectPeer(server, 'lim/doc', { token: await mintToken('by1', 'editor', 'lim') }), await connectPeer(server, 'lim/doc', { token: await mintToken('by2', 'editor', 'lim') })]
+  bystanders = [
+    await connectPeer(server, 'lim/doc', { token: await mintToken('by1', 'editor', 'lim') }),
+    await connectPeer(server, 'lim/doc', { token: await mintToken('by2', 'editor', 'lim') }),
+  ]
   bystanders[0]!.doc.getText('text').insert(0, 'calm')
   await waitFor(() => bystanders[1]!.doc.getText('text').toString() === 'calm', 5000, 'bystanders never synced')
 })
-
 
 async function sendAndExpectClose(frames: Array<Uint8Array | string>, room = 'lim/doc'): Promise<CloseInfo> {
   const raw = await rawConnect(server, room, { token })
@@ -139,7 +154,11 @@ test('other clients on the same document are unaffected by all of the above', as
   const [a, b] = bystanders as [Peer, Peer]
   a.doc.getText('text').insert(4, ' and carrying on')
   b.doc.getMap('map').set('still', 'here')
-  await waitFor(() => b.doc.getText('text').toString() === 'calm and carrying on' && a.doc.getMap('map').get('still') === 'here', 5000, 'the bystanders stopped syncing')
+  await waitFor(
+    () => b.doc.getText('text').toString() === 'calm and carrying on' && a.doc.getMap('map').get('still') === 'here',
+    5000,
+    'the bystanders stopped syncing',
+  )
   assert.equal(a.closes, [])
   assert.equal(b.closes, [])
   const health = await server.fetchJson<{ status: string; connections: number }>('/healthz')

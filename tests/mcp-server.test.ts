@@ -15,7 +15,26 @@ const WS = 'mcp'
 let server: TestServer
 let mcp: Client
 let human: Huddle
-const TOOLS = ['acquire_lock', 'await_approval', 'cancel_approval', 'document_blame', 'document_diff', 'document_history', 'edit_document', 'list_approvals', 'list_documents', 'list_locks', 'list_online', 'read_document', 'release_lock', 'request_approval', 'revert_document', 'set_presence', 'watch_document', 'write_document']
+const TOOLS = [
+  'acquire_lock',
+  'await_approval',
+  'cancel_approval',
+  'document_blame',
+  'document_diff',
+  'document_history',
+  'edit_document',
+  'list_approvals',
+  'list_documents',
+  'list_locks',
+  'list_online',
+  'read_document',
+  'release_lock',
+  'request_approval',
+  'revert_document',
+  'set_presence',
+  'watch_document',
+  'write_document',
+]
 
 withServer(test, async (started) => {
   server = started
@@ -28,7 +47,12 @@ withServer(test, async (started) => {
 })
 
 async function startMcp(token?: string): Promise<Client> {
-  const env = { ...(process.env as Record<string, string>), HUDDLE_URL: server.httpUrl, HUDDLE_WORKSPACE: WS, HUDDLE_TOKEN: token ?? (await mintToken('claude', 'editor', WS, { kind: 'agent' })) }
+  const env = {
+    ...(process.env as Record<string, string>),
+    HUDDLE_URL: server.httpUrl,
+    HUDDLE_WORKSPACE: WS,
+    HUDDLE_TOKEN: token ?? (await mintToken('claude', 'editor', WS, { kind: 'agent' })),
+  }
   const transport = new StdioClientTransport({ command: process.execPath, args: [HUDDLE_BIN, 'mcp'], env, cwd: ROOT, stderr: 'pipe' })
   const client = new Client({ name: 'huddle-test', version: '1.0.0' })
   await client.connect(transport)
@@ -60,7 +84,10 @@ test('acquire_lock, list_locks and release_lock; a busy lock times out with who 
   assert.ok(got.ok, got.text)
   assert.type(got.json.token, 'number')
   const listed = await call('list_locks')
-  assert.equal((listed.json.mine as Array<{ lock_id: string }>).map((l) => l.lock_id), [got.json.lock_id])
+  assert.equal(
+    (listed.json.mine as Array<{ lock_id: string }>).map((l) => l.lock_id),
+    [got.json.lock_id],
+  )
   await waitFor(() => human.locks.list().some((l) => l.resource === 'db' && l.holders[0]?.actor === 'claude'), 3000, 'the human sees the agent hold db')
 
   const theirs = await human.locks.acquire('cache')
@@ -100,7 +127,13 @@ test('set_presence and list_online', async () => {
   await waitFor(() => human.presence.list().find((m) => m.actor === 'claude')?.activity === 'reviewing', 3000, 'the human sees the agent reviewing')
   const online = await call('list_online')
   const members = online.json.online as Array<{ actor: string; kind: string }>
-  assert.equal(members.map((m) => [m.actor, m.kind]), [['bob', 'human'], ['claude', 'agent']])
+  assert.equal(
+    members.map((m) => [m.actor, m.kind]),
+    [
+      ['bob', 'human'],
+      ['claude', 'agent'],
+    ],
+  )
 })
 
 test('locks taken through MCP are released when the MCP session ends', async () => {
@@ -117,7 +150,7 @@ test('locks taken through MCP are released when the MCP session ends', async () 
   await lock.release()
 })
 
-test('a bad token reaches the agent as each tool\'s error, with what to do', async () => {
+test("a bad token reaches the agent as each tool's error, with what to do", async () => {
   const broken = await startMcp('not-a-token')
   try {
     assert.is((await broken.listTools()).tools.length, TOOLS.length)

@@ -25,9 +25,13 @@ test('a document syncs between two clients and nothing is written to disk', asyn
   const a = await connectPeer(server, 'demo/notes', { token })
   const b = await connectPeer(server, 'demo/notes', { token })
   a.doc.getText('text').insert(0, 'kept in memory')
-  await waitFor(() => b.doc.getText('text').toString() === 'kept in memory', 5000, () => `b has ${JSON.stringify(b.doc.getText('text').toString())}`)
+  await waitFor(
+    () => b.doc.getText('text').toString() === 'kept in memory',
+    5000,
+    () => `b has ${JSON.stringify(b.doc.getText('text').toString())}`,
+  )
   b.doc.getMap('map').set('reply', 'seen')
-  await waitFor(() => a.doc.getMap('map').get('reply') === 'seen', 5000, 'a never got b\'s reply')
+  await waitFor(() => a.doc.getMap('map').get('reply') === 'seen', 5000, "a never got b's reply")
   // The coordination document (authority, audit chain) works on the same store.
   const locks = await connectPeer(server, 'demo', { token })
   await waitFor(() => locks.doc.getMap('sessions').size > 0, 5000, 'the authority never published a session')

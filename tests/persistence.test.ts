@@ -90,7 +90,11 @@ async function killDuringStorm(durability: 'os' | 'fsync', seenTarget: number): 
       await new Promise((resolve) => setImmediate(resolve))
     }
   })
-  await waitFor(() => seen.size >= seenTarget, 20_000, () => `the watcher saw only ${seen.size} keys`)
+  await waitFor(
+    () => seen.size >= seenTarget,
+    20_000,
+    () => `the watcher saw only ${seen.size} keys`,
+  )
   const exit = await server.kill()
   stop = true
   await Promise.all(storms)
@@ -137,7 +141,11 @@ test('a restarted server keeps accepting writes to a document recovered after a 
   assert.is(b.doc.getMap('m').size, 30)
   for (let i = 0; i < 30; i++) b.doc.getMap('m').set(`after${i}`, i)
   const c = await connectPeer(server, 'persist/again', { token })
-  await waitFor(() => c.doc.getMap('m').size === 60, 5000, () => `c saw ${c.doc.getMap('m').size} keys`)
+  await waitFor(
+    () => c.doc.getMap('m').size === 60,
+    5000,
+    () => `c saw ${c.doc.getMap('m').size} keys`,
+  )
   assert.equal((await server.stop()).code, 0)
   b.destroy()
   c.destroy()

@@ -22,10 +22,22 @@ function request(extra: Partial<ApprovalRequest> = {}, at = 0): Event<'request'>
   return { type: 'request', at, key: KEY, session: S1, actor: 'req', request: { title: 'Deploy v2', action: 'deploy', requester: 'req', ...extra } }
 }
 
-const vote = (voter: Writer, decision: 'approve' | 'reject', at = 1, reason?: string): Event<'vote'> =>
-  ({ type: 'vote', at, key: KEY, voter, vote: { decision, at, ...(reason ? { reason } : {}) } })
+const vote = (voter: Writer, decision: 'approve' | 'reject', at = 1, reason?: string): Event<'vote'> => ({
+  type: 'vote',
+  at,
+  key: KEY,
+  voter,
+  vote: { decision, at, ...(reason ? { reason } : {}) },
+})
 
-const cancel = (actor: string, session: string, at = 1): Event<'cancel'> => ({ type: 'cancel', at, key: KEY, session, actor, cancel: { at, reason: 'no longer needed' } })
+const cancel = (actor: string, session: string, at = 1): Event<'cancel'> => ({
+  type: 'cancel',
+  at,
+  key: KEY,
+  session,
+  actor,
+  cancel: { at, reason: 'no longer needed' },
+})
 
 function run(events: CoordEvent[], from: CoordState = emptyState()): CoordState {
   return events.reduce((state, event) => {
@@ -47,12 +59,15 @@ test('a request starts pending, and changed names its status for writing', () =>
   const result = reduce(emptyState(), request({ expiresAt: 100 }, 5))
   assert.ok(result.ok)
   if (!result.ok) return
-  assert.equal({ ...result.state.approvals[KEY]!, votes: { ...result.state.approvals[KEY]!.votes } }, {
-    session: S1,
-    request: { title: 'Deploy v2', action: 'deploy', requester: 'req', expiresAt: 100 },
-    votes: {},
-    status: { state: 'pending', at: 5 },
-  })
+  assert.equal(
+    { ...result.state.approvals[KEY]!, votes: { ...result.state.approvals[KEY]!.votes } },
+    {
+      session: S1,
+      request: { title: 'Deploy v2', action: 'deploy', requester: 'req', expiresAt: 100 },
+      votes: {},
+      status: { state: 'pending', at: 5 },
+    },
+  )
   assert.equal(result.changed, { claims: [], locks: [], queue: [], outcomes: [], approvals: [KEY], fence: false, seq: false })
   assert.equal(result.audit, [{ type: 'request', at: 5, key: KEY, session: S1, actor: 'req', title: 'Deploy v2', action: 'deploy' }])
   assert.equal(deadlines(result.state), [{ at: 100, event: { type: 'approval-expired', at: 100, key: KEY } }])

@@ -128,7 +128,11 @@ test('approvals: malformed requests are refused with what to fix', () => {
     [{ ...request, expiresAt: 'soon' }, /expiresAt must be a time/],
   ]
   for (const [after, pattern] of cases) refused(approvals({ subKey: 'request', after }), pattern)
-  assert.is(write(approvals({ subKey: 'request', after: { ...request, approvers: ['approver', 'ann'], quorum: 3 } })), null, 'a role name can supply any quorum')
+  assert.is(
+    write(approvals({ subKey: 'request', after: { ...request, approvers: ['approver', 'ann'], quorum: 3 } })),
+    null,
+    'a role name can supply any quorum',
+  )
 })
 
 test('approvals: vote:<actor> only by that human approver, once', () => {

@@ -21,7 +21,10 @@ test('without HUDDLE_SECRET: a 0600 secret, a banner with the data dir and a wor
   servers.push(server)
   const match = await server.waitForStdout(/admin token for workspace "demo"[^\n]*\n\s*(\S+)/)
   const token = match[1]!
-  assert.ok(server.stdout.includes(`http://127.0.0.1:${server.port}/w/demo#token=${token}\n`), `the banner links the dashboard of demo with the token:\n${server.stdout}`)
+  assert.ok(
+    server.stdout.includes(`http://127.0.0.1:${server.port}/w/demo#token=${token}\n`),
+    `the banner links the dashboard of demo with the token:\n${server.stdout}`,
+  )
   const lines = server.stdout.split('\n')
   assert.match(lines[0]!, new RegExp(`^huddle listening on http://127\\.0\\.0\\.1:${server.port} \\(WebSocket: ws://127\\.0\\.0\\.1:${server.port}/`))
   assert.ok(server.stdout.includes(dataDir), `the banner names the data directory ${dataDir}:\n${server.stdout}`)
@@ -96,7 +99,17 @@ test('/healthz and /metrics answer', async () => {
   const metrics = await server.fetchText('/metrics')
   assert.is(metrics.status, 200)
   assert.match(String(metrics.headers['content-type']), /text\/plain/)
-  for (const name of ['huddle_connections', 'huddle_documents', 'huddle_messages_received_total', 'huddle_messages_sent_total', 'huddle_bytes_received_total', 'huddle_bytes_sent_total', 'huddle_persisted_batches_total', 'huddle_refusals_total', 'huddle_persist_seconds']) {
+  for (const name of [
+    'huddle_connections',
+    'huddle_documents',
+    'huddle_messages_received_total',
+    'huddle_messages_sent_total',
+    'huddle_bytes_received_total',
+    'huddle_bytes_sent_total',
+    'huddle_persisted_batches_total',
+    'huddle_refusals_total',
+    'huddle_persist_seconds',
+  ]) {
     assert.match(metrics.body, new RegExp(`^# TYPE ${name} `, 'm'), `metric ${name} is exported`)
   }
   assert.match(metrics.body, /^huddle_connections 2$/m)
@@ -113,7 +126,11 @@ test('SIGTERM: clients are closed with 1001 and a reason, everything is flushed,
   const server = await TestServer.start()
   servers.push(server)
   const token = await mintToken('t', 'editor', 'term')
-  const peers = [await connectPeer(server, 'term/doc', { token }), await connectPeer(server, 'term', { token }), await connectPeer(server, 'term/doc', { token })]
+  const peers = [
+    await connectPeer(server, 'term/doc', { token }),
+    await connectPeer(server, 'term', { token }),
+    await connectPeer(server, 'term/doc', { token }),
+  ]
   const raw = await rawConnect(server, 'term/raw', { token })
   await raw.roundTrip()
   for (let i = 0; i < 100; i++) peers[0]!.doc.getMap('m').set(`k${i}`, i)

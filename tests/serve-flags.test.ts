@@ -27,7 +27,10 @@ test('--lease-grace takes a duration and says how to write one', async () => {
   assert.match(cli.stderr, 'bad duration "soon": write a number with a unit, e.g. 500ms, 30s')
 })
 
-for (const [flag, value] of [['--max-connections', '0'], ['--link-attempts', 'many']] as const) {
+for (const [flag, value] of [
+  ['--max-connections', '0'],
+  ['--link-attempts', 'many'],
+] as const) {
   test(`${flag} ${value} is refused with what to write instead`, async () => {
     const cli = await runCli(['serve', '--memory', '--port', '0', flag, value])
     assert.is(cli.code, 1)

@@ -132,8 +132,16 @@ test('wrong passwords: 5 a minute per link and per address, then 429 with Retry-
   const own = await TestServer.start()
   try {
     const call = async (path: string, body?: unknown, token?: string) => {
-      const response = await fetch(`${own.httpUrl}${path}`, { method: body ? 'POST' : 'GET', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })
-      return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as { error?: string; link?: { id: string }; entries?: unknown[] } }
+      const response = await fetch(`${own.httpUrl}${path}`, {
+        method: body ? 'POST' : 'GET',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      })
+      return {
+        status: response.status,
+        retryAfter: response.headers.get('retry-after'),
+        body: (await response.json()) as { error?: string; link?: { id: string }; entries?: unknown[] },
+      }
     }
     const id = (await call('/api/workspaces/team/links', { role: 'viewer', password: 'correct horse' }, admin)).body.link!.id
     for (let i = 0; i < 5; i++) assert.is((await call(`/api/links/${id}/redeem`, { password: `guess-${i}-guess` })).status, 401)
@@ -167,15 +175,28 @@ test('the same holder redeeming again gets the same actor; a quorum counts one v
   const requester = await joinCoord(server, 'team', await who('req-link', 'editor', 'human', 'team'))
   const key = requestApproval(requester, 'deploy', { title: 'deploy', action: 'deploy', quorum: 2 })
   await waitStatus(requester, key, 'pending')
-  const guests = [first, second].map((redeemed) => ({ actor: redeemed.body.actor as string, role: 'approver' as const, kind: 'human' as const, token: redeemed.body.token as string }))
+  const guests = [first, second].map((redeemed) => ({
+    actor: redeemed.body.actor as string,
+    role: 'approver' as const,
+    kind: 'human' as const,
+    token: redeemed.body.token as string,
+  }))
   const [g1, g2] = [await joinCoord(server, 'team', guests[0]!), await joinCoord(server, 'team', guests[1]!)]
   vote(g1, key, 'approve')
-  await waitFor(() => approvalMap(requester.doc, key).get(`vote:${g1.who.actor}`), 5000, 'the first guest\'s vote')
+  await waitFor(() => approvalMap(requester.doc, key).get(`vote:${g1.who.actor}`), 5000, "the first guest's vote")
   vote(g2, key, 'approve')
-  const refused = await waitFor(async () => {
-    const entries = (await api('/api/workspaces/team/audit?limit=1000', { token: admin })).body.entries as Array<{ type: string; actor?: string; data?: { reason?: string } }>
-    return entries.find((entry) => entry.type === 'refused' && entry.actor === g2.who.actor && /one vote per share link/.test(entry.data?.reason ?? ''))
-  }, 5000, 'the second guest\'s vote to be refused as a second vote of the link')
+  const refused = await waitFor(
+    async () => {
+      const entries = (await api('/api/workspaces/team/audit?limit=1000', { token: admin })).body.entries as Array<{
+        type: string
+        actor?: string
+        data?: { reason?: string }
+      }>
+      return entries.find((entry) => entry.type === 'refused' && entry.actor === g2.who.actor && /one vote per share link/.test(entry.data?.reason ?? ''))
+    },
+    5000,
+    "the second guest's vote to be refused as a second vote of the link",
+  )
   assert.ok(refused)
   assert.is(statusOf(requester.doc, key)?.state, 'pending', 'two guests of one link did not make a quorum of 2')
   // Control: an approver who did not come through the link completes the quorum.

@@ -82,7 +82,10 @@ test('updates survive close and reopen, in order', async () => {
 
   store = await open(dir)
   const loaded = await store.loadDoc('demo/notes/a.md')
-  assert.equal(loaded.map((u) => Array.from(u)), written.map((u) => Array.from(u)))
+  assert.equal(
+    loaded.map((u) => Array.from(u)),
+    written.map((u) => Array.from(u)),
+  )
   await store.appendUpdate('demo/notes/a.md', bytes(9, 9))
   await store.close()
 
@@ -142,7 +145,10 @@ test('all writes of one turn go into one batch; writes during a batch go into th
   const sameTurn: Promise<void>[] = []
   for (let i = 0; i < 500; i++) sameTurn.push(store.appendUpdate(names[i % names.length]!, bytes(i & 0xff)))
   sameTurn.push(store.put('audit!ws!1', bytes(1)))
-  assert.ok(sameTurn.every((p) => p === sameTurn[0]), 'one promise: the batch carrying them all')
+  assert.ok(
+    sameTurn.every((p) => p === sameTurn[0]),
+    'one promise: the batch carrying them all',
+  )
   await Promise.all(sameTurn)
   assert.is(store.stats().batchesWritten, before + 1)
   assert.is(store.stats().lastBatchSize, 501)
@@ -175,7 +181,9 @@ test('compaction shrinks the log, keeps appends made meanwhile, and caches the s
   assert.is(await store.stateVector('demo/big'), null)
 
   let compacted = false
-  const compaction = store.compact('demo/big').then(() => { compacted = true })
+  const compaction = store.compact('demo/big').then(() => {
+    compacted = true
+  })
   let during = 0
   for (let i = 3_000; !compacted; i++, during++) {
     edit(doc, i)
@@ -185,7 +193,7 @@ test('compaction shrinks the log, keeps appends made meanwhile, and caches the s
   await compaction
   await store.flush()
   assert.ok(during > 0, 'appends happened while compacting')
-  assert.ok(await logCount(store, 'demo/big') <= during, 'the compacted entries are gone')
+  assert.ok((await logCount(store, 'demo/big')) <= during, 'the compacted entries are gone')
   assert.equal(contentOf(rebuild(await store.loadDoc('demo/big'))), contentOf(doc))
 
   await store.compact('demo/big')
@@ -208,7 +216,7 @@ test('compaction starts by itself once the log reaches compactAfter', async () =
   }
   await store.close()
   store = await open(dir)
-  assert.ok(await logCount(store, 'auto') < 40)
+  assert.ok((await logCount(store, 'auto')) < 40)
   assert.ok(await store.stateVector('auto'))
   assert.equal(contentOf(rebuild(await store.loadDoc('auto'))), contentOf(doc))
   await store.close()
@@ -232,7 +240,10 @@ test('a failed batch rejects every write in it and later writes still work', asy
   }
   await store.appendUpdate('demo', bytes(2))
   await store.put('meta!x', bytes(3))
-  assert.equal((await store.loadDoc('demo')).map((u) => Array.from(u)), [[2]])
+  assert.equal(
+    (await store.loadDoc('demo')).map((u) => Array.from(u)),
+    [[2]],
+  )
   assert.equal(Array.from((await store.get('meta!x'))!), [3])
   await store.close()
 
@@ -291,12 +302,18 @@ test('loading and forgetting 2,000 documents leaves no bookkeeping behind', asyn
   assert.equal(store.stats(), { ...store.stats(), docs: 0, loading: 0, compactions: 0, pending: 0 })
 })
 
-test('caller keys: put, get, del and range reads; doc! keys are the store\'s own', async () => {
+test("caller keys: put, get, del and range reads; doc! keys are the store's own", async () => {
   const store = await open(tempDir())
   await Promise.all([1, 2, 3, 4].map((i) => store.put(`audit!ws!${i}`, bytes(i))))
   await store.put('session!abc', bytes(9))
-  assert.equal((await store.readRange({ gt: 'audit!ws!1', lt: 'audit!ws!~' })).map(([k]) => k), ['audit!ws!2', 'audit!ws!3', 'audit!ws!4'])
-  assert.equal((await store.readRange({ gte: 'audit!', lt: 'audit!~', reverse: true, limit: 2 })).map(([k]) => k), ['audit!ws!4', 'audit!ws!3'])
+  assert.equal(
+    (await store.readRange({ gt: 'audit!ws!1', lt: 'audit!ws!~' })).map(([k]) => k),
+    ['audit!ws!2', 'audit!ws!3', 'audit!ws!4'],
+  )
+  assert.equal(
+    (await store.readRange({ gte: 'audit!', lt: 'audit!~', reverse: true, limit: 2 })).map(([k]) => k),
+    ['audit!ws!4', 'audit!ws!3'],
+  )
   await store.del('audit!ws!4')
   assert.is(await store.get('audit!ws!4'), undefined)
   assert.equal(Array.from((await store.get('session!abc'))!), [9])

@@ -3,7 +3,19 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { awarenessFrame, awarenessUpdate, connectPeer, decodeFrame, docFromMessages, dropPeerSocket, mintToken, rawConnect, textUpdate, updateFrame, waitFor } from './helpers/clients.js'
+import {
+  awarenessFrame,
+  awarenessUpdate,
+  connectPeer,
+  decodeFrame,
+  docFromMessages,
+  dropPeerSocket,
+  mintToken,
+  rawConnect,
+  textUpdate,
+  updateFrame,
+  waitFor,
+} from './helpers/clients.js'
 import type { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
@@ -24,7 +36,12 @@ test('two clients converge on concurrent Y.Text and Y.Map edits', async () => {
   for (let i = 0; i < 20; i++) (i % 2 ? a : b).doc.getText('text').insert(0, String(i % 10))
   const mapOf = (doc: Y.Doc) => JSON.stringify(Object.entries(doc.getMap('map').toJSON()).sort(([x], [y]) => x.localeCompare(y)))
   const same = () => a.doc.getText('text').toString() === b.doc.getText('text').toString() && mapOf(a.doc) === mapOf(b.doc)
-  await waitFor(() => same() && a.doc.getMap('map').size === 3 && b.doc.getText('text').length === 28 + 20, 5000, () => `no convergence: a=${a.doc.getText('text')} ${JSON.stringify(a.doc.getMap('map').toJSON())} b=${b.doc.getText('text')} ${JSON.stringify(b.doc.getMap('map').toJSON())}`)
+  await waitFor(
+    () => same() && a.doc.getMap('map').size === 3 && b.doc.getText('text').length === 28 + 20,
+    5000,
+    () =>
+      `no convergence: a=${a.doc.getText('text')} ${JSON.stringify(a.doc.getMap('map').toJSON())} b=${b.doc.getText('text')} ${JSON.stringify(b.doc.getMap('map').toJSON())}`,
+  )
   assert.ok(a.doc.getText('text').toString().includes('hello from a. '))
   assert.ok(b.doc.getText('text').toString().includes('hello from b. '))
   assert.equal(a.doc.getMap('map').get('b'), { nested: [1, 2, 3] })
@@ -96,7 +113,11 @@ test('edits keep flowing both ways after a reconnect', async () => {
   b.doc.getText('text').insert(0, 'online edit ')
   await waitFor(() => !a.provider.wsconnected, 2000, 'a did not disconnect')
   a.provider.connect()
-  await waitFor(() => a.doc.getText('text').toString() === b.doc.getText('text').toString() && a.doc.getText('text').length === 24, 5000, () => `no convergence after reconnect: a=${a.doc.getText('text')} b=${b.doc.getText('text')}`)
+  await waitFor(
+    () => a.doc.getText('text').toString() === b.doc.getText('text').toString() && a.doc.getText('text').length === 24,
+    5000,
+    () => `no convergence after reconnect: a=${a.doc.getText('text')} b=${b.doc.getText('text')}`,
+  )
   const state = new Y.Doc()
   Y.applyUpdate(state, Y.encodeStateAsUpdate(b.doc))
   assert.is(state.getText('text').length, 24)
@@ -122,7 +143,11 @@ test('a joiner is never sent what the server itself holds pending', async () => 
   assert.is(joiner.doc.store.pendingStructs, null, 'the sync reply carried structs the joiner cannot apply')
   assert.is(joiner.doc.getText('text').toString(), '')
   writer.send(updateFrame(first))
-  await waitFor(() => joiner.doc.getText('text').toString() === 'hello world', 5000, () => `the joiner never got the whole text: ${JSON.stringify(joiner.doc.getText('text').toString())}`)
+  await waitFor(
+    () => joiner.doc.getText('text').toString() === 'hello world',
+    5000,
+    () => `the joiner never got the whole text: ${JSON.stringify(joiner.doc.getText('text').toString())}`,
+  )
   assert.is(joiner.doc.store.pendingStructs, null)
   joiner.destroy()
   writer.close()

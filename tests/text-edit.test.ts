@@ -23,7 +23,10 @@ test('an edit touches only what changed', () => {
   assert.equal(textEdits('hello world', 'hello brave world'), [{ index: 6, deleteCount: 0, insert: 'brave ' }])
   assert.equal(textEdits('same', 'same'), [])
   const edits = textEdits('line one\nline two\nline three\n', 'line one\nline 2\nline three\n')
-  assert.ok(edits.every((edit) => edit.index >= 9 && edit.index < 17), JSON.stringify(edits))
+  assert.ok(
+    edits.every((edit) => edit.index >= 9 && edit.index < 17),
+    JSON.stringify(edits),
+  )
 })
 
 test('a concurrent edit elsewhere survives a whole-text replace', () => {

@@ -26,9 +26,10 @@ async function revoke(workspace: string, adminToken: string | null, body: unknow
   return { status: response.status, body: (await response.json()) as Record<string, any> }
 }
 
-const auditStatus = async (token: string) => (await fetch(`${server.httpUrl}/api/workspaces/${WS}/audit`, { headers: { authorization: `Bearer ${token}` } })).status
+const auditStatus = async (token: string) =>
+  (await fetch(`${server.httpUrl}/api/workspaces/${WS}/audit`, { headers: { authorization: `Bearer ${token}` } })).status
 
-test('a revoked token closes its live connections with 4401 and is refused from then on; the actor\'s other tokens still work', async () => {
+test("a revoked token closes its live connections with 4401 and is refused from then on; the actor's other tokens still work", async () => {
   const admin = await mintToken('root', 'admin', WS)
   const leaked = await mintToken('dana', 'editor', WS)
   const other = await mintToken('dana', 'editor', WS)
@@ -74,7 +75,7 @@ test('a revoked token is refused in every spelling, on REST and WebSocket, live 
   assert.is((await revoke(WS, admin, { token: spellings[1]! })).body.alreadyRevoked, true, 'revoking another spelling finds the same token revoked')
 })
 
-test('only an admin of the token\'s workspace may revoke it; bad input gets a reason', async () => {
+test("only an admin of the token's workspace may revoke it; bad input gets a reason", async () => {
   const admin = await mintToken('root', 'admin', WS)
   const victim = await mintToken('erin', 'editor', WS)
   const editor = await mintToken('eve', 'editor', WS)
@@ -126,16 +127,20 @@ test('revocations survive a restart; one whose token has expired is dropped at s
     }
   }
   const before = await stored()
-  await waitFor(() => Date.now() > JSON.parse(Buffer.from(shortLived.split('.')[1]!, 'base64url').toString()).exp * 1000, 5000, 'the short-lived token to expire')
+  await waitFor(
+    () => Date.now() > JSON.parse(Buffer.from(shortLived.split('.')[1]!, 'base64url').toString()).exp * 1000,
+    5000,
+    'the short-lived token to expire',
+  )
   await server.restart()
   assert.is((await expectRefusal(server, `${WS}/doc`, { token })).code, 4401)
   assert.is(await auditStatus(token), 401)
   await server.stop()
-  assert.is(await stored(), before - 1, 'the expired token\'s revocation is gone, the others are kept')
+  assert.is(await stored(), before - 1, "the expired token's revocation is gone, the others are kept")
   await server.restart()
 })
 
-test('a revocation stored by the digest of the token\'s text (before identities) still refuses every spelling', async () => {
+test("a revocation stored by the digest of the token's text (before identities) still refuses every spelling", async () => {
   const token = await mintToken('jon', 'editor', WS)
   await server.stop()
   const db = new Level<string, string>(server.dataDir)

@@ -56,7 +56,10 @@ test('wrong signature → 4401', async () => {
 })
 
 test('alg none and other algorithms → 4401', async () => {
-  const unsigned = new UnsecuredJWT(claims()).setSubject('mallory').setExpirationTime(now() + 3600).encode()
+  const unsigned = new UnsecuredJWT(claims())
+    .setSubject('mallory')
+    .setExpirationTime(now() + 3600)
+    .encode()
   await assertRefused(unsigned, 4401, /token/)
   // HS512 with the very same secret is still not what the server signs.
   await assertRefused(await signed({ ...claims(), exp: now() + 3600 }, TEST_KEY, 'HS512'), 4401, /algorithm/)
@@ -121,14 +124,16 @@ test('two actors racing for a new session id: exactly one wins', async () => {
   const session = newSession()
   const tokens = await Promise.all(['racer1', 'racer2', 'racer3', 'racer4'].map((actor) => mintToken(actor, 'editor', 'tok')))
   const clients = await Promise.all(tokens.map((token) => rawConnect(server, 'tok/race', { token, session })))
-  const outcomes = await Promise.all(clients.map(async (client) => {
-    try {
-      await client.roundTrip()
-      return 'open'
-    } catch {
-      return client.closeInfo?.code
-    }
-  }))
+  const outcomes = await Promise.all(
+    clients.map(async (client) => {
+      try {
+        await client.roundTrip()
+        return 'open'
+      } catch {
+        return client.closeInfo?.code
+      }
+    }),
+  )
   assert.is(outcomes.filter((outcome) => outcome === 'open').length, 1, `outcomes: ${outcomes.join(', ')}`)
   assert.is(outcomes.filter((outcome) => outcome === 4403).length, 3, `outcomes: ${outcomes.join(', ')}`)
   for (const client of clients) client.close()
@@ -162,7 +167,9 @@ test('refusals are counted in /metrics', async () => {
 })
 
 test('`huddle token` prints a token the server accepts, with the claims asked for', async () => {
-  const result = await runCli(['token', '--actor', 'ci-bot', '--workspace', 'tok', '--role', 'editor', '--kind', 'agent', '--name', 'CI Bot', '--ttl', '2h'], { env: { HUDDLE_SECRET: TEST_SECRET } })
+  const result = await runCli(['token', '--actor', 'ci-bot', '--workspace', 'tok', '--role', 'editor', '--kind', 'agent', '--name', 'CI Bot', '--ttl', '2h'], {
+    env: { HUDDLE_SECRET: TEST_SECRET },
+  })
   assert.is(result.code, 0, result.stderr)
   const token = result.stdout.trim()
   assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/)

@@ -15,7 +15,11 @@ let server: TestServer
 let token: string
 const session = newSession()
 
-withServer(test, (started) => (server = started), { exposeGc: true, args: ['--unload-after', '100ms', '--rate', '100000', '--burst', '100000'], env: { HUDDLE_LOG: 'quiet' } })
+withServer(test, (started) => (server = started), {
+  exposeGc: true,
+  args: ['--unload-after', '100ms', '--rate', '100000', '--burst', '100000'],
+  env: { HUDDLE_LOG: 'quiet' },
+})
 test.before(async () => {
   token = await mintToken('loader', 'editor', 'unload')
 })
@@ -38,10 +42,14 @@ async function churn(prefix: string, count: number): Promise<void> {
 }
 
 async function waitUnloaded(): Promise<void> {
-  await waitFor(async () => {
-    const h = await health()
-    return h.documents === 0 && h.connections === 0
-  }, 15_000, "documents never unloaded")
+  await waitFor(
+    async () => {
+      const h = await health()
+      return h.documents === 0 && h.connections === 0
+    },
+    15_000,
+    'documents never unloaded',
+  )
 }
 
 /** heapUsed after a full GC; the least of a few readings, since a GC is not always complete. */
@@ -83,7 +91,10 @@ test('opening and closing 1,000 documents leaves the heap where it was', async (
   await waitUnloaded()
   const after = await heapAfterGc()
   const growth = after - baseline
-  assert.ok(growth < 4 * MB, `heap grew by ${(growth / MB).toFixed(1)} MB after 1,000 documents were unloaded (baseline ${(baseline / MB).toFixed(1)} MB, after ${(after / MB).toFixed(1)} MB; documents right after the churn: ${loaded.documents})`)
+  assert.ok(
+    growth < 4 * MB,
+    `heap grew by ${(growth / MB).toFixed(1)} MB after 1,000 documents were unloaded (baseline ${(baseline / MB).toFixed(1)} MB, after ${(after / MB).toFixed(1)} MB; documents right after the churn: ${loaded.documents})`,
+  )
   // The documents were really written: one of them comes back with its content.
   const probe = await rawConnect(server, 'unload/doc-999', { token, session })
   await probe.roundTrip()

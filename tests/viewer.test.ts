@@ -19,7 +19,11 @@ test('a viewer syncs, receives live edits and publishes presence', async () => {
   editor.doc.getText('text').insert(0, 'live: ')
   await waitFor(() => viewer.doc.getText('text').toString() === 'live: before the viewer', 5000, 'the viewer never got the live edit')
   viewer.provider.awareness.setLocalStateField('status', 'active')
-  await waitFor(() => (editor.provider.awareness.getStates().get(viewer.doc.clientID) as { user?: { id?: string } } | undefined)?.user?.id === 'vic', 5000, "the editor never saw the viewer's presence")
+  await waitFor(
+    () => (editor.provider.awareness.getStates().get(viewer.doc.clientID) as { user?: { id?: string } } | undefined)?.user?.id === 'vic',
+    5000,
+    "the editor never saw the viewer's presence",
+  )
   assert.equal(viewer.closes, [])
   editor.destroy()
   viewer.destroy()
@@ -41,13 +45,21 @@ test('a reconnecting viewer with stale but known state (deletions included) is n
   text.delete(0, 6) // "gamma delta epsilon"
   editor.doc.getMap('map').delete('k')
   viewer.provider.connect()
-  await waitFor(() => viewer.doc.getText('text').toString() === 'gamma delta epsilon' && !viewer.doc.getMap('map').has('k'), 5000, () => `the viewer did not catch up: ${viewer.doc.getText('text')}`)
+  await waitFor(
+    () => viewer.doc.getText('text').toString() === 'gamma delta epsilon' && !viewer.doc.getMap('map').has('k'),
+    5000,
+    () => `the viewer did not catch up: ${viewer.doc.getText('text')}`,
+  )
   // The viewer's sync step 2 (its stale state) went before this presence update on the same socket:
   // if the editor sees the presence, the step 2 was accepted. (Two updates, so the clock is newer than
   // the removal the server announced when the viewer left; see awareness.test.ts for that issue.)
   viewer.provider.awareness.setLocalStateField('status', 'coming back')
   viewer.provider.awareness.setLocalStateField('status', 'back')
-  await waitFor(() => (editor.provider.awareness.getStates().get(viewer.doc.clientID) as { status?: string } | undefined)?.status === 'back', 5000, () => `the viewer's presence never arrived (closes: ${JSON.stringify(viewer.closes)})`)
+  await waitFor(
+    () => (editor.provider.awareness.getStates().get(viewer.doc.clientID) as { status?: string } | undefined)?.status === 'back',
+    5000,
+    () => `the viewer's presence never arrived (closes: ${JSON.stringify(viewer.closes)})`,
+  )
   assert.equal(viewer.closes, [], 'the viewer was closed')
   assert.is(viewer.terminal, null)
   editor.destroy()
@@ -122,12 +134,16 @@ test('raw viewer frames: a new update or a deletion of known content → 4403', 
   const sv = Y.encodeStateVector(copy)
   copy.getText('text').delete(0, 4)
   const deletion = Y.encodeStateAsUpdate(copy, sv)
-  await waitFor(async () => {
-    const probe = await connectPeer(server, 'view/raw', { token })
-    const ok = probe.doc.getText('text').toString() === 'keep me'
-    probe.destroy()
-    return ok
-  }, 5000, 'the edit never reached the server')
+  await waitFor(
+    async () => {
+      const probe = await connectPeer(server, 'view/raw', { token })
+      const ok = probe.doc.getText('text').toString() === 'keep me'
+      probe.destroy()
+      return ok
+    },
+    5000,
+    'the edit never reached the server',
+  )
   assert.is(await expectRefusalAfter(deletion, token), 4403)
   const fresh = await connectPeer(server, 'view/raw', { token })
   assert.is(fresh.doc.getText('text').toString(), 'keep me')

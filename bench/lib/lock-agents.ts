@@ -64,23 +64,24 @@ function rawAgent(args: LockAgentArgs): Promise<Agent> {
   const outcomes = doc.getMap('outcomes')
   let seq = 0
   const agent: Agent = {
-    acquire: (resource) => new Promise<HeldLock>((resolve, reject) => {
-      const key = `${session}:c${seq++}`
-      const check = () => {
-        const outcome = outcomes.get(key) as { state: string; token?: number } | undefined
-        if (!outcome) return
-        outcomes.unobserve(check)
-        if (outcome.state !== 'granted') return reject(new Error(`claim ${key}: ${outcome.state}`))
-        resolve({
-          token: outcome.token ?? 0,
-          release: async () => {
-            claims.delete(key)
-          },
-        })
-      }
-      outcomes.observe(check)
-      claims.set(key, { resources: [resource], mode: 'exclusive' })
-    }),
+    acquire: (resource) =>
+      new Promise<HeldLock>((resolve, reject) => {
+        const key = `${session}:c${seq++}`
+        const check = () => {
+          const outcome = outcomes.get(key) as { state: string; token?: number } | undefined
+          if (!outcome) return
+          outcomes.unobserve(check)
+          if (outcome.state !== 'granted') return reject(new Error(`claim ${key}: ${outcome.state}`))
+          resolve({
+            token: outcome.token ?? 0,
+            release: async () => {
+              claims.delete(key)
+            },
+          })
+        }
+        outcomes.observe(check)
+        claims.set(key, { resources: [resource], mode: 'exclusive' })
+      }),
     close: async () => provider.destroy(),
   }
   return new Promise((resolve) => provider.on('sync', (synced: boolean) => synced && resolve(agent)))
@@ -94,14 +95,16 @@ async function lockConnect(args: LockAgentArgs): Promise<{ ok: number; failed: n
   let ok = 0
   // a few at a time: each connection replays the coordination document
   for (let i = 0; i < args.count; i += 10) {
-    await Promise.all(Array.from({ length: Math.min(10, args.count - i) }, async () => {
-      try {
-        list.push(lib ? await libAgent(lib, args) : await rawAgent(args))
-        ok++
-      } catch (error) {
-        if (errors.length < 5) errors.push((error as Error).message)
-      }
-    }))
+    await Promise.all(
+      Array.from({ length: Math.min(10, args.count - i) }, async () => {
+        try {
+          list.push(lib ? await libAgent(lib, args) : await rawAgent(args))
+          ok++
+        } catch (error) {
+          if (errors.length < 5) errors.push((error as Error).message)
+        }
+      }),
+    )
   }
   return { ok, failed: args.count - ok, errors, mode: lib ? 'client-lib' : 'y-websocket provider' }
 }
@@ -111,24 +114,26 @@ async function lockLoop(args: LockLoopArgs): Promise<{ events: LockEvent[]; erro
   const events: LockEvent[] = []
   const errors: string[] = []
   const end = performance.now() + args.durationMs
-  await Promise.all(list.map(async (agent) => {
-    for (let round = 0; round < args.maxRounds && performance.now() < end; round++) {
-      const resource = args.resources[Math.floor(Math.random() * args.resources.length)]!
-      const claimedUs = nowUs()
-      let lock: HeldLock
-      try {
-        lock = await agent.acquire(resource)
-      } catch (error) {
-        if (errors.length < 5) errors.push((error as Error).message)
-        return
+  await Promise.all(
+    list.map(async (agent) => {
+      for (let round = 0; round < args.maxRounds && performance.now() < end; round++) {
+        const resource = args.resources[Math.floor(Math.random() * args.resources.length)]!
+        const claimedUs = nowUs()
+        let lock: HeldLock
+        try {
+          lock = await agent.acquire(resource)
+        } catch (error) {
+          if (errors.length < 5) errors.push((error as Error).message)
+          return
+        }
+        const grantedUs = nowUs()
+        if (args.holdMs > 0) await new Promise((resolve) => setTimeout(resolve, args.holdMs))
+        const releasedUs = nowUs()
+        await lock.release()
+        events.push({ token: lock.token, claimedUs, grantedUs, releasedUs, resource })
       }
-      const grantedUs = nowUs()
-      if (args.holdMs > 0) await new Promise((resolve) => setTimeout(resolve, args.holdMs))
-      const releasedUs = nowUs()
-      await lock.release()
-      events.push({ token: lock.token, claimedUs, grantedUs, releasedUs, resource })
-    }
-  }))
+    }),
+  )
   return { events, errors }
 }
 

@@ -12,8 +12,14 @@ export class Pool {
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
       // BENCH_PROFILE_CLIENTS=1 profiles the client processes too (bench/results/profiles/client-*)
-      const profile = process.env.BENCH_PROFILE_CLIENTS === '1' ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench', 'results', 'profiles'), '--cpu-prof-name', `client-${i}-${Date.now()}.cpuprofile`] : []
-      const worker = fork(join(ROOT, 'dist', 'bench', 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096', ...profile] })
+      const profile =
+        process.env.BENCH_PROFILE_CLIENTS === '1'
+          ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench', 'results', 'profiles'), '--cpu-prof-name', `client-${i}-${Date.now()}.cpuprofile`]
+          : []
+      const worker = fork(join(ROOT, 'dist', 'bench', 'worker.js'), [], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        execArgv: ['--max-old-space-size=4096', ...profile],
+      })
       worker.on('message', (reply: Reply) => {
         const waiter = this.waiting.get(reply.id)
         if (!waiter) return

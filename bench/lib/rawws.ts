@@ -39,16 +39,26 @@ export class RawWs {
   private skipped: RawMessage | null = null
   closed = false
 
-  private constructor(readonly socket: Socket, private readonly handlers: RawHandlers) {}
+  private constructor(
+    readonly socket: Socket,
+    private readonly handlers: RawHandlers,
+  ) {}
 
   /** Opens a socket, upgrades it, and resolves once the server switched protocols. */
   static open(host: string, port: number, path: string, handlers: RawHandlers, timeoutMs = 30_000): Promise<RawWs> {
     return new Promise((resolve, reject) => {
       let onRead = (_chunk: Buffer) => {}
-      const socket = tcpConnect({ host, port, onread: { buffer: READ_BUFFER, callback: (bytes) => {
-        onRead(READ_BUFFER.subarray(0, bytes))
-        return true
-      } } })
+      const socket = tcpConnect({
+        host,
+        port,
+        onread: {
+          buffer: READ_BUFFER,
+          callback: (bytes) => {
+            onRead(READ_BUFFER.subarray(0, bytes))
+            return true
+          },
+        },
+      })
       socket.setNoDelay(true)
       let head: Buffer = Buffer.alloc(0)
       const timer = setTimeout(() => fail(new Error(`handshake timed out after ${timeoutMs} ms`)), timeoutMs)

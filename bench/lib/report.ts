@@ -72,7 +72,14 @@ export const TARGETS: Target[] = [
   { scenario: 'D. locks', case: 'uncontended', metric: 'rttP50', max: 2, text: 'D: uncontended p50 ≤ 2 ms' },
   { scenario: 'D. locks', case: 'uncontended', metric: 'rttP99', max: 10, text: 'D: uncontended p99 ≤ 10 ms' },
   { scenario: 'D. locks', case: '100 contenders, 1 resource', metric: 'handoffP99', max: 10, text: 'D: handoff p99 ≤ 10 ms (100 contenders)' },
-  { scenario: 'A. write fan-out', case: 'N=1000', metric: 'p50', peer: 'huddle-mem', max: 1.1, text: 'E: persistence costs ≤ 10 % of p50 vs memory (A, N=1000)' },
+  {
+    scenario: 'A. write fan-out',
+    case: 'N=1000',
+    metric: 'p50',
+    peer: 'huddle-mem',
+    max: 1.1,
+    text: 'E: persistence costs ≤ 10 % of p50 vs memory (A, N=1000)',
+  },
   { scenario: 'E. persistence', case: 'sustained, os', metric: 'updatesPerSecond', min: 20_000, text: 'E: ≥ 20,000 updates/s (os)' },
   { scenario: 'E. persistence', case: 'compacted', metric: 'coldLoadMs', max: 100, text: 'E: cold load of compacted doc ≤ 100 ms' },
 ]
@@ -145,7 +152,13 @@ export interface Verdict {
 export function verdicts(all: Row[]): Verdict[] {
   const out: Verdict[] = []
   for (const target of TARGETS) {
-    const candidates = all.filter((r) => r.scenario === target.scenario && r.metric === target.metric && (!target.case || r.case === target.case) && (target.peer ? r.ratios[target.peer] !== undefined : r.values[OURS] !== undefined))
+    const candidates = all.filter(
+      (r) =>
+        r.scenario === target.scenario &&
+        r.metric === target.metric &&
+        (!target.case || r.case === target.case) &&
+        (target.peer ? r.ratios[target.peer] !== undefined : r.values[OURS] !== undefined),
+    )
     if (candidates.length === 0) {
       out.push({ target, value: Number.NaN, met: null })
       continue
@@ -165,12 +178,26 @@ export function report(ctx: Context, info: { dir: string; command: string; secon
   const all = rows(ctx.results)
   const present = SERVERS.filter((server) => ctx.results.some((m) => m.server === server))
   // ---- the ratio table (stdout) ----
-  const header = ['scenario', 'case', 'metric', ...present.map((s) => LABELS[s]), ...PEERS.filter((p) => present.includes(p)).map((p) => `ours/${p === 'yws' ? 'ref' : p === 'hocuspocus' ? 'hocus' : p === 'huddle-base' ? 'base' : p === 'huddle-mem' ? 'mem' : p}`)]
+  const header = [
+    'scenario',
+    'case',
+    'metric',
+    ...present.map((s) => LABELS[s]),
+    ...PEERS.filter((p) => present.includes(p)).map(
+      (p) => `ours/${p === 'yws' ? 'ref' : p === 'hocuspocus' ? 'hocus' : p === 'huddle-base' ? 'base' : p === 'huddle-mem' ? 'mem' : p}`,
+    ),
+  ]
   const table: string[][] = [header]
   for (const row of all) {
     const meta = METRICS[row.metric]
     if (!meta?.key) continue
-    table.push([row.scenario.slice(0, 2).trim(), row.case, meta.label, ...present.map((s) => fmt(row.values[s], meta.digits)), ...PEERS.filter((p) => present.includes(p)).map((p) => ratioText(row.ratios[p]))])
+    table.push([
+      row.scenario.slice(0, 2).trim(),
+      row.case,
+      meta.label,
+      ...present.map((s) => fmt(row.values[s], meta.digits)),
+      ...PEERS.filter((p) => present.includes(p)).map((p) => ratioText(row.ratios[p])),
+    ])
   }
   const widths = header.map((_, i) => Math.max(...table.map((line) => line[i]!.length)))
   const lines = table.map((line) => line.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '))
@@ -188,7 +215,10 @@ export function report(ctx: Context, info: { dir: string; command: string; secon
     '',
   ].join('\n')
   // ---- Markdown + charts ----
-  const md: string[] = [`Command: \`${info.command}\` — ${info.seconds.toFixed(0)} s, ${ctx.settings.rounds} round(s), load average at the end ${info.loadAverage}`, '']
+  const md: string[] = [
+    `Command: \`${info.command}\` — ${info.seconds.toFixed(0)} s, ${ctx.settings.rounds} round(s), load average at the end ${info.loadAverage}`,
+    '',
+  ]
   for (const scenario of [...new Set(all.map((row) => row.scenario))]) {
     md.push(`### ${scenario}`, '')
     const scenarioRows = all.filter((row) => row.scenario === scenario)
@@ -198,7 +228,9 @@ export function report(ctx: Context, info: { dir: string; command: string; secon
     md.push(`|---|---|${servers.map(() => '---:').join('|')}|${peers.map(() => '---:').join('|')}|`)
     for (const row of scenarioRows) {
       const meta = METRICS[row.metric] ?? { label: row.metric, digits: 2 }
-      md.push(`| ${row.case} | ${meta.label} | ${servers.map((s) => fmt(row.values[s], meta.digits)).join(' | ')} | ${peers.map((p) => ratioText(row.ratios[p])).join(' | ')} |`)
+      md.push(
+        `| ${row.case} | ${meta.label} | ${servers.map((s) => fmt(row.values[s], meta.digits)).join(' | ')} | ${peers.map((p) => ratioText(row.ratios[p])).join(' | ')} |`,
+      )
     }
     for (const note of ctx.notes.filter((n) => n.scenario === scenario)) md.push('', `Note: ${note.text}`)
     md.push('')
@@ -209,7 +241,15 @@ export function report(ctx: Context, info: { dir: string; command: string; secon
       md.push(`![${scenario}](${chartName})`, '')
     }
   }
-  md.push('### Targets', '', ...verdicts(all).map((v) => `- ${v.met === null ? 'not measured' : v.met ? '**met**' : '**missed**'} — ${v.target.text}: ${v.met === null ? '' : v.target.peer ? `ratio ${v.value.toFixed(2)}` : fmt(v.value, 2)}`), '')
+  md.push(
+    '### Targets',
+    '',
+    ...verdicts(all).map(
+      (v) =>
+        `- ${v.met === null ? 'not measured' : v.met ? '**met**' : '**missed**'} — ${v.target.text}: ${v.met === null ? '' : v.target.peer ? `ratio ${v.value.toFixed(2)}` : fmt(v.value, 2)}`,
+    ),
+    '',
+  )
   writeFileSync(join(info.dir, 'report.md'), md.join('\n'))
   writeFileSync(join(info.dir, 'ratios.txt'), text)
   return text
@@ -217,7 +257,14 @@ export function report(ctx: Context, info: { dir: string; command: string; secon
 
 // ---- SVG ------------------------------------------------------------------------------------
 
-const COLORS: Record<ServerKind, string> = { huddle: '#1f6feb', 'huddle-mem': '#79b8ff', yws: '#d73a49', hocuspocus: '#e3a008', etcd: '#6f42c1', 'huddle-base': '#8b949e' }
+const COLORS: Record<ServerKind, string> = {
+  huddle: '#1f6feb',
+  'huddle-mem': '#79b8ff',
+  yws: '#d73a49',
+  hocuspocus: '#e3a008',
+  etcd: '#6f42c1',
+  'huddle-base': '#8b949e',
+}
 const CHART_METRICS: Record<string, string[]> = {
   A: ['p99', 'cpuPerMessageUs', 'rssPerConnectionKb'],
   B: ['allSyncedMs', 'cpuPerClientMs', 'peakRssMb'],
@@ -238,7 +285,11 @@ function chart(scenario: string, scenarioRows: Row[], servers: ServerKind[]): st
   const panelH = 230
   const width = panelW * metrics.length + 20
   const height = panelH + 90
-  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`, `<rect width="100%" height="100%" fill="#fff"/>`, `<text x="10" y="18" font-size="14" font-weight="bold">${escape(scenario)}</text>`]
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="10" y="18" font-size="14" font-weight="bold">${escape(scenario)}</text>`,
+  ]
   metrics.forEach((metric, index) => {
     const rowsOf = scenarioRows.filter((row) => row.metric === metric)
     const cases = rowsOf.map((row) => row.case)
@@ -276,15 +327,21 @@ function chart(scenario: string, scenarioRows: Row[], servers: ServerKind[]): st
           return
         }
         const h = plotH * Math.max(0, scale(value))
-        parts.push(`<rect x="${x.toFixed(1)}" y="${(y0 + plotH - h).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[server]}"><title>${escape(`${LABELS[server]} ${row.case}: ${fmt(value, meta.digits)}`)}</title></rect>`)
-        parts.push(`<text x="${(x + barW / 2 - 1).toFixed(1)}" y="${(y0 + plotH - h - 3).toFixed(1)}" text-anchor="middle" font-size="9">${escape(compact(value))}</text>`)
+        parts.push(
+          `<rect x="${x.toFixed(1)}" y="${(y0 + plotH - h).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[server]}"><title>${escape(`${LABELS[server]} ${row.case}: ${fmt(value, meta.digits)}`)}</title></rect>`,
+        )
+        parts.push(
+          `<text x="${(x + barW / 2 - 1).toFixed(1)}" y="${(y0 + plotH - h - 3).toFixed(1)}" text-anchor="middle" font-size="9">${escape(compact(value))}</text>`,
+        )
       })
       parts.push(`<text x="${(x0 + c * groupW + groupW / 2).toFixed(1)}" y="${y0 + plotH + 14}" text-anchor="middle">${escape(row.case)}</text>`)
     })
   })
   servers.forEach((server, s) => {
     const x = 20 + s * 170
-    parts.push(`<rect x="${x}" y="${height - 22}" width="12" height="12" fill="${COLORS[server]}"/><text x="${x + 16}" y="${height - 12}">${escape(LABELS[server])}</text>`)
+    parts.push(
+      `<rect x="${x}" y="${height - 22}" width="12" height="12" fill="${COLORS[server]}"/><text x="${x + 16}" y="${height - 12}">${escape(LABELS[server])}</text>`,
+    )
   })
   parts.push('</svg>')
   return parts.join('\n')

@@ -53,7 +53,13 @@ let token: string | null = null
 
 /** An editor token for workspace `bench` (Huddle needs one; the peers ignore it). */
 export async function benchToken(): Promise<string> {
-  token ??= await signToken(new TextEncoder().encode(BENCH_SECRET), { actor: 'bench', workspace: WORKSPACE, role: 'editor', kind: 'agent', ttlMs: 12 * 3_600_000 })
+  token ??= await signToken(new TextEncoder().encode(BENCH_SECRET), {
+    actor: 'bench',
+    workspace: WORKSPACE,
+    role: 'editor',
+    kind: 'agent',
+    ttlMs: 12 * 3_600_000,
+  })
   return token
 }
 
@@ -67,7 +73,12 @@ export class ServerProc {
   private stderr: string[] = []
   private exited = false
 
-  private constructor(readonly kind: ServerKind, readonly child: ChildProcess, readonly dataDir: string | null, private readonly ownsDir: boolean) {}
+  private constructor(
+    readonly kind: ServerKind,
+    readonly child: ChildProcess,
+    readonly dataDir: string | null,
+    private readonly ownsDir: boolean,
+  ) {}
 
   get label(): string {
     return LABELS[this.kind]
@@ -121,7 +132,17 @@ export class ServerProc {
     } else if (spec.kind === 'huddle' || spec.kind === 'huddle-base') {
       dataDir ??= mkdtempSync(join(tmpdir(), 'huddle-bench-'))
       if (spec.kind === 'huddle-base' && !BASELINE) throw new Error('huddle-base needs HUDDLE_BENCH_BASELINE=<a built checkout>')
-      args = [join(spec.kind === 'huddle-base' ? BASELINE! : ROOT, 'bin', 'huddle.js'), 'serve', '--port', '0', '--data', dataDir, '--durability', spec.durability ?? 'os', ...(spec.args ?? [])]
+      args = [
+        join(spec.kind === 'huddle-base' ? BASELINE! : ROOT, 'bin', 'huddle.js'),
+        'serve',
+        '--port',
+        '0',
+        '--data',
+        dataDir,
+        '--durability',
+        spec.durability ?? 'os',
+        ...(spec.args ?? []),
+      ]
     } else {
       const script = join(ROOT, 'dist', 'bench', 'peers', spec.kind === 'yws' ? 'yws.js' : 'hocuspocus.js')
       args = [script]

@@ -17,7 +17,10 @@ export const SYNC_UPDATE = 2
 export class Wire {
   private readonly prefix: Uint8Array
 
-  constructor(readonly dialect: Dialect, readonly docName: string) {
+  constructor(
+    readonly dialect: Dialect,
+    readonly docName: string,
+  ) {
     if (dialect === 'hocuspocus') {
       const encoder = encoding.createEncoder()
       encoding.writeVarString(encoder, docName)

@@ -26,9 +26,15 @@ export async function fanout(ctx: Context): Promise<void> {
       const observers = await connectSpread(ctx, `a-obs-${server.kind}`, target, 'observer', n - WRITERS, 1000, { timeoutMs: 120_000 })
       const writers = await connectSpread(ctx, `a-wr-${server.kind}`, target, 'writer', WRITERS, 0, { concurrency: 10, timeoutMs: 60_000 })
       const failed = observers.failed + writers.failed
-      progress(`${SCENARIO_A}, ${label}: ${server.label}: ${observers.ok + writers.ok} connected in ${(observers.ms / 1000).toFixed(1)} s${failed ? `, ${failed} failed (${[...observers.errors, ...writers.errors].slice(0, 2).join('; ')})` : ''}`)
+      progress(
+        `${SCENARIO_A}, ${label}: ${server.label}: ${observers.ok + writers.ok} connected in ${(observers.ms / 1000).toFixed(1)} s${failed ? `, ${failed} failed (${[...observers.errors, ...writers.errors].slice(0, 2).join('; ')})` : ''}`,
+      )
       if (failed > n * 0.01 || !server.running) {
-        noteFailure(ctx, SCENARIO_A, `${server.label} did not cope with N=${n}: ${failed} of ${n} connections failed (${[...observers.errors, ...writers.errors].slice(0, 2).join('; ')})`)
+        noteFailure(
+          ctx,
+          SCENARIO_A,
+          `${server.label} did not cope with N=${n}: ${failed} of ${n} connections failed (${[...observers.errors, ...writers.errors].slice(0, 2).join('; ')})`,
+        )
         await closeGroups(ctx, [`a-obs-${server.kind}`, `a-wr-${server.kind}`])
         await server.stop()
         continue
@@ -44,7 +50,8 @@ export async function fanout(ctx: Context): Promise<void> {
         const cpu0 = server.cpu()
         const split0 = server.cpuSplit()
         const t0 = nowUs()
-        const [acted] = await ctx.pool.all<{ writes: number }>('act', () => ({ group: `a-wr-${server.kind}`, hz: 1, durationMs: windowMs }))
+        const [acted] = await ctx.pool
+          .all<{ writes: number }>('act', () => ({ group: `a-wr-${server.kind}`, hz: 1, durationMs: windowMs }))
           .then((all) => [{ writes: all.reduce((sum, one) => sum + one.writes, 0) }])
         const expected = acted!.writes * (n - 1)
         const stats = await drain(ctx, groups, expected, 1500, 15_000)
@@ -64,11 +71,17 @@ export async function fanout(ctx: Context): Promise<void> {
           peakRssMb: server.memory().peak / 2 ** 20,
         }
         ctx.results.push({ scenario: SCENARIO_A, case: label, server: server.kind, round, metrics })
-        progress(`${SCENARIO_A}, ${label}, round ${round + 1}: ${server.label}: p50 ${metrics.p50.toFixed(1)} ms, p99 ${metrics.p99.toFixed(1)} ms, ${metrics.cpuPerMessageUs.toFixed(2)} µs CPU/msg, ${(metrics.delivered * 100).toFixed(1)}% delivered`)
+        progress(
+          `${SCENARIO_A}, ${label}, round ${round + 1}: ${server.label}: p50 ${metrics.p50.toFixed(1)} ms, p99 ${metrics.p99.toFixed(1)} ms, ${metrics.cpuPerMessageUs.toFixed(2)} µs CPU/msg, ${(metrics.delivered * 100).toFixed(1)}% delivered`,
+        )
         if (metrics.delivered < 0.9) {
           // A server that fell this far behind keeps sending its backlog (and keeps the client
           // processes busy) long after its window: it would spoil the next server's window.
-          noteFailure(ctx, SCENARIO_A, `${server.label} did not cope with N=${n}: ${(metrics.delivered * 100).toFixed(1)}% of the messages arrived within 15 s of the end of the window (p50 ${metrics.p50.toFixed(0)} ms); it was stopped and left out of the later rounds`)
+          noteFailure(
+            ctx,
+            SCENARIO_A,
+            `${server.label} did not cope with N=${n}: ${(metrics.delivered * 100).toFixed(1)}% of the messages arrived within 15 s of the end of the window (p50 ${metrics.p50.toFixed(0)} ms); it was stopped and left out of the later rounds`,
+          )
           await closeGroups(ctx, groups)
           await server.stop()
           active.splice(active.indexOf(server), 1)

@@ -43,7 +43,15 @@ export async function storm(ctx: Context): Promise<void> {
       try {
         const target = await targetOf(server, 'bench/storm')
         // seed: one client sends the whole state as an update, then checks it reads it back
-        const seeded = await ctx.pool.call<ConnectResult>(0, 'connect', { group: 'b-seed', target, kind: 'pump', count: 1, idBase: 0, concurrency: 1, timeoutMs: 30_000 })
+        const seeded = await ctx.pool.call<ConnectResult>(0, 'connect', {
+          group: 'b-seed',
+          target,
+          kind: 'pump',
+          count: 1,
+          idBase: 0,
+          concurrency: 1,
+          timeoutMs: 30_000,
+        })
         if (seeded.ok !== 1) throw new Error(`seeding failed: ${seeded.errors.join('; ')}`)
         await ctx.pool.call(0, 'sendRaw', { group: 'b-seed', update: Buffer.from(state).toString('base64') })
         await sleep(1000)
@@ -71,10 +79,25 @@ export async function storm(ctx: Context): Promise<void> {
           bytesPerClient: bytes.reduce((a, b) => a + b, 0) / Math.max(1, bytes.length),
           failed,
         }
-        if (failed) noteFailure(ctx, SCENARIO_B, `${server.label}: ${failed} of ${clients} clients did not sync (${results.flatMap((r) => r.errors).slice(0, 2).join('; ')})`)
+        if (failed)
+          noteFailure(
+            ctx,
+            SCENARIO_B,
+            `${server.label}: ${failed} of ${clients} clients did not sync (${results
+              .flatMap((r) => r.errors)
+              .slice(0, 2)
+              .join('; ')})`,
+          )
         ctx.results.push({ scenario: SCENARIO_B, case: label, server: kind, round, metrics })
-        progress(`${SCENARIO_B}, round ${round + 1}: ${server.label}: all synced in ${metrics.allSyncedMs.toFixed(0)} ms, ${metrics.cpuPerClientMs.toFixed(2)} ms CPU/client, peak RSS ${metrics.peakRssMb.toFixed(0)} MB`)
-        if (metrics.bytesPerClient < state.length) noteFailure(ctx, SCENARIO_B, `${server.label}: clients received ${metrics.bytesPerClient.toFixed(0)} bytes on average, less than the ${state.length}-byte state`)
+        progress(
+          `${SCENARIO_B}, round ${round + 1}: ${server.label}: all synced in ${metrics.allSyncedMs.toFixed(0)} ms, ${metrics.cpuPerClientMs.toFixed(2)} ms CPU/client, peak RSS ${metrics.peakRssMb.toFixed(0)} MB`,
+        )
+        if (metrics.bytesPerClient < state.length)
+          noteFailure(
+            ctx,
+            SCENARIO_B,
+            `${server.label}: clients received ${metrics.bytesPerClient.toFixed(0)} bytes on average, less than the ${state.length}-byte state`,
+          )
         await closeGroups(ctx, ['b-storm', 'b-seed'])
       } catch (error) {
         noteFailure(ctx, SCENARIO_B, `${LABEL(kind)}: ${(error as Error).message}`)

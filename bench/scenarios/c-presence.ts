@@ -23,7 +23,11 @@ export async function presence(ctx: Context): Promise<void> {
       // (5 million at N=1000), far past what they managed at N=200 (see the report); running them
       // would only pile up gigabytes of unsent messages on a shared machine
       if (n > 400 && kind !== 'huddle' && kind !== 'huddle-base') {
-        if (kind === 'yws') ctx.notes.push({ scenario: SCENARIO_C, text: `N=${n}: only Huddle runs; the peers send every move to every client separately (${((n * n * HZ) / 1e6).toFixed(1)} million messages/s here) and were already saturated at N=200` })
+        if (kind === 'yws')
+          ctx.notes.push({
+            scenario: SCENARIO_C,
+            text: `N=${n}: only Huddle runs; the peers send every move to every client separately (${((n * n * HZ) / 1e6).toFixed(1)} million messages/s here) and were already saturated at N=200`,
+          })
         continue
       }
       const server = await ServerProc.start({ kind, profile: ctx.settings.profile })
@@ -60,7 +64,9 @@ export async function presence(ctx: Context): Promise<void> {
           peakRssMb: server.memory().peak / 2 ** 20,
         }
         ctx.results.push({ scenario: SCENARIO_C, case: label, server: server.kind, round, metrics })
-        progress(`${SCENARIO_C}, ${label}, round ${round + 1}: ${server.label}: p50 ${metrics.p50.toFixed(1)} ms, p99 ${metrics.p99.toFixed(1)} ms, ${metrics.cpuPerMoveUs.toFixed(0)} µs CPU/move, ${metrics.cpuUtilization.toFixed(2)} cores, ${(metrics.delivered * 100).toFixed(1)}% delivered`)
+        progress(
+          `${SCENARIO_C}, ${label}, round ${round + 1}: ${server.label}: p50 ${metrics.p50.toFixed(1)} ms, p99 ${metrics.p99.toFixed(1)} ms, ${metrics.cpuPerMoveUs.toFixed(0)} µs CPU/move, ${metrics.cpuUtilization.toFixed(2)} cores, ${(metrics.delivered * 100).toFixed(1)}% delivered`,
+        )
         // let a server that fell behind catch up before the next one is measured
         await sleep(500)
       }

@@ -11,20 +11,32 @@ export async function targetOf(server: ServerProc, room: string): Promise<Target
 }
 
 /** Connects `count` clients of one kind, spread over the client processes; ids from `idBase`. */
-export async function connectSpread(ctx: Context, group: string, target: Target, kind: ClientKind, count: number, idBase: number, options: { concurrency?: number; timeoutMs?: number; probes?: number; roomPerClient?: boolean } = {}): Promise<ConnectResult> {
+export async function connectSpread(
+  ctx: Context,
+  group: string,
+  target: Target,
+  kind: ClientKind,
+  count: number,
+  idBase: number,
+  options: { concurrency?: number; timeoutMs?: number; probes?: number; roomPerClient?: boolean } = {},
+): Promise<ConnectResult> {
   const shares = split(count, ctx.pool.size)
   const probeShares = split(options.probes ?? count, ctx.pool.size)
-  const results = await ctx.pool.all<ConnectResult>('connect', (i) => shares[i] === 0 ? null : {
-    group,
-    target,
-    kind,
-    count: shares[i],
-    idBase: idBase + offset(shares, i),
-    probes: probeShares[i],
-    roomPerClient: options.roomPerClient ?? false,
-    concurrency: options.concurrency ?? 64,
-    timeoutMs: options.timeoutMs ?? 60_000,
-  })
+  const results = await ctx.pool.all<ConnectResult>('connect', (i) =>
+    shares[i] === 0
+      ? null
+      : {
+          group,
+          target,
+          kind,
+          count: shares[i],
+          idBase: idBase + offset(shares, i),
+          probes: probeShares[i],
+          roomPerClient: options.roomPerClient ?? false,
+          concurrency: options.concurrency ?? 64,
+          timeoutMs: options.timeoutMs ?? 60_000,
+        },
+  )
   const merged: ConnectResult = { ok: 0, failed: 0, errors: [], ms: 0 }
   for (const result of results) {
     merged.ok += result.ok
@@ -37,7 +49,7 @@ export async function connectSpread(ctx: Context, group: string, target: Target,
 
 export async function statsOf(ctx: Context, groups: string[]): Promise<Merged> {
   const all: GroupStats[] = []
-  for (const group of groups) all.push(...await ctx.pool.all<GroupStats>('stats', () => ({ group })))
+  for (const group of groups) all.push(...(await ctx.pool.all<GroupStats>('stats', () => ({ group }))))
   return mergeStats(all)
 }
 

@@ -27,7 +27,14 @@ export async function locks(ctx: Context): Promise<void> {
   const phases: Phase[] = [
     { label: 'uncontended', agents: 1, resources: ['solo'], durationMs: quick ? 4000 : 15_000, holdMs: 0, maxRounds: quick ? 200 : 1000 },
     { label: '100 contenders, 1 resource', agents: 100, resources: ['hot'], durationMs: quick ? 4000 : 15_000, holdMs: 0, maxRounds: 1e9 },
-    { label: '100 agents, 1000 resources', agents: 100, resources: Array.from({ length: 1000 }, (_, i) => `res/${i}`), durationMs: quick ? 4000 : 15_000, holdMs: 5, maxRounds: 1e9 },
+    {
+      label: '100 agents, 1000 resources',
+      agents: 100,
+      resources: Array.from({ length: 1000 }, (_, i) => `res/${i}`),
+      durationMs: quick ? 4000 : 15_000,
+      holdMs: 5,
+      maxRounds: 1e9,
+    },
   ]
   // BENCH_D_PHASES=contenders: only the phases whose label contains one of the words (for profiling)
   const wanted = process.env.BENCH_D_PHASES?.split(',')
@@ -43,13 +50,23 @@ export async function locks(ctx: Context): Promise<void> {
       try {
         const shares = split(phase.agents, ctx.pool.size)
         const token = await benchToken()
-        const connected = await ctx.pool.all<{ ok: number; failed: number; errors: string[]; mode: string }>('lockConnect', (i) => shares[i] === 0 ? null : { group, url: `http://127.0.0.1:${server.port}`, workspace: WORKSPACE, token, count: shares[i], idBase: 0 })
+        const connected = await ctx.pool.all<{ ok: number; failed: number; errors: string[]; mode: string }>('lockConnect', (i) =>
+          shares[i] === 0 ? null : { group, url: `http://127.0.0.1:${server.port}`, workspace: WORKSPACE, token, count: shares[i], idBase: 0 },
+        )
         const failed = connected.reduce((sum, c) => sum + c.failed, 0)
-        if (failed) throw new Error(`${failed} agents could not connect: ${connected.flatMap((c) => c.errors).slice(0, 2).join('; ')}`)
+        if (failed)
+          throw new Error(
+            `${failed} agents could not connect: ${connected
+              .flatMap((c) => c.errors)
+              .slice(0, 2)
+              .join('; ')}`,
+          )
         const mode = connected[0]!.mode
         const sent0 = await bytesSent(server.port)
         const cpu0 = server.cpu()
-        const runs = await ctx.pool.all<{ events: LockEvent[]; errors: string[] }>('lockLoop', (i) => shares[i] === 0 ? null : { group, resources: phase.resources, durationMs: phase.durationMs, holdMs: phase.holdMs, maxRounds: phase.maxRounds })
+        const runs = await ctx.pool.all<{ events: LockEvent[]; errors: string[] }>('lockLoop', (i) =>
+          shares[i] === 0 ? null : { group, resources: phase.resources, durationMs: phase.durationMs, holdMs: phase.holdMs, maxRounds: phase.maxRounds },
+        )
         const cpu = server.cpu() - cpu0
         const sent = (await bytesSent(server.port)) - sent0
         const events = runs.flatMap((r) => r.events)
@@ -60,7 +77,9 @@ export async function locks(ctx: Context): Promise<void> {
         metrics.bytesSentPerGrant = sent / Math.max(1, events.length)
         ctx.results.push({ scenario: SCENARIO_D, case: phase.label, server: 'huddle', round, metrics, notes: [`agents: ${mode}`] })
         const m = ctx.results.at(-1)!.metrics
-        progress(`${SCENARIO_D}, ${phase.label}, round ${round + 1} (${mode}): acquire→grant p50 ${m.rttP50!.toFixed(2)} ms, p99 ${m.rttP99!.toFixed(2)} ms${phase.agents > 1 ? `, handoff p50 ${m.handoffP50!.toFixed(2)} ms, p99 ${m.handoffP99!.toFixed(2)} ms` : ''}, ${m.grantsPerSecond!.toFixed(0)} grants/s`)
+        progress(
+          `${SCENARIO_D}, ${phase.label}, round ${round + 1} (${mode}): acquire→grant p50 ${m.rttP50!.toFixed(2)} ms, p99 ${m.rttP99!.toFixed(2)} ms${phase.agents > 1 ? `, handoff p50 ${m.handoffP50!.toFixed(2)} ms, p99 ${m.handoffP99!.toFixed(2)} ms` : ''}, ${m.grantsPerSecond!.toFixed(0)} grants/s`,
+        )
       } catch (error) {
         noteFailure(ctx, SCENARIO_D, `${phase.label}: ${(error as Error).message}`)
       } finally {

@@ -29,14 +29,16 @@ export async function persistence(ctx: Context): Promise<void> {
 async function sustained(ctx: Context): Promise<void> {
   const durationMs = ctx.settings.quick ? 4000 : 10_000
   const fast = ['--rate', '1000000', '--burst', '1000000']
-  const variants: Variant[] = ([
-    { case: 'sustained, os', kind: 'huddle', spec: { kind: 'huddle', durability: 'os', args: fast } },
-    { case: 'sustained, os', kind: 'huddle-base', spec: { kind: 'huddle-base', durability: 'os', args: fast } },
-    { case: 'sustained, os', kind: 'huddle-mem', spec: { kind: 'huddle-mem', args: fast } },
-    { case: 'sustained, os', kind: 'yws', spec: { kind: 'yws', persist: true } },
-    { case: 'sustained, os', kind: 'hocuspocus', spec: { kind: 'hocuspocus', persist: true } },
-    { case: 'sustained, fsync', kind: 'huddle', spec: { kind: 'huddle', durability: 'fsync', args: fast } },
-  ] as Variant[]).filter((variant) => ctx.settings.servers.includes(variant.kind))
+  const variants: Variant[] = (
+    [
+      { case: 'sustained, os', kind: 'huddle', spec: { kind: 'huddle', durability: 'os', args: fast } },
+      { case: 'sustained, os', kind: 'huddle-base', spec: { kind: 'huddle-base', durability: 'os', args: fast } },
+      { case: 'sustained, os', kind: 'huddle-mem', spec: { kind: 'huddle-mem', args: fast } },
+      { case: 'sustained, os', kind: 'yws', spec: { kind: 'yws', persist: true } },
+      { case: 'sustained, os', kind: 'hocuspocus', spec: { kind: 'hocuspocus', persist: true } },
+      { case: 'sustained, fsync', kind: 'huddle', spec: { kind: 'huddle', durability: 'fsync', args: fast } },
+    ] as Variant[]
+  ).filter((variant) => ctx.settings.servers.includes(variant.kind))
   for (let round = 0; round < ctx.settings.rounds; round++) {
     for (const variant of rotate(variants, round)) {
       const server = await ServerProc.start({ ...variant.spec, profile: ctx.settings.profile })
@@ -59,7 +61,9 @@ async function sustained(ctx: Context): Promise<void> {
           cpuUtilization: cpu / seconds,
         }
         ctx.results.push({ scenario: SCENARIO_E, case: variant.case, server: variant.kind, round, metrics })
-        progress(`${SCENARIO_E}, ${variant.case}, round ${round + 1}: ${server.label}: ${metrics.updatesPerSecond.toFixed(0)} updates/s, ack p50 ${metrics.p50.toFixed(1)} ms, p99 ${metrics.p99.toFixed(1)} ms, ${metrics.cpuPerUpdateUs.toFixed(0)} µs CPU/update`)
+        progress(
+          `${SCENARIO_E}, ${variant.case}, round ${round + 1}: ${server.label}: ${metrics.updatesPerSecond.toFixed(0)} updates/s, ack p50 ${metrics.p50.toFixed(1)} ms, p99 ${metrics.p99.toFixed(1)} ms, ${metrics.cpuPerUpdateUs.toFixed(0)} µs CPU/update`,
+        )
       } catch (error) {
         noteFailure(ctx, SCENARIO_E, `${variant.case}, ${server.label}: ${(error as Error).message}`)
       } finally {
@@ -117,15 +121,29 @@ async function coldLoad(ctx: Context): Promise<void> {
       const stored = diskBytes(dataDir!)
       const before = await loadOnce(ctx, server, true)
       const warm = await loadOnce(ctx, server)
-      ctx.results.push({ scenario: SCENARIO_E, case: label(`${updates / 1000}k updates, not compacted`), server: 'huddle', round, metrics: { coldLoadMs: before.ms, warmLoadMs: warm.ms, storedBytes: stored, syncBytes: before.bytes } })
-      progress(`${SCENARIO_E}, cold load, round ${round + 1}: ${updates} updates in the log: ${before.ms.toFixed(0)} ms (warm ${warm.ms.toFixed(1)} ms, ${(before.bytes / 1e6).toFixed(2)} MB state)`)
+      ctx.results.push({
+        scenario: SCENARIO_E,
+        case: label(`${updates / 1000}k updates, not compacted`),
+        server: 'huddle',
+        round,
+        metrics: { coldLoadMs: before.ms, warmLoadMs: warm.ms, storedBytes: stored, syncBytes: before.bytes },
+      })
+      progress(
+        `${SCENARIO_E}, cold load, round ${round + 1}: ${updates} updates in the log: ${before.ms.toFixed(0)} ms (warm ${warm.ms.toFixed(1)} ms, ${(before.bytes / 1e6).toFixed(2)} MB state)`,
+      )
       // a graceful stop compacts the document as it unloads, and waits for that
       await server.stop(true)
       server = await ServerProc.start({ kind: 'huddle', dataDir: dataDir! })
       const compactedStored = diskBytes(dataDir!)
       const after = await loadOnce(ctx, server, true)
       const warmAfter = await loadOnce(ctx, server)
-      ctx.results.push({ scenario: SCENARIO_E, case: 'compacted', server: 'huddle', round, metrics: { coldLoadMs: after.ms, warmLoadMs: warmAfter.ms, storedBytes: compactedStored, syncBytes: after.bytes } })
+      ctx.results.push({
+        scenario: SCENARIO_E,
+        case: 'compacted',
+        server: 'huddle',
+        round,
+        metrics: { coldLoadMs: after.ms, warmLoadMs: warmAfter.ms, storedBytes: compactedStored, syncBytes: after.bytes },
+      })
       progress(`${SCENARIO_E}, cold load, round ${round + 1}: compacted: ${after.ms.toFixed(0)} ms (warm ${warmAfter.ms.toFixed(1)} ms)`)
       await server.stop()
     } catch (error) {

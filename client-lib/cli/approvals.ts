@@ -9,7 +9,22 @@ import { HuddleError } from '../errors.js'
 import type { Huddle } from '../node.js'
 import { type ApprovalInfo, displayIds } from '../views.js'
 import { serverUrls } from '../urls.js'
-import { action, collect, type ConnectionFlags, durationArg, intArg, jsonArg, onSignals, openApi, openClient, printJson, settings, table, warn, withConnectionOptions } from './settings.js'
+import {
+  action,
+  collect,
+  type ConnectionFlags,
+  durationArg,
+  intArg,
+  jsonArg,
+  onSignals,
+  openApi,
+  openClient,
+  printJson,
+  settings,
+  table,
+  warn,
+  withConnectionOptions,
+} from './settings.js'
 
 interface RequestFlags extends ConnectionFlags {
   action?: string
@@ -56,18 +71,28 @@ export function registerApprovalCommands(program: Command): void {
     .option('--pending', 'only those still waiting for a decision')
     .option('--state <state>', `only those in this state (${STATES.join(', ')})`)
     .option('--json', 'print JSON')
-    .action(action(async (flags: ConnectionFlags & { pending?: boolean; state?: string; json?: boolean }) => {
-      const state = flags.pending ? 'pending' : flags.state
-      if (state !== undefined && !STATES.includes(state as ApprovalState)) throw new HuddleError('invalid-argument', `--state must be one of ${STATES.join(', ')}`)
-      const all = await openApi(flags).approvals()
-      const ids = displayIds(all)
-      const shown = state ? all.filter((info) => info.status.state === state) : all
-      if (flags.json) return printJson(shown.map((info) => ({ ...info, shortId: ids.get(info.key) })))
-      if (shown.length === 0) return void process.stdout.write(state ? `no ${state} approvals\n` : 'no approvals\n')
-      const now = Date.now()
-      const rows = shown.map((info) => [ids.get(info.key)!, info.status.state, info.request.title, info.request.requester, `${formatDuration(now - info.status.at)} ago`, describeApprovalState(info)])
-      process.stdout.write(table(['ID', 'STATE', 'TITLE', 'REQUESTER', 'SINCE', 'DETAILS'], rows))
-    }))
+    .action(
+      action(async (flags: ConnectionFlags & { pending?: boolean; state?: string; json?: boolean }) => {
+        const state = flags.pending ? 'pending' : flags.state
+        if (state !== undefined && !STATES.includes(state as ApprovalState))
+          throw new HuddleError('invalid-argument', `--state must be one of ${STATES.join(', ')}`)
+        const all = await openApi(flags).approvals()
+        const ids = displayIds(all)
+        const shown = state ? all.filter((info) => info.status.state === state) : all
+        if (flags.json) return printJson(shown.map((info) => ({ ...info, shortId: ids.get(info.key) })))
+        if (shown.length === 0) return void process.stdout.write(state ? `no ${state} approvals\n` : 'no approvals\n')
+        const now = Date.now()
+        const rows = shown.map((info) => [
+          ids.get(info.key)!,
+          info.status.state,
+          info.request.title,
+          info.request.requester,
+          `${formatDuration(now - info.status.at)} ago`,
+          describeApprovalState(info),
+        ])
+        process.stdout.write(table(['ID', 'STATE', 'TITLE', 'REQUESTER', 'SINCE', 'DETAILS'], rows))
+      }),
+    )
 }
 
 async function requestApproval(title: string, flags: RequestFlags): Promise<number> {

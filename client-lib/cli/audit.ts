@@ -21,18 +21,25 @@ export function registerAuditCommand(program: Command): void {
     .option('--after <seq>', 'start after this sequence number', intArg)
     .option('--limit <n>', 'how many entries to print first (default 20)', intArg, 20)
     .option('--json', 'print one JSON object per line')
-    .action(action(async (flags: AuditFlags) => {
-      const audit = new Audit(openApi(flags))
-      const print = (entry: AuditEntry) => process.stdout.write(flags.json ? `${JSON.stringify(entry)}\n` : `${formatEntry(entry)}\n`)
-      const first = flags.after === undefined ? await audit.tail(flags.limit) : flags.limit > 0 ? await audit.read({ after: flags.after, limit: Math.min(flags.limit, 1000) }) : []
-      first.forEach(print)
-      if (!flags.follow) return
-      const stop = new AbortController()
-      const offSignals = onSignals(() => stop.abort())
-      const after = first.length ? first[first.length - 1]!.seq : (flags.after ?? (await audit.tail(1))[0]?.seq ?? 0)
-      for await (const entry of audit.follow({ after, signal: stop.signal })) print(entry)
-      offSignals()
-    }))
+    .action(
+      action(async (flags: AuditFlags) => {
+        const audit = new Audit(openApi(flags))
+        const print = (entry: AuditEntry) => process.stdout.write(flags.json ? `${JSON.stringify(entry)}\n` : `${formatEntry(entry)}\n`)
+        const first =
+          flags.after === undefined
+            ? await audit.tail(flags.limit)
+            : flags.limit > 0
+              ? await audit.read({ after: flags.after, limit: Math.min(flags.limit, 1000) })
+              : []
+        first.forEach(print)
+        if (!flags.follow) return
+        const stop = new AbortController()
+        const offSignals = onSignals(() => stop.abort())
+        const after = first.length ? first[first.length - 1]!.seq : (flags.after ?? (await audit.tail(1))[0]?.seq ?? 0)
+        for await (const entry of audit.follow({ after, signal: stop.signal })) print(entry)
+        offSignals()
+      }),
+    )
 }
 
 export function formatEntry(entry: AuditEntry): string {

@@ -5,7 +5,19 @@ import type { Command } from 'commander'
 import { describeHolder, describeWait, formatDuration } from '../describe.js'
 import { HuddleError } from '../errors.js'
 import type { Lock, WaitInfo } from '../locks.js'
-import { action, type ConnectionFlags, durationArg, onSignals, openApi, openClient, printJson, table, warn, withConnectionOptions, withLeaseGraceOption } from './settings.js'
+import {
+  action,
+  type ConnectionFlags,
+  durationArg,
+  onSignals,
+  openApi,
+  openClient,
+  printJson,
+  table,
+  warn,
+  withConnectionOptions,
+  withLeaseGraceOption,
+} from './settings.js'
 
 interface LockFlags extends ConnectionFlags {
   shared?: boolean
@@ -27,41 +39,51 @@ export function registerLockCommands(program: Command): void {
     .option('--wait <duration>', 'give up after waiting this long, e.g. 30s (default: wait for ever)', durationArg)
     .option('--ttl <duration>', 'the server takes the locks back this long after granting them, e.g. 10m', durationArg)
     .option('--note <text>', 'shown to others next to the lock')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 The command runs with HUDDLE_FENCING_TOKEN set to the lock's fencing token: a number that grows
 with every grant, for the protected resource to reject writes from an older holder.
 Exit status: the command's (128+n when a signal n killed it); 1 when the locks could not be
-taken; ${LOST_EXIT} when they were lost while the command ran (it is sent SIGTERM).`)
+taken; ${LOST_EXIT} when they were lost while the command ran (it is sent SIGTERM).`,
+    )
     .action(action(async (args: string[], flags: LockFlags) => runLocked(splitCommand(args, process.argv), flags)))
 
   withConnectionOptions(program.command('locks'))
     .description('list the locks of the workspace: holders, tokens and who waits')
     .option('--json', 'print JSON')
-    .action(action(async (flags: ConnectionFlags & { json?: boolean }) => {
-      const locks = await openApi(flags).locks()
-      if (flags.json) return printJson(locks)
-      if (locks.length === 0) return void process.stdout.write('no locks are held or waited for\n')
-      const now = Date.now()
-      const rows = locks.map((lock) => [
-        lock.resource,
-        lock.holders.map((h) => describeHolder(h, now)).join(', ') || 'free',
-        lock.queue.map((w) => `${w.actor} (${w.mode}, ${formatDuration(now - w.queuedAt)})`).join(', ') || '-',
-      ])
-      process.stdout.write(table(['RESOURCE', 'HELD BY', 'WAITING'], rows))
-    }))
+    .action(
+      action(async (flags: ConnectionFlags & { json?: boolean }) => {
+        const locks = await openApi(flags).locks()
+        if (flags.json) return printJson(locks)
+        if (locks.length === 0) return void process.stdout.write('no locks are held or waited for\n')
+        const now = Date.now()
+        const rows = locks.map((lock) => [
+          lock.resource,
+          lock.holders.map((h) => describeHolder(h, now)).join(', ') || 'free',
+          lock.queue.map((w) => `${w.actor} (${w.mode}, ${formatDuration(now - w.queuedAt)})`).join(', ') || '-',
+        ])
+        process.stdout.write(table(['RESOURCE', 'HELD BY', 'WAITING'], rows))
+      }),
+    )
 
   withConnectionOptions(program.command('unlock'))
     .description('force-release a lock (admin): every holder loses it, with outcome "revoked"')
     .argument('<resource>')
     .option('--force', 'required: this takes the lock away from whoever holds it')
     .option('--reason <text>', 'told to the holders and written to the audit log')
-    .action(action(async (resource: string, flags: ConnectionFlags & { force?: boolean; reason?: string }) => {
-      if (!flags.force) {
-        throw new HuddleError('invalid-argument', `unlock takes ${resource} away from its holder: add --force to confirm (admin only). A \`huddle lock\` releases its own locks when its command ends`)
-      }
-      await openApi(flags).forceRelease(resource, flags.reason)
-      process.stdout.write(`released ${resource}\n`)
-    }))
+    .action(
+      action(async (resource: string, flags: ConnectionFlags & { force?: boolean; reason?: string }) => {
+        if (!flags.force) {
+          throw new HuddleError(
+            'invalid-argument',
+            `unlock takes ${resource} away from its holder: add --force to confirm (admin only). A \`huddle lock\` releases its own locks when its command ends`,
+          )
+        }
+        await openApi(flags).forceRelease(resource, flags.reason)
+        process.stdout.write(`released ${resource}\n`)
+      }),
+    )
 }
 
 /** Commander merges everything after `--` into the variadic resources; split it off again (argv is what the CLI parses). */

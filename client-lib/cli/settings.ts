@@ -32,12 +32,20 @@ export function withConnectionOptions(command: Command): Command {
 
 /** For commands that hold locks: how long the server keeps them across a disconnect. */
 export function withLeaseGraceOption(command: Command): Command {
-  return command.option('--lease-grace <duration>', "the server's --lease-grace: a lock is no longer trusted after a disconnect this long (env HUDDLE_LEASE_GRACE; default: what the server publishes)", durationArg)
+  return command.option(
+    '--lease-grace <duration>',
+    "the server's --lease-grace: a lock is no longer trusted after a disconnect this long (env HUDDLE_LEASE_GRACE; default: what the server publishes)",
+    durationArg,
+  )
 }
 
 export function settings(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Settings {
   const token = flags.token ?? env.HUDDLE_TOKEN
-  if (!token) throw new HuddleError('unauthorized', 'no token: pass --token or set HUDDLE_TOKEN (an admin mints one with `huddle token --actor <you> --workspace <ws> --role editor`)')
+  if (!token)
+    throw new HuddleError(
+      'unauthorized',
+      'no token: pass --token or set HUDDLE_TOKEN (an admin mints one with `huddle token --actor <you> --workspace <ws> --role editor`)',
+    )
   const workspace = flags.workspace ?? env.HUDDLE_WORKSPACE ?? tokenWorkspace(token)
   if (!workspace) throw new HuddleError('invalid-argument', 'no workspace: pass --workspace or set HUDDLE_WORKSPACE (your token works for every workspace)')
   const graceText = env.HUDDLE_LEASE_GRACE

@@ -7,8 +7,10 @@ export function registerTokenCommands(program: Command): void {
   withConnectionOptions(program.command('revoke-token'))
     .description('revoke a token of the workspace (admin): it is refused from then on, and its live connections close within a second')
     .argument('<jwt>', 'the token to revoke (not your own --token, which must be an admin token)')
-    .action(action(async (jwt: string, flags: ConnectionFlags) => {
-      const revoked = await openApi(flags).revokeToken(jwt)
-      process.stdout.write(revoked ? 'revoked\n' : 'that token was revoked already\n')
-    }))
+    .action(
+      action(async (jwt: string, flags: ConnectionFlags) => {
+        const revoked = await openApi(flags).revokeToken(jwt)
+        process.stdout.write(revoked ? 'revoked\n' : 'that token was revoked already\n')
+      }),
+    )
 }

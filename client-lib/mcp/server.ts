@@ -36,4 +36,5 @@ export async function runMcpServer(flags: ConnectionFlags): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, end)
 }
 
-const INSTRUCTIONS = 'Coordination with the humans and other agents of a Huddle workspace. Take a lock (acquire_lock) before changing a shared resource and release it when done; pass the fencing token to what the lock protects. Ask for approval (request_approval, then await_approval) before risky actions and act only once it is approved. Tell others what you do with set_presence. Read and change the workspace\'s documents with read_document, edit_document and write_document; lock doc:<path> first to keep others from editing it meanwhile.'
+const INSTRUCTIONS =
+  "Coordination with the humans and other agents of a Huddle workspace. Take a lock (acquire_lock) before changing a shared resource and release it when done; pass the fencing token to what the lock protects. Ask for approval (request_approval, then await_approval) before risky actions and act only once it is approved. Tell others what you do with set_presence. Read and change the workspace's documents with read_document, edit_document and write_document; lock doc:<path> first to keep others from editing it meanwhile."

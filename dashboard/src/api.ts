@@ -1,7 +1,10 @@
 // The REST API (`/api/...`): JSON in, JSON out, errors as `{error: "<readable message>"}`.
 
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -28,7 +31,10 @@ export async function api<T>(method: string, path: string, options: RequestOptio
     // not JSON: handled below
   }
   if (!response.ok) {
-    const message = body && typeof (body as { error?: unknown }).error === 'string' ? (body as { error: string }).error : `the server answered ${response.status} ${response.statusText}`
+    const message =
+      body && typeof (body as { error?: unknown }).error === 'string'
+        ? (body as { error: string }).error
+        : `the server answered ${response.status} ${response.statusText}`
     throw new ApiError(response.status, message)
   }
   return body as T

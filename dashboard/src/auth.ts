@@ -54,7 +54,11 @@ export function takeTokenFromFragment(): string | null {
   const match = /(?:^#|&)token=([^&]+)/.exec(location.hash)
   if (!match) return null
   const token = decodeURIComponent(match[1]!)
-  const rest = location.hash.slice(1).split('&').filter((part) => !part.startsWith('token=')).join('&')
+  const rest = location.hash
+    .slice(1)
+    .split('&')
+    .filter((part) => !part.startsWith('token='))
+    .join('&')
   history.replaceState(history.state, '', location.pathname + location.search + (rest ? `#${rest}` : ''))
   storeToken(token)
   return token

@@ -15,7 +15,6 @@ export type ConnectionState =
   /** refused for good: only a new token (4401) or a deliberate retry helps */
   | { kind: 'closed'; code: number; message: string; signInAgain: boolean }
 
-
 /** What a close means, for people. */
 export function describeClose(code: number, reason: string): string {
   const why = reason ? `: ${reason.replace(/\.+$/, '')}` : ''

@@ -12,7 +12,9 @@ export interface ConfirmOptions {
 
 export function confirmDialog(options: ConfirmOptions): Promise<{ ok: boolean; text: string }> {
   return new Promise((resolve) => {
-    const input = options.input ? h('input', { type: 'text', class: 'input', placeholder: options.input.placeholder ?? '', maxlength: options.input.maxLength ?? 1000 }) : null
+    const input = options.input
+      ? h('input', { type: 'text', class: 'input', placeholder: options.input.placeholder ?? '', maxlength: options.input.maxLength ?? 1000 })
+      : null
     const dialog = h(
       'dialog',
       { class: 'dialog', 'aria-labelledby': 'dialog-title' },

@@ -2,7 +2,17 @@
 // bound to the Y.Text `body` with y-codemirror.next, which shows other people's cursors and
 // selections in their colours. Viewers get a read-only editor (the server refuses their writes).
 import { Compartment, EditorState, type Extension } from '@codemirror/state'
-import { drawSelection, dropCursor, EditorView, highlightActiveLine, highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers, placeholder } from '@codemirror/view'
+import {
+  drawSelection,
+  dropCursor,
+  EditorView,
+  highlightActiveLine,
+  highlightActiveLineGutter,
+  highlightSpecialChars,
+  keymap,
+  lineNumbers,
+  placeholder,
+} from '@codemirror/view'
 import { defaultKeymap, indentWithTab } from '@codemirror/commands'
 import { highlightSelectionMatches, searchKeymap } from '@codemirror/search'
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
@@ -38,7 +48,14 @@ export class DocumentSession {
   private readonly editable = new Compartment()
   private locked = false
 
-  constructor(readonly workspace: string, readonly path: string, me: Me, session: string, presence: SelfPresence, parent: HTMLElement) {
+  constructor(
+    readonly workspace: string,
+    readonly path: string,
+    me: Me,
+    session: string,
+    presence: SelfPresence,
+    parent: HTMLElement,
+  ) {
     this.connection = new DocumentConnection({ room: `${workspace}/${path}`, token: me.token, session })
     this.text = this.connection.doc.getText(TEXT_NAME)
     this.canEdit = roleAtLeast(me.role, 'editor')
@@ -96,7 +113,13 @@ export class DocumentSession {
       if (clientID === awareness.clientID) continue
       const state = raw as PresenceState
       if (!state.user?.id) continue
-      peers.push({ clientID, name: state.user.name ?? state.user.id, kind: state.user.kind ?? 'human', color: state.user.color ?? '', typing: state.typing === true })
+      peers.push({
+        clientID,
+        name: state.user.name ?? state.user.id,
+        kind: state.user.kind ?? 'human',
+        color: state.user.color ?? '',
+        typing: state.typing === true,
+      })
     }
     return peers
   }

@@ -25,7 +25,12 @@ function sentence(text: string): string {
 
 export async function mountJoin(root: HTMLElement, linkId: string): Promise<void> {
   document.title = 'Join · Huddle'
-  const card = h('div', { class: 'card signin', 'aria-live': 'polite' }, h('h1', null, h('span', { class: 'brand' }, 'Huddle')), h('p', { class: 'muted' }, 'Checking the link…'))
+  const card = h(
+    'div',
+    { class: 'card signin', 'aria-live': 'polite' },
+    h('h1', null, h('span', { class: 'brand' }, 'Huddle')),
+    h('p', { class: 'muted' }, 'Checking the link…'),
+  )
   setChildren(root, h('main', { class: 'center' }, card))
   const refuse = (message: string) =>
     setChildren(
@@ -48,8 +53,18 @@ export async function mountJoin(root: HTMLElement, linkId: string): Promise<void
   } catch {
     // storage unavailable: just ask
   }
-  const name = h('input', { class: 'input', name: 'name', required: true, maxlength: 128, autocomplete: 'name', placeholder: 'How others will see you', value: savedName })
-  const password = info.hasPassword ? h('input', { class: 'input', name: 'password', type: 'password', required: true, autocomplete: 'current-password' }) : null
+  const name = h('input', {
+    class: 'input',
+    name: 'name',
+    required: true,
+    maxlength: 128,
+    autocomplete: 'name',
+    placeholder: 'How others will see you',
+    value: savedName,
+  })
+  const password = info.hasPassword
+    ? h('input', { class: 'input', name: 'password', type: 'password', required: true, autocomplete: 'current-password' })
+    : null
   const error = h('p', { class: 'form-error', role: 'alert' })
   const submit = h('button', { class: 'btn btn-primary btn-wide', type: 'submit' }, `Join ${info.workspace}`)
   const form = h(
@@ -76,7 +91,9 @@ export async function mountJoin(root: HTMLElement, linkId: string): Promise<void
       } catch {
         // storage unavailable: a new guest each time
       }
-      const result = await api<{ token: string; workspace: string; holder: string }>('POST', `/api/links/${encodeURIComponent(linkId)}/redeem`, { body: { name: who, ...(holder ? { holder } : {}), ...(password ? { password: password.value } : {}) } })
+      const result = await api<{ token: string; workspace: string; holder: string }>('POST', `/api/links/${encodeURIComponent(linkId)}/redeem`, {
+        body: { name: who, ...(holder ? { holder } : {}), ...(password ? { password: password.value } : {}) },
+      })
       const me = meFromToken(result.token)
       if (typeof me === 'string') throw new Error(me)
       try {

@@ -34,7 +34,10 @@ function start(): void {
     return
   }
   if (!coversWorkspace(me, workspace)) {
-    mountSignIn(root, { workspace, message: `You are signed in as ${me.name} for workspace “${me.workspace}”, not “${workspace}”: sign in with a token for ${workspace}.` })
+    mountSignIn(root, {
+      workspace,
+      message: `You are signed in as ${me.name} for workspace “${me.workspace}”, not “${workspace}”: sign in with a token for ${workspace}.`,
+    })
     return
   }
   mountWorkspace(root, workspace, me)

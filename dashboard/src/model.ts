@@ -36,7 +36,11 @@ export class WorkspaceModel {
   private readonly docListeners = new Set<() => void>()
   private readonly presenceListeners = new Set<() => void>()
 
-  constructor(readonly workspace: string, readonly me: Me, readonly session: string) {
+  constructor(
+    readonly workspace: string,
+    readonly me: Me,
+    readonly session: string,
+  ) {
     this.connection = new DocumentConnection({ room: workspace, token: me.token, session })
     this.doc = this.connection.doc
     this.locks = this.doc.getMap('locks')
@@ -86,7 +90,9 @@ export class WorkspaceModel {
   lockList(): Array<[string, LockView]> {
     const queues = lockQueues(this.queue.entries())
     const resources = new Set([...this.locks.keys(), ...queues.keys()])
-    return [...resources].sort((a, b) => a.localeCompare(b)).map((resource) => [resource, { holders: this.locks.get(resource)?.holders ?? [], queue: queues.get(resource) ?? [] }])
+    return [...resources]
+      .sort((a, b) => a.localeCompare(b))
+      .map((resource) => [resource, { holders: this.locks.get(resource)?.holders ?? [], queue: queues.get(resource) ?? [] }])
   }
 
   /** Every approval the server accepted (it has a status), oldest status first. */

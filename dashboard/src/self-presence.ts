@@ -34,15 +34,22 @@ export class SelfPresence {
   private readonly timer: ReturnType<typeof setInterval>
   private lastMove = 0
 
-  constructor(private readonly me: Me, private readonly session: string) {
+  constructor(
+    private readonly me: Me,
+    private readonly session: string,
+  ) {
     const onInput = () => this.input()
     for (const type of ['keydown', 'pointerdown', 'wheel', 'touchstart', 'focus']) addEventListener(type, onInput, { passive: true, capture: true })
-    addEventListener('pointermove', () => {
-      // pointer moves are frequent: once a second is plenty
-      if (Date.now() - this.lastMove < 1000) return
-      this.lastMove = Date.now()
-      this.input()
-    }, { passive: true, capture: true })
+    addEventListener(
+      'pointermove',
+      () => {
+        // pointer moves are frequent: once a second is plenty
+        if (Date.now() - this.lastMove < 1000) return
+        this.lastMove = Date.now()
+        this.input()
+      },
+      { passive: true, capture: true },
+    )
     document.addEventListener('visibilitychange', () => (document.hidden ? this.recompute() : this.input()))
     this.timer = setInterval(() => this.recompute(), 5000)
   }

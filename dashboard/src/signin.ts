@@ -13,14 +13,38 @@ export interface SignInOptions {
 
 export function mountSignIn(root: HTMLElement, options: SignInOptions = {}): void {
   document.title = options.workspace ? `Sign in · ${options.workspace} · Huddle` : 'Sign in · Huddle'
-  const token = h('textarea', { class: 'input mono', name: 'token', rows: 4, required: true, placeholder: 'eyJhbGciOiJIUzI1NiIs…', spellcheck: 'false', autocomplete: 'off', 'aria-describedby': 'token-help' })
-  const workspace = h('input', { class: 'input', name: 'workspace', placeholder: 'e.g. demo', autocomplete: 'off', spellcheck: 'false', value: options.workspace ?? '' })
+  const token = h('textarea', {
+    class: 'input mono',
+    name: 'token',
+    rows: 4,
+    required: true,
+    placeholder: 'eyJhbGciOiJIUzI1NiIs…',
+    spellcheck: 'false',
+    autocomplete: 'off',
+    'aria-describedby': 'token-help',
+  })
+  const workspace = h('input', {
+    class: 'input',
+    name: 'workspace',
+    placeholder: 'e.g. demo',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    value: options.workspace ?? '',
+  })
   const error = h('p', { class: 'form-error', role: 'alert', id: 'signin-error' })
   const form = h(
     'form',
     { class: 'signin-form', novalidate: true },
     h('label', { class: 'field' }, h('span', null, 'Token'), token),
-    h('p', { class: 'help', id: 'token-help' }, 'A token is printed by ', h('code', null, 'huddle serve'), ' or minted with ', h('code', null, 'huddle token --actor you --workspace demo --role editor'), '. Got a share link instead? Just open it.'),
+    h(
+      'p',
+      { class: 'help', id: 'token-help' },
+      'A token is printed by ',
+      h('code', null, 'huddle serve'),
+      ' or minted with ',
+      h('code', null, 'huddle token --actor you --workspace demo --role editor'),
+      '. Got a share link instead? Just open it.',
+    ),
     h('label', { class: 'field' }, h('span', null, 'Workspace'), workspace),
     error,
     h('button', { class: 'btn btn-primary btn-wide', type: 'submit' }, 'Sign in'),
@@ -47,7 +71,14 @@ export function mountSignIn(root: HTMLElement, options: SignInOptions = {}): voi
   const existing = currentUser()
   const resume =
     existing && !options.message && existing.workspace !== '*' && !options.workspace
-      ? h('p', { class: 'resume' }, 'Signed in as ', h('strong', null, existing.name), '. ', h('a', { href: `/w/${encodeURIComponent(existing.workspace)}` }, `Continue to ${existing.workspace}`))
+      ? h(
+          'p',
+          { class: 'resume' },
+          'Signed in as ',
+          h('strong', null, existing.name),
+          '. ',
+          h('a', { href: `/w/${encodeURIComponent(existing.workspace)}` }, `Continue to ${existing.workspace}`),
+        )
       : null
   setChildren(
     root,

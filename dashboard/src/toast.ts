@@ -21,10 +21,18 @@ export function toast(message: string, options: ToastOptions = {}): void {
     { class: `toast toast-${options.tone ?? 'info'}` },
     h('span', { class: 'toast-text' }, message),
     options.action &&
-      h('button', { class: 'btn btn-small', type: 'button', onclick: () => {
-        options.action!.run()
-        close()
-      } }, options.action.label),
+      h(
+        'button',
+        {
+          class: 'btn btn-small',
+          type: 'button',
+          onclick: () => {
+            options.action!.run()
+            close()
+          },
+        },
+        options.action.label,
+      ),
     h('button', { class: 'toast-close', type: 'button', 'aria-label': 'Dismiss', onclick: close }, '×'),
   )
   region.append(el)

@@ -9,7 +9,10 @@ export function colorOf(color: unknown): string {
 }
 
 function initials(name: string): string {
-  const words = name.replace(/[^\p{L}\p{N} ._@-]/gu, '').split(/[\s._@-]+/).filter(Boolean)
+  const words = name
+    .replace(/[^\p{L}\p{N} ._@-]/gu, '')
+    .split(/[\s._@-]+/)
+    .filter(Boolean)
   const letters = words.length > 1 ? words[0]![0]! + words[1]![0]! : (words[0] ?? '?').slice(0, 2)
   return letters.toUpperCase()
 }
@@ -24,7 +27,9 @@ export function avatar(name: string, kind: string | null | undefined, color: unk
 }
 
 export function kindBadge(kind: string | null | undefined): HTMLElement {
-  return kind === 'agent' ? h('span', { class: 'badge badge-agent', title: 'an AI agent or program' }, 'agent') : h('span', { class: 'badge badge-human', title: 'a person' }, 'human')
+  return kind === 'agent'
+    ? h('span', { class: 'badge badge-agent', title: 'an AI agent or program' }, 'agent')
+    : h('span', { class: 'badge badge-human', title: 'a person' }, 'human')
 }
 
 export function roleBadge(role: string | null | undefined): HTMLElement | null {

@@ -55,7 +55,12 @@ export function mountWorkspace(root: HTMLElement, workspace: string, me: Me): vo
   const entries: NavEntry[] = []
   const addPanel = (id: PanelId, label: string, el: HTMLElement) => {
     const badge = h('span', { class: 'nav-badge' })
-    const button = h('button', { class: 'nav-item', type: 'button', 'data-panel': id, onclick: () => go(id, id === 'documents' ? documentsPanel.openPath : null, true) }, h('span', null, label), badge)
+    const button = h(
+      'button',
+      { class: 'nav-item', type: 'button', 'data-panel': id, onclick: () => go(id, id === 'documents' ? documentsPanel.openPath : null, true) },
+      h('span', null, label),
+      badge,
+    )
     nav.append(button)
     el.hidden = true
     main.append(el)
@@ -131,7 +136,11 @@ export function mountWorkspace(root: HTMLElement, workspace: string, me: Me): vo
     const left = me.expiresAt - Date.now()
     if (left > 0 && model.connection.state.kind !== 'closed') {
       banner.className = 'banner banner-warn'
-      setChildren(banner, h('span', { class: 'banner-text' }, `Your sign-in ends in ${duration(left)}.`), h('button', { class: 'btn btn-small', type: 'button', onclick: () => signOutTo(null) }, 'Sign in again'))
+      setChildren(
+        banner,
+        h('span', { class: 'banner-text' }, `Your sign-in ends in ${duration(left)}.`),
+        h('button', { class: 'btn btn-small', type: 'button', onclick: () => signOutTo(null) }, 'Sign in again'),
+      )
       banner.hidden = false
     }
   }

@@ -51,5 +51,7 @@ export function loadOrCreateSecret(dataDir: string | null): Secret {
 export function loadSecret(dataDir: string): Secret {
   const existing = fromEnv() ?? readFile(join(dataDir, SECRET_FILE))
   if (existing) return existing
-  throw new Error(`no secret found: set HUDDLE_SECRET, or start the server once with \`huddle serve --data ${dataDir}\` so it creates ${join(dataDir, SECRET_FILE)}, or pass --data <the server's data directory>`)
+  throw new Error(
+    `no secret found: set HUDDLE_SECRET, or start the server once with \`huddle serve --data ${dataDir}\` so it creates ${join(dataDir, SECRET_FILE)}, or pass --data <the server's data directory>`,
+  )
 }

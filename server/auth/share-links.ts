@@ -36,7 +36,10 @@ export interface LinkSpec {
 
 /** A refusal with the HTTP status that fits it. */
 export class LinkError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -50,7 +53,10 @@ const decoder = new TextDecoder()
 export class ShareLinks {
   private readonly links = new Map<string, ShareLink>()
 
-  private constructor(private readonly store: Store, private readonly key: Uint8Array) {}
+  private constructor(
+    private readonly store: Store,
+    private readonly key: Uint8Array,
+  ) {}
 
   static async load(store: Store, key: Uint8Array): Promise<ShareLinks> {
     const links = new ShareLinks(store, key)
@@ -62,14 +68,25 @@ export class ShareLinks {
   }
 
   async create(workspace: string, spec: LinkSpec, createdBy: string, now = Date.now()): Promise<LinkView> {
-    const link: ShareLink = { id: randomBytes(12).toString('base64url'), workspace, ...validate(spec), uses: 0, createdBy, createdAt: now, expiresAt: now + expiry(spec.expiresInMs) }
+    const link: ShareLink = {
+      id: randomBytes(12).toString('base64url'),
+      workspace,
+      ...validate(spec),
+      uses: 0,
+      createdBy,
+      createdAt: now,
+      expiresAt: now + expiry(spec.expiresInMs),
+    }
     if (typeof spec.password === 'string' && spec.password.length > 0) link.passwordHash = await hashPassword(spec.password)
     await this.save(link)
     return view(link)
   }
 
   list(workspace: string): LinkView[] {
-    return [...this.links.values()].filter((link) => link.workspace === workspace).sort((a, b) => b.createdAt - a.createdAt).map(view)
+    return [...this.links.values()]
+      .filter((link) => link.workspace === workspace)
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .map(view)
   }
 
   async revoke(workspace: string, id: string, now = Date.now()): Promise<void> {
@@ -84,7 +101,15 @@ export class ShareLinks {
     // The join page asks before showing a form: an unknown link is an answer, not an error.
     if (!link) return { id, usable: false, problem: UNKNOWN_LINK }
     const problem = unusable(link, now)
-    return { id, workspace: link.workspace, role: link.role, expiresAt: link.expiresAt, hasPassword: link.passwordHash !== undefined, usable: problem === null, ...(problem ? { problem } : {}) }
+    return {
+      id,
+      workspace: link.workspace,
+      role: link.role,
+      expiresAt: link.expiresAt,
+      hasPassword: link.passwordHash !== undefined,
+      usable: problem === null,
+      ...(problem ? { problem } : {}),
+    }
   }
 
   /**
@@ -109,7 +134,15 @@ export class ShareLinks {
     const name = displayName(input.name)
     const known = createHmac('sha256', this.key).update(`${id}\n${holder}`).digest('hex').slice(0, 32)
     const holders: Record<string, string> = Object.assign(Object.create(null), current.holders)
-    const actor = holders[known] ?? `guest-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'user'}-${randomBytes(3).toString('hex')}`
+    const actor =
+      holders[known] ??
+      `guest-${
+        name
+          .toLowerCase()
+          .replace(/[^a-z0-9]+/g, '-')
+          .replace(/^-|-$/g, '')
+          .slice(0, 40) || 'user'
+      }-${randomBytes(3).toString('hex')}`
     holders[known] = actor
     const updated = { ...current, uses: current.uses + 1, holders }
     this.links.set(id, updated)
@@ -144,12 +177,18 @@ export class ShareLinks {
 
 function validate(spec: LinkSpec): Pick<ShareLink, 'role'> & Partial<Pick<ShareLink, 'maxUses' | 'label'>> {
   if (!isRole(spec.role)) throw new LinkError(400, 'role must be viewer, editor, approver or admin')
-  if (spec.maxUses !== undefined && (!Number.isInteger(spec.maxUses) || (spec.maxUses as number) < 1)) throw new LinkError(400, 'maxUses must be a whole number of at least 1 (leave it out for no limit)')
-  if (spec.password !== undefined && (typeof spec.password !== 'string' || spec.password.length > 200)) throw new LinkError(400, 'password must be a string of at most 200 characters')
+  if (spec.maxUses !== undefined && (!Number.isInteger(spec.maxUses) || (spec.maxUses as number) < 1))
+    throw new LinkError(400, 'maxUses must be a whole number of at least 1 (leave it out for no limit)')
+  if (spec.password !== undefined && (typeof spec.password !== 'string' || spec.password.length > 200))
+    throw new LinkError(400, 'password must be a string of at most 200 characters')
   if (typeof spec.password === 'string' && spec.password.length > 0 && spec.password.length < MIN_PASSWORD_LENGTH) {
-    throw new LinkError(400, `password must be at least ${MIN_PASSWORD_LENGTH} characters (a short one is guessed in minutes); leave it out for a link without one`)
+    throw new LinkError(
+      400,
+      `password must be at least ${MIN_PASSWORD_LENGTH} characters (a short one is guessed in minutes); leave it out for a link without one`,
+    )
   }
-  if (spec.label !== undefined && (typeof spec.label !== 'string' || spec.label.length > 200)) throw new LinkError(400, 'label must be a string of at most 200 characters')
+  if (spec.label !== undefined && (typeof spec.label !== 'string' || spec.label.length > 200))
+    throw new LinkError(400, 'label must be a string of at most 200 characters')
   return { role: spec.role, ...(spec.maxUses !== undefined ? { maxUses: spec.maxUses as number } : {}), ...(spec.label ? { label: spec.label as string } : {}) }
 }
 
@@ -178,7 +217,8 @@ const HOLDER = /^[A-Za-z0-9_-]{16,64}$/
 /** The holder id sent, or a new one for a first redemption. */
 function parseHolder(value: unknown): string {
   if (value === undefined || value === null) return randomBytes(18).toString('base64url')
-  if (typeof value !== 'string' || !HOLDER.test(value)) throw new LinkError(400, 'holder must be the id this browser got from its first redemption of the link (16-64 characters of A-Z a-z 0-9 _ -), or left out')
+  if (typeof value !== 'string' || !HOLDER.test(value))
+    throw new LinkError(400, 'holder must be the id this browser got from its first redemption of the link (16-64 characters of A-Z a-z 0-9 _ -), or left out')
   return value
 }
 

@@ -38,7 +38,13 @@ export interface TokenSpec {
 export async function signToken(key: Uint8Array, spec: TokenSpec): Promise<string> {
   const problem = checkActor(spec.actor) ?? (spec.workspace === '*' ? null : checkWorkspace(spec.workspace))
   if (problem) throw new TokenError(problem)
-  const jwt = new SignJWT({ name: spec.name ?? spec.actor, kind: spec.kind ?? 'human', ws: spec.workspace, role: spec.role, ...(spec.link ? { lnk: spec.link } : {}) })
+  const jwt = new SignJWT({
+    name: spec.name ?? spec.actor,
+    kind: spec.kind ?? 'human',
+    ws: spec.workspace,
+    role: spec.role,
+    ...(spec.link ? { lnk: spec.link } : {}),
+  })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(spec.actor)
     // Two tokens minted alike in the same second would otherwise be the same text, and revoking one would revoke both.
@@ -102,7 +108,8 @@ function explain(error: unknown): string {
     return `invalid token: claim "${error.claim}" ${error.reason === 'missing' ? 'is missing' : 'is invalid'}`
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return 'token algorithm not allowed: only HS256 tokens signed by this server are accepted'
-  if (error instanceof errors.JWSSignatureVerificationFailed) return 'token signature does not match this server\'s secret: mint a token from this server (`huddle token`)'
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return "token signature does not match this server's secret: mint a token from this server (`huddle token`)"
   return 'malformed token: expected a JWT signed by this server (`huddle token` prints one)'
 }
 

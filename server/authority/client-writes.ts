@@ -1,6 +1,6 @@
 // Splits a client's transaction into the key-level writes the rules judge: (top-level type, key)
 // and, inside an approval's Y.Map, (approvals, key, sub-key).
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { topLevelNames } from './ydoc.js'
 
 type Type = Y.AbstractType<unknown>

@@ -1,4 +1,4 @@
-// Guarded documents (DESIGN.md §12): while a lock on `doc:<path>` is held, only its holders'
+// Guarded documents (docs/design.md §12): while a lock on `doc:<path>` is held, only its holders'
 // sessions (and admins) may change the content document `<workspace>/<path>`. The room asks
 // before it applies a client's update, so a refused write is never seen by anyone else.
 import type { LockHolder } from '../../shared/coordination.js'

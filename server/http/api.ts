@@ -30,7 +30,8 @@ export function apiRoute(deps: ApiDeps): Route {
       await handle(deps, request, response, url)
     } catch (error) {
       // A route module that decodes a path itself and meets a bad escape answers 400 too.
-      if (error instanceof URIError) sendJson(response, 400, { error: `malformed percent-escape in ${url.pathname.slice(0, 200)}: encode path segments with encodeURIComponent` })
+      if (error instanceof URIError)
+        sendJson(response, 400, { error: `malformed percent-escape in ${url.pathname.slice(0, 200)}: encode path segments with encodeURIComponent` })
       else if (error instanceof HttpError) sendJson(response, error.status, { error: error.message })
       else throw error
     }
@@ -42,7 +43,11 @@ async function handle(deps: ApiDeps, request: IncomingMessage, response: ServerR
   const link = LINK_PATTERN.exec(url.pathname)
   if (link) return publicLinks(deps, request, response, decodeSegment(link[1]!), link[2])
   const match = PATTERN.exec(url.pathname)
-  if (!match) throw new HttpError(404, `no API at ${url.pathname}: see /api/workspaces/<ws>/{audit,audit/verify,locks,approvals,sessions,state,links,documents,tokens/revoke} and /api/links/<id>`)
+  if (!match)
+    throw new HttpError(
+      404,
+      `no API at ${url.pathname}: see /api/workspaces/<ws>/{audit,audit/verify,locks,approvals,sessions,state,links,documents,tokens/revoke} and /api/links/<id>`,
+    )
   const workspace = decodeSegment(match[1]!)
   const badName = checkWorkspace(workspace)
   if (badName) throw new HttpError(400, badName)
@@ -62,7 +67,8 @@ async function handle(deps: ApiDeps, request: IncomingMessage, response: ServerR
   if (method !== 'GET') throw new HttpError(405, `${url.pathname} is read-only: use GET`)
   if (resource !== undefined) throw new HttpError(404, `no API at ${url.pathname}`)
   await authorize(deps, request, workspace, 'viewer')
-  if (what === 'audit') return sendJson(response, 200, { entries: await deps.audit.read(workspace, intParam(url, 'after', 0), Math.min(1000, intParam(url, 'limit', 100))) })
+  if (what === 'audit')
+    return sendJson(response, 200, { entries: await deps.audit.read(workspace, intParam(url, 'after', 0), Math.min(1000, intParam(url, 'limit', 100))) })
   if (what === 'audit/verify') return sendJson(response, 200, await deps.audit.verify(workspace))
   if (what === 'documents') return sendJson(response, 200, { documents: (await deps.listDocuments(workspace)).map((path) => ({ path })) })
   const room = await deps.openWorkspace(workspace)
@@ -73,7 +79,14 @@ async function handle(deps: ApiDeps, request: IncomingMessage, response: ServerR
   sendJson(response, 200, what === 'locks' ? { locks: read('locks'), queue: read('queue') } : { [what]: read(what) })
 }
 
-async function forceRelease(deps: ApiDeps, response: ServerResponse, workspace: string, resource: string, identity: VerifiedToken, reason?: string): Promise<void> {
+async function forceRelease(
+  deps: ApiDeps,
+  response: ServerResponse,
+  workspace: string,
+  resource: string,
+  identity: VerifiedToken,
+  reason?: string,
+): Promise<void> {
   const badResource = checkResource(resource)
   if (badResource) throw new HttpError(400, badResource)
   await deps.openWorkspace(workspace)

@@ -20,7 +20,13 @@ const TYPES: Record<string, string> = {
 export function dashboardRoute(): Route {
   return async (request, response, url) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') return false
-    const file = PAGES.test(url.pathname) ? 'index.html' : url.pathname === '/favicon.ico' ? 'favicon.svg' : url.pathname.startsWith('/assets/') ? url.pathname.slice('/assets/'.length) : null
+    const file = PAGES.test(url.pathname)
+      ? 'index.html'
+      : url.pathname === '/favicon.ico'
+        ? 'favicon.svg'
+        : url.pathname.startsWith('/assets/')
+          ? url.pathname.slice('/assets/'.length)
+          : null
     if (file === null) return false
     const path = normalize(join(ROOT, file))
     if (!path.startsWith(ROOT)) return false
@@ -33,7 +39,10 @@ export function dashboardRoute(): Route {
       response.end('The dashboard is not built: run `npm run build` in the huddle checkout.\n')
       return true
     }
-    response.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': file === 'index.html' ? 'no-store' : 'no-cache' })
+    response.writeHead(200, {
+      'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
+      'cache-control': file === 'index.html' ? 'no-store' : 'no-cache',
+    })
     response.end(request.method === 'HEAD' ? undefined : body)
     return true
   }

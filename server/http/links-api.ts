@@ -16,7 +16,13 @@ export interface LinksDeps extends AuthDeps {
 }
 
 /** `/api/workspaces/<ws>/links[/<id>]`, after the workspace name was checked. */
-export async function workspaceLinks(deps: LinksDeps, request: IncomingMessage, response: ServerResponse, workspace: string, id: string | undefined): Promise<void> {
+export async function workspaceLinks(
+  deps: LinksDeps,
+  request: IncomingMessage,
+  response: ServerResponse,
+  workspace: string,
+  id: string | undefined,
+): Promise<void> {
   const admin = await authorize(deps, request, workspace, 'admin')
   const method = request.method ?? 'GET'
   await asHttp(response, async () => {

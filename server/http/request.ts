@@ -4,7 +4,10 @@ import { roleAtLeast, type Role } from '../../shared/roles.js'
 import { coversWorkspace, type RevocationCheck, TokenError, type VerifiedToken, verifyToken } from '../auth/tokens.js'
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message)
   }
 }

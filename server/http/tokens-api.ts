@@ -20,12 +20,19 @@ export async function revokeToken(deps: TokensDeps, request: IncomingMessage, re
   if (typeof body.token !== 'string' || body.token.length === 0) throw new HttpError(400, 'send the token to revoke as {"token": "<jwt>"}')
   const target = await tokenToRevoke(deps.key, body.token)
   if (target.workspace !== workspace && !(target.workspace === '*' && admin.workspace === '*')) {
-    const where = target.workspace === '*' ? 'every workspace: revoke it with an admin token for "*"' : `workspace "${target.workspace}": revoke it through /api/workspaces/${target.workspace}/tokens/revoke`
+    const where =
+      target.workspace === '*'
+        ? 'every workspace: revoke it with an admin token for "*"'
+        : `workspace "${target.workspace}": revoke it through /api/workspaces/${target.workspace}/tokens/revoke`
     throw new HttpError(403, `that token is for ${where}`)
   }
   const revoked = await deps.revokedTokens.revoke(target, admin.actor)
   if (revoked) {
-    await deps.audit.appendLater(workspace, { type: 'token-revoked', actor: admin.actor, data: { subject: target.actor, role: target.role, kind: target.kind, workspace: target.workspace, expiresAt: target.expiresAt } })
+    await deps.audit.appendLater(workspace, {
+      type: 'token-revoked',
+      actor: admin.actor,
+      data: { subject: target.actor, role: target.role, kind: target.kind, workspace: target.workspace, expiresAt: target.expiresAt },
+    })
   }
   sendJson(response, 200, { revoked: true, alreadyRevoked: !revoked, subject: target.actor, expiresAt: target.expiresAt })
 }

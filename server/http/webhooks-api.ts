@@ -1,4 +1,4 @@
-// Webhook endpoints over REST, for a workspace's admins (DESIGN.md §10):
+// Webhook endpoints over REST, for a workspace's admins (docs/design.md §10):
 //   POST   /api/workspaces/<ws>/webhooks {url, events, format?, secret?}  → {id, secret, …}
 //   GET    /api/workspaces/<ws>/webhooks                                  → {webhooks: [… with health]}
 //   GET    /api/workspaces/<ws>/webhooks/<id>

@@ -37,7 +37,13 @@ export async function admit(url: URL, key: Uint8Array, revoked: RevocationCheck,
   const revocation = revoked(identity)
   if (revocation) return { ok: false, code: CloseCode.unauthorized, reason: revocation, room, identity }
   if (!coversWorkspace(identity, room.workspace)) {
-    return { ok: false, code: CloseCode.forbidden, reason: `your token is for workspace "${identity.workspace}", not "${room.workspace}": ask for a token for this workspace`, room, identity }
+    return {
+      ok: false,
+      code: CloseCode.forbidden,
+      reason: `your token is for workspace "${identity.workspace}", not "${room.workspace}": ask for a token for this workspace`,
+      room,
+      identity,
+    }
   }
   const chosen = url.searchParams.get('session')
   // A generated id is new and unguessable: nothing to bind, and no binding to store for ever.

@@ -3,7 +3,11 @@ export class TokenBucket {
   private tokens: number
   private last: number
 
-  constructor(private readonly rate: number, private readonly burst: number, now = Date.now()) {
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    now = Date.now(),
+  ) {
     this.tokens = burst
     this.last = now
   }
@@ -26,7 +30,10 @@ export class LogThrottle {
   private inWindow = 0
   private suppressed = 0
 
-  constructor(private readonly perWindow: number, private readonly windowMs: number) {}
+  constructor(
+    private readonly perWindow: number,
+    private readonly windowMs: number,
+  ) {}
 
   /** Whether to write this line; `onSuppressed` first hears how many were dropped before it. */
   allow(onSuppressed: (count: number) => void, now = Date.now()): boolean {

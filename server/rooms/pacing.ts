@@ -4,7 +4,7 @@
 // way to spend less CPU per delivered message is to deliver several updates per write: after a
 // broadcast that cost `t` ms, a room may wait before its next one, and what arrives meanwhile
 // leaves merged in one frame. That wait is latency, so by default it is taken only under load
-// (DESIGN §6: an idle or lightly loaded server adds no delay); `--broadcast-share` asks for the
+// (docs/design.md §6: an idle or lightly loaded server adds no delay); `--broadcast-share` asks for the
 // CPU-saving wait always.
 
 /**

@@ -8,9 +8,37 @@
 // checks that no other client ever sees a forged state; each attack has a control that succeeds.
 import { SignJWT } from 'jose'
 import { test } from 'uvu'
-import { awarenessFrame, awarenessUpdate, cleanupClients, connectPeer, delay, mintToken, newSession, rawConnect, TEST_KEY, textUpdate, updateFrame, waitFor } from '../helpers/clients.js'
 import {
-  api, type AuditEntry, approvalMap, claim, claimsOf, fetchAudit, joinCoord, outcomesOf, requestApproval, startHuddle, statusOf, vote, waitOutcome, waitStatus, Watcher, who,
+  awarenessFrame,
+  awarenessUpdate,
+  cleanupClients,
+  connectPeer,
+  delay,
+  mintToken,
+  newSession,
+  rawConnect,
+  TEST_KEY,
+  textUpdate,
+  updateFrame,
+  waitFor,
+} from '../helpers/clients.js'
+import {
+  api,
+  type AuditEntry,
+  approvalMap,
+  claim,
+  claimsOf,
+  fetchAudit,
+  joinCoord,
+  outcomesOf,
+  requestApproval,
+  startHuddle,
+  statusOf,
+  vote,
+  waitOutcome,
+  waitStatus,
+  Watcher,
+  who,
 } from '../helpers/coordination.js'
 import { TestServer } from '../helpers/server.js'
 import { floodAfterRefusal, frame, HostileSocket, respellings } from './helpers/hostile.js'
@@ -32,12 +60,12 @@ test.after(async () => {
 })
 
 const recorder = new Recorder('auth-attacks', 'Auth attacks', [
-  'Connection attacks (alg none, HS512, wrong key, malformed, missing, expired, not yet valid, another workspace, a forged role, a session id of another actor, a viewer writing a content document, presence for another connection\'s client id, a token expiring while connected) are closed with their code (4401/4403) and a reason. Those of a verified identity for the workspace leave a `refused` entry with that code in its audit log; those without one are counted (huddle_refusals_unverified_total) and never written into the audit log.',
+  "Connection attacks (alg none, HS512, wrong key, malformed, missing, expired, not yet valid, another workspace, a forged role, a session id of another actor, a viewer writing a content document, presence for another connection's client id, a token expiring while connected) are closed with their code (4401/4403) and a reason. Those of a verified identity for the workspace leave a `refused` entry with that code in its audit log; those without one are counted (huddle_refusals_unverified_total) and never written into the audit log.",
   'Issue 12: every other spelling of a revoked token (last base64url character within its 6-bit group, a trailing `=`) is refused on REST and WebSocket; a refused socket that keeps sending 48 MiB is read no more, held nothing for and cut off; more than 32 KiB before admission is closed with 4413; 100 bad-token connections aimed at `junk-ws` leave it without an audit log; wrong share-link passwords get 401 five times, then 429 with Retry-After; malformed percent-escapes and an unparsable request target get 400/4400 and the server stays up.',
-  'Measured, not asserted: an audit read\'s latency while 80 wrong share-link passwords are checked at once (on a server with the attempt limit lifted, so all 80 are hashed).',
-  'Write attacks on the coordination document (an agent voting, a requester approving itself, an editor voting, a vote under another actor\'s name, writes to locks/outcomes/sessions/meta/activity and to an approval\'s status, another session\'s claim, an unknown top-level type, a viewer claiming) are undone in the same transaction and audited as `refused` with the write they tried; a watcher never sees any of them.',
-  'Forged presence `user` fields are replaced by the token\'s identity before anyone else sees them.',
-  'Controls: the legitimate version of each action succeeds (valid token connects, a human approver\'s vote decides, the requester\'s own claim is granted).',
+  "Measured, not asserted: an audit read's latency while 80 wrong share-link passwords are checked at once (on a server with the attempt limit lifted, so all 80 are hashed).",
+  "Write attacks on the coordination document (an agent voting, a requester approving itself, an editor voting, a vote under another actor's name, writes to locks/outcomes/sessions/meta/activity and to an approval's status, another session's claim, an unknown top-level type, a viewer claiming) are undone in the same transaction and audited as `refused` with the write they tried; a watcher never sees any of them.",
+  "Forged presence `user` fields are replaced by the token's identity before anyone else sees them.",
+  "Controls: the legitimate version of each action succeeds (valid token connects, a human approver's vote decides, the requester's own claim is granted).",
 ])
 
 /** base64url JSON */
@@ -46,7 +74,10 @@ const now = () => Math.floor(Date.now() / 1000)
 const claims = (actor: string, role = 'editor', ws = WS) => ({ sub: actor, name: actor, kind: 'human', ws, role })
 
 async function signed(payload: Record<string, unknown>, options: { key?: Uint8Array; alg?: string; exp?: number; nbf?: number } = {}): Promise<string> {
-  let jwt = new SignJWT(payload).setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime(options.exp ?? now() + 3600)
+  let jwt = new SignJWT(payload)
+    .setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' })
+    .setIssuedAt()
+    .setExpirationTime(options.exp ?? now() + 3600)
   if (options.nbf !== undefined) jwt = jwt.setNotBefore(options.nbf)
   return jwt.sign(options.key ?? TEST_KEY)
 }
@@ -65,15 +96,28 @@ async function newAudit(): Promise<AuditEntry[]> {
 /** Waits for a `refused` audit entry with `code` (and a reason matching `reason`) after the mark. */
 async function waitRefusedAudit(code: number, reason: RegExp, what: string): Promise<AuditEntry> {
   const seen: AuditEntry[] = []
-  return waitFor(async () => {
-    seen.push(...(await newAudit()))
-    return seen.find((entry) => entry.type === 'refused' && entry.data?.code === code && reason.test(String(entry.data?.reason ?? '')))
-  }, 5000, () => `${what}: no refused audit entry with code ${code} and reason ${reason} (new entries: ${JSON.stringify(seen.map((entry) => [entry.type, entry.data?.code, entry.data?.reason]))})`)
+  return waitFor(
+    async () => {
+      seen.push(...(await newAudit()))
+      return seen.find((entry) => entry.type === 'refused' && entry.data?.code === code && reason.test(String(entry.data?.reason ?? '')))
+    },
+    5000,
+    () =>
+      `${what}: no refused audit entry with code ${code} and reason ${reason} (new entries: ${JSON.stringify(seen.map((entry) => [entry.type, entry.data?.code, entry.data?.reason]))})`,
+  )
 }
 
 test('connection attacks are closed with their code and audited', async () => {
   await recorder.run(async (r) => {
-    r.headlines('connections refused', 'refusals audited', 'unverified refusals kept out of the audit log', 'REST requests refused', 'forged writes undone and audited', 'forged states seen by the watcher', 'forged presence users rewritten')
+    r.headlines(
+      'connections refused',
+      'refusals audited',
+      'unverified refusals kept out of the audit log',
+      'REST requests refused',
+      'forged writes undone and audited',
+      'forged states seen by the watcher',
+      'forged presence users rewritten',
+    )
     await up()
     r.load = 'one server, an attacker per case plus legitimate clients and a watcher on the workspace'
     admin = (await who('attack-admin', 'admin', 'human', WS)).token
@@ -87,9 +131,19 @@ test('connection attacks are closed with their code and audited', async () => {
     control.close()
 
     const cases: Array<[string, () => Promise<string | null>, number, RegExp]> = [
-      ['alg: none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims('mallory', 'admin'), exp: now() + 3600 })}.`, 4401, /algorithm|malformed/],
+      [
+        'alg: none',
+        async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims('mallory', 'admin'), exp: now() + 3600 })}.`,
+        4401,
+        /algorithm|malformed/,
+      ],
       ['alg: HS512 with the right key', () => signed(claims('mallory', 'admin'), { alg: 'HS512' }), 4401, /algorithm/],
-      ['signed with the wrong key', () => signed(claims('mallory', 'admin'), { key: new TextEncoder().encode('another-secret-that-is-long-enough-0123456789') }), 4401, /signature/],
+      [
+        'signed with the wrong key',
+        () => signed(claims('mallory', 'admin'), { key: new TextEncoder().encode('another-secret-that-is-long-enough-0123456789') }),
+        4401,
+        /signature/,
+      ],
       ['garbage token', async () => 'not.a.jwt', 4401, /malformed|invalid/],
       ['no token', async () => null, 4401, /missing token/],
       ['expired', () => signed(claims('mallory'), { exp: now() - 60 }), 4401, /expired/],
@@ -103,10 +157,15 @@ test('connection attacks are closed with their code and audited', async () => {
       const token = await make()
       const raw = await rawConnect(server, room, token === null ? {} : { token })
       const close = await raw.waitClose(5000, `the server to refuse ${name}`)
-      if (close.code !== code || !reason.test(close.reason)) problems.push(`${name}: closed with ${close.code} ${JSON.stringify(close.reason)}, expected ${code} ${reason}`)
+      if (close.code !== code || !reason.test(close.reason))
+        problems.push(`${name}: closed with ${close.code} ${JSON.stringify(close.reason)}, expected ${code} ${reason}`)
       else r.add('connections refused')
     }
-    await waitFor(async () => (await metric(server, 'huddle_refusals_unverified_total')) - unverifiedBefore >= cases.length, 10_000, 'the unverified refusals to be counted').then(
+    await waitFor(
+      async () => (await metric(server, 'huddle_refusals_unverified_total')) - unverifiedBefore >= cases.length,
+      10_000,
+      'the unverified refusals to be counted',
+    ).then(
       () => r.add('unverified refusals kept out of the audit log', cases.length),
       (error: Error) => problems.push(error.message),
     )
@@ -121,7 +180,10 @@ test('connection attacks are closed with their code and audited', async () => {
     const stolen = await thief.waitClose(5000, 'the refusal of a stolen session id')
     if (stolen.code !== 4403 || !/belongs to another actor/.test(stolen.reason)) problems.push(`session hijack: closed with ${stolen.code} ${stolen.reason}`)
     else r.add('connections refused')
-    await waitRefusedAudit(4403, /belongs to another actor/, 'session hijack').then(() => r.add('refusals audited'), (error: Error) => problems.push(error.message))
+    await waitRefusedAudit(4403, /belongs to another actor/, 'session hijack').then(
+      () => r.add('refusals audited'),
+      (error: Error) => problems.push(error.message),
+    )
     // Control: the owner may reconnect with it, and it was never unbound by the attempt.
     owner.close()
     const again = await rawConnect(server, room, { token: await mintToken('alice', 'editor', WS), session })
@@ -135,7 +197,10 @@ test('connection attacks are closed with their code and audited', async () => {
     const readOnly = await viewer.waitClose(5000, 'the refusal of a viewer write')
     if (readOnly.code !== 4403 || !/read-only/.test(readOnly.reason)) problems.push(`viewer write: closed with ${readOnly.code} ${readOnly.reason}`)
     else r.add('connections refused')
-    await waitRefusedAudit(4403, /read-only/, 'viewer write').then(() => r.add('refusals audited'), (error: Error) => problems.push(error.message))
+    await waitRefusedAudit(4403, /read-only/, 'viewer write').then(
+      () => r.add('refusals audited'),
+      (error: Error) => problems.push(error.message),
+    )
 
     // Presence for another connection's client id (with a newer clock).
     const honest = await connectPeer(server, room, { token: await mintToken('honest', 'editor', WS) })
@@ -143,18 +208,28 @@ test('connection attacks are closed with their code and audited', async () => {
     const spoofer = await rawConnect(server, room, { token: valid })
     await spoofer.roundTrip()
     await delay(100)
-    spoofer.send(awarenessFrame(awarenessUpdate([{ clientID: honest.doc.clientID, clock: 1000, state: { status: 'away', user: { id: 'honest', name: 'honest' } } }])))
-    const spoofed = await spoofer.waitClose(5000, 'the refusal of presence for another connection\'s client id')
-    if (spoofed.code !== 4403 || !/belongs to another connection/.test(spoofed.reason)) problems.push(`presence spoof: closed with ${spoofed.code} ${spoofed.reason}`)
+    spoofer.send(
+      awarenessFrame(awarenessUpdate([{ clientID: honest.doc.clientID, clock: 1000, state: { status: 'away', user: { id: 'honest', name: 'honest' } } }])),
+    )
+    const spoofed = await spoofer.waitClose(5000, "the refusal of presence for another connection's client id")
+    if (spoofed.code !== 4403 || !/belongs to another connection/.test(spoofed.reason))
+      problems.push(`presence spoof: closed with ${spoofed.code} ${spoofed.reason}`)
     else r.add('connections refused')
-    await waitRefusedAudit(4403, /belongs to another connection/, 'presence spoof').then(() => r.add('refusals audited'), (error: Error) => problems.push(error.message))
+    await waitRefusedAudit(4403, /belongs to another connection/, 'presence spoof').then(
+      () => r.add('refusals audited'),
+      (error: Error) => problems.push(error.message),
+    )
     const honestState = honest.provider.awareness.getStates().get(honest.doc.clientID) as { status?: string } | undefined
     if (honestState?.status !== 'active') problems.push(`the spoofed presence reached the victim: ${JSON.stringify(honestState)}`)
 
     // A forged `user` in one's own presence is replaced by the token's identity.
     const forger = await connectPeer(server, room, { token: await mintToken('forger', 'editor', WS) })
     forger.provider.awareness.setLocalState({ status: 'active', user: { id: 'admin', name: 'The Admin', kind: 'human', color: '#000000' } })
-    const seenUser = await waitFor(() => (honest.provider.awareness.getStates().get(forger.doc.clientID) as { user?: { id: string; name: string } } | undefined)?.user, 5000, 'the forger\'s presence never arrived')
+    const seenUser = await waitFor(
+      () => (honest.provider.awareness.getStates().get(forger.doc.clientID) as { user?: { id: string; name: string } } | undefined)?.user,
+      5000,
+      "the forger's presence never arrived",
+    )
     if (seenUser.id !== 'forger' || seenUser.name !== 'forger') problems.push(`a forged presence user reached others: ${JSON.stringify(seenUser)}`)
     else r.add('forged presence users rewritten')
 
@@ -165,7 +240,10 @@ test('connection attacks are closed with their code and audited', async () => {
     const expired = await brief.waitClose(6000, 'the close of a connection whose token expired')
     if (expired.code !== 4401 || !/expired/.test(expired.reason)) problems.push(`expiry while connected: closed with ${expired.code} ${expired.reason}`)
     else r.add('connections refused')
-    await waitRefusedAudit(4401, /expired while connected/, 'expiry while connected').then(() => r.add('refusals audited'), (error: Error) => problems.push(error.message))
+    await waitRefusedAudit(4401, /expired while connected/, 'expiry while connected').then(
+      () => r.add('refusals audited'),
+      (error: Error) => problems.push(error.message),
+    )
 
     // REST: the same forged tokens get nothing.
     for (const [name, make] of cases.slice(0, 3)) {
@@ -198,14 +276,29 @@ test('forged writes to the coordination document are undone and audited; nobody 
       ['an agent votes (role admin)', () => vote(agent, key, 'approve'), /agent/i],
       ['the requester approves itself', () => vote(requester, key, 'approve'), /self-approval/],
       ['an editor votes', () => vote(editor, key, 'approve'), /role|approver/i],
-      ['a vote under another actor\'s name', () => approvalMap(editor.doc, key).set('vote:appr', { decision: 'approve', at: Date.now() }), /can only be written by|appr/],
-      ['writes the approval\'s status', () => approvalMap(requester.doc, key).set('status', { state: 'approved', at: Date.now(), by: ['req'] }), /server only/],
+      [
+        "a vote under another actor's name",
+        () => approvalMap(editor.doc, key).set('vote:appr', { decision: 'approve', at: Date.now() }),
+        /can only be written by|appr/,
+      ],
+      ["writes the approval's status", () => approvalMap(requester.doc, key).set('status', { state: 'approved', at: Date.now(), by: ['req'] }), /server only/],
       ['writes locks', () => editor.doc.getMap('locks').set('db', { holders: [] }), /server only/],
       ['writes outcomes', () => editor.doc.getMap('outcomes').set(`${editor.session}:fake`, { state: 'granted', at: Date.now(), token: 999 }), /server only/],
-      ['writes sessions', () => editor.doc.getMap('sessions').set(editor.session, { actor: 'admin', name: 'admin', kind: 'human', role: 'admin', online: true, connectedAt: 0, lastSeenAt: 0 }), /server only/],
+      [
+        'writes sessions',
+        () =>
+          editor.doc
+            .getMap('sessions')
+            .set(editor.session, { actor: 'admin', name: 'admin', kind: 'human', role: 'admin', online: true, connectedAt: 0, lastSeenAt: 0 }),
+        /server only/,
+      ],
       ['writes meta.fence', () => editor.doc.getMap('meta').set('fence', 1), /server only/],
       ['writes activity', () => editor.doc.getArray('activity').push([{ seq: 1e9, type: 'grant' }]), /server only|activity/],
-      ['claims under another session', () => claimsOf(editor.doc).set(`${approver.session}:stolen`, { resources: ['x'], mode: 'exclusive' }), /another session/],
+      [
+        'claims under another session',
+        () => claimsOf(editor.doc).set(`${approver.session}:stolen`, { resources: ['x'], mode: 'exclusive' }),
+        /another session/,
+      ],
       ['writes an unknown top-level type', () => editor.doc.getMap('backdoor').set('k', 1), /unknown top-level type/],
       ['a viewer claims a lock', () => claimsOf(viewer.doc).set(`${viewer.session}:v`, { resources: ['y'], mode: 'exclusive' }), /viewer/],
     ]
@@ -213,18 +306,27 @@ test('forged writes to the coordination document are undone and audited; nobody 
       attack()
       const seen: AuditEntry[] = []
       try {
-        await waitFor(async () => {
-          seen.push(...(await newAudit()))
-          return seen.find((entry) => entry.type === 'refused' && entry.data?.write && reason.test(String(entry.data.reason)))
-        }, 5000, () => `${name}: no refused audit entry matching ${reason} (new: ${JSON.stringify(seen.map((entry) => [entry.type, entry.data?.reason]))})`)
+        await waitFor(
+          async () => {
+            seen.push(...(await newAudit()))
+            return seen.find((entry) => entry.type === 'refused' && entry.data?.write && reason.test(String(entry.data.reason)))
+          },
+          5000,
+          () => `${name}: no refused audit entry matching ${reason} (new: ${JSON.stringify(seen.map((entry) => [entry.type, entry.data?.reason]))})`,
+        )
         r.add('forged writes undone and audited')
       } catch (error) {
         problems.push((error as Error).message)
       }
     }
     // Everyone converged back to the legitimate state; the decision was not forged.
-    await waitFor(() => statusOf(watcher.doc, key)?.state === 'pending' && statusOf(requester.doc, key)?.state === 'pending', 5000, 'the approval is no longer pending')
-    if (outcomesOf(watcher.doc).get(held)?.token !== grant.token) problems.push(`the holder's grant changed: ${JSON.stringify(outcomesOf(watcher.doc).get(held))}`)
+    await waitFor(
+      () => statusOf(watcher.doc, key)?.state === 'pending' && statusOf(requester.doc, key)?.state === 'pending',
+      5000,
+      'the approval is no longer pending',
+    )
+    if (outcomesOf(watcher.doc).get(held)?.token !== grant.token)
+      problems.push(`the holder's grant changed: ${JSON.stringify(outcomesOf(watcher.doc).get(held))}`)
     // Controls: a human approver decides; the editor's own claim works.
     vote(approver, key, 'approve')
     await waitStatus(watcher.peer, key, 'approved')
@@ -235,7 +337,7 @@ test('forged writes to the coordination document are undone and audited; nobody 
     if (watcher.violations.length) problems.push(...watcher.violations.slice(0, 5))
     const verify = (await api<{ ok: boolean }>(server, 'GET', `/api/workspaces/${WS}/audit/verify`, admin)).body
     if (!verify.ok) problems.push(`audit chain: ${JSON.stringify(verify)}`)
-    r.faults = `${(recorder.get('connections refused') + recorder.get('REST requests refused'))} forged or misdirected connections/requests, ${attacks.length} forged writes, 1 forged presence user`
+    r.faults = `${recorder.get('connections refused') + recorder.get('REST requests refused')} forged or misdirected connections/requests, ${attacks.length} forged writes, 1 forged presence user`
     assertNone(problems, 'forged writes')
   })
 })
@@ -256,7 +358,11 @@ test('issue 12: hostile input gets nowhere', async () => {
       const ws = 'fortress'
       const admin = await mintToken('root', 'admin', ws)
       const rest = (path: string, token?: string, init: { method?: string; body?: unknown } = {}) =>
-        fetch(`${own.httpUrl}${path}`, { method: init.method ?? 'GET', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, ...(init.body ? { body: JSON.stringify(init.body) } : {}) })
+        fetch(`${own.httpUrl}${path}`, {
+          method: init.method ?? 'GET',
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          ...(init.body ? { body: JSON.stringify(init.body) } : {}),
+        })
 
       // Other spellings of a revoked token.
       const leaked = await mintToken('leaky', 'editor', ws)
@@ -273,7 +379,11 @@ test('issue 12: hostile input gets nowhere', async () => {
       const flood = await floodAfterRefusal(own, `/${ws}?token=garbage`, 48)
       r.set('MiB sent after the refusal', flood.sentMiB)
       r.set('MiB held for a refused socket', Number((flood.heldBytes / MIB).toFixed(2)))
-      attack('48 MiB after a 4401', flood.refusal?.code === 4401 && flood.heldBytes < 8 * MIB && flood.cutOff, JSON.stringify({ ...flood, heldBytes: flood.heldBytes }))
+      attack(
+        '48 MiB after a 4401',
+        flood.refusal?.code === 4401 && flood.heldBytes < 8 * MIB && flood.cutOff,
+        JSON.stringify({ ...flood, heldBytes: flood.heldBytes }),
+      )
 
       // Bytes before admission.
       const early = await HostileSocket.open(own, `/${ws}?token=${await mintToken('eager', 'editor', ws)}`, frame(new Uint8Array(48 * 1024)))
@@ -283,16 +393,22 @@ test('issue 12: hostile input gets nowhere', async () => {
 
       // Junk refusals aimed at another workspace's audit log.
       for (let i = 0; i < 100; i++) {
-        const close = await (await rawConnect(own, 'junk-ws', { token: i % 2 ? 'garbage' : await mintToken('x', 'admin', 'elsewhere') })).waitClose(5000, 'a junk refusal')
+        const close = await (await rawConnect(own, 'junk-ws', { token: i % 2 ? 'garbage' : await mintToken('x', 'admin', 'elsewhere') })).waitClose(
+          5000,
+          'a junk refusal',
+        )
         attack('a refused connection to junk-ws', close.code === 4401 || close.code === 4403, `(${close.code})`)
       }
       const junk = (await (await rest('/api/workspaces/junk-ws/audit', await mintToken('root', 'admin', 'junk-ws'))).json()) as { entries: unknown[] }
       if (junk.entries.length > 0) problems.push(`junk-ws has ${junk.entries.length} audit entries`)
 
       // Share-link password guessing.
-      const link = (await (await rest(`/api/workspaces/${ws}/links`, admin, { method: 'POST', body: { role: 'approver', password: 'correct horse' } })).json()) as { link: { id: string } }
+      const link = (await (
+        await rest(`/api/workspaces/${ws}/links`, admin, { method: 'POST', body: { role: 'approver', password: 'correct horse' } })
+      ).json()) as { link: { id: string } }
       const statuses: number[] = []
-      for (let i = 0; i < 20; i++) statuses.push((await rest(`/api/links/${link.link.id}/redeem`, undefined, { method: 'POST', body: { password: `guess-number-${i}` } })).status)
+      for (let i = 0; i < 20; i++)
+        statuses.push((await rest(`/api/links/${link.link.id}/redeem`, undefined, { method: 'POST', body: { password: `guess-number-${i}` } })).status)
       for (const [i, status] of statuses.entries()) attack('a wrong share-link password', status === (i < 5 ? 401 : 429), `(guess ${i + 1}: HTTP ${status})`)
       const short = await rest(`/api/workspaces/${ws}/links`, admin, { method: 'POST', body: { role: 'viewer', password: 'abc' } })
       attack('a 3-character link password', short.status === 400, `(HTTP ${short.status})`)
@@ -323,7 +439,9 @@ async function measureHashing(r: Recorder): Promise<void> {
     const ws = 'hashing'
     const admin = await mintToken('root', 'admin', ws)
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${admin}` }
-    const link = (await (await fetch(`${own.httpUrl}/api/workspaces/${ws}/links`, { method: 'POST', headers, body: JSON.stringify({ role: 'viewer', password: 'correct horse' }) })).json()) as { link: { id: string } }
+    const link = (await (
+      await fetch(`${own.httpUrl}/api/workspaces/${ws}/links`, { method: 'POST', headers, body: JSON.stringify({ role: 'viewer', password: 'correct horse' }) })
+    ).json()) as { link: { id: string } }
     const read = async () => {
       const started = performance.now()
       await (await fetch(`${own.httpUrl}/api/workspaces/${ws}/audit?limit=100`, { headers })).json()
@@ -333,7 +451,13 @@ async function measureHashing(r: Recorder): Promise<void> {
     const alone: number[] = []
     await read()
     for (let i = 0; i < 10; i++) alone.push(await read())
-    const guesses = Array.from({ length: 80 }, (_, i) => fetch(`${own.httpUrl}/api/links/${link.link.id}/redeem`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: `wrong-guess-${i}` }) }).then((response) => response.status))
+    const guesses = Array.from({ length: 80 }, (_, i) =>
+      fetch(`${own.httpUrl}/api/links/${link.link.id}/redeem`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ password: `wrong-guess-${i}` }),
+      }).then((response) => response.status),
+    )
     const during: number[] = []
     let settled = false
     const all = Promise.all(guesses).finally(() => (settled = true))
@@ -342,7 +466,10 @@ async function measureHashing(r: Recorder): Promise<void> {
     r.set('audit read ms alone (median)', Number(median(alone).toFixed(1)))
     r.set('audit read ms while 80 passwords are hashed (median)', Number(median(during).toFixed(1)))
     r.set('audit read ms while 80 passwords are hashed (max)', Number(Math.max(...during).toFixed(1)))
-    r.set('wrong passwords answered 401 / 503 (busy)', `${statuses.filter((status) => status === 401).length} / ${statuses.filter((status) => status === 503).length}`)
+    r.set(
+      'wrong passwords answered 401 / 503 (busy)',
+      `${statuses.filter((status) => status === 401).length} / ${statuses.filter((status) => status === 503).length}`,
+    )
   } finally {
     await own.dispose()
   }

@@ -8,7 +8,27 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, delay, newSession, waitFor } from '../helpers/clients.js'
 import {
-  approvalsOf, type ChildScript, claim, clientReady, type CoordPeer, fetchAudit, getState, holdersOf, joinCoord, ledger, locksOf, queueOf, release, runCoordClient, startHuddle, statusOf, vote, waitOutcome, waitStatus, Watcher, who,
+  approvalsOf,
+  type ChildScript,
+  claim,
+  clientReady,
+  type CoordPeer,
+  fetchAudit,
+  getState,
+  holdersOf,
+  joinCoord,
+  ledger,
+  locksOf,
+  queueOf,
+  release,
+  runCoordClient,
+  startHuddle,
+  statusOf,
+  vote,
+  waitOutcome,
+  waitStatus,
+  Watcher,
+  who,
 } from '../helpers/coordination.js'
 import type { TestServer } from '../helpers/server.js'
 import { checkFencingHistory, GrantObserver } from './helpers/fencing.js'
@@ -36,15 +56,24 @@ test.after(async () => {
 const recorder = new Recorder('client-crash', 'Client kill -9', [
   `Lock holders and queued lock requesters are separate client processes killed with SIGKILL (grace period ${GRACE_MS} ms): each dead holder keeps its lock until at least the grace period after the server saw it go (checked on the grant time of the next holder and by a watcher), and loses it within 5 s after that.`,
   'A dead queued requester is withdrawn from the queue only after its own grace period, and never jumps the queue meanwhile.',
-  'The live waiters behind them are then granted strictly in arrival order, each with a fencing token above the dead holder\'s.',
+  "The live waiters behind them are then granted strictly in arrival order, each with a fencing token above the dead holder's.",
   `A holder that stays connected keeps its lock for ${(3 * GRACE_MS) / 1000} s (past the grace period) with a waiter queued; the waiter gets it only once it releases.`,
-  'Approvals of SIGKILLed requesters stay pending after their sessions end, are decided by an approver\'s vote, and a new session of the requester\'s actor sees the decision.',
+  "Approvals of SIGKILLed requesters stay pending after their sessions end, are decided by an approver's vote, and a new session of the requester's actor sees the decision.",
   'A watcher checks every state it sees (no two exclusive holders, tokens strictly rising, no forged state).',
 ])
 
 test('killed holders and requesters: release after the grace period, waiters in order, approvals survive', async () => {
   await recorder.run(async (r) => {
-    r.headlines('holders killed', 'queued requesters killed', 'approval requesters killed', 'shortest hold after a holder died (ms)', 'locks released after the grace period', 'waiters served in order', 'approvals that survived their requester', 'watcher violations')
+    r.headlines(
+      'holders killed',
+      'queued requesters killed',
+      'approval requesters killed',
+      'shortest hold after a holder died (ms)',
+      'locks released after the grace period',
+      'waiters served in order',
+      'approvals that survived their requester',
+      'watcher violations',
+    )
     await up()
     r.load = `${RESOURCES} resources, each with a holder process, a queued requester process and 2 live waiters; 1 live holder with a waiter; ${REQUESTERS} approval requester processes; 1 approver; 1 watcher`
     const ws = 'crash-clients'
@@ -67,7 +96,16 @@ test('killed holders and requesters: release after the grace period, waiters in 
     }
 
     // Per resource: a holder process (granted), a requester process (queued), two live waiters.
-    const lanes: Array<{ resource: string; holder: Spawned; held: { token: number }; queued: Spawned; w1: CoordPeer; w1Key: string; w2: CoordPeer; w2Key: string }> = []
+    const lanes: Array<{
+      resource: string
+      holder: Spawned
+      held: { token: number }
+      queued: Spawned
+      w1: CoordPeer
+      w1Key: string
+      w2: CoordPeer
+      w2Key: string
+    }> = []
     for (let i = 0; i < RESOURCES; i++) {
       const resource = `res-${i}`
       const holder = await spawnClaim(`holder-${i}`, 'h', resource)
@@ -132,30 +170,36 @@ test('killed holders and requesters: release after the grace period, waiters in 
       const holderGone = await offline(lane.holder.session)
       // The dead requester leaves the queue only after its grace period.
       const withdrawnAt = await waitFor(() => withdrawn.get(lane.queued.key), GRACE_MS + 5000, `the dead requester never left the queue of ${lane.resource}`)
-      if (withdrawnAt - queuedGone < GRACE_MS - SLACK_MS) problems.push(`${lane.resource}: the dead requester left the queue ${withdrawnAt - queuedGone} ms after it went offline (grace ${GRACE_MS} ms)`)
+      if (withdrawnAt - queuedGone < GRACE_MS - SLACK_MS)
+        problems.push(`${lane.resource}: the dead requester left the queue ${withdrawnAt - queuedGone} ms after it went offline (grace ${GRACE_MS} ms)`)
       // The dead holder's lock goes only after its grace period; then waiter a, then waiter b.
       const first = await waitOutcome(lane.w1, lane.w1Key, ['granted'], GRACE_MS + 8000)
       const waited = first.at - holderGone
       r.set('shortest hold after a holder died (ms)', Math.min(recorder.get('shortest hold after a holder died (ms)') || Infinity, waited))
       r.set('longest hold after a holder died (ms)', Math.max(recorder.get('longest hold after a holder died (ms)'), waited))
-      if (waited < GRACE_MS - SLACK_MS) problems.push(`${lane.resource}: waiter a was granted ${waited} ms after the holder went offline (grace ${GRACE_MS} ms)`)
+      if (waited < GRACE_MS - SLACK_MS)
+        problems.push(`${lane.resource}: waiter a was granted ${waited} ms after the holder went offline (grace ${GRACE_MS} ms)`)
       if (waited > GRACE_MS + 5000) problems.push(`${lane.resource}: waiter a was granted only ${waited} ms after the holder went offline`)
       else r.add('locks released after the grace period')
       if (!(first.token! > lane.held.token)) problems.push(`${lane.resource}: waiter a got token ${first.token}, the dead holder had ${lane.held.token}`)
-      if (queueOf(watcher.doc, lane.resource)[0] !== lane.w2Key) problems.push(`${lane.resource}: waiter b is not next: ${JSON.stringify(queueOf(watcher.doc, lane.resource))}`)
+      if (queueOf(watcher.doc, lane.resource)[0] !== lane.w2Key)
+        problems.push(`${lane.resource}: waiter b is not next: ${JSON.stringify(queueOf(watcher.doc, lane.resource))}`)
       release(lane.w1, lane.w1Key)
       const second = await waitOutcome(lane.w2, lane.w2Key, ['granted'])
       if (!(second.token! > first.token!)) problems.push(`${lane.resource}: waiter b got token ${second.token} after waiter a's ${first.token}`)
       else r.add('waiters served in order')
       const arrival = watcher.arrival.get(lane.resource) ?? []
-      if (arrival.join() !== [lane.holder.key, lane.queued.key, lane.w1Key, lane.w2Key].join()) problems.push(`${lane.resource}: arrival order ${JSON.stringify(arrival)}`)
+      if (arrival.join() !== [lane.holder.key, lane.queued.key, lane.w1Key, lane.w2Key].join())
+        problems.push(`${lane.resource}: arrival order ${JSON.stringify(arrival)}`)
       release(lane.w2, lane.w2Key)
     }
 
     // The live holder kept its lock past the grace period, the waiter behind it untouched.
     await delay(Math.max(0, liveGrant.at + 3 * GRACE_MS - Date.now()))
-    if (holdersOf(watcher.doc, 'live').join() !== liveKey) problems.push(`the connected holder lost its lock: holders ${JSON.stringify(holdersOf(watcher.doc, 'live'))}`)
-    if (queueOf(watcher.doc, 'live').join() !== patientKey) problems.push(`the waiter behind a connected holder: ${JSON.stringify(locksOf(watcher.doc).get('live'))}`)
+    if (holdersOf(watcher.doc, 'live').join() !== liveKey)
+      problems.push(`the connected holder lost its lock: holders ${JSON.stringify(holdersOf(watcher.doc, 'live'))}`)
+    if (queueOf(watcher.doc, 'live').join() !== patientKey)
+      problems.push(`the waiter behind a connected holder: ${JSON.stringify(locksOf(watcher.doc).get('live'))}`)
     const releasedAt = Date.now()
     release(live, liveKey)
     const patientGrant = await waitOutcome(patient, patientKey, ['granted'])
@@ -163,7 +207,7 @@ test('killed holders and requesters: release after the grace period, waiters in 
     else r.add('connected holders kept their lock past the grace period')
 
     // Approvals outlive their requesters' sessions.
-    await waitFor(() => requesters.every((req) => !sessions.has(req.session)), GRACE_MS + 5000, 'the dead requesters\' sessions never ended')
+    await waitFor(() => requesters.every((req) => !sessions.has(req.session)), GRACE_MS + 5000, "the dead requesters' sessions never ended")
     const admin = await who('crash-admin', 'admin')
     const state = await getState(server, ws, admin.token)
     for (const req of requesters) {
@@ -175,7 +219,8 @@ test('killed holders and requesters: release after the grace period, waiters in 
       await waitStatus(watcher.peer, req.key, 'approved')
       // A new session of the same actor sees the decision.
       const back: CoordPeer = await joinCoord(server, ws, await who(req.actor, 'editor'))
-      if (statusOf(back.doc, req.key)?.state !== 'approved' || !(approvalsOf(back.doc).get(req.key))) problems.push(`a new session of ${req.actor} does not see approval ${req.key} approved`)
+      if (statusOf(back.doc, req.key)?.state !== 'approved' || !approvalsOf(back.doc).get(req.key))
+        problems.push(`a new session of ${req.actor} does not see approval ${req.key} approved`)
       else r.add('approvals that survived their requester')
     }
 

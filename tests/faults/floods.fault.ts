@@ -40,7 +40,15 @@ const recorder = new Recorder('floods', 'Floods', [
 
 test('clients over the rate limit are closed with 4429; a polite one is not', async () => {
   await recorder.run(async (r) => {
-    r.headlines('flooders closed with 4429', '4429 closes audited', 'connection attempts', 'refused with the right code', 'attempts failed at TCP level', 'server fds (baseline → after)', 'server connections after')
+    r.headlines(
+      'flooders closed with 4429',
+      '4429 closes audited',
+      'connection attempts',
+      'refused with the right code',
+      'attempts failed at TCP level',
+      'server fds (baseline → after)',
+      'server connections after',
+    )
     await up()
     r.load = `a healthy client, ${FLOODERS} flooders and a polite client on one document; then ${ATTEMPTS.toLocaleString('en-US')} connection attempts`
     const token = await mintToken('flooder', 'editor', 'flood')
@@ -64,10 +72,16 @@ test('clients over the rate limit are closed with 4429; a polite one is not', as
     await polite.roundTrip()
     if (!polite.isOpen) problems.push(`the polite client was closed: ${JSON.stringify(polite.closeInfo)}`)
     polite.close()
-    const audit = await waitFor(async () => {
-      const entries = (await fetchAudit(server, 'flood', await mintToken('flood-admin', 'admin', 'flood'))).filter((entry) => entry.type === 'refused' && entry.data?.code === 4429)
-      return entries.length >= FLOODERS ? entries : null
-    }, 5000, 'the 4429 closes were not all audited').catch((error: Error) => {
+    const audit = await waitFor(
+      async () => {
+        const entries = (await fetchAudit(server, 'flood', await mintToken('flood-admin', 'admin', 'flood'))).filter(
+          (entry) => entry.type === 'refused' && entry.data?.code === 4429,
+        )
+        return entries.length >= FLOODERS ? entries : null
+      },
+      5000,
+      'the 4429 closes were not all audited',
+    ).catch((error: Error) => {
       problems.push(error.message)
       return []
     })
@@ -80,7 +94,7 @@ test('clients over the rate limit are closed with 4429; a polite one is not', as
 })
 
 type Kind = 'valid' | 'bad-token' | 'bad-room' | 'bare-tcp' | 'half-upgrade'
-const EXPECTED: Record<Kind, number | null> = { 'valid': null, 'bad-token': 4401, 'bad-room': 4400, 'bare-tcp': null, 'half-upgrade': null }
+const EXPECTED: Record<Kind, number | null> = { valid: null, 'bad-token': 4401, 'bad-room': 4400, 'bare-tcp': null, 'half-upgrade': null }
 
 interface Attempt {
   kind: Kind
@@ -104,10 +118,13 @@ function attempt(kind: Kind, token: string, index: number): Promise<Attempt> {
       socket.on('error', (error) => done({ kind, result: 'error', error: (error as NodeJS.ErrnoException).code ?? error.message }))
       socket.on('connect', () => {
         if (kind === 'half-upgrade') socket.write(`GET /flood/burst-${index % 50} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n`)
-        setTimeout(() => {
-          socket.destroy()
-          done({ kind, result: 'ended' })
-        }, kind === 'half-upgrade' ? 20 : 0)
+        setTimeout(
+          () => {
+            socket.destroy()
+            done({ kind, result: 'ended' })
+          },
+          kind === 'half-upgrade' ? 20 : 0,
+        )
       })
       return
     }
@@ -171,23 +188,40 @@ test(`${ATTEMPTS.toLocaleString('en-US')} connection attempts in a burst: all an
     await watchHealth
     await probe.stop()
     assert.ok(server.running, `the server exited during the burst: ${JSON.stringify(server.exitStatus)}\n${server.stderr.slice(-1500)}`)
-    const after = await waitFor(async () => {
-      const health = await server.fetchJson<Health>('/healthz')
-      return health.connections <= baseline.connections ? health : null
-    }, 30_000, 'the server kept connections from the burst')
-    const fds = await waitFor(() => {
-      const count = fdCount(server.child.pid!)
-      return count <= baseFds + 20 ? count : null
-    }, 30_000, () => `the server's file descriptors stayed at ${fdCount(server.child.pid!)} (baseline ${baseFds})`)
+    const after = await waitFor(
+      async () => {
+        const health = await server.fetchJson<Health>('/healthz')
+        return health.connections <= baseline.connections ? health : null
+      },
+      30_000,
+      'the server kept connections from the burst',
+    )
+    const fds = await waitFor(
+      () => {
+        const count = fdCount(server.child.pid!)
+        return count <= baseFds + 20 ? count : null
+      },
+      30_000,
+      () => `the server's file descriptors stayed at ${fdCount(server.child.pid!)} (baseline ${baseFds})`,
+    )
 
     const by = (predicate: (a: Attempt) => boolean) => results.filter(predicate).length
     const wrongCode = results.filter((a) => a.result === 'refused' && a.code !== EXPECTED[a.kind])
     const errors = results.filter((a) => a.result === 'error')
     r.set('connection attempts', results.length)
     r.set('burst duration', `${(elapsed / 1000).toFixed(1)} s`)
-    r.set('valid connections accepted', by((a) => a.result === 'accepted'))
-    r.set('refused with the right code', by((a) => a.result === 'refused' && a.code === EXPECTED[a.kind]))
-    r.set('bare/half-open sockets handled', by((a) => a.result === 'ended'))
+    r.set(
+      'valid connections accepted',
+      by((a) => a.result === 'accepted'),
+    )
+    r.set(
+      'refused with the right code',
+      by((a) => a.result === 'refused' && a.code === EXPECTED[a.kind]),
+    )
+    r.set(
+      'bare/half-open sockets handled',
+      by((a) => a.result === 'ended'),
+    )
     r.set('attempts failed at TCP level', errors.length)
     r.set('/healthz answered during the burst', `${healthChecks} of ${healthChecks + healthFailures}`)
     r.set('server fds (baseline → after)', `${baseFds} → ${fds}`)

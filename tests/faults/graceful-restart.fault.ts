@@ -33,7 +33,14 @@ const recorder = new Recorder('graceful-restart', 'Graceful restart (SIGTERM) wi
 
 test(`SIGTERM with ${DOCS * PER_DOC + LOCKERS} clients: all reconnect and resync by themselves, nothing lost`, async () => {
   await recorder.run(async (r) => {
-    r.headlines('clients closed with 1001', 'clients that reconnected by themselves', 'writes checked in every client and on the server', 'updates lost', 'locks kept with the same token', 'updates a client could not apply on arrival')
+    r.headlines(
+      'clients closed with 1001',
+      'clients that reconnected by themselves',
+      'writes checked in every client and on the server',
+      'updates lost',
+      'locks kept with the same token',
+      'updates a client could not apply on arrival',
+    )
     server = await TestServer.start({ args: ['--rate', '100000', '--burst', '100000', '--lease-grace', '30s'], env: { HUDDLE_LOG: 'quiet' } })
     const problems: string[] = []
     const token = await mintToken('restarter', 'editor', WS)
@@ -62,7 +69,11 @@ test(`SIGTERM with ${DOCS * PER_DOC + LOCKERS} clients: all reconnect and resync
     }
     write('before', 3)
     // Everyone has everyone's writes before the restart.
-    await waitFor(() => writers.every((writer) => writer.peer.doc.getMap('keys').size === PER_DOC * 3), 20_000, 'the writes before the restart did not reach everyone')
+    await waitFor(
+      () => writers.every((writer) => writer.peer.doc.getMap('keys').size === PER_DOC * 3),
+      20_000,
+      'the writes before the restart did not reach everyone',
+    )
 
     const exit = await server.stop(30_000)
     r.set('server exit code on SIGTERM', String(exit.code))
@@ -70,12 +81,19 @@ test(`SIGTERM with ${DOCS * PER_DOC + LOCKERS} clients: all reconnect and resync
     await waitFor(() => all.every((peer) => !peer.provider.wsconnected), 10_000, 'some clients did not notice the shutdown')
     const told = all.filter((peer) => peer.closes.some((close) => close.code === 1001 && close.reason.length > 0)).length
     r.set('clients closed with 1001', told)
-    if (told !== all.length) problems.push(`${all.length - told} clients did not get a 1001 close with a reason: e.g. ${JSON.stringify(all.find((peer) => !peer.closes.some((close) => close.code === 1001))?.closes)}`)
+    if (told !== all.length)
+      problems.push(
+        `${all.length - told} clients did not get a 1001 close with a reason: e.g. ${JSON.stringify(all.find((peer) => !peer.closes.some((close) => close.code === 1001))?.closes)}`,
+      )
     write('offline', 2)
     await delay(300)
     await server.restart({ samePort: true })
     const restartedAt = Date.now()
-    await waitFor(() => all.every((peer) => peer.provider.synced), 60_000, () => `${all.filter((peer) => !peer.provider.synced).length} clients did not resync by themselves`)
+    await waitFor(
+      () => all.every((peer) => peer.provider.synced),
+      60_000,
+      () => `${all.filter((peer) => !peer.provider.synced).length} clients did not resync by themselves`,
+    )
     r.set('time for all clients to resync', `${((Date.now() - restartedAt) / 1000).toFixed(1)} s`)
     r.set('clients that reconnected by themselves', all.filter((peer) => peer.provider.synced).length)
     write('after', 2)
@@ -83,7 +101,11 @@ test(`SIGTERM with ${DOCS * PER_DOC + LOCKERS} clients: all reconnect and resync
     // Every write everywhere.
     const expected = new Map<string, string[]>()
     for (const writer of writers) expected.set(writer.room, [...(expected.get(writer.room) ?? []), ...writer.written])
-    await waitFor(() => writers.every((writer) => writer.peer.doc.getMap('keys').size === expected.get(writer.room)!.length), 30_000, () => 'the clients did not converge after the restart').catch((error: Error) => problems.push(error.message))
+    await waitFor(
+      () => writers.every((writer) => writer.peer.doc.getMap('keys').size === expected.get(writer.room)!.length),
+      30_000,
+      () => 'the clients did not converge after the restart',
+    ).catch((error: Error) => problems.push(error.message))
     let lost = 0
     let checked = 0
     for (const writer of writers) {
@@ -113,7 +135,10 @@ test(`SIGTERM with ${DOCS * PER_DOC + LOCKERS} clients: all reconnect and resync
     r.set('updates lost', lost)
     r.set('locks kept with the same token', `${kept} of ${lockers.length}`)
     const partial = pending.filter((watch) => watch.count > 0)
-    r.set('updates a client could not apply on arrival', pending.reduce((sum, watch) => sum + watch.count, 0))
+    r.set(
+      'updates a client could not apply on arrival',
+      pending.reduce((sum, watch) => sum + watch.count, 0),
+    )
     if (partial.length) problems.push(`${partial.length} clients received updates they could not apply in full, e.g. ${partial[0]!.first}`)
     r.faults = 'SIGTERM (graceful shutdown), 300 ms down, restart on the same port'
     assert.ok(server.running)

@@ -33,7 +33,11 @@ let server: TestServer
 /** Started inside the first test: uvu reports nothing (and exits 0) when a before hook throws. */
 async function up(): Promise<void> {
   if (server?.running) return
-  server = await TestServer.start({ exposeGc: true, args: ['--max-message', String(MAX_MESSAGE), '--rate', '1000000', '--burst', '1000000', '--unload-after', '300ms'], env: { HUDDLE_LOG: 'quiet' } })
+  server = await TestServer.start({
+    exposeGc: true,
+    args: ['--max-message', String(MAX_MESSAGE), '--rate', '1000000', '--burst', '1000000', '--unload-after', '300ms'],
+    env: { HUDDLE_LOG: 'quiet' },
+  })
 }
 
 test.after(async () => {
@@ -55,7 +59,11 @@ class FuzzConn {
   private answers = 0
   private target = 0
 
-  constructor(readonly room: string, token: string, rng: () => number) {
+  constructor(
+    readonly room: string,
+    token: string,
+    rng: () => number,
+  ) {
     this.clientId = 1 + int(rng, 2 ** 30)
     this.ws = new WebSocket(`${server.wsUrl}/${room}?token=${token}`, { perMessageDeflate: false })
     this.ws.on('error', () => undefined)
@@ -132,7 +140,15 @@ const recorder = new Recorder('protocol-fuzz', 'Protocol fuzzer', [
 
 test(`${FRAMES.toLocaleString('en-US')} hostile frames: right close codes, no crash, no leak, the healthy client never notices`, async () => {
   await recorder.run(async (r) => {
-    r.headlines('frames fuzzed', 'connections', 'wrong close codes / hangs', 'server crashes', 'fds (before → after)', 'heap after GC (before → after)', 'healthy p50 ratio (fuzz / valid traffic)')
+    r.headlines(
+      'frames fuzzed',
+      'connections',
+      'wrong close codes / hangs',
+      'server crashes',
+      'fds (before → after)',
+      'heap after GC (before → after)',
+      'healthy p50 ratio (fuzz / valid traffic)',
+    )
     await up()
     r.seed = SEED
     r.load = `${WORKERS} fuzzing workers on ${ROOMS} documents + a healthy client (latency probe) and a y-websocket peer on a fuzzed document`
@@ -180,7 +196,8 @@ test(`${FRAMES.toLocaleString('en-US')} hostile frames: right close codes, no cr
           }
           sent++
           bump(`category ${frame.category}`)
-          const what = () => `frame ${sent} (${frame.category}, ${typeof frame.data === 'string' ? JSON.stringify(frame.data) : Buffer.from(frame.data).toString('hex').slice(0, 160)}) on ${conn!.room}`
+          const what = () =>
+            `frame ${sent} (${frame.category}, ${typeof frame.data === 'string' ? JSON.stringify(frame.data) : Buffer.from(frame.data).toString('hex').slice(0, 160)}) on ${conn!.room}`
           if (result === 'hung') {
             problems.push(`${what()}: neither answered nor closed within 10 s`)
             conn.ws.terminate()
@@ -199,7 +216,8 @@ test(`${FRAMES.toLocaleString('en-US')} hostile frames: right close codes, no cr
           }
           const close = conn.closeInfo!
           bump(`closed ${close.code}`)
-          if (!frame.allowed.includes(close.code)) problems.push(`${what()}: closed with ${close.code} ${JSON.stringify(close.reason)}, expected ${frame.allowed.join('/')}`)
+          if (!frame.allowed.includes(close.code))
+            problems.push(`${what()}: closed with ${close.code} ${JSON.stringify(close.reason)}, expected ${frame.allowed.join('/')}`)
           else if (close.reason.length === 0) problems.push(`${what()}: closed with ${close.code} but no reason`)
           conn = null
         }
@@ -210,10 +228,14 @@ test(`${FRAMES.toLocaleString('en-US')} hostile frames: right close codes, no cr
 
     // Warm-up (counted), then the baselines.
     await runWorkers(400, SEED ^ 0x5a5a)
-    await waitFor(async () => {
-      const health = await server.fetchJson<Health>('/healthz')
-      return health.connections === 2 && health.documents === 1
-    }, 15_000, 'fuzz connections or documents were left over after the warm-up')
+    await waitFor(
+      async () => {
+        const health = await server.fetchJson<Health>('/healthz')
+        return health.connections === 2 && health.documents === 1
+      },
+      15_000,
+      'fuzz connections or documents were left over after the warm-up',
+    )
     const baseHeap = await heapAfterGc(server)
     const baseFds = fdCount(server.child.pid!)
     const baseline = await probe.measure('baseline', 200, 5)
@@ -234,17 +256,25 @@ test(`${FRAMES.toLocaleString('en-US')} hostile frames: right close codes, no cr
 
     assert.ok(server.running, `the server exited: ${JSON.stringify(server.exitStatus)}\n${server.stderr.slice(-2000)}`)
     // Leaks: everything the fuzz opened is gone again.
-    const after = await waitFor(async () => {
-      const health = await server.fetchJson<Health>('/healthz')
-      return health.connections === 2 && health.documents === 1 ? health : null
-    }, 15_000, 'fuzz connections or documents were left over').catch((error: Error) => {
+    const after = await waitFor(
+      async () => {
+        const health = await server.fetchJson<Health>('/healthz')
+        return health.connections === 2 && health.documents === 1 ? health : null
+      },
+      15_000,
+      'fuzz connections or documents were left over',
+    ).catch((error: Error) => {
       problems.push(error.message)
       return null
     })
-    const fds = await waitFor(() => {
-      const count = fdCount(server.child.pid!)
-      return count <= baseFds + 5 ? count : null
-    }, 10_000, '').catch(() => fdCount(server.child.pid!))
+    const fds = await waitFor(
+      () => {
+        const count = fdCount(server.child.pid!)
+        return count <= baseFds + 5 ? count : null
+      },
+      10_000,
+      '',
+    ).catch(() => fdCount(server.child.pid!))
     if (fds > baseFds + 5) problems.push(`the server holds ${fds} file descriptors, ${baseFds} before the fuzz`)
     const heap = await heapAfterGc(server)
     if (heap - baseHeap > HEAP_MARGIN) problems.push(`the heap after GC grew from ${(baseHeap / MB).toFixed(1)} MiB to ${(heap / MB).toFixed(1)} MiB`)
@@ -254,20 +284,33 @@ test(`${FRAMES.toLocaleString('en-US')} hostile frames: right close codes, no cr
     if (peer.closes.length > 0) problems.push(`the healthy peer was closed: ${JSON.stringify(peer.closes)}`)
     if (probe.timeouts > 0) problems.push(`${probe.timeouts} healthy round trips timed out`)
     peer.doc.getMap('healthy').set('after-fuzz', SEED)
-    await waitFor(async () => {
-      const doc = await readDoc(server, 'fuzz/r0', healthyToken)
-      const ok = doc.getMap('healthy').get('after-fuzz') === SEED
-      doc.destroy()
-      return ok
-    }, 10_000, 'the healthy peer\'s edit never reached a fresh client').catch((error: Error) => problems.push(error.message))
+    await waitFor(
+      async () => {
+        const doc = await readDoc(server, 'fuzz/r0', healthyToken)
+        const ok = doc.getMap('healthy').get('after-fuzz') === SEED
+        doc.destroy()
+        return ok
+      },
+      10_000,
+      "the healthy peer's edit never reached a fresh client",
+    ).catch((error: Error) => problems.push(error.message))
     const ratio = during.p50 / control.p50
-    if (!(ratio <= LATENCY_RATIO_BOUND)) problems.push(`the healthy client's p50 round trip was ${control.p50.toFixed(2)} ms under valid traffic and ${during.p50.toFixed(2)} ms during the fuzz (x${ratio.toFixed(2)}, bound x${LATENCY_RATIO_BOUND})`)
+    if (!(ratio <= LATENCY_RATIO_BOUND))
+      problems.push(
+        `the healthy client's p50 round trip was ${control.p50.toFixed(2)} ms under valid traffic and ${during.p50.toFixed(2)} ms during the fuzz (x${ratio.toFixed(2)}, bound x${LATENCY_RATIO_BOUND})`,
+      )
 
     r.set('frames fuzzed', sent)
     r.set('connections', connections)
     r.set('frames/s', Math.round(sent / (elapsed / 1000)))
     for (const [name, value] of [...counts].sort()) if (!name.startsWith('category')) r.set(name, value)
-    r.set('categories', [...counts].filter(([name]) => name.startsWith('category')).map(([name, value]) => `${name.slice(9)} ${value}`).join(', '))
+    r.set(
+      'categories',
+      [...counts]
+        .filter(([name]) => name.startsWith('category'))
+        .map(([name, value]) => `${name.slice(9)} ${value}`)
+        .join(', '),
+    )
     r.set('wrong close codes / hangs', problems.filter((problem) => problem.startsWith('frame')).length)
     r.set('server crashes', server.running ? 0 : 1)
     r.set('fds (before → after)', `${baseFds} → ${fds}`)

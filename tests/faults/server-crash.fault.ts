@@ -15,7 +15,22 @@ import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { cleanupClients, connectPeer, delay, mintToken, newSession, type Peer, prng, waitFor, withTimeout } from '../helpers/clients.js'
 import {
-  api, approvalsOf, canonical, cancelApproval, claim, type CoordPeer, fetchAudit, joinCoord, ledger, outcomesOf, release, requestApproval, statusOf, vote, Watcher, who,
+  api,
+  approvalsOf,
+  canonical,
+  cancelApproval,
+  claim,
+  type CoordPeer,
+  fetchAudit,
+  joinCoord,
+  ledger,
+  outcomesOf,
+  release,
+  requestApproval,
+  statusOf,
+  vote,
+  Watcher,
+  who,
 } from '../helpers/coordination.js'
 import { TestServer } from '../helpers/server.js'
 import { checkFencingHistory, GrantObserver, type HeldGrant, PendingWatch } from './helpers/fencing.js'
@@ -67,7 +82,19 @@ interface Lane {
 
 test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twice, no conflicting holders`, async () => {
   await recorder.run(async (r) => {
-    r.headlines('crashes survived', 'content writes', 'updates lost', 'observed keys checked (summed over restarts)', 'lock claims', 'distinct fencing tokens', 'tokens issued twice / conflicting holders', 'approvals decided', 'final approval states checked (summed over restarts)', 'watcher violations', 'updates a client could not apply on arrival')
+    r.headlines(
+      'crashes survived',
+      'content writes',
+      'updates lost',
+      'observed keys checked (summed over restarts)',
+      'lock claims',
+      'distinct fencing tokens',
+      'tokens issued twice / conflicting holders',
+      'approvals decided',
+      'final approval states checked (summed over restarts)',
+      'watcher violations',
+      'updates a client could not apply on arrival',
+    )
     await up()
     r.seed = SEED
     const rng = prng(SEED)
@@ -133,10 +160,14 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
         claims++
         let outcome: { state: string; token?: number } | undefined
         try {
-          outcome = await waitFor(() => {
-            const value = outcomesOf(peer.doc).get(key)
-            return value && value.state !== undefined ? value : null
-          }, STUCK_MS, `claim ${key}`)
+          outcome = await waitFor(
+            () => {
+              const value = outcomesOf(peer.doc).get(key)
+              return value && value.state !== undefined ? value : null
+            },
+            STUCK_MS,
+            `claim ${key}`,
+          )
         } catch {
           stuck(`claim ${key} of ${peer.who.actor} got no outcome within ${STUCK_MS} ms`)
           return
@@ -163,16 +194,32 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
       while (running) {
         const quorum = random() < 0.3 ? 2 : 1
         const expiring = random() < 0.1
-        const key = requestApproval(peer, `a${n++}`, { title: `change ${n}`, action: 'deploy', approvers: ['approver'], quorum, ...(expiring ? { expiresAt: Date.now() + 300 + int(random, 700) } : {}) })
+        const key = requestApproval(peer, `a${n++}`, {
+          title: `change ${n}`,
+          action: 'deploy',
+          approvers: ['approver'],
+          quorum,
+          ...(expiring ? { expiresAt: Date.now() + 300 + int(random, 700) } : {}),
+        })
         requests++
         const cancelAfter = random() < 0.1 ? 50 + int(random, 300) : null
         const started = Date.now()
         try {
-          await waitFor(() => {
-            if (cancelAfter !== null && Date.now() - started > cancelAfter && statusOf(peer.doc, key)?.state === 'pending' && approvalsOf(peer.doc).get(key)?.get('cancel') === undefined) cancelApproval(peer, key, 'changed my mind')
-            const state = statusOf(peer.doc, key)?.state
-            return state !== undefined && FINAL.includes(state)
-          }, STUCK_MS, `approval ${key}`)
+          await waitFor(
+            () => {
+              if (
+                cancelAfter !== null &&
+                Date.now() - started > cancelAfter &&
+                statusOf(peer.doc, key)?.state === 'pending' &&
+                approvalsOf(peer.doc).get(key)?.get('cancel') === undefined
+              )
+                cancelApproval(peer, key, 'changed my mind')
+              const state = statusOf(peer.doc, key)?.state
+              return state !== undefined && FINAL.includes(state)
+            },
+            STUCK_MS,
+            `approval ${key}`,
+          )
         } catch {
           stuck(`approval ${key} was not decided within ${STUCK_MS} ms (status ${JSON.stringify(statusOf(peer.doc, key))})`)
           return
@@ -247,7 +294,11 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
       observedUpdates = [...observed.values()].reduce((sum, sv) => sum + [...sv.values()].reduce((a, b) => a + b, 0), 0)
       recordFinals()
       const finals = new Map(finalSeen)
-      const maxToken = Math.max(0, ...held.map((grant) => grant.token), ...observers.flatMap((observer) => [...observer.grants.values()].map((grant) => grant.token)))
+      const maxToken = Math.max(
+        0,
+        ...held.map((grant) => grant.token),
+        ...observers.flatMap((observer) => [...observer.grants.values()].map((grant) => grant.token)),
+      )
 
       killChecks.push(watcher.checks)
       await server.kill()
@@ -258,7 +309,10 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
         ledger.sessions.set(session, verifier.actor)
         const fresh = await readDoc(server, room, room === WS ? verifier.token : writerToken, room === WS ? session : undefined)
         const missing = missingFrom(stateVector(fresh), observed.get(room)!)
-        if (missing.length) problems.push(`kill ${kill + 1}, ${room}: observed updates missing after the restart (client, observed clock, present clock): ${JSON.stringify(missing.slice(0, 5))}`)
+        if (missing.length)
+          problems.push(
+            `kill ${kill + 1}, ${room}: observed updates missing after the restart (client, observed clock, present clock): ${JSON.stringify(missing.slice(0, 5))}`,
+          )
         if (room !== WS) {
           const present = fresh.getMap('keys')
           const lost = [...keys.get(room)!].filter((key) => !present.has(key))
@@ -279,9 +333,14 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
       r.add('crashes survived')
       // The clients find the new server by themselves once they know where it is.
       for (const peer of allPeers) peer.provider.serverUrl = server.wsUrl
-      await waitFor(() => allPeers.every((peer) => peer.provider.synced || peer.terminal), 30_000, () => `${allPeers.filter((peer) => !peer.provider.synced).length} clients did not resync after kill ${kill + 1}`)
+      await waitFor(
+        () => allPeers.every((peer) => peer.provider.synced || peer.terminal),
+        30_000,
+        () => `${allPeers.filter((peer) => !peer.provider.synced).length} clients did not resync after kill ${kill + 1}`,
+      )
       const refused = allPeers.filter((peer) => peer.terminal)
-      if (refused.length) problems.push(`kill ${kill + 1}: ${refused.length} clients were refused on reconnect: ${JSON.stringify(refused.map((peer) => peer.terminal))}`)
+      if (refused.length)
+        problems.push(`kill ${kill + 1}: ${refused.length} clients were refused on reconnect: ${JSON.stringify(refused.map((peer) => peer.terminal))}`)
     }
 
     // --- the end -------------------------------------------------------------------------------
@@ -297,13 +356,17 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
       const name = `${WS}/doc-${room}`
       const mine = lanes.filter((lane) => lane.room === name).flatMap((lane) => lane.written)
       written += mine.length
-      const missing = await waitFor(async () => {
-        const fresh = await readDoc(server, name, writerToken)
-        const present = fresh.getMap('keys')
-        const absent = mine.filter((key) => !present.has(key))
-        fresh.destroy()
-        return absent.length === 0 ? [] : null
-      }, 20_000, '').catch(async () => {
+      const missing = await waitFor(
+        async () => {
+          const fresh = await readDoc(server, name, writerToken)
+          const present = fresh.getMap('keys')
+          const absent = mine.filter((key) => !present.has(key))
+          fresh.destroy()
+          return absent.length === 0 ? [] : null
+        },
+        20_000,
+        '',
+      ).catch(async () => {
         const fresh = await readDoc(server, name, writerToken)
         const absent = mine.filter((key) => !fresh.getMap('keys').has(key))
         fresh.destroy()
@@ -315,12 +378,16 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     const fencing = checkFencingHistory(held, observers)
     const audit = await fetchAudit(server, WS, admin.token)
     const auditTokens = audit.filter((entry) => entry.type === 'grant').map((entry) => (entry.data as { token: number }).token)
-    for (let i = 1; i < auditTokens.length; i++) if (!(auditTokens[i]! > auditTokens[i - 1]!)) problems.push(`audit: grant token ${auditTokens[i]} after ${auditTokens[i - 1]} (seq order)`)
+    for (let i = 1; i < auditTokens.length; i++)
+      if (!(auditTokens[i]! > auditTokens[i - 1]!)) problems.push(`audit: grant token ${auditTokens[i]} after ${auditTokens[i - 1]} (seq order)`)
     const verify = (await api<{ ok: boolean; entries: number }>(server, 'GET', `/api/workspaces/${WS}/audit/verify`, admin.token)).body
     if (!verify.ok) problems.push(`audit chain: ${JSON.stringify(verify)}`)
     const watcherProblems = watcher.violations
     const partial = pending.filter((watch) => watch.count > 0)
-    if (partial.length) problems.push(`${partial.length} clients received updates they could not apply in full (${partial.reduce((sum, watch) => sum + watch.count, 0)} times), e.g. ${partial[0]!.first}`)
+    if (partial.length)
+      problems.push(
+        `${partial.length} clients received updates they could not apply in full (${partial.reduce((sum, watch) => sum + watch.count, 0)} times), e.g. ${partial[0]!.first}`,
+      )
     problems.push(...fencing.violations.slice(0, 10), ...watcherProblems.slice(0, 10))
     if (watcherProblems.length) problems.push(`(the watcher's check counter at each kill: ${killChecks.join(', ')})`)
 
@@ -339,7 +406,10 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     r.set('audit entries (chain verified)', verify.entries)
     r.set('watcher states checked', watcher.checks)
     r.set('watcher violations', watcherProblems.length)
-    r.set('updates a client could not apply on arrival', pending.reduce((sum, watch) => sum + watch.count, 0))
+    r.set(
+      'updates a client could not apply on arrival',
+      pending.reduce((sum, watch) => sum + watch.count, 0),
+    )
     r.faults = `${recorder.get('crashes survived')} × SIGKILL at random moments, restart on a new port`
     assert.ok(recorder.get('crashes survived') >= Math.min(20, KILLS) || problems.length > 0, 'fewer than 20 crashes')
     assertNone(problems, 'server kill -9')

@@ -25,7 +25,11 @@ let server: TestServer
 async function up(): Promise<void> {
   if (server?.running) return
   // No compaction: merging 500 updates of 64 KB would hold ~32 MiB for a moment and drown the measurement.
-  server = await TestServer.start({ exposeGc: true, args: ['--max-buffered', String(MAX_BUFFERED), '--compact-after', '1000000', '--rate', '100000', '--burst', '100000'], env: { HUDDLE_LOG: 'quiet' } })
+  server = await TestServer.start({
+    exposeGc: true,
+    args: ['--max-buffered', String(MAX_BUFFERED), '--compact-after', '1000000', '--rate', '100000', '--burst', '100000'],
+    env: { HUDDLE_LOG: 'quiet' },
+  })
 }
 
 test.after(async () => {
@@ -85,13 +89,20 @@ async function stopReading(room: string, token: string): Promise<RawClient & { s
 const recorder = new Recorder('slow-consumer', 'Slow consumers', [
   `Clients that stop reading while a writer broadcasts ${UPDATE_BYTES / 1024} KB updates every ${WRITE_EVERY_MS} ms are closed once their send buffer passes --max-buffered (${MAX_BUFFERED / MB} MiB here; 16 MiB by default): 1013 with a reason for one that reads again, a cut-off socket for one that never does.`,
   'Every such close is audited (`refused`, code 1013) and counted in /metrics.',
-  'Once the slow consumers are cut off and the writer stops, the server\'s buffer memory (external + arrayBuffers after a full GC) is back within one send-buffer limit of what it was before the load: nothing queued for them is kept.',
+  "Once the slow consumers are cut off and the writer stops, the server's buffer memory (external + arrayBuffers after a full GC) is back within one send-buffer limit of what it was before the load: nothing queued for them is kept.",
   `A healthy client on the same document is never closed and its p50 round trip stays within ${LATENCY_RATIO_BOUND}x of its p50 under the same write load without slow consumers (same run).`,
 ])
 
 test('clients that stop reading are closed with 1013; memory stays bounded; others keep their latency', async () => {
   await recorder.run(async (r) => {
-    r.headlines('slow consumers closed with 1013 + reason', 'slow consumers cut off (never read again)', 'bytes broadcast while consumers were slow', 'buffer memory after the load (vs before)', 'healthy client p50 ratio (slow consumers / baseline)', '1013 closes audited')
+    r.headlines(
+      'slow consumers closed with 1013 + reason',
+      'slow consumers cut off (never read again)',
+      'bytes broadcast while consumers were slow',
+      'buffer memory after the load (vs before)',
+      'healthy client p50 ratio (slow consumers / baseline)',
+      '1013 closes audited',
+    )
     await up()
     const room = 'slow/doc'
     const token = await mintToken('slow', 'editor', 'slow')
@@ -114,18 +125,27 @@ test('clients that stop reading are closed with 1013; memory stays bounded; othe
     const before1013 = await metric(server, 'huddle_refusals_total', 'code="1013"')
     const bytesAtStart = writer.bytes
     const resumer = await stopReading(room, token)
-    await waitFor(async () => (await metric(server, 'huddle_refusals_total', 'code="1013"')) > before1013, 30_000, 'the server never closed the consumer that stopped reading')
+    await waitFor(
+      async () => (await metric(server, 'huddle_refusals_total', 'code="1013"')) > before1013,
+      30_000,
+      'the server never closed the consumer that stopped reading',
+    )
     const sentToResumer = writer.bytes - bytesAtStart
     resumer.socket.resume()
     const resumedClose = await resumer.waitClose(10_000, 'the close of the slow consumer once it read again')
-    if (resumedClose.code !== 1013 || !/not reading fast enough/.test(resumedClose.reason)) problems.push(`the slow consumer that read again was closed with ${resumedClose.code} ${JSON.stringify(resumedClose.reason)}`)
+    if (resumedClose.code !== 1013 || !/not reading fast enough/.test(resumedClose.reason))
+      problems.push(`the slow consumer that read again was closed with ${resumedClose.code} ${JSON.stringify(resumedClose.reason)}`)
     else r.add('slow consumers closed with 1013 + reason')
 
     // Phase B2: two that never read again; the server cuts them off and forgets them.
     const connectionsBefore = (await server.fetchJson<Health>('/healthz')).connections
     const deaf = [await stopReading(room, token), await stopReading(room, token)]
     const bytesAtDeaf = writer.bytes
-    await waitFor(async () => (await metric(server, 'huddle_refusals_total', 'code="1013"')) >= before1013 + 3, 30_000, 'the server never closed the consumers that stopped reading')
+    await waitFor(
+      async () => (await metric(server, 'huddle_refusals_total', 'code="1013"')) >= before1013 + 3,
+      30_000,
+      'the server never closed the consumers that stopped reading',
+    )
     await waitFor(async () => (await server.fetchJson<Health>('/healthz')).connections <= connectionsBefore, 10_000, 'the server kept the cut-off connections')
     r.set('slow consumers cut off (never read again)', deaf.length)
     // Keep writing a while after they are gone: nothing may pile up for them any more.
@@ -152,12 +172,19 @@ test('clients that stop reading are closed with 1013; memory stays bounded; othe
     r.faults = `3 consumers that stop reading (1 reads again after the close, 2 never do), --max-buffered ${MAX_BUFFERED / MB} MiB`
 
     // Each cut-off consumer had more than the limit queued: keeping either one would exceed this.
-    if (memoryAfter - memoryBefore > MAX_BUFFERED) problems.push(`the server's buffer memory stayed ${((memoryAfter - memoryBefore) / MB).toFixed(1)} MiB above what it was before the load (bound ${MAX_BUFFERED / MB} MiB): something queued for the cut-off consumers is still held`)
+    if (memoryAfter - memoryBefore > MAX_BUFFERED)
+      problems.push(
+        `the server's buffer memory stayed ${((memoryAfter - memoryBefore) / MB).toFixed(1)} MiB above what it was before the load (bound ${MAX_BUFFERED / MB} MiB): something queued for the cut-off consumers is still held`,
+      )
     // Without the limit, a consumer that never reads would keep all of it (less ~10 MiB of kernel buffers).
-    if (sentAfterDeaf < 32 * MB) problems.push(`the test sent only ${(sentAfterDeaf / MB).toFixed(1)} MiB after the consumers stopped reading: not enough to tell a bound from a leak`)
+    if (sentAfterDeaf < 32 * MB)
+      problems.push(`the test sent only ${(sentAfterDeaf / MB).toFixed(1)} MiB after the consumers stopped reading: not enough to tell a bound from a leak`)
     if (probe.closed) problems.push(`the healthy client was closed: ${JSON.stringify(probe.client.closeInfo)}`)
     if (writerClient.closeInfo) problems.push(`the writer was closed: ${JSON.stringify(writerClient.closeInfo)}`)
-    if (!(ratio <= LATENCY_RATIO_BOUND)) problems.push(`the healthy client's p50 latency went from ${base.p50.toFixed(2)} ms to ${slow.p50.toFixed(2)} ms (x${ratio.toFixed(2)}, bound x${LATENCY_RATIO_BOUND})`)
+    if (!(ratio <= LATENCY_RATIO_BOUND))
+      problems.push(
+        `the healthy client's p50 latency went from ${base.p50.toFixed(2)} ms to ${slow.p50.toFixed(2)} ms (x${ratio.toFixed(2)}, bound x${LATENCY_RATIO_BOUND})`,
+      )
     if (probe.timeouts > 0) problems.push(`${probe.timeouts} of the healthy client's round trips timed out`)
 
     const audit = await fetchAudit(server, 'slow', await mintToken('slow-admin', 'admin', 'slow'))
@@ -182,7 +209,11 @@ test('the default --max-buffered is 16 MiB: a client that stops reading is close
       const socket = (client.ws as unknown as { _socket: Socket })._socket
       socket.pause()
       writer.start()
-      await waitFor(async () => (await metric(other, 'huddle_refusals_total', 'code="1013"')) >= 1, 60_000, () => `the server never closed the consumer that stopped reading (${(writer.bytes / MB).toFixed(0)} MiB sent)`)
+      await waitFor(
+        async () => (await metric(other, 'huddle_refusals_total', 'code="1013"')) >= 1,
+        60_000,
+        () => `the server never closed the consumer that stopped reading (${(writer.bytes / MB).toFixed(0)} MiB sent)`,
+      )
       writer.stop()
       const sent = writer.bytes
       socket.resume()

@@ -43,8 +43,22 @@ const recorder = new Recorder('soak', `Soak (${MINUTES} min, ${CLIENTS} clients)
 
 test(`soak: ${CLIENTS} clients for ${MINUTES} min, then memory, fds, documents and connections back to baseline`, async () => {
   await recorder.run(async (r) => {
-    r.headlines('clients', 'writes (all on the server)', 'updates lost', 'lock grants', 'document opens by churners', 'heap after GC (baseline → after)', 'fds (baseline → peak → after)', 'connections / documents after', 'clients closed or refused')
-    server = await TestServer.start({ exposeGc: true, args: ['--rate', '100000', '--burst', '100000', '--unload-after', '200ms', '--lease-grace', '1s'], env: { HUDDLE_LOG: 'quiet' } })
+    r.headlines(
+      'clients',
+      'writes (all on the server)',
+      'updates lost',
+      'lock grants',
+      'document opens by churners',
+      'heap after GC (baseline → after)',
+      'fds (baseline → peak → after)',
+      'connections / documents after',
+      'clients closed or refused',
+    )
+    server = await TestServer.start({
+      exposeGc: true,
+      args: ['--rate', '100000', '--burst', '100000', '--unload-after', '200ms', '--lease-grace', '1s'],
+      env: { HUDDLE_LOG: 'quiet' },
+    })
     const s = server
     const pid = s.child.pid!
     const problems: string[] = []
@@ -72,11 +86,13 @@ test(`soak: ${CLIENTS} clients for ${MINUTES} min, then memory, fds, documents a
     const running = () => Date.now() < deadline
     const writers: Array<{ peer: Peer; room: string; written: string[] }> = []
     for (let d = 0; d < CONTENT_DOCS; d++) {
-      for (let w = 0; w < WRITERS_PER_DOC; w++) writers.push({ peer: await connectPeer(s, `soak/doc-${d}`, { token, timeoutMs: 15_000 }), room: `soak/doc-${d}`, written: [] })
+      for (let w = 0; w < WRITERS_PER_DOC; w++)
+        writers.push({ peer: await connectPeer(s, `soak/doc-${d}`, { token, timeoutMs: 15_000 }), room: `soak/doc-${d}`, written: [] })
     }
     const lockers: CoordPeer[] = []
     for (let ws = 0; ws < WORKSPACES; ws++) {
-      for (let l = 0; l < LOCKERS_PER_WORKSPACE; l++) lockers.push(await joinCoord(s, `soak-${ws}`, await who(`soak-locker-${ws}-${l}`, 'editor'), { timeoutMs: 15_000 }))
+      for (let l = 0; l < LOCKERS_PER_WORKSPACE; l++)
+        lockers.push(await joinCoord(s, `soak-${ws}`, await who(`soak-locker-${ws}-${l}`, 'editor'), { timeoutMs: 15_000 }))
     }
     const peers: Peer[] = [...writers.map((writer) => writer.peer), ...lockers]
     let grants = 0
@@ -160,12 +176,16 @@ test(`soak: ${CLIENTS} clients for ${MINUTES} min, then memory, fds, documents a
     for (const writer of writers) byRoom.set(writer.room, [...(byRoom.get(writer.room) ?? []), ...writer.written])
     for (const [room, keys] of byRoom) {
       written += keys.length
-      const missing = await waitFor(async () => {
-        const fresh = await readDoc(s, room, token)
-        const absent = keys.filter((key) => !fresh.getMap('keys').has(key))
-        fresh.destroy()
-        return absent.length === 0 ? absent : null
-      }, 10_000, '').catch(() => keys)
+      const missing = await waitFor(
+        async () => {
+          const fresh = await readDoc(s, room, token)
+          const absent = keys.filter((key) => !fresh.getMap('keys').has(key))
+          fresh.destroy()
+          return absent.length === 0 ? absent : null
+        },
+        10_000,
+        '',
+      ).catch(() => keys)
       lost += missing.length
       if (missing.length) problems.push(`${room}: ${missing.length} of ${keys.length} writes missing`)
     }
@@ -179,13 +199,20 @@ test(`soak: ${CLIENTS} clients for ${MINUTES} min, then memory, fds, documents a
       problems.push(error.message)
       return null
     })
-    const fds = await waitFor(() => {
-      const count = fdCount(pid)
-      return count <= baseFds + FD_MARGIN ? count : null
-    }, 15_000, '').catch(() => fdCount(pid))
+    const fds = await waitFor(
+      () => {
+        const count = fdCount(pid)
+        return count <= baseFds + FD_MARGIN ? count : null
+      },
+      15_000,
+      '',
+    ).catch(() => fdCount(pid))
     const heap = await heapAfterGc(s)
     if (fds > baseFds + FD_MARGIN) problems.push(`the server holds ${fds} file descriptors after the soak, ${baseFds} before`)
-    if (heap - baseHeap > HEAP_MARGIN) problems.push(`the heap after GC is ${(heap / MB).toFixed(1)} MiB after the soak, ${(baseHeap / MB).toFixed(1)} MiB before (margin ${HEAP_MARGIN / MB} MiB)`)
+    if (heap - baseHeap > HEAP_MARGIN)
+      problems.push(
+        `the heap after GC is ${(heap / MB).toFixed(1)} MiB after the soak, ${(baseHeap / MB).toFixed(1)} MiB before (margin ${HEAP_MARGIN / MB} MiB)`,
+      )
     if (refusals !== 0) problems.push(`${refusals} refusals during the soak`)
 
     r.set('minutes', MINUTES)

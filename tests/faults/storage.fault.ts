@@ -38,8 +38,17 @@ const recorder = new Recorder('storage', 'Storage faults: disk full, corrupted d
 
 test('disk full: 1011 for the affected rooms, nothing unstored acknowledged, recovery once space is back', async () => {
   await recorder.run(async (r) => {
-    r.headlines('connections closed with 1011', 'acknowledged writes checked', 'acknowledged writes lost (after a graceful restart)', 'acknowledged writes lost (after a kill -9)', 'audit chain verifies', 'corruptions refused at start', 'corruptions tried')
-    r.load = '2 raw writers + 1 lock client on a 6 MiB tmpfs data dir: 40 writes before, 2 KB writes every 10 ms while full, 3 reconnects during the fault, 60 writes after'
+    r.headlines(
+      'connections closed with 1011',
+      'acknowledged writes checked',
+      'acknowledged writes lost (after a graceful restart)',
+      'acknowledged writes lost (after a kill -9)',
+      'audit chain verifies',
+      'corruptions refused at start',
+      'corruptions tried',
+    )
+    r.load =
+      '2 raw writers + 1 lock client on a 6 MiB tmpfs data dir: 40 writes before, 2 KB writes every 10 ms while full, 3 reconnects during the fault, 60 writes after'
     r.faults = 'disk filled to ENOSPC and cleared, then a graceful restart and a kill -9'
     const mount = mountTmpfs('6m')
     mounts.push(mount)
@@ -82,7 +91,11 @@ test('disk full: 1011 for the affected rooms, nothing unstored acknowledged, rec
     let refused = 2
     // A lock claimed during the fault is not shown as granted (it is not stored).
     const duringKey = claim(coord, 'during', { resources: ['disk-res-2'], mode: 'exclusive' })
-    await waitFor(() => coord.closes.some((close) => close.code === 1011), 10_000, () => `the coordination client was not closed with 1011 (closes: ${JSON.stringify(coord.closes)})`)
+    await waitFor(
+      () => coord.closes.some((close) => close.code === 1011),
+      10_000,
+      () => `the coordination client was not closed with 1011 (closes: ${JSON.stringify(coord.closes)})`,
+    )
     refused++
     // New connections during the fault: reads work, writes are refused the same way.
     for (let i = 0; i < 3; i++) {
@@ -106,14 +119,18 @@ test('disk full: 1011 for the affected rooms, nothing unstored acknowledged, rec
 
     // The fault clears: new connections write again.
     clearDisk(mount)
-    const recovered = await waitFor(async () => {
-      const probe = await KeyWriter.open(server, room, token)
-      probe.write(`probe-${Date.now()}`)
-      const ok = await probe.waitAck(probe.sent[0]!, 5000)
-      harvest(probe)
-      probe.destroy()
-      return ok
-    }, 20_000, () => `the server never accepted writes again after the disk had space; its log: ${server.stderr.slice(-1500)}`)
+    const recovered = await waitFor(
+      async () => {
+        const probe = await KeyWriter.open(server, room, token)
+        probe.write(`probe-${Date.now()}`)
+        const ok = await probe.waitAck(probe.sent[0]!, 5000)
+        harvest(probe)
+        probe.destroy()
+        return ok
+      },
+      20_000,
+      () => `the server never accepted writes again after the disk had space; its log: ${server.stderr.slice(-1500)}`,
+    )
     assert.ok(recovered)
     const after = await KeyWriter.open(server, room, token)
     for (let i = 0; i < 40; i++) after.write(`after-${i}`, 'w'.repeat(200))
@@ -134,8 +151,10 @@ test('disk full: 1011 for the affected rooms, nothing unstored acknowledged, rec
       r.set(`acknowledged writes lost (${when})`, lost.length)
       if (lost.length > 0) problems.push(`${lost.length} of ${acked.size} acknowledged writes are missing ${when}: ${lost.slice(0, 8).join(', ')}`)
       // The grant a client saw during recovery must survive too, or its token could be issued again.
-      const state = (await api<{ meta: { fence?: number }; outcomes: Record<string, { token?: number }> }>(server, 'GET', '/api/workspaces/disk/state', admin)).body
-      if (!((state.meta.fence ?? 0) >= during.token!)) problems.push(`meta.fence is ${state.meta.fence} ${when}, but token ${during.token} was granted (and seen) before: it can be issued again`)
+      const state = (await api<{ meta: { fence?: number }; outcomes: Record<string, { token?: number }> }>(server, 'GET', '/api/workspaces/disk/state', admin))
+        .body
+      if (!((state.meta.fence ?? 0) >= during.token!))
+        problems.push(`meta.fence is ${state.meta.fence} ${when}, but token ${during.token} was granted (and seen) before: it can be issued again`)
     }
     cleanupClients()
     await server.stop()
@@ -150,7 +169,8 @@ test('disk full: 1011 for the affected rooms, nothing unstored acknowledged, rec
     await server.restart()
     await check('after a kill -9')
     r.set('acknowledged writes checked', acked.size)
-    const verify = (await api<{ ok: boolean; entries: number; brokenAt?: number; problem?: string }>(server, 'GET', '/api/workspaces/disk/audit/verify', admin)).body
+    const verify = (await api<{ ok: boolean; entries: number; brokenAt?: number; problem?: string }>(server, 'GET', '/api/workspaces/disk/audit/verify', admin))
+      .body
     r.set('audit chain verifies', String(verify.ok))
     if (!verify.ok) problems.push(`the audit chain of the workspace is broken after the disk fault: ${JSON.stringify(verify)}`)
     assertNone(problems, 'after the disk fault')
@@ -192,9 +212,21 @@ const garble = (path: string, from: number, step: number) => {
 }
 
 const VARIANTS: Array<[string, (dir: string) => void]> = [
-  ['MANIFEST truncated to half', (dir) => { const path = find(dir, /^MANIFEST-/); truncateSync(path, Math.floor(statSync(path).size / 2)) }],
+  [
+    'MANIFEST truncated to half',
+    (dir) => {
+      const path = find(dir, /^MANIFEST-/)
+      truncateSync(path, Math.floor(statSync(path).size / 2))
+    },
+  ],
   ['MANIFEST garbled', (dir) => garble(find(dir, /^MANIFEST-/), 8, 7)],
-  ['.ldb table truncated to half', (dir) => { const path = find(dir, /\.ldb$/); truncateSync(path, Math.floor(statSync(path).size / 2)) }],
+  [
+    '.ldb table truncated to half',
+    (dir) => {
+      const path = find(dir, /\.ldb$/)
+      truncateSync(path, Math.floor(statSync(path).size / 2))
+    },
+  ],
   ['.ldb table garbled', (dir) => garble(find(dir, /\.ldb$/), 16, 97)],
   ['CURRENT missing', (dir) => rmSync(join(dir, 'CURRENT'))],
 ]
@@ -203,7 +235,10 @@ test('a corrupted or truncated database is refused at start with a clear message
   await recorder.run(async (r) => {
     const seeded = await seededDataDir()
     const files = readdirSync(seeded)
-    assert.ok(files.some((file) => file.endsWith('.ldb')), `the seeded data dir has no .ldb table: ${files.join(', ')}`)
+    assert.ok(
+      files.some((file) => file.endsWith('.ldb')),
+      `the seeded data dir has no .ldb table: ${files.join(', ')}`,
+    )
     const problems: string[] = []
     for (const [name, corrupt] of VARIANTS) {
       const dir = makeTempDir('huddle-corrupt-variant-')
@@ -216,9 +251,18 @@ test('a corrupted or truncated database is refused at start with a clear message
         const text = (error as Error).message
         const code = /exited \(code (\S+), signal (\S+)\)/.exec(text)
         const stderr = text.slice(text.indexOf('stderr:') + 7).trim()
-        const clear = code !== null && code[1] !== '0' && code[1] !== 'null' && stderr.includes(dir) && /corrupt/i.test(stderr) && /restore|backup|move it away/i.test(stderr)
+        const clear =
+          code !== null &&
+          code[1] !== '0' &&
+          code[1] !== 'null' &&
+          stderr.includes(dir) &&
+          /corrupt/i.test(stderr) &&
+          /restore|backup|move it away/i.test(stderr)
         r.set(`start with ${name}`, clear ? `refused (exit ${code?.[1]})` : `exit ${code?.[1]}, unclear message`)
-        if (!clear) problems.push(`${name}: exited (code ${code?.[1]}) but the message does not say the database in ${dir} is corrupt and what to do: ${JSON.stringify(stderr.slice(0, 400))}`)
+        if (!clear)
+          problems.push(
+            `${name}: exited (code ${code?.[1]}) but the message does not say the database in ${dir} is corrupt and what to do: ${JSON.stringify(stderr.slice(0, 400))}`,
+          )
         removeTempDir(dir)
         continue
       }
@@ -233,7 +277,9 @@ test('a corrupted or truncated database is refused at start with a clear message
         served = `seed/doc could not be read (${(error as Error).message.slice(0, 160)})`
       }
       r.set(`start with ${name}`, `STARTED; ${served}`)
-      problems.push(`${name}: huddle serve started and listened instead of refusing the corrupt database; ${served}; stderr: ${JSON.stringify(server.stderr.slice(-300))}`)
+      problems.push(
+        `${name}: huddle serve started and listened instead of refusing the corrupt database; ${served}; stderr: ${JSON.stringify(server.stderr.slice(-300))}`,
+      )
       await server.dispose()
       servers.splice(servers.indexOf(server), 1)
       removeTempDir(dir)

@@ -10,7 +10,16 @@ export const CHROMIUM = process.env.HUDDLE_CHROMIUM ?? '/usr/bin/chromium'
 export const OUTPUT_DIR = join(ROOT, 'test-output')
 export const SCREENSHOT_DIR = join(OUTPUT_DIR, 'screenshots')
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 
 /**
  * Launches Chromium headless. Fails (never skips) when it is missing or the dashboard is not built,
@@ -18,7 +27,9 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
  */
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`the dashboard tests need Chromium at ${CHROMIUM}, which is missing: install it with \`apt-get install -y chromium\` (or point HUDDLE_CHROMIUM at a Chromium binary)`)
+    throw new Error(
+      `the dashboard tests need Chromium at ${CHROMIUM}, which is missing: install it with \`apt-get install -y chromium\` (or point HUDDLE_CHROMIUM at a Chromium binary)`,
+    )
   }
   if (!existsSync(join(ROOT, 'dist', 'dashboard', 'main.js'))) {
     throw new Error('the dashboard is not built (dist/dashboard/main.js is missing): run `npm run build`')

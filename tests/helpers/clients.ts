@@ -29,7 +29,14 @@ export interface TokenOptions {
 
 /** A token signed with the test servers' HUDDLE_SECRET. */
 export function mintToken(actor: string, role: Role, workspace = '*', options: TokenOptions = {}): Promise<string> {
-  return signToken(TEST_KEY, { actor, workspace, role, kind: options.kind ?? 'human', ttlMs: options.ttlMs ?? 3_600_000, ...(options.name ? { name: options.name } : {}) })
+  return signToken(TEST_KEY, {
+    actor,
+    workspace,
+    role,
+    kind: options.kind ?? 'human',
+    ttlMs: options.ttlMs ?? 3_600_000,
+    ...(options.name ? { name: options.name } : {}),
+  })
 }
 
 /** A fresh valid session id (22 characters of base64url). */
@@ -111,7 +118,11 @@ export async function connectPeer(server: TestServer, room: string, options: Pee
 }
 
 export async function waitSynced(peer: Peer, timeoutMs = 5000): Promise<void> {
-  await waitFor(() => peer.provider.synced || peer.terminal, timeoutMs, () => `provider for ${peer.provider.roomname} never synced (closes: ${JSON.stringify(peer.closes)})`)
+  await waitFor(
+    () => peer.provider.synced || peer.terminal,
+    timeoutMs,
+    () => `provider for ${peer.provider.roomname} never synced (closes: ${JSON.stringify(peer.closes)})`,
+  )
   if (peer.terminal) throw new Error(`provider for ${peer.provider.roomname} was refused: ${peer.terminal.code} ${peer.terminal.reason}`)
 }
 

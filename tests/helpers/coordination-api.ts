@@ -47,7 +47,17 @@ export function refusedWrites(entries: AuditEntry[], session?: string): AuditEnt
   return entries.filter((entry) => entry.type === 'refused' && entry.data?.write && (session === undefined || entry.session === session))
 }
 
-export async function getState(server: ServerLike, workspace: string, token: string): Promise<{ locks: Record<string, LockValue>; outcomes: Record<string, OutcomeValue>; approvals: Record<string, Record<string, unknown>>; sessions: Record<string, { actor: string; online: boolean }>; meta: { fence?: number } }> {
+export async function getState(
+  server: ServerLike,
+  workspace: string,
+  token: string,
+): Promise<{
+  locks: Record<string, LockValue>
+  outcomes: Record<string, OutcomeValue>
+  approvals: Record<string, Record<string, unknown>>
+  sessions: Record<string, { actor: string; online: boolean }>
+  meta: { fence?: number }
+}> {
   const response = await api<Awaited<ReturnType<typeof getState>>>(server, 'GET', `/api/workspaces/${workspace}/state`, token)
   if (response.status !== 200) throw new Error(`GET state: ${response.status} ${JSON.stringify(response.body)}`)
   return response.body

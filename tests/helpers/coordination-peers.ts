@@ -2,7 +2,15 @@
 // identities, the stock y-websocket peers and fixture processes, the legitimate writes they make
 // (recorded in the ledger the Watcher judges against) and waiting for what they see.
 import * as Y from 'yjs'
-import { type ApprovalRequest, type ClaimValue, COORDINATION_TYPES, type LockValue, lockQueues, type OutcomeValue, type QueueEntry } from '../../shared/coordination.js'
+import {
+  type ApprovalRequest,
+  type ClaimValue,
+  COORDINATION_TYPES,
+  type LockValue,
+  lockQueues,
+  type OutcomeValue,
+  type QueueEntry,
+} from '../../shared/coordination.js'
 import type { Kind, Role } from '../../shared/roles.js'
 import { connectPeer, mintToken, newSession, type Peer, type PeerOptions, waitFor } from './clients.js'
 import { ChildScript, distScript, type ServerLike, type TestServer } from './server.js'
@@ -86,11 +94,21 @@ export function release(peer: CoordPeer, key: string): void {
   claimsOf(peer.doc).delete(key)
 }
 
-export async function waitOutcome(peer: Peer, key: string, states: string[] = ['granted', 'timeout', 'expired', 'revoked', 'invalid'], timeoutMs = 8000): Promise<OutcomeValue> {
-  return waitFor(() => {
-    const outcome = outcomesOf(peer.doc).get(key)
-    return outcome && states.includes(outcome.state) ? outcome : null
-  }, timeoutMs, () => `claim ${key}: no outcome in ${states.join('/')} (outcome: ${JSON.stringify(outcomesOf(peer.doc).get(key))}, locks: ${JSON.stringify(locksOf(peer.doc).toJSON())})`)
+export async function waitOutcome(
+  peer: Peer,
+  key: string,
+  states: string[] = ['granted', 'timeout', 'expired', 'revoked', 'invalid'],
+  timeoutMs = 8000,
+): Promise<OutcomeValue> {
+  return waitFor(
+    () => {
+      const outcome = outcomesOf(peer.doc).get(key)
+      return outcome && states.includes(outcome.state) ? outcome : null
+    },
+    timeoutMs,
+    () =>
+      `claim ${key}: no outcome in ${states.join('/')} (outcome: ${JSON.stringify(outcomesOf(peer.doc).get(key))}, locks: ${JSON.stringify(locksOf(peer.doc).toJSON())})`,
+  )
 }
 
 export function holdersOf(doc: Y.Doc, resource: string): string[] {
@@ -146,10 +164,14 @@ export function statusOf(doc: Y.Doc, key: string): StatusValue | undefined {
 }
 
 export async function waitStatus(peer: Peer, key: string, state: string, timeoutMs = 8000): Promise<StatusValue> {
-  return waitFor(() => {
-    const status = statusOf(peer.doc, key)
-    return status?.state === state ? status : null
-  }, timeoutMs, () => `approval ${key}: status never became ${state} (is ${JSON.stringify(statusOf(peer.doc, key))})`)
+  return waitFor(
+    () => {
+      const status = statusOf(peer.doc, key)
+      return status?.state === state ? status : null
+    },
+    timeoutMs,
+    () => `approval ${key}: status never became ${state} (is ${JSON.stringify(statusOf(peer.doc, key))})`,
+  )
 }
 
 /** The coordination document as JSON, plus any other top-level type that holds live content. */
@@ -173,7 +195,11 @@ export function coordJson(doc: Y.Doc): Record<string, unknown> {
 export function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys)
   if (value === null || typeof value !== 'object') return value
-  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]))
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+  )
 }
 
 /** Canonical JSON text: equal values give equal text. */
@@ -183,14 +209,21 @@ export function canonical(value: unknown): string {
 
 /** Waits until `peer`'s document equals the watcher's (the server's corrections reached both). */
 export async function waitConverged(peer: Peer, reference: Peer, timeoutMs = 5000): Promise<void> {
-  await waitFor(() => JSON.stringify(coordJson(peer.doc)) === JSON.stringify(coordJson(reference.doc)), timeoutMs,
-    () => `documents differ:\n peer:    ${JSON.stringify(coordJson(peer.doc))}\n watcher: ${JSON.stringify(coordJson(reference.doc))}`)
+  await waitFor(
+    () => JSON.stringify(coordJson(peer.doc)) === JSON.stringify(coordJson(reference.doc)),
+    timeoutMs,
+    () => `documents differ:\n peer:    ${JSON.stringify(coordJson(peer.doc))}\n watcher: ${JSON.stringify(coordJson(reference.doc))}`,
+  )
 }
 
 /** Waits until `observer` has integrated everything `writer` has written so far. */
 export async function waitSeen(observer: Peer, writer: Peer, timeoutMs = 5000): Promise<void> {
   const target = Y.getState(writer.doc.store, writer.doc.clientID)
-  await waitFor(() => Y.getState(observer.doc.store, writer.doc.clientID) >= target, timeoutMs, () => `the observer never received client ${writer.doc.clientID}'s clock ${target}`)
+  await waitFor(
+    () => Y.getState(observer.doc.store, writer.doc.clientID) >= target,
+    timeoutMs,
+    () => `the observer never received client ${writer.doc.clientID}'s clock ${target}`,
+  )
 }
 
 /** Distinct client ids in a document's state vector. */
@@ -228,7 +261,6 @@ export async function clientReady(child: ChildScript, session: string, actor: st
   return id
 }
 
-
 /**
  * Resolves once `condition()` holds, checking now and after every transaction of `doc` (faster
  * than polling when thousands of round trips are needed); fails after `timeoutMs`.
@@ -255,7 +287,11 @@ export async function reconnect(peer: Peer, timeoutMs = 5000): Promise<void> {
   peer.provider.disconnect()
   peer.terminal = null
   peer.provider.connect()
-  await waitFor(() => peer.provider.synced || peer.terminal, timeoutMs, () => `reconnect of ${peer.provider.roomname} never synced`)
+  await waitFor(
+    () => peer.provider.synced || peer.terminal,
+    timeoutMs,
+    () => `reconnect of ${peer.provider.roomname} never synced`,
+  )
   const terminal = peer.terminal as { code: number; reason: string } | null
   if (terminal) throw new Error(`reconnect refused: ${terminal.code} ${terminal.reason}`)
 }

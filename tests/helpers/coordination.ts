@@ -8,7 +8,20 @@ import type { ApprovalRequest, LockValue, LockWaiter } from '../../shared/coordi
 import { COORDINATION_TYPES, lockQueues } from '../../shared/coordination.js'
 import { type Role, roleAtLeast } from '../../shared/roles.js'
 import { newSession } from './clients.js'
-import { approvalsOf, canonical, claimsOf, type CoordPeer, hasLiveContent, joinCoord, ledger, locksOf, outcomesOf, queueMapOf, type StatusValue, who } from './coordination-peers.js'
+import {
+  approvalsOf,
+  canonical,
+  claimsOf,
+  type CoordPeer,
+  hasLiveContent,
+  joinCoord,
+  ledger,
+  locksOf,
+  outcomesOf,
+  queueMapOf,
+  type StatusValue,
+  who,
+} from './coordination-peers.js'
 import type { ServerLike } from './server.js'
 
 export * from './coordination-api.js'
@@ -140,7 +153,8 @@ export class Watcher {
     for (const name of SERVER_ONLY) {
       const type = doc.share.get(name)!
       for (const [key, item] of type._map) {
-        if (!item.deleted && this.isClient(item.id.client)) this.violation(`${name}.${key} was written by client ${item.id.client} (${JSON.stringify(ledger.clients.get(item.id.client))})`)
+        if (!item.deleted && this.isClient(item.id.client))
+          this.violation(`${name}.${key} was written by client ${item.id.client} (${JSON.stringify(ledger.clients.get(item.id.client))})`)
       }
       for (let item = type._start; item !== null; item = item.right) {
         if (!item.deleted && this.isClient(item.id.client)) this.violation(`${name} holds list content of client ${item.id.client}`)
@@ -169,7 +183,8 @@ export class Watcher {
     }
     for (const key of this.seenClaims) {
       const session = key.slice(0, key.indexOf(':'))
-      if (!claims.has(key) && !ledger.released.has(key) && sessions.has(session)) this.violation(`claim ${key} vanished while its session ${session} is alive and never released it`)
+      if (!claims.has(key) && !ledger.released.has(key) && sessions.has(session))
+        this.violation(`claim ${key} vanished while its session ${session} is alive and never released it`)
     }
   }
 
@@ -191,7 +206,8 @@ export class Watcher {
       for (const entry of [...lock.holders, ...waiting]) if (!order.includes(entry.claim)) order.push(entry.claim)
       this.arrival.set(resource, order)
       this.maxHolders.set(resource, Math.max(this.maxHolders.get(resource) ?? 0, lock.holders.length))
-      if (lock.holders.some((h) => h.mode === 'exclusive') && lock.holders.length > 1) this.violation(`locks.${resource}: an exclusive holder shares it: ${JSON.stringify(lock.holders)}`)
+      if (lock.holders.some((h) => h.mode === 'exclusive') && lock.holders.length > 1)
+        this.violation(`locks.${resource}: an exclusive holder shares it: ${JSON.stringify(lock.holders)}`)
       for (const holder of lock.holders) {
         const value = ledger.claims.get(holder.claim)
         if (!value) {
@@ -207,7 +223,8 @@ export class Watcher {
         }
         if (queueMapOf(doc).has(holder.claim)) this.violation(`${holder.claim} both holds ${resource} and is queued`)
         const outcome = outcomes.get(holder.claim)
-        if (outcome?.state !== 'granted' || outcome.token !== holder.token) this.violation(`holder ${holder.claim} of ${resource} has token ${holder.token} but outcome ${JSON.stringify(outcome)}`)
+        if (outcome?.state !== 'granted' || outcome.token !== holder.token)
+          this.violation(`holder ${holder.claim} of ${resource} has token ${holder.token} but outcome ${JSON.stringify(outcome)}`)
         if (fence === undefined || holder.token > fence) this.violation(`holder token ${holder.token} is above meta.fence ${fence}`)
         if (!this.seenHolders.has(holder.claim)) {
           this.seenHolders.add(holder.claim)
@@ -220,7 +237,8 @@ export class Watcher {
     fresh.sort((a, b) => a.token - b.token)
     for (const [index, grant] of fresh.entries()) {
       if (grant.token <= this.maxToken) this.violation(`new grant ${grant.claim} has token ${grant.token}, not above ${this.maxToken}`)
-      if (index > 0 && grant.token === fresh[index - 1]!.token) this.violation(`grants ${fresh[index - 1]!.claim} and ${grant.claim} share token ${grant.token}`)
+      if (index > 0 && grant.token === fresh[index - 1]!.token)
+        this.violation(`grants ${fresh[index - 1]!.claim} and ${grant.claim} share token ${grant.token}`)
     }
     if (fresh.length) this.maxToken = Math.max(this.maxToken, fresh[fresh.length - 1]!.token)
     this.grants.push(...fresh)
@@ -272,7 +290,8 @@ export class Watcher {
   private checkOutcomes(doc: Y.Doc): void {
     for (const [key, outcome] of outcomesOf(doc).entries()) {
       if (!ledger.claims.has(key)) this.violation(`outcome for ${key}, which no session claimed`)
-      if (!['granted', 'timeout', 'expired', 'revoked', 'invalid'].includes(outcome?.state)) this.violation(`outcome ${key} is malformed: ${JSON.stringify(outcome)}`)
+      if (!['granted', 'timeout', 'expired', 'revoked', 'invalid'].includes(outcome?.state))
+        this.violation(`outcome ${key} is malformed: ${JSON.stringify(outcome)}`)
     }
   }
 
@@ -343,7 +362,8 @@ export class Watcher {
         continue
       }
       const legit = ledger.requests.get(key)
-      if (!legit || canonical(legit) !== canonical(request)) this.violation(`approvals.${key}.request ${JSON.stringify(request)} is not what its session wrote (${JSON.stringify(legit)})`)
+      if (!legit || canonical(legit) !== canonical(request))
+        this.violation(`approvals.${key}.request ${JSON.stringify(request)} is not what its session wrote (${JSON.stringify(legit)})`)
       if (!this.writerOk(map._map.get('request'), (owner) => owner.session === session)) this.violation(`approvals.${key}.request written by another session`)
       const requestText = canonical(request)
       if ((this.requestSeen.get(key) ?? requestText) !== requestText) this.violation(`approvals.${key}.request changed`)
@@ -351,7 +371,8 @@ export class Watcher {
       const statusItem = map._map.get('status')
       if (statusItem && this.isClient(statusItem.id.client)) this.violation(`approvals.${key}.status written by client ${statusItem.id.client}`)
       if (!['pending', ...FINAL].includes(status.state)) this.violation(`approvals.${key}.status is malformed: ${JSON.stringify(status)}`)
-      if (previous && FINAL.includes(previous.state) && canonical(previous) !== canonical(status)) this.violation(`approvals.${key}: final status ${JSON.stringify(previous)} became ${JSON.stringify(status)}`)
+      if (previous && FINAL.includes(previous.state) && canonical(previous) !== canonical(status))
+        this.violation(`approvals.${key}: final status ${JSON.stringify(previous)} became ${JSON.stringify(status)}`)
       if (!previous || previous.state !== status.state) this.statusHistory.set(key, [...(this.statusHistory.get(key) ?? []), status.state])
       this.statusSeen.set(key, status)
       // votes
@@ -373,11 +394,18 @@ export class Watcher {
         else if (value.decision === 'reject') rejecter ??= actor
         else this.violation(`vote:${actor} on ${key} is malformed: ${text}`)
       }
-      if (fields.cancel !== undefined && !this.writerOk(map._map.get('cancel'), (owner) => owner.actor === request.requester)) this.violation(`cancel of ${key} written by someone other than the requester`)
+      if (fields.cancel !== undefined && !this.writerOk(map._map.get('cancel'), (owner) => owner.actor === request.requester))
+        this.violation(`cancel of ${key} written by someone other than the requester`)
       const quorum = request.quorum ?? 1
-      if (status.state === 'pending' && (rejecter || approves.length >= quorum || fields.cancel !== undefined)) this.violation(`approvals.${key} is pending but decided by its votes/cancel: ${JSON.stringify(fields)}`)
-      if (status.state === 'approved' && !(status.by && status.by.length >= quorum && status.by.every((actor) => approves.includes(actor)))) this.violation(`approvals.${key} approved without the votes: ${JSON.stringify(fields)}`)
-      if (status.state === 'rejected' && !(status.by?.length === 1 && (fields[`vote:${status.by[0]}`] as { decision?: string } | undefined)?.decision === 'reject')) this.violation(`approvals.${key} rejected without a rejection: ${JSON.stringify(fields)}`)
+      if (status.state === 'pending' && (rejecter || approves.length >= quorum || fields.cancel !== undefined))
+        this.violation(`approvals.${key} is pending but decided by its votes/cancel: ${JSON.stringify(fields)}`)
+      if (status.state === 'approved' && !(status.by && status.by.length >= quorum && status.by.every((actor) => approves.includes(actor))))
+        this.violation(`approvals.${key} approved without the votes: ${JSON.stringify(fields)}`)
+      if (
+        status.state === 'rejected' &&
+        !(status.by?.length === 1 && (fields[`vote:${status.by[0]}`] as { decision?: string } | undefined)?.decision === 'reject')
+      )
+        this.violation(`approvals.${key} rejected without a rejection: ${JSON.stringify(fields)}`)
       if (status.state === 'cancelled' && fields.cancel === undefined) this.violation(`approvals.${key} cancelled without a cancel`)
     }
   }
@@ -388,7 +416,13 @@ export class Watcher {
     if (identity.kind !== 'human') return `${actor} is an agent`
     if (!roleAtLeast(identity.role, 'approver')) return `${actor} has role ${identity.role}`
     if (actor === request.requester && !request.allowSelfApproval) return `${actor} is the requester`
-    if (request.approvers && !request.approvers.some((entry) => entry === actor || (['viewer', 'editor', 'approver', 'admin'].includes(entry) && roleAtLeast(identity.role, entry as Role)))) return `${actor} is not among the approvers`
+    if (
+      request.approvers &&
+      !request.approvers.some(
+        (entry) => entry === actor || (['viewer', 'editor', 'approver', 'admin'].includes(entry) && roleAtLeast(identity.role, entry as Role)),
+      )
+    )
+      return `${actor} is not among the approvers`
     return null
   }
 }

@@ -92,7 +92,11 @@ export class TestServer {
   child!: ChildProcess
   private exitInfo: Exit | null = null
 
-  private constructor(readonly dataDir: string, readonly options: StartOptions, private readonly ownsDir: boolean) {}
+  private constructor(
+    readonly dataDir: string,
+    readonly options: StartOptions,
+    private readonly ownsDir: boolean,
+  ) {}
 
   static async start(options: StartOptions = {}): Promise<TestServer> {
     const dir = options.dataDir ?? makeTempDir()
@@ -179,14 +183,20 @@ export class TestServer {
       })
       this.exited.then((exit) => {
         clearTimeout(timer)
-        rejectStart(new Error(`huddle serve exited (code ${exit.code}, signal ${exit.signal}) before listening\nstdout: ${this.stdout}\nstderr: ${this.stderr}`))
+        rejectStart(
+          new Error(`huddle serve exited (code ${exit.code}, signal ${exit.signal}) before listening\nstdout: ${this.stdout}\nstderr: ${this.stderr}`),
+        )
       })
     })
   }
 
   /** Waits until stdout contains `pattern` (the banner is written after the listening line). */
   async waitForStdout(pattern: RegExp, timeoutMs = 5000): Promise<RegExpExecArray> {
-    return waitFor(() => pattern.exec(this.stdout), timeoutMs, () => `stdout never matched ${pattern}:\n${this.stdout}`)
+    return waitFor(
+      () => pattern.exec(this.stdout),
+      timeoutMs,
+      () => `stdout never matched ${pattern}:\n${this.stdout}`,
+    )
   }
 
   /** SIGTERM (graceful shutdown) and wait for the exit. */
@@ -284,7 +294,10 @@ export function httpGet(url: string, timeoutMs = 5000): Promise<HttpResponse> {
 }
 
 /** Runs `huddle <args>` to completion and returns its output. */
-export async function runCli(args: string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const run = ChildScript.huddle(args, options.env)
   const { code } = await run.exit(options.timeoutMs ?? 15_000)
   return { code, stdout: run.stdout, stderr: run.stderr }
@@ -352,12 +365,20 @@ export class ChildScript {
 
   /** The first line matching `pattern` (waiting for it). */
   async line(pattern: RegExp, timeoutMs = 8000): Promise<RegExpExecArray> {
-    return waitFor(() => this.lines.map((line) => pattern.exec(line)).find((match) => match !== null), timeoutMs, () => `child never printed ${pattern}; stdout: ${this.stdout}\nstderr: ${this.stderr}`)
+    return waitFor(
+      () => this.lines.map((line) => pattern.exec(line)).find((match) => match !== null),
+      timeoutMs,
+      () => `child never printed ${pattern}; stdout: ${this.stdout}\nstderr: ${this.stderr}`,
+    )
   }
 
   /** Waits until stdout (or stderr) matches; fails with both outputs if it does not in time. */
   async waitOutput(pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout', timeoutMs = 10_000): Promise<RegExpExecArray> {
-    return waitFor(() => pattern.exec(this[stream]), timeoutMs, () => `${stream} never matched ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)
+    return waitFor(
+      () => pattern.exec(this[stream]),
+      timeoutMs,
+      () => `${stream} never matched ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`,
+    )
   }
 
   /** Waits for the exit; kills the process and fails if it does not exit in time. */

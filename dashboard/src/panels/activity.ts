@@ -85,7 +85,12 @@ export class ActivityPanel {
   private newestSeen = 0
 
   constructor(private readonly model: WorkspaceModel) {
-    setChildren(this.kind, h('option', { value: '' }, 'All kinds'), Object.entries(KINDS).map(([value, { label }]) => h('option', { value }, label)), h('option', { value: 'other' }, 'Other'))
+    setChildren(
+      this.kind,
+      h('option', { value: '' }, 'All kinds'),
+      Object.entries(KINDS).map(([value, { label }]) => h('option', { value }, label)),
+      h('option', { value: 'other' }, 'Other'),
+    )
     setChildren(this.actor, h('option', { value: '' }, 'Everyone'))
     this.kind.addEventListener('change', () => this.render())
     this.actor.addEventListener('change', () => this.render())
@@ -93,7 +98,9 @@ export class ActivityPanel {
       'section',
       { class: 'panel', id: 'panel-activity', 'aria-labelledby': 'activity-title' },
       h('h2', { id: 'activity-title', class: 'panel-title' }, 'Activity'),
-      h('div', { class: 'filters' },
+      h(
+        'div',
+        { class: 'filters' },
         h('label', { class: 'field-inline' }, h('span', null, 'Kind'), this.kind),
         h('label', { class: 'field-inline' }, h('span', null, 'Actor'), this.actor),
         this.shown,
@@ -123,10 +130,14 @@ export class ActivityPanel {
     setChildren(
       this.list,
       shown.map((entry) =>
-        h('li', { class: `event event-${kindOf(entry.type)}${fresh && entry.seq > fresh ? ' fresh' : ''}`, 'data-type': entry.type, 'data-seq': entry.seq },
+        h(
+          'li',
+          { class: `event event-${kindOf(entry.type)}${fresh && entry.seq > fresh ? ' fresh' : ''}`, 'data-type': entry.type, 'data-seq': entry.seq },
           h('time', { class: 'event-time', datetime: new Date(entry.at).toISOString(), title: stamp(entry.at) }, clock(entry.at)),
           h('span', { class: `badge badge-event badge-${kindOf(entry.type)}` }, entry.type),
-          h('span', { class: 'event-text' },
+          h(
+            'span',
+            { class: 'event-text' },
             entry.actor && entry.type !== 'decision' ? [actorLabel(entry.actor, nameOf(entry.actor), this.model.kindOf(entry.actor)), ' '] : null,
             describeEntry(entry, titleOf, nameOf),
           ),
@@ -143,7 +154,11 @@ export class ActivityPanel {
     const current = [...this.actor.options].slice(1).map((option) => option.value)
     if (JSON.stringify(current) === JSON.stringify(actors)) return
     const selected = this.actor.value
-    setChildren(this.actor, h('option', { value: '' }, 'Everyone'), actors.map((a) => h('option', { value: a }, this.model.nameOf(a) === a ? a : `${this.model.nameOf(a)} (${a})`)))
+    setChildren(
+      this.actor,
+      h('option', { value: '' }, 'Everyone'),
+      actors.map((a) => h('option', { value: a }, this.model.nameOf(a) === a ? a : `${this.model.nameOf(a)} (${a})`)),
+    )
     this.actor.value = actors.includes(selected) ? selected : ''
   }
 }

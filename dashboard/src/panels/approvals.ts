@@ -58,7 +58,12 @@ export class ApprovalsPanel {
   /** pending requests this user may still vote on */
   awaitingMe = 0
 
-  constructor(private readonly model: WorkspaceModel, private readonly me: Me, private readonly onCount: () => void, private readonly show: () => void) {
+  constructor(
+    private readonly model: WorkspaceModel,
+    private readonly me: Me,
+    private readonly onCount: () => void,
+    private readonly show: () => void,
+  ) {
     const pending = h('div', { class: 'approval-list', 'data-group': 'pending' })
     const decided = h('div', { class: 'approval-list', 'data-group': 'decided' })
     this.pendingList = keyedList(pending, (_view, key) => this.pendingCard(key))
@@ -86,7 +91,9 @@ export class ApprovalsPanel {
   render(): void {
     const t = now()
     const all = this.model.approvalList()
-    const pending = all.filter((a) => a.status.state === 'pending').sort((a, b) => (a.request.expiresAt ?? Infinity) - (b.request.expiresAt ?? Infinity) || a.status.at - b.status.at)
+    const pending = all
+      .filter((a) => a.status.state === 'pending')
+      .sort((a, b) => (a.request.expiresAt ?? Infinity) - (b.request.expiresAt ?? Infinity) || a.status.at - b.status.at)
     const decided = all.filter((a) => a.status.state !== 'pending').sort((a, b) => b.status.at - a.status.at)
     this.pendingList.render(pending.map((a) => [a.key, a]))
     this.decidedList.render(decided.map((a) => [a.key, a]))
@@ -94,7 +101,9 @@ export class ApprovalsPanel {
     this.noneDecided.hidden = decided.length > 0
     setText(this.pendingCount, String(pending.length))
     this.announce(pending)
-    const awaitingMe = pending.filter((a) => !cannotVote(a.request, this.me) && !a.votes.some((v) => v.actor === this.me.actor) && (a.request.expiresAt ?? Infinity) > t).length
+    const awaitingMe = pending.filter(
+      (a) => !cannotVote(a.request, this.me) && !a.votes.some((v) => v.actor === this.me.actor) && (a.request.expiresAt ?? Infinity) > t,
+    ).length
     if (pending.length !== this.pending || awaitingMe !== this.awaitingMe) {
       this.pending = pending.length
       this.awaitingMe = awaitingMe
@@ -155,10 +164,14 @@ export class ApprovalsPanel {
       'ul',
       { class: 'votes' },
       view.votes.map((vote) =>
-        h('li', { class: `vote vote-${vote.decision}`, 'data-actor': vote.actor },
-          h('span', { class: `badge badge-${vote.decision}` }, vote.decision === 'approve' ? 'approved' : 'rejected'), ' ',
+        h(
+          'li',
+          { class: `vote vote-${vote.decision}`, 'data-actor': vote.actor },
+          h('span', { class: `badge badge-${vote.decision}` }, vote.decision === 'approve' ? 'approved' : 'rejected'),
+          ' ',
           actorLabel(vote.actor, this.model.nameOf(vote.actor), this.model.kindOf(vote.actor)),
-          vote.reason ? h('q', { class: 'reason' }, vote.reason) : null, ' ',
+          vote.reason ? h('q', { class: 'reason' }, vote.reason) : null,
+          ' ',
           h('span', { class: 'muted', title: stamp(vote.at) }, ago(vote.at)),
         ),
       ),
@@ -168,21 +181,33 @@ export class ApprovalsPanel {
   private header(view: ApprovalView, extra: Node | null) {
     const requester = view.request.requester
     return [
-      h('header', { class: 'card-head' },
+      h(
+        'header',
+        { class: 'card-head' },
         h('h3', { class: 'approval-title' }, view.request.title),
         h('span', { class: `badge badge-state badge-${view.status.state}` }, view.status.state),
         h('span', { class: 'spacer' }),
         extra,
       ),
-      h('p', { class: 'meta' },
-        'Action ', h('code', { class: 'action' }, view.request.action),
-        ' · requested by ', actorLabel(requester, this.model.nameOf(requester), this.model.kindOf(requester)),
+      h(
+        'p',
+        { class: 'meta' },
+        'Action ',
+        h('code', { class: 'action' }, view.request.action),
+        ' · requested by ',
+        actorLabel(requester, this.model.nameOf(requester), this.model.kindOf(requester)),
       ),
     ]
   }
 
   private pendingCard(key: string) {
-    const reason = h('textarea', { class: 'input reason-input', rows: 2, maxlength: MAX_REASON, placeholder: 'Reason (optional; shown to everyone)', 'aria-label': 'Reason for your vote' })
+    const reason = h('textarea', {
+      class: 'input reason-input',
+      rows: 2,
+      maxlength: MAX_REASON,
+      placeholder: 'Reason (optional; shown to everyone)',
+      'aria-label': 'Reason for your vote',
+    })
     const approve = h('button', { class: 'btn btn-primary', type: 'button', 'data-vote': 'approve' }, 'Approve')
     const reject = h('button', { class: 'btn btn-danger', type: 'button', 'data-vote': 'reject' }, 'Reject')
     approve.addEventListener('click', () => this.vote(key, 'approve', reason.value.trim()))
@@ -193,7 +218,16 @@ export class ApprovalsPanel {
     const top = h('div')
     const body = h('div')
     const needed = h('p', { class: 'needed' })
-    const el = h('article', { class: 'card approval approval-pending', 'data-key': key }, top, body, needed, h('div', { class: 'votes-slot' }), voteForm, voteNote)
+    const el = h(
+      'article',
+      { class: 'card approval approval-pending', 'data-key': key },
+      top,
+      body,
+      needed,
+      h('div', { class: 'votes-slot' }),
+      voteForm,
+      voteNote,
+    )
     const votesSlot = el.querySelector<HTMLElement>('.votes-slot')!
     let rendered = ''
     return {
@@ -208,7 +242,10 @@ export class ApprovalsPanel {
           setChildren(votesSlot, this.votesList(view))
         }
         const { quorum } = view
-        setText(needed, `Needs ${quorum} approval${quorum === 1 ? '' : 's'} from ${whoMayVote(view.request)}${view.request.allowSelfApproval ? ' (self-approval allowed)' : ''}: ${quorum - view.needed} so far, ${view.needed} more needed. One rejection decides.`)
+        setText(
+          needed,
+          `Needs ${quorum} approval${quorum === 1 ? '' : 's'} from ${whoMayVote(view.request)}${view.request.allowSelfApproval ? ' (self-approval allowed)' : ''}: ${quorum - view.needed} so far, ${view.needed} more needed. One rejection decides.`,
+        )
         const expiresAt = view.request.expiresAt
         const overdue = expiresAt !== undefined && expiresAt <= t
         setText(countdown, expiresAt === undefined ? 'no expiry' : overdue ? 'expiring…' : `expires ${until(expiresAt, t)}`)
@@ -252,10 +289,13 @@ export class ApprovalsPanel {
         const { status } = view
         const by = (status.by ?? []).map((actor) => this.model.nameOf(actor)).join(', ')
         const outcome =
-          status.state === 'approved' ? `Approved by ${by}` :
-          status.state === 'rejected' ? `Rejected by ${by}` :
-          status.state === 'cancelled' ? `Cancelled by ${by || 'the requester'}` :
-          'Expired without a decision'
+          status.state === 'approved'
+            ? `Approved by ${by}`
+            : status.state === 'rejected'
+              ? `Rejected by ${by}`
+              : status.state === 'cancelled'
+                ? `Cancelled by ${by || 'the requester'}`
+                : 'Expired without a decision'
         setChildren(
           el,
           this.header(view, when),

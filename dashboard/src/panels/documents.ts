@@ -47,7 +47,15 @@ export class DocumentsPanel {
   private lastEdits = new Map<string, { actor: string; name?: string; at: number }>()
   private readonly list = h('ul', { class: 'doc-list' })
   private readonly none = empty('No documents yet.')
-  private readonly pathInput = h('input', { class: 'input', type: 'text', name: 'path', placeholder: 'e.g. notes or plans/q3', 'aria-label': 'Document path', autocomplete: 'off', spellcheck: 'false' })
+  private readonly pathInput = h('input', {
+    class: 'input',
+    type: 'text',
+    name: 'path',
+    placeholder: 'e.g. notes or plans/q3',
+    'aria-label': 'Document path',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  })
   private readonly formError = h('p', { class: 'form-error', role: 'alert' })
   private readonly editorHost = h('div', { class: 'editor-host' })
   private readonly editorTitle = h('h3', { class: 'editor-title' })
@@ -60,12 +68,22 @@ export class DocumentsPanel {
   /** the lock note shown for the open document ('' when it is not guarded by someone else) */
   private guardNote = ''
 
-  constructor(private readonly model: WorkspaceModel, private readonly me: Me, private readonly presence: SelfPresence, private readonly onOpen: (path: string | null) => void) {
+  constructor(
+    private readonly model: WorkspaceModel,
+    private readonly me: Me,
+    private readonly presence: SelfPresence,
+    private readonly onOpen: (path: string | null) => void,
+  ) {
     this.canCreate = roleAtLeast(me.role, 'editor')
     const form = h(
       'form',
       { class: 'open-form', novalidate: true },
-      h('label', { class: 'field' }, h('span', null, this.canCreate ? 'Open or create a document' : 'Open a document'), h('div', { class: 'row' }, this.pathInput, h('button', { class: 'btn btn-primary', type: 'submit' }, 'Open'))),
+      h(
+        'label',
+        { class: 'field' },
+        h('span', null, this.canCreate ? 'Open or create a document' : 'Open a document'),
+        h('div', { class: 'row' }, this.pathInput, h('button', { class: 'btn btn-primary', type: 'submit' }, 'Open')),
+      ),
       this.formError,
     )
     form.addEventListener('submit', (event) => {
@@ -92,7 +110,12 @@ export class DocumentsPanel {
       'section',
       { class: 'panel', id: 'panel-documents', 'aria-labelledby': 'documents-title' },
       h('h2', { id: 'documents-title', class: 'panel-title' }, 'Documents'),
-      h('div', { class: 'docs-layout' }, h('div', { class: 'card doc-index' }, form, h('h3', null, 'In this workspace'), this.list, this.none), this.editorPane),
+      h(
+        'div',
+        { class: 'docs-layout' },
+        h('div', { class: 'card doc-index' }, form, h('h3', null, 'In this workspace'), this.list, this.none),
+        this.editorPane,
+      ),
     )
     model.onPresenceChange(() => this.renderList())
     model.onDocChange(() => {
@@ -114,7 +137,10 @@ export class DocumentsPanel {
     session.setLocked(holders.length > 0)
     if (!session.canEdit) return
     const since = Math.min(...holders.map((holder) => holder.grantedAt))
-    const note = holders.length === 0 ? '' : `Locked by ${holders.map((holder) => this.model.nameOf(holder.actor)).join(', ')} since ${stamp(since)}: read-only until the lock ${guardResource(session.path)} is released.`
+    const note =
+      holders.length === 0
+        ? ''
+        : `Locked by ${holders.map((holder) => this.model.nameOf(holder.actor)).join(', ')} since ${stamp(since)}: read-only until the lock ${guardResource(session.path)} is released.`
     if (note === this.guardNote) return
     this.guardNote = note
     this.editorNote.hidden = note === ''
@@ -137,11 +163,17 @@ export class DocumentsPanel {
 
   private async readStored(): Promise<void> {
     try {
-      const { documents } = await api<{ documents: Array<{ path: string }> }>('GET', `/api/workspaces/${encodeURIComponent(this.model.workspace)}/documents`, { token: this.me.token })
+      const { documents } = await api<{ documents: Array<{ path: string }> }>('GET', `/api/workspaces/${encodeURIComponent(this.model.workspace)}/documents`, {
+        token: this.me.token,
+      })
       this.stored = documents.map((document) => document.path)
       this.renderList()
       if (this.history && this.stored.includes(this.history.path)) void this.history.refresh()
-      const edits = await api<{ documents: Array<{ path: string; lastEdit: { actor: string; name?: string; at: number } | null }> }>('GET', `/api/workspaces/${encodeURIComponent(this.model.workspace)}/history/last-edits`, { token: this.me.token })
+      const edits = await api<{ documents: Array<{ path: string; lastEdit: { actor: string; name?: string; at: number } | null }> }>(
+        'GET',
+        `/api/workspaces/${encodeURIComponent(this.model.workspace)}/history/last-edits`,
+        { token: this.me.token },
+      )
       this.lastEdits = new Map(edits.documents.flatMap((document) => (document.lastEdit ? [[document.path, document.lastEdit] as const] : [])))
       this.renderList()
     } catch {
@@ -199,9 +231,19 @@ export class DocumentsPanel {
   }
 
   private showPeers(peers: Peer[]): void {
-    setChildren(this.editorPeers, peers.map((peer) => h('span', { class: 'peer', title: `${peer.name}${peer.typing ? ' (typing)' : ''}` }, avatar(peer.name, peer.kind, peer.color))))
+    setChildren(
+      this.editorPeers,
+      peers.map((peer) => h('span', { class: 'peer', title: `${peer.name}${peer.typing ? ' (typing)' : ''}` }, avatar(peer.name, peer.kind, peer.color))),
+    )
     const typing = peers.filter((peer) => peer.typing).map((peer) => peer.name)
-    setText(this.typing, typing.length === 0 ? '' : typing.length === 1 ? `${typing[0]} is typing…` : `${typing.slice(0, -1).join(', ')} and ${typing[typing.length - 1]} are typing…`)
+    setText(
+      this.typing,
+      typing.length === 0
+        ? ''
+        : typing.length === 1
+          ? `${typing[0]} is typing…`
+          : `${typing.slice(0, -1).join(', ')} and ${typing[typing.length - 1]} are typing…`,
+    )
   }
 
   private renderList(): void {
@@ -211,7 +253,8 @@ export class DocumentsPanel {
       const viewing = typeof state.viewing === 'string' && state.viewing.startsWith('document:') ? state.viewing.slice(9) : null
       if (!viewing || !state.user?.id) continue
       const list = viewers.get(viewing) ?? []
-      if (!list.some((v) => v.name === (state.user!.name ?? state.user!.id))) list.push({ name: state.user.name ?? state.user.id, kind: state.user.kind ?? 'human', color: state.user.color })
+      if (!list.some((v) => v.name === (state.user!.name ?? state.user!.id)))
+        list.push({ name: state.user.name ?? state.user.id, kind: state.user.kind ?? 'human', color: state.user.color })
       viewers.set(viewing, list)
     }
     const paths = new Set<string>([...this.stored, ...this.entries.keys(), ...viewers.keys()])
@@ -227,14 +270,42 @@ export class DocumentsPanel {
         return h(
           'li',
           { class: `doc-item${path === this.session?.path ? ' current' : ''}` },
-          h('button', { class: 'doc-link', type: 'button', 'data-path': path, onclick: () => this.open(path), 'aria-current': path === this.session?.path ? 'page' : null },
+          h(
+            'button',
+            {
+              class: 'doc-link',
+              type: 'button',
+              'data-path': path,
+              onclick: () => this.open(path),
+              'aria-current': path === this.session?.path ? 'page' : null,
+            },
             h('span', { class: 'doc-path' }, path),
             edit
-              ? h('span', { class: 'doc-meta muted', title: `last changed ${stamp(edit.at)}`, 'data-last-editor': edit.actor }, `edited by ${edit.name ?? edit.actor}, ${ago(edit.at)}`)
-              : h('span', { class: 'doc-meta muted', title: entry ? stamp(entry.createdAt) : '' }, entry ? `opened by ${this.model.nameOf(entry.createdBy)}, ${ago(entry.createdAt)}` : 'stored'),
+              ? h(
+                  'span',
+                  { class: 'doc-meta muted', title: `last changed ${stamp(edit.at)}`, 'data-last-editor': edit.actor },
+                  `edited by ${edit.name ?? edit.actor}, ${ago(edit.at)}`,
+                )
+              : h(
+                  'span',
+                  { class: 'doc-meta muted', title: entry ? stamp(entry.createdAt) : '' },
+                  entry ? `opened by ${this.model.nameOf(entry.createdBy)}, ${ago(entry.createdAt)}` : 'stored',
+                ),
           ),
-          guard.length ? h('span', { class: 'doc-locked', title: `locked (${guardResource(path)}) since ${stamp(Math.min(...guard.map((holder) => holder.grantedAt)))}` }, `🔒 ${guard.map((holder) => this.model.nameOf(holder.actor)).join(', ')}`) : null,
-          here.length ? h('span', { class: 'doc-here', title: here.map((v) => v.name).join(', ') }, here.slice(0, 4).map((v) => avatar(v.name, v.kind, v.color))) : null,
+          guard.length
+            ? h(
+                'span',
+                { class: 'doc-locked', title: `locked (${guardResource(path)}) since ${stamp(Math.min(...guard.map((holder) => holder.grantedAt)))}` },
+                `🔒 ${guard.map((holder) => this.model.nameOf(holder.actor)).join(', ')}`,
+              )
+            : null,
+          here.length
+            ? h(
+                'span',
+                { class: 'doc-here', title: here.map((v) => v.name).join(', ') },
+                here.slice(0, 4).map((v) => avatar(v.name, v.kind, v.color)),
+              )
+            : null,
         )
       }),
     )

@@ -32,7 +32,13 @@ export function linkState(link: ShareLink, at = now()): 'active' | 'revoked' | '
   return 'active'
 }
 
-const EXPIRIES: Array<[string, string]> = [['1h', '1 hour'], ['1d', '1 day'], ['7d', '7 days'], ['30d', '30 days'], ['custom', 'Custom…']]
+const EXPIRIES: Array<[string, string]> = [
+  ['1h', '1 hour'],
+  ['1d', '1 day'],
+  ['7d', '7 days'],
+  ['30d', '30 days'],
+  ['custom', 'Custom…'],
+]
 
 export function linkUrl(path: string): string {
   return new URL(path, location.origin).href
@@ -62,9 +68,20 @@ export class LinksPanel {
   private links: ShareLink[] = []
   private loaded = false
 
-  constructor(private readonly model: WorkspaceModel, private readonly me: Me) {
-    const role = h('select', { class: 'input', name: 'role' }, ROLES.map((r) => h('option', { value: r }, r)))
-    const expiry = h('select', { class: 'input', name: 'expiry' }, EXPIRIES.map(([value, label]) => h('option', { value }, label)))
+  constructor(
+    private readonly model: WorkspaceModel,
+    private readonly me: Me,
+  ) {
+    const role = h(
+      'select',
+      { class: 'input', name: 'role' },
+      ROLES.map((r) => h('option', { value: r }, r)),
+    )
+    const expiry = h(
+      'select',
+      { class: 'input', name: 'expiry' },
+      EXPIRIES.map(([value, label]) => h('option', { value }, label)),
+    )
     expiry.value = '1d'
     const custom = h('input', { class: 'input', name: 'custom', placeholder: 'e.g. 90m, 12h, 14d', hidden: true, 'aria-label': 'Custom expiry' })
     expiry.addEventListener('change', () => (custom.hidden = expiry.value !== 'custom'))
@@ -100,7 +117,13 @@ export class LinksPanel {
       }
       submit.disabled = true
       try {
-        const body = { role: role.value, expiresInMs, ...(password.value ? { password: password.value } : {}), ...(uses !== undefined ? { maxUses: uses } : {}), ...(label.value.trim() ? { label: label.value.trim() } : {}) }
+        const body = {
+          role: role.value,
+          expiresInMs,
+          ...(password.value ? { password: password.value } : {}),
+          ...(uses !== undefined ? { maxUses: uses } : {}),
+          ...(label.value.trim() ? { label: label.value.trim() } : {}),
+        }
         const result = await api<{ link: ShareLink; url: string }>('POST', workspacePath(this.model.workspace, 'links'), { token: this.me.token, body })
         password.value = ''
         maxUses.value = ''
@@ -118,11 +141,29 @@ export class LinksPanel {
       { class: 'panel', id: 'panel-links', 'aria-labelledby': 'links-title' },
       h('h2', { id: 'links-title', class: 'panel-title' }, 'Share links'),
       h('div', { class: 'card' }, h('h3', null, 'New link'), form, this.created),
-      h('div', { class: 'card' },
-        h('header', { class: 'card-head' }, h('h3', null, 'Links'), h('span', { class: 'spacer' }), h('button', { class: 'btn btn-small', type: 'button', onclick: () => void this.load() }, 'Refresh')),
+      h(
+        'div',
+        { class: 'card' },
+        h(
+          'header',
+          { class: 'card-head' },
+          h('h3', null, 'Links'),
+          h('span', { class: 'spacer' }),
+          h('button', { class: 'btn btn-small', type: 'button', onclick: () => void this.load() }, 'Refresh'),
+        ),
         this.status,
-        h('table', { class: 'table links' },
-          h('thead', null, h('tr', null, ['Link', 'Role', 'State', 'Expires', 'Uses', 'Password', 'Created by', ''].map((t) => h('th', null, t)))),
+        h(
+          'table',
+          { class: 'table links' },
+          h(
+            'thead',
+            null,
+            h(
+              'tr',
+              null,
+              ['Link', 'Role', 'State', 'Expires', 'Uses', 'Password', 'Created by', ''].map((t) => h('th', null, t)),
+            ),
+          ),
           this.body,
         ),
         this.none,
@@ -138,7 +179,11 @@ export class LinksPanel {
     const input = h('input', { class: 'input mono', readonly: true, value: url, 'aria-label': 'New share link', 'data-link-id': link.id })
     setChildren(
       this.created,
-      h('p', null, `Link for role ${link.role} created. It works until ${stamp(link.expiresAt)}${link.maxUses ? `, for ${link.maxUses} use${link.maxUses === 1 ? '' : 's'}` : ''}${link.hasPassword ? ', with the password you set' : ''}:`),
+      h(
+        'p',
+        null,
+        `Link for role ${link.role} created. It works until ${stamp(link.expiresAt)}${link.maxUses ? `, for ${link.maxUses} use${link.maxUses === 1 ? '' : 's'}` : ''}${link.hasPassword ? ', with the password you set' : ''}:`,
+      ),
       h('div', { class: 'row' }, input, h('button', { class: 'btn', type: 'button', onclick: () => void this.copy(url) }, 'Copy')),
     )
     this.created.hidden = false
@@ -156,7 +201,12 @@ export class LinksPanel {
       this.loaded = true
       setText(this.status, '')
     } catch (error) {
-      setText(this.status, error instanceof ApiError && error.status === 404 ? 'This server does not offer share links yet.' : `Could not load the links: ${(error as Error).message}`)
+      setText(
+        this.status,
+        error instanceof ApiError && error.status === 404
+          ? 'This server does not offer share links yet.'
+          : `Could not load the links: ${(error as Error).message}`,
+      )
     }
     this.render()
   }
@@ -168,7 +218,9 @@ export class LinksPanel {
       this.body,
       rows.map((link) => {
         const state = linkState(link, t)
-        return h('tr', { class: `link-row link-${state.replace(' ', '-')}`, 'data-link-id': link.id },
+        return h(
+          'tr',
+          { class: `link-row link-${state.replace(' ', '-')}`, 'data-link-id': link.id },
           h('td', { 'data-label': 'Link' }, h('span', null, link.label ?? ''), h('code', { class: 'link-id' }, link.id)),
           h('td', { 'data-label': 'Role' }, h('span', { class: `badge badge-role badge-${link.role}` }, link.role)),
           h('td', { 'data-label': 'State' }, h('span', { class: `badge badge-link-${state.replace(' ', '-')}` }, state)),
@@ -176,9 +228,15 @@ export class LinksPanel {
           h('td', { 'data-label': 'Uses' }, link.maxUses !== undefined ? `${link.uses} of ${link.maxUses}` : String(link.uses)),
           h('td', { 'data-label': 'Password' }, link.hasPassword ? 'yes' : 'no'),
           h('td', { 'data-label': 'Created by', title: stamp(link.createdAt) }, this.model.nameOf(link.createdBy)),
-          h('td', { class: 'actions' },
-            state === 'active' ? h('button', { class: 'btn btn-small', type: 'button', onclick: () => void this.copy(linkUrl(`/join/${link.id}`)) }, 'Copy') : null,
-            state !== 'revoked' ? h('button', { class: 'btn btn-small btn-danger', type: 'button', 'data-action': 'revoke', onclick: () => void this.revoke(link) }, 'Revoke') : null,
+          h(
+            'td',
+            { class: 'actions' },
+            state === 'active'
+              ? h('button', { class: 'btn btn-small', type: 'button', onclick: () => void this.copy(linkUrl(`/join/${link.id}`)) }, 'Copy')
+              : null,
+            state !== 'revoked'
+              ? h('button', { class: 'btn btn-small btn-danger', type: 'button', 'data-action': 'revoke', onclick: () => void this.revoke(link) }, 'Revoke')
+              : null,
           ),
         )
       }),

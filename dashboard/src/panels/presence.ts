@@ -33,7 +33,14 @@ const RANK: Record<PersonStatus, number> = { active: 0, online: 1, idle: 2, away
 /** A readable version of a `viewing` value (a panel id or `document:<path>`). */
 export function viewingLabel(viewing: string): string {
   if (viewing.startsWith('document:')) return `document ${viewing.slice('document:'.length)}`
-  const names: Record<string, string> = { presence: 'Presence', locks: 'Locks', approvals: 'Approvals', activity: 'Activity', documents: 'Documents', links: 'Share links' }
+  const names: Record<string, string> = {
+    presence: 'Presence',
+    locks: 'Locks',
+    approvals: 'Approvals',
+    activity: 'Activity',
+    documents: 'Documents',
+    links: 'Share links',
+  }
   return names[viewing] ?? viewing
 }
 
@@ -42,7 +49,21 @@ export function people(model: WorkspaceModel, me: Me): Person[] {
   const get = (actor: string): Person => {
     let person = byActor.get(actor)
     if (!person) {
-      person = { actor, name: actor, kind: null, role: null, color: null, status: 'offline', viewing: null, activity: null, typing: false, lastSeen: 0, connectedSince: null, sessions: 0, me: actor === me.actor }
+      person = {
+        actor,
+        name: actor,
+        kind: null,
+        role: null,
+        color: null,
+        status: 'offline',
+        viewing: null,
+        activity: null,
+        typing: false,
+        lastSeen: 0,
+        connectedSince: null,
+        sessions: 0,
+        me: actor === me.actor,
+      }
       byActor.set(actor, person)
     }
     return person
@@ -110,7 +131,12 @@ function row(): { el: HTMLElement; update(person: Person): void } {
   const badges = h('span', { class: 'row-badges' })
   const doing = h('span', { class: 'row-doing' })
   const seen = h('span', { class: 'row-seen' })
-  const el = h('li', { class: 'person' }, avatarSlot, h('div', { class: 'row-main' }, h('div', { class: 'row-line' }, name, badges), h('div', { class: 'row-line row-sub' }, doing, seen)))
+  const el = h(
+    'li',
+    { class: 'person' },
+    avatarSlot,
+    h('div', { class: 'row-main' }, h('div', { class: 'row-line' }, name, badges), h('div', { class: 'row-line row-sub' }, doing, seen)),
+  )
   let rendered = ''
   return {
     el,
@@ -125,7 +151,13 @@ function row(): { el: HTMLElement; update(person: Person): void } {
       el.dataset.kind = person.kind ?? ''
       setChildren(avatarSlot, avatar(person.name, person.kind, person.color))
       setChildren(name, actorLabel(person.actor, person.name, person.kind), person.me ? h('span', { class: 'you' }, ' (you)') : null)
-      setChildren(badges, statusChip(person.status), kindBadge(person.kind), roleBadge(person.role), person.sessions > 1 ? h('span', { class: 'badge', title: 'connections (tabs or processes)' }, `${person.sessions} sessions`) : null)
+      setChildren(
+        badges,
+        statusChip(person.status),
+        kindBadge(person.kind),
+        roleBadge(person.role),
+        person.sessions > 1 ? h('span', { class: 'badge', title: 'connections (tabs or processes)' }, `${person.sessions} sessions`) : null,
+      )
       setText(doing, describe(person))
     },
   }
@@ -141,7 +173,11 @@ export class PresencePanel {
   private readonly agentsCount = h('span', { class: 'count' })
   count = 0
 
-  constructor(private readonly model: WorkspaceModel, private readonly me: Me, private readonly onCount: () => void) {
+  constructor(
+    private readonly model: WorkspaceModel,
+    private readonly me: Me,
+    private readonly onCount: () => void,
+  ) {
     const humanList = h('ul', { class: 'people', 'data-group': 'humans' })
     const agentList = h('ul', { class: 'people', 'data-group': 'agents' })
     this.humans = keyedList(humanList, row)
@@ -150,7 +186,9 @@ export class PresencePanel {
       'section',
       { class: 'panel', id: 'panel-presence', 'aria-labelledby': 'presence-title' },
       h('h2', { id: 'presence-title', class: 'panel-title' }, 'Presence'),
-      h('div', { class: 'columns' },
+      h(
+        'div',
+        { class: 'columns' },
         h('div', { class: 'card' }, h('h3', null, 'People ', this.humansCount), humanList, this.humansEmpty),
         h('div', { class: 'card' }, h('h3', null, 'Agents ', this.agentsCount), agentList, this.agentsEmpty),
       ),

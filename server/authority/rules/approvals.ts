@@ -41,7 +41,8 @@ export function vote(tx: Tx, e: Event<'vote'>): Refusal {
   const ineligible = ineligibility(entry.request, voter)
   if (ineligible) return ineligible
   // One person can redeem a link as several guests; the link, not the guest, gets one vote.
-  if (voter.link !== undefined && Object.values(entry.votes).some((cast) => cast.link === voter.link)) return `one vote per share link: a guest of link ${voter.link} already voted on ${show(e.key)}`
+  if (voter.link !== undefined && Object.values(entry.votes).some((cast) => cast.link === voter.link))
+    return `one vote per share link: a guest of link ${voter.link} already voted on ${show(e.key)}`
   const recorded: RecordedVote = { ...vote, session: voter.session, kind: voter.kind, role: voter.role, ...opt('link', voter.link) }
   const votes = dict(entry.votes)
   votes[voter.actor] = recorded

@@ -28,7 +28,9 @@ export function mountTmpfs(size: string): string {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
   } catch (error) {
     rmSync(dir, { recursive: true, force: true })
-    throw new Error(`cannot mount a tmpfs here (${(error as Error).message.trim()}): the disk-full test needs root and mount(2), or a fault-injection point in the server (e.g. HUDDLE_FAULT_WRITE_FAIL=<file> making Store.writeBatch fail while the file exists)`)
+    throw new Error(
+      `cannot mount a tmpfs here (${(error as Error).message.trim()}): the disk-full test needs root and mount(2), or a fault-injection point in the server (e.g. HUDDLE_FAULT_WRITE_FAIL=<file> making Store.writeBatch fail while the file exists)`,
+    )
   }
   mounted.add(dir)
   return dir

@@ -27,7 +27,10 @@ export class GrantObserver {
   /** largest token seen in any earlier transaction */
   private maxBefore = 0
 
-  constructor(readonly doc: Y.Doc, readonly name = 'observer') {
+  constructor(
+    readonly doc: Y.Doc,
+    readonly name = 'observer',
+  ) {
     doc.on('afterTransaction', () => this.check())
     this.check()
   }
@@ -56,7 +59,8 @@ export class GrantObserver {
     }
     // Grants that arrive in one transaction (one merged batch) are simultaneous; only across
     // transactions must tokens rise.
-    for (const grant of fresh) if (grant.token <= this.maxBefore) this.violation(`new grant ${grant.claim} has token ${grant.token}, not above ${this.maxBefore} seen earlier`)
+    for (const grant of fresh)
+      if (grant.token <= this.maxBefore) this.violation(`new grant ${grant.claim} has token ${grant.token}, not above ${this.maxBefore} seen earlier`)
     this.maxBefore = maxNow
   }
 }
@@ -95,7 +99,10 @@ export function checkFencingHistory(held: HeldGrant[], observers: GrantObserver[
   let index = 0
   for (const grant of sortedByClaim) {
     while (index < sortedBySeen.length && sortedBySeen[index]!.seenAt < grant.claimedAt) maxSeenToken = Math.max(maxSeenToken, sortedBySeen[index++]!.token)
-    if (grant.token <= maxSeenToken) violations.push(`claim ${grant.claim} (made at ${grant.claimedAt}) got token ${grant.token}, but token ${maxSeenToken} had already been seen granted before it was made`)
+    if (grant.token <= maxSeenToken)
+      violations.push(
+        `claim ${grant.claim} (made at ${grant.claimedAt}) got token ${grant.token}, but token ${maxSeenToken} had already been seen granted before it was made`,
+      )
   }
   // Mutual exclusion with fencing order, per resource.
   const byResource = new Map<string, HeldGrant[]>()
@@ -109,7 +116,9 @@ export function checkFencingHistory(held: HeldGrant[], observers: GrantObserver[
         if (earlier.mode === 'shared' && later.mode === 'shared') continue
         const end = earlier.releasedAt ?? Infinity
         if (end > later.seenAt) {
-          violations.push(`${resource}: ${earlier.claim} (token ${earlier.token}, ${earlier.mode}) was held by its client until ${earlier.releasedAt ?? 'the end'}, but ${later.claim} (token ${later.token}, ${later.mode}) saw its grant at ${later.seenAt}`)
+          violations.push(
+            `${resource}: ${earlier.claim} (token ${earlier.token}, ${earlier.mode}) was held by its client until ${earlier.releasedAt ?? 'the end'}, but ${later.claim} (token ${later.token}, ${later.mode}) saw its grant at ${later.seenAt}`,
+          )
         }
       }
     }
@@ -127,7 +136,10 @@ export class PendingWatch {
   count = 0
   first: string | null = null
 
-  constructor(readonly doc: Y.Doc, readonly name: string) {
+  constructor(
+    readonly doc: Y.Doc,
+    readonly name: string,
+  ) {
     doc.on('afterTransaction', () => {
       if (doc.store.pendingStructs === null && doc.store.pendingDs === null) return
       this.count++

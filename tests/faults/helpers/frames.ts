@@ -120,7 +120,16 @@ export function frameGenerator(rng: Rng, maxMessage: number, ids: FrameContext):
       doc.destroy()
       return { category: 'valid sync step 1', data: frame, allowed: ['survive'] }
     }
-    if (choice === 3) return { category: 'valid awareness', data: awarenessFrame(awarenessUpdate([{ clientID: ids.ownId(), clock: ids.nextClock(), state: { status: pick(rng, ['active', 'idle', 'away']), cursor: { index: int(rng, 50) } } }])), allowed: ['survive'] }
+    if (choice === 3)
+      return {
+        category: 'valid awareness',
+        data: awarenessFrame(
+          awarenessUpdate([
+            { clientID: ids.ownId(), clock: ids.nextClock(), state: { status: pick(rng, ['active', 'idle', 'away']), cursor: { index: int(rng, 50) } } },
+          ]),
+        ),
+        allowed: ['survive'],
+      }
     return { category: 'valid query awareness', data: queryAwarenessFrame(), allowed: ['survive'] }
   }
   const absurd = (): Frame => {
@@ -139,7 +148,10 @@ export function frameGenerator(rng: Rng, maxMessage: number, ids: FrameContext):
     ]
     if (rng() < 0.15) {
       // Huge but in-range numbers inside a well-formed message: refused or harmless, never a crash.
-      const loose = [awarenessBody([1, ...varUint(2 ** 53 - 1), ...varUint(2 ** 53 - 1), 2, 123, 125]), [0, 0, ...varUint(12), 1, ...varUint(2 ** 53 - 1), ...varUint(2 ** 53 - 1)]]
+      const loose = [
+        awarenessBody([1, ...varUint(2 ** 53 - 1), ...varUint(2 ** 53 - 1), 2, 123, 125]),
+        [0, 0, ...varUint(12), 1, ...varUint(2 ** 53 - 1), ...varUint(2 ** 53 - 1)],
+      ]
       return { category: 'huge in-range numbers', data: Uint8Array.from(pick(rng, loose)), allowed: ['survive', 4400, 4403] }
     }
     return { category: 'absurd varint length', data: Uint8Array.from(pick(rng, strict)), allowed: [4400] }
@@ -148,10 +160,44 @@ export function frameGenerator(rng: Rng, maxMessage: number, ids: FrameContext):
     const choice = int(rng, 9)
     const id = ids.ownId()
     const victim = ids.victimId()
-    if (choice === 0 && victim !== null) return { category: 'awareness: another connection\'s client id', data: awarenessFrame(awarenessUpdate([{ clientID: victim, clock: 1_000_000 + ids.nextClock(), state: { status: 'away' } }])), allowed: [4403] }
-    if (choice === 1) return { category: 'awareness: forged user', data: awarenessFrame(awarenessUpdate([{ clientID: id, clock: ids.nextClock(), state: { user: { id: 'admin', name: 'Admin', kind: 'human', color: '#ff0000' }, status: 'active' } }])), allowed: ['survive'] }
-    if (choice === 2) return { category: 'awareness: too many client ids', data: awarenessFrame(awarenessUpdate(Array.from({ length: 12 }, (_, i) => ({ clientID: 3_000_000_000 + int(rng, 1e6) * 16 + i, clock: 1, state: { status: 'active' } })))), allowed: [4403] }
-    const json = pick(rng, ['{', '{"user":', '[]', '"text"', '42', 'true', '1e999', `{"a":${'['.repeat(5000)}`, '\u0000', `{"x":"${'y'.repeat(2000)}"}`, '{"__proto__":{"polluted":1}}', '{"user":{"id":1}}'])
+    if (choice === 0 && victim !== null)
+      return {
+        category: "awareness: another connection's client id",
+        data: awarenessFrame(awarenessUpdate([{ clientID: victim, clock: 1_000_000 + ids.nextClock(), state: { status: 'away' } }])),
+        allowed: [4403],
+      }
+    if (choice === 1)
+      return {
+        category: 'awareness: forged user',
+        data: awarenessFrame(
+          awarenessUpdate([
+            { clientID: id, clock: ids.nextClock(), state: { user: { id: 'admin', name: 'Admin', kind: 'human', color: '#ff0000' }, status: 'active' } },
+          ]),
+        ),
+        allowed: ['survive'],
+      }
+    if (choice === 2)
+      return {
+        category: 'awareness: too many client ids',
+        data: awarenessFrame(
+          awarenessUpdate(Array.from({ length: 12 }, (_, i) => ({ clientID: 3_000_000_000 + int(rng, 1e6) * 16 + i, clock: 1, state: { status: 'active' } }))),
+        ),
+        allowed: [4403],
+      }
+    const json = pick(rng, [
+      '{',
+      '{"user":',
+      '[]',
+      '"text"',
+      '42',
+      'true',
+      '1e999',
+      `{"a":${'['.repeat(5000)}`,
+      '\u0000',
+      `{"x":"${'y'.repeat(2000)}"}`,
+      '{"__proto__":{"polluted":1}}',
+      '{"user":{"id":1}}',
+    ])
     const ok = json === '{"__proto__":{"polluted":1}}' || json === '{"user":{"id":1}}' || json.startsWith('{"x":')
     return { category: 'awareness: malformed state', data: rawAwarenessFrame(id, ids.nextClock(), json), allowed: ok ? ['survive'] : [4400] }
   }

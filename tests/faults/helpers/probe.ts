@@ -28,7 +28,10 @@ export class LatencyProbe {
   /** checks whether the round trip in flight is complete (after every message and on close) */
   private waiter: (() => void) | null = null
 
-  private constructor(readonly client: RawClient, readonly room: string) {
+  private constructor(
+    readonly client: RawClient,
+    readonly room: string,
+  ) {
     this.local.on('update', (update: Uint8Array) => {
       this.pending = update
     })
@@ -177,10 +180,14 @@ export async function heapAfterGc(server: TestServer, readings = 3): Promise<num
 /** Waits for the server to have no documents and no connections (everything unloaded). */
 export async function waitIdle(server: TestServer, timeoutMs = 30_000): Promise<Health> {
   let last: Health | null = null
-  return waitFor(async () => {
-    last = await health(server)
-    return last.documents === 0 && last.connections === 0 ? last : null
-  }, timeoutMs, () => `the server never became idle: ${JSON.stringify(last && { documents: last.documents, connections: last.connections })}`)
+  return waitFor(
+    async () => {
+      last = await health(server)
+      return last.documents === 0 && last.connections === 0 ? last : null
+    },
+    timeoutMs,
+    () => `the server never became idle: ${JSON.stringify(last && { documents: last.documents, connections: last.connections })}`,
+  )
 }
 
 /** A metric's value from /metrics (summing every series of `name` matching `labels`). */

@@ -55,7 +55,11 @@ export class Recorder {
   /** names of the counts for the table */
   readonly headline: string[] = []
 
-  constructor(readonly name: string, readonly title: string, readonly checks: string[]) {}
+  constructor(
+    readonly name: string,
+    readonly title: string,
+    readonly checks: string[],
+  ) {}
 
   /** Sets a count; `headline` puts it in the table too. */
   set(name: string, value: Count, headline = false): void {
@@ -123,7 +127,9 @@ export function readFigures(): Figures[] {
   } catch {
     return []
   }
-  return files.map((file) => JSON.parse(readFileSync(join(RELIABILITY_DIR, file), 'utf8')) as Figures).sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name) || a.name.localeCompare(b.name))
+  return files
+    .map((file) => JSON.parse(readFileSync(join(RELIABILITY_DIR, file), 'utf8')) as Figures)
+    .sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name) || a.name.localeCompare(b.name))
 }
 
 /** The order of the table: the issue's order. */
@@ -147,17 +153,25 @@ export function assembleReport(expected: string[] = ORDER): { path: string; miss
   lines.push('written by the last test of `npm run test:faults` from the JSON each test leaves in')
   lines.push('`test-output/reliability/`; no number here is typed by hand. Re-run the suite to refresh it.')
   lines.push('')
-  lines.push(`- Run: ${new Date(RUN_STARTED_AT).toISOString()}, ${(totalMs / 60_000).toFixed(1)} min in total (build excluded), on ${cpus().length} cores / ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`)
-  lines.push(`- Result: ${current.length - failed.length} of ${current.length} fault tests passed${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${missing.length ? `; not run: ${missing.join(', ')}` : ''}.`)
+  lines.push(
+    `- Run: ${new Date(RUN_STARTED_AT).toISOString()}, ${(totalMs / 60_000).toFixed(1)} min in total (build excluded), on ${cpus().length} cores / ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
+  )
+  lines.push(
+    `- Result: ${current.length - failed.length} of ${current.length} fault tests passed${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${missing.length ? `; not run: ${missing.join(', ')}` : ''}.`,
+  )
   if (process.env.HUDDLE_SOAK_MINUTES) lines.push(`- HUDDLE_SOAK_MINUTES=${process.env.HUDDLE_SOAK_MINUTES} (the long soak).`)
-  lines.push('- Every load goes to 127.0.0.1 only; every loop is bounded in count and time. Latency is only ever compared as a ratio to a baseline measured in the same run.')
+  lines.push(
+    '- Every load goes to 127.0.0.1 only; every loop is bounded in count and time. Latency is only ever compared as a ratio to a baseline measured in the same run.',
+  )
   lines.push('')
   lines.push('| test | load | faults injected | observed | result |')
   lines.push('|---|---|---|---|---|')
   for (const figures of current) {
     const names = figures.headline?.length ? figures.headline.filter((name) => name in figures.counts) : Object.keys(figures.counts).slice(0, 6)
     const observed = names.map((name) => `${name}: **${fmt(figures.counts[name]!)}**`).join('<br>')
-    lines.push(`| [${figures.title}](${figures.file}) | ${cell(figures.load)} | ${cell(figures.faults)} | ${observed} | ${figures.passed ? 'pass' : `**FAIL**`} (${(figures.durationMs / 1000).toFixed(0)} s) |`)
+    lines.push(
+      `| [${figures.title}](${figures.file}) | ${cell(figures.load)} | ${cell(figures.faults)} | ${observed} | ${figures.passed ? 'pass' : `**FAIL**`} (${(figures.durationMs / 1000).toFixed(0)} s) |`,
+    )
   }
   lines.push('')
   lines.push('## What each test checks')

@@ -13,7 +13,10 @@ export class KeyWriter {
   /** keys this client sent */
   readonly sent: string[] = []
 
-  private constructor(readonly client: RawClient, readonly room: string) {
+  private constructor(
+    readonly client: RawClient,
+    readonly room: string,
+  ) {
     this.local.on('update', (update: Uint8Array) => {
       this.last = update
     })
@@ -54,11 +57,15 @@ export class KeyWriter {
   /** Waits for the echo of `key`; false if the socket closed first. */
   async waitAck(key: string, timeoutMs = 5000): Promise<boolean> {
     try {
-      await waitFor(() => {
-        if (this.mirror.getMap('keys').has(key)) return true
-        if (this.client.closeInfo) throw new Error('closed')
-        return false
-      }, timeoutMs, `the echo of ${key}`)
+      await waitFor(
+        () => {
+          if (this.mirror.getMap('keys').has(key)) return true
+          if (this.client.closeInfo) throw new Error('closed')
+          return false
+        },
+        timeoutMs,
+        `the echo of ${key}`,
+      )
       return true
     } catch (error) {
       if (this.client.closeInfo) return false
