@@ -1,77 +1,12 @@
 // Document history (docs/design.md, history) through the server's REST API: versions with their authors,
 // diff between versions, blame per line, labelled versions and revert. Exposed as `huddle.docs`.
+import type { BlameLine, DocDiff, LastEdit, VersionContent, VersionInfo } from '../shared/history.js'
 import { parseRoom } from '../shared/names.js'
 import type { HuddleApi } from './api.js'
 import { HuddleError } from './errors.js'
 
-export interface VersionActor {
-  id: string
-  name: string
-  /** human, agent, or server for writes the server made itself */
-  kind: string
-}
-
-export interface VersionInfo {
-  id: number
-  /** ms since the epoch */
-  at: number
-  label?: string
-  /** auto (quiet or long editing), label, before-revert or revert */
-  reason: string
-  /** who changed the document since the previous version */
-  actors: VersionActor[]
-  bytes: number
-  /** for a revert: the version it restored */
-  restored?: number
-}
-
-export interface VersionContent {
-  id: number
-  at: number
-  label?: string
-  /** the document's text (`body`, or its only text) */
-  text?: string
-  /** every top-level type as JSON; texts and XML as strings */
-  json: Record<string, unknown>
-}
-
-export interface DiffChange {
-  name: string
-  kind: 'text' | 'map' | 'array' | 'xml'
-  op: 'added' | 'removed' | 'changed'
-  line?: number
-  key?: string
-  index?: number
-  before?: unknown
-  after?: unknown
-  words?: Array<{ value: string; added?: boolean; removed?: boolean }>
-  /** who made the change, where the server's attribution knows it */
-  actors: string[]
-}
-
-export interface DocDiff {
-  from: number | 'current'
-  to: number | 'current'
-  /** unified diff of the texts */
-  patch: string
-  changes: DiffChange[]
-}
-
-export interface BlameLine {
-  text: string
-  /** the last writer of the line; null for text written before history was kept */
-  actor: string | null
-  name?: string
-  kind?: string
-  at: number | null
-  /** the first version holding that write; null while no version has it yet */
-  version: number | null
-}
-
-export interface LastEdit {
-  path: string
-  lastEdit: { actor: string; name?: string; kind?: string; at: number } | null
-}
+// The wire types live in shared/ (the server and dashboard use the same ones); re-exported for index.ts.
+export type { BlameLine, DiffChange, DocDiff, LastEdit, VersionActor, VersionContent, VersionInfo } from '../shared/history.js'
 
 export interface DiffOptions {
   /** a version id (default: the latest version) */

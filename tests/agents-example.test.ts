@@ -2,14 +2,12 @@
 // documents, asks for approval of its edit, a human (client library) approves, the agent edits
 // both under the locks while a colleague's edit is held back by the guard, and the CLI reads the
 // result, with the colleague's kept edit applied after the release.
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, type Huddle } from '../client-lib/node.js'
 import { mintToken, waitFor } from './helpers/clients.js'
-import { HUDDLE_BIN, ROOT, runCli, type TestServer } from './helpers/server.js'
+import { callTool, runCli, startMcp, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 import { cliEnv } from './fixtures/client-cli.js'
 
@@ -21,14 +19,7 @@ const humans: Huddle[] = []
 withServer(test, (started) => (server = started))
 
 test.before(async () => {
-  const env = {
-    ...(process.env as Record<string, string>),
-    HUDDLE_URL: server.httpUrl,
-    HUDDLE_WORKSPACE: WS,
-    HUDDLE_TOKEN: await mintToken('claude', 'editor', WS, { kind: 'agent' }),
-  }
-  mcp = new Client({ name: 'huddle-test', version: '1.0.0' })
-  await mcp.connect(new StdioClientTransport({ command: process.execPath, args: [HUDDLE_BIN, 'mcp'], env, cwd: ROOT, stderr: 'pipe' }))
+  mcp = await startMcp(server, WS, await mintToken('claude', 'editor', WS, { kind: 'agent' }))
 })
 
 test.after(async () => {
@@ -37,9 +28,8 @@ test.after(async () => {
 })
 
 async function call(name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const result = (await mcp.callTool({ name, arguments: args })) as CallToolResult
-  const text = (result.content[0] as { text: string }).text
-  if (result.isError) throw new Error(`${name}: ${text}`)
+  const { ok, text } = await callTool(mcp, name, args)
+  if (!ok) throw new Error(`${name}: ${text}`)
   return JSON.parse(text)
 }
 

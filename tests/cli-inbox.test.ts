@@ -2,26 +2,19 @@
 // watch` (events as JSON lines, filtered by --events) against a real server.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { connect, type Huddle } from '../client-lib/node.js'
+import type { Huddle } from '../client-lib/node.js'
 import { CliProcess, cliEnv } from './fixtures/client-cli.js'
-import { mintToken } from './helpers/clients.js'
 import { runCli, type TestServer } from './helpers/server.js'
-import { withServer } from './helpers/suite.js'
+import { libraryClients, withServer } from './helpers/suite.js'
 import type { Kind, Role } from '../shared/roles.js'
 
 const WS = 'cli-inbox'
 let server: TestServer
-const clients: Huddle[] = []
-
-test.after(async () => {
-  for (const client of clients.splice(0)) await client.close()
-})
+const connectAs = libraryClients(test, WS, () => server)
 withServer(test, (started) => (server = started))
 
-async function client(actor: string, role: Role, kind: Kind = 'human'): Promise<Huddle> {
-  const huddle = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken(actor, role, WS, { kind }) })
-  clients.push(huddle)
-  return huddle
+function client(actor: string, role: Role, kind: Kind = 'human'): Promise<Huddle> {
+  return connectAs(actor, role, { kind })
 }
 
 async function inbox(actor: string, role: Role, kind: Kind = 'human'): Promise<Array<{ kind: string; title: string; detail: string; link?: string }>> {

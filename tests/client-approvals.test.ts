@@ -3,26 +3,19 @@
 // self-approval, finished approvals, bad values), and a write the server refuses explained.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { connect, type ApprovalInfo, type Huddle, HuddleError } from '../client-lib/node.js'
-import { mintToken, rejectionOf, waitFor } from './helpers/clients.js'
+import { type ApprovalInfo, type Huddle, HuddleError } from '../client-lib/node.js'
+import { rejectionOf, waitFor } from './helpers/clients.js'
 import type { TestServer } from './helpers/server.js'
-import { withServer } from './helpers/suite.js'
+import { libraryClients, withServer } from './helpers/suite.js'
 import type { Kind, Role } from '../shared/roles.js'
 
 const WS = 'approvals'
 let server: TestServer
-const clients: Huddle[] = []
-
-// uvu runs after-hooks in the order they were added: the clients close before the server goes.
-test.after(async () => {
-  for (const client of clients.splice(0)) await client.close()
-})
+const connectAs = libraryClients(test, WS, () => server)
 withServer(test, (started) => (server = started))
 
-async function client(actor: string, role: Role, kind: Kind = 'human'): Promise<Huddle> {
-  const huddle = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken(actor, role, WS, { kind }) })
-  clients.push(huddle)
-  return huddle
+function client(actor: string, role: Role, kind: Kind = 'human'): Promise<Huddle> {
+  return connectAs(actor, role, { kind })
 }
 
 test('request, then decided(): approved once the quorum of humans approves; events on the approver side', async () => {

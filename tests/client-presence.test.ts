@@ -3,26 +3,19 @@
 // audit log as it grows.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { connect, type AuditEntry, type Huddle, HuddleError } from '../client-lib/node.js'
-import { mintToken, waitFor, withTimeout } from './helpers/clients.js'
+import { type AuditEntry, type Huddle, HuddleError } from '../client-lib/node.js'
+import { waitFor, withTimeout } from './helpers/clients.js'
 import type { TestServer } from './helpers/server.js'
-import { withServer } from './helpers/suite.js'
+import { libraryClients, withServer } from './helpers/suite.js'
 import type { Kind, Role } from '../shared/roles.js'
 
 const WS = 'presence'
 let server: TestServer
-const clients: Huddle[] = []
-
-// uvu runs after-hooks in the order they were added: the clients close before the server goes.
-test.after(async () => {
-  for (const client of clients.splice(0)) await client.close()
-})
+const connectAs = libraryClients(test, WS, () => server)
 withServer(test, (started) => (server = started))
 
-async function client(actor: string, role: Role, kind: Kind = 'human', name?: string): Promise<Huddle> {
-  const huddle = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken(actor, role, WS, { kind, ...(name ? { name } : {}) }) })
-  clients.push(huddle)
-  return huddle
+function client(actor: string, role: Role, kind: Kind = 'human', name?: string): Promise<Huddle> {
+  return connectAs(actor, role, { kind, ...(name ? { name } : {}) })
 }
 
 test('list shows every online actor, human or agent, with status and activity; updates arrive', async () => {

@@ -2,34 +2,23 @@
 // epochs and renew or release only for the epoch that holds the lease, and every write carries the
 // writer's epoch, so an owner paused past its lease (SIGSTOP) can never write once another node
 // took over: its writes are refused and it gives the rooms up.
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Fenced, RedisClient } from '../server/cluster/redis.js'
 import { RedisStore } from '../server/cluster/redis-store.js'
 import * as K from '../server/cluster/keys.js'
-import { cleanupClients, connectPeer, mintToken, rejectionOf, waitFor } from './helpers/clients.js'
-import { RedisServer, startNode } from './helpers/redis.js'
+import { connectPeer, mintToken, rejectionOf, waitFor } from './helpers/clients.js'
+import { type RedisServer, startNode, withRedis } from './helpers/redis.js'
 import type { TestServer } from './helpers/server.js'
 
 let redis: RedisServer
 let inspect: Redis
 const nodes: TestServer[] = []
 
-test.before(async () => {
-  redis = await RedisServer.start()
-  inspect = new Redis(redis.url)
-})
-
-test.after.each(async () => {
-  cleanupClients()
-  for (const node of nodes) if (node.running) node.child.kill('SIGCONT')
-  await Promise.all(nodes.splice(0).map((node) => node.dispose()))
-})
-
-test.after(async () => {
-  inspect.disconnect()
-  await redis?.kill()
+withRedis(test, nodes, (started, client) => {
+  redis = started
+  inspect = client
 })
 
 async function node(name: string): Promise<TestServer> {

@@ -1,31 +1,21 @@
 // Cluster mode, storage (issue 17): `huddle serve --redis` keeps documents, the audit chain and
 // checkpoints in a real redis-server (started here, append-only file on), refuses to start without
 // Redis or with another secret than the cluster's, and compacts update logs into a snapshot key.
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, connectPeer, delay, mintToken, waitFor } from './helpers/clients.js'
 import { api, claim, joinCoord, waitOutcome, who } from './helpers/coordination.js'
-import { RedisServer, startNode } from './helpers/redis.js'
+import { type RedisServer, startNode, withRedis } from './helpers/redis.js'
 import { runCli, type TestServer } from './helpers/server.js'
 
 let redis: RedisServer
 let inspect: Redis
 const nodes: TestServer[] = []
 
-test.before(async () => {
-  redis = await RedisServer.start()
-  inspect = new Redis(redis.url)
-})
-
-test.after.each(async () => {
-  cleanupClients()
-  await Promise.all(nodes.splice(0).map((node) => node.dispose()))
-})
-
-test.after(async () => {
-  inspect.disconnect()
-  await redis?.kill()
+withRedis(test, nodes, (started, client) => {
+  redis = started
+  inspect = client
 })
 
 async function node(name: string, args: string[] = [], secret?: string): Promise<TestServer> {

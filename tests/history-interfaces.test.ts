@@ -2,14 +2,12 @@
 // (huddle.docs), the CLI (huddle history/diff/blame/revert) and the MCP tools an agent uses
 // (document_history, document_diff, document_blame, revert_document). Each revert must reach the
 // connected stock y-websocket client.
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, type Huddle, HuddleError } from '../client-lib/node.js'
 import { connectPeer, mintToken, type Peer, waitFor } from './helpers/clients.js'
-import { HUDDLE_BIN, ROOT, runCli, type TestServer } from './helpers/server.js'
+import { runCli, startMcp, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
 const WS = 'histui'
@@ -117,9 +115,7 @@ test('CLI: huddle history, diff, blame and revert', async () => {
 })
 
 test('MCP: an agent reads the history, diff and blame, and reverts', async () => {
-  const env = { ...(process.env as Record<string, string>), HUDDLE_URL: server.httpUrl, HUDDLE_WORKSPACE: WS, HUDDLE_TOKEN: botToken }
-  const mcp = new Client({ name: 'huddle-test', version: '1.0.0' })
-  await mcp.connect(new StdioClientTransport({ command: process.execPath, args: [HUDDLE_BIN, 'mcp'], env, cwd: ROOT, stderr: 'pipe' }))
+  const mcp = await startMcp(server, WS, botToken)
   try {
     const call = async (name: string, args: Record<string, unknown>) => {
       const result = (await mcp.callTool({ name, arguments: args })) as CallToolResult

@@ -1,12 +1,10 @@
 // The document tools of `huddle mcp`, driven by the MCP SDK's client over stdio: list, read,
 // write, search/replace edits (exactly one match, else a clear error) and watch.
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connectPeer, mintToken, waitFor } from './helpers/clients.js'
-import { HUDDLE_BIN, ROOT, type TestServer } from './helpers/server.js'
+import { callTool, startMcp, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
 const WS = 'mcp-docs'
@@ -16,31 +14,14 @@ let mcp: Client
 withServer(test, (started) => (server = started))
 
 test.before(async () => {
-  const env = {
-    ...(process.env as Record<string, string>),
-    HUDDLE_URL: server.httpUrl,
-    HUDDLE_WORKSPACE: WS,
-    HUDDLE_TOKEN: await mintToken('claude', 'editor', WS, { kind: 'agent' }),
-  }
-  mcp = new Client({ name: 'huddle-test', version: '1.0.0' })
-  await mcp.connect(new StdioClientTransport({ command: process.execPath, args: [HUDDLE_BIN, 'mcp'], env, cwd: ROOT, stderr: 'pipe' }))
+  mcp = await startMcp(server, WS, await mintToken('claude', 'editor', WS, { kind: 'agent' }))
 })
 
 test.after(async () => {
   await mcp.close()
 })
 
-async function call(name: string, args: Record<string, unknown> = {}): Promise<{ ok: boolean; text: string; json: Record<string, unknown> }> {
-  const result = (await mcp.callTool({ name, arguments: args })) as CallToolResult
-  const text = (result.content[0] as { text: string }).text
-  let json: Record<string, unknown> = {}
-  try {
-    json = JSON.parse(text)
-  } catch {
-    // error results are plain text
-  }
-  return { ok: !result.isError, text, json }
-}
+const call = (name: string, args: Record<string, unknown> = {}) => callTool(mcp, name, args)
 
 test('write_document, read_document and list_documents', async () => {
   const wrote = await call('write_document', { path: 'docs/readme.md', text: 'alpha\nbeta\ngamma\n' })

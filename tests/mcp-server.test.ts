@@ -1,14 +1,12 @@
 // `huddle mcp` driven by the MCP SDK's own client over stdio, as an agent host would run it:
 // the tools are listed and called; locks taken through MCP belong to its session and are released
 // as soon as the MCP session ends (well before the 15 s lease grace period).
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, type Huddle } from '../client-lib/node.js'
 import { mintToken, waitFor } from './helpers/clients.js'
-import { HUDDLE_BIN, ROOT, type TestServer } from './helpers/server.js'
+import { callTool, startMcp, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
 const WS = 'mcp'
@@ -39,37 +37,18 @@ const TOOLS = [
 withServer(test, async (started) => {
   server = started
   human = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken('bob', 'approver', WS) })
-  mcp = await startMcp()
+  mcp = await startAgent()
   return async () => {
     await mcp.close()
     await human.close()
   }
 })
 
-async function startMcp(token?: string): Promise<Client> {
-  const env = {
-    ...(process.env as Record<string, string>),
-    HUDDLE_URL: server.httpUrl,
-    HUDDLE_WORKSPACE: WS,
-    HUDDLE_TOKEN: token ?? (await mintToken('claude', 'editor', WS, { kind: 'agent' })),
-  }
-  const transport = new StdioClientTransport({ command: process.execPath, args: [HUDDLE_BIN, 'mcp'], env, cwd: ROOT, stderr: 'pipe' })
-  const client = new Client({ name: 'huddle-test', version: '1.0.0' })
-  await client.connect(transport)
-  return client
+async function startAgent(token?: string): Promise<Client> {
+  return startMcp(server, WS, token ?? (await mintToken('claude', 'editor', WS, { kind: 'agent' })))
 }
 
-async function call(name: string, args: Record<string, unknown> = {}, client = mcp): Promise<{ ok: boolean; text: string; json: Record<string, unknown> }> {
-  const result = (await client.callTool({ name, arguments: args })) as CallToolResult
-  const text = (result.content[0] as { text: string }).text
-  let json: Record<string, unknown> = {}
-  try {
-    json = JSON.parse(text)
-  } catch {
-    // error results are plain text
-  }
-  return { ok: !result.isError, text, json }
-}
+const call = (name: string, args: Record<string, unknown> = {}, client = mcp) => callTool(client, name, args)
 
 test('lists its tools with descriptions and input schemas', async () => {
   const { tools } = await mcp.listTools()
@@ -137,7 +116,7 @@ test('set_presence and list_online', async () => {
 })
 
 test('locks taken through MCP are released when the MCP session ends', async () => {
-  const agent = await startMcp()
+  const agent = await startAgent()
   const got = await call('acquire_lock', { resources: ['deploy'] }, agent)
   assert.ok(got.ok, got.text)
   const waiting = human.locks.acquire('deploy', { waitMs: 10_000 })
@@ -151,7 +130,7 @@ test('locks taken through MCP are released when the MCP session ends', async () 
 })
 
 test("a bad token reaches the agent as each tool's error, with what to do", async () => {
-  const broken = await startMcp('not-a-token')
+  const broken = await startAgent('not-a-token')
   try {
     assert.is((await broken.listTools()).tools.length, TOOLS.length)
     const result = await call('list_locks', {}, broken)

@@ -3,31 +3,10 @@
 // behind it where attribution knows them (inserts from the newer state, deletions from the older).
 import { createTwoFilesPatch, diffArrays, diffLines, diffWords } from 'diff'
 import * as Y from 'yjs'
+import type { DiffChange } from '../../shared/history.js'
 import type { IdIndex } from './attribution.js'
 import { idRuns, type Kind, type Shared, sharedTypes } from './content.js'
 import { actorsIn } from './lookup.js'
-
-export interface Word {
-  value: string
-  added?: boolean
-  removed?: boolean
-}
-
-export interface Change {
-  /** the top-level type */
-  name: string
-  kind: Kind
-  op: 'added' | 'removed' | 'changed'
-  /** text: the first line in the newer state (removed lines: where they were, 1-based) */
-  line?: number
-  key?: string
-  index?: number
-  before?: unknown
-  after?: unknown
-  /** text: the changed line(s) word by word */
-  words?: Word[]
-  actors: string[]
-}
 
 export interface Attributions {
   inserted: IdIndex
@@ -39,12 +18,12 @@ export interface Labels {
   to: string
 }
 
-export function diffDocs(from: Y.Doc, to: Y.Doc, attribution: Attributions, labels: Labels): { patch: string; changes: Change[] } {
+export function diffDocs(from: Y.Doc, to: Y.Doc, attribution: Attributions, labels: Labels): { patch: string; changes: DiffChange[] } {
   const before = sharedTypes(from)
   const after = sharedTypes(to)
   const names = [...new Set([...before.keys(), ...after.keys()])].sort((a, b) => (a === 'body' ? -1 : b === 'body' ? 1 : a.localeCompare(b)))
   let patch = ''
-  const changes: Change[] = []
+  const changes: DiffChange[] = []
   for (const name of names) {
     const a = before.get(name)
     const b = after.get(name)
@@ -67,8 +46,8 @@ export function diffDocs(from: Y.Doc, to: Y.Doc, attribution: Attributions, labe
 
 type Runs = { before: ReturnType<typeof idRuns> | undefined; after: ReturnType<typeof idRuns> | undefined } | null
 
-function textChanges(name: string, kind: Kind, old: string, now: string, runs: Runs, attribution: Attributions): Change[] {
-  const changes: Change[] = []
+function textChanges(name: string, kind: Kind, old: string, now: string, runs: Runs, attribution: Attributions): DiffChange[] {
+  const changes: DiffChange[] = []
   const parts = diffLines(old, now)
   let oldOffset = 0
   let newOffset = 0
@@ -87,7 +66,7 @@ function textChanges(name: string, kind: Kind, old: string, now: string, runs: R
     if (part.removed && next?.added) i++
     const deleters = runs?.before ? actorsIn(runs.before, attribution.deleted, oldOffset, oldOffset + removed.length) : []
     const inserters = runs?.after ? actorsIn(runs.after, attribution.inserted, newOffset, newOffset + added.length) : []
-    const change: Change = {
+    const change: DiffChange = {
       name,
       kind,
       op: removed && added ? 'changed' : added ? 'added' : 'removed',
@@ -110,8 +89,8 @@ function textChanges(name: string, kind: Kind, old: string, now: string, runs: R
   return changes
 }
 
-function mapChanges(name: string, a: Y.Map<unknown> | null, b: Y.Map<unknown> | null, attribution: Attributions): Change[] {
-  const changes: Change[] = []
+function mapChanges(name: string, a: Y.Map<unknown> | null, b: Y.Map<unknown> | null, attribution: Attributions): DiffChange[] {
+  const changes: DiffChange[] = []
   const keys = [...new Set([...(a?.keys() ?? []), ...(b?.keys() ?? [])])].sort()
   for (const key of keys) {
     const old = a?.has(key) ? jsonOf(a.get(key)) : undefined
@@ -136,8 +115,8 @@ function listOf(shared: Shared | undefined): List | null {
   return { type: shared.type, items: shared.type.toArray().map((item) => JSON.stringify(jsonOf(item))) }
 }
 
-function arrayChanges(name: string, a: List | null, b: List | null, attribution: Attributions): Change[] {
-  const changes: Change[] = []
+function arrayChanges(name: string, a: List | null, b: List | null, attribution: Attributions): DiffChange[] {
+  const changes: DiffChange[] = []
   const runsBefore = a ? idRuns(a.type, false) : []
   const runsAfter = b ? idRuns(b.type, false) : []
   let oldIndex = 0

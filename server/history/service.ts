@@ -2,6 +2,7 @@
 // MCP and dashboard): list, take and read versions, diff, blame, revert, last edit.
 import { randomBytes } from 'node:crypto'
 import * as Y from 'yjs'
+import type { BlameLine, DocDiff, EditInfo, Point, VersionContent, VersionInfo } from '../../shared/history.js'
 import type { RoomName } from '../../shared/names.js'
 import type { Identity } from '../../shared/roles.js'
 import type { AuditLog } from '../audit/log.js'
@@ -10,7 +11,7 @@ import type { Storage } from '../store/storage.js'
 import { IdIndex } from './attribution.js'
 import { blameText } from './blame.js'
 import { docOf, jsonOf, mainText, sharedTypes } from './content.js'
-import { type Change, diffDocs } from './diff.js'
+import { diffDocs } from './diff.js'
 import { sectionRange } from './keys.js'
 import { readAttribution, type HistoryRecorder } from './recorder.js'
 import { restore } from './revert.js'
@@ -35,41 +36,16 @@ export interface HistoryDeps {
   openRoom(name: RoomName): Promise<Room>
 }
 
-export interface PublicActor extends ActorInfo {}
-
-export interface PublicVersion {
-  id: number
-  at: number
-  label?: string
-  reason: string
-  actors: PublicActor[]
-  bytes: number
-  restored?: number
-}
-
-export interface BlameLine {
-  text: string
-  actor: string | null
-  name?: string
-  kind?: string
-  at: number | null
-  /** the first version holding this line's last write; null while no version has it yet */
-  version: number | null
-}
-
-/** `from`/`to` of a diff: a version id or the document as it is now. */
-export type Point = number | 'current'
-
 export class HistoryService {
   constructor(private readonly deps: HistoryDeps) {}
 
-  async versions(room: RoomName): Promise<PublicVersion[]> {
+  async versions(room: RoomName): Promise<VersionInfo[]> {
     await this.mustExist(room)
     const [versions, actors] = await Promise.all([readVersions(this.deps.store, room.room), readActors(this.deps.store, room.room)])
     return versions.reverse().map((version) => publicVersion(version, actors))
   }
 
-  async label(room: RoomName, label: string): Promise<PublicVersion> {
+  async label(room: RoomName, label: string): Promise<VersionInfo> {
     await this.mustExist(room)
     const live = await this.deps.openRoom(room)
     await live.written()
@@ -77,7 +53,7 @@ export class HistoryService {
     return publicVersion(version, await readActors(this.deps.store, room.room))
   }
 
-  async version(room: RoomName, id: number): Promise<{ id: number; at: number; label?: string; text?: string; json: Record<string, unknown> }> {
+  async version(room: RoomName, id: number): Promise<VersionContent> {
     const { meta, state } = await this.versionState(room, id)
     const doc = docOf(state)
     try {
@@ -94,7 +70,7 @@ export class HistoryService {
     }
   }
 
-  async diff(room: RoomName, from: Point | undefined, to: Point): Promise<{ from: Point; to: Point; patch: string; changes: Change[] }> {
+  async diff(room: RoomName, from: Point | undefined, to: Point): Promise<DocDiff> {
     await this.mustExist(room)
     const start = from ?? (await this.latest(room))
     const [a, b, records] = await Promise.all([this.docAt(room, start), this.docAt(room, to), readAttribution(this.deps.store, room.room)])
@@ -140,7 +116,7 @@ export class HistoryService {
   }
 
   /** Makes the document hold `id`'s content again as a new change by `identity`; returns the version after. */
-  async revert(room: RoomName, id: number, identity: Identity): Promise<PublicVersion> {
+  async revert(room: RoomName, id: number, identity: Identity): Promise<VersionInfo> {
     const { state } = await this.versionState(room, id)
     const live = await this.deps.openRoom(room)
     const before = await this.deps.recorder.takeVersion(room.room, 'before-revert')
@@ -166,7 +142,7 @@ export class HistoryService {
   }
 
   /** Who changed the document last and when, from the server's attribution (null: never recorded). */
-  async lastEdit(room: string): Promise<{ actor: string; name?: string; kind?: string; at: number } | null> {
+  async lastEdit(room: string): Promise<EditInfo | null> {
     const [row] = await this.deps.store.readRange({ ...sectionRange(room, 'a'), reverse: true, limit: 1 })
     if (!row) return null
     const record = decodeAttribution(numberOfKey(row[0]), row[1])
@@ -204,7 +180,7 @@ export class HistoryService {
   }
 }
 
-function publicVersion(version: VersionMeta, actors: Map<string, ActorInfo>): PublicVersion {
+function publicVersion(version: VersionMeta, actors: Map<string, ActorInfo>): VersionInfo {
   return {
     id: version.id,
     at: version.at,

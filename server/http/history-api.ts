@@ -1,8 +1,9 @@
 // Document history over REST, under /api/workspaces/<ws>/docs/<path>/: versions (list, take with
 // a label, read one), diff, blame and revert (docs/design.md, history). Viewers read; editors label and revert.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Point } from '../../shared/history.js'
 import { checkWorkspace, parseRoom, type RoomName } from '../../shared/names.js'
-import { HistoryError, type HistoryService, type Point } from '../history/service.js'
+import { HistoryError, type HistoryService } from '../history/service.js'
 import { authorize, type AuthDeps, HttpError, readJson } from './request.js'
 import { type Route, sendJson } from './routes.js'
 

@@ -2,6 +2,9 @@
 // file on (as docs/cluster.md requires), and cluster nodes (`huddle serve --redis`) on it.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
+import { Redis } from 'ioredis'
+import type { Test } from 'uvu'
+import { cleanupClients } from './clients.js'
 import { makeTempDir, type StartOptions, TestServer } from './server.js'
 
 const processes = new Set<ChildProcess>()
@@ -60,6 +63,31 @@ export class RedisServer {
     this.child.kill('SIGKILL')
     await exited
   }
+}
+
+/**
+ * The lifecycle of a cluster test file: a redis-server and a client of it (to inspect keys)
+ * before the first test, handed to `use`; the nodes a test pushed to `nodes` go after it, and
+ * the client and redis-server after the last test.
+ */
+export function withRedis(suite: Test, nodes: TestServer[], use: (redis: RedisServer, inspect: Redis) => void): void {
+  let redis: RedisServer | undefined
+  let inspect: Redis | undefined
+  suite.before(async () => {
+    redis = await RedisServer.start()
+    inspect = new Redis(redis.url)
+    use(redis, inspect)
+  })
+  suite.after.each(async () => {
+    cleanupClients()
+    // A node the test paused (SIGSTOP) cannot exit until it runs again; for the others it is a no-op.
+    for (const node of nodes) if (node.running) node.child.kill('SIGCONT')
+    await Promise.all(nodes.splice(0).map((node) => node.dispose()))
+  })
+  suite.after(async () => {
+    inspect?.disconnect()
+    await redis?.kill()
+  })
 }
 
 /** A `huddle serve --redis` node; `--node-id` defaults to `name`. */

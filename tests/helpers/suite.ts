@@ -2,8 +2,10 @@
 // client, the browser and the server go after the last. `use` hands them to the file's variables.
 import type { Browser } from 'playwright-core'
 import type { Test } from 'uvu'
+import { connect, type Huddle } from '../../client-lib/node.js'
+import type { Role } from '../../shared/roles.js'
 import { launchBrowser, type WatchedPage } from './browser.js'
-import { cleanupClients } from './clients.js'
+import { cleanupClients, mintToken, type TokenOptions } from './clients.js'
 import { type StartOptions, TestServer } from './server.js'
 
 /**
@@ -27,6 +29,23 @@ export function withServer(suite: Test, use: Use, options?: StartOptions): void 
       await server?.dispose()
     }
   })
+}
+
+/**
+ * Connects client-library clients (as `actor` with `role`, in `workspace`) to the file's server;
+ * they close after the last test. Call it before withServer: uvu runs after-hooks in the order
+ * they were added, and the clients have to close before the server goes.
+ */
+export function libraryClients(suite: Test, workspace: string, server: () => TestServer): (actor: string, role: Role, token?: TokenOptions) => Promise<Huddle> {
+  const clients: Huddle[] = []
+  suite.after(async () => {
+    for (const client of clients.splice(0)) await client.close()
+  })
+  return async (actor, role, token = {}) => {
+    const huddle = await connect({ url: server().httpUrl, workspace, token: await mintToken(actor, role, workspace, token) })
+    clients.push(huddle)
+    return huddle
+  }
 }
 
 export function withServerAndBrowser(suite: Test, use: (server: TestServer, browser: Browser) => void): void {

@@ -3,6 +3,7 @@
 // per line, and "restore this version" (editors, after a confirmation). Everything comes from the
 // server's history API (/api/workspaces/<ws>/docs/<path>/...); the server stamps who wrote what.
 import { colorFor } from '../../../shared/colors.js'
+import type { BlameLine, DiffChange, VersionActor, VersionInfo } from '../../../shared/history.js'
 import { roleAtLeast } from '../../../shared/roles.js'
 import { api, ApiError } from '../api.js'
 import type { Me } from '../auth.js'
@@ -10,43 +11,6 @@ import { confirmDialog } from '../dialog.js'
 import { h, setChildren, setText } from '../dom.js'
 import { ago, stamp } from '../time.js'
 import { avatar, empty } from '../ui.js'
-
-interface Actor {
-  id: string
-  name: string
-  kind: string
-}
-
-interface Version {
-  id: number
-  at: number
-  label?: string
-  reason: string
-  actors: Actor[]
-  bytes: number
-  restored?: number
-}
-
-interface Change {
-  name: string
-  kind: string
-  op: 'added' | 'removed' | 'changed'
-  line?: number
-  key?: string
-  before?: unknown
-  after?: unknown
-  words?: Array<{ value: string; added?: boolean; removed?: boolean }>
-  actors: string[]
-}
-
-interface BlameLine {
-  text: string
-  actor: string | null
-  name?: string
-  kind?: string
-  at: number | null
-  version: number | null
-}
 
 const REASONS: Record<string, string> = { auto: '', label: '', 'before-revert': 'before a restore', revert: 'restore' }
 
@@ -57,7 +21,7 @@ export class HistoryPanel {
   private readonly status = h('p', { class: 'history-status muted', 'aria-live': 'polite' })
   private readonly canRestore: boolean
   private readonly base: string
-  private names = new Map<string, Actor>()
+  private names = new Map<string, VersionActor>()
 
   constructor(
     workspace: string,
@@ -100,7 +64,7 @@ export class HistoryPanel {
   }
 
   async refresh(): Promise<void> {
-    const body = await this.call<{ versions: Version[] }>('GET', 'versions')
+    const body = await this.call<{ versions: VersionInfo[] }>('GET', 'versions')
     if (!body) return
     setText(this.status, '')
     for (const version of body.versions) for (const actor of version.actors) this.names.set(actor.id, actor)
@@ -110,7 +74,7 @@ export class HistoryPanel {
     )
   }
 
-  private item(version: Version): HTMLElement {
+  private item(version: VersionInfo): HTMLElement {
     const reason = REASONS[version.reason] ?? ''
     return h(
       'li',
@@ -152,7 +116,7 @@ export class HistoryPanel {
   }
 
   private async showDiff(id: number): Promise<void> {
-    const diff = await this.call<{ changes: Change[] }>('GET', `diff?from=${id}&to=current`)
+    const diff = await this.call<{ changes: DiffChange[] }>('GET', `diff?from=${id}&to=current`)
     if (!diff) return
     const rows = diff.changes.map((change) => {
       const who = change.actors.map((actor) => this.names.get(actor)?.name ?? actor).join(', ')
@@ -203,7 +167,7 @@ export class HistoryPanel {
     )
   }
 
-  private async restore(version: Version): Promise<void> {
+  private async restore(version: VersionInfo): Promise<void> {
     const decided = await confirmDialog({
       title: `Restore version ${version.id}?`,
       body: `${this.path} will read as it did ${ago(version.at)} for everyone, as a new change by you. The current state is kept as a version first, so this can be undone.`,
