@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url'
 const uvu = fileURLToPath(new URL('../node_modules/uvu/bin.js', import.meta.url))
 const [dir = 'dist/tests', pattern = '\\.test\\.js$'] = process.argv.slice(2)
 const matcher = new RegExp(pattern)
+const EXIT_GRACE_MS = 30_000
+const FILE_LIMIT_MS = 20 * 60_000
 // Files of one run share an id, so the fault suite's report can tell this run's figures apart.
 const env = {
   ...process.env,
@@ -38,17 +40,29 @@ function runFile(file) {
     const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
     const child = spawn(process.execPath, [uvu, dir, `^${escaped}$`], { stdio: ['ignore', 'pipe', 'inherit'], env })
     let output = ''
+    let hung = null
+    // A file that reported its totals but does not exit holds a handle open (a client or server
+    // not closed): it would stall the whole run, so it is stopped and counted as a failure.
+    let exitTimer = null
+    const limit = setTimeout(() => stop(`still running after ${FILE_LIMIT_MS / 60_000} minutes`), FILE_LIMIT_MS)
+    const stop = (why) => {
+      hung = why
+      child.kill('SIGKILL')
+    }
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk)
       output += chunk
+      if (!exitTimer && /Duration:/.test(output)) exitTimer = setTimeout(() => stop(`did not exit within ${EXIT_GRACE_MS / 1000} s of its last test (a handle left open)`), EXIT_GRACE_MS)
     })
     child.on('close', (code, signal) => {
+      clearTimeout(limit)
+      clearTimeout(exitTimer)
       const plain = output.replace(/\u001b\[[0-9;]*m/g, '')
       const count = (label) => {
         const match = new RegExp(`\\n\\s*${label}:\\s+(\\d+)`).exec(plain)
         return match ? Number(match[1]) : null
       }
-      resolve({ file, code, signal, total: count('Total'), passed: count('Passed'), skipped: count('Skipped') ?? 0 })
+      resolve({ file, code, signal, hung, total: count('Total'), passed: count('Passed'), skipped: count('Skipped') ?? 0 })
     })
   })
 }
@@ -64,6 +78,11 @@ let skipped = 0
 const problems = []
 for (const file of list) {
   const result = await runFile(file)
+  if (result.hung) {
+    failed += 1
+    problems.push(`${file} ${result.hung}: stopped; close every client and server in its after() hook`)
+    if (result.total === null) continue
+  }
   if (result.total === null || result.passed === null) {
     failed += 1
     problems.push(`${file} crashed (exit ${result.signal ?? result.code}) before reporting its totals; the output above shows where`)
@@ -73,6 +92,7 @@ for (const file of list) {
   passed += result.passed
   skipped += result.skipped
   failed += missing
+  if (result.hung) continue
   if (missing > 0 && result.code === 0)
     problems.push(`${file}: ${missing} of ${result.total} tests did not pass; look for a before() hook that failed (uvu does not report it)`)
   else if (missing > 0 || result.code !== 0) problems.push(`${file}: ${missing} failed`)

@@ -16,7 +16,7 @@ let hooks: Receiver | undefined
 let bot: Huddle | undefined
 
 test.after(async () => {
-  bot?.provider.destroy()
+  await bot?.close()
   await hooks?.close()
   await server?.dispose()
 })
@@ -39,7 +39,7 @@ test('kill -9 between commit and delivery: the events are delivered after the re
   await bot.approvals.request({ title: 'second', action: 'x' })
   // the second is committed (the dashboard's REST view shows it) but waits behind the first
   await waitFor(async () => Object.keys((await adminGet(server!, WS, 'approvals')).approvals as object).length === 2, 10_000, 'both requests committed')
-  bot.provider.destroy()
+  await bot.close()
   await server.kill()
   assert.is(hooks.ofType('approval.requested').length, 1, 'the second was not sent before the crash')
 
