@@ -182,6 +182,8 @@ test('killed holders and requesters: release after the grace period, waiters in 
       if (waited > GRACE_MS + 5000) problems.push(`${lane.resource}: waiter a was granted only ${waited} ms after the holder went offline`)
       else r.add('locks released after the grace period')
       if (!(first.token! > lane.held.token)) problems.push(`${lane.resource}: waiter a got token ${first.token}, the dead holder had ${lane.held.token}`)
+      // The watcher is another client: the grant reaches it in its own time.
+      await waitFor(() => holdersOf(watcher.doc, lane.resource).includes(lane.w1Key), 10_000, `the watcher never saw ${lane.resource} granted to waiter a`)
       if (queueOf(watcher.doc, lane.resource)[0] !== lane.w2Key)
         problems.push(`${lane.resource}: waiter b is not next: ${JSON.stringify(queueOf(watcher.doc, lane.resource))}`)
       release(lane.w1, lane.w1Key)
