@@ -52,7 +52,7 @@ function runFile(file) {
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk)
       output += chunk
-      if (!exitTimer && /Duration:/.test(output))
+      if (!exitTimer && /\n\s*Duration:\s+[\d.]+m?s/.test(output))
         exitTimer = setTimeout(() => stop(`did not exit within ${EXIT_GRACE_MS / 1000} s of its last test (a handle left open)`), EXIT_GRACE_MS)
     })
     child.on('close', (code, signal) => {
