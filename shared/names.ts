@@ -13,28 +13,28 @@ export type NameError = string | null
 
 export function checkWorkspace(ws: unknown): NameError {
   if (typeof ws !== 'string' || !WORKSPACE_RE.test(ws)) {
-    return `bad workspace name ${quoted(ws)}: use 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit`
+    return `bad workspace name ${show(ws)}: use 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit`
   }
   return null
 }
 
 export function checkActor(actor: unknown): NameError {
   if (typeof actor !== 'string' || !ACTOR_RE.test(actor)) {
-    return `bad actor id ${quoted(actor)}: use 1-128 characters of A-Z, a-z, 0-9, '.', '_', '@' or '-'`
+    return `bad actor id ${show(actor)}: use 1-128 characters of A-Z, a-z, 0-9, '.', '_', '@' or '-'`
   }
   return null
 }
 
 export function checkSession(session: unknown): NameError {
   if (typeof session !== 'string' || !SESSION_RE.test(session)) {
-    return `bad session id ${quoted(session)}: use 16-64 characters of A-Z, a-z, 0-9, '_' or '-'`
+    return `bad session id ${show(session)}: use 16-64 characters of A-Z, a-z, 0-9, '_' or '-'`
   }
   return null
 }
 
 export function checkResource(resource: unknown): NameError {
   if (typeof resource !== 'string' || !RESOURCE_RE.test(resource)) {
-    return `bad lock resource ${quoted(resource)}: use 1-200 characters of A-Z, a-z, 0-9 and . _ : / @ -`
+    return `bad lock resource ${show(resource)}: use 1-200 characters of A-Z, a-z, 0-9 and . _ : / @ -`
   }
   return null
 }
@@ -57,13 +57,26 @@ export function parseRoom(room: string): RoomName | string {
   if (segments.length === 0) return { room, workspace: workspace!, path: null }
   for (const segment of segments) {
     if (!PATH_SEGMENT_RE.test(segment) || segment === '.' || segment === '..') {
-      return `bad document path segment ${quoted(segment)} in ${quoted(room)}: use A-Z, a-z, 0-9, '.', '_' or '-' between slashes (no '.' or '..' segments, no empty ones)`
+      return `bad document path segment ${show(segment)} in ${show(room)}: use A-Z, a-z, 0-9, '.', '_' or '-' between slashes (no '.' or '..' segments, no empty ones)`
     }
   }
   return { room, workspace: workspace!, path: segments.join('/') }
 }
 
-function quoted(value: unknown): string {
-  const text = typeof value === 'string' ? value : String(value)
+/**
+ * Quotes a value for a message, shortened; never throws, whatever a client sent (lib0 decodes a
+ * `__proto__` key into a null-prototype object, which `String()` cannot convert).
+ */
+export function show(value: unknown): string {
+  const text = describe(value)
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text)
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
 }

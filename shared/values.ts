@@ -3,8 +3,10 @@
 // refused so a typo (`ttl` for `ttlMs`) fails loudly instead of being silently ignored.
 import type { ApprovalCancel, ApprovalRequest, ApprovalVote, ClaimValue } from './coordination.js'
 import { MAX_CLAIM_RESOURCES, splitOwnedKey } from './coordination.js'
-import { checkActor, checkResource } from './names.js'
+import { checkActor, checkResource, show } from './names.js'
 import { isRole } from './roles.js'
+
+export { show }
 
 export const LIMITS = {
   /** claim and approval ids, the part of the key after `<sessionId>:` */
@@ -172,19 +174,4 @@ function isPlainObject(value: unknown): value is Fields {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
   const proto = Object.getPrototypeOf(value)
   return proto === Object.prototype || proto === null
-}
-
-/** Quotes a value for a message, shortened; never throws, whatever a client sent. */
-export function show(value: unknown): string {
-  const text = describe(value)
-  return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text)
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return value
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return Object.prototype.toString.call(value)
-  }
 }

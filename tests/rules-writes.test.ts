@@ -168,6 +168,11 @@ test('refusal messages never throw on hostile values', () => {
   refused({ after: { ...claim, mode: hostile } }, /mode must be/)
   refused({ after: { ...claim, mode: Symbol('x') } }, /mode must be/)
   refused({ type: 'x'.repeat(500) }, /\.\.\."/)
+  // The name checks quote the value too: lib0 decodes `{"__proto__": null}` into such an object,
+  // which `String()` throws on, and a throw in the hook fails the whole workspace room.
+  refused({ after: { ...claim, resources: [hostile] } }, /bad lock resource/)
+  refused(approvals({ subKey: 'request', after: { ...request, requester: hostile } }), /requester: bad actor id/)
+  refused(approvals({ subKey: 'request', after: { ...request, approvers: [hostile] } }), /approvers: bad actor id/)
 })
 
 test.run()
