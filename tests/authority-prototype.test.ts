@@ -9,6 +9,7 @@ import { connectPeer, waitFor } from './helpers/clients.js'
 import {
   claim,
   fetchAudit,
+  getState,
   holdersOf,
   joinCoord,
   locksOf,
@@ -39,6 +40,8 @@ test('prototype names as resources, actors and sessions: granted, queued, handed
   const second = await joinCoord(server, ws, await who('__proto__', 'editor', 'agent'), { session: SESSIONS[2]! })
   const held = claim(first, 'hasOwnProperty', { resources: NAMES, mode: 'exclusive' })
   const granted = await waitOutcome(first, held, ['granted'])
+  const state = await getState(server, ws, first.who.token)
+  assert.equal(Object.keys(state.locks).sort(), [...NAMES].sort(), 'the API lists every held lock, __proto__ included')
   const waiting = claim(second, 'constructor', { resources: NAMES, mode: 'exclusive' })
   await waitFor(() => watcher.waiters.has(waiting), 8000, 'the second claim was never queued')
   assert.is(outcomesOf(second.doc).get(waiting), undefined, 'the second claim must wait')

@@ -1,6 +1,7 @@
 // The REST API under /api/, bearer token in Authorization. Reads of the audit log and of the
 // current coordination state for any member; force-release of a lock for admins.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import * as Y from 'yjs'
 import { checkResource, checkWorkspace } from '../../shared/names.js'
 import type { AuditLog } from '../audit/log.js'
 import type { CoordinationAuthority } from '../authority/coordination.js'
@@ -73,7 +74,7 @@ async function handle(deps: ApiDeps, request: IncomingMessage, response: ServerR
   if (what === 'documents') return sendJson(response, 200, { documents: (await deps.listDocuments(workspace)).map((path) => ({ path })) })
   const room = await deps.openWorkspace(workspace)
   const maps = ['locks', 'approvals', 'sessions'] as const
-  const read = (name: string) => room.doc.getMap(name).toJSON()
+  const read = (name: string) => jsonOf(room.doc.getMap(name))
   if (what === 'state') return sendJson(response, 200, Object.fromEntries([...maps, 'queue', 'outcomes', 'meta'].map((name) => [name, read(name)])))
   // A lock's waiters are the `queue` entries naming it (docs/authority.md).
   sendJson(response, 200, what === 'locks' ? { locks: read('locks'), queue: read('queue') } : { [what]: read(what) })
@@ -95,4 +96,12 @@ async function forceRelease(
   const refusal = authority.revoke(resource, identity, reason)
   if (refusal) throw new HttpError(409, refusal)
   sendJson(response, 200, { released: resource })
+}
+
+/**
+ * A map's JSON with every key: `Y.Map#toJSON` assigns into `{}`, where a `__proto__` key (a legal
+ * resource name) sets the prototype instead of a property, and that lock vanished from the answer.
+ */
+function jsonOf(map: Y.Map<unknown>): Record<string, unknown> {
+  return Object.fromEntries([...map.entries()].map(([key, value]) => [key, value instanceof Y.AbstractType ? value.toJSON() : value]))
 }
