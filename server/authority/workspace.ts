@@ -2,7 +2,7 @@
 // the pure rules, undoes refused writes in the same transaction, writes the rules' results back,
 // and drives the server's own events (timers, sessions ending, admin revokes).
 import type * as Y from 'yjs'
-import { META, type SessionValue } from '../../shared/coordination.js'
+import { APPROVAL_FIELDS, META, type SessionValue, splitOwnedKey } from '../../shared/coordination.js'
 import type { AuditLog } from '../audit/log.js'
 import type { Writer as HookWriter, WriteContext } from '../rooms/hooks.js'
 import { type ClientWrites, clientWrites, type KeyWrite, keysOfNewMap } from './client-writes.js'
@@ -215,7 +215,10 @@ export class WorkspaceAuthority {
    */
   private resumeSessions(): void {
     const now = Date.now()
-    const known = new Set<string>([...Object.values(this.state.claims).map((claim) => claim.session), ...Object.keys(this.state.outcomes).map(sessionOf)])
+    const known = new Set<string>([
+      ...Object.values(this.state.claims).map((claim) => claim.session),
+      ...Object.keys(this.state.outcomes).flatMap((key) => splitOwnedKey(key)?.session ?? []),
+    ])
     for (const [session, value] of this.maps.sessions.entries()) {
       known.delete(session)
       if (value.online) this.markOffline(session, now)
@@ -253,10 +256,6 @@ function toWriter(writer: HookWriter): Writer {
   return { session: writer.session, actor, kind, role, ...(typeof link === 'string' ? { link } : {}) }
 }
 
-function sessionOf(key: string): string {
-  return key.slice(0, key.indexOf(':'))
-}
-
 function toEvent(write: KeyWrite, after: unknown, writer: Writer, at: number): CoordEvent | null {
   const { key, subKey } = write
   const { session, actor } = writer
@@ -264,7 +263,7 @@ function toEvent(write: KeyWrite, after: unknown, writer: Writer, at: number): C
     return after === undefined ? { type: 'release', at, key, session } : { type: 'claim', at, key, session, actor, value: after }
   }
   if (write.type !== 'approvals' || subKey === undefined) return null
-  if (subKey === 'request') return { type: 'request', at, key, session, actor, request: after }
-  if (subKey === 'cancel') return { type: 'cancel', at, key, session, actor, cancel: after }
+  if (subKey === APPROVAL_FIELDS.request) return { type: 'request', at, key, session, actor, request: after }
+  if (subKey === APPROVAL_FIELDS.cancel) return { type: 'cancel', at, key, session, actor, cancel: after }
   return { type: 'vote', at, key, voter: writer, vote: after }
 }
