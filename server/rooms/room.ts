@@ -194,11 +194,14 @@ export class Room {
     } catch (error) {
       throw new ProtocolError(`malformed Yjs update (${(error as Error).message})`)
     }
-    if (!this.isCoordination && !roleAtLeast(member.identity.role, 'editor') && updateChangesDoc(this.doc, decoded)) {
+    // Asked at most once per update, and only when a refusal depends on it.
+    let changes: boolean | undefined
+    const changesDoc = () => (changes ??= updateChangesDoc(this.doc, decoded))
+    if (!this.isCoordination && !roleAtLeast(member.identity.role, 'editor') && changesDoc()) {
       member.refuse(CloseCode.forbidden, `read-only: your role is ${member.identity.role}; ask an admin for an editor token to change ${this.name.room}`)
       return
     }
-    const refusal = this.refusalOf(member, update, decoded)
+    const refusal = this.refusalOf(member, update, changesDoc)
     if (refusal) {
       member.refuse(CloseCode.forbidden, refusal)
       return
@@ -257,7 +260,7 @@ export class Room {
   }
 
   /** A hook's reason to refuse the whole update (see DocumentHook.refuseClientUpdate); fails closed. */
-  private refusalOf(member: Member, update: Uint8Array, decoded: ReturnType<typeof Y.decodeUpdate>): string | null {
+  private refusalOf(member: Member, update: Uint8Array, changesDoc: () => boolean): string | null {
     for (const hook of this.hooks) {
       if (!hook.refuseClientUpdate) continue
       let reason: string | null
@@ -266,7 +269,7 @@ export class Room {
       } catch (error) {
         reason = `the write check failed (${(error as Error).message}); nothing was applied, retry`
       }
-      if (reason && updateChangesDoc(this.doc, decoded)) return reason
+      if (reason && changesDoc()) return reason
     }
     return null
   }
