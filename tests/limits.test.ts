@@ -17,6 +17,7 @@ import {
   updateFrame,
   waitFor,
 } from './helpers/clients.js'
+import { LogThrottle } from '../server/net/rate-limit.js'
 import type { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
@@ -191,6 +192,24 @@ test('an update that decodes but cannot be applied (dangling references) → 440
   peer.doc.getText('text').insert(0, 'fine')
   const other = await connectPeer(server, 'lim/dangling', { token })
   await waitFor(() => other.doc.getText('text').toString() === 'fine', 5000, 'the document stopped syncing')
+})
+
+test('refusals before authentication are logged at most 20 lines per 10 s; the rest are counted in one summary line', () => {
+  // the throttle server.ts puts on them (README, SECURITY.md)
+  const throttle = new LogThrottle(20, 10_000)
+  const summaries: number[] = []
+  const summarise = (count: number) => summaries.push(count)
+  let logged = 0
+  // a flood of 1,000 refusals a second for a minute
+  for (let now = 0; now < 60_000; now++) {
+    if (throttle.allow(summarise, now)) logged++
+    if (now % 10_000 === 9_999) {
+      assert.ok(logged <= (20 * (now + 1)) / 10_000, `${logged} lines by ${now + 1} ms`)
+      assert.is(summaries.length, now < 10_000 ? 0 : (now + 1) / 10_000 - 1, 'one summary line per window')
+    }
+  }
+  throttle.allow(summarise, 60_000)
+  assert.is(logged + summaries.reduce((sum, count) => sum + count, 0), 60_000, 'every refusal is either logged or counted')
 })
 
 test.run()

@@ -1,7 +1,15 @@
 // The pacing rules (server/rooms/pacing.ts, `--broadcast-share`, README): what a room waits after
 // a broadcast, from its CPU cost and the load. Pure functions, so the promises are checked exactly.
+// Then their state and timers (pacer.ts) and a room's use of them: on a quiet server an update
+// leaves in the turn it is written and presence in the next turn, with no timer either way.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import * as Y from 'yjs'
+import type { RoomName } from '../shared/names.js'
+import type { LoopMeter } from '../server/rooms/loop-meter.js'
+import { PacedBroadcast, Pacer } from '../server/rooms/pacer.js'
+import { type Member, Room } from '../server/rooms/room.js'
+import { decodeMessage } from '../server/protocol/messages.js'
 import {
   LOADED_SHARE,
   presenceWait,
@@ -100,6 +108,142 @@ test("a room's broadcast CPU decays over its window", () => {
   let busyMs = 0
   for (let i = 0; i < 2000; i++) busyMs = roomBusyMs(busyMs, 10, 5)
   assert.ok(Math.abs(busyMs / ROOM_WINDOW_MS - 0.5) < 0.02, `5 ms every 10 ms reads as half a core: ${busyMs / ROOM_WINDOW_MS}`)
+})
+
+/** A loop meter that reads `utilisation` (0..1) always. */
+const meter = (utilisation: number) => ({ utilisation: () => utilisation }) as unknown as LoopMeter
+
+/** The timers (setTimeout) started while `run` runs, until it settles. */
+async function timersDuring(run: () => void | Promise<void>): Promise<number> {
+  const original = globalThis.setTimeout
+  let started = 0
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    started++
+    return original(...args)
+  }) as typeof setTimeout
+  try {
+    await run()
+  } finally {
+    globalThis.setTimeout = original
+  }
+  return started
+}
+
+/** Uses `ms` of this process's CPU time. */
+function burnCpu(ms: number): void {
+  const start = process.cpuUsage()
+  while (true) {
+    const used = process.cpuUsage(start)
+    if ((used.user + used.system) / 1000 >= ms) return
+  }
+}
+
+test('a quiet server: each document broadcast leaves inside request(), however costly, and starts no timer', async () => {
+  const pacer = new Pacer(adaptive, meter(0.3))
+  let sent = 0
+  const updates: PacedBroadcast = new PacedBroadcast(() => {
+    updates.nextAt = pacer.update(() => {
+      sent++
+      burnCpu(5)
+    })
+  }, false)
+  for (let i = 1; i <= 5; i++) {
+    assert.is(await timersDuring(() => updates.request()), 0, `broadcast ${i} started a timer`)
+    assert.is(sent, i, `broadcast ${i} did not leave at once`)
+  }
+})
+
+test('a quiet server: a presence change leaves in the next turn, merged with the others of this turn, and starts no timer', async () => {
+  const pacer = new Pacer(adaptive, meter(0.3))
+  let sent = 0
+  const presence: PacedBroadcast = new PacedBroadcast(() => {
+    presence.nextAt = pacer.presence(() => sent++)
+  }, true)
+  for (let i = 1; i <= 3; i++) {
+    assert.is(
+      await timersDuring(() => {
+        presence.request()
+        presence.request()
+      }),
+      0,
+      `presence change ${i} started a timer`,
+    )
+    assert.is(sent, i - 1, 'presence waits for the changes of this turn')
+    await new Promise(setImmediate)
+    assert.is(sent, i, `presence change ${i} did not leave in the next turn (once)`)
+  }
+})
+
+test('a busy server: the next document broadcast waits, and what arrives meanwhile leaves in one', async () => {
+  const pacer = new Pacer(adaptive, meter(1))
+  let sent = 0
+  const updates: PacedBroadcast = new PacedBroadcast(() => {
+    updates.nextAt = pacer.update(() => {
+      sent++
+      burnCpu(20)
+    })
+  }, false)
+  updates.request()
+  assert.is(sent, 1, 'the first broadcast leaves at once')
+  assert.is(
+    await timersDuring(() => {
+      updates.request()
+      updates.request()
+    }),
+    1,
+    'the next waits on one timer',
+  )
+  assert.is(sent, 1)
+  const deadline = Date.now() + 5000
+  while (sent < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1))
+  assert.is(sent, 2, 'the two requests left in one broadcast')
+  updates.cancel()
+})
+
+test('a room on a quiet server sends the echo of an update in the turn its batch is written', async () => {
+  const frames: Uint8Array[] = []
+  const member: Member = {
+    identity: { actor: 'ada', name: 'Ada', kind: 'human', role: 'editor', workspace: 'pacing' },
+    session: 'session-of-ada',
+    ownedClients: new Set(),
+    send: (frame) => frames.push(frame),
+    refuse: (code, reason) => assert.unreachable(`refused ${code} ${reason}`),
+    noteForgery: () => undefined,
+  }
+  let written!: () => void
+  const batch = new Promise<void>((resolve) => (written = resolve))
+  const name: RoomName = { room: 'pacing/doc', workspace: 'pacing', path: 'doc' }
+  const room = new Room(
+    name,
+    [],
+    {
+      appendUpdate: () => batch,
+      recordRefusal: () => {
+        throw new Error('no hook refuses')
+      },
+      countSent: () => undefined,
+      pacing: adaptive,
+      loop: meter(0.3),
+      onEmpty: () => undefined,
+      onFailed: (_room, error) => assert.unreachable(error.message),
+    },
+    [],
+  )
+  room.join(member)
+  const writer = new Y.Doc()
+  writer.getText('text').insert(0, 'hello')
+  room.receive(member, { kind: 'update', update: Y.encodeStateAsUpdate(writer) })
+  const echoes = () => frames.map((frame) => decodeMessage(frame)).filter((message) => message.kind === 'update')
+  await Promise.resolve()
+  assert.is(echoes().length, 0, 'nothing leaves before it is written')
+  const timers = await timersDuring(async () => {
+    written()
+    await batch
+    assert.is(echoes().length, 1, 'the echo left in the turn the batch was written')
+  })
+  assert.is(timers, 0)
+  room.destroy('shutdown')
+  writer.destroy()
 })
 
 test.run()

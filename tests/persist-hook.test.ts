@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { Store } from '../server/store/index.js'
-import { cleanupClients, connectPeer, waitFor } from './helpers/clients.js'
+import { cleanupClients, connectPeer, rawConnect, updateFrame, waitFor } from './helpers/clients.js'
 import { who } from './helpers/coordination.js'
 import { distScript, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
@@ -13,6 +13,37 @@ import { withServer } from './helpers/suite.js'
 const ROOM = 'persisting/attributed'
 let server: TestServer
 withServer(test, (started) => void (server = started), { script: distScript('tests/fixtures/custom-server.js') })
+
+test('an onPersist hook that throws: the write is neither written nor sent, and its writer is told with 1011', async () => {
+  const room = 'breaking/attributed'
+  const ada = await connectPeer(server, room, { token: (await who('ada', 'editor')).token })
+  const seen: string[] = []
+  const watcher = await connectPeer(server, room, { token: (await who('watcher', 'viewer')).token })
+  watcher.doc.on('update', () => seen.push(watcher.doc.getText('text').toString()))
+  ada.doc.getText('text').insert(0, 'kept')
+  // persist before broadcast: once the watcher has it, it is on disk
+  await waitFor(() => watcher.doc.getText('text').toString() === 'kept', 10_000, 'the clean write did not arrive')
+
+  const lost = new Y.Doc()
+  Y.applyUpdate(lost, Y.encodeStateAsUpdate(ada.doc))
+  lost.getText('text').insert(4, ' lost')
+  const breaker = await rawConnect(server, room, { token: (await who('persist-breaker', 'editor')).token })
+  breaker.send(updateFrame(Y.encodeStateAsUpdate(lost, Y.encodeStateVector(ada.doc))))
+  const close = await breaker.waitClose(10_000, 'the writer whose update the hook failed on')
+  assert.is(close.code, 1011, `closed with ${close.code} ${close.reason}`)
+  assert.match(close.reason, /not saved or shared/)
+
+  // The room reloaded from storage: a new client syncs what is on disk.
+  const reader = await connectPeer(server, room, { token: (await who('reader', 'viewer')).token })
+  assert.is(reader.doc.getText('text').toString(), 'kept', 'the failed write is not on disk')
+  await waitFor(() => watcher.provider.synced && watcher.closes.length > 0, 10_000, 'the watcher did not resync after the reload')
+  assert.ok(
+    seen.every((text) => !text.includes('lost')),
+    `a watcher saw the failed write: ${JSON.stringify(seen)}`,
+  )
+  lost.destroy()
+  cleanupClients()
+})
 
 test('every update is written with what its hooks added, and the hook knows the writer', async () => {
   const ada = await connectPeer(server, ROOM, { token: (await who('ada', 'editor')).token })

@@ -43,4 +43,36 @@ test('an open, idle server-side socket exposes its TCP socket, and a prepared fr
   }
 })
 
+test('while ws is still busy with a message (a Blob it reads first), the socket is not offered, and what follows keeps its order', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  await once(server, 'listening')
+  try {
+    const accepted = once(server, 'connection') as Promise<[WebSocket]>
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}`)
+    const received: Buffer[] = []
+    client.on('message', (data: Buffer) => received.push(data))
+    const [ws] = await accepted
+    await once(client, 'open')
+    ws.send(new Blob([new Uint8Array([1])]))
+    assert.is(idleSocketOf(ws), null, 'a sender reading a Blob is busy: a raw write now would overtake it')
+    ws.send(new Uint8Array([2]))
+    assert.is(idleSocketOf(ws), null, 'a sender with a queue is busy')
+    await waitFor(() => idleSocketOf(ws), 5000, 'the sender to become idle again')
+    idleSocketOf(ws)!.write(prepareFrame(new Uint8Array([3])).wire)
+    await waitFor(
+      () => received.length === 3,
+      5000,
+      () => `received ${received.length} of 3 messages`,
+    )
+    assert.equal(
+      received.map((data) => data[0]),
+      [1, 2, 3],
+      'in the order sent',
+    )
+    client.terminate()
+  } finally {
+    server.close()
+  }
+})
+
 test.run()

@@ -5,10 +5,9 @@ import * as Y from 'yjs'
 
 /** Whether the update (as Y.decodeUpdate returns it) would change `doc`. */
 export function updateChangesDoc(doc: Y.Doc, { structs, ds }: ReturnType<typeof Y.decodeUpdate>): boolean {
-  const known = Y.decodeStateVector(Y.encodeStateVector(doc))
   for (const struct of structs) {
     if (struct instanceof Y.Skip) continue
-    if (struct.id.clock + struct.length > (known.get(struct.id.client) ?? 0)) return true
+    if (struct.id.clock + struct.length > Y.getState(doc.store, struct.id.client)) return true
   }
   if (ds.clients.size === 0) return false
   const deleted = Y.snapshot(doc).ds

@@ -98,8 +98,12 @@ export class Room {
     })
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       const pending = { update, writer: writerOf(origin) }
-      if (this.captured) this.captured.push(pending)
-      else this.persistThenBroadcast(pending)
+      if (this.captured) {
+        this.captured.push(pending)
+        return
+      }
+      const failure = this.persistThenBroadcast(pending)
+      if (failure) this.fail(failure, 'hook')
     })
     for (const hook of this.hooks) hook.onLoad?.(this.name, this.doc)
   }
@@ -194,11 +198,14 @@ export class Room {
     } catch (error) {
       throw new ProtocolError(`malformed Yjs update (${(error as Error).message})`)
     }
-    if (!this.isCoordination && !roleAtLeast(member.identity.role, 'editor') && updateChangesDoc(this.doc, decoded)) {
+    // Asked at most once per update, and only when a refusal depends on it.
+    let changes: boolean | undefined
+    const changesDoc = () => (changes ??= updateChangesDoc(this.doc, decoded))
+    if (!this.isCoordination && !roleAtLeast(member.identity.role, 'editor') && changesDoc()) {
       member.refuse(CloseCode.forbidden, `read-only: your role is ${member.identity.role}; ask an admin for an editor token to change ${this.name.room}`)
       return
     }
-    const refusal = this.refusalOf(member, update, decoded)
+    const refusal = this.refusalOf(member, update, changesDoc)
     if (refusal) {
       member.refuse(CloseCode.forbidden, refusal)
       return
@@ -240,6 +247,7 @@ export class Room {
    * made only if it returns. Yjs emits a transaction's update even when its callback threw, so they
    * are collected, and an exception discards them and returns the error: the document in memory
    * then holds changes nobody may see, and the room must be failed (and reloaded from storage).
+   * An onPersist hook that throws while they are queued is returned the same way.
    */
   private guarded(change: () => void): Error | null {
     if (this.captured) throw new Error('hooks may not re-enter the room')
@@ -252,12 +260,15 @@ export class Room {
     } finally {
       this.captured = null
     }
-    for (const change of captured) this.persistThenBroadcast(change)
+    for (const change of captured) {
+      const failure = this.persistThenBroadcast(change)
+      if (failure) return failure
+    }
     return null
   }
 
   /** A hook's reason to refuse the whole update (see DocumentHook.refuseClientUpdate); fails closed. */
-  private refusalOf(member: Member, update: Uint8Array, decoded: ReturnType<typeof Y.decodeUpdate>): string | null {
+  private refusalOf(member: Member, update: Uint8Array, changesDoc: () => boolean): string | null {
     for (const hook of this.hooks) {
       if (!hook.refuseClientUpdate) continue
       let reason: string | null
@@ -266,7 +277,7 @@ export class Room {
       } catch (error) {
         reason = `the write check failed (${(error as Error).message}); nothing was applied, retry`
       }
-      if (reason && updateChangesDoc(this.doc, decoded)) return reason
+      if (reason && changesDoc()) return reason
     }
     return null
   }
@@ -284,8 +295,9 @@ export class Room {
     this.presenceBroadcast.nextAt = this.pacer.presence(() => this.broadcast(prepareFrame(encodeAwareness(update))))
   }
 
-  private persistThenBroadcast({ update, writer }: Change): void {
-    if (this.failed) return
+  /** Queues `change` for writing; returns the error of an onPersist hook that threw (nothing was queued). */
+  private persistThenBroadcast({ update, writer }: Change): Error | null {
+    if (this.failed) return null
     this.replies.changed()
     let extra: UpdateBatch | undefined
     if (this.persistHooks.length > 0) {
@@ -293,17 +305,18 @@ export class Room {
       try {
         for (const hook of this.persistHooks) hook.onPersist!({ room: this.name, update, writer, batch: extra })
       } catch (error) {
-        return this.fail(error instanceof Error ? error : new Error(String(error)), 'hook')
+        return error instanceof Error ? error : new Error(String(error))
       }
     }
     const batch = this.deps.appendUpdate(this.name.room, update, extra)
     this.outbox.push({ update, batch })
-    if (batch === this.lastBatch) return
+    if (batch === this.lastBatch) return null
     this.lastBatch = batch
     batch.then(
       () => this.broadcastWritten(batch),
       (error: Error) => this.fail(error, 'storage'),
     )
+    return null
   }
 
   /** Sends every update carried by `batch` (a prefix of the outbox: batches complete in order). */
