@@ -5,8 +5,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { cleanupClients, connectPeer, delay, mintToken, type Peer, waitFor } from './helpers/clients.js'
-import { claim, type CoordPeer, joinCoord, release, waitOutcome, Watcher, who } from './helpers/coordination.js'
+import { cleanupClients, connectPeer, mintToken, type Peer, waitFor } from './helpers/clients.js'
+import { claim, type CoordPeer, joinCoord, locksOf, release, waitOutcome, Watcher, who } from './helpers/coordination.js'
 import { RedisServer, startNode } from './helpers/redis.js'
 import type { TestServer } from './helpers/server.js'
 
@@ -104,7 +104,8 @@ test('kill -9 of the owner under load: another node takes over, no acknowledged 
     },
   )
   for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i]! > tokens[i - 1]!, `fencing tokens not rising across the failover: ${tokens}`)
-  await delay(100)
+  // The watcher has seen every lock transaction once it sees the last release remove the lock.
+  await waitFor(() => !locksOf(watcher.doc).has('db'), 5000, "the watcher never saw the last release of 'db'")
   watcher.assertClean()
 })
 

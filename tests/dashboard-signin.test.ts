@@ -5,7 +5,7 @@ import { SignJWT } from 'jose'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { assertNoConsoleErrors, newPage, openWorkspace, screenshot, showPanel, textOf, waitLive } from './helpers/browser.js'
-import { mintToken } from './helpers/clients.js'
+import { mintToken, waitFor } from './helpers/clients.js'
 import { withDashboard } from './helpers/suite.js'
 
 const WS = 'acme'
@@ -127,8 +127,10 @@ test('an expired share link is refused with a readable message', async () => {
   const adminToken = await mintToken('ada', 'admin', WS)
   const created = await api('POST', `/api/workspaces/${WS}/links`, adminToken, { role: 'viewer', expiresInMs: 1000 })
   assert.is(created.status, 201, JSON.stringify(created.json))
-  await new Promise((resolve) => setTimeout(resolve, 1100))
-  await watched.page.goto(`${dash.server.httpUrl}${(created.json as { url: string }).url}`)
+  const { link, url } = created.json as { link: { id: string }; url: string }
+  // The server's own word that the link is past its expiry, rather than a guess at when it is.
+  await waitFor(async () => (await api('GET', `/api/links/${link.id}`, null)).json.usable === false, 10_000, 'the link never expired')
+  await watched.page.goto(`${dash.server.httpUrl}${url}`)
   await watched.page.waitForSelector('.refused')
   assert.match(await textOf(watched.page, '.refused'), /^This link expired/)
   await screenshot(watched.page, 'expired-link')

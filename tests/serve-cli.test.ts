@@ -69,6 +69,16 @@ test('without HUDDLE_SECRET: a 0600 secret, a banner with the data dir and a wor
   back.destroy()
 })
 
+test('--public-url: the banner links the dashboard at that address; an address without http(s) is refused', async () => {
+  const server = await TestServer.start({ secret: null, memory: true, args: ['--public-url', 'https://huddle.example.com/'] })
+  servers.push(server)
+  const token = (await server.waitForStdout(/admin token for workspace "demo"[^\n]*\n\s*(\S+)/))[1]!
+  assert.ok(server.stdout.includes(`: https://huddle.example.com/w/demo#token=${token}\n`), `the banner does not link the public address:\n${server.stdout}`)
+  const refused = await runCli(['serve', '--memory', '--port', '0', '--public-url', 'huddle.example.com'])
+  assert.is.not(refused.code, 0)
+  assert.match(refused.stderr, /"huddle\.example\.com" is not an http\(s\) address/)
+})
+
 test('HUDDLE_SECRET shorter than 32 characters is refused with a message', async () => {
   const error = await TestServer.start({ secret: 'too-short' }).then(
     (server) => {

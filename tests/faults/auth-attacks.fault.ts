@@ -13,7 +13,7 @@ import {
   awarenessUpdate,
   cleanupClients,
   connectPeer,
-  delay,
+  decodeFrame,
   mintToken,
   newSession,
   rawConnect,
@@ -207,7 +207,18 @@ test('connection attacks are closed with their code and audited', async () => {
     honest.provider.awareness.setLocalStateField('status', 'active')
     const spoofer = await rawConnect(server, room, { token: valid })
     await spoofer.roundTrip()
-    await delay(100)
+    // The victim's presence relayed to the spoofer: the server has bound its client id by then.
+    await spoofer.waitMessage(
+      (message) => {
+        const decoded = decodeFrame(message)
+        return (
+          decoded.kind === 'awareness' &&
+          decoded.entries.some((entry) => entry.clientID === honest.doc.clientID && (entry.state as { status?: string } | null)?.status === 'active')
+        )
+      },
+      5000,
+      "the victim's presence, relayed to the spoofer",
+    )
     spoofer.send(
       awarenessFrame(awarenessUpdate([{ clientID: honest.doc.clientID, clock: 1000, state: { status: 'away', user: { id: 'honest', name: 'honest' } } }])),
     )
