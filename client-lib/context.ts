@@ -100,6 +100,13 @@ export function abortError(signal: AbortSignal): HuddleError {
 // biome-ignore lint/suspicious/noExplicitAny: Y.Map<T>, Y.Array<T> and Y.Text only share AbstractType<YEvent<any>>
 type AnyType = Y.AbstractType<Y.YEvent<any>>
 
+/** The keys of `map` that `transaction` set or deleted (none when it did not touch the map). */
+export function changedKeys(transaction: Y.Transaction, map: Y.Map<unknown>): ReadonlySet<string | null> {
+  return transaction.changed.get(map as unknown as AnyType) ?? NO_KEYS
+}
+
+const NO_KEYS: ReadonlySet<string | null> = new Set()
+
 /** True when `transaction` changed one of `types` directly (`deep`: or anything nested in it). */
 export function touches(transaction: Y.Transaction, types: Y.Map<unknown>[], deep = false): boolean {
   const changed = deep ? transaction.changedParentTypes : transaction.changed

@@ -6,7 +6,8 @@ import type { ClaimValue, LockHolder, LockMode, LockValue, LockWaiter, OutcomeVa
 import { lockQueues } from '../shared/coordination.js'
 import { parseClaimValue } from '../shared/values.js'
 import { roleAtLeast } from '../shared/roles.js'
-import { abortError, type ClientContext, touches, waitForServer } from './context.js'
+import type * as Y from 'yjs'
+import { abortError, changedKeys, type ClientContext, touches, waitForServer } from './context.js'
 import { HuddleError, parsed } from './errors.js'
 import { randomId } from './ids.js'
 import { closedError } from './connection.js'
@@ -95,6 +96,11 @@ interface Waiting {
   since: number
   options: AcquireOptions
   lastReport: string
+  /**
+   * The claims queued before this one on one of its resources, while it is queued: kept from the
+   * queue keys each transaction changed, so a wait report costs no scan of the whole queue.
+   */
+  earlier?: { seq: number; keys: Set<string> }
   resolve(lock: Lock): void
   reject(error: HuddleError): void
   cleanup(): void
@@ -114,7 +120,7 @@ export class Locks {
   constructor(private readonly ctx: ClientContext) {
     ctx.conn.on('change', (transaction) => {
       const { claims, locks, queue, outcomes } = ctx.maps
-      if (touches(transaction, [claims, locks, queue, outcomes])) this.evaluate()
+      if (touches(transaction, [claims, locks, queue, outcomes])) this.evaluate(transaction)
     })
     ctx.conn.on('state', (change) => change.state === 'closed' && this.failAll(closedError(change)))
   }
@@ -277,12 +283,12 @@ export class Locks {
 
   // ---- the server's answers -------------------------------------------------------------------
 
-  private evaluate(): void {
-    for (const waiting of [...this.waiting.values()]) this.evaluateWaiting(waiting)
+  private evaluate(transaction: Y.Transaction): void {
+    for (const waiting of [...this.waiting.values()]) this.evaluateWaiting(waiting, transaction)
     for (const lock of this.held()) this.evaluateHeld(lock)
   }
 
-  private evaluateWaiting(waiting: Waiting): void {
+  private evaluateWaiting(waiting: Waiting, transaction: Y.Transaction): void {
     const { key } = waiting
     const outcome = this.ctx.maps.outcomes.get(key) as OutcomeValue | undefined
     if (outcome?.state === 'granted') return this.finish(waiting, this.grant(waiting, outcome))
@@ -297,7 +303,7 @@ export class Locks {
           )
       return this.finish(waiting, error)
     }
-    this.reportWait(waiting)
+    this.reportWait(waiting, transaction)
   }
 
   private grant(waiting: Waiting, outcome: OutcomeValue): Lock {
@@ -349,16 +355,37 @@ export class Locks {
     return this.ctx.maps.queue.has(key) || resources.some((resource) => !!this.holderOf(key, resource))
   }
 
-  private waitInfo(waiting: Waiting): WaitInfo | null {
-    const own = this.ctx.maps.queue.get(waiting.key) as QueueEntry | undefined
-    if (!own) return null // not queued by the server (yet)
+  /** The wait now, or null when the claim is not queued (yet) or `transaction` changed nothing it waits for. */
+  private waitInfo(waiting: Waiting, transaction: Y.Transaction): WaitInfo | null {
+    const { queue } = this.ctx.maps
+    const own = queue.get(waiting.key) as QueueEntry | undefined
+    if (!own) {
+      delete waiting.earlier
+      return null
+    }
     // Only the entries that share a resource with this claim and arrived before it matter.
     const resources = new Set(waiting.value.resources)
-    const earlier = [...this.ctx.maps.queue.entries()].filter(([, entry]) => {
-      const waiter = entry as QueueEntry
-      return waiter.seq < own.seq && waiter.resources.some((resource) => resources.has(resource))
-    })
-    const queues = lockQueues(earlier as Array<[string, QueueEntry]>)
+    const isEarlier = (entry: QueueEntry | undefined) => !!entry && entry.seq < own.seq && entry.resources.some((resource) => resources.has(resource))
+    const queueKeys = changedKeys(transaction, queue)
+    let relevant = waiting.earlier?.seq !== own.seq || queueKeys.has(waiting.key)
+    if (relevant) {
+      const keys = new Set<string>()
+      for (const [key, entry] of queue.entries()) if (isEarlier(entry as QueueEntry)) keys.add(key)
+      waiting.earlier = { seq: own.seq, keys }
+    } else {
+      const { keys } = waiting.earlier!
+      for (const key of queueKeys) {
+        if (key === null) continue
+        const was = keys.has(key)
+        const is = isEarlier(queue.get(key) as QueueEntry | undefined)
+        if (is) keys.add(key)
+        else keys.delete(key)
+        relevant ||= was || is
+      }
+    }
+    for (const resource of changedKeys(transaction, this.ctx.maps.locks)) relevant ||= resource !== null && resources.has(resource)
+    if (!relevant) return null
+    const queues = lockQueues([...waiting.earlier!.keys].map((key) => [key, queue.get(key) as QueueEntry]))
     const blockers: Blocker[] = []
     let position = 1
     for (const resource of waiting.value.resources) {
@@ -370,9 +397,9 @@ export class Locks {
     return { claim: waiting.key, resources: waiting.value.resources, position, blockers, since: waiting.since }
   }
 
-  private reportWait(waiting: Waiting): void {
+  private reportWait(waiting: Waiting, transaction: Y.Transaction): void {
     if (!waiting.options.onWait) return
-    const info = this.waitInfo(waiting)
+    const info = this.waitInfo(waiting, transaction)
     if (!info) return
     const report = JSON.stringify([info.position, info.blockers])
     if (report === waiting.lastReport) return

@@ -64,6 +64,41 @@ test('acquire resolves with an increasing fencing token; a waiter sees its posit
   await last.release()
 })
 
+test('a waiter follows its queue from the changed entries: claims on other resources cost it no scan of the queue', async () => {
+  const [a, b, c, d] = await Promise.all([client('ann'), client('ben'), client('cat'), client('dan')])
+  const held = await a.locks.acquire('inc-db')
+  const ahead = new AbortController()
+  const benWaits: WaitInfo[] = []
+  const second = b.locks.acquire('inc-db', { signal: ahead.signal, onWait: (info) => benWaits.push(info) })
+  await waitFor(() => benWaits.length > 0, 3000, 'ben reports his wait')
+  const waits: WaitInfo[] = []
+  const third = c.locks.acquire('inc-db', { onWait: (info) => waits.push(info) })
+  third.catch(() => undefined) // awaited below; closing the clients after a failure rejects it
+  await waitFor(() => waits.some((w) => w.position === 2), 3000, 'cat waits behind ben')
+  // count cat's full scans of the queue from here on
+  const queue = (c as unknown as { ctx: { maps: { queue: { entries(): unknown } } } }).ctx.maps.queue
+  const entries = queue.entries.bind(queue)
+  let scans = 0
+  queue.entries = () => {
+    scans++
+    return entries()
+  }
+  // dan queues for other resources and leaves again: cat sees the entries come and go
+  const others = Array.from({ length: 5 }, (_, i) => d.locks.acquire(['inc-other', `inc-${i}`]))
+  const blocker = await d.locks.acquire('inc-other-holder')
+  await Promise.all(others.map((claim) => claim.then((lock) => lock.release())))
+  await blocker.release()
+  await waitFor(() => !b.locks.list().some((info) => info.resource.startsWith('inc-other')), 3000, 'dan is gone')
+  // ben gives up: cat moves up to first in line, still without a scan
+  ahead.abort()
+  await rejectionOf(HuddleError, second)
+  await waitFor(() => waits.some((w) => w.position === 1 && w.blockers[0]!.ahead.length === 0), 3000, 'cat is next in line')
+  assert.is(scans, 0, 'no full scan of the queue after cat was queued')
+  await held.release()
+  const got = await third
+  await got.release()
+})
+
 test('shared locks coexist; exclusive waits for them; a multi-resource claim takes all at once', async () => {
   const [a, b] = await Promise.all([client('ann'), client('ben')])
   const r1 = await a.locks.acquire('cache', { mode: 'shared' })

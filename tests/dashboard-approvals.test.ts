@@ -26,7 +26,8 @@ test('an approver approves an agent request; a viewer sees the decision live and
   // an agent (a stock y-websocket client) requests an approval
   const session = newSession()
   const agent = await connectPeer(dash.server, WS, { token: await mintToken('ci-bot', 'editor', WS, { kind: 'agent', name: 'CI bot' }), session })
-  agent.provider.awareness.setLocalState({ status: 'active', activity: 'deploying' })
+  // `viewing` is the agent's own string: one that names an Object.prototype member shows as itself
+  agent.provider.awareness.setLocalState({ status: 'active', activity: 'deploying', viewing: 'constructor' })
   const key = `${session}:deploy-42`
   agent.doc.transact(() => {
     const approval = new Y.Map<unknown>()
@@ -44,7 +45,10 @@ test('an approver approves an agent request; a viewer sees the decision live and
   await approver.page.waitForFunction(() => document.title.startsWith('(1) '), null, { timeout: 8000 })
   await approver.page.waitForSelector('.toast:has-text("Deploy v2.3 to production")')
   await approver.page.waitForSelector('.person[data-actor="ci-bot"][data-kind="agent"]')
-  assert.match(await textOf(approver.page, '.person[data-actor="ci-bot"]'), /deploying/)
+  const agentRow = await textOf(approver.page, '.person[data-actor="ci-bot"]')
+  assert.match(agentRow, /deploying/)
+  assert.match(agentRow, /on constructor/)
+  assert.not.match(agentRow, /function|native code/)
   await screenshot(approver.page, 'presence')
   await approver.page.click('.toast button:has-text("View")')
   await approver.page.waitForSelector('#panel-approvals:not([hidden])')

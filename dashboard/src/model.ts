@@ -1,9 +1,8 @@
 // The workspace's coordination document (docs/design.md §4) read as plain values for the panels, with
 // one batched change signal for document updates and one for presence.
 import * as Y from 'yjs'
-import type { ActivityEntry, LockHolder, LockValue, LockWaiter, QueueEntry, SessionValue } from '../../shared/coordination.js'
-import { lockQueues } from '../../shared/coordination.js'
-import { type ApprovalInfo, approvalInfos } from '../../client-lib/views.js'
+import type { ActivityEntry, LockValue, QueueEntry, SessionValue } from '../../shared/coordination.js'
+import { type ApprovalInfo, approvalInfos, type LockInfo, lockInfos } from '../../client-lib/views.js'
 import type { Me } from './auth.js'
 import { DocumentConnection } from './connection.js'
 import { batched } from './dom.js'
@@ -15,11 +14,8 @@ export type { ActivityEntry }
 /** An approval as the client library reads it (votes counted, what is still needed). */
 export type ApprovalView = ApprovalInfo
 
-/** A resource's holders and its waiters in arrival order. */
-export interface LockView {
-  holders: LockHolder[]
-  queue: LockWaiter[]
-}
+/** A resource's holders and its waiters in arrival order, as the client library lists them. */
+export type LockView = LockInfo
 
 export interface SessionView extends SessionValue {
   id: string
@@ -87,12 +83,9 @@ export class WorkspaceModel {
     return [...this.awareness.getStates().entries()].map(([clientID, state]) => ({ clientID, state: state as PresenceState }))
   }
 
-  lockList(): Array<[string, LockView]> {
-    const queues = lockQueues(this.queue.entries())
-    const resources = new Set([...this.locks.keys(), ...queues.keys()])
-    return [...resources]
-      .sort((a, b) => a.localeCompare(b))
-      .map((resource) => [resource, { holders: this.locks.get(resource)?.holders ?? [], queue: queues.get(resource) ?? [] }])
+  /** Every resource held or waited for, by name. */
+  lockList(): LockView[] {
+    return lockInfos(this.locks.entries(), this.queue.entries())
   }
 
   /** Every approval the server accepted (it has a status), oldest status first. */

@@ -44,6 +44,11 @@ export class Worker {
   private wakeUp: (() => void) | null = null
   private readonly abort = new AbortController()
   private readonly done: Promise<void>
+  /**
+   * Committed entries read ahead of the cursor and not yet handled, consecutive: the next steps
+   * take from here, so a backlog costs one page read per PAGE entries, not per delivery.
+   */
+  private ahead: AuditEntry[] = []
 
   constructor(
     readonly endpoint: Endpoint,
@@ -117,14 +122,29 @@ export class Worker {
     }
     const limit = endpoint.format === 'slack' ? SLACK_BATCH : 1
     for (;;) {
-      const page = await this.deps.audit.read(endpoint.workspace, endpoint.cursor, PAGE)
-      const wanted = page.filter((entry) => wants(endpoint.events, endpoint.id, entry)).slice(0, limit)
+      const page = await this.readAhead()
+      const wanted: AuditEntry[] = []
+      for (const entry of page) if (wants(endpoint.events, endpoint.id, entry) && wanted.push(entry) === limit) break
       if (wanted.length > 0) return { entries: wanted, redelivery: false }
       if (page.length === 0) return { entries: [], redelivery: false }
       // nothing wanted in this page: skip it for good
       endpoint.cursor = page[page.length - 1]!.seq
       await this.deps.endpoints.save(endpoint)
     }
+  }
+
+  /** The entries after the cursor: those read ahead while they follow it, else a new page. */
+  private async readAhead(): Promise<AuditEntry[]> {
+    const cursor = this.endpoint.cursor
+    let start = 0
+    while (start < this.ahead.length && this.ahead[start]!.seq <= cursor) start++
+    // a redelivery `from` moves the cursor back: what was read ahead no longer follows it
+    if (this.ahead[start]?.seq !== cursor + 1) {
+      this.ahead = await this.deps.audit.read(this.endpoint.workspace, cursor, PAGE)
+      return this.ahead
+    }
+    if (start > 0) this.ahead = this.ahead.slice(start)
+    return this.ahead
   }
 
   /** `cursor` is the endpoint's cursor when the attempt started: a redelivery may have moved it since. */

@@ -3,7 +3,6 @@
 // unread until the inbox is opened; the count goes to the tab title, and a new vote request shows
 // a browser notification when the person has allowed them.
 import { type InboxItem, inboxItems, type InboxKind } from '../../../client-lib/inbox.js'
-import { approvalInfos, lockInfos } from '../../../client-lib/views.js'
 import type { Me } from '../auth.js'
 import { h, keyedList, setChildren, setText } from '../dom.js'
 import type { WorkspaceModel } from '../model.js'
@@ -55,9 +54,7 @@ export class InboxPanel {
   }
 
   render(): void {
-    const approvals = approvalInfos(this.model.approvals.toJSON() as Record<string, unknown>)
-    const locks = lockInfos(this.model.locks.entries(), this.model.queue.entries())
-    this.items = inboxItems(this.me, approvals, locks)
+    this.items = inboxItems(this.me, this.model.approvalList(), this.model.lockList())
     this.list.render(this.items.map((item) => [item.key, item]))
     this.none.hidden = this.items.length > 0
     if (!this.el.hidden) this.markRead()

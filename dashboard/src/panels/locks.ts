@@ -40,7 +40,10 @@ export class LocksPanel {
   }
 
   render(): void {
-    const locks = this.model.lockList().filter(([, lock]) => lock.holders.length > 0 || lock.queue.length > 0)
+    const locks = this.model
+      .lockList()
+      .filter((lock) => lock.holders.length > 0 || lock.queue.length > 0)
+      .map((lock): [string, LockView] => [lock.resource, lock])
     this.claimResources = new Map()
     for (const [resource, lock] of locks) {
       for (const holder of lock.holders ?? []) this.claimResources.set(holder.claim, [...(this.claimResources.get(holder.claim) ?? []), resource])

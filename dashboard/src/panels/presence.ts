@@ -30,18 +30,20 @@ export interface Person {
 
 const RANK: Record<PersonStatus, number> = { active: 0, online: 1, idle: 2, away: 3, offline: 4 }
 
+/** Panel ids as people read them; a Map, as `viewing` is whatever another client published. */
+const PANEL_NAMES: ReadonlyMap<string, string> = new Map([
+  ['presence', 'Presence'],
+  ['locks', 'Locks'],
+  ['approvals', 'Approvals'],
+  ['activity', 'Activity'],
+  ['documents', 'Documents'],
+  ['links', 'Share links'],
+])
+
 /** A readable version of a `viewing` value (a panel id or `document:<path>`). */
 export function viewingLabel(viewing: string): string {
   if (viewing.startsWith('document:')) return `document ${viewing.slice('document:'.length)}`
-  const names: Record<string, string> = {
-    presence: 'Presence',
-    locks: 'Locks',
-    approvals: 'Approvals',
-    activity: 'Activity',
-    documents: 'Documents',
-    links: 'Share links',
-  }
-  return names[viewing] ?? viewing
+  return PANEL_NAMES.get(viewing) ?? viewing
 }
 
 export function people(model: WorkspaceModel, me: Me): Person[] {
