@@ -76,6 +76,13 @@ test('doc watch prints the text and every new version', async () => {
   await watch.waitOutput(/--- guide.md at .*\nzero\none\nTWO\nthree\n/)
   watch.child.kill('SIGINT')
   assert.is((await watch.exit()).code, 0)
+  const json = new CliProcess(['doc', 'watch', 'guide.md', '--json'], env)
+  const [line] = await json.waitOutput(/^.*\n/)
+  const first = JSON.parse(line)
+  assert.equal(Object.keys(first), ['path', 'text', 'at'], 'the fields --help promises')
+  assert.equal([first.path, first.text, typeof first.at], ['guide.md', 'zero\none\nTWO\nthree\n', 'number'])
+  json.child.kill('SIGINT')
+  assert.is((await json.exit()).code, 0)
   human.destroy()
 })
 

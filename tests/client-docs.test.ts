@@ -99,7 +99,17 @@ test('bad input says what to do: bad paths, unknown documents, a viewer writing'
   assert.is(refused.code, 'forbidden')
   assert.match(refused.message, /writing story.md needs role editor; the token for vic has role viewer/)
   assert.ok((await viewer.docs.read('story.md')).startsWith('Once upon a midnight'))
+  // Through a handle the server refuses the viewer's edit: reported as a conflict, kept locally, never retried.
+  const handle = await viewer.docs.open('story.md')
+  handle.replace('vandalised')
+  const kept = await rejectionOf(HuddleError, handle.saved())
+  assert.is(kept.code, 'refused')
+  assert.match(kept.message, /read-only: your role is viewer.*\(your edits are kept locally only\)/)
+  assert.equal([handle.conflict?.willRetry, handle.text], [false, 'vandalised'])
+  assert.ok((await agent.docs.read('story.md')).startsWith('Once upon a midnight'))
+  // Closing the client closes its open handles.
   await viewer.close()
+  assert.throws(() => handle.insert(0, 'x'), /the handle on story.md is closed/)
 })
 
 test.run()

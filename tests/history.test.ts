@@ -154,6 +154,9 @@ test('bad input: viewers read but cannot revert or label, unknown versions and d
   const badSegment = await api(editor, 'GET', 'sp%20ace/versions')
   assert.is(badSegment.status, 400)
   assert.match(badSegment.body.error, /use A-Z, a-z, 0-9/)
+  const badEscape = await api(editor, 'GET', '%E0%A4%A/versions')
+  assert.is(badEscape.status, 400, "a malformed percent-escape is the client's error")
+  assert.match(badEscape.body.error, /malformed percent-escape/)
   assert.is((await api(editor, 'GET', 'bad/diff?from=abc')).status, 400)
   assert.is((await api(editor, 'POST', 'bad/revert', {})).status, 400)
   assert.is((await api(editor, 'POST', 'bad/versions', { label: '' })).status, 400)
@@ -197,6 +200,35 @@ test('a Yjs clientID is bound to the first actor that writes with it: another ac
   ])
   const refusals = (await fetchAudit(server, WS, ann)).filter((e) => e.type === 'refused' && e.actor === 'mallory')
   assert.ok(refusals.length >= 1, 'the refusal is audited')
+})
+
+test("the server's own clientID (what a revert writes under) cannot be borrowed by a client", async () => {
+  const ann = await mintToken('ann', 'editor', WS)
+  const mallory = await mintToken('mallory', 'editor', WS)
+  const room = `${WS}/server-id`
+  const peer = await connectPeer(server, room, { token: ann })
+  const body = peer.doc.getText('body')
+  body.insert(0, 'hello\n')
+  await waitFor(async () => (await api(ann, 'GET', 'server-id/versions')).status === 200, 5000, 'the write to be stored')
+  const v1 = (await ok(ann, 'POST', 'server-id/versions', { label: 'hello' })).id
+  body.delete(0, body.length)
+  await waitFor(async () => (await ok(ann, 'GET', `server-id/diff?from=${v1}`)).changes.length > 0, 5000, 'the deletion to be stored')
+  await ok(ann, 'POST', 'server-id/revert', { version: v1 })
+  await allSee([peer], 'hello\n')
+  // The revert inserted the text again under the server's clientID: the only one besides ann's.
+  const serverIds = [...peer.doc.store.clients.keys()].filter((client) => client !== peer.doc.clientID)
+  assert.is(serverIds.length, 1, `one clientID besides ann's, not ${serverIds.join(', ')}`)
+  const forged = new Y.Doc()
+  forged.clientID = serverIds[0]!
+  forged.getText('body').insert(0, 'written as if by the server, past the clocks it used\n')
+  const thief = await rawConnect(server, room, { token: mallory, session: newSession() })
+  thief.send(updateFrame(Y.encodeStateAsUpdate(forged)))
+  const close = await thief.waitClose(5000, 'the borrowed server clientID to be refused')
+  assert.is(close.code, 4403)
+  assert.match(close.reason, new RegExp(`clientID ${serverIds[0]} already writes for huddle:server`))
+  const lines = (await ok(ann, 'GET', 'server-id/blame')).lines.map((line: Json) => [line.text, line.actor])
+  assert.equal(lines, [['hello', 'ann']], "nothing of the forged update is in the document; the revert's text is ann's")
+  peer.destroy()
 })
 
 test('maps diff by key with their writers, and a revert restores keys set and deleted since', async () => {

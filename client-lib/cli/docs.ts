@@ -67,7 +67,7 @@ export function registerDocCommands(program: Command): void {
   typeOption(withConnectionOptions(doc.command('watch')))
     .description("print a document's text, then again after every change, until interrupted")
     .argument('<path>')
-    .option('--json', 'one JSON line per version: {"text", "local", "at"}')
+    .option('--json', 'one JSON line per version: {"path", "text", "at"}')
     .action(
       action(async (path: string, flags: DocFlags & { json?: boolean }) => {
         const client = await openClient(flags)

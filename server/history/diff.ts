@@ -123,30 +123,16 @@ function arrayChanges(name: string, a: List | null, b: List | null, attribution:
   let newIndex = 0
   for (const part of diffArrays(a?.items ?? [], b?.items ?? [])) {
     const count = part.value.length
-    if (part.added) {
-      changes.push({
-        name,
-        kind: 'array',
-        op: 'added',
-        index: newIndex,
-        after: part.value.map((item) => JSON.parse(item)),
-        actors: actorsIn(runsAfter, attribution.inserted, newIndex, newIndex + count),
-      })
-      newIndex += count
-    } else if (part.removed) {
-      changes.push({
-        name,
-        kind: 'array',
-        op: 'removed',
-        index: newIndex,
-        before: part.value.map((item) => JSON.parse(item)),
-        actors: actorsIn(runsBefore, attribution.deleted, oldIndex, oldIndex + count),
-      })
-      oldIndex += count
-    } else {
-      oldIndex += count
-      newIndex += count
+    if (part.added || part.removed) {
+      const items = part.value.map((item) => JSON.parse(item))
+      // Inserted items are found by their ids in the newer state, removed ones in the older.
+      const actors = part.added
+        ? actorsIn(runsAfter, attribution.inserted, newIndex, newIndex + count)
+        : actorsIn(runsBefore, attribution.deleted, oldIndex, oldIndex + count)
+      changes.push({ name, kind: 'array', op: part.added ? 'added' : 'removed', index: newIndex, [part.added ? 'after' : 'before']: items, actors })
     }
+    if (!part.removed) newIndex += count
+    if (!part.added) oldIndex += count
   }
   return changes
 }

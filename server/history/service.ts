@@ -8,16 +8,14 @@ import type { Identity } from '../../shared/roles.js'
 import type { AuditLog } from '../audit/log.js'
 import type { Room } from '../rooms/room.js'
 import type { Storage } from '../store/storage.js'
-import { IdIndex } from './attribution.js'
+import { decodeAttribution, IdIndex } from './attribution.js'
 import { blameText } from './blame.js'
 import { docOf, jsonOf, mainText, sharedTypes } from './content.js'
 import { diffDocs } from './diff.js'
-import { sectionRange } from './keys.js'
+import { numberOfKey, sectionRange } from './keys.js'
 import { readAttribution, type HistoryRecorder } from './recorder.js'
 import { restore } from './revert.js'
-import { type ActorInfo, readActors, readVersions, readVersionState, type VersionMeta } from './versions.js'
-import { decodeAttribution } from './attribution.js'
-import { numberOfKey } from './keys.js'
+import { type ActorInfo, readActor, readActors, readVersions, readVersionState, type VersionMeta } from './versions.js'
 
 export class HistoryError extends Error {
   constructor(
@@ -146,7 +144,8 @@ export class HistoryService {
     const [row] = await this.deps.store.readRange({ ...sectionRange(room, 'a'), reverse: true, limit: 1 })
     if (!row) return null
     const record = decodeAttribution(numberOfKey(row[0]), row[1])
-    const actor = (await readActors(this.deps.store, room)).get(record.actor)
+    // Only the one actor's entry: last-edits asks this for every document of a workspace.
+    const actor = await readActor(this.deps.store, room, record.actor)
     return { actor: record.actor, ...(actor ? { name: actor.name, kind: actor.kind } : {}), at: record.at }
   }
 

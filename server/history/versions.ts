@@ -1,7 +1,7 @@
 // Versions on disk: metadata (JSON) and full state (one Yjs update) under separate keys, so a
 // listing never reads the states.
 import type { Storage } from '../store/storage.js'
-import { nameOfKey, numberKey, sectionRange } from './keys.js'
+import { nameKey, nameOfKey, numberKey, sectionRange } from './keys.js'
 
 export type VersionReason = 'auto' | 'label' | 'before-revert' | 'revert'
 
@@ -63,6 +63,12 @@ export async function readActors(store: Storage, room: string): Promise<Map<stri
     actors.set(id, { id, ...decodeJson<{ name: string; kind: string }>(value) })
   }
   return actors
+}
+
+/** One actor's display name and kind in a document (undefined: it never wrote there). */
+export async function readActor(store: Storage, room: string, id: string): Promise<ActorInfo | undefined> {
+  const value = await store.get(nameKey(room, 'w', id))
+  return value && { id, ...decodeJson<{ name: string; kind: string }>(value) }
 }
 
 export function deleteVersion(store: Storage, room: string, id: number): Promise<unknown> {

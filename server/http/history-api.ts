@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Point } from '../../shared/history.js'
 import { checkWorkspace, parseRoom, type RoomName } from '../../shared/names.js'
 import { HistoryError, type HistoryService } from '../history/service.js'
-import { authorize, type AuthDeps, HttpError, readJson } from './request.js'
+import { authorize, type AuthDeps, decodeSegment, HttpError, readJson } from './request.js'
 import { type Route, sendJson } from './routes.js'
 
 export interface HistoryApiDeps extends AuthDeps {
@@ -23,7 +23,7 @@ export function historyRoute(deps: HistoryApiDeps): Route {
     const lastEdits = match ? null : LAST_EDITS.exec(url.pathname)
     if (!match && !lastEdits) return false
     try {
-      if (lastEdits) await listLastEdits(deps, request, response, decodeURIComponent(lastEdits[1]!))
+      if (lastEdits) await listLastEdits(deps, request, response, decodeSegment(lastEdits[1]!))
       else await handle(deps, request, response, url, match!)
     } catch (error) {
       if (error instanceof HttpError || error instanceof HistoryError) sendJson(response, error.status, { error: error.message })
@@ -34,7 +34,7 @@ export function historyRoute(deps: HistoryApiDeps): Route {
 }
 
 async function handle(deps: HistoryApiDeps, request: IncomingMessage, response: ServerResponse, url: URL, match: RegExpExecArray): Promise<void> {
-  const room = roomOf(decodeURIComponent(match[1]!), decodeURIComponent(match[2]!))
+  const room = roomOf(decodeSegment(match[1]!), decodeSegment(match[2]!))
   const [what, id] = match[3]!.split('/') as [string, string | undefined]
   const method = request.method ?? 'GET'
   const allowed = what === 'revert' ? ['POST'] : what === 'versions' && id === undefined ? ['GET', 'POST'] : ['GET']
