@@ -111,6 +111,7 @@ test("a document update's batch is written under its workspace's fence, and one 
   try {
     const lease = (await client.script('acquire', [K.lease('bw'), K.epoch('bw')], ['node-a', 'http://node-a', 60_000])) as Array<Buffer | number>
     const epoch = String(lease[1])
+    await inspect.zadd(K.WORKSPACES, 0, 'bw') // as Ownership does when it takes a lease
     const store = new RedisStore(
       client,
       { epochOf: (ws) => (ws === 'bw' ? epoch : null) },
@@ -122,6 +123,11 @@ test("a document update's batch is written under its workspace's fence, and one 
     await store.appendUpdate('bw/doc', new Uint8Array([0, 0]), batch)
     assert.is(await inspect.hexists(K.kv('{bw}'), 'hist!bw/doc!a!0000000000000000'), 1, "history keys are not under the workspace's hash tag")
     assert.is(new TextDecoder().decode(await store.get('hist!bw/doc!a!0000000000000000')), 'attribution')
+    // A range over every workspace's history looks under every workspace's tag.
+    assert.equal(
+      (await store.readRange({ gt: 'hist!', lt: 'hist!~' })).map(([key]) => key).filter((key) => key.startsWith('hist!bw/')),
+      ['hist!bw/doc!a!0000000000000000'],
+    )
     for (const key of ['meta!bw', 'audit!other!0000000000000001']) {
       const foreign = new UpdateBatch()
       foreign.put('hist!bw/doc!a!0000000000000001', encode('attribution'))

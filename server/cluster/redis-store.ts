@@ -115,8 +115,7 @@ export class RedisStore implements Storage {
     const high = range.lt ?? range.lte ?? ''
     const lowWs = K.workspaceOfKey(low)
     if (lowWs !== null && lowWs === K.workspaceOfKey(high)) return [K.tagOf(lowWs)]
-    const family = (key: string) => key.slice(0, Math.max(0, key.indexOf('!')))
-    if (!['doc', 'audit', 'authority'].includes(family(low)) && !['doc', 'audit', 'authority'].includes(family(high))) return [K.GLOBAL_TAG]
+    if (!K.inWorkspaceFamily(low) && !K.inWorkspaceFamily(high)) return [K.GLOBAL_TAG]
     const workspaces = await this.client.call(() => this.client.redis.zrange(K.WORKSPACES, 0, -1))
     return [K.GLOBAL_TAG, ...workspaces.map((ws) => K.tagOf(ws))]
   }
@@ -286,7 +285,7 @@ function nextStreamId(id: string): string {
 function foreignKey(key: string, room: string): Error {
   return new Error(
     `huddle store: key ${JSON.stringify(key)}, written with an update of ${room}, is not a key of workspace ${K.workspaceOfRoom(room)}: ` +
-      `in cluster mode a document hook may add only keys of its own workspace (doc!, audit!, authority!, hist!) to the batch of an update`,
+      `in cluster mode a document hook may add only keys of its own workspace (${[...K.WORKSPACE_FAMILIES].map((family) => `${family}!`).join(', ')}) to the batch of an update`,
   )
 }
 
