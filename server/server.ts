@@ -218,6 +218,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     cluster.start(`http://${options.host}:${address.port}`, {
       registry: rooms,
       serveLocally: (request, socket, head) => door.handleUpgrade(request, socket, head),
+      acquired: (workspace) => audit.markStale(workspace),
     })
   else resumed = resumeWorkspaces(audit, rooms)
 

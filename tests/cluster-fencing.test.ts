@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert'
 import { Fenced, RedisClient } from '../server/cluster/redis.js'
 import { RedisStore } from '../server/cluster/redis-store.js'
 import * as K from '../server/cluster/keys.js'
+import { UpdateBatch } from '../server/store/index.js'
 import { connectPeer, mintToken, rejectionOf, waitFor } from './helpers/clients.js'
 import { type RedisServer, startNode, withRedis } from './helpers/redis.js'
 import type { TestServer } from './helpers/server.js'
@@ -103,6 +104,43 @@ test('an owner paused past its lease cannot write after another node took over, 
     () => `A2 never reached B's client: ${late.doc.getText('t').toString()}`,
   )
   assert.is(early.doc.getText('t').toString(), late.doc.getText('t').toString())
+})
+
+test("a document update's batch is written under its workspace's fence, and one holding keys of no or another workspace is refused whole", async () => {
+  const client = await RedisClient.connect(redis.url)
+  try {
+    const lease = (await client.script('acquire', [K.lease('bw'), K.epoch('bw')], ['node-a', 'http://node-a', 60_000])) as Array<Buffer | number>
+    const epoch = String(lease[1])
+    await inspect.zadd(K.WORKSPACES, 0, 'bw') // as Ownership does when it takes a lease
+    const store = new RedisStore(
+      client,
+      { epochOf: (ws) => (ws === 'bw' ? epoch : null) },
+      { compactAfter: 1000, onError: (error) => assert.unreachable(error.message) },
+    )
+    const encode = (text: string) => new TextEncoder().encode(text)
+    const batch = new UpdateBatch()
+    batch.put('hist!bw/doc!a!0000000000000000', encode('attribution'))
+    await store.appendUpdate('bw/doc', new Uint8Array([0, 0]), batch)
+    assert.is(await inspect.hexists(K.kv('{bw}'), 'hist!bw/doc!a!0000000000000000'), 1, "history keys are not under the workspace's hash tag")
+    assert.is(new TextDecoder().decode(await store.get('hist!bw/doc!a!0000000000000000')), 'attribution')
+    // A range over every workspace's history looks under every workspace's tag.
+    assert.equal(
+      (await store.readRange({ gt: 'hist!', lt: 'hist!~' })).map(([key]) => key).filter((key) => key.startsWith('hist!bw/')),
+      ['hist!bw/doc!a!0000000000000000'],
+    )
+    for (const key of ['meta!bw', 'audit!other!0000000000000001']) {
+      const foreign = new UpdateBatch()
+      foreign.put('hist!bw/doc!a!0000000000000001', encode('attribution'))
+      foreign.put(key, encode('elsewhere'))
+      const error = await rejectionOf(Error, store.appendUpdate('bw/doc', new Uint8Array([0, 0]), foreign))
+      assert.match(error.message, key)
+      assert.is(await store.get(key), undefined, `${key} was written`)
+      assert.is(await store.get('hist!bw/doc!a!0000000000000001'), undefined, 'part of a refused batch was written')
+    }
+    assert.is(await inspect.xlen(K.log('bw/doc')), 1, 'the update of a refused batch was written')
+  } finally {
+    await client.close()
+  }
 })
 
 test.run()

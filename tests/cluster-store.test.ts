@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, connectPeer, delay, mintToken, waitFor } from './helpers/clients.js'
-import { api, claim, joinCoord, waitOutcome, who } from './helpers/coordination.js'
+import { api, claim, joinCoord, release, waitOutcome, who } from './helpers/coordination.js'
 import { type RedisServer, startNode, withRedis } from './helpers/redis.js'
 import { runCli, type TestServer } from './helpers/server.js'
 
@@ -119,6 +119,32 @@ test("a document's update log is compacted into its snapshot key, and loads back
   const second = await node('after-compaction')
   const again = await connectPeer(second, 'compact-ws/doc', { token, timeoutMs: 15_000 })
   assert.is(again.doc.getText('t').toString(), expected)
+})
+
+test('a node that owns a workspace again rereads its audit head: entries another owner appended meanwhile stay', async () => {
+  const args = ['--unload-after', '300ms', '--lease-grace', '100ms']
+  const [a, b] = [await node('again-a', args), await node('again-b', args)]
+  const token = await mintToken('hana', 'admin')
+  const owns = async (server: TestServer) => (await server.fetchJson<{ cluster: { owns: string[] } }>('/healthz')).cluster.owns.includes('again')
+  // A lock claimed and released through `server`, which takes the workspace; then it goes idle.
+  const lockThrough = async (server: TestServer, id: string) => {
+    const peer = await joinCoord(server, 'again', await who('hana', 'editor'), { timeoutMs: 10_000 })
+    assert.ok(await owns(server), `${id}: the node of the client does not own the workspace`)
+    const key = claim(peer, id, { resources: ['db'], mode: 'exclusive' })
+    await waitOutcome(peer, key, ['granted'], 10_000)
+    release(peer, key)
+    await waitFor(() => !peer.doc.getMap('claims').has(key), 10_000, `${id} was never released`)
+    peer.destroy()
+    await waitFor(async () => !(await owns(server)), 15_000, `${id}: the node kept the idle workspace`)
+  }
+  await lockThrough(a, 'first')
+  await lockThrough(b, 'second')
+  const before = await inspect.hlen('huddle:{again}:kv')
+  await lockThrough(a, 'third')
+  const verify = await api<{ ok: boolean; entries: number }>(b, 'GET', '/api/workspaces/again/audit/verify', token)
+  assert.is(verify.status, 200)
+  assert.ok(verify.body.ok, `audit chain broken: ${JSON.stringify(verify.body)}`)
+  assert.ok((await inspect.hlen('huddle:{again}:kv')) > before, "the third owner wrote no new audit entry (it overwrote the second owner's)")
 })
 
 test.run()

@@ -6,7 +6,7 @@
 //
 //   huddle:{ws}:lease        hash {epoch, node, url}, expires: the owner's lease
 //   huddle:{ws}:epoch        the last epoch handed out (never expires, only grows)
-//   huddle:{ws}:kv           hash: store key -> value (audit entries, the authority checkpoint)
+//   huddle:{ws}:kv           hash: store key -> value (audit entries, the authority checkpoint, history)
 //   huddle:{ws}:idx          sorted set of the kv hash's keys (score 0), for ordered range reads
 //   huddle:{ws}:docs         sorted set of the workspace's stored room names
 //   huddle:{ws}:log:<room>   stream of Yjs updates (field u; e: the epoch that appended it)
@@ -25,13 +25,18 @@ export const SECRET_CHECK = 'huddle:secret-check'
 export const NODE_PREFIX = 'huddle:node:'
 
 /** Store key families (the text before the first '!') whose second part is a room or workspace. */
-const WORKSPACE_FAMILIES = new Set(['doc', 'audit', 'authority', 'hist'])
+export const WORKSPACE_FAMILIES = new Set(['doc', 'audit', 'authority', 'hist'])
+
+/** Whether `key` (or a range bound) is of a family kept under the tags of workspaces. */
+export function inWorkspaceFamily(key: string): boolean {
+  const bang = key.indexOf('!')
+  return bang >= 0 && WORKSPACE_FAMILIES.has(key.slice(0, bang))
+}
 
 /** The workspace a store key belongs to, or null for a cluster-wide key. */
 export function workspaceOfKey(key: string): string | null {
-  const bang = key.indexOf('!')
-  if (bang < 0 || !WORKSPACE_FAMILIES.has(key.slice(0, bang))) return null
-  const rest = key.slice(bang + 1)
+  if (!inWorkspaceFamily(key)) return null
+  const rest = key.slice(key.indexOf('!') + 1)
   const end = rest.search(/[!/]/)
   const workspace = end < 0 ? rest : rest.slice(0, end)
   return WORKSPACE_RE.test(workspace) ? workspace : null

@@ -36,6 +36,11 @@ export interface ServerParts {
   registry: Registry
   /** hands an upgrade to the local WebSocket front door */
   serveLocally(request: IncomingMessage, socket: Duplex, head: Buffer): void
+  /**
+   * This node took `workspace` with a new epoch: what it remembers of the workspace from an earlier
+   * lease (the audit chain's head) may be behind what other owners wrote since, and must be reread.
+   */
+  acquired(workspace: string): void
 }
 
 type StoreEvents = Pick<RedisStoreOptions, 'onError' | 'onBatch'>
@@ -60,7 +65,12 @@ export class ClusterNode {
     events: StoreEvents,
   ) {
     const holder = `${options.nodeId}#${randomBytes(4).toString('hex')}`
-    this.ownership = new Ownership(client, { holder, leaseMs: options.ownerLeaseMs, onLost: (workspace, reason) => this.lost(workspace, reason) })
+    this.ownership = new Ownership(client, {
+      holder,
+      leaseMs: options.ownerLeaseMs,
+      onLost: (workspace, reason) => this.lost(workspace, reason),
+      onAcquired: (workspace) => this.parts?.acquired(workspace),
+    })
     this.store = new RedisStore(client, this.ownership, { compactAfter: options.compactAfter, ...events, beforeQuit: () => this.leave() })
     this.relays = new Relays({
       nodeId: options.nodeId,

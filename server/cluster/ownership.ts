@@ -16,6 +16,8 @@ export interface OwnershipOptions {
   leaseMs: number
   /** called once this node no longer owns `workspace` (its rooms must go) */
   onLost(workspace: string, reason: string): void
+  /** called when this node takes `workspace` with a new epoch, before anything is served under it */
+  onAcquired(workspace: string): void
 }
 
 interface Held {
@@ -81,6 +83,7 @@ export class Ownership implements Fence {
     const epoch = String(reply[1])
     this.held.set(workspace, { epoch, renewedAt: sentAt })
     this.acquired++
+    this.options.onAcquired(workspace)
     await this.client.call(() => this.client.redis.multi().zadd(K.WORKSPACES, 0, workspace).sadd(K.OWNED, workspace).exec())
     return { self: true, epoch }
   }

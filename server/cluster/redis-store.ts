@@ -65,10 +65,12 @@ export class RedisStore implements Storage {
 
   appendUpdate(name: string, update: Uint8Array, batch?: UpdateBatch): Promise<void> {
     const workspace = K.workspaceOfRoom(name)
-    // Queued in the same turn as the update, so the group commit writes them in one script with
-    // it (their outcome is the update's, which the caller awaits).
-    for (const op of batch?.ops ?? []) this.push(workspace, op).catch(() => undefined)
-    const written = this.push(workspace, { type: 'put', key: `${DOC}${name}`, value: update })
+    const ops = batch?.ops ?? []
+    // One script writes the batch, under one hash tag: a key of another tag would land in this
+    // workspace's hash, where no read of it looks.
+    const foreign = ops.find((op) => K.workspaceOfKey(op.key) !== workspace)
+    if (foreign) return Promise.reject(foreignKey(foreign.key, name))
+    const written = this.push(workspace, ...ops, { type: 'put', key: `${DOC}${name}`, value: update })
     const length = (this.logLength.get(name) ?? 0) + 1
     this.logLength.set(name, length)
     if (length >= this.options.compactAfter && !this.compactions.has(name)) this.compactInBackground(name)
@@ -113,8 +115,7 @@ export class RedisStore implements Storage {
     const high = range.lt ?? range.lte ?? ''
     const lowWs = K.workspaceOfKey(low)
     if (lowWs !== null && lowWs === K.workspaceOfKey(high)) return [K.tagOf(lowWs)]
-    const family = (key: string) => key.slice(0, Math.max(0, key.indexOf('!')))
-    if (!['doc', 'audit', 'authority'].includes(family(low)) && !['doc', 'audit', 'authority'].includes(family(high))) return [K.GLOBAL_TAG]
+    if (!K.inWorkspaceFamily(low) && !K.inWorkspaceFamily(high)) return [K.GLOBAL_TAG]
     const workspaces = await this.client.call(() => this.client.redis.zrange(K.WORKSPACES, 0, -1))
     return [K.GLOBAL_TAG, ...workspaces.map((ws) => K.tagOf(ws))]
   }
@@ -211,8 +212,8 @@ export class RedisStore implements Storage {
     await this.client.close()
   }
 
-  /** Queues an operation in the batch of its workspace, under the epoch this node holds now. */
-  private push(workspace: string | null, op: Op): Promise<void> {
+  /** Queues operations in one batch of their workspace, under the epoch this node holds now. */
+  private push(workspace: string | null, ...ops: Op[]): Promise<void> {
     if (this.closing) return Promise.reject(new Error(`huddle store: the store on ${this.dir} is closed`))
     const epoch = workspace === null ? '' : this.fence.epochOf(workspace)
     if (epoch === null) return Promise.reject(new Fenced(`this node does not own workspace ${workspace}: its writes go through the owner`))
@@ -228,7 +229,7 @@ export class RedisStore implements Storage {
       current = { epoch, commit }
       this.commits.set(tag, current)
     }
-    return current.commit.push(op)
+    return current.commit.pushAll(ops)
   }
 
   private async writeBatch(workspace: string | null, epoch: string, ops: Op[]): Promise<void> {
@@ -279,6 +280,13 @@ function fieldOf(fields: Buffer[], name: string): Uint8Array {
 function nextStreamId(id: string): string {
   const [ms, seq] = id.split('-')
   return `${ms}-${BigInt(seq!) + 1n}`
+}
+
+function foreignKey(key: string, room: string): Error {
+  return new Error(
+    `huddle store: key ${JSON.stringify(key)}, written with an update of ${room}, is not a key of workspace ${K.workspaceOfRoom(room)}: ` +
+      `in cluster mode a document hook may add only keys of its own workspace (${[...K.WORKSPACE_FAMILIES].map((family) => `${family}!`).join(', ')}) to the batch of an update`,
+  )
 }
 
 function ownKey(key: string): Error {
