@@ -22,8 +22,8 @@ withRedis(test, nodes, (started, client) => {
   inspect = client
 })
 
-async function node(name: string): Promise<TestServer> {
-  const started = await startNode(redis, name, ['--owner-lease', '1s'])
+async function node(name: string, args: string[] = []): Promise<TestServer> {
+  const started = await startNode(redis, name, ['--owner-lease', '1s', ...args])
   nodes.push(started)
   return started
 }
@@ -141,6 +141,36 @@ test("a document update's batch is written under its workspace's fence, and one 
   } finally {
     await client.close()
   }
+})
+
+test('a client relayed to an owner that stops answering is closed with 1013, and another node serves it', async () => {
+  const owner = await node('frozen', ['--ping-interval', '300ms'])
+  const relay = await node('thawed', ['--ping-interval', '300ms'])
+  const token = await mintToken('ivy', 'editor')
+  const direct = await connectPeer(owner, 'frozen-ws/doc', { token })
+  const relayed = await connectPeer(relay, 'frozen-ws/doc', { token })
+  relayed.doc.getText('t').insert(0, 'before ')
+  await waitFor(() => direct.doc.getText('t').toString() === 'before ', 5000, 'the relayed edit never reached the owner')
+
+  owner.child.kill('SIGSTOP')
+  // The relay still answers the client's pings: only its own pings to the owner can tell.
+  await waitFor(
+    () => relayed.closes.some((close) => close.code === 1013),
+    10_000,
+    () => `the relayed client was never closed (closes: ${JSON.stringify(relayed.closes)})`,
+  )
+  await waitFor(
+    async () => (await relay.fetchJson<{ cluster: { owns: string[] } }>('/healthz')).cluster.owns.includes('frozen-ws'),
+    20_000,
+    'the relay node never took the workspace of the paused owner',
+  )
+  relayed.doc.getText('t').insert(relayed.doc.getText('t').length, 'after')
+  const reader = await connectPeer(relay, 'frozen-ws/doc', { token, timeoutMs: 15_000 })
+  await waitFor(
+    () => reader.doc.getText('t').toString() === 'before after',
+    15_000,
+    () => `the reader has ${reader.doc.getText('t').toString()}`,
+  )
 })
 
 test.run()

@@ -29,6 +29,7 @@ interface Pair {
   client: WebSocket
   upstream: WebSocket
   alive: boolean
+  upstreamAlive: boolean
 }
 
 export class Relays {
@@ -70,7 +71,7 @@ export class Relays {
       maxPayload: this.options.maxMessageBytes,
       handshakeTimeout: 5000,
     })
-    const pair: Pair = { client, upstream, alive: true }
+    const pair: Pair = { client, upstream, alive: true, upstreamAlive: true }
     this.pairs.add(pair)
     let why = `lost the connection to node ${target.node}, which serves this workspace; reconnect`
     const early: Array<[RawData, boolean]> = []
@@ -88,6 +89,7 @@ export class Relays {
       if (upstream.readyState === WebSocket.OPEN) upstream.close(1000)
       else upstream.terminate()
     })
+    upstream.on('pong', () => (pair.upstreamAlive = true))
     upstream.on('open', () => {
       for (const [data, isBinary] of early.splice(0)) this.toOwner(upstream, data, isBinary)
     })
@@ -118,15 +120,27 @@ export class Relays {
     upstream.send(data, { binary: isBinary })
   }
 
-  /** Clients that stopped answering pings are cut off (the owner sees its relay close). */
+  /**
+   * Clients that stopped answering pings are cut off (the owner sees its relay close); so are
+   * owners, else a client relayed to a paused or unreachable owner would wait for it forever (the
+   * relay answers the client's pings): it gets 1013 and reconnects, to whichever node owns now.
+   */
   private sweep(): void {
     for (const pair of this.pairs) {
       if (!pair.alive) {
         pair.client.terminate()
         continue
       }
+      if (!pair.upstreamAlive) {
+        pair.upstream.terminate()
+        continue
+      }
       pair.alive = false
       if (pair.client.readyState === WebSocket.OPEN) pair.client.ping()
+      if (pair.upstream.readyState === WebSocket.OPEN) {
+        pair.upstreamAlive = false
+        pair.upstream.ping()
+      }
     }
   }
 
