@@ -72,6 +72,10 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const links = await ShareLinks.load(store, options.key)
   const revokedTokens = await RevokedTokens.load(store)
   const revoked: RevocationCheck = (identity) => revokedTokens.reason(identity) ?? (identity.link ? links.revokedReason(identity.link) : null)
+  const fresh = cluster?.watchCredentials(async () => {
+    await Promise.all([links.reload(), revokedTokens.reload()])
+  })
+  const auth = { key: options.key, revoked, ...(fresh ? { fresh } : {}) }
   const audit = new AuditLog(store)
   const sessions = new SessionBindings(store)
   sessions.prune().catch((error: Error) => log('could not drop expired session bindings; retried at the next start', { error: error.message }))
@@ -142,8 +146,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     log('write refused', { reason: refusal.reason, room: refusal.room?.room, actor: refusal.actor, session: refusal.session })
   }
   const door = new WebSocketEndpoint(options, {
-    key: options.key,
-    revoked,
+    ...auth,
     sessions,
     registry: rooms,
     events: {
@@ -175,21 +178,26 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     }),
     metricsRoute(metrics),
     dashboardRoute(),
-    ...(cluster ? [cluster.apiRoute()] : []),
-    webhooksRoute({ key: options.key, revoked, webhooks, audit, allowPrivate: options.webhooksAllowPrivate }),
+    ...(cluster
+      ? [
+          cluster.apiRoute(async (id) => {
+            await fresh?.()
+            return links.workspaceOf(id)
+          }),
+        ]
+      : []),
+    webhooksRoute({ ...auth, webhooks, audit, allowPrivate: options.webhooksAllowPrivate }),
     ...(recorder
       ? [
           historyRoute({
-            key: options.key,
-            revoked,
+            ...auth,
             listDocuments: (workspace) => listDocuments(store, workspace),
             history: new HistoryService({ store, recorder, audit, openRoom: (room) => rooms.open(room) }),
           }),
         ]
       : []),
     apiRoute({
-      key: options.key,
-      revoked,
+      ...auth,
       links,
       linkAttempts: new FailedAttempts(options.linkAttemptsPerMinute),
       revokedTokens,

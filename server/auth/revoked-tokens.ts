@@ -29,13 +29,24 @@ export class RevokedTokens {
 
   static async load(store: Store, now = Date.now()): Promise<RevokedTokens> {
     const tokens = new RevokedTokens(store)
-    for (const [key, value] of await store.readRange({ gt: PREFIX, lt: `${PREFIX}~` })) {
+    for (const key of await tokens.reload(now)) await store.del(key)
+    return tokens
+  }
+
+  /**
+   * Adds the stored revocations (in a cluster, other nodes write them too; a revocation is never
+   * lifted). Returns the keys of those that expired, which no longer need keeping.
+   */
+  async reload(now = Date.now()): Promise<string[]> {
+    const expired: string[] = []
+    for (const [key, value] of await this.store.readRange({ gt: PREFIX, lt: `${PREFIX}~` })) {
       const revocation = JSON.parse(decoder.decode(value)) as Revocation
       const name = revocation.id ?? revocation.digest
-      if (name !== undefined && revocation.expiresAt > now) tokens.revoked.set(name, revocation)
-      else await store.del(key)
+      if (name !== undefined && revocation.expiresAt > now) {
+        if (!this.revoked.has(name)) this.revoked.set(name, revocation)
+      } else expired.push(key)
     }
-    return tokens
+    return expired
   }
 
   /** Revokes `token`; resolves once that is stored. False when it was revoked already. */

@@ -52,6 +52,8 @@ const decoder = new TextDecoder()
 
 export class ShareLinks {
   private readonly links = new Map<string, ShareLink>()
+  /** links whose write is under way: newer here than in the store */
+  private readonly saving = new Map<string, number>()
 
   private constructor(
     private readonly store: Store,
@@ -60,11 +62,16 @@ export class ShareLinks {
 
   static async load(store: Store, key: Uint8Array): Promise<ShareLinks> {
     const links = new ShareLinks(store, key)
-    for (const [, value] of await store.readRange({ gt: 'link!', lt: 'link!~' })) {
-      const link = JSON.parse(decoder.decode(value)) as ShareLink
-      links.links.set(link.id, link)
-    }
+    await links.reload()
     return links
+  }
+
+  /** Rereads the stored links (in a cluster, other nodes write them too); links are never deleted. */
+  async reload(): Promise<void> {
+    for (const [, value] of await this.store.readRange({ gt: 'link!', lt: 'link!~' })) {
+      const link = JSON.parse(decoder.decode(value)) as ShareLink
+      if (!this.saving.has(link.id)) this.links.set(link.id, link)
+    }
   }
 
   async create(workspace: string, spec: LinkSpec, createdBy: string, now = Date.now()): Promise<LinkView> {
@@ -171,7 +178,14 @@ export class ShareLinks {
 
   private async save(link: ShareLink): Promise<void> {
     this.links.set(link.id, link)
-    await this.store.put(`link!${link.id}`, encoder.encode(JSON.stringify(link)))
+    this.saving.set(link.id, (this.saving.get(link.id) ?? 0) + 1)
+    try {
+      await this.store.put(`link!${link.id}`, encoder.encode(JSON.stringify(link)))
+    } finally {
+      const left = (this.saving.get(link.id) ?? 1) - 1
+      if (left > 0) this.saving.set(link.id, left)
+      else this.saving.delete(link.id)
+    }
   }
 }
 

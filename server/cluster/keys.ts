@@ -12,6 +12,7 @@
 //   huddle:{ws}:log:<room>   stream of Yjs updates (field u; e: the epoch that appended it)
 //   huddle:{ws}:state:<room> the compacted state; huddle:{ws}:sv:<room> its state vector
 //   huddle:{global}:kv/idx   keys that belong to no workspace (session bindings, links, revocations)
+//   huddle:{global}:credentials  counter bumped by every write of a share link or revocation
 //   huddle:workspaces        sorted set of every workspace with stored data
 //   huddle:owned             workspaces whose owner may have died holding work (see sweeper.ts)
 //   huddle:node:<id>         a live node's heartbeat {url, startedAt}, expires
@@ -23,6 +24,12 @@ export const WORKSPACES = 'huddle:workspaces'
 export const OWNED = 'huddle:owned'
 export const SECRET_CHECK = 'huddle:secret-check'
 export const NODE_PREFIX = 'huddle:node:'
+
+/** Store key families every node keeps in memory: a write of one bumps CREDENTIALS (credentials.ts). */
+export const CREDENTIAL_FAMILIES = ['link!', 'revoked!']
+export const CREDENTIALS = `huddle:${GLOBAL_TAG}:credentials`
+
+export const isCredential = (key: string) => CREDENTIAL_FAMILIES.some((family) => key.startsWith(family))
 
 /** Store key families (the text before the first '!') whose second part is a room or workspace. */
 export const WORKSPACE_FAMILIES = new Set(['doc', 'audit', 'authority', 'hist'])

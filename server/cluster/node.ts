@@ -11,6 +11,7 @@ import type { Route } from '../http/routes.js'
 import { log } from '../log.js'
 import type { DocumentHook, UnloadReason } from '../rooms/hooks.js'
 import type { Registry } from '../rooms/registry.js'
+import { CredentialSync } from './credentials.js'
 import * as K from './keys.js'
 import { Ownership, type Owner } from './ownership.js'
 import { Fenced, RedisClient } from './redis.js'
@@ -46,6 +47,7 @@ export interface ServerParts {
 type StoreEvents = Pick<RedisStoreOptions, 'onError' | 'onBatch'>
 
 const API_WORKSPACE = /^\/api\/workspaces\/([^/]+)\//
+const LINK_REDEEM = /^\/api\/links\/([^/]+)\/redeem$/
 
 export class ClusterNode {
   readonly store: RedisStore
@@ -56,6 +58,7 @@ export class ClusterNode {
   private parts: ServerParts | null = null
   private sweeper: Sweeper | null = null
   private heartbeat: NodeJS.Timeout | null = null
+  private credentials: CredentialSync | null = null
   private url = ''
   private readonly loaded = new Map<string, number>()
 
@@ -146,13 +149,28 @@ export class ClusterNode {
     this.relays.relay(request, socket, head, owner)
   }
 
-  /** REST calls about a workspace go to its owner, like its WebSockets. */
-  apiRoute(): Route {
+  /**
+   * Keeps the share links and revocations `reload` reads current with what other nodes write;
+   * returns what to await before judging a credential (see credentials.ts).
+   */
+  watchCredentials(reload: () => Promise<void>): () => Promise<void> {
+    this.credentials = new CredentialSync(this.client, reload)
+    const credentials = this.credentials
+    return () => credentials.fresh()
+  }
+
+  /**
+   * REST calls about a workspace go to its owner, like its WebSockets; so do redemptions of a share
+   * link (`linkWorkspace` names its workspace), so one node counts a link's uses.
+   */
+  apiRoute(linkWorkspace: (id: string) => Promise<string | undefined>): Route {
     return async (request, response, url) => {
-      const match = API_WORKSPACE.exec(url.pathname)
-      if (!match || request.headers[RELAY_HEADER] !== undefined) return false
-      const workspace = decodeURIComponent(match[1]!)
-      if (checkWorkspace(workspace)) return false
+      if (request.headers[RELAY_HEADER] !== undefined) return false
+      const link = LINK_REDEEM.exec(url.pathname)
+      const id = link ? decoded(link[1]!) : undefined
+      const workspace = id !== undefined ? await linkWorkspace(id) : workspaceOf(url.pathname)
+      // Unknown or malformed: the local API answers with its reason.
+      if (workspace === undefined) return false
       const owner = await this.ownership.ensure(workspace)
       if (owner.self) return false
       proxyHttp(request, response, owner, this.options.nodeId)
@@ -243,6 +261,7 @@ export class ClusterNode {
   /** At shutdown, after the last writes: leases go, so other nodes take over at once. */
   private async leave(): Promise<void> {
     this.sweeper?.stop()
+    this.credentials?.stop()
     if (this.heartbeat) clearInterval(this.heartbeat)
     this.relays.closeAll(CloseCode.shuttingDown, 'server shutting down; reconnect shortly')
     this.relays.close()
@@ -271,6 +290,21 @@ async function warnWithoutAof(client: RedisClient): Promise<void> {
     log('WARNING: Redis runs without its append-only file: a crash of Redis loses what it acknowledged since its last snapshot; run it with appendonly yes', {
       redis: client.url,
     })
+}
+
+function workspaceOf(pathname: string): string | undefined {
+  const match = API_WORKSPACE.exec(pathname)
+  if (!match) return undefined
+  const workspace = decoded(match[1]!)
+  return workspace === undefined || checkWorkspace(workspace) ? undefined : workspace
+}
+
+function decoded(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
+  }
 }
 
 function roomOf(request: IncomingMessage): RoomName | null {

@@ -253,6 +253,11 @@ export class RedisStore implements Storage {
         args.push('p', op.key, op.value, '')
       }
     }
+    // In the same script as the write: a node that reads the new count also reads what was written.
+    if (ops.some((op) => K.isCredential(op.key))) {
+      keys.push(K.CREDENTIALS)
+      args.push('v', String(keys.length), '', '')
+    }
     await this.client.script(
       'batch',
       keys,

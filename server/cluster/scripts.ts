@@ -36,7 +36,8 @@ end
 /**
  * One group-commit batch of one workspace (or of the cluster-wide keys, with epoch ''), refused
  * as a whole unless the epoch holds the lease. KEYS: lease, kv, idx, docs, then the logs appended
- * to. ARGV: epoch, then four per operation: 'p' key value -, 'd' key - -, 'a' log-index update room.
+ * to. ARGV: epoch, then four per operation: 'p' key value -, 'd' key - -, 'a' log-index update room,
+ * 'v' key-index - - (increments a counter: the cluster-wide credentials changed).
  */
 export const BATCH = `${FENCE}
 for i = 2, #ARGV, 4 do
@@ -47,6 +48,8 @@ for i = 2, #ARGV, 4 do
   elseif kind == 'd' then
     redis.call('HDEL', KEYS[2], ARGV[i + 1])
     redis.call('ZREM', KEYS[3], ARGV[i + 1])
+  elseif kind == 'v' then
+    redis.call('INCR', KEYS[tonumber(ARGV[i + 1])])
   else
     redis.call('XADD', KEYS[tonumber(ARGV[i + 1])], '*', 'u', ARGV[i + 2], 'e', ARGV[1])
     redis.call('ZADD', KEYS[4], 0, ARGV[i + 3])

@@ -5,7 +5,7 @@ import type { AuditLog } from '../audit/log.js'
 import type { FailedAttempts } from '../auth/attempts.js'
 import { PasswordsBusy } from '../auth/passwords.js'
 import { LinkError, type ShareLinks } from '../auth/share-links.js'
-import { type AuthDeps, authorize, HttpError, readJson } from './request.js'
+import { type AuthDeps, authorize, freshCredentials, HttpError, readJson } from './request.js'
 import { sendJson } from './routes.js'
 
 export interface LinksDeps extends AuthDeps {
@@ -42,6 +42,7 @@ export async function workspaceLinks(
 /** `/api/links/<id>` and `/api/links/<id>/redeem`: no token needed, the link is the credential. */
 export async function publicLinks(deps: LinksDeps, request: IncomingMessage, response: ServerResponse, id: string, action: string | undefined): Promise<void> {
   const method = request.method ?? 'GET'
+  await freshCredentials(deps)
   await asHttp(response, async () => {
     if (action === undefined && method === 'GET') return sendJson(response, 200, deps.links.describe(id))
     if (action === 'redeem' && method === 'POST') return sendJson(response, 200, await redeem(deps, request, response, id))

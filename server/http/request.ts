@@ -15,6 +15,8 @@ export class HttpError extends Error {
 export interface AuthDeps {
   key: Uint8Array
   revoked: RevocationCheck
+  /** in a cluster: rereads the revocations other nodes wrote (cluster/credentials.ts) */
+  fresh?: () => Promise<void>
 }
 
 const MAX_BODY = 64 * 1024
@@ -28,11 +30,21 @@ export async function authorize(deps: AuthDeps, request: IncomingMessage, worksp
     if (error instanceof TokenError) throw new HttpError(401, `${error.message} (send it as "Authorization: Bearer <jwt>")`)
     throw error
   }
+  await freshCredentials(deps)
   const revoked = deps.revoked(identity)
   if (revoked) throw new HttpError(401, revoked)
   if (!coversWorkspace(identity, workspace)) throw new HttpError(403, `your token is for workspace "${identity.workspace}", not "${workspace}"`)
   if (!roleAtLeast(identity.role, needed)) throw new HttpError(403, `this needs role ${needed}; yours is ${identity.role}`)
   return identity
+}
+
+/** In a cluster, rereads what other nodes revoked or created; Redis gone is a 503 to retry. */
+export async function freshCredentials(deps: AuthDeps): Promise<void> {
+  try {
+    await deps.fresh?.()
+  } catch (error) {
+    throw new HttpError(503, `storage unavailable: ${(error as Error).message}; retry in a few seconds`)
+  }
 }
 
 export async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {

@@ -24,7 +24,14 @@ export interface Refused {
   session?: string
 }
 
-export async function admit(url: URL, key: Uint8Array, revoked: RevocationCheck, sessions: SessionBindings): Promise<Admitted | Refused> {
+/** `fresh`, in a cluster: rereads the revocations other nodes wrote (cluster/credentials.ts). */
+export async function admit(
+  url: URL,
+  key: Uint8Array,
+  revoked: RevocationCheck,
+  sessions: SessionBindings,
+  fresh?: () => Promise<void>,
+): Promise<Admitted | Refused> {
   const room = parseRoom(decodeRoom(url.pathname))
   if (typeof room === 'string') return { ok: false, code: CloseCode.malformed, reason: room }
   let identity: VerifiedToken
@@ -33,6 +40,11 @@ export async function admit(url: URL, key: Uint8Array, revoked: RevocationCheck,
   } catch (error) {
     if (error instanceof TokenError) return { ok: false, code: CloseCode.unauthorized, reason: error.message, room }
     throw error
+  }
+  try {
+    await fresh?.()
+  } catch (error) {
+    return { ok: false, code: CloseCode.tryAgainLater, reason: `storage unavailable: ${(error as Error).message}; reconnect shortly`, room, identity }
   }
   const revocation = revoked(identity)
   if (revocation) return { ok: false, code: CloseCode.unauthorized, reason: revocation, room, identity }

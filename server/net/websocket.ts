@@ -31,6 +31,8 @@ export interface EndpointOptions extends ConnectionLimits {
 export interface EndpointDeps {
   key: Uint8Array
   revoked: RevocationCheck
+  /** in a cluster: rereads what other nodes revoked before a token is judged */
+  fresh?: () => Promise<void>
   sessions: SessionBindings
   registry: Registry
   /** refusals of a verified identity for its own workspace (audited there) */
@@ -101,7 +103,7 @@ export class WebSocketEndpoint {
       this.deps.onUnverified({ code: CloseCode.malformed, reason })
       return refuseSocket(ws, socket, CloseCode.malformed, reason)
     }
-    admit(url, this.deps.key, this.deps.revoked, this.deps.sessions)
+    admit(url, this.deps.key, this.deps.revoked, this.deps.sessions, this.deps.fresh)
       .finally(() => this.admitting--)
       .then(async (admission) => {
         // Refused for what it sent meanwhile: that refusal stands.
