@@ -167,7 +167,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     timeoutMs: options.webhooksTimeoutMs,
     dashboardUrl: () => dashboardUrl,
     slackIntervalMs: 1000,
-  })
+  }, cluster !== null)
   const waiting = new WaitingClaims(audit, options.lockWaitingMs)
   const routes: Route[] = [
     healthRoute({
@@ -226,7 +226,12 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     cluster.start(`http://${options.host}:${address.port}`, {
       registry: rooms,
       serveLocally: (request, socket, head) => door.handleUpgrade(request, socket, head),
-      acquired: (workspace) => audit.markStale(workspace),
+      acquired: (workspace) => {
+        audit.markStale(workspace)
+        webhooks.take(workspace)
+      },
+      released: (workspace) => void webhooks.drop(workspace),
+      busy: (workspace) => webhooks.busy(workspace),
     })
   else resumed = resumeWorkspaces(audit, rooms)
 

@@ -42,6 +42,10 @@ export interface ServerParts {
    * lease (the audit chain's head) may be behind what other owners wrote since, and must be reread.
    */
   acquired(workspace: string): void
+  /** This node gave `workspace` up (lost or released its lease): what runs for it here must stop. */
+  released(workspace: string): void
+  /** Whether work of `workspace` not tied to a room is under way here (webhook deliveries). */
+  busy(workspace: string): boolean
 }
 
 type StoreEvents = Pick<RedisStoreOptions, 'onError' | 'onBatch'>
@@ -232,10 +236,16 @@ export class ClusterNode {
     }
   }
 
+  /** Webhook deliveries still under way keep the lease: they run on the owner only. */
   private async releaseIdle(workspace: string): Promise<void> {
     try {
       await this.store.flush()
-      if (this.loaded.has(workspace)) return
+      if (this.loaded.has(workspace) || !this.ownership.epochOf(workspace)) return
+      if (this.parts?.busy(workspace)) {
+        setTimeout(() => void this.releaseIdle(workspace), this.options.ownerLeaseMs).unref()
+        return
+      }
+      this.parts?.released(workspace)
       await this.ownership.release(workspace, true)
     } catch (error) {
       log('could not release an idle workspace; its lease runs out instead', { workspace, error: (error as Error).message })
@@ -252,6 +262,7 @@ export class ClusterNode {
 
   private lost(workspace: string, reason: string): void {
     log('this node no longer owns a workspace; closing its rooms', { workspace, reason })
+    this.parts?.released(workspace)
     this.parts?.registry.evict(
       (room) => room.workspace === workspace,
       new Fenced(`node ${this.options.nodeId} no longer owns workspace ${workspace}; reconnect`),

@@ -45,6 +45,7 @@ async function handle(deps: WebhooksDeps, request: IncomingMessage, response: Se
   const badName = checkWorkspace(workspace)
   if (badName) throw new HttpError(400, badName)
   const admin = await authorize(deps, request, workspace, 'admin')
+  await deps.webhooks.ready(workspace)
   const id = match[2] === undefined ? undefined : decodeURIComponent(match[2])
   const action = `${request.method ?? 'GET'} ${match[3] ?? (id === undefined ? 'list' : 'one')}`
   if (id === undefined) {

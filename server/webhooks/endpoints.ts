@@ -62,6 +62,11 @@ export class EndpointStore {
     return rows.map(([, value]) => decode<Endpoint>(value))
   }
 
+  async of(workspace: string): Promise<Endpoint[]> {
+    const rows = await this.store.readRange(prefixRange(webhookKey(workspace, '')))
+    return rows.map(([, value]) => decode<Endpoint>(value))
+  }
+
   save(endpoint: Endpoint): Promise<void> {
     return this.store.put(webhookKey(endpoint.workspace, endpoint.id), encoder.encode(JSON.stringify(endpoint)))
   }

@@ -1,7 +1,11 @@
 // The webhooks of every workspace: endpoints created, listed, removed and redelivered by the REST
 // API, one delivery worker per endpoint, woken whenever the audit log of its workspace grows.
+// In a cluster the workers of a workspace run on its owner only (take/drop follow the lease), so an
+// event is not sent once per node, and their writes are fenced with the workspace's other writes.
 import { randomBytes } from 'node:crypto'
+import { setTimeout as delay } from 'node:timers/promises'
 import type { AuditLog } from '../audit/log.js'
+import { log } from '../log.js'
 import type { Storage as Store } from '../store/storage.js'
 import { type DeliveryRecord, type Endpoint, EndpointStore } from './endpoints.js'
 import type { Format } from './payload.js'
@@ -39,6 +43,8 @@ export interface EndpointView {
 
 export class Webhooks {
   private readonly workers = new Map<string, Worker>()
+  /** cluster mode: the workspaces this node delivers for, each with the loading of its endpoints */
+  private readonly taken = new Map<string, { loaded: Promise<void> }>()
   private readonly unsubscribe: () => void
 
   private constructor(
@@ -51,15 +57,59 @@ export class Webhooks {
     })
   }
 
-  static async start(store: Store, audit: AuditLog, options: WorkerOptions): Promise<Webhooks> {
+  /** `perWorkspace` (cluster mode): no endpoint delivers until take() is called for its workspace. */
+  static async start(store: Store, audit: AuditLog, options: WorkerOptions, perWorkspace = false): Promise<Webhooks> {
     const endpoints = new EndpointStore(store)
     const webhooks = new Webhooks(audit, endpoints, { store, options })
-    for (const endpoint of await endpoints.all()) webhooks.run(endpoint)
+    if (!perWorkspace) for (const endpoint of await endpoints.all()) webhooks.run(endpoint)
     return webhooks
   }
 
   private run(endpoint: Endpoint): void {
-    this.workers.set(workerKey(endpoint.workspace, endpoint.id), new Worker(endpoint, { ...this.deps, audit: this.audit, endpoints: this.endpoints }))
+    const key = workerKey(endpoint.workspace, endpoint.id)
+    if (this.workers.has(key)) return
+    this.workers.set(key, new Worker(endpoint, { ...this.deps, audit: this.audit, endpoints: this.endpoints }))
+  }
+
+  /** Cluster mode: this node now owns `workspace`; its endpoints deliver from here, as stored. */
+  take(workspace: string): void {
+    if (this.taken.has(workspace)) return
+    const turn = { loaded: Promise.resolve() }
+    turn.loaded = this.load(workspace, turn)
+    this.taken.set(workspace, turn)
+  }
+
+  private async load(workspace: string, turn: { loaded: Promise<void> }): Promise<void> {
+    for (;;) {
+      try {
+        const endpoints = await this.endpoints.of(workspace)
+        if (this.taken.get(workspace) === turn) for (const endpoint of endpoints) this.run(endpoint)
+        return
+      } catch (error) {
+        log('could not load the webhooks of a workspace this node took; retrying', { workspace, error: (error as Error).message })
+        await delay(1000)
+        if (this.taken.get(workspace) !== turn) return
+      }
+    }
+  }
+
+  /** Cluster mode: this node no longer owns `workspace`; its owner delivers now. */
+  async drop(workspace: string): Promise<void> {
+    this.taken.delete(workspace)
+    const dropped = [...this.workers].filter(([, worker]) => worker.endpoint.workspace === workspace)
+    for (const [key] of dropped) this.workers.delete(key)
+    await Promise.all(dropped.map(([, worker]) => worker.stop()))
+  }
+
+  /** Resolves once the endpoints of `workspace` delivered from this node are loaded (cluster mode). */
+  async ready(workspace: string): Promise<void> {
+    await this.taken.get(workspace)?.loaded
+  }
+
+  /** Whether an endpoint of `workspace` still has events to send (its owner keeps it meanwhile). */
+  busy(workspace: string): boolean {
+    for (const worker of this.workers.values()) if (worker.endpoint.workspace === workspace && worker.busy) return true
+    return false
   }
 
   /** Stores the endpoint and audits its creation; that entry is its `ping`, delivered first. */
@@ -135,6 +185,7 @@ export class Webhooks {
 
   async close(): Promise<void> {
     this.unsubscribe()
+    this.taken.clear()
     await Promise.all([...this.workers.values()].map((worker) => worker.stop()))
     this.workers.clear()
   }

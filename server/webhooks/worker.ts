@@ -49,6 +49,8 @@ export class Worker {
    * take from here, so a backlog costs one page read per PAGE entries, not per delivery.
    */
   private ahead: AuditEntry[] = []
+  /** false once a step found nothing to send (or the endpoint disabled), until there is again */
+  busy = true
 
   constructor(
     readonly endpoint: Endpoint,
@@ -59,6 +61,7 @@ export class Worker {
 
   /** New entries were appended or the endpoint changed: look again now. */
   wake(): void {
+    this.busy = true
     this.woken = true
     this.wakeUp?.()
   }
@@ -82,6 +85,7 @@ export class Worker {
       this.woken = false
       try {
         const wait = await this.step()
+        this.busy = wait !== null
         if (wait !== 0) await this.sleep(wait)
       } catch (error) {
         log('webhook delivery loop failed; retrying', { endpoint: this.endpoint.id, error: (error as Error).message })
