@@ -161,13 +161,18 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   })
 
   let dashboardUrl = options.publicUrl ?? ''
-  const webhooks = await Webhooks.start(store, audit, {
-    allowPrivate: options.webhooksAllowPrivate,
-    retryScale: options.webhooksRetryScale,
-    timeoutMs: options.webhooksTimeoutMs,
-    dashboardUrl: () => dashboardUrl,
-    slackIntervalMs: 1000,
-  }, cluster !== null)
+  const webhooks = await Webhooks.start(
+    store,
+    audit,
+    {
+      allowPrivate: options.webhooksAllowPrivate,
+      retryScale: options.webhooksRetryScale,
+      timeoutMs: options.webhooksTimeoutMs,
+      dashboardUrl: () => dashboardUrl,
+      slackIntervalMs: 1000,
+    },
+    cluster !== null,
+  )
   const waiting = new WaitingClaims(audit, options.lockWaitingMs)
   const routes: Route[] = [
     healthRoute({

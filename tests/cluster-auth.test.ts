@@ -85,7 +85,11 @@ test('a share link created on one node is redeemed through another; once revoked
   assert.is((await call(a, 'DELETE', `/api/workspaces/three/links/${id}`, admin)).status, 200)
   // Workspace three moves to b (a stops): b must know the link was revoked.
   await a.stop()
-  await waitFor(async () => (await owns(b)).includes('three') || (await call(b, 'GET', '/api/workspaces/three/locks', admin)).status === 200, 20_000, 'b never took workspace three')
+  await waitFor(
+    async () => (await owns(b)).includes('three') || (await call(b, 'GET', '/api/workspaces/three/locks', admin)).status === 200,
+    20_000,
+    'b never took workspace three',
+  )
   const afterMove = await call(b, 'GET', '/api/workspaces/three/locks', redeemed.body.token)
   assert.is(afterMove.status, 401, JSON.stringify(afterMove.body))
   assert.match(afterMove.body.error, /share link this token came from was revoked/)

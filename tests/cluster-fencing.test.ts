@@ -32,7 +32,7 @@ test('lease scripts: epochs only grow; renew, release and writes of an old epoch
   const client = await RedisClient.connect(redis.url)
   try {
     const take = async (holder: string) =>
-      (await client.script('acquire', [K.lease('fw'), K.epoch('fw')], [holder, `http://${holder}`, 300])) as Array<Buffer | number>
+      (await client.script('acquire', [K.lease('fw'), K.epoch('fw'), K.handover('fw')], [holder, `http://${holder}`, 300, holder])) as Array<Buffer | number>
     const first = await take('node-a')
     assert.is(Number(first[0]), 1)
     assert.is(String(first[1]), '1')
@@ -109,7 +109,9 @@ test('an owner paused past its lease cannot write after another node took over, 
 test("a document update's batch is written under its workspace's fence, and one holding keys of no or another workspace is refused whole", async () => {
   const client = await RedisClient.connect(redis.url)
   try {
-    const lease = (await client.script('acquire', [K.lease('bw'), K.epoch('bw')], ['node-a', 'http://node-a', 60_000])) as Array<Buffer | number>
+    const lease = (await client.script('acquire', [K.lease('bw'), K.epoch('bw'), K.handover('bw')], ['node-a', 'http://node-a', 60_000, 'node-a'])) as Array<
+      Buffer | number
+    >
     const epoch = String(lease[1])
     await inspect.zadd(K.WORKSPACES, 0, 'bw') // as Ownership does when it takes a lease
     const store = new RedisStore(

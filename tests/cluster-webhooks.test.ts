@@ -46,13 +46,21 @@ test('with two nodes each event reaches the receiver once, and the new owner goe
     for (const actor of ['one', 'two', 'three']) await revokeOne(b, actor)
     open = true
     const delivered = () => receiver.received.filter((request) => request.status === 200)
-    await waitFor(() => delivered().length >= 4, 15_000, () => `delivered: ${JSON.stringify(delivered().map((r) => r.json?.type))}`)
+    await waitFor(
+      () => delivered().length >= 4,
+      15_000,
+      () => `delivered: ${JSON.stringify(delivered().map((r) => r.json?.type))}`,
+    )
 
     await a.stop()
     await revokeOne(b, 'four')
     // Deliveries of one endpoint are in order: once the last event is in, any copy of the earlier
     // ones sent from b would have arrived before it.
-    await waitFor(() => delivered().length >= 5, 15_000, () => `delivered: ${JSON.stringify(delivered().map((r) => r.json?.type))}`)
+    await waitFor(
+      () => delivered().length >= 5,
+      15_000,
+      () => `delivered: ${JSON.stringify(delivered().map((r) => r.json?.type))}`,
+    )
     const ids = delivered().map((request) => request.headers['webhook-id'])
     assert.is(new Set(ids).size, ids.length, `an event was delivered twice: ${JSON.stringify(delivered().map((r) => [r.json?.type, r.headers['webhook-id']]))}`)
     assert.equal(

@@ -6,6 +6,7 @@
 //
 //   huddle:{ws}:lease        hash {epoch, node, url}, expires: the owner's lease
 //   huddle:{ws}:epoch        the last epoch handed out (never expires, only grows)
+//   huddle:{ws}:handover     the node a released lease is kept for (rebalancing), expires
 //   huddle:{ws}:kv           hash: store key -> value (audit entries, the authority checkpoint, history,
 //                            webhook endpoints with their delivery state and logs)
 //   huddle:{ws}:idx          sorted set of the kv hash's keys (score 0), for ordered range reads
@@ -63,6 +64,7 @@ export const leaseIn = (tag: string) => `huddle:${tag}:lease`
 export const docsIn = (tag: string) => `huddle:${tag}:docs`
 export const lease = (ws: string) => leaseIn(tagOf(ws))
 export const epoch = (ws: string) => `huddle:${tagOf(ws)}:epoch`
+export const handover = (ws: string) => `huddle:${tagOf(ws)}:handover`
 export const kv = (tag: string) => `huddle:${tag}:kv`
 export const idx = (tag: string) => `huddle:${tag}:idx`
 export const docs = (ws: string) => docsIn(tagOf(ws))

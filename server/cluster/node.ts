@@ -14,7 +14,7 @@ import type { Registry } from '../rooms/registry.js'
 import { CredentialSync } from './credentials.js'
 import * as K from './keys.js'
 import { Ownership, type Owner } from './ownership.js'
-import { Fenced, RedisClient } from './redis.js'
+import { Fenced, Moving, RedisClient } from './redis.js'
 import { RedisStore, type RedisStoreOptions } from './redis-store.js'
 import { RELAY_HEADER, Relays } from './relay.js'
 import { Sweeper } from './sweeper.js'
@@ -63,8 +63,13 @@ export class ClusterNode {
   private sweeper: Sweeper | null = null
   private heartbeat: NodeJS.Timeout | null = null
   private credentials: CredentialSync | null = null
+  private rebalancer: NodeJS.Timeout | null = null
   private url = ''
   private readonly loaded = new Map<string, number>()
+  /** open client sockets served here, per workspace, by the node that relays them ('' for direct) */
+  private readonly clients = new Map<string, Map<string, number>>()
+  /** since when a workspace owned here has had relayed clients only */
+  private readonly onlyRelayed = new Map<string, number>()
 
   private constructor(
     readonly client: RedisClient,
@@ -74,6 +79,7 @@ export class ClusterNode {
     const holder = `${options.nodeId}#${randomBytes(4).toString('hex')}`
     this.ownership = new Ownership(client, {
       holder,
+      nodeId: options.nodeId,
       leaseMs: options.ownerLeaseMs,
       onLost: (workspace, reason) => this.lost(workspace, reason),
       onAcquired: (workspace) => this.parts?.acquired(workspace),
@@ -114,12 +120,15 @@ export class ClusterNode {
     beat()
     this.heartbeat = setInterval(beat, Math.max(100, Math.floor(this.options.ownerLeaseMs / 3)))
     this.heartbeat.unref()
+    this.rebalancer = setInterval(() => this.rebalance(), Math.max(100, Math.floor(this.options.ownerLeaseMs / 2)))
+    this.rebalancer.unref()
   }
 
   /** A WebSocket upgrade: served here if this node owns (or can take) the workspace, else relayed. */
   upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.routeUpgrade(request, socket, head).catch((error: Error) => {
-      this.relays.refuse(request, socket, head, CloseCode.tryAgainLater, `storage unavailable: ${error.message}; reconnect`)
+      const reason = error instanceof Moving ? error.message : `storage unavailable: ${error.message}; reconnect`
+      this.relays.refuse(request, socket, head, CloseCode.tryAgainLater, reason)
     })
   }
 
@@ -137,8 +146,9 @@ export class ClusterNode {
     const room = roomOf(request)
     // A bad room name is the front door's to refuse, with its reason.
     if (!room) return parts.serveLocally(request, socket, head)
-    if (request.headers[RELAY_HEADER] !== undefined) {
-      if (this.ownership.epochOf(room.workspace)) return parts.serveLocally(request, socket, head)
+    const relayedBy = request.headers[RELAY_HEADER]
+    if (relayedBy !== undefined) {
+      if (this.ownership.epochOf(room.workspace)) return this.serve(room.workspace, String(relayedBy), request, socket, head)
       return this.relays.refuse(
         request,
         socket,
@@ -149,8 +159,59 @@ export class ClusterNode {
     }
     const owner = await this.ownership.ensure(room.workspace)
     if (socket.destroyed) return
-    if (owner.self) return parts.serveLocally(request, socket, head)
+    if (owner.self) return this.serve(room.workspace, '', request, socket, head)
     this.relays.relay(request, socket, head, owner)
+  }
+
+  /** Serves a client here, counted by the node that relays it ('' when it connected directly). */
+  private serve(workspace: string, via: string, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const counts = this.clients.get(workspace) ?? new Map<string, number>()
+    this.clients.set(workspace, counts)
+    counts.set(via, (counts.get(via) ?? 0) + 1)
+    socket.once('close', () => {
+      const left = (counts.get(via) ?? 1) - 1
+      if (left > 0) counts.set(via, left)
+      else counts.delete(via)
+      if (counts.size === 0 && this.clients.get(workspace) === counts) this.clients.delete(workspace)
+    })
+    this.parts!.serveLocally(request, socket, head)
+  }
+
+  /**
+   * Rebalancing: a workspace owned here whose clients have all come through one other node for a
+   * whole lease period moves to that node (the one relaying most, if several), which then serves
+   * them without the extra hop. The clients are closed with 1013 and reconnect through the node
+   * they use, which takes the lease kept for it; they resync through the normal handshake.
+   */
+  private rebalance(): void {
+    const now = Date.now()
+    for (const workspace of this.ownership.workspaces()) {
+      const target = relayingMost(this.clients.get(workspace))
+      if (!target) {
+        this.onlyRelayed.delete(workspace)
+        continue
+      }
+      const since = this.onlyRelayed.get(workspace) ?? now
+      this.onlyRelayed.set(workspace, since)
+      if (now - since < this.options.ownerLeaseMs) continue
+      this.onlyRelayed.delete(workspace)
+      this.handOver(workspace, target).catch((error: Error) =>
+        log('could not hand a workspace over; its lease runs out instead', { workspace, to: target, error: error.message }),
+      )
+    }
+  }
+
+  private async handOver(workspace: string, to: string): Promise<void> {
+    log('handing a workspace over to the node its clients connect through', { workspace, to })
+    // Its rooms go first, so nothing more is accepted here; what they queued is written before
+    // the lease goes, and the new owner reads it.
+    this.parts?.registry.evict(
+      (room) => room.workspace === workspace,
+      new Moving(`workspace ${workspace} moves to node ${to}, which you connect through; reconnect`),
+    )
+    await this.store.flush()
+    this.parts?.released(workspace)
+    await this.ownership.handOver(workspace, to)
   }
 
   /**
@@ -175,7 +236,15 @@ export class ClusterNode {
       const workspace = id !== undefined ? await linkWorkspace(id) : workspaceOf(url.pathname)
       // Unknown or malformed: the local API answers with its reason.
       if (workspace === undefined) return false
-      const owner = await this.ownership.ensure(workspace)
+      let owner: Owner
+      try {
+        owner = await this.ownership.ensure(workspace)
+      } catch (error) {
+        if (!(error instanceof Moving)) throw error
+        response.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' })
+        response.end(JSON.stringify({ error: error.message }))
+        return true
+      }
       if (owner.self) return false
       proxyHttp(request, response, owner, this.options.nodeId)
       return true
@@ -274,6 +343,7 @@ export class ClusterNode {
     this.sweeper?.stop()
     this.credentials?.stop()
     if (this.heartbeat) clearInterval(this.heartbeat)
+    if (this.rebalancer) clearInterval(this.rebalancer)
     this.relays.closeAll(CloseCode.shuttingDown, 'server shutting down; reconnect shortly')
     this.relays.close()
     await this.ownership.releaseAll()
@@ -301,6 +371,17 @@ async function warnWithoutAof(client: RedisClient): Promise<void> {
     log('WARNING: Redis runs without its append-only file: a crash of Redis loses what it acknowledged since its last snapshot; run it with appendonly yes', {
       redis: client.url,
     })
+}
+
+/** The node that relays the most of a workspace's clients, if none connected directly. */
+function relayingMost(counts: Map<string, number> | undefined): string | null {
+  if (!counts || counts.has('')) return null
+  let best: string | null = null
+  let most = 0
+  for (const [node, count] of counts) {
+    if (count > most) [best, most] = [node, count]
+  }
+  return best
 }
 
 function workspaceOf(pathname: string): string | undefined {

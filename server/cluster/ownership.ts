@@ -5,7 +5,7 @@
 // drops its rooms) at once when another node holds it, and once the lease has run out when Redis
 // cannot be reached.
 import * as K from './keys.js'
-import type { RedisClient } from './redis.js'
+import { Moving, type RedisClient } from './redis.js'
 import type { Fence } from './redis-store.js'
 
 export type Owner = { self: true; epoch: string } | { self: false; node: string; url: string; epoch: string }
@@ -13,6 +13,8 @@ export type Owner = { self: true; epoch: string } | { self: false; node: string;
 export interface OwnershipOptions {
   /** this process: the node id and a per-process suffix, so a restarted node never reuses a lease */
   holder: string
+  /** the node id (the holder without its suffix): a lease handed over names the node */
+  nodeId: string
   leaseMs: number
   /** called once this node no longer owns `workspace` (its rooms must go) */
   onLost(workspace: string, reason: string): void
@@ -76,9 +78,11 @@ export class Ownership implements Fence {
     const sentAt = Date.now()
     const reply = (await this.client.script(
       'acquire',
-      [K.lease(workspace), K.epoch(workspace)],
-      [this.options.holder, this.url, this.options.leaseMs],
+      [K.lease(workspace), K.epoch(workspace), K.handover(workspace)],
+      [this.options.holder, this.url, this.options.leaseMs, this.options.nodeId],
     )) as Array<Buffer | number>
+    if (Number(reply[0]) !== 1 && String(reply[3]) === '')
+      throw new Moving(`workspace ${workspace} is moving to node ${String(reply[2])}; reconnect in a moment`)
     if (Number(reply[0]) !== 1) return { self: false, epoch: String(reply[1]), node: String(reply[2]), url: String(reply[3]) }
     const epoch = String(reply[1])
     this.held.set(workspace, { epoch, renewedAt: sentAt })
@@ -95,6 +99,18 @@ export class Ownership implements Fence {
     this.held.delete(workspace)
     const released = await this.client.script('release', [K.lease(workspace)], [held.epoch])
     if (done && Number(released) === 1) await this.client.call(() => this.client.redis.srem(K.OWNED, workspace))
+  }
+
+  /**
+   * Gives a workspace up for node `to` alone to take within two lease periods (rebalancing); after
+   * that any node may. False when this node no longer held it.
+   */
+  async handOver(workspace: string, to: string): Promise<boolean> {
+    const held = this.held.get(workspace)
+    if (!held) return false
+    this.held.delete(workspace)
+    const done = await this.client.script('handover', [K.lease(workspace), K.handover(workspace)], [held.epoch, to, 2 * this.options.leaseMs])
+    return Number(done) === 1
   }
 
   /** At shutdown: every lease goes at once, so other nodes take the rooms without waiting for it to

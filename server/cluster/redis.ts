@@ -4,9 +4,9 @@
 // be refused by the fence anyway. The writer is told, its clients reconnect, and the node carries
 // on when Redis is back.
 import { Redis } from 'ioredis'
-import { ACQUIRE, BATCH, COMPACT, RANGE, RELEASE, RENEW } from './scripts.js'
+import { ACQUIRE, BATCH, COMPACT, HANDOVER, RANGE, RELEASE, RENEW } from './scripts.js'
 
-const SCRIPTS = { acquire: ACQUIRE, renew: RENEW, release: RELEASE, batch: BATCH, compact: COMPACT, range: RANGE }
+const SCRIPTS = { acquire: ACQUIRE, renew: RENEW, release: RELEASE, handover: HANDOVER, batch: BATCH, compact: COMPACT, range: RANGE }
 export type ScriptName = keyof typeof SCRIPTS
 type Arg = string | Buffer | Uint8Array | number
 
@@ -17,6 +17,9 @@ export class StorageUnavailable extends Error {
 export class Fenced extends Error {
   readonly fenced = true
 }
+
+/** The workspace is being handed over to another node (rebalancing): reconnect, to be served there. */
+export class Moving extends Fenced {}
 
 /** Whether clients should simply reconnect (Redis was unreachable, or ownership moved). */
 export function isRetryable(error: unknown): boolean {

@@ -1,13 +1,16 @@
 // The Lua scripts of cluster mode. Each runs atomically in Redis, and each touches the keys of one
 // workspace only (one hash tag), so it also runs on Redis Cluster.
 
-/** Takes a free (or expired, or our own) lease with the next epoch.
- * KEYS: lease, epoch. ARGV: holder, url, ttl ms. Returns {1, epoch} or {0, epoch, holder, url}. */
+/** Takes a free (or expired, or our own) lease with the next epoch, unless it is being handed over
+ * to another node. KEYS: lease, epoch, handover. ARGV: holder, url, ttl ms, node id.
+ * Returns {1, epoch}, {0, epoch, holder, url}, or {0, '0', node handed over to, ''}. */
 export const ACQUIRE = `
 local cur = redis.call('HMGET', KEYS[1], 'epoch', 'node', 'url')
 if cur[1] and cur[2] ~= ARGV[1] then return {0, cur[1], cur[2], cur[3]} end
+local to = redis.call('GET', KEYS[3])
+if not cur[1] and to and to ~= ARGV[4] then return {0, '0', to, ''} end
 local e = redis.call('INCR', KEYS[2])
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('HSET', KEYS[1], 'epoch', e, 'node', ARGV[1], 'url', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, tostring(e)}
@@ -24,6 +27,15 @@ return 1
 export const RELEASE = `
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
+return 1
+`
+
+/** Gives the lease up for node `to` alone to take (for ttl ms), only if `epoch` still holds it.
+ * KEYS: lease, handover. ARGV: epoch, to, ttl ms. */
+export const HANDOVER = `
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1
 `
 

@@ -5,7 +5,7 @@
 import { log } from '../log.js'
 import * as K from './keys.js'
 import type { Ownership } from './ownership.js'
-import type { RedisClient } from './redis.js'
+import { Moving, type RedisClient } from './redis.js'
 
 export class Sweeper {
   private readonly timer: NodeJS.Timeout
@@ -32,7 +32,10 @@ export class Sweeper {
       const leases = (await pipeline.exec()) ?? []
       for (const [index, workspace] of listed.entries()) {
         if (leases[index]?.[1] !== 0) continue
-        await this.resume(workspace).catch((error: Error) => log('could not resume a workspace; retrying', { workspace, error: error.message }))
+        await this.resume(workspace).catch((error: Error) => {
+          // Handed over to another node, which takes it when its clients reconnect.
+          if (!(error instanceof Moving)) log('could not resume a workspace; retrying', { workspace, error: error.message })
+        })
       }
     } catch {
       // Redis went away in the middle: the next sweep looks again.
