@@ -13,6 +13,7 @@ import { storm } from './scenarios/b-storm.js'
 import { presence } from './scenarios/c-presence.js'
 import { locks } from './scenarios/d-locks.js'
 import { persistence } from './scenarios/e-persistence.js'
+import { cluster } from './scenarios/f-cluster.js'
 import { report } from './lib/report.js'
 
 const argv = process.argv.slice(2)
@@ -22,7 +23,7 @@ const value = (name: string) => {
   return at >= 0 ? argv[at + 1] : undefined
 }
 const quick = flag('--quick')
-const only = (value('--only') ?? 'A,B,C,D,E').toUpperCase().split(',')
+const only = (value('--only') ?? 'A,B,C,D,E,F').toUpperCase().split(',')
 const settings: Settings = {
   quick,
   rounds: Number(value('--rounds') ?? (quick ? 1 : 3)),
@@ -38,6 +39,7 @@ const scenarios: Record<string, (ctx: Context) => Promise<void>> = {
   C: presence,
   D: locks,
   E: persistence,
+  F: cluster,
 }
 
 const started = Date.now()

@@ -47,6 +47,7 @@ const METRICS: Record<string, MetricInfo> = {
   grants: { label: 'grants', digits: 0 },
   bytesSentPerGrant: { label: 'bytes sent to clients per grant (all sockets)', digits: 0 },
   cpuPerGrantUs: { label: 'server CPU per grant (µs)', digits: 0 },
+  failoverMs: { label: 'until another node owns the workspace (ms)', digits: 0, key: true },
 }
 
 export interface Target {
