@@ -1,6 +1,6 @@
 // Assembles the server: storage, rooms, the WebSocket front door and HTTP, and shuts them down in
 // the order that loses nothing: stop accepting, flush, close sockets with 1001, close the database.
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import { CloseCode } from '../shared/close-codes.js'
@@ -205,6 +205,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       ...auth,
       links,
       linkAttempts: new FailedAttempts(options.linkAttemptsPerMinute),
+      ...(cluster ? { clientAddress: (request: IncomingMessage) => cluster.addresses.of(request) } : {}),
       revokedTokens,
       audit,
       listDocuments: (workspace) => listDocuments(store, workspace),

@@ -1,6 +1,7 @@
 // Cluster mode, credentials (issue 17): a token revocation or a share link written on one node is
 // known to every other node at once — the next REST call or connection is judged with it, and live
 // connections close within the usual second or two — although each node keeps them in memory.
+import { request as httpRequest } from 'node:http'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connectPeer, expectRefusal, mintToken, waitFor } from './helpers/clients.js'
@@ -94,6 +95,38 @@ test('a share link created on one node is redeemed through another; once revoked
   assert.is(afterMove.status, 401, JSON.stringify(afterMove.body))
   assert.match(afterMove.body.error, /share link this token came from was revoked/)
   assert.is((await expectRefusal(b, 'three/doc', { token: redeemed.body.token })).code, 4401)
+})
+
+/** POSTs JSON from a loopback address of the caller's choosing (the password limit counts by address). */
+function postFrom(server: TestServer, from: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      `${server.httpUrl}${path}`,
+      { method: 'POST', localAddress: from, headers: { 'content-type': 'application/json', ...headers } },
+      (response) => {
+        response.resume()
+        response.on('end', () => resolve(response.statusCode ?? 0))
+      },
+    )
+    request.on('error', reject)
+    request.end(JSON.stringify(body))
+  })
+}
+
+test("wrong share-link passwords forwarded by a node count against the client's address, not the node's", async () => {
+  const [a, b] = await twoOwners('five', 'six')
+  const admin = await mintToken('root', 'admin', '*')
+  const link = async () => (await call(a, 'POST', '/api/workspaces/five/links', admin, { role: 'viewer', password: 'correct horse battery' })).body.link.id as string
+  const [guessed, other] = [await link(), await link()]
+  // Through b, forwarded to a (the owner): the guesser at 127.0.0.2 uses up its wrong passwords.
+  let status = 0
+  for (let i = 0; i < 10 && status !== 429; i++) status = await postFrom(b, '127.0.0.2', `/api/links/${guessed}/redeem`, { password: `wrong guess ${i}` })
+  assert.is(status, 429, 'the guesser was never limited')
+  // Someone else redeeming through the same node is not limited by the guesser's failures.
+  assert.is(await postFrom(b, '127.0.0.3', `/api/links/${other}/redeem`, { password: 'correct horse battery' }), 200)
+  // A client cannot claim another address itself: without the node's signature the header is ignored.
+  const forged = { 'x-huddle-client-address': '127.0.0.9', 'x-huddle-client-proof': 'forged' }
+  assert.is(await postFrom(a, '127.0.0.2', `/api/links/${other}/redeem`, { password: 'wrong again' }, forged), 429)
 })
 
 test.run()

@@ -29,6 +29,8 @@ export class CredentialSync {
     private readonly reload: () => Promise<void>,
   ) {
     this.timer = setInterval(() => {
+      // While Redis is away every credential check answers 503 / 1013: nothing to log twice a second.
+      if (!this.client.reachable) return
       this.fresh().catch((error: Error) => log('could not reread share links and revocations; retried', { error: error.message }))
     }, POLL_MS)
     this.timer.unref()

@@ -11,11 +11,13 @@ import type { Route } from '../http/routes.js'
 import { log } from '../log.js'
 import type { DocumentHook, UnloadReason } from '../rooms/hooks.js'
 import type { Registry } from '../rooms/registry.js'
+import { ClientAddresses } from './client-address.js'
 import { CredentialSync } from './credentials.js'
 import * as K from './keys.js'
 import { Ownership, type Owner } from './ownership.js'
 import { Fenced, Moving, RedisClient } from './redis.js'
 import { RedisStore, type RedisStoreOptions } from './redis-store.js'
+import { Rebalancer } from './rebalancer.js'
 import { RELAY_HEADER, Relays } from './relay.js'
 import { Sweeper } from './sweeper.js'
 
@@ -63,19 +65,19 @@ export class ClusterNode {
   private sweeper: Sweeper | null = null
   private heartbeat: NodeJS.Timeout | null = null
   private credentials: CredentialSync | null = null
-  private rebalancer: NodeJS.Timeout | null = null
+  private rebalancer: Rebalancer | null = null
   private url = ''
   private readonly loaded = new Map<string, number>()
-  /** open client sockets served here, per workspace, by the node that relays them ('' for direct) */
-  private readonly clients = new Map<string, Map<string, number>>()
-  /** since when a workspace owned here has had relayed clients only */
-  private readonly onlyRelayed = new Map<string, number>()
+
+  readonly addresses: ClientAddresses
 
   private constructor(
     readonly client: RedisClient,
     readonly options: ClusterOptions,
     events: StoreEvents,
+    key: Uint8Array,
   ) {
+    this.addresses = new ClientAddresses(key)
     const holder = `${options.nodeId}#${randomBytes(4).toString('hex')}`
     this.ownership = new Ownership(client, {
       holder,
@@ -104,7 +106,7 @@ export class ClusterNode {
       await client.close()
       throw error
     }
-    return new ClusterNode(client, options, events)
+    return new ClusterNode(client, options, events, key)
   }
 
   /** Starts serving once the server listens at `url`. */
@@ -120,8 +122,14 @@ export class ClusterNode {
     beat()
     this.heartbeat = setInterval(beat, Math.max(100, Math.floor(this.options.ownerLeaseMs / 3)))
     this.heartbeat.unref()
-    this.rebalancer = setInterval(() => this.rebalance(), Math.max(100, Math.floor(this.options.ownerLeaseMs / 2)))
-    this.rebalancer.unref()
+    this.rebalancer = new Rebalancer(
+      () => this.ownership.workspaces(),
+      (workspace, to) =>
+        void this.handOver(workspace, to).catch((error: Error) =>
+          log('could not hand a workspace over; its lease runs out instead', { workspace, to, error: error.message }),
+        ),
+      this.options.ownerLeaseMs,
+    )
   }
 
   /** A WebSocket upgrade: served here if this node owns (or can take) the workspace, else relayed. */
@@ -165,42 +173,14 @@ export class ClusterNode {
 
   /** Serves a client here, counted by the node that relays it ('' when it connected directly). */
   private serve(workspace: string, via: string, request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const counts = this.clients.get(workspace) ?? new Map<string, number>()
-    this.clients.set(workspace, counts)
-    counts.set(via, (counts.get(via) ?? 0) + 1)
-    socket.once('close', () => {
-      const left = (counts.get(via) ?? 1) - 1
-      if (left > 0) counts.set(via, left)
-      else counts.delete(via)
-      if (counts.size === 0 && this.clients.get(workspace) === counts) this.clients.delete(workspace)
-    })
+    this.rebalancer?.count(workspace, via, socket)
     this.parts!.serveLocally(request, socket, head)
   }
 
   /**
-   * Rebalancing: a workspace owned here whose clients have all come through one other node for a
-   * whole lease period moves to that node (the one relaying most, if several), which then serves
-   * them without the extra hop. The clients are closed with 1013 and reconnect through the node
-   * they use, which takes the lease kept for it; they resync through the normal handshake.
+   * Rebalancing (rebalancer.ts decides when): the workspace's clients are closed with 1013 and
+   * reconnect through the node they use, which takes the lease kept for it, and resync.
    */
-  private rebalance(): void {
-    const now = Date.now()
-    for (const workspace of this.ownership.workspaces()) {
-      const target = relayingMost(this.clients.get(workspace))
-      if (!target) {
-        this.onlyRelayed.delete(workspace)
-        continue
-      }
-      const since = this.onlyRelayed.get(workspace) ?? now
-      this.onlyRelayed.set(workspace, since)
-      if (now - since < this.options.ownerLeaseMs) continue
-      this.onlyRelayed.delete(workspace)
-      this.handOver(workspace, target).catch((error: Error) =>
-        log('could not hand a workspace over; its lease runs out instead', { workspace, to: target, error: error.message }),
-      )
-    }
-  }
-
   private async handOver(workspace: string, to: string): Promise<void> {
     log('handing a workspace over to the node its clients connect through', { workspace, to })
     // Its rooms go first, so nothing more is accepted here; what they queued is written before
@@ -246,7 +226,7 @@ export class ClusterNode {
         return true
       }
       if (owner.self) return false
-      proxyHttp(request, response, owner, this.options.nodeId)
+      proxyHttp(request, response, owner, { ...this.addresses.headers(request), [RELAY_HEADER]: this.options.nodeId })
       return true
     }
   }
@@ -343,7 +323,7 @@ export class ClusterNode {
     this.sweeper?.stop()
     this.credentials?.stop()
     if (this.heartbeat) clearInterval(this.heartbeat)
-    if (this.rebalancer) clearInterval(this.rebalancer)
+    this.rebalancer?.stop()
     this.relays.closeAll(CloseCode.shuttingDown, 'server shutting down; reconnect shortly')
     this.relays.close()
     await this.ownership.releaseAll()
@@ -373,17 +353,6 @@ async function warnWithoutAof(client: RedisClient): Promise<void> {
     })
 }
 
-/** The node that relays the most of a workspace's clients, if none connected directly. */
-function relayingMost(counts: Map<string, number> | undefined): string | null {
-  if (!counts || counts.has('')) return null
-  let best: string | null = null
-  let most = 0
-  for (const [node, count] of counts) {
-    if (count > most) [best, most] = [node, count]
-  }
-  return best
-}
-
 function workspaceOf(pathname: string): string | undefined {
   const match = API_WORKSPACE.exec(pathname)
   if (!match) return undefined
@@ -409,15 +378,11 @@ function roomOf(request: IncomingMessage): RoomName | null {
   }
 }
 
-function proxyHttp(request: IncomingMessage, response: ServerResponse, owner: { node: string; url: string }, nodeId: string): void {
-  const upstream = httpRequest(
-    `${owner.url}${request.url ?? '/'}`,
-    { method: request.method, headers: { ...request.headers, [RELAY_HEADER]: nodeId } },
-    (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(response)
-    },
-  )
+function proxyHttp(request: IncomingMessage, response: ServerResponse, owner: { node: string; url: string }, headers: Record<string, string>): void {
+  const upstream = httpRequest(`${owner.url}${request.url ?? '/'}`, { method: request.method, headers: { ...request.headers, ...headers } }, (answer) => {
+    response.writeHead(answer.statusCode ?? 502, answer.headers)
+    answer.pipe(response)
+  })
   upstream.on('error', (error) => {
     if (response.headersSent) return void response.destroy()
     response.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '2' })

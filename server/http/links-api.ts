@@ -13,6 +13,8 @@ export interface LinksDeps extends AuthDeps {
   /** wrong passwords per link and per client address */
   linkAttempts: FailedAttempts
   audit: AuditLog
+  /** in a cluster: the client's address also when a node forwarded the call (cluster/client-address.ts) */
+  clientAddress?: (request: IncomingMessage) => string
 }
 
 /** `/api/workspaces/<ws>/links[/<id>]`, after the workspace name was checked. */
@@ -55,7 +57,7 @@ export async function publicLinks(deps: LinksDeps, request: IncomingMessage, res
  * before any hashing); each wrong password is audited in the link's workspace.
  */
 async function redeem(deps: LinksDeps, request: IncomingMessage, response: ServerResponse, id: string) {
-  const address = request.socket.remoteAddress ?? 'unknown'
+  const address = deps.clientAddress?.(request) ?? request.socket.remoteAddress ?? 'unknown'
   const keys = [`link:${id}`, `address:${address}`]
   const wait = deps.linkAttempts.retryAfter(keys)
   if (wait > 0) {
