@@ -68,6 +68,8 @@ export class ClusterNode {
   private rebalancer: Rebalancer | null = null
   private url = ''
   private readonly loaded = new Map<string, number>()
+  /** workspaces being handed over: nothing of them loads here any more, their lease still held */
+  private readonly moving = new Map<string, Moving>()
 
   readonly addresses: ClientAddresses
 
@@ -154,6 +156,8 @@ export class ClusterNode {
     const room = roomOf(request)
     // A bad room name is the front door's to refuse, with its reason.
     if (!room) return parts.serveLocally(request, socket, head)
+    const moving = this.moving.get(room.workspace)
+    if (moving) throw moving
     const relayedBy = request.headers[RELAY_HEADER]
     if (relayedBy !== undefined) {
       if (this.ownership.epochOf(room.workspace)) return this.serve(room.workspace, String(relayedBy), request, socket, head)
@@ -183,15 +187,18 @@ export class ClusterNode {
    */
   private async handOver(workspace: string, to: string): Promise<void> {
     log('handing a workspace over to the node its clients connect through', { workspace, to })
-    // Its rooms go first, so nothing more is accepted here; what they queued is written before
-    // the lease goes, and the new owner reads it.
-    this.parts?.registry.evict(
-      (room) => room.workspace === workspace,
-      new Moving(`workspace ${workspace} moves to node ${to}, which you connect through; reconnect`),
-    )
-    await this.store.flush()
-    this.parts?.released(workspace)
-    await this.ownership.handOver(workspace, to)
+    // Its rooms go first and none loads again, so nothing more is accepted here; what they
+    // queued is written before the lease goes, and the new owner reads it.
+    const moving = new Moving(`workspace ${workspace} moves to node ${to}, which you connect through; reconnect`)
+    this.moving.set(workspace, moving)
+    try {
+      this.parts?.registry.evict((room) => room.workspace === workspace, moving)
+      await this.store.flush()
+      this.parts?.released(workspace)
+      await this.ownership.handOver(workspace, to)
+    } finally {
+      this.moving.delete(workspace)
+    }
   }
 
   /**
@@ -218,6 +225,8 @@ export class ClusterNode {
       if (workspace === undefined) return false
       let owner: Owner
       try {
+        const moving = this.moving.get(workspace)
+        if (moving) throw moving
         owner = await this.ownership.ensure(workspace)
       } catch (error) {
         if (!(error instanceof Moving)) throw error
@@ -272,6 +281,8 @@ export class ClusterNode {
       matches: () => true,
       beforeLoad: async (room: RoomName) => {
         if (!this.ownership.epochOf(room.workspace)) throw new Fenced(`node ${this.options.nodeId} does not own workspace ${room.workspace}; reconnect`)
+        const moving = this.moving.get(room.workspace)
+        if (moving) throw moving
       },
       onLoad: (room: RoomName) => {
         this.loaded.set(room.workspace, (this.loaded.get(room.workspace) ?? 0) + 1)
