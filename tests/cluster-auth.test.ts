@@ -116,7 +116,8 @@ function postFrom(server: TestServer, from: string, path: string, body: unknown,
 test("wrong share-link passwords forwarded by a node count against the client's address, not the node's", async () => {
   const [a, b] = await twoOwners('five', 'six')
   const admin = await mintToken('root', 'admin', '*')
-  const link = async () => (await call(a, 'POST', '/api/workspaces/five/links', admin, { role: 'viewer', password: 'correct horse battery' })).body.link.id as string
+  const link = async () =>
+    (await call(a, 'POST', '/api/workspaces/five/links', admin, { role: 'viewer', password: 'correct horse battery' })).body.link.id as string
   const [guessed, other] = [await link(), await link()]
   // Through b, forwarded to a (the owner): the guesser at 127.0.0.2 uses up its wrong passwords.
   let status = 0
