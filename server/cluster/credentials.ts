@@ -46,7 +46,10 @@ export class CredentialSync {
         await this.reload()
         this.seen = Math.max(this.seen, version)
       })
-      this.chain = done.catch(() => undefined)
+      // A failed reload (Redis went away) is not remembered: the next call tries again.
+      this.chain = done.catch(() => {
+        if (this.queued?.done === done) this.queued = null
+      })
       this.queued = { version, done }
     }
     await this.queued.done
