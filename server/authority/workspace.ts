@@ -4,9 +4,9 @@
 import type * as Y from 'yjs'
 import { APPROVAL_FIELDS, META, type SessionValue, splitOwnedKey } from '../../shared/coordination.js'
 import type { AuditLog } from '../audit/log.js'
-import type { Writer as HookWriter, WriteContext } from '../rooms/hooks.js'
+import type { Writer, WriteContext } from '../rooms/hooks.js'
 import { type ClientWrites, clientWrites, type KeyWrite, keysOfNewMap } from './client-writes.js'
-import { checkWrite, type CoordEvent, type CoordState, reduce, type ReduceResult, type Writer, Y_MAP } from './rules/index.js'
+import { checkWrite, type CoordEvent, type CoordState, reduce, type ReduceResult, type Principal, Y_MAP } from './rules/index.js'
 import { deleteInserted, restoreKey, valueBefore, valueNow } from './ydoc.js'
 import { Schedule } from './schedule.js'
 import { approvalMap, CoordinationMaps } from './maps.js'
@@ -53,7 +53,7 @@ export class WorkspaceAuthority {
    * entry after a legitimate claim had been granted would otherwise erase the grant.
    */
   judge(context: WriteContext): void {
-    const writer = toWriter(context.writer)
+    const writer = toPrincipal(context.writer)
     const { keyed, illegal } = clientWrites(this.doc, context.transaction)
     this.undoIllegal(context, writer, illegal)
     for (const accepted of this.checkWrites(context, writer, keyed)) {
@@ -66,7 +66,7 @@ export class WorkspaceAuthority {
     this.schedule.deadlines(this.state)
   }
 
-  private checkWrites(context: WriteContext, writer: Writer, keyed: KeyWrite[]): Accepted[] {
+  private checkWrites(context: WriteContext, writer: Principal, keyed: KeyWrite[]): Accepted[] {
     const accepted: Accepted[] = []
     const refusedMaps = new Set<string>()
     for (let i = 0; i < keyed.length; i++) {
@@ -91,7 +91,7 @@ export class WorkspaceAuthority {
     return accepted
   }
 
-  private undoIllegal(context: WriteContext, writer: Writer, illegal: ClientWrites['illegal']): void {
+  private undoIllegal(context: WriteContext, writer: Principal, illegal: ClientWrites['illegal']): void {
     for (const { type, name } of illegal) {
       deleteInserted(context.transaction, type)
       const reason =
@@ -154,13 +154,13 @@ export class WorkspaceAuthority {
     return result
   }
 
-  revoke(resource: string, admin: { actor: string; role: Writer['role'] }, reason?: string): string | null {
+  revoke(resource: string, admin: { actor: string; role: Principal['role'] }, reason?: string): string | null {
     return this.serverWrite(() => this.apply({ type: 'revoke', at: Date.now(), resource, actor: admin.actor, role: admin.role, ...(reason ? { reason } : {}) }))
   }
 
   // ---- sessions ---------------------------------------------------------------------------
 
-  join(writer: HookWriter): void {
+  join(writer: Writer): void {
     const count = (this.live.get(writer.session) ?? 0) + 1
     this.live.set(writer.session, count)
     this.schedule.cancelGrace(writer.session)
@@ -178,7 +178,7 @@ export class WorkspaceAuthority {
     })
   }
 
-  leave(writer: HookWriter): void {
+  leave(writer: Writer): void {
     const count = (this.live.get(writer.session) ?? 1) - 1
     if (count > 0) {
       this.live.set(writer.session, count)
@@ -250,13 +250,13 @@ interface Accepted {
   after: unknown
 }
 
-function toWriter(writer: HookWriter): Writer {
+function toPrincipal(writer: Writer): Principal {
   const { actor, kind, role } = writer.identity
   const link = (writer.identity as { link?: unknown }).link
   return { session: writer.session, actor, kind, role, ...(typeof link === 'string' ? { link } : {}) }
 }
 
-function toEvent(write: KeyWrite, after: unknown, writer: Writer, at: number): CoordEvent | null {
+function toEvent(write: KeyWrite, after: unknown, writer: Principal, at: number): CoordEvent | null {
   const { key, subKey } = write
   const { session, actor } = writer
   if (write.type === 'claims') {

@@ -102,7 +102,7 @@ export class Store {
   /** The updates that rebuild `name`, in order: compacted state first, then the log. Concurrent
    * loads of one document share one read. */
   loadDoc(name: string): Promise<Uint8Array[]> {
-    const refused = this.refusal() ?? docNameError(name)
+    const refused = this.takeRefusal() ?? docNameError(name)
     if (refused) return Promise.reject(refused)
     const load = this.loading.get(name) ?? this.startLoad(name)
     // Each caller gets its own array: they may consume it destructively.
@@ -112,7 +112,7 @@ export class Store {
   /** The state vector as of the last compaction (updates logged since are not in it), or null if
    * the document was never compacted. */
   async stateVector(name: string): Promise<Uint8Array | null> {
-    const refused = this.refusal() ?? docNameError(name)
+    const refused = this.takeRefusal() ?? docNameError(name)
     if (refused) throw refused
     return (await this.read(`the state vector of ${JSON.stringify(name)}`, () => this.db.get(svKey(name)))) ?? null
   }
@@ -127,7 +127,7 @@ export class Store {
    * same turn as the update that caused them. `batch` makes it explicit for new writers.
    */
   appendUpdate(name: string, update: Uint8Array, batch?: UpdateBatch): Promise<void> {
-    const refused = this.refusal()
+    const refused = this.takeRefusal()
     const info = this.docs.get(name)
     if (refused || !info) return Promise.reject(refused ?? notLoaded(name))
     const log: Op = { type: 'put', key: logKey(name, info.nextSeq++), value: update }
@@ -145,13 +145,13 @@ export class Store {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    const refused = this.refusal()
+    const refused = this.takeRefusal()
     if (refused) throw refused
     return this.read(`key ${JSON.stringify(key)}`, () => this.db.get(key))
   }
 
   async readRange(range: RangeOptions): Promise<Array<[string, Uint8Array]>> {
-    const refused = this.refusal()
+    const refused = this.takeRefusal()
     if (refused) throw refused
     return this.read(`range ${JSON.stringify(range)}`, () => this.db.iterator(definedOnly(range)).all())
   }
@@ -178,7 +178,7 @@ export class Store {
 
   /** Merges the document's state and log into a new state now; appends made meanwhile survive. */
   compact(name: string): Promise<void> {
-    const refused = this.refusal() ?? docNameError(name)
+    const refused = this.takeRefusal() ?? docNameError(name)
     if (refused) return Promise.reject(refused)
     return this.compactor.compact(name)
   }
@@ -246,7 +246,7 @@ export class Store {
   }
 
   private write(key: string, op: Op): Promise<void> {
-    const refused = this.refusal() ?? (isDocKey(key) ? ownKey(key) : null)
+    const refused = this.takeRefusal() ?? (isDocKey(key) ? ownKey(key) : null)
     if (refused) return Promise.reject(refused)
     return this.commit.push(op)
   }
@@ -330,8 +330,9 @@ export class Store {
     else this.failure ??= error
   }
 
-  /** Why a call cannot proceed: the store is closed, or a background failure nobody was told of. */
-  private refusal(): Error | null {
+  /** Why a call cannot proceed: the store is closed, or a background failure nobody was told of yet.
+   * Takes the failure: it is reported to exactly one caller, and the next call proceeds. */
+  private takeRefusal(): Error | null {
     if (this.closing) return new Error(`huddle store: the store in ${this.dir} is closed; open it again to use it`)
     const failure = this.failure
     this.failure = null

@@ -4,7 +4,7 @@
 // requester, a reused claim key) are refused by `reduce`.
 import { APPROVAL_FIELDS, COORDINATION_TYPES, SERVER_ONLY_TYPES, VOTE_PREFIX, voterOf } from '../../../shared/coordination.js'
 import { canVote, roleAtLeast } from '../../../shared/roles.js'
-import type { Writer } from './state.js'
+import type { Principal } from './state.js'
 import { parseCancel, parseClaimValue, parseOwnedKey, parseRequest, parseVote, problemOf, show } from '../../../shared/values.js'
 
 /** Stands for a Y.Map value: the glue passes it instead of the Yjs object. */
@@ -22,7 +22,7 @@ export interface WriteCheck {
   before: unknown
   /** plain JSON, `Y_MAP`/`Y_TYPE`, or undefined when deleted */
   after: unknown
-  writer: Writer
+  writer: Principal
 }
 
 /** Null when `writer` may make this change, else the reason it is refused. */
