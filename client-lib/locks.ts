@@ -3,7 +3,7 @@
 // soon as the server says it is gone, or as soon as the server has been silent for longer than
 // the lease grace period (after which it may have released the lock to someone else).
 import type { ClaimValue, LockHolder, LockMode, LockValue, LockWaiter, OutcomeValue, QueueEntry } from '../shared/coordination.js'
-import { lockQueues } from '../shared/coordination.js'
+import { COORD, lockQueues } from '../shared/coordination.js'
 import { parseClaimValue } from '../shared/values.js'
 import { roleAtLeast } from '../shared/roles.js'
 import type * as Y from 'yjs'
@@ -294,7 +294,7 @@ export class Locks {
     if (outcome?.state === 'granted') return this.finish(waiting, this.grant(waiting, outcome))
     if (outcome) return this.finish(waiting, this.outcomeError(outcome, waiting.value.resources, this.blockersText(waiting)))
     if (!this.ctx.maps.claims.has(key)) {
-      const reason = this.ctx.feed.findRefusal(this.ctx.session, (write) => write.type === 'claims' && write.key === key)
+      const reason = this.ctx.feed.findRefusal(this.ctx.session, (write) => write.type === COORD.claims && write.key === key)
       const error = reason
         ? new HuddleError('refused', `the server refused the claim on ${waiting.value.resources.join(', ')}: ${reason}`)
         : new HuddleError(

@@ -2,7 +2,7 @@
 // the pure rules, undoes refused writes in the same transaction, writes the rules' results back,
 // and drives the server's own events (timers, sessions ending, admin revokes).
 import type * as Y from 'yjs'
-import { APPROVAL_FIELDS, META, type SessionValue, splitOwnedKey } from '../../shared/coordination.js'
+import { APPROVAL_FIELDS, COORD, META, type SessionValue, splitOwnedKey } from '../../shared/coordination.js'
 import type { AuditLog } from '../audit/log.js'
 import type { Writer, WriteContext } from '../rooms/hooks.js'
 import { type ClientWrites, clientWrites, type KeyWrite, keysOfNewMap } from './client-writes.js'
@@ -84,7 +84,7 @@ export class WorkspaceAuthority {
         continue
       }
       accepted.push({ write, before, after })
-      if (write.type === 'approvals' && write.subKey === undefined && before === undefined && after === Y_MAP) {
+      if (write.type === COORD.approvals && write.subKey === undefined && before === undefined && after === Y_MAP) {
         keyed.push(...keysOfNewMap((write.target as Y.Map<unknown>).get(write.key) as Y.Map<unknown>, write.key))
       }
     }
@@ -101,7 +101,7 @@ export class WorkspaceAuthority {
   }
 
   private undo(transaction: Y.Transaction, write: KeyWrite, before: unknown): void {
-    if (write.type === 'approvals' && write.subKey === undefined && before === Y_MAP) {
+    if (write.type === COORD.approvals && write.subKey === undefined && before === Y_MAP) {
       this.maps.approvals.set(write.key, approvalMap(this.state.approvals[write.key]))
     } else {
       restoreKey(transaction, write.target, write.subKey ?? write.key, before === Y_MAP ? undefined : before)
@@ -259,10 +259,10 @@ function toPrincipal(writer: Writer): Principal {
 function toEvent(write: KeyWrite, after: unknown, writer: Principal, at: number): CoordEvent | null {
   const { key, subKey } = write
   const { session, actor } = writer
-  if (write.type === 'claims') {
+  if (write.type === COORD.claims) {
     return after === undefined ? { type: 'release', at, key, session } : { type: 'claim', at, key, session, actor, value: after }
   }
-  if (write.type !== 'approvals' || subKey === undefined) return null
+  if (write.type !== COORD.approvals || subKey === undefined) return null
   if (subKey === APPROVAL_FIELDS.request) return { type: 'request', at, key, session, actor, request: after }
   if (subKey === APPROVAL_FIELDS.cancel) return { type: 'cancel', at, key, session, actor, cancel: after }
   return { type: 'vote', at, key, voter: writer, vote: after }
