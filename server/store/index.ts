@@ -1,13 +1,11 @@
 // The persistence layer: Yjs documents as append-only update logs with background compaction, and
 // plain keys for callers, all written through one group commit on LevelDB (see keys.ts).
-import { mkdir, readdir } from 'node:fs/promises'
-import { Level } from 'level'
-import { MemoryLevel } from 'memory-level'
 import { Compactor } from './compactor.js'
 import { nextSeqOf, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
-import { messageOf, openError, readError, writeError } from './errors.js'
+import { messageOf, readError, writeError } from './errors.js'
 import { GroupCommit, type OnBatch, type Op } from './group-commit.js'
 import { docNameError, isDocKey, logKey, svKey } from './keys.js'
+import { openDb } from './open.js'
 
 export type Durability = 'os' | 'fsync'
 
@@ -77,7 +75,7 @@ export class Store {
     if (!Number.isInteger(compactAfter) || compactAfter < 1) {
       throw new Error(`huddle store: compactAfter must be a positive integer, not ${compactAfter}`)
     }
-    const db = dir === null ? await openInMemory() : await openOnDisk(dir)
+    const db = await openDb(dir)
     return new Store(db, options, compactAfter)
   }
 
@@ -338,63 +336,6 @@ export class Store {
     this.failure = null
     return failure
   }
-}
-
-async function openOnDisk(dir: string): Promise<Db> {
-  await refuseHeadless(dir)
-  const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
-  try {
-    await mkdir(dir, { recursive: true })
-    await db.open()
-  } catch (error) {
-    throw openError(dir, error)
-  }
-  await checkReadable(db, dir)
-  return db
-}
-
-/** The same abstract-level interface and encodings as on disk, so everything above the database
- * (group commit, persist before broadcast, audit chain, compaction) runs unchanged. */
-async function openInMemory(): Promise<Db> {
-  const db: Db = new MemoryLevel<string, Uint8Array>({ keyEncoding: 'utf8', valueEncoding: 'view', storeEncoding: 'view' })
-  await db.open()
-  return db
-}
-
-/**
- * LevelDB opens table files lazily, so a damaged one would only show when some document is first
- * read, long after start. Reading everything at start refuses it at once instead (cheap next to
- * loading: LevelDB reads hundreds of MB/s, and this skips the block cache). Both directions:
- * classic-level cannot ask LevelDB to verify block checksums, so a garbled block that still
- * decompresses yields junk instead of an error, and a junk index can end a forward scan before the
- * damaged block that a backward one reaches (the fault suite's garbled table did, now and then).
- */
-async function checkReadable(db: Level<string, Uint8Array>, dir: string): Promise<void> {
-  try {
-    for (const reverse of [false, true]) {
-      for await (const _entry of db.iterator({ fillCache: false, reverse })) {
-        // reading is the check
-      }
-    }
-  } catch (error) {
-    await db.close().catch(() => undefined)
-    throw readError(dir, 'every record at start', error)
-  }
-}
-
-/**
- * LevelDB silently creates an empty database where CURRENT is missing, which would serve every
- * document as empty. Table or log files without CURRENT mean a damaged database: refuse it.
- */
-async function refuseHeadless(dir: string): Promise<void> {
-  let files: string[]
-  try {
-    files = await readdir(dir)
-  } catch {
-    return
-  }
-  if (files.includes('CURRENT') || !files.some((file) => /^(MANIFEST-\d+|\d+\.(ldb|log|sst))$/.test(file))) return
-  throw openError(dir, Object.assign(new Error('CURRENT file missing: the database was damaged'), { code: 'LEVEL_CORRUPTION' }))
 }
 
 /**
