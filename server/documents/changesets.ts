@@ -1,0 +1,375 @@
+// Change sets (docs/design.md §12): proposed edits of several documents, applied by the server
+// all at once or not at all. Applying writes every document's change, the record's new status and
+// the audit entry in one turn, hence one store batch (server/store/group-commit.ts). A change set
+// with an approval is applied when its approval is approved; after a crash between the two, the
+// approved decision (already in the audit log) is found again when the workspace loads.
+import { randomBytes } from 'node:crypto'
+import { applyPatch, createPatch } from 'diff'
+import * as Y from 'yjs'
+import type { LockHolder } from '../../shared/coordination.js'
+import type { RoomName } from '../../shared/names.js'
+import type { Identity } from '../../shared/roles.js'
+import { replaceText } from '../../shared/text-edit.js'
+import { LIMITS } from '../../shared/values.js'
+import type { AuditEntry } from '../audit/chain.js'
+import type { AuditLog } from '../audit/log.js'
+import type { WorkspaceAuthority } from '../authority/workspace.js'
+import type { HistoryRecorder } from '../history/recorder.js'
+import { log } from '../log.js'
+import type { DocumentHook } from '../rooms/hooks.js'
+import type { Room } from '../rooms/room.js'
+import type { Storage } from '../store/storage.js'
+import { type ChangeSetRecord, listRecords, patchOf, publicView, readRecord, type StoredDoc, writeRecord } from './changeset-records.js'
+import {
+  CHANGESET_LIMITS,
+  type ChangeSetAction,
+  type DocChange,
+  guardConflict,
+  isStatus,
+  manualApplyRefusal,
+  type Proposal,
+  transition,
+} from './changeset-rules.js'
+
+/** The session part of approval keys the server makes for change sets (`changesets:<id>`). */
+const APPROVAL_SESSION = 'changesets'
+/** The shared type a change set edits: the one the dashboard editor binds. */
+const BODY = 'body'
+
+export class ChangeSetError extends Error {
+  constructor(
+    readonly status: 400 | 403 | 404 | 409 | 503,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export interface ChangeSetDeps {
+  store: Storage
+  audit: AuditLog
+  recorder: HistoryRecorder | null
+  /** the loaded authority of a workspace */
+  authority(workspace: string): WorkspaceAuthority | undefined
+  holders(workspace: string, resource: string): readonly LockHolder[] | undefined
+  openRoom(name: RoomName): Promise<Room>
+}
+
+export class ChangeSets {
+  /** one operation at a time per workspace: an apply never races a cancel or another apply */
+  private readonly queues = new Map<string, Promise<unknown>>()
+  private readonly unsubscribe: () => void
+
+  constructor(private readonly deps: ChangeSetDeps) {
+    this.unsubscribe = deps.audit.subscribe((entry) => this.onAudit(entry))
+  }
+
+  /** The hook that finishes change sets whose approval was decided while the server was down. */
+  resumeHook(): DocumentHook {
+    return {
+      matches: (room) => room.path === null,
+      onLoad: (room) => {
+        setImmediate(() => this.resume(room.workspace))
+      },
+    }
+  }
+
+  close(): void {
+    this.unsubscribe()
+  }
+
+  async propose(workspace: string, identity: Identity, proposal: Proposal): Promise<{ id: string; status: string; reason?: string }> {
+    const authority = await this.loadedAuthority(workspace)
+    const id = `cs-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+    const docs = await Promise.all(proposal.docs.map((change) => this.prepare(workspace, change)))
+    const now = Date.now()
+    const record: ChangeSetRecord = {
+      id,
+      workspace,
+      title: proposal.title,
+      status: 'pending',
+      createdAt: now,
+      updatedAt: now,
+      proposer: { actor: identity.actor, name: identity.name, kind: identity.kind, role: identity.role, ...opt('session', proposal.session) },
+      docs,
+    }
+    const conflict = this.conflict(record)
+    return this.serial(workspace, async () => {
+      if (conflict) return this.finish(record, 'conflict', { reason: conflict })
+      if (proposal.approval) {
+        record.approval = { key: `${APPROVAL_SESSION}:${id}`, ...proposal.approval }
+        const refusal = authority.submit({
+          type: 'request',
+          at: now,
+          key: record.approval.key,
+          session: APPROVAL_SESSION,
+          actor: identity.actor,
+          request: {
+            title: `Change set: ${proposal.title}`.slice(0, 200),
+            action: 'changeset.apply',
+            details: approvalDetails(record),
+            requester: identity.actor,
+            ...proposal.approval,
+          },
+        })
+        if (refusal) throw new ChangeSetError(400, `the approval could not be requested: ${refusal}`)
+      }
+      // Same turn as the approval request: the record and the request are written together.
+      const written = writeRecord(this.deps.store, record)
+      this.audit(record, 'changeset.proposed', identity.actor, { docs: docs.map((doc) => doc.path), approval: record.approval?.key ?? null })
+      await written
+      return { id, status: record.status }
+    })
+  }
+
+  async get(workspace: string, id: string): Promise<ReturnType<typeof publicView>> {
+    return publicView(await this.mustRead(workspace, id))
+  }
+
+  async list(workspace: string): Promise<Array<ReturnType<typeof publicView>>> {
+    return (await listRecords(this.deps.store, workspace)).map((record) => publicView(record, false))
+  }
+
+  async apply(workspace: string, id: string, identity: Identity): Promise<ReturnType<typeof publicView>> {
+    await this.loadedAuthority(workspace)
+    return this.serial(workspace, async () => {
+      const record = await this.mustRead(workspace, id)
+      const next = transition(record.status, 'apply', id)
+      if (next !== 'applied') throw new ChangeSetError(409, next)
+      const waiting = manualApplyRefusal(record.approval !== undefined, id)
+      if (waiting) throw new ChangeSetError(409, waiting)
+      return publicView(await this.applyNow(record, identity.actor))
+    })
+  }
+
+  async cancel(workspace: string, id: string, identity: Identity): Promise<ReturnType<typeof publicView>> {
+    const authority = await this.loadedAuthority(workspace)
+    return this.serial(workspace, async () => {
+      const record = await this.mustRead(workspace, id)
+      if (identity.actor !== record.proposer.actor && identity.role !== 'admin')
+        throw new ChangeSetError(403, `only its proposer ${record.proposer.actor} (or an admin) can cancel change set ${id}`)
+      const next = transition(record.status, 'cancel', id)
+      if (next !== 'cancelled') throw new ChangeSetError(409, next)
+      // The approval's cancel is audited by the authority; its decision entry finds the record already cancelled.
+      const done = this.finish(record, 'cancel', { by: identity.actor })
+      if (record.approval)
+        authority.submit({
+          type: 'cancel',
+          at: Date.now(),
+          key: record.approval.key,
+          session: APPROVAL_SESSION,
+          actor: record.proposer.actor,
+          cancel: { at: Date.now() },
+        })
+      return publicView(await done)
+    })
+  }
+
+  async revert(workspace: string, id: string, identity: Identity): Promise<ReturnType<typeof publicView>> {
+    await this.loadedAuthority(workspace)
+    return this.serial(workspace, async () => {
+      const record = await this.mustRead(workspace, id)
+      const next = transition(record.status, 'revert', id)
+      if (next !== 'reverted') throw new ChangeSetError(409, next)
+      const rooms = await this.openAll(record, 'before-revert')
+      const goals = record.docs.map((doc, index) => revertedText(doc, textOf(rooms[index]!)))
+      const stuck = record.docs.filter((_doc, index) => goals[index] === null).map((doc) => doc.path)
+      if (stuck.length > 0)
+        throw new ChangeSetError(
+          409,
+          `${stuck.join(', ')} changed since in the lines the change set touched; revert those by hand (GET docs/<path>/versions has the version taken before the change set)`,
+        )
+      const writer = writerOf(identity, `changeset-revert-${randomBytes(6).toString('base64url')}`)
+      rooms.forEach((room, index) => room.doc.transact(() => replaceText(room.doc.getText(BODY), goals[index]!), writer))
+      const done = this.finish(record, 'revert', { by: identity.actor })
+      await Promise.all(rooms.map((room) => room.written()))
+      return publicView(await done)
+    })
+  }
+
+  // ---- applying ---------------------------------------------------------------------------
+
+  /** Applies a pending change set (conflict instead when a guard stops it); returns the new record. */
+  private async applyNow(record: ChangeSetRecord, by: string): Promise<ChangeSetRecord> {
+    const rooms = await this.openAll(record, 'before-changeset')
+    // From here to the writes, no await: one batch holds every document, the record and the audit entry.
+    const conflict = this.conflict(record)
+    if (conflict) return this.finish(record, 'conflict', { reason: conflict })
+    const { proposer } = record
+    const writer = writerOf(proposer, proposer.session ?? `changeset-${record.id}`)
+    const docs = record.docs.map((doc, index): StoredDoc => {
+      const room = rooms[index]!
+      const before = textOf(room)
+      room.doc.transact(() => Y.applyUpdate(room.doc, Buffer.from(doc.change, 'base64')), writer)
+      return { ...doc, before, after: textOf(room), ...(before !== doc.base ? { moved: true } : {}) }
+    })
+    const done = this.finish({ ...record, docs }, record.approval ? 'approved' : 'apply', { by })
+    await Promise.all(rooms.map((room) => room.written()))
+    return done
+  }
+
+  private async openAll(record: ChangeSetRecord, reason: 'before-changeset' | 'before-revert'): Promise<Room[]> {
+    const names = record.docs.map((doc): RoomName => ({ room: `${record.workspace}/${doc.path}`, workspace: record.workspace, path: doc.path }))
+    await this.deps.audit.ready(record.workspace)
+    const rooms = await Promise.all(names.map((name) => this.deps.openRoom(name)))
+    const recorder = this.deps.recorder
+    if (recorder) await Promise.all(rooms.map((room) => (room.doc.share.size > 0 ? recorder.takeVersion(room.name.room, reason) : null)))
+    // Taking versions yielded: a room may have been unloaded meanwhile; open() returns the loaded one.
+    return Promise.all(names.map((name) => this.deps.openRoom(name)))
+  }
+
+  /** Writes the record's next status and its audit entry in the same turn; resolves once written. */
+  private finish(record: ChangeSetRecord, action: ChangeSetAction, extra: { reason?: string; by?: string }): Promise<ChangeSetRecord> {
+    const status = transition(record.status, action, record.id)
+    if (!isStatus(status)) throw new ChangeSetError(409, status)
+    const next: ChangeSetRecord = { ...record, status, updatedAt: Date.now(), ...extra }
+    const written = writeRecord(this.deps.store, next)
+    const moved = next.docs.filter((doc) => doc.moved).map((doc) => doc.path)
+    this.audit(next, `changeset.${status}`, extra.by ?? next.proposer.actor, {
+      docs: next.docs.map((doc) => doc.path),
+      ...(moved.length > 0 ? { moved } : {}),
+      ...opt('reason', extra.reason),
+    })
+    return written.then(() => next)
+  }
+
+  // ---- approvals --------------------------------------------------------------------------
+
+  private onAudit(entry: AuditEntry): void {
+    const data = entry.data as { key?: unknown; state?: unknown } | undefined
+    if (entry.type !== 'decision' || typeof data?.key !== 'string' || !data.key.startsWith(`${APPROVAL_SESSION}:`)) return
+    const id = data.key.slice(APPROVAL_SESSION.length + 1)
+    // Called inside the authority's transaction: settle after it.
+    setImmediate(() => this.settle(entry.workspace, id, String(data.state)))
+  }
+
+  private settle(workspace: string, id: string, state: string): void {
+    this.serial(workspace, async () => {
+      const record = await readRecord(this.deps.store, workspace, id)
+      if (record?.status !== 'pending' || !record.approval) return
+      if (state === 'approved') await this.applyNow(record, 'approval')
+      else if (state === 'rejected' || state === 'expired') await this.finish(record, state, { reason: `its approval was ${state}` })
+      else if (state === 'cancelled') await this.finish(record, 'cancel', { reason: 'its approval was cancelled' })
+    }).catch((error: Error) => log('change set not settled; retried when the workspace next loads', { workspace, id, error: error.message }))
+  }
+
+  /** Settles every pending change set whose approval was decided (e.g. before a crash). */
+  private resume(workspace: string): void {
+    listRecords(this.deps.store, workspace)
+      .then((records) => {
+        const approvals = this.deps.authority(workspace)?.state.approvals
+        if (!approvals) return
+        for (const record of records) {
+          const key = record.approval?.key
+          if (record.status !== 'pending' || !key || !Object.hasOwn(approvals, key)) continue
+          const state = approvals[key]!.status.state
+          if (state !== 'pending') this.settle(workspace, record.id, state)
+        }
+      })
+      .catch((error: Error) => log('change sets not resumed', { workspace, error: error.message }))
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------
+
+  /** The stored form of one proposed document: its text now, the new text, and the change between. */
+  private async prepare(workspace: string, change: DocChange): Promise<StoredDoc> {
+    const room = await this.deps.openRoom({ room: `${workspace}/${change.path}`, workspace, path: change.path })
+    const copy = new Y.Doc()
+    try {
+      Y.applyUpdate(copy, Y.encodeStateAsUpdate(room.doc))
+      const base = copy.getText(BODY).toString()
+      const vector = Y.encodeStateVector(copy)
+      if ('text' in change) replaceText(copy.getText(BODY), change.text)
+      else applyClientUpdate(copy, change)
+      return { path: change.path, base, target: copy.getText(BODY).toString(), change: Buffer.from(Y.encodeStateAsUpdate(copy, vector)).toString('base64') }
+    } finally {
+      copy.destroy()
+    }
+  }
+
+  private conflict(record: ChangeSetRecord): string | null {
+    return guardConflict(
+      record.docs.map((doc) => doc.path),
+      (resource) => this.deps.holders(record.workspace, resource) ?? [],
+      record.proposer,
+    )
+  }
+
+  private async loadedAuthority(workspace: string): Promise<WorkspaceAuthority> {
+    await this.deps.openRoom({ room: workspace, workspace, path: null })
+    await this.deps.audit.ready(workspace)
+    const authority = this.deps.authority(workspace)
+    if (!authority) throw new ChangeSetError(503, `workspace ${workspace} is unloading; retry`)
+    return authority
+  }
+
+  private async mustRead(workspace: string, id: string): Promise<ChangeSetRecord> {
+    const record = /^[A-Za-z0-9._-]{1,128}$/.test(id) ? await readRecord(this.deps.store, workspace, id) : undefined
+    if (!record)
+      throw new ChangeSetError(404, `no change set ${JSON.stringify(id)} in workspace ${workspace}: GET /api/workspaces/${workspace}/changesets lists them`)
+    return record
+  }
+
+  private audit(record: ChangeSetRecord, type: string, actor: string, data: Record<string, unknown>): void {
+    this.deps.audit.append(record.workspace, { type, actor, data: { changeset: record.id, title: record.title, ...data } })
+  }
+
+  private serial<T>(workspace: string, task: () => Promise<T>): Promise<T> {
+    const run = (this.queues.get(workspace) ?? Promise.resolve()).then(task, task)
+    const tail = run.catch(() => undefined)
+    this.queues.set(workspace, tail)
+    tail.then(() => {
+      if (this.queues.get(workspace) === tail) this.queues.delete(workspace)
+    })
+    return run
+  }
+}
+
+function applyClientUpdate(copy: Y.Doc, change: DocChange & { update: Uint8Array }): void {
+  try {
+    Y.applyUpdate(copy, change.update)
+  } catch (error) {
+    throw new ChangeSetError(400, `docs[${JSON.stringify(change.path)}].update is not a Yjs update (${(error as Error).message}): send {"text": ...} instead`)
+  }
+  if (copy.store.pendingStructs || copy.store.pendingDs)
+    throw new ChangeSetError(
+      400,
+      `docs[${JSON.stringify(change.path)}].update depends on changes the document does not have: make it against the current state (or send {"text": ...})`,
+    )
+}
+
+/** The text with the change set taken out again, or null when later edits overlap it. */
+function revertedText(doc: StoredDoc, current: string): string | null {
+  const before = doc.before ?? doc.base
+  const after = doc.after ?? doc.target
+  if (current === after) return before
+  const result = applyPatch(current, createPatch(doc.path, after, before))
+  return result === false ? null : result
+}
+
+function textOf(room: Room): string {
+  return room.doc.getText(BODY).toString()
+}
+
+function writerOf(who: { actor: string; name: string; kind: Identity['kind']; role: Identity['role'] }, session: string) {
+  return { identity: { actor: who.actor, name: who.name, kind: who.kind, role: who.role, workspace: '*' }, session }
+}
+
+/** What approvers see in the request: the change set's id and each document's patch, as far as the request's size allows. */
+function approvalDetails(record: ChangeSetRecord) {
+  let budget = CHANGESET_LIMITS.approvalPatch
+  const documents = record.docs.map((doc) => {
+    const patch = patchOf(doc)
+    const shown = patch.slice(0, Math.max(0, budget))
+    budget -= JSON.stringify(shown).length
+    return { path: doc.path, patch: shown, ...(shown.length < patch.length ? { truncated: true } : {}) }
+  })
+  const details = { changeset: record.id, documents }
+  return JSON.stringify(details).length <= LIMITS.details
+    ? details
+    : { changeset: record.id, documents: documents.map((doc) => ({ path: doc.path, truncated: true })) }
+}
+
+function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+}
