@@ -190,7 +190,7 @@ export class ChangeSets {
   // ---- applying ---------------------------------------------------------------------------
 
   /** Applies a pending change set (conflict instead when a guard stops it); returns the new record. */
-  private async applyNow(record: ChangeSetRecord, by: string): Promise<ChangeSetRecord> {
+  private async applyNow(record: ChangeSetRecord, by: string, resumed = false): Promise<ChangeSetRecord> {
     const rooms = await this.openAll(record, 'before-changeset')
     // From here to the writes, no await: one batch holds every document, the record and the audit entry.
     const conflict = this.conflict(record)
@@ -203,7 +203,7 @@ export class ChangeSets {
       room.doc.transact(() => Y.applyUpdate(room.doc, Buffer.from(doc.change, 'base64')), writer)
       return { ...doc, before, after: textOf(room), ...(before !== doc.base ? { moved: true } : {}) }
     })
-    const done = this.finish({ ...record, docs }, record.approval ? 'approved' : 'apply', { by })
+    const done = this.finish({ ...record, docs }, record.approval ? 'approved' : 'apply', { by }, resumed ? { resumed } : {})
     await Promise.all(rooms.map((room) => room.written()))
     return done
   }
@@ -219,7 +219,12 @@ export class ChangeSets {
   }
 
   /** Writes the record's next status and its audit entry in the same turn; resolves once written. */
-  private finish(record: ChangeSetRecord, action: ChangeSetAction, extra: { reason?: string; by?: string }): Promise<ChangeSetRecord> {
+  private finish(
+    record: ChangeSetRecord,
+    action: ChangeSetAction,
+    extra: { reason?: string; by?: string },
+    audited: Record<string, unknown> = {},
+  ): Promise<ChangeSetRecord> {
     const status = transition(record.status, action, record.id)
     if (!isStatus(status)) throw new ChangeSetError(409, status)
     const next: ChangeSetRecord = { ...record, status, updatedAt: Date.now(), ...extra }
@@ -229,6 +234,7 @@ export class ChangeSets {
       docs: next.docs.map((doc) => doc.path),
       ...(moved.length > 0 ? { moved } : {}),
       ...opt('reason', extra.reason),
+      ...audited,
     })
     return written.then(() => next)
   }
@@ -243,11 +249,12 @@ export class ChangeSets {
     setImmediate(() => this.settle(entry.workspace, id, String(data.state)))
   }
 
-  private settle(workspace: string, id: string, state: string): void {
+  /** `resumed`: the decision was found at load, e.g. made just before a crash. */
+  private settle(workspace: string, id: string, state: string, resumed = false): void {
     this.serial(workspace, async () => {
       const record = await readRecord(this.deps.store, workspace, id)
       if (record?.status !== 'pending' || !record.approval) return
-      if (state === 'approved') await this.applyNow(record, 'approval')
+      if (state === 'approved') await this.applyNow(record, 'approval', resumed)
       else if (state === 'rejected' || state === 'expired') await this.finish(record, state, { reason: `its approval was ${state}` })
       else if (state === 'cancelled') await this.finish(record, 'cancel', { reason: 'its approval was cancelled' })
     }).catch((error: Error) => log('change set not settled; retried when the workspace next loads', { workspace, id, error: error.message }))
@@ -263,7 +270,7 @@ export class ChangeSets {
           const key = record.approval?.key
           if (record.status !== 'pending' || !key || !Object.hasOwn(approvals, key)) continue
           const state = approvals[key]!.status.state
-          if (state !== 'pending') this.settle(workspace, record.id, state)
+          if (state !== 'pending') this.settle(workspace, record.id, state, true)
         }
       })
       .catch((error: Error) => log('change sets not resumed', { workspace, error: error.message }))
