@@ -36,8 +36,8 @@ const FINAL: readonly ChangeSetStatus[] = ['applied', 'rejected', 'expired', 'ca
 export class ChangeSets {
   constructor(
     private readonly api: HuddleApi,
-    /** this client's session: the locks it holds do not stop its own change sets */
-    private readonly session: () => string,
+    /** this client's session: the locks it holds do not stop its own change sets (none: the proposer's locks do not) */
+    private readonly session: () => string | undefined = () => undefined,
   ) {}
 
   /** Proposes the change set; resolves with its id and first status (pending, or conflict). */
@@ -46,7 +46,8 @@ export class ChangeSets {
       Object.entries(options.docs).map(([path, value]) => [path, typeof value === 'string' ? { text: value } : { update: toBase64(value) }]),
     )
     const approval = options.approval === true ? {} : options.approval || undefined
-    const body = { title: options.title, docs, session: this.session(), ...(approval ? { approval } : {}) }
+    const session = this.session()
+    const body = { title: options.title, docs, ...(session ? { session } : {}), ...(approval ? { approval } : {}) }
     return (await this.api.call('POST', '/changesets', body)) as { id: string; status: ChangeSetStatus; reason?: string }
   }
 
