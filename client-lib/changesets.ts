@@ -28,7 +28,7 @@ export interface ProposeOptions {
   /** new text per document path (`Uint8Array`: a Yjs update against the document's current state) */
   docs: Record<string, string | Uint8Array>
   /** ask for an approval first; the server applies the change set once it is approved */
-  approval?: boolean | { quorum?: number; approvers?: string[] }
+  approval?: boolean | { quorum?: number; approvers?: string[]; expiresInMs?: number }
 }
 
 const FINAL: readonly ChangeSetStatus[] = ['applied', 'rejected', 'expired', 'cancelled', 'conflict', 'reverted']

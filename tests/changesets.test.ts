@@ -4,6 +4,7 @@
 // that moved since the proposal, and the limits and refusals.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import * as Y from 'yjs'
 import { type Huddle, HuddleError } from '../client-lib/node.js'
 import { connectPeer, mintToken, rejectionOf, waitFor } from './helpers/clients.js'
 import type { TestServer } from './helpers/server.js'
@@ -170,6 +171,39 @@ test('a document changed since the proposal is merged and listed as moved', asyn
   assert.is(await agent.docs.read('moving.md'), 'typed head\nmiddle\nTAIL\n')
   await waitFor(() => human.doc.getText('body').toString() === 'typed head\nmiddle\nTAIL\n', 5000, 'the human never saw the merge')
   human.destroy()
+})
+
+test('a Yjs update against the current state is a change too', async () => {
+  await agent.docs.write('yjs.md', 'hello\n')
+  const copy = new Y.Doc()
+  const peer = await connectPeer(server, `${WS}/yjs.md`, { token: await mintToken('ann', 'viewer', WS), doc: copy })
+  const before = Y.encodeStateVector(copy)
+  copy.getText('body').insert(5, ' world')
+  const update = Y.encodeStateAsUpdate(copy, before)
+  peer.destroy()
+  const proposed = await agent.changesets.propose({ title: 'By update', docs: { 'yjs.md': update } })
+  assert.match((await agent.changesets.get(proposed.id)).docs['yjs.md']!.patch!, /-hello\n\+hello world/)
+  assert.is((await agent.changesets.apply(proposed.id)).status, 'applied')
+  assert.is(await agent.docs.read('yjs.md'), 'hello world\n')
+})
+
+test('an approval that expires leaves the change set expired and the documents alone', async () => {
+  await agent.docs.write('expiring.md', 'stays\n')
+  const proposed = await agent.changesets.propose({ title: 'Too late', docs: { 'expiring.md': 'gone\n' }, approval: { expiresInMs: 300 } })
+  const final = await agent.changesets.wait(proposed.id, { timeoutMs: 10_000, intervalMs: 50 })
+  assert.is(final.status, 'expired')
+  assert.is(await agent.docs.read('expiring.md'), 'stays\n')
+})
+
+test("naming the lock holder's session does not get past its guard", async () => {
+  const erin = await connectAs('erin', 'editor')
+  await agent.docs.write('spoof.md', 'guarded\n')
+  const lock = await erin.locks.acquire('doc:spoof.md')
+  const spoofed = await post('', { title: 'Spoof', docs: { 'spoof.md': { text: 'overwritten\n' } }, session: erin.session })
+  assert.is(spoofed.status, 201)
+  assert.is((spoofed.json as { status?: string }).status, 'conflict')
+  assert.is(await agent.docs.read('spoof.md'), 'guarded\n')
+  await lock.release()
 })
 
 test('limits and refusals say what to do', async () => {

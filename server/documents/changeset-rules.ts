@@ -26,7 +26,7 @@ export type DocChange = { path: string; text: string } | { path: string; update:
 export interface Proposal {
   title: string
   docs: DocChange[]
-  approval?: { quorum?: number; approvers?: string[] }
+  approval?: { quorum?: number; approvers?: string[]; expiresInMs?: number }
   /** the proposer's WebSocket session, whose locks do not stop the change set */
   session?: string
 }
@@ -82,14 +82,20 @@ function parseChange(path: string, change: unknown): DocChange | string {
 function parseApproval(approval: unknown): Proposal['approval'] | null | string {
   if (approval === undefined || approval === null || approval === false) return null
   if (approval === true) return {}
-  const fix = 'send "approval": {"quorum"?: <n>, "approvers"?: ["<actor or role>", ...]} (or true), or leave it out to apply without one'
+  const fix = 'send "approval": {"quorum"?: <n>, "approvers"?: ["<actor or role>", ...], "expiresInMs"?: <ms>} (or true), or leave it out to apply without one'
   if (typeof approval !== 'object' || Array.isArray(approval)) return fix
-  const { quorum, approvers, ...rest } = approval as Record<string, unknown>
+  const { quorum, approvers, expiresInMs, ...rest } = approval as Record<string, unknown>
   if (Object.keys(rest).length > 0) return `unknown approval field ${show(Object.keys(rest)[0])}: ${fix}`
   if (quorum !== undefined && !Number.isInteger(quorum)) return `approval.quorum must be a whole number: ${fix}`
   if (approvers !== undefined && !(Array.isArray(approvers) && approvers.every((entry) => typeof entry === 'string')))
     return `approval.approvers must be a list of actor ids or role names: ${fix}`
-  return { ...(quorum !== undefined ? { quorum: quorum as number } : {}), ...(approvers !== undefined ? { approvers: approvers as string[] } : {}) }
+  if (expiresInMs !== undefined && !(Number.isInteger(expiresInMs) && (expiresInMs as number) > 0))
+    return `approval.expiresInMs must be a whole number of ms above 0: ${fix}`
+  return {
+    ...(quorum !== undefined ? { quorum: quorum as number } : {}),
+    ...(approvers !== undefined ? { approvers: approvers as string[] } : {}),
+    ...(expiresInMs !== undefined ? { expiresInMs: expiresInMs as number } : {}),
+  }
 }
 
 export type ChangeSetAction = 'apply' | 'approved' | 'rejected' | 'expired' | 'cancel' | 'conflict' | 'revert'
@@ -128,8 +134,9 @@ export function guardConflict(
 ): string | null {
   const problems: string[] = []
   for (const path of paths) {
-    const others = holdersOf(guardResource(path)).filter((holder) =>
-      proposer.session !== undefined ? holder.session !== proposer.session : holder.actor !== proposer.actor,
+    // A session id is no secret: it only counts together with the proposer's actor.
+    const others = holdersOf(guardResource(path)).filter(
+      (holder) => holder.actor !== proposer.actor || (proposer.session !== undefined && holder.session !== proposer.session),
     )
     if (others.length > 0) problems.push(`${guardResource(path)} is locked by ${[...new Set(others.map((holder) => holder.actor))].join(', ')}`)
   }

@@ -97,7 +97,8 @@ export class ChangeSets {
     return this.serial(workspace, async () => {
       if (conflict) return this.finish(record, 'conflict', { reason: conflict })
       if (proposal.approval) {
-        record.approval = { key: `${APPROVAL_SESSION}:${id}`, ...proposal.approval }
+        const { expiresInMs, ...who } = proposal.approval
+        record.approval = { key: `${APPROVAL_SESSION}:${id}`, ...who }
         const refusal = authority.submit({
           type: 'request',
           at: now,
@@ -109,7 +110,8 @@ export class ChangeSets {
             action: 'changeset.apply',
             details: approvalDetails(record),
             requester: identity.actor,
-            ...proposal.approval,
+            ...who,
+            ...(expiresInMs !== undefined ? { expiresAt: now + expiresInMs } : {}),
           },
         })
         if (refusal) throw new ChangeSetError(400, `the approval could not be requested: ${refusal}`)
@@ -150,6 +152,8 @@ export class ChangeSets {
         throw new ChangeSetError(403, `only its proposer ${record.proposer.actor} (or an admin) can cancel change set ${id}`)
       const next = transition(record.status, 'cancel', id)
       if (next !== 'cancelled') throw new ChangeSetError(409, next)
+      const decided = record.approval && decisionOf(authority, record.approval.key)
+      if (decided) throw new ChangeSetError(409, `the approval of change set ${id} is already ${decided}; GET changesets/${id} shows the outcome`)
       // The approval's cancel is audited by the authority; its decision entry finds the record already cancelled.
       const done = this.finish(record, 'cancel', { by: identity.actor })
       if (record.approval)
@@ -264,13 +268,11 @@ export class ChangeSets {
   private resume(workspace: string): void {
     listRecords(this.deps.store, workspace)
       .then((records) => {
-        const approvals = this.deps.authority(workspace)?.state.approvals
-        if (!approvals) return
+        const authority = this.deps.authority(workspace)
+        if (!authority) return
         for (const record of records) {
-          const key = record.approval?.key
-          if (record.status !== 'pending' || !key || !Object.hasOwn(approvals, key)) continue
-          const state = approvals[key]!.status.state
-          if (state !== 'pending') this.settle(workspace, record.id, state, true)
+          const state = record.status === 'pending' && record.approval ? decisionOf(authority, record.approval.key) : null
+          if (state) this.settle(workspace, record.id, state, true)
         }
       })
       .catch((error: Error) => log('change sets not resumed', { workspace, error: error.message }))
@@ -330,6 +332,13 @@ export class ChangeSets {
     })
     return run
   }
+}
+
+/** The final state of an approval, or null while it is pending (or unknown). */
+function decisionOf(authority: WorkspaceAuthority, key: string): string | null {
+  const approvals = authority.state.approvals
+  const state = Object.hasOwn(approvals, key) ? approvals[key]!.status.state : null
+  return state === 'pending' ? null : state
 }
 
 function applyClientUpdate(copy: Y.Doc, change: DocChange & { update: Uint8Array }): void {
