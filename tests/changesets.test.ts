@@ -86,7 +86,7 @@ test('with an approval: a human approves through the approval path and both docu
   await bob.approvals.vote(key, 'approve')
   const final = await agent.changesets.wait(proposed.id, { timeoutMs: 10_000, intervalMs: 50 })
   assert.is(final.status, 'applied')
-  assert.is(final.by, 'approval')
+  assert.is(final.by, 'claude', 'applied for its proposer')
   await waitFor(() => spec.doc.getText('body').toString() === 'spec v2\n', 5000, 'spec.md never changed for its stock client')
   await waitFor(() => plan.doc.getText('body').toString() === 'plan v2\n', 5000, 'plan.md never changed for its stock client')
   assert.equal(await auditTypes(proposed.id), ['changeset.proposed', 'changeset.applied'])
@@ -181,10 +181,13 @@ test('a Yjs update against the current state is a change too', async () => {
   copy.getText('body').insert(5, ' world')
   const update = Y.encodeStateAsUpdate(copy, before)
   peer.destroy()
-  const proposed = await agent.changesets.propose({ title: 'By update', docs: { 'yjs.md': update } })
+  const proposed = await bob.changesets.propose({ title: 'By update', docs: { 'yjs.md': update } })
   assert.match((await agent.changesets.get(proposed.id)).docs['yjs.md']!.patch!, /-hello\n\+hello world/)
   assert.is((await agent.changesets.apply(proposed.id)).status, 'applied')
   assert.is(await agent.docs.read('yjs.md'), 'hello world\n')
+  // The history attributes the change to its proposer, not to whoever applied it.
+  const [line] = await agent.docs.blame('yjs.md')
+  assert.is(line!.actor, 'bob')
 })
 
 test('an approval that expires leaves the change set expired and the documents alone', async () => {

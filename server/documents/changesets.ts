@@ -207,7 +207,8 @@ export class ChangeSets {
       room.doc.transact(() => Y.applyUpdate(room.doc, Buffer.from(doc.change, 'base64')), writer)
       return { ...doc, before, after: textOf(room), ...(before !== doc.base ? { moved: true } : {}) }
     })
-    const done = this.finish({ ...record, docs }, record.approval ? 'approved' : 'apply', { by }, resumed ? { resumed } : {})
+    const audited = { ...(record.approval ? { approval: record.approval.key } : {}), ...(resumed ? { resumed } : {}) }
+    const done = this.finish({ ...record, docs }, record.approval ? 'approved' : 'apply', { by }, audited)
     await Promise.all(rooms.map((room) => room.written()))
     return done
   }
@@ -258,7 +259,8 @@ export class ChangeSets {
     this.serial(workspace, async () => {
       const record = await readRecord(this.deps.store, workspace, id)
       if (record?.status !== 'pending' || !record.approval) return
-      if (state === 'approved') await this.applyNow(record, 'approval', resumed)
+      // Applied for its proposer: the approval only let it through.
+      if (state === 'approved') await this.applyNow(record, record.proposer.actor, resumed)
       else if (state === 'rejected' || state === 'expired') await this.finish(record, state, { reason: `its approval was ${state}` })
       else if (state === 'cancelled') await this.finish(record, 'cancel', { reason: 'its approval was cancelled' })
     }).catch((error: Error) => log('change set not settled; retried when the workspace next loads', { workspace, id, error: error.message }))
