@@ -13,6 +13,16 @@ export const CHANGESET_LIMITS = {
   approvalPatch: 10_000,
 }
 
+/** A refusal with the HTTP status it answers with. */
+export class ChangeSetError extends Error {
+  constructor(
+    readonly status: 400 | 403 | 404 | 409 | 503,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
 export const CHANGESET_STATUSES = ['pending', 'applied', 'rejected', 'expired', 'cancelled', 'conflict', 'reverted'] as const
 export type ChangeSetStatus = (typeof CHANGESET_STATUSES)[number]
 

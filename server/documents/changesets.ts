@@ -4,13 +4,11 @@
 // with an approval is applied when its approval is approved; after a crash between the two, the
 // approved decision (already in the audit log) is found again when the workspace loads.
 import { randomBytes } from 'node:crypto'
-import { applyPatch, createPatch } from 'diff'
 import * as Y from 'yjs'
 import type { LockHolder } from '../../shared/coordination.js'
 import type { RoomName } from '../../shared/names.js'
 import type { Identity } from '../../shared/roles.js'
 import { replaceText } from '../../shared/text-edit.js'
-import { LIMITS } from '../../shared/values.js'
 import type { AuditEntry } from '../audit/chain.js'
 import type { AuditLog } from '../audit/log.js'
 import type { WorkspaceAuthority } from '../authority/workspace.js'
@@ -19,10 +17,11 @@ import { log } from '../log.js'
 import type { DocumentHook } from '../rooms/hooks.js'
 import type { Room } from '../rooms/room.js'
 import type { Storage } from '../store/storage.js'
-import { type ChangeSetRecord, listRecords, patchOf, publicView, readRecord, type StoredDoc, writeRecord } from './changeset-records.js'
+import { approvalDetails, BODY, revertedText, storedDoc } from './changeset-content.js'
+import { type ChangeSetRecord, listRecords, publicView, readRecord, type StoredDoc, writeRecord } from './changeset-records.js'
 import {
-  CHANGESET_LIMITS,
   type ChangeSetAction,
+  ChangeSetError,
   type DocChange,
   guardConflict,
   isStatus,
@@ -33,17 +32,6 @@ import {
 
 /** The session part of approval keys the server makes for change sets (`changesets:<id>`). */
 const APPROVAL_SESSION = 'changesets'
-/** The shared type a change set edits: the one the dashboard editor binds. */
-const BODY = 'body'
-
-export class ChangeSetError extends Error {
-  constructor(
-    readonly status: 400 | 403 | 404 | 409 | 503,
-    message: string,
-  ) {
-    super(message)
-  }
-}
 
 export interface ChangeSetDeps {
   store: Storage
@@ -285,17 +273,7 @@ export class ChangeSets {
   /** The stored form of one proposed document: its text now, the new text, and the change between. */
   private async prepare(workspace: string, change: DocChange): Promise<StoredDoc> {
     const room = await this.deps.openRoom({ room: `${workspace}/${change.path}`, workspace, path: change.path })
-    const copy = new Y.Doc()
-    try {
-      Y.applyUpdate(copy, Y.encodeStateAsUpdate(room.doc))
-      const base = copy.getText(BODY).toString()
-      const vector = Y.encodeStateVector(copy)
-      if ('text' in change) replaceText(copy.getText(BODY), change.text)
-      else applyClientUpdate(copy, change)
-      return { path: change.path, base, target: copy.getText(BODY).toString(), change: Buffer.from(Y.encodeStateAsUpdate(copy, vector)).toString('base64') }
-    } finally {
-      copy.destroy()
-    }
+    return storedDoc(Y.encodeStateAsUpdate(room.doc), change)
   }
 
   private conflict(record: ChangeSetRecord): string | null {
@@ -343,49 +321,12 @@ function decisionOf(authority: WorkspaceAuthority, key: string): string | null {
   return state === 'pending' ? null : state
 }
 
-function applyClientUpdate(copy: Y.Doc, change: DocChange & { update: Uint8Array }): void {
-  try {
-    Y.applyUpdate(copy, change.update)
-  } catch (error) {
-    throw new ChangeSetError(400, `docs[${JSON.stringify(change.path)}].update is not a Yjs update (${(error as Error).message}): send {"text": ...} instead`)
-  }
-  if (copy.store.pendingStructs || copy.store.pendingDs)
-    throw new ChangeSetError(
-      400,
-      `docs[${JSON.stringify(change.path)}].update depends on changes the document does not have: make it against the current state (or send {"text": ...})`,
-    )
-}
-
-/** The text with the change set taken out again, or null when later edits overlap it. */
-function revertedText(doc: StoredDoc, current: string): string | null {
-  const before = doc.before ?? doc.base
-  const after = doc.after ?? doc.target
-  if (current === after) return before
-  const result = applyPatch(current, createPatch(doc.path, after, before))
-  return result === false ? null : result
-}
-
 function textOf(room: Room): string {
   return room.doc.getText(BODY).toString()
 }
 
 function writerOf(who: { actor: string; name: string; kind: Identity['kind']; role: Identity['role'] }, session: string) {
   return { identity: { actor: who.actor, name: who.name, kind: who.kind, role: who.role, workspace: '*' }, session }
-}
-
-/** What approvers see in the request: the change set's id and each document's patch, as far as the request's size allows. */
-function approvalDetails(record: ChangeSetRecord) {
-  let budget = CHANGESET_LIMITS.approvalPatch
-  const documents = record.docs.map((doc) => {
-    const patch = patchOf(doc)
-    const shown = patch.slice(0, Math.max(0, budget))
-    budget -= JSON.stringify(shown).length
-    return { path: doc.path, patch: shown, ...(shown.length < patch.length ? { truncated: true } : {}) }
-  })
-  const details = { changeset: record.id, documents }
-  return JSON.stringify(details).length <= LIMITS.details
-    ? details
-    : { changeset: record.id, documents: documents.map((doc) => ({ path: doc.path, truncated: true })) }
 }
 
 function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

@@ -2,8 +2,8 @@
 // read, apply, cancel, revert. Viewers read; editors propose and apply.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { checkWorkspace } from '../../shared/names.js'
-import { CHANGESET_LIMITS, parseProposal } from '../documents/changeset-rules.js'
-import { ChangeSetError, type ChangeSets } from '../documents/changesets.js'
+import { CHANGESET_LIMITS, ChangeSetError, parseProposal } from '../documents/changeset-rules.js'
+import type { ChangeSets } from '../documents/changesets.js'
 import { authorize, type AuthDeps, decodeSegment, HttpError, readJson } from './request.js'
 import { type Route, sendJson } from './routes.js'
 
