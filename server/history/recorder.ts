@@ -9,7 +9,7 @@ import { log } from '../log.js'
 import type { DocumentHook, PersistContext, UnloadReason, Writer } from '../rooms/hooks.js'
 import type { UpdateBatch } from '../store/index.js'
 import type { Storage } from '../store/storage.js'
-import { type Attribution, decodeAttribution, encodeAttribution, type IdRange, mergeRecords, rangesOf } from './attribution.js'
+import { type Attribution, decodeAttribution, encodeAttribution, mergeRecords, rangesOfTransaction } from './attribution.js'
 import { nameKey, nameOfKey, numberKey, numberOfKey, sectionRange } from './keys.js'
 import { expiredVersions, type RetentionPolicy } from './retention.js'
 import { deleteVersion, encodeJson, readLastVersion, readVersions, type VersionMeta, type VersionReason } from './versions.js'
@@ -89,17 +89,16 @@ export class HistoryRecorder implements DocumentHook {
   }
 
   /** Attribution goes into the batch of the update it describes: both are written or neither. */
-  onPersist({ room, update, writer, batch }: PersistContext): void {
+  onPersist({ room, writer, batch, transaction }: PersistContext): void {
     const state = this.docs.get(room.room)
-    if (state?.doc) this.record(room.room, state, update, writer, batch)
+    if (state?.doc) this.record(room.room, state, transaction, writer, batch)
   }
 
   /** Refuses a client's update using a clientID bound to another actor (or the server's own). */
-  refuseClientUpdate(room: RoomName, update: Uint8Array, writer: Writer): string | null {
+  refuseClientUpdate(room: RoomName, _update: Uint8Array, writer: Writer, ends: ReadonlyMap<number, number>): string | null {
     const state = this.docs.get(room.room)
     if (!state) return null
-    const { to } = Y.parseUpdateMeta(update)
-    for (const [client, end] of to) {
+    for (const [client, end] of ends) {
       // Ids the document already has are no new writing (a sync step 2 may repeat them).
       if (state.doc && end <= Y.getState(state.doc.store, client)) continue
       const owner = client === state.doc?.clientID ? SERVER_ACTOR : state.bindings.get(client)
@@ -133,17 +132,9 @@ export class HistoryRecorder implements DocumentHook {
     return this.docs.get(room)?.nextSeq
   }
 
-  private record(room: string, state: DocState, update: Uint8Array, writer: Writer | null, batch: UpdateBatch): void {
+  private record(room: string, state: DocState, transaction: Y.Transaction, writer: Writer | null, batch: UpdateBatch): void {
     const actor = writer?.identity.actor ?? SERVER_ACTOR
-    let ranges: { inserted: IdRange[]; deleted: IdRange[] }
-    try {
-      ranges = rangesOf(update)
-    } catch (error) {
-      // The doc produced this update itself, so this cannot happen; the change is still saved.
-      log('history: could not read the ids of an update; it is recorded without them', { room, error: (error as Error).message })
-      ranges = { inserted: [], deleted: [] }
-    }
-    const record = { at: Date.now(), actor, session: writer?.session ?? '', ...ranges }
+    const record = { at: Date.now(), actor, session: writer?.session ?? '', ...rangesOfTransaction(transaction) }
     batch.put(numberKey(room, 'a', state.nextSeq++), encodeAttribution(record))
     for (const [client] of record.inserted) {
       if (state.bindings.has(client) || client === state.doc?.clientID) continue
