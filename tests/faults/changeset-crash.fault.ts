@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert'
 import { connect, type Huddle } from '../../client-lib/node.js'
 import { cleanupClients, delay, mintToken, waitFor } from '../helpers/clients.js'
 import { TestServer } from '../helpers/server.js'
+import { Recorder } from './helpers/report.js'
 
 const WS = 'cs-crash'
 const ROUNDS = Number(process.env.HUDDLE_CHANGESET_CRASH_ROUNDS ?? 8)
@@ -44,9 +45,22 @@ async function auditOf(huddle: Huddle) {
   }
 }
 
-test(`kill -9 right after an approval, ${ROUNDS} rounds: every change set is applied in full after the restart`, async () => {
+const recorder = new Recorder('changeset-crash', 'kill -9 between the approval and the apply of a change set', [
+  `${ROUNDS} rounds: an agent proposes new text for ${DOCS} documents with an approval, a human approves, the server is SIGKILLed 0 to ${(ROUNDS - 1) ** 2 * 8} ms after the vote was accepted, then restarted.`,
+  'After each restart the change set is applied, exactly once, and every one of its documents holds its new text (all or nothing; an acknowledged approval is never lost).',
+  'At least one kill lands between the approval and the apply, so the resume at load is exercised (counted from the `resumed` audit flag).',
+])
+
+test(`kill -9 right after an approval, ${ROUNDS} rounds: every change set is applied in full after the restart`, () =>
+  recorder.run(async (r) => {
+    r.headlines('rounds', 'kills between approval and apply', 'documents checked', 'documents without their new text')
+    await rounds(r)
+  }))
+
+async function rounds(r: Recorder): Promise<void> {
   server = await TestServer.start({ args: ['--rate', '100000', '--burst', '100000'], env: { HUDDLE_LOG: 'quiet' } })
   let resumed = 0
+  r.set('documents without their new text', 0)
   for (let round = 0; round < ROUNDS; round++) {
     const agent = await client('agent', 'editor', 'agent')
     const human = await client('bob', 'approver', 'human')
@@ -69,14 +83,18 @@ test(`kill -9 right after an approval, ${ROUNDS} rounds: every change set is app
     assert.is(final.status, 'applied', `round ${round}: the approved change set is ${final.status}`)
     const texts = await Promise.all(paths.map((path) => checker.docs.read(path)))
     const fresh = texts.filter((text, doc) => text === newText(round, doc)).length
+    r.add('documents checked', DOCS)
+    r.add('documents without their new text', DOCS - fresh)
     assert.is(fresh, DOCS, `round ${round}: ${fresh} of ${DOCS} documents hold the change set's text (all or nothing, and it was approved)`)
     const applied = (await auditOf(checker)).filter((entry) => entry.type === 'changeset.applied' && (entry.data as { changeset?: string }).changeset === id)
     assert.is(applied.length, 1, `round ${round}: applied ${applied.length} times`)
     if ((applied[0]!.data as { resumed?: boolean }).resumed) resumed++
     await checker.close()
+    r.add('rounds')
   }
+  r.set('kills between approval and apply', resumed)
   console.log(`changeset-crash: ${resumed} of ${ROUNDS} kills landed between the approval and the apply (finished after the restart)`)
   assert.ok(resumed > 0, 'no kill landed between the approval and the apply: the test did not test the crash window')
-})
+}
 
 test.run()
