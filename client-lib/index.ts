@@ -10,6 +10,7 @@ import { Audit } from './audit.js'
 import { type ConnectionState, type StateChange, WorkspaceConnection } from './connection.js'
 import type { ClientContext } from './context.js'
 import { Docs } from './docs.js'
+import { ChangeSets } from './changesets.js'
 import { check, HuddleError } from './errors.js'
 import type { TokenIdentity } from './identity.js'
 import { newSessionId } from './ids.js'
@@ -47,6 +48,8 @@ export class Huddle {
   readonly api: HuddleApi
   /** content documents as text, and their history (client-lib/docs.ts, history.ts) */
   readonly docs: Docs
+  /** proposed edits of several documents, applied all at once (client-lib/changesets.ts) */
+  readonly changesets: ChangeSets
 
   /** @internal use `connect()` */
   constructor(
@@ -61,6 +64,7 @@ export class Huddle {
     ctx.conn.on('state', (change) => change.state === 'closed' && closed.abort())
     this.audit = new Audit(ctx.api, (listener) => ctx.feed.subscribe(listener), closed.signal)
     this.docs = new Docs(ctx, workspace)
+    this.changesets = new ChangeSets(ctx.api, () => ctx.session)
   }
 
   /** This client's session id (the prefix of its claim and approval keys). */
@@ -164,6 +168,7 @@ export type { ApprovalHandle, DecidedOptions, RequestOptions } from './approvals
 export type { Approvals } from './approvals.js'
 export type { Audit, FollowOptions } from './audit.js'
 export type { ConnectionState, StateChange } from './connection.js'
+export type { ChangeSetInfo, ChangeSets, ChangeSetStatus, ProposeOptions } from './changesets.js'
 export { DEFAULT_TEXT, type DocumentConflict, DocumentHandle, type DocumentInfo, type Docs, type OpenOptions, type TextChange } from './docs.js'
 export { HuddleError, type ErrorCode } from './errors.js'
 export { inboxItems, type InboxItem, type InboxKind, type InboxPerson } from './inbox.js'

@@ -15,6 +15,7 @@ import { LogThrottle } from './net/rate-limit.js'
 import { WebSocketEndpoint } from './net/websocket.js'
 import type { DocumentHook } from './rooms/hooks.js'
 import { Registry } from './rooms/registry.js'
+import type { Room } from './rooms/room.js'
 import { Store } from './store/index.js'
 import type { Storage } from './store/storage.js'
 import { ClusterNode } from './cluster/node.js'
@@ -35,6 +36,8 @@ import { WaitingClaims } from './webhooks/waiting.js'
 import { historyRecorder } from './history/index.js'
 import { HistoryService } from './history/service.js'
 import { historyRoute } from './http/history-api.js'
+import { ChangeSets } from './documents/changesets.js'
+import { changesetsRoute } from './http/changesets-api.js'
 
 export interface HuddleServer {
   port: number
@@ -83,7 +86,16 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const recorder = options.history ? historyRecorder(store, options) : null
   let resumed: Promise<void> = Promise.resolve()
   const guard = new DocumentGuard({ holders: (workspace, resource) => authority.holders(workspace, resource), resumed: () => resumed })
-  const hooks = [...(cluster ? [cluster.hook] : []), authority, guard, ...(recorder ? [recorder] : []), ...(options.hooks ?? [])]
+  const changesets: ChangeSets = new ChangeSets({
+    store,
+    audit,
+    recorder,
+    authority: (workspace) => authority.get(workspace),
+    holders: (workspace, resource) => authority.holders(workspace, resource),
+    openRoom: (room): Promise<Room> => rooms.open(room),
+  })
+  // The change sets' hook comes after the authority's: it reads the state the authority loaded.
+  const hooks = [...(cluster ? [cluster.hook] : []), authority, changesets.resumeHook(), guard, ...(recorder ? [recorder] : []), ...(options.hooks ?? [])]
   const hooksFor = (room: RoomName) => hooks.filter((hook) => hook.matches(room))
   const rooms = new Registry({
     loadDoc: (room) => store.loadDoc(room),
@@ -195,6 +207,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
           }),
         ]
       : []),
+    changesetsRoute({ key: options.key, revoked, changesets }),
     apiRoute({
       ...auth,
       links,
@@ -247,6 +260,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     webhooks,
     close: () => {
       waiting.close()
+      changesets.close()
       return (closing ??= webhooks.close().then(() => shutdown(http, door, rooms, store)))
     },
   }

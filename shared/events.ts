@@ -38,7 +38,15 @@ const BY_AUDIT_TYPE: ReadonlyMap<string, string> = new Map([
 /** Approval decisions are one audit type; an expiry is an event of its own. */
 const DECISIONS: ReadonlyMap<string, string> = new Map([['expired', 'approval.expired']])
 
-const CHANGESET_EVENTS = ['changeset.proposed', 'changeset.applied', 'changeset.reverted', 'changeset.rejected']
+const CHANGESET_EVENTS = [
+  'changeset.proposed',
+  'changeset.applied',
+  'changeset.reverted',
+  'changeset.rejected',
+  'changeset.expired',
+  'changeset.cancelled',
+  'changeset.conflict',
+]
 
 /** Every event type an endpoint may subscribe to (besides `*` and `<prefix>.*`). */
 export const EVENT_TYPES: readonly string[] = [...new Set([...BY_AUDIT_TYPE.values(), 'approval.decided', 'approval.expired', ...CHANGESET_EVENTS])]
@@ -52,7 +60,7 @@ export function eventType(entry: Pick<AuditEntry, 'type' | 'data'>): string {
   }
   const mapped = BY_AUDIT_TYPE.get(entry.type)
   if (mapped) return mapped
-  // change sets (issue 15) audit as changeset-<what> or changeset.<what>
+  // change sets (server/documents/changesets.ts) audit as changeset.<what>
   if (/^changeset[-.][a-z-]+$/.test(entry.type)) return `changeset.${entry.type.slice('changeset.'.length)}`
   return `audit.${entry.type}`
 }

@@ -13,7 +13,7 @@ export interface VersionInfo {
   /** ms since the epoch */
   at: number
   label?: string
-  /** auto (quiet or long editing), label, before-revert or revert */
+  /** auto (quiet or long editing), label, before-revert, before-changeset or revert */
   reason: string
   /** who changed the document since the previous version */
   actors: VersionActor[]

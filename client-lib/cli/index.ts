@@ -1,7 +1,8 @@
-// Client commands of the `huddle` CLI (locks, approvals, presence, audit, documents, MCP, token revocation).
+// Client commands of the `huddle` CLI (locks, approvals, presence, audit, documents, change sets, MCP, token revocation).
 import type { Command } from 'commander'
 import { registerApprovalCommands } from './approvals.js'
 import { registerAuditCommand } from './audit.js'
+import { registerChangeSetCommands } from './changesets.js'
 import { registerDocCommands } from './docs.js'
 import { registerInboxCommands } from './inbox.js'
 import { registerHistoryCommands } from './history.js'
@@ -20,4 +21,5 @@ export function registerClientCommands(program: Command): void {
   registerTokenCommands(program)
   registerInboxCommands(program)
   registerHistoryCommands(program)
+  registerChangeSetCommands(program)
 }

@@ -12,6 +12,7 @@ import type { Huddle } from '../index.js'
 import type { Lock } from '../locks.js'
 import { registerDocumentTools } from './document-tools.js'
 import { registerHistoryTools } from './history-tools.js'
+import { registerChangeSetTools } from './changeset-tools.js'
 import { type ApprovalInfo, displayIds } from '../views.js'
 
 /** MCP clients time out requests after 60 s by default: waits inside one call stay below that. */
@@ -197,6 +198,7 @@ export function registerTools(server: McpServer, client: () => Promise<Huddle>):
 
   registerDocumentTools(server, guard)
   registerHistoryTools(server, guard)
+  registerChangeSetTools(server, guard)
 }
 
 function ok(value: unknown): CallToolResult {

@@ -154,6 +154,11 @@ export class WorkspaceAuthority {
     return result
   }
 
+  /** An event the server makes for someone (a change set's approval request or cancel); returns the refusal, if any. */
+  submit(event: CoordEvent): string | null {
+    return this.serverWrite(() => this.apply(event))
+  }
+
   revoke(resource: string, admin: { actor: string; role: Principal['role'] }, reason?: string): string | null {
     return this.serverWrite(() => this.apply({ type: 'revoke', at: Date.now(), resource, actor: admin.actor, role: admin.role, ...(reason ? { reason } : {}) }))
   }

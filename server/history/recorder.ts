@@ -122,8 +122,8 @@ export class HistoryRecorder implements DocumentHook {
   takeVersion(room: string, reason: VersionReason, label?: string, restored?: number): Promise<VersionMeta> {
     const state = this.docs.get(room)
     if (!state?.doc) return Promise.reject(new Error(`document ${room} is not loaded`))
-    // Before a revert, an unchanged document's last version already is the state to go back to.
-    if (reason === 'before-revert' && state.last && !state.since) return Promise.resolve(state.last)
+    // Before a revert or a change set, an unchanged document's last version already is the state to go back to.
+    if (reason.startsWith('before-') && state.last && !state.since) return Promise.resolve(state.last)
     return this.snapshot(room, state, reason, label, restored)
   }
 

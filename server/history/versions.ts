@@ -3,7 +3,7 @@
 import type { Storage } from '../store/storage.js'
 import { nameKey, nameOfKey, numberKey, sectionRange } from './keys.js'
 
-export type VersionReason = 'auto' | 'label' | 'before-revert' | 'revert'
+export type VersionReason = 'auto' | 'label' | 'before-revert' | 'before-changeset' | 'revert'
 
 export interface VersionMeta {
   id: number

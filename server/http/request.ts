@@ -47,12 +47,13 @@ export async function freshCredentials(deps: AuthDeps): Promise<void> {
   }
 }
 
-export async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+/** A JSON object body of at most `limit` bytes (a change set's is larger than the default). */
+export async function readJson(request: IncomingMessage, limit = MAX_BODY): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of request) {
     size += (chunk as Buffer).length
-    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`)
+    if (size > limit) throw new HttpError(413, `request body over ${limit} bytes`)
     chunks.push(chunk as Buffer)
   }
   if (size === 0) return {}

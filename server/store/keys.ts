@@ -60,3 +60,10 @@ export function webhookLogKey(workspace: string, id: string, seq: number): strin
 export function prefixRange(prefix: string): { gt: string; lt: string } {
   return { gt: prefix, lt: `${prefix}~` }
 }
+
+// Change sets (server/documents/changesets.ts): one JSON record each.
+//   changeset!<workspace>!<id>
+
+export function changesetKey(workspace: string, id: string): string {
+  return `changeset!${workspace}!${id}`
+}

@@ -1,7 +1,8 @@
-// Approvals: pending requests first (title, action, details, requester, votes so far, what is still
-// needed, expiry countdown) with Approve / Reject for eligible humans and the reason others cannot
-// vote; then decided ones with who decided and why. A vote is this actor's `vote:<actor>` key in
-// the approval's Y.Map (docs/design.md §4); the server's authority accepts or undoes it.
+// Approvals: pending requests first (title, action, details or a change set's diff, requester,
+// votes so far, what is still needed, expiry countdown) with Approve / Reject for eligible humans
+// and the reason others cannot vote; then decided ones with who decided and why. A vote is this
+// actor's `vote:<actor>` key in the approval's Y.Map (docs/design.md §4); the server's authority
+// accepts or undoes it.
 import { type ApprovalRequest, COORD, type Decision } from '../../../shared/coordination.js'
 import { isRole, roleAtLeast } from '../../../shared/roles.js'
 // The server's own eligibility rule (a pure function over shared types), so the dashboard never
@@ -14,6 +15,7 @@ import { voteWrite } from '../../../client-lib/approvals.js'
 import { ago, clock, everySecond, now, stamp, until } from '../time.js'
 import { toast } from '../toast.js'
 import { actorLabel, empty } from '../ui.js'
+import { changeSetDetails, changeSetDiff } from './changeset-diff.js'
 
 /** Vote and cancel reasons (the authority's limit). */
 const MAX_REASON = 1000
@@ -35,8 +37,11 @@ export function whoMayVote(request: ApprovalRequest): string {
   return parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} or ${parts[parts.length - 1]}`
 }
 
-function detailsBlock(details: unknown): HTMLElement | null {
+function detailsBlock(request: ApprovalRequest): HTMLElement | null {
+  const { details } = request
   if (details === undefined || details === null) return null
+  const changeSet = changeSetDetails(request.action, details)
+  if (changeSet) return changeSetDiff(changeSet)
   if (typeof details === 'string') return h('p', { class: 'details-text' }, details)
   const text = JSON.stringify(details, null, 2)
   return h('details', { class: 'details', ...(text.length < 400 ? { open: true } : {}) }, h('summary', null, 'Details'), h('pre', null, text))
@@ -238,7 +243,7 @@ export class ApprovalsPanel {
         if (signature !== rendered) {
           rendered = signature
           setChildren(top, this.header(view, countdown))
-          setChildren(body, detailsBlock(view.request.details))
+          setChildren(body, detailsBlock(view.request))
           setChildren(votesSlot, this.votesList(view))
         }
         const { quorum } = view
@@ -300,7 +305,7 @@ export class ApprovalsPanel {
           el,
           this.header(view, when),
           h('p', { class: 'decision' }, h('strong', null, outcome), status.reason ? [': ', h('q', { class: 'reason' }, status.reason)] : '.'),
-          detailsBlock(view.request.details),
+          detailsBlock(view.request),
           this.votesList(view),
         )
       },

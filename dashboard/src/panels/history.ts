@@ -12,7 +12,13 @@ import { h, setChildren, setText } from '../dom.js'
 import { ago, stamp } from '../time.js'
 import { avatar, empty } from '../ui.js'
 
-const REASONS: Record<string, string> = { auto: '', label: '', 'before-revert': 'before a restore', revert: 'restore' }
+const REASONS: Record<string, string> = {
+  auto: '',
+  label: '',
+  'before-revert': 'before a restore',
+  'before-changeset': 'before a change set',
+  revert: 'restore',
+}
 
 export class HistoryPanel {
   readonly el: HTMLElement

@@ -133,7 +133,18 @@ export function readFigures(): Figures[] {
 }
 
 /** The order of the table: the order. */
-export const ORDER = ['server-crash', 'client-crash', 'graceful-restart', 'protocol-fuzz', 'auth-attacks', 'slow-consumer', 'floods', 'soak', 'storage']
+export const ORDER = [
+  'server-crash',
+  'client-crash',
+  'graceful-restart',
+  'protocol-fuzz',
+  'auth-attacks',
+  'slow-consumer',
+  'floods',
+  'soak',
+  'storage',
+  'changeset-crash',
+]
 
 const fmt = (value: Count): string => (typeof value === 'number' ? (Number.isInteger(value) ? value.toLocaleString('en-US') : value.toFixed(2)) : value)
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
