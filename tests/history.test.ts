@@ -202,6 +202,49 @@ test('a Yjs clientID is bound to the first actor that writes with it: another ac
   assert.ok(refusals.length >= 1, 'the refusal is audited')
 })
 
+test('text a client sends ahead of what it builds on is attributed to that client, not to whoever completes it', async () => {
+  const ann = await mintToken('ann', 'editor', WS)
+  const mallory = await mintToken('mallory', 'editor', WS)
+  const room = `${WS}/pending`
+  const annDoc = new Y.Doc()
+  annDoc.clientID = 5150
+  const annClient = await rawConnect(server, room, { token: ann, session: newSession() })
+  annDoc.getText('body').insert(0, 'hello')
+  annClient.send(updateFrame(Y.encodeStateAsUpdate(annDoc)))
+  await annClient.roundTrip()
+  // Mallory guesses ann's next ids (her next five characters) and writes after them: the server
+  // holds her text pending until ann's own update brings those ids.
+  const guess = new Y.Doc()
+  Y.applyUpdate(guess, Y.encodeStateAsUpdate(annDoc))
+  guess.clientID = 5150
+  guess.getText('body').insert(5, ' you!')
+  const forged = new Y.Doc()
+  forged.clientID = 6666
+  Y.applyUpdate(forged, Y.encodeStateAsUpdate(guess))
+  forged.getText('body').insert(10, '\nwritten by mallory\n')
+  const thief = await rawConnect(server, room, { token: mallory, session: newSession() })
+  thief.send(updateFrame(Y.encodeStateAsUpdate(forged, Y.encodeStateVector(guess))))
+  await thief.roundTrip()
+  // An unrelated write meanwhile: mallory's claim must outlive other updates while hers waits.
+  const bob = await rawConnect(server, room, { token: await mintToken('bob', 'editor', WS), session: newSession() })
+  const bobDoc = new Y.Doc()
+  bobDoc.getMap('meta').set('status', 'draft')
+  bob.send(updateFrame(Y.encodeStateAsUpdate(bobDoc)))
+  await bob.roundTrip()
+  bob.close()
+  const before = Y.encodeStateVector(annDoc)
+  annDoc.getText('body').insert(5, ' all!')
+  annClient.send(updateFrame(Y.encodeStateAsUpdate(annDoc, before)))
+  await annClient.roundTrip()
+  const lines = (await ok(ann, 'GET', 'pending/blame')).lines.map((line: Json) => [line.text, line.actor])
+  assert.equal(lines, [
+    ['hello all!', 'ann'],
+    ['written by mallory', 'mallory'],
+  ])
+  annClient.close()
+  thief.close()
+})
+
 test("the server's own clientID (what a revert writes under) cannot be borrowed by a client", async () => {
   const ann = await mintToken('ann', 'editor', WS)
   const mallory = await mintToken('mallory', 'editor', WS)

@@ -33,6 +33,12 @@ export const SERVER_ACTOR = 'huddle:server'
 interface DocState {
   doc: Y.Doc | null
   bindings: Map<number, string>
+  /**
+   * Who sent the first new ids of each clientID not bound yet: Yjs may hold them pending (they
+   * build on ids the server lacks) and integrate them in another client's transaction. An entry
+   * lives only until its clientID is bound or its ids are no longer pending (see pruneClaims).
+   */
+  claims: Map<number, Writer>
   known: Set<string>
   nextSeq: number
   nextVersion: number
@@ -69,6 +75,7 @@ export class HistoryRecorder implements DocumentHook {
     this.docs.set(name, {
       doc: null,
       bindings: new Map(bindings.map(([key, value]) => [Number(nameOfKey(key, name, 'c')), decoder.decode(value)])),
+      claims: new Map(),
       known: new Set(writers.map(([key]) => nameOfKey(key, name, 'w'))),
       nextSeq: lastRecord[0] ? numberOfKey(lastRecord[0][0]) + 1 : 0,
       nextVersion: last ? last.id + 1 : 1,
@@ -99,14 +106,15 @@ export class HistoryRecorder implements DocumentHook {
     const state = this.docs.get(room.room)
     if (!state) return null
     const { to } = Y.parseUpdateMeta(update)
-    for (const [client, end] of to) {
-      // Ids the document already has are no new writing (a sync step 2 may repeat them).
-      if (state.doc && end <= Y.getState(state.doc.store, client)) continue
-      const owner = client === state.doc?.clientID ? SERVER_ACTOR : state.bindings.get(client)
+    // Ids the document already has are no new writing (a sync step 2 may repeat them).
+    const fresh = [...to.keys()].filter((client) => !state.doc || to.get(client)! > Y.getState(state.doc.store, client))
+    for (const client of fresh) {
+      const owner = client === state.doc?.clientID ? SERVER_ACTOR : (state.bindings.get(client) ?? state.claims.get(client)?.identity.actor)
       if (owner !== undefined && owner !== writer.identity.actor) {
         return `Yjs clientID ${client} already writes for ${owner} in ${room.room}; a client writes under its own clientID (reload to get a new one)`
       }
     }
+    for (const client of fresh) if (!state.claims.has(client)) state.claims.set(client, writer)
     return null
   }
 
@@ -134,7 +142,6 @@ export class HistoryRecorder implements DocumentHook {
   }
 
   private record(room: string, state: DocState, update: Uint8Array, writer: Writer | null, batch: UpdateBatch): void {
-    const actor = writer?.identity.actor ?? SERVER_ACTOR
     let ranges: { inserted: IdRange[]; deleted: IdRange[] }
     try {
       ranges = rangesOf(update)
@@ -143,11 +150,32 @@ export class HistoryRecorder implements DocumentHook {
       log('history: could not read the ids of an update; it is recorded without them', { room, error: (error as Error).message })
       ranges = { inserted: [], deleted: [] }
     }
+    const actor = writer?.identity.actor ?? SERVER_ACTOR
+    // Ids another actor claimed (its structs waited pending until this update) are its own.
+    const mine: IdRange[] = []
+    const others = new Map<string, { writer: Writer; inserted: IdRange[] }>()
+    for (const range of ranges.inserted) {
+      const claim = state.claims.get(range[0])
+      const owner = state.bindings.get(range[0]) ?? claim?.identity.actor ?? actor
+      if (owner === actor || !claim) mine.push(range)
+      else if (others.has(owner)) others.get(owner)!.inserted.push(range)
+      else others.set(owner, { writer: claim, inserted: [range] })
+    }
+    const before = state.nextSeq
+    this.append(room, state, writer, { inserted: mine, deleted: ranges.deleted }, batch)
+    for (const other of others.values()) this.append(room, state, other.writer, { inserted: other.inserted, deleted: [] }, batch)
+    if (state.claims.size > 0) pruneClaims(state)
+    if (Math.floor(before / COMPACT_EVERY) !== Math.floor(state.nextSeq / COMPACT_EVERY)) void this.compact(room)
+  }
+
+  private append(room: string, state: DocState, writer: Writer | null, ranges: { inserted: IdRange[]; deleted: IdRange[] }, batch: UpdateBatch): void {
+    const actor = writer?.identity.actor ?? SERVER_ACTOR
     const record = { at: Date.now(), actor, session: writer?.session ?? '', ...ranges }
     batch.put(numberKey(room, 'a', state.nextSeq++), encodeAttribution(record))
     for (const [client] of record.inserted) {
       if (state.bindings.has(client) || client === state.doc?.clientID) continue
       state.bindings.set(client, actor)
+      state.claims.delete(client)
       batch.put(nameKey(room, 'c', String(client)), new TextEncoder().encode(actor))
     }
     if (!state.known.has(actor)) {
@@ -155,7 +183,6 @@ export class HistoryRecorder implements DocumentHook {
       const info = writer ? { name: writer.identity.name, kind: writer.identity.kind } : { name: 'Huddle server', kind: 'server' }
       batch.put(nameKey(room, 'w', actor), encodeJson(info))
     }
-    if (state.nextSeq % COMPACT_EVERY === 0) void this.compact(room)
     this.changed(room, state, actor)
   }
 
@@ -251,6 +278,16 @@ function fingerprintOf(doc: Y.Doc): string {
   return createHash('sha256')
     .update(Y.encodeSnapshot(Y.snapshot(doc)))
     .digest('base64')
+}
+
+/**
+ * Keeps only the claims whose ids Yjs still holds pending (a v2 update): the others were bound when their ids
+ * were integrated, or their update was refused after the claim (by a later hook) and never applied.
+ */
+function pruneClaims(state: DocState): void {
+  const pending = state.doc?.store.pendingStructs
+  const waiting = pending ? Y.parseUpdateMetaV2(pending.update).to : new Map<number, number>()
+  for (const client of state.claims.keys()) if (state.bindings.has(client) || !waiting.has(client)) state.claims.delete(client)
 }
 
 function clearTimers(state: DocState): void {
