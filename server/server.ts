@@ -183,7 +183,13 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
             key: options.key,
             revoked,
             listDocuments: (workspace) => listDocuments(store, workspace),
-            history: new HistoryService({ store, recorder, audit, openRoom: (room) => rooms.open(room) }),
+            history: new HistoryService({
+              store,
+              recorder,
+              audit,
+              openRoom: (room) => rooms.open(room),
+              guard: (room, writer) => guard.refusal(room, writer),
+            }),
           }),
         ]
       : []),
