@@ -32,7 +32,7 @@ import type { RevocationCheck } from './auth/tokens.js'
 import { webhooksRoute } from './http/webhooks-api.js'
 import { Webhooks } from './webhooks/service.js'
 import { WaitingClaims } from './webhooks/waiting.js'
-import { historyRecorder } from './history/index.js'
+import { historyRecorder, retentionSweeper } from './history/index.js'
 import { HistoryService } from './history/service.js'
 import { historyRoute } from './http/history-api.js'
 
@@ -77,6 +77,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   sessions.prune().catch((error: Error) => log('could not drop expired session bindings; retried at the next start', { error: error.message }))
   const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs })
   const recorder = options.history ? historyRecorder(store, options) : null
+  const sweeper = options.history ? retentionSweeper(store, options) : null
+  sweeper?.start()
   let resumed: Promise<void> = Promise.resolve()
   const guard = new DocumentGuard({ holders: (workspace, resource) => authority.holders(workspace, resource), resumed: () => resumed })
   const hooks = [...(cluster ? [cluster.hook] : []), authority, guard, ...(recorder ? [recorder] : []), ...(options.hooks ?? [])]
@@ -240,7 +242,10 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     webhooks,
     close: () => {
       waiting.close()
-      return (closing ??= webhooks.close().then(() => shutdown(http, door, rooms, store)))
+      return (closing ??= webhooks
+        .close()
+        .then(() => sweeper?.stop())
+        .then(() => shutdown(http, door, rooms, store)))
     },
   }
 }

@@ -11,8 +11,9 @@ import type { UpdateBatch } from '../store/index.js'
 import type { Storage } from '../store/storage.js'
 import { type Attribution, decodeAttribution, encodeAttribution, type IdRange, mergeRecords, rangesOf } from './attribution.js'
 import { nameKey, nameOfKey, numberKey, numberOfKey, sectionRange } from './keys.js'
-import { expiredVersions, type RetentionPolicy } from './retention.js'
-import { deleteVersion, encodeJson, readLastVersion, readVersions, type VersionMeta, type VersionReason } from './versions.js'
+import type { RetentionPolicy } from './retention.js'
+import { sweepDocument } from './sweep.js'
+import { encodeJson, readLastVersion, type VersionMeta, type VersionReason } from './versions.js'
 
 export interface HistoryOptions {
   /** a changed document gets a version after this long without changes */
@@ -255,12 +256,10 @@ export class HistoryRecorder implements DocumentHook {
     }
   }
 
-  /** Drops what retention no longer keeps (in the background, after each version and load). */
+  /** Drops what retention no longer keeps, after each version and load (and see sweep.ts). */
   private async sweep(room: string): Promise<void> {
     try {
-      const versions = await readVersions(this.store, room)
-      const expired = expiredVersions(versions, Date.now(), this.options.retention)
-      await Promise.all(expired.map((id) => deleteVersion(this.store, room, id)))
+      await sweepDocument(this.store, room, this.options.retention)
     } catch (error) {
       log('history: retention sweep failed; it runs again with the next version', { room, error: (error as Error).message })
     }
