@@ -41,7 +41,11 @@ test('the background sweep drops expired versions of a document nobody writes to
   // Written within the keep-all period: nothing was dropped when each version was written.
   assert.equal(await ids(token), [4, 3, 2, 1])
   // Once they are older than that, one per day is kept (3), the labelled (2) and the newest (4).
-  await waitFor(async () => (await ids(token)).join() === '4,3,2', 20_000, () => 'the sweep to drop version 1')
+  await waitFor(
+    async () => (await ids(token)).join() === '4,3,2',
+    20_000,
+    () => 'the sweep to drop version 1',
+  )
 })
 
 test.run()
