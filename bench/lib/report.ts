@@ -47,6 +47,14 @@ const METRICS: Record<string, MetricInfo> = {
   grants: { label: 'grants', digits: 0 },
   bytesSentPerGrant: { label: 'bytes sent to clients per grant (all sockets)', digits: 0 },
   cpuPerGrantUs: { label: 'server CPU per grant (µs)', digits: 0 },
+  diskAfterEditsBytes: { label: 'data directory after the 10,000 edits (bytes)', digits: 0, key: true },
+  historyCpuRatio: { label: 'server CPU per update, history on / off', digits: 3, key: true },
+  attributionBytes: { label: 'attribution stored (bytes, after its compaction)', digits: 0, key: true },
+  attributionRecords: { label: 'attribution records (after compaction)', digits: 0 },
+  bytesPerVersion: { label: 'one version stored (bytes: state and metadata)', digits: 0 },
+  listVersionsMs: { label: 'list 50 versions (ms)', digits: 1, key: true },
+  blameMs: { label: 'blame of the 1 MB text (ms)', digits: 0, key: true },
+  blameTextBytes: { label: 'blamed text (characters)', digits: 0 },
 }
 
 export interface Target {
@@ -82,6 +90,7 @@ export const TARGETS: Target[] = [
   },
   { scenario: 'E. persistence', case: 'sustained, os', metric: 'updatesPerSecond', min: 20_000, text: 'E: ≥ 20,000 updates/s (os)' },
   { scenario: 'E. persistence', case: 'compacted', metric: 'coldLoadMs', max: 100, text: 'E: cold load of compacted doc ≤ 100 ms' },
+  { scenario: 'H. history', case: 'on / off', metric: 'historyCpuRatio', max: 1.1, text: 'H: history costs ≤ 10 % server CPU per update' },
 ]
 
 const OURS: ServerKind = 'huddle'
