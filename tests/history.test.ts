@@ -149,6 +149,19 @@ test('bad input: viewers read but cannot revert or label, unknown versions and d
   const missing = await api(editor, 'GET', 'nothing-here/versions')
   assert.is(missing.status, 404)
   assert.match(missing.body.error, /no document nothing-here/)
+  // Every endpoint, not only the listing: nothing is created by asking about a missing document.
+  for (const [method, what, body] of [
+    ['GET', 'versions/1'],
+    ['GET', 'diff?from=1'],
+    ['GET', 'blame'],
+    ['POST', 'versions', { label: 'x' }],
+    ['POST', 'revert', { version: 1 }],
+  ] as Array<[string, string, Json?]>) {
+    const reply = await api(editor, method, `nothing-here/${what}`, body)
+    assert.is(reply.status, 404, `${method} ${what}`)
+    assert.match(reply.body.error, /no document nothing-here in workspace/, `${method} ${what}`)
+  }
+  assert.is((await api(editor, 'GET', 'nothing-here/versions')).status, 404, 'still missing')
   const malformed = await api(editor, 'GET', 'a/../b/versions')
   assert.ok(malformed.status === 400 || malformed.status === 404, `a '..' segment: ${malformed.status}`)
   const badSegment = await api(editor, 'GET', 'sp%20ace/versions')
