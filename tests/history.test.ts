@@ -142,6 +142,13 @@ test('bad input: viewers read but cannot revert or label, unknown versions and d
   assert.is(refused.status, 403)
   assert.match(refused.body.error, /needs role editor/)
   assert.is((await api(viewer, 'POST', 'bad/versions', { label: 'x' })).status, 403)
+  await waitFor(
+    async () =>
+      (await fetchAudit(server, WS, editor)).filter((e) => e.type === 'refused' && e.actor === 'vic' && /needs role editor/.test(String(e.data?.reason)))
+        .length === 2,
+    5000,
+    "the viewer's refused revert and label to be audited",
+  )
   const unknown = await api(editor, 'GET', 'bad/versions/7')
   assert.is(unknown.status, 404)
   assert.match(unknown.body.error, /no version 7.*versions near it: 1/)

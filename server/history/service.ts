@@ -159,12 +159,22 @@ export class HistoryService {
     return { actor: record.actor, ...(actor ? { name: actor.name, kind: actor.kind } : {}), at: record.at }
   }
 
+  /** Audits a refused history write (a revert or a label), in the background. */
+  refused(room: RoomName, identity: Identity, session: string | null, reason: string, what: 'revert' | 'label'): void {
+    this.deps.audit
+      .appendLater(room.workspace, {
+        type: 'refused',
+        actor: identity.actor,
+        ...(session ? { session } : {}),
+        data: { reason, room: room.room, [what]: true },
+      })
+      .catch((error: Error) => log('audit entry not written', { error: error.message }))
+  }
+
   private mustBeFree(room: RoomName, writer: Writer): void {
     const reason = this.deps.guard(room, writer)
     if (!reason) return
-    this.deps.audit
-      .appendLater(room.workspace, { type: 'refused', actor: writer.identity.actor, session: writer.session, data: { reason, room: room.room, revert: true } })
-      .catch((error: Error) => log('audit entry not written', { error: error.message }))
+    this.refused(room, writer.identity, writer.session, reason, 'revert')
     throw new HistoryError(409, `revert refused: ${reason}`)
   }
 
