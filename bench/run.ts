@@ -29,7 +29,15 @@ const settings: Settings = {
   rounds: Number(value('--rounds') ?? (quick ? 1 : 3)),
   profile: flag('--profile'),
   sizes: value('--sizes')?.split(',').map(Number) ?? null,
-  servers: (value('--servers')?.split(',') ?? ['huddle', 'huddle-mem', 'yws', 'hocuspocus', 'etcd', ...(BASELINE ? ['huddle-base'] : [])]) as ServerKind[],
+  servers: (value('--servers')?.split(',') ?? [
+    'huddle',
+    'huddle-mem',
+    'yws',
+    'hocuspocus',
+    'hocuspocus4',
+    'etcd',
+    ...(BASELINE ? ['huddle-base'] : []),
+  ]) as ServerKind[],
 }
 const workers = Number(value('--clients') ?? 4)
 

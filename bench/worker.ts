@@ -308,7 +308,7 @@ async function act(args: ActArgs): Promise<{ writes: number }> {
   const before = group.stats.writes
   if (group.kind === 'writer') {
     await Promise.all(
-      group.providers.map((writer) =>
+      group.providers.slice(0, args.limit).map((writer) =>
         every(args.hz, args.durationMs, () => {
           writer.doc.getMap('m').set(`w${writer.id}`, marker(nowUs(), writer.id))
           group.stats.writes++
@@ -319,6 +319,7 @@ async function act(args: ActArgs): Promise<{ writes: number }> {
     await Promise.all(
       group.clients
         .filter((client) => client.synced)
+        .slice(0, args.limit)
         .map((client) =>
           every(args.hz, args.durationMs, () => {
             const x = Math.floor(Math.random() * 2000)

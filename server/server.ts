@@ -90,10 +90,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     prepare: (room) => audit.ready(room.workspace),
     recordRefusal: (room, writer, reason, detail) =>
       audit.append(room.workspace, { type: 'refused', actor: writer.identity.actor, session: writer.session, data: { reason, room: room.room, ...detail } }),
-    countSent: (sockets, bytes) => {
-      metrics.messagesOut.inc(sockets)
-      metrics.bytesOut.inc(sockets * bytes)
-    },
+    countSent: (sockets, bytes) => metrics.traffic.countSent(sockets, bytes),
     hooksFor,
     pacing: { share: options.broadcastShare },
     onFailed: (room, error, cause) => {
@@ -149,10 +146,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     sessions,
     registry: rooms,
     events: {
-      onMessage: (type, bytes) => {
-        metrics.messagesIn.labels(type).inc()
-        metrics.bytesIn.inc(bytes)
-      },
+      onMessage: (type, bytes) => metrics.traffic.countReceived(type, bytes),
       onRefusal: refused,
       onForgery: forged,
     },

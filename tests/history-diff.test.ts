@@ -1,16 +1,18 @@
 // The diff of two document states in-process (server/history/diff.ts), without a server: array
 // items inserted and removed with who did each, from attribution records built the way the
-// recorder builds them (rangesOf of each update). history.test.ts covers texts and maps over REST.
+// recorder builds them (rangesOfTransaction of each update's transaction). history.test.ts covers texts and maps over REST.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
-import { type Attribution, IdIndex, rangesOf } from '../server/history/attribution.js'
+import { type Attribution, IdIndex, rangesOfTransaction } from '../server/history/attribution.js'
 import { docOf } from '../server/history/content.js'
 import { diffDocs } from '../server/history/diff.js'
 
 /** Records every update of `doc` as written by `actor`. */
 function recordInto(records: Attribution[], doc: Y.Doc, actor: string): void {
-  doc.on('update', (update: Uint8Array) => records.push({ seq: records.length, at: records.length, actor, session: `${actor}-s`, ...rangesOf(update) }))
+  doc.on('update', (_update: Uint8Array, _origin: unknown, _doc: Y.Doc, transaction: Y.Transaction) =>
+    records.push({ seq: records.length, at: records.length, actor, session: `${actor}-s`, ...rangesOfTransaction(transaction) }),
+  )
 }
 
 test('arrays: items removed and inserted, each with the actor who did it and its index in the newer state', () => {

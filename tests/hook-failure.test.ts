@@ -87,7 +87,7 @@ test('an exception anywhere in a hook: the update is never sent, never written, 
           () => watcherDoc.getText('text').toString() === expected,
           20_000,
           () =>
-            `the watcher did not get a clean write: ${JSON.stringify(watcherDoc.getText('text').toString())} != ${JSON.stringify(expected)} (closes ${JSON.stringify(watcher.closes)})`,
+            `the watcher did not get a clean write: ${JSON.stringify(watcherDoc.getText('text').toString())} != ${JSON.stringify(expected)} (watcher closes ${JSON.stringify(watcher.closes)}; the writer ${writer.closeInfo ? `was closed: ${JSON.stringify(writer.closeInfo)}` : 'is open'}; server log: ${server.stderr.slice(-1500)})`,
         )
         writer.close()
       }

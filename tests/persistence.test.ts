@@ -90,11 +90,16 @@ async function killDuringStorm(durability: 'os' | 'fsync', seenTarget: number): 
       await new Promise((resolve) => setImmediate(resolve))
     }
   })
+  // fsync on a disk shared with other test suites can take most of a second per batch
   await waitFor(
     () => seen.size >= seenTarget,
-    20_000,
+    60_000,
     () => `the watcher saw only ${seen.size} keys`,
-  )
+  ).catch((error: unknown) => {
+    // a failed wait must not leave the storms running (the test process would never exit)
+    stop = true
+    throw error
+  })
   const exit = await server.kill()
   stop = true
   await Promise.all(storms)

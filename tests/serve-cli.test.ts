@@ -125,7 +125,10 @@ test('/healthz and /metrics answer', async () => {
   assert.match(metrics.body, /^huddle_connections 2$/m)
   assert.match(metrics.body, /^huddle_documents 1$/m)
   assert.match(metrics.body, /^huddle_persisted_batches_total [1-9]/m)
-  assert.match(metrics.body, /^huddle_messages_received_total\{[^}]*\} [1-9]/m)
+  assert.match(metrics.body, /^huddle_messages_received_total\{type="sync-step1"\} [1-9]/m)
+  for (const name of ['huddle_messages_sent_total', 'huddle_bytes_received_total', 'huddle_bytes_sent_total']) {
+    assert.match(metrics.body, new RegExp(`^${name} [1-9]`, 'm'), `${name} counts the traffic`)
+  }
   const missing = await server.fetchText('/nothing-here')
   assert.is(missing.status, 404)
   peer.destroy()

@@ -80,6 +80,8 @@ export interface ActArgs {
   /** writes (writers) or cursor moves (movers) per second, per client */
   hz: number
   durationMs: number
+  /** only the first `limit` clients of the group in this process act */
+  limit?: number
 }
 
 export interface PumpArgs {

@@ -22,14 +22,15 @@ export const WORKSPACE = 'bench'
  */
 export const BASELINE = process.env.HUDDLE_BENCH_BASELINE ?? null
 
-export type ServerKind = 'huddle' | 'huddle-mem' | 'huddle-base' | 'yws' | 'hocuspocus' | 'etcd'
+export type ServerKind = 'huddle' | 'huddle-mem' | 'huddle-base' | 'yws' | 'hocuspocus' | 'hocuspocus4' | 'etcd'
 
 export const LABELS: Record<ServerKind, string> = {
   huddle: 'huddle',
   'huddle-mem': 'huddle (memory)',
   'huddle-base': 'huddle (baseline)',
   yws: 'y-websocket-server',
-  hocuspocus: 'hocuspocus',
+  hocuspocus: 'hocuspocus 3',
+  hocuspocus4: 'hocuspocus 4',
   etcd: 'etcd 3.4 (lock service)',
 }
 
@@ -89,7 +90,7 @@ export class ServerProc {
   }
 
   get dialect(): Dialect {
-    return this.kind === 'hocuspocus' ? 'hocuspocus' : 'y-websocket'
+    return this.kind === 'hocuspocus' || this.kind === 'hocuspocus4' ? 'hocuspocus' : 'y-websocket'
   }
 
   get isHuddle(): boolean {
@@ -145,7 +146,7 @@ export class ServerProc {
       ]
     } else {
       const script = join(ROOT, 'dist', 'bench', 'peers', spec.kind === 'yws' ? 'yws.js' : 'hocuspocus.js')
-      args = [script]
+      args = spec.kind === 'hocuspocus4' ? [script, '--v4'] : [script]
       if (spec.persist) {
         dataDir ??= mkdtempSync(join(tmpdir(), `${spec.kind}-bench-`))
         args.push('--persist', dataDir)

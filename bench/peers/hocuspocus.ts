@@ -1,10 +1,19 @@
-// Hocuspocus 3.4.4 (the newest release that runs on Node 20; 4.x needs Node 22) for the
-// benchmarks, in its own process, with its defaults (debounce 2 s, no extensions: in memory).
+// Hocuspocus for the benchmarks, in its own process, with its defaults (debounce 2 s, no
+// extensions: in memory): 3.4.4, or with `--v4` 4.7 (`hocuspocus-server-4`, an npm alias). 4.x
+// declares Node >= 22 in its engines field but runs on Node 20, which is what the benchmark uses.
 // Prints `PORT <n>` once listening. `--persist <dir>` adds the usual persistence hook: the whole
 // document, re-encoded, into LevelDB from onStoreDocument (debounced, after broadcasting).
-import { Server } from '@hocuspocus/server'
 import * as Y from 'yjs'
 
+interface PeerServer {
+  listen(): Promise<unknown>
+  address: { port: number }
+}
+type ServerClass = new (configuration: Record<string, unknown>) => PeerServer
+
+const { Server } = (process.argv.includes('--v4') ? await import('hocuspocus-server-4') : await import('@hocuspocus/server')) as unknown as {
+  Server: ServerClass
+}
 const persistAt = process.argv.indexOf('--persist')
 const extensions: Array<Record<string, unknown>> = []
 if (persistAt > 0) {

@@ -35,7 +35,7 @@ export async function storm(ctx: Context): Promise<void> {
   const label = `${clients} clients, 1 MB`
   const state = largeDocument()
   progress(`${SCENARIO_B}: document state ${(state.length / 1e6).toFixed(2)} MB, ${clients} clients`)
-  const kinds = (['huddle', 'huddle-base', 'yws', 'hocuspocus'] as ServerKind[]).filter((kind) => ctx.settings.servers.includes(kind))
+  const kinds = (['huddle', 'huddle-base', 'yws', 'hocuspocus', 'hocuspocus4'] as ServerKind[]).filter((kind) => ctx.settings.servers.includes(kind))
   for (let round = 0; round < ctx.settings.rounds; round++) {
     for (const kind of rotate(kinds, round)) {
       // a fresh server per window: each storm meets a document loaded but never sent before

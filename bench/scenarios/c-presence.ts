@@ -14,7 +14,7 @@ const PROBES = 40
 export async function presence(ctx: Context): Promise<void> {
   const sizes = ctx.settings.sizes ?? (ctx.settings.quick ? [100] : [50, 100, 200])
   const windowMs = ctx.settings.quick ? 4000 : 8000
-  const kinds = (['huddle', 'huddle-base', 'yws', 'hocuspocus'] as ServerKind[]).filter((kind) => ctx.settings.servers.includes(kind))
+  const kinds = (['huddle', 'huddle-base', 'yws', 'hocuspocus', 'hocuspocus4'] as ServerKind[]).filter((kind) => ctx.settings.servers.includes(kind))
   for (const n of sizes) {
     const label = `N=${n}`
     const servers: ServerProc[] = []

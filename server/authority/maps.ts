@@ -63,17 +63,27 @@ export class CoordinationMaps {
 
   /**
    * Every member receives each activity entry, so it carries what people read, not the replay
-   * input (`data.input`, kept in the audit log): a third less to send per handoff.
+   * input (`data.input`, kept in the audit log), nor the data fields that repeat the entry's own
+   * (`type`, `actor`, `session`, `at`): together over half of what a lock handoff sends.
    */
   pushActivity(entry: AuditEntry, limit: number): void {
     const { hash: _hash, prev: _prev, workspace: _workspace, ...shown } = entry
-    if (typeof shown.data === 'object' && shown.data !== null && 'input' in shown.data) {
-      const { input: _input, ...data } = shown.data as Record<string, unknown>
-      shown.data = data
-    }
+    if (typeof shown.data === 'object' && shown.data !== null) shown.data = shownData(shown)
     this.activity.push([shown])
     if (this.activity.length > limit) this.activity.delete(0, this.activity.length - limit)
   }
+}
+
+/** data fields an activity entry leaves out when they equal the entry's own */
+const REPEATED = new Set(['type', 'actor', 'session', 'at'])
+
+function shownData(entry: Omit<AuditEntry, 'hash' | 'prev' | 'workspace'>): Record<string, unknown> {
+  const data: Record<string, unknown> = Object.create(null)
+  for (const [field, value] of Object.entries(entry.data as Record<string, unknown>)) {
+    if (field === 'input' || (REPEATED.has(field) && value === (entry as Record<string, unknown>)[field])) continue
+    data[field] = value
+  }
+  return data
 }
 
 function setOrDelete(map: Y.Map<unknown>, key: string, value: unknown): void {

@@ -3,7 +3,7 @@
 // run-length ranges (clientID, first clock, length), so a keystroke costs a few bytes.
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 
 /** [clientID, first clock, length] */
 export type IdRange = [number, number, number]
@@ -18,17 +18,21 @@ export interface Attribution {
   deleted: IdRange[]
 }
 
-/** The ids an update inserts and deletes, adjacent ranges of one client merged. */
-export function rangesOf(update: Uint8Array): { inserted: IdRange[]; deleted: IdRange[] } {
-  const { structs, ds } = Y.decodeUpdate(update)
+/**
+ * The ids a transaction inserted and deleted, adjacent ranges of one client merged: exactly what
+ * its update carries (Yjs writes the structs between the transaction's before and after states,
+ * and its delete set), read without decoding the update.
+ */
+export function rangesOfTransaction(transaction: Y.Transaction): { inserted: IdRange[]; deleted: IdRange[] } {
   const inserted: IdRange[] = []
-  for (const struct of structs) {
-    // Skip structs stand for ids the update does not carry.
-    if (struct.constructor.name === 'Skip') continue
-    push(inserted, struct.id.client, struct.id.clock, struct.length)
+  const clients = [...transaction.afterState.keys()].sort((a, b) => b - a)
+  for (const client of clients) {
+    const before = transaction.beforeState.get(client) ?? 0
+    const after = transaction.afterState.get(client)!
+    if (after > before) inserted.push([client, before, after - before])
   }
   const deleted: IdRange[] = []
-  for (const [client, items] of ds.clients) {
+  for (const [client, items] of transaction.deleteSet.clients) {
     for (const item of items) push(deleted, client, item.clock, item.len)
   }
   return { inserted, deleted }

@@ -9,7 +9,7 @@ import { log } from '../log.js'
 import type { DocumentHook, PersistContext, UnloadReason, Writer } from '../rooms/hooks.js'
 import type { UpdateBatch } from '../store/index.js'
 import type { Storage } from '../store/storage.js'
-import { type Attribution, decodeAttribution, encodeAttribution, type IdRange, mergeRecords, rangesOf } from './attribution.js'
+import { type Attribution, decodeAttribution, encodeAttribution, type IdRange, mergeRecords, rangesOfTransaction } from './attribution.js'
 import { nameKey, nameOfKey, numberKey, numberOfKey, sectionRange } from './keys.js'
 import type { RetentionPolicy } from './retention.js'
 import { sweepDocument } from './sweep.js'
@@ -97,25 +97,27 @@ export class HistoryRecorder implements DocumentHook {
   }
 
   /** Attribution goes into the batch of the update it describes: both are written or neither. */
-  onPersist({ room, update, writer, batch }: PersistContext): void {
+  onPersist({ room, writer, batch, transaction }: PersistContext): void {
     const state = this.docs.get(room.room)
-    if (state?.doc) this.record(room.room, state, update, writer, batch)
+    if (state?.doc) this.record(room.room, state, transaction, writer, batch)
   }
 
   /** Refuses a client's update using a clientID bound to another actor (or the server's own). */
-  refuseClientUpdate(room: RoomName, update: Uint8Array, writer: Writer): string | null {
+  refuseClientUpdate(room: RoomName, _update: Uint8Array, writer: Writer, ends: ReadonlyMap<number, number>): string | null {
     const state = this.docs.get(room.room)
     if (!state) return null
-    const { to } = Y.parseUpdateMeta(update)
     // Ids the document already has are no new writing (a sync step 2 may repeat them).
-    const fresh = [...to.keys()].filter((client) => !state.doc || to.get(client)! > Y.getState(state.doc.store, client))
-    for (const client of fresh) {
+    const fresh = (client: number, end: number) => !state.doc || end > Y.getState(state.doc.store, client)
+    for (const [client, end] of ends) {
+      if (!fresh(client, end)) continue
       const owner = client === state.doc?.clientID ? SERVER_ACTOR : (state.bindings.get(client) ?? state.claims.get(client)?.identity.actor)
       if (owner !== undefined && owner !== writer.identity.actor) {
         return `Yjs clientID ${client} already writes for ${owner} in ${room.room}; a client writes under its own clientID (reload to get a new one)`
       }
     }
-    for (const client of fresh) if (!state.claims.has(client)) state.claims.set(client, writer)
+    for (const [client, end] of ends) {
+      if (fresh(client, end) && !state.bindings.has(client) && !state.claims.has(client) && client !== state.doc?.clientID) state.claims.set(client, writer)
+    }
     return null
   }
 
@@ -142,15 +144,8 @@ export class HistoryRecorder implements DocumentHook {
     return this.docs.get(room)?.nextSeq
   }
 
-  private record(room: string, state: DocState, update: Uint8Array, writer: Writer | null, batch: UpdateBatch): void {
-    let ranges: { inserted: IdRange[]; deleted: IdRange[] }
-    try {
-      ranges = rangesOf(update)
-    } catch (error) {
-      // The doc produced this update itself, so this cannot happen; the change is still saved.
-      log('history: could not read the ids of an update; it is recorded without them', { room, error: (error as Error).message })
-      ranges = { inserted: [], deleted: [] }
-    }
+  private record(room: string, state: DocState, transaction: Y.Transaction, writer: Writer | null, batch: UpdateBatch): void {
+    const ranges = rangesOfTransaction(transaction)
     const actor = writer?.identity.actor ?? SERVER_ACTOR
     // Ids another actor claimed (its structs waited pending until this update) are its own.
     const mine: IdRange[] = []

@@ -39,6 +39,11 @@ export interface PersistContext {
   writer: Writer | null
   /** writes added here go into the same LevelDB batch as the update: both or neither survive */
   batch: UpdateBatch
+  /**
+   * the transaction that made the update: its before and after states and its delete set say
+   * which ids the update inserts and deletes without decoding it (history/attribution.ts)
+   */
+  transaction: Y.Transaction
 }
 
 export interface DocumentHook {
@@ -51,8 +56,10 @@ export interface DocumentHook {
   /**
    * Before a client's update that would change the document is applied: a reason refuses all of
    * it (4403 with the reason), so nobody else ever sees it. A throw refuses it too (fail closed).
+   * `ends`: for each clientID the update writes, the clock after its last id (the room has
+   * decoded the update already; hooks need not decode it again).
    */
-  refuseClientUpdate?(room: RoomName, update: Uint8Array, writer: Writer): string | null
+  refuseClientUpdate?(room: RoomName, update: Uint8Array, writer: Writer, ends: ReadonlyMap<number, number>): string | null
   /**
    * Inside the client's transaction, after its update was applied: undo what is not allowed. If
    * this (or anything else in the transaction) throws, nothing of the transaction is written or

@@ -1,4 +1,4 @@
-// Broadcast pacing, as pure functions of what the room measures: the CPU cost of its broadcasts,
+// Broadcast pacing, as pure functions of what the room measures: what its broadcasts cost (their run time),
 // the share of a core they took lately, and the process's event-loop utilisation. Every delivered
 // message costs each socket a write syscall (~4 µs per small message on loopback), so the only
 // way to spend less CPU per delivered message is to deliver several updates per write: after a

@@ -12,7 +12,7 @@ import type { DocumentHook, UnloadReason, Writer } from './hooks.js'
 import { UpdateBatch } from '../store/index.js'
 import type { AuditEntry } from '../audit/chain.js'
 import { Presence, type PresenceOwner } from './presence.js'
-import { updateChangesDoc } from './read-only.js'
+import { clockEnds, type DecodedUpdate, updateChangesDoc } from './read-only.js'
 import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
 import { SyncBudgetExceeded, SyncReplies } from './sync-replies.js'
 import type { Policy } from './pacing.js'
@@ -96,8 +96,8 @@ export class Room {
     this.doc.transact(() => {
       for (const update of stored) Y.applyUpdate(this.doc, update)
     })
-    this.doc.on('update', (update: Uint8Array, origin: unknown) => {
-      const pending = { update, writer: writerOf(origin) }
+    this.doc.on('update', (update: Uint8Array, origin: unknown, _doc: Y.Doc, transaction: Y.Transaction) => {
+      const pending = { update, writer: writerOf(origin), transaction }
       if (this.captured) {
         this.captured.push(pending)
         return
@@ -192,7 +192,7 @@ export class Room {
     // would leave half an update in the document, and the room would have to fail closed (every
     // member reconnects) on any client's malformed update. Viewers' updates are checked on the
     // same decoding.
-    let decoded: ReturnType<typeof Y.decodeUpdate>
+    let decoded: DecodedUpdate
     try {
       decoded = Y.decodeUpdate(update)
     } catch (error) {
@@ -205,7 +205,7 @@ export class Room {
       member.refuse(CloseCode.forbidden, `read-only: your role is ${member.identity.role}; ask an admin for an editor token to change ${this.name.room}`)
       return
     }
-    const refusal = this.refusalOf(member, update, changesDoc)
+    const refusal = this.refusalOf(member, update, decoded, changesDoc)
     if (refusal) {
       member.refuse(CloseCode.forbidden, refusal)
       return
@@ -268,12 +268,13 @@ export class Room {
   }
 
   /** A hook's reason to refuse the whole update (see DocumentHook.refuseClientUpdate); fails closed. */
-  private refusalOf(member: Member, update: Uint8Array, changesDoc: () => boolean): string | null {
+  private refusalOf(member: Member, update: Uint8Array, decoded: DecodedUpdate, changesDoc: () => boolean): string | null {
+    let ends: Map<number, number> | undefined
     for (const hook of this.hooks) {
       if (!hook.refuseClientUpdate) continue
       let reason: string | null
       try {
-        reason = hook.refuseClientUpdate(this.name, update, member)
+        reason = hook.refuseClientUpdate(this.name, update, member, (ends ??= clockEnds(decoded)))
       } catch (error) {
         reason = `the write check failed (${(error as Error).message}); nothing was applied, retry`
       }
@@ -296,14 +297,14 @@ export class Room {
   }
 
   /** Queues `change` for writing; returns the error of an onPersist hook that threw (nothing was queued). */
-  private persistThenBroadcast({ update, writer }: Change): Error | null {
+  private persistThenBroadcast({ update, writer, transaction }: Change): Error | null {
     if (this.failed) return null
     this.replies.changed()
     let extra: UpdateBatch | undefined
     if (this.persistHooks.length > 0) {
       extra = new UpdateBatch()
       try {
-        for (const hook of this.persistHooks) hook.onPersist!({ room: this.name, update, writer, batch: extra })
+        for (const hook of this.persistHooks) hook.onPersist!({ room: this.name, update, writer, batch: extra, transaction })
       } catch (error) {
         return error instanceof Error ? error : new Error(String(error))
       }
@@ -406,6 +407,7 @@ export class Room {
 interface Change {
   update: Uint8Array
   writer: Writer | null
+  transaction: Y.Transaction
 }
 
 interface Held {
