@@ -73,14 +73,20 @@ async function pump(ctx: Context, server: ServerProc): Promise<Record<string, nu
   }
 }
 
-async function api(server: ServerProc, method: string, path: string, body?: unknown): Promise<any> {
+/** The answers this scenario reads: a version list or a blame. */
+interface Answer {
+  versions: unknown[]
+  lines: unknown[]
+}
+
+async function api(server: ServerProc, method: string, path: string, body?: unknown): Promise<Answer> {
   const response = await fetch(`http://127.0.0.1:${server.port}/api/workspaces/${WORKSPACE}/docs/${path}`, {
     method,
     headers: { authorization: `Bearer ${await benchToken()}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   })
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`)
-  return response.json()
+  return (await response.json()) as Answer
 }
 
 /** Median time of `runs` calls of `call` (ms). */
