@@ -97,27 +97,35 @@ export class HuddleApi {
   }
 
   /** One request under /api/workspaces/<ws> (for the library's own modules); throws HuddleError. */
-  async call(method: string, path: string, json?: unknown): Promise<unknown> {
-    const url = `${this.base}${path}`
-    let response: Response
-    try {
-      const headers = { authorization: `Bearer ${this.options.token}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) }
-      response = await fetch(url, { method, headers, ...(json === undefined ? {} : { body: JSON.stringify(json) }) })
-    } catch (error) {
-      const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message
-      throw new HuddleError('unreachable', `could not reach ${url} (${cause}): is the server running there? Check --url or HUDDLE_URL`, { cause: error })
-    }
-    const text = await response.text()
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch {
-      body = { error: text.slice(0, 200) }
-    }
-    if (!response.ok) {
-      const message = (body as { error?: string }).error ?? `HTTP ${response.status}`
-      throw new HuddleError(STATUS_CODES[response.status] ?? 'http', `${method} ${url}: ${message}`)
-    }
-    return body
+  call(method: string, path: string, json?: unknown): Promise<unknown> {
+    return requestJson(method, `${this.base}${path}`, { token: this.options.token, json })
   }
+}
+
+/**
+ * One JSON request to the server's REST API (the only fetch wrapper: the dashboard uses it too).
+ * Throws HuddleError: `unreachable`, or a code from the status with `http` set to the server's answer.
+ */
+export async function requestJson(method: string, url: string, options: { token?: string; json?: unknown } = {}): Promise<unknown> {
+  const { token, json } = options
+  let response: Response
+  try {
+    const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(json === undefined ? {} : { 'content-type': 'application/json' }) }
+    response = await fetch(url, { method, headers, ...(json === undefined ? {} : { body: JSON.stringify(json) }) })
+  } catch (error) {
+    const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message
+    throw new HuddleError('unreachable', `could not reach ${url} (${cause}): is the server running there? Check --url or HUDDLE_URL`, { cause: error })
+  }
+  const text = await response.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    body = { error: text.slice(0, 200) }
+  }
+  if (!response.ok) {
+    const message = (body as { error?: string } | null)?.error ?? `HTTP ${response.status}`
+    throw new HuddleError(STATUS_CODES[response.status] ?? 'http', `${method} ${url}: ${message}`, { http: { status: response.status, message } })
+  }
+  return body
 }

@@ -3,7 +3,7 @@
 // checked here with the server's own rules first, then confirmed (or its refusal explained)
 // through the activity array, since a refused write gets no reply of its own.
 import * as Y from 'yjs'
-import { type ApprovalRequest, type ApprovalState, type ApprovalVote, type Decision, voteField } from '../shared/coordination.js'
+import { type ApprovalRequest, type ApprovalState, type ApprovalVote, COORD, type Decision, voteField } from '../shared/coordination.js'
 import { ineligibility } from '../shared/eligibility.js'
 import { parseCancel, parseRequest, parseVote } from '../shared/values.js'
 import { type Identity, roleAtLeast } from '../shared/roles.js'
@@ -217,7 +217,7 @@ export class Approvals extends Emitter<ApprovalEvents> {
         const reason = refusalOf(
           entry,
           session,
-          (write) => write.type === 'approvals' && write.key === key && (write.subKey === undefined || write.subKey === field),
+          (write) => write.type === COORD.approvals && write.key === key && (write.subKey === undefined || write.subKey === field),
         )
         return reason
           ? new HuddleError('refused', `the server refused ${field === 'request' ? 'the request' : field} on approval ${key}: ${reason}`)

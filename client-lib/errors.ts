@@ -33,15 +33,25 @@ export type ErrorCode =
   /** a webhook delivery's signature or timestamp did not verify */
   | 'bad-signature'
 
+/** What the server answered to a REST call that failed: a page shows `message`, not the URL. */
+export interface HttpFailure {
+  status: number
+  /** the server's readable reason (`{error}` of the response) */
+  message: string
+}
+
 export class HuddleError extends Error {
   override readonly name = 'HuddleError'
+  /** set when a REST call failed with an HTTP status */
+  readonly http?: HttpFailure
 
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; http?: HttpFailure },
   ) {
     super(message, options)
+    if (options?.http) this.http = options.http
   }
 }
 

@@ -13,7 +13,7 @@ import { Docs } from './docs.js'
 import { check, HuddleError } from './errors.js'
 import type { TokenIdentity } from './identity.js'
 import { newSessionId } from './ids.js'
-import { META } from '../shared/coordination.js'
+import { COORD, META } from '../shared/coordination.js'
 import { Locks } from './locks.js'
 import { Presence } from './presence.js'
 import { serverUrls } from './urls.js'
@@ -132,20 +132,20 @@ export async function connect(options: ConnectOptions): Promise<Huddle> {
     conn,
     session,
     identity: api.identity,
-    feed: new ActivityFeed(doc.getArray<ActivityEntry>('activity')),
+    feed: new ActivityFeed(doc.getArray<ActivityEntry>(COORD.activity)),
     api,
     // The server publishes its --lease-grace in `meta`; an explicit option overrides it.
     get leaseGraceMs() {
-      const published = doc.getMap('meta').get(META.leaseGraceMs)
+      const published = doc.getMap(COORD.meta).get(META.leaseGraceMs)
       return options.leaseGraceMs ?? (typeof published === 'number' && published > 0 ? published : DEFAULT_GRACE_MS)
     },
     maps: {
-      claims: doc.getMap('claims'),
-      locks: doc.getMap('locks'),
-      queue: doc.getMap('queue'),
-      outcomes: doc.getMap('outcomes'),
-      approvals: doc.getMap('approvals'),
-      sessions: doc.getMap('sessions'),
+      claims: doc.getMap(COORD.claims),
+      locks: doc.getMap(COORD.locks),
+      queue: doc.getMap(COORD.queue),
+      outcomes: doc.getMap(COORD.outcomes),
+      approvals: doc.getMap(COORD.approvals),
+      sessions: doc.getMap(COORD.sessions),
     },
   }
   const huddle = new Huddle(ctx, options.workspace)

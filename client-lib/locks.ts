@@ -2,16 +2,19 @@
 // answers in `outcomes` and `locks`. Release deletes the claim. A held lock is reported lost as
 // soon as the server says it is gone, or as soon as the server has been silent for longer than
 // the lease grace period (after which it may have released the lock to someone else).
-import type { ClaimValue, LockHolder, LockMode, LockValue, LockWaiter, OutcomeValue, QueueEntry } from '../shared/coordination.js'
-import { lockQueues } from '../shared/coordination.js'
+import type { ClaimValue, LockHolder, LockMode, LockValue, OutcomeValue } from '../shared/coordination.js'
+import { COORD } from '../shared/coordination.js'
 import { parseClaimValue } from '../shared/values.js'
 import { roleAtLeast } from '../shared/roles.js'
 import type * as Y from 'yjs'
-import { abortError, changedKeys, type ClientContext, touches, waitForServer } from './context.js'
+import { abortError, type ClientContext, touches, waitForServer } from './context.js'
 import { HuddleError, parsed } from './errors.js'
 import { randomId } from './ids.js'
 import { closedError } from './connection.js'
 import { type LockInfo, lockInfos } from './views.js'
+import { ClaimWait, type WaitInfo } from './lock-wait.js'
+
+export type { Blocker, WaitInfo } from './lock-wait.js'
 
 export interface AcquireOptions {
   /** `exclusive` (default) excludes everyone; `shared` coexists with other shared holders */
@@ -26,26 +29,6 @@ export interface AcquireOptions {
   signal?: AbortSignal
   /** called whenever the queue position or the holders change while waiting */
   onWait?: (wait: WaitInfo) => void
-}
-
-/** What a waiting claim waits for, on one resource. */
-export interface Blocker {
-  resource: string
-  holders: LockHolder[]
-  /** waiters queued before this claim */
-  ahead: LockWaiter[]
-}
-
-export interface WaitInfo {
-  /** the claim key, `<session>:<id>` */
-  claim: string
-  resources: string[]
-  /** 1 when next in line on every resource; else 1 + the most claims ahead on any resource */
-  position: number
-  /** the resources that are not free for this claim */
-  blockers: Blocker[]
-  /** local time the wait started (ms since the epoch) */
-  since: number
 }
 
 /** A granted lock. `signal` aborts, with a HuddleError as its reason, when the lock is lost. */
@@ -93,14 +76,9 @@ export class Lock {
 interface Waiting {
   key: string
   value: ClaimValue
-  since: number
   options: AcquireOptions
-  lastReport: string
-  /**
-   * The claims queued before this one on one of its resources, while it is queued: kept from the
-   * queue keys each transaction changed, so a wait report costs no scan of the whole queue.
-   */
-  earlier?: { seq: number; keys: Set<string> }
+  /** its queue position and blockers, kept up to date for `onWait` */
+  wait: ClaimWait
   resolve(lock: Lock): void
   reject(error: HuddleError): void
   cleanup(): void
@@ -145,9 +123,8 @@ export class Locks {
       this.waiting.set(key, {
         key,
         value,
-        since: Date.now(),
         options,
-        lastReport: '',
+        wait: new ClaimWait(key, value.resources),
         resolve,
         reject,
         cleanup: () => options.signal?.removeEventListener('abort', onAbort),
@@ -294,7 +271,7 @@ export class Locks {
     if (outcome?.state === 'granted') return this.finish(waiting, this.grant(waiting, outcome))
     if (outcome) return this.finish(waiting, this.outcomeError(outcome, waiting.value.resources, this.blockersText(waiting)))
     if (!this.ctx.maps.claims.has(key)) {
-      const reason = this.ctx.feed.findRefusal(this.ctx.session, (write) => write.type === 'claims' && write.key === key)
+      const reason = this.ctx.feed.findRefusal(this.ctx.session, (write) => write.type === COORD.claims && write.key === key)
       const error = reason
         ? new HuddleError('refused', `the server refused the claim on ${waiting.value.resources.join(', ')}: ${reason}`)
         : new HuddleError(
@@ -355,56 +332,10 @@ export class Locks {
     return this.ctx.maps.queue.has(key) || resources.some((resource) => !!this.holderOf(key, resource))
   }
 
-  /** The wait now, or null when the claim is not queued (yet) or `transaction` changed nothing it waits for. */
-  private waitInfo(waiting: Waiting, transaction: Y.Transaction): WaitInfo | null {
-    const { queue } = this.ctx.maps
-    const own = queue.get(waiting.key) as QueueEntry | undefined
-    if (!own) {
-      delete waiting.earlier
-      return null
-    }
-    // Only the entries that share a resource with this claim and arrived before it matter.
-    const resources = new Set(waiting.value.resources)
-    const isEarlier = (entry: QueueEntry | undefined) => !!entry && entry.seq < own.seq && entry.resources.some((resource) => resources.has(resource))
-    const queueKeys = changedKeys(transaction, queue)
-    let relevant = waiting.earlier?.seq !== own.seq || queueKeys.has(waiting.key)
-    if (relevant) {
-      const keys = new Set<string>()
-      for (const [key, entry] of queue.entries()) if (isEarlier(entry as QueueEntry)) keys.add(key)
-      waiting.earlier = { seq: own.seq, keys }
-    } else {
-      const { keys } = waiting.earlier!
-      for (const key of queueKeys) {
-        if (key === null) continue
-        const was = keys.has(key)
-        const is = isEarlier(queue.get(key) as QueueEntry | undefined)
-        if (is) keys.add(key)
-        else keys.delete(key)
-        relevant ||= was || is
-      }
-    }
-    for (const resource of changedKeys(transaction, this.ctx.maps.locks)) relevant ||= resource !== null && resources.has(resource)
-    if (!relevant) return null
-    const queues = lockQueues([...waiting.earlier!.keys].map((key) => [key, queue.get(key) as QueueEntry]))
-    const blockers: Blocker[] = []
-    let position = 1
-    for (const resource of waiting.value.resources) {
-      const holders = this.lockValue(resource)?.holders ?? []
-      const ahead = queues.get(resource) ?? []
-      position = Math.max(position, ahead.length + 1)
-      if (holders.length > 0 || ahead.length > 0) blockers.push({ resource, holders, ahead })
-    }
-    return { claim: waiting.key, resources: waiting.value.resources, position, blockers, since: waiting.since }
-  }
-
   private reportWait(waiting: Waiting, transaction: Y.Transaction): void {
     if (!waiting.options.onWait) return
-    const info = this.waitInfo(waiting, transaction)
-    if (!info) return
-    const report = JSON.stringify([info.position, info.blockers])
-    if (report === waiting.lastReport) return
-    waiting.lastReport = report
-    waiting.options.onWait(info)
+    const info = waiting.wait.update(this.ctx.maps, transaction)
+    if (info) waiting.options.onWait(info)
   }
 
   private blockersText(waiting: Waiting): string {

@@ -7,6 +7,17 @@ import type { Kind, Role } from './roles.js'
 /** Top-level types of the coordination document. Any other top-level type is refused. */
 export const COORDINATION_TYPES = ['claims', 'locks', 'queue', 'outcomes', 'approvals', 'sessions', 'meta', 'activity'] as const
 export type CoordinationType = (typeof COORDINATION_TYPES)[number]
+/** Each top-level type by name, for code that opens or compares one: `doc.getMap(COORD.locks)`. */
+export const COORD: { readonly [T in CoordinationType]: T } = {
+  claims: 'claims',
+  locks: 'locks',
+  queue: 'queue',
+  outcomes: 'outcomes',
+  approvals: 'approvals',
+  sessions: 'sessions',
+  meta: 'meta',
+  activity: 'activity',
+}
 /** The types only the server writes. */
 export const SERVER_ONLY_TYPES: readonly CoordinationType[] = ['locks', 'queue', 'outcomes', 'sessions', 'meta', 'activity']
 

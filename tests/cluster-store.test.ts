@@ -129,7 +129,8 @@ test('a node that owns a workspace again rereads its audit head: entries another
   // A lock claimed and released through `server`, which takes the workspace; then it goes idle.
   const lockThrough = async (server: TestServer, id: string) => {
     const peer = await joinCoord(server, 'again', await who('hana', 'editor'), { timeoutMs: 10_000 })
-    assert.ok(await owns(server), `${id}: the node of the client does not own the workspace`)
+    // The node takes the workspace when the lease is free; a loaded machine may take a moment.
+    await waitFor(() => owns(server), 10_000, `${id}: the node of the client does not own the workspace`)
     const key = claim(peer, id, { resources: ['db'], mode: 'exclusive' })
     await waitOutcome(peer, key, ['granted'], 10_000)
     release(peer, key)

@@ -8,7 +8,8 @@ import * as Y from 'yjs'
 import type { RoomName } from '../shared/names.js'
 import type { LoopMeter } from '../server/rooms/loop-meter.js'
 import { PacedBroadcast, Pacer } from '../server/rooms/pacer.js'
-import { type Member, Room } from '../server/rooms/room.js'
+import type { Member } from '../server/rooms/audience.js'
+import { Room } from '../server/rooms/room.js'
 import { decodeMessage } from '../server/protocol/messages.js'
 import {
   LOADED_SHARE,

@@ -2,19 +2,19 @@
 import * as fc from 'fast-check'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { deadlines, emptyState, reduce, replay, type CoordEvent, type CoordState, type Writer } from '../server/authority/rules/index.js'
+import { deadlines, emptyState, reduce, replay, type CoordEvent, type CoordState, type Principal } from '../server/authority/rules/index.js'
 import type { ApprovalRequest } from '../shared/coordination.js'
 import { actionsArb, simulate } from './rules-sim.js'
 
 const S1 = 'requester-session-1'
 const S2 = 'requester-session-2'
 const KEY = `${S1}:a1`
-const ann: Writer = { session: 'ann-session-000000', actor: 'ann', kind: 'human', role: 'approver' }
-const bob: Writer = { session: 'bob-session-000000', actor: 'bob', kind: 'human', role: 'approver' }
-const root: Writer = { session: 'root-session-00000', actor: 'root', kind: 'human', role: 'admin' }
-const bot: Writer = { session: 'bot-session-000000', actor: 'bot', kind: 'agent', role: 'admin' }
-const ed: Writer = { session: 'ed-session-0000000', actor: 'ed', kind: 'human', role: 'editor' }
-const req: Writer = { session: S1, actor: 'req', kind: 'human', role: 'admin' }
+const ann: Principal = { session: 'ann-session-000000', actor: 'ann', kind: 'human', role: 'approver' }
+const bob: Principal = { session: 'bob-session-000000', actor: 'bob', kind: 'human', role: 'approver' }
+const root: Principal = { session: 'root-session-00000', actor: 'root', kind: 'human', role: 'admin' }
+const bot: Principal = { session: 'bot-session-000000', actor: 'bot', kind: 'agent', role: 'admin' }
+const ed: Principal = { session: 'ed-session-0000000', actor: 'ed', kind: 'human', role: 'editor' }
+const req: Principal = { session: S1, actor: 'req', kind: 'human', role: 'admin' }
 
 type Event<T extends CoordEvent['type']> = Extract<CoordEvent, { type: T }>
 
@@ -22,7 +22,7 @@ function request(extra: Partial<ApprovalRequest> = {}, at = 0): Event<'request'>
   return { type: 'request', at, key: KEY, session: S1, actor: 'req', request: { title: 'Deploy v2', action: 'deploy', requester: 'req', ...extra } }
 }
 
-const vote = (voter: Writer, decision: 'approve' | 'reject', at = 1, reason?: string): Event<'vote'> => ({
+const vote = (voter: Principal, decision: 'approve' | 'reject', at = 1, reason?: string): Event<'vote'> => ({
   type: 'vote',
   at,
   key: KEY,

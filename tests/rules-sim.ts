@@ -18,7 +18,7 @@ import {
   type CoordState,
   type ReduceResult,
   type WriteCheck,
-  type Writer,
+  type Principal,
 } from '../server/authority/rules/index.js'
 import { type ApprovalRequest, type ApprovalStatus, type LockMode, type LockValue, type LockWaiter, lockQueues } from '../shared/coordination.js'
 import type { Kind, Role } from '../shared/roles.js'
@@ -30,7 +30,7 @@ const ACTORS = Array.from({ length: 36 }, (_, i) => ({
   kind: (i % 3 === 2 ? 'agent' : 'human') as Kind,
   role: ROLE_CYCLE[i % ROLE_CYCLE.length]!,
 }))
-export const WRITERS: Writer[] = Array.from({ length: 60 }, (_, i) => ({
+export const WRITERS: Principal[] = Array.from({ length: 60 }, (_, i) => ({
   session: `session-${String(i).padStart(2, '0')}-abcdefgh`,
   ...ACTORS[i % ACTORS.length]!,
 }))
@@ -149,7 +149,7 @@ class Sim {
     return checkWrite(check) === null ? this.apply(event) : null
   }
 
-  nextKey(writer: Writer, prefix: string): string {
+  nextKey(writer: Principal, prefix: string): string {
     this.serial += 1
     return `${writer.session}:${prefix}${this.serial}`
   }
@@ -162,7 +162,7 @@ class Sim {
     return keys.length === 0 ? undefined : keys[pick % keys.length]
   }
 
-  private claim(writer: Writer, a: Action & { t: 'claim' }): void {
+  private claim(writer: Principal, a: Action & { t: 'claim' }): void {
     const key = this.nextKey(writer, 'c')
     const value = { resources: a.res, mode: a.mode, ...def('waitMs', a.waitMs), ...def('ttlMs', a.ttlMs) }
     const result = this.write(
@@ -173,7 +173,7 @@ class Sim {
     if (result) assert.ok(result.ok, 'a fresh claim is accepted')
   }
 
-  private release(writer: Writer, pick: number): void {
+  private release(writer: Principal, pick: number): void {
     const own = Object.keys(this.state.claims).filter((key) => this.state.claims[key]!.session === writer.session)
     if (own.length === 0) return
     const key = own[pick % own.length]!
@@ -200,13 +200,13 @@ class Sim {
     assert.not.ok(result.ok, 'a timer that fires early changes nothing')
   }
 
-  private revoke(writer: Writer, resource: string): void {
+  private revoke(writer: Principal, resource: string): void {
     const held = (this.state.locks[resource]?.holders.length ?? 0) > 0
     const result = this.apply({ type: 'revoke', at: this.now, resource, actor: writer.actor, role: writer.role })
     assert.is(result.ok, held && writer.role === 'admin', 'only an admin revokes, and only a held lock')
   }
 
-  private request(writer: Writer, a: Action & { t: 'request' }): void {
+  private request(writer: Principal, a: Action & { t: 'request' }): void {
     const key = this.nextKey(writer, 'a')
     const request = {
       title: 'Deploy',
@@ -225,7 +225,7 @@ class Sim {
     if (result) assert.ok(result.ok, 'a well-formed request from its own session is accepted')
   }
 
-  private vote(writer: Writer, pick: number, approve: boolean): void {
+  private vote(writer: Principal, pick: number, approve: boolean): void {
     const key = this.approvalKey(pick)
     if (!key) return
     const entry = this.state.approvals[key]!
@@ -240,7 +240,7 @@ class Sim {
   }
 
   /** Half the time from a session of the requester, often not the one that asked. */
-  private cancel(someone: Writer, pick: number): void {
+  private cancel(someone: Principal, pick: number): void {
     const key = this.approvalKey(pick)
     if (!key) return
     const entry = this.state.approvals[key]!
@@ -257,7 +257,7 @@ class Sim {
 }
 
 /** Writes no honest client makes: each must be refused, by checkWrite or by the reducer. */
-function forge(sim: Sim, writer: Writer, kind: number, pick: number): void {
+function forge(sim: Sim, writer: Principal, kind: number, pick: number): void {
   const others = WRITERS.filter((w) => w.actor !== writer.actor)
   const other = others[pick % others.length]!
   const claimKeys = Object.keys(sim.state.claims)

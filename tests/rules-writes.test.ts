@@ -1,14 +1,14 @@
 // checkWrite: who may write which key of the coordination document, and what values pass.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { checkWrite, LIMITS, Y_MAP, Y_TYPE, type WriteCheck, type Writer } from '../server/authority/rules/index.js'
+import { checkWrite, LIMITS, Y_MAP, Y_TYPE, type WriteCheck, type Principal } from '../server/authority/rules/index.js'
 
 const SESSION = 'sessionAAAAAAAAAAAA'
 const OTHER = 'sessionBBBBBBBBBBBB'
-const editor: Writer = { session: SESSION, actor: 'ed', kind: 'human', role: 'editor' }
-const agent: Writer = { session: SESSION, actor: 'bot', kind: 'agent', role: 'admin' }
-const approver: Writer = { session: SESSION, actor: 'ann', kind: 'human', role: 'approver' }
-const viewer: Writer = { session: SESSION, actor: 'vi', kind: 'human', role: 'viewer' }
+const editor: Principal = { session: SESSION, actor: 'ed', kind: 'human', role: 'editor' }
+const agent: Principal = { session: SESSION, actor: 'bot', kind: 'agent', role: 'admin' }
+const approver: Principal = { session: SESSION, actor: 'ann', kind: 'human', role: 'approver' }
+const viewer: Principal = { session: SESSION, actor: 'vi', kind: 'human', role: 'viewer' }
 const claim = { resources: ['repo/main', 'db:prod'], mode: 'exclusive', waitMs: 1000, ttlMs: 5000, note: 'deploy' }
 const request = { title: 'Deploy', action: 'deploy', requester: 'ed', approvers: ['approver'], quorum: 1, expiresAt: 10 }
 

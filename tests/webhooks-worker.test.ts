@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import type { AuditEntry } from '../server/audit/chain.js'
 import type { AuditLog } from '../server/audit/log.js'
 import type { Storage as Store } from '../server/store/storage.js'
-import type { Endpoint, EndpointStore } from '../server/webhooks/endpoints.js'
+import { type Endpoint, type EndpointStore, freshDelivery } from '../server/webhooks/endpoints.js'
 import { Worker } from '../server/webhooks/worker.js'
 import { Receiver } from './fixtures/webhook-receiver.js'
 import { waitFor } from './helpers/wait.js'
@@ -20,16 +20,7 @@ function endpoint(url: string): Endpoint {
     secret: `whsec_${Buffer.alloc(24, 1).toString('base64')}`,
     createdAt: 0,
     createdBy: 'admin',
-    cursor: 0,
-    redeliver: [],
-    attempts: 0,
-    nextAt: 0,
-    failingSince: null,
-    lastSuccessAt: null,
-    lastFailureAt: null,
-    failures: 0,
-    disabled: null,
-    logSeq: 0,
+    ...freshDelivery(0),
   }
 }
 

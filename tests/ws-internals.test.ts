@@ -10,7 +10,8 @@ import { prepareFrame } from '../server/protocol/frame.js'
 import { idleSocketOf } from '../server/net/ws-internals.js'
 import { waitFor } from './helpers/clients.js'
 
-test('an open, idle server-side socket exposes its TCP socket, and a prepared frame written to it arrives intact', async () => {
+/** A plain ws server with one connected client; `received` collects what the client gets. */
+async function connectedPair(): Promise<{ server: WebSocketServer; client: WebSocket; ws: WebSocket; received: Buffer[] }> {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
   await once(server, 'listening')
   try {
@@ -20,6 +21,16 @@ test('an open, idle server-side socket exposes its TCP socket, and a prepared fr
     client.on('message', (data: Buffer) => received.push(data))
     const [ws] = await accepted
     await once(client, 'open')
+    return { server, client, ws, received }
+  } catch (error) {
+    server.close()
+    throw error
+  }
+}
+
+test('an open, idle server-side socket exposes its TCP socket, and a prepared frame written to it arrives intact', async () => {
+  const { server, client, ws, received } = await connectedPair()
+  try {
     const socket = idleSocketOf(ws)
     assert.ok(
       socket instanceof Socket,
@@ -44,15 +55,8 @@ test('an open, idle server-side socket exposes its TCP socket, and a prepared fr
 })
 
 test('while ws is still busy with a message (a Blob it reads first), the socket is not offered, and what follows keeps its order', async () => {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
-  await once(server, 'listening')
+  const { server, client, ws, received } = await connectedPair()
   try {
-    const accepted = once(server, 'connection') as Promise<[WebSocket]>
-    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}`)
-    const received: Buffer[] = []
-    client.on('message', (data: Buffer) => received.push(data))
-    const [ws] = await accepted
-    await once(client, 'open')
     ws.send(new Blob([new Uint8Array([1])]))
     assert.is(idleSocketOf(ws), null, 'a sender reading a Blob is busy: a raw write now would overtake it')
     ws.send(new Uint8Array([2]))

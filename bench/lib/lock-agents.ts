@@ -8,6 +8,7 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { nowUs } from './hist.js'
 import type { LockAgentArgs, LockEvent, LockLoopArgs } from './rpc.js'
+import { COORD } from '../../shared/coordination.js'
 
 interface HeldLock {
   token: number
@@ -60,8 +61,8 @@ function rawAgent(args: LockAgentArgs): Promise<Agent> {
     params: { token: args.token, session },
     disableBc: true,
   })
-  const claims = doc.getMap('claims')
-  const outcomes = doc.getMap('outcomes')
+  const claims = doc.getMap(COORD.claims)
+  const outcomes = doc.getMap(COORD.outcomes)
   let seq = 0
   const agent: Agent = {
     acquire: (resource) =>

@@ -12,7 +12,7 @@ const HZ = 5
 const PROBES = 40
 
 export async function presence(ctx: Context): Promise<void> {
-  const sizes = ctx.settings.sizes ?? (ctx.settings.quick ? [100] : [50, 100, 200])
+  const sizes = ctx.settings.sizes ?? (ctx.settings.quick ? [100] : [100, 1000])
   const windowMs = ctx.settings.quick ? 4000 : 8000
   const kinds = (['huddle', 'huddle-base', 'yws', 'hocuspocus', 'hocuspocus4'] as ServerKind[]).filter((kind) => ctx.settings.servers.includes(kind))
   for (const n of sizes) {

@@ -1,45 +1,24 @@
-// The REST API (`/api/...`): JSON in, JSON out, errors as `{error: "<readable message>"}`.
+// The REST API through the client library's `HuddleApi` (one fetch wrapper for every client); what
+// stays here is the page's side: the server's own origin, and error text fit for a page.
+import { HuddleApi } from '../../client-lib/api.js'
+import { HuddleError } from '../../client-lib/errors.js'
+import type { Me } from './auth.js'
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message)
-  }
+/** The REST API of `workspace` on the server that served this page, as `me`. */
+export function restApi(me: Me, workspace: string): HuddleApi {
+  return new HuddleApi({ url: location.origin, workspace, token: me.token })
 }
 
-export interface RequestOptions {
-  token?: string
-  body?: unknown
+/** The HTTP status of a failed REST call, or 0 when the server was not reached or not asked. */
+export function failedStatus(error: unknown): number {
+  return error instanceof HuddleError ? (error.http?.status ?? 0) : 0
 }
 
-export async function api<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' }
-  if (options.token) headers.authorization = `Bearer ${options.token}`
-  if (options.body !== undefined) headers['content-type'] = 'application/json'
-  let response: Response
-  try {
-    response = await fetch(path, { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) })
-  } catch {
-    throw new ApiError(0, navigator.onLine ? 'cannot reach the Huddle server: check that it is running' : 'you are offline')
+/** A failed call in words for the page: the server's reason, without the URL the CLI shows. */
+export function failureText(error: unknown): string {
+  if (error instanceof HuddleError && error.http) return error.http.message
+  if (error instanceof HuddleError && error.code === 'unreachable') {
+    return navigator.onLine ? 'cannot reach the Huddle server: check that it is running' : 'you are offline'
   }
-  let body: unknown = null
-  try {
-    body = await response.json()
-  } catch {
-    // not JSON: handled below
-  }
-  if (!response.ok) {
-    const message =
-      body && typeof (body as { error?: unknown }).error === 'string'
-        ? (body as { error: string }).error
-        : `the server answered ${response.status} ${response.statusText}`
-    throw new ApiError(response.status, message)
-  }
-  return body as T
-}
-
-export function workspacePath(workspace: string, ...rest: string[]): string {
-  return ['/api/workspaces', encodeURIComponent(workspace), ...rest].join('/')
+  return error instanceof Error ? error.message : String(error)
 }

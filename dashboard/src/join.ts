@@ -1,6 +1,7 @@
 // Redeeming a share link (`/join/<id>`): shows what the link gives, asks for a name (and the
 // password when it has one), and trades it for a token kept in this tab.
-import { api, ApiError } from './api.js'
+import { requestJson } from '../../client-lib/api.js'
+import { failedStatus, failureText } from './api.js'
 import { meFromToken, storeToken } from './auth.js'
 import { h, setChildren, setText } from './dom.js'
 import { stamp, until } from './time.js'
@@ -41,9 +42,9 @@ export async function mountJoin(root: HTMLElement, linkId: string): Promise<void
     )
   let info: LinkInfo
   try {
-    info = await api<LinkInfo>('GET', `/api/links/${encodeURIComponent(linkId)}`)
+    info = (await requestJson('GET', `${location.origin}/api/links/${encodeURIComponent(linkId)}`)) as LinkInfo
   } catch (error) {
-    return refuse(`This link cannot be checked: ${(error as Error).message}`)
+    return refuse(`This link cannot be checked: ${failureText(error)}`)
   }
   if (!info.usable) return refuse(info.problem ?? 'this link can no longer be used: ask for a new one')
   document.title = `Join ${info.workspace} · Huddle`
@@ -91,9 +92,9 @@ export async function mountJoin(root: HTMLElement, linkId: string): Promise<void
       } catch {
         // storage unavailable: a new guest each time
       }
-      const result = await api<{ token: string; workspace: string; holder: string }>('POST', `/api/links/${encodeURIComponent(linkId)}/redeem`, {
-        body: { name: who, ...(holder ? { holder } : {}), ...(password ? { password: password.value } : {}) },
-      })
+      const result = (await requestJson('POST', `${location.origin}/api/links/${encodeURIComponent(linkId)}/redeem`, {
+        json: { name: who, ...(holder ? { holder } : {}), ...(password ? { password: password.value } : {}) },
+      })) as { token: string; workspace: string; holder: string }
       const me = meFromToken(result.token)
       if (typeof me === 'string') throw new Error(me)
       try {
@@ -106,8 +107,8 @@ export async function mountJoin(root: HTMLElement, linkId: string): Promise<void
       location.assign(`/w/${encodeURIComponent(result.workspace)}`)
     } catch (err) {
       submit.disabled = false
-      const message = err instanceof Error ? err.message : String(err)
-      if (err instanceof ApiError && (err.status === 410 || err.status === 404)) return refuse(message)
+      const message = failureText(err)
+      if (failedStatus(err) === 410 || failedStatus(err) === 404) return refuse(message)
       setText(error, sentence(message))
       password?.select()
     }

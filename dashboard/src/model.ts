@@ -1,7 +1,7 @@
 // The workspace's coordination document (docs/design.md §4) read as plain values for the panels, with
 // one batched change signal for document updates and one for presence.
 import * as Y from 'yjs'
-import type { ActivityEntry, LockValue, QueueEntry, SessionValue } from '../../shared/coordination.js'
+import { type ActivityEntry, COORD, type LockValue, type QueueEntry, type SessionValue } from '../../shared/coordination.js'
 import { type ApprovalInfo, approvalInfos, type LockInfo, lockInfos } from '../../client-lib/views.js'
 import type { Me } from './auth.js'
 import { DocumentConnection } from './connection.js'
@@ -39,11 +39,11 @@ export class WorkspaceModel {
   ) {
     this.connection = new DocumentConnection({ room: workspace, token: me.token, session })
     this.doc = this.connection.doc
-    this.locks = this.doc.getMap('locks')
-    this.queue = this.doc.getMap('queue')
-    this.approvals = this.doc.getMap('approvals')
-    this.sessions = this.doc.getMap('sessions')
-    this.activity = this.doc.getArray('activity')
+    this.locks = this.doc.getMap(COORD.locks)
+    this.queue = this.doc.getMap(COORD.queue)
+    this.approvals = this.doc.getMap(COORD.approvals)
+    this.sessions = this.doc.getMap(COORD.sessions)
+    this.activity = this.doc.getArray(COORD.activity)
     const docChanged = batched(() => {
       this.learnServerClock()
       for (const listener of this.docListeners) listener()

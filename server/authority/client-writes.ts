@@ -2,6 +2,7 @@
 // and, inside an approval's Y.Map, (approvals, key, sub-key).
 import type * as Y from 'yjs'
 import { topLevelNames } from './ydoc.js'
+import { COORD } from '../../shared/coordination.js'
 
 type Type = Y.AbstractType<unknown>
 
@@ -26,7 +27,7 @@ export function clientWrites(doc: Y.Doc, transaction: Y.Transaction): ClientWrit
   for (const [type, keys] of transaction.changed as Map<Type, Set<string | null>>) {
     const name = names.get(type)
     const parent = type._item ? names.get(type._item.parent as Type) : undefined
-    const approvalKey = parent === 'approvals' ? (type._item?.parentSub ?? undefined) : undefined
+    const approvalKey = parent === COORD.approvals ? (type._item?.parentSub ?? undefined) : undefined
     if (name === undefined && approvalKey === undefined) {
       illegal.push({ type, name: 'nested content' })
       continue
@@ -34,7 +35,7 @@ export function clientWrites(doc: Y.Doc, transaction: Y.Transaction): ClientWrit
     for (const key of keys) {
       if (key === null) illegal.push({ type, name: name ?? `approvals.${approvalKey}` })
       else if (name !== undefined) keyed.push({ type: name, key, target: type })
-      else keyed.push({ type: 'approvals', key: approvalKey!, subKey: key, target: type })
+      else keyed.push({ type: COORD.approvals, key: approvalKey!, subKey: key, target: type })
     }
   }
   // Map-level writes first, so a refused new approval map takes its sub-keys with it.
@@ -49,7 +50,7 @@ export function clientWrites(doc: Y.Doc, transaction: Y.Transaction): ClientWrit
 export function keysOfNewMap(map: Y.Map<unknown>, key: string): KeyWrite[] {
   const writes: KeyWrite[] = []
   for (const [subKey, item] of map._map) {
-    if (!item.deleted) writes.push({ type: 'approvals', key, subKey, target: map as Type })
+    if (!item.deleted) writes.push({ type: COORD.approvals, key, subKey, target: map as Type })
   }
   return writes
 }

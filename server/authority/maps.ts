@@ -1,11 +1,11 @@
 // The coordination document's top-level types, and how the rules' results are written into them.
 import * as Y from 'yjs'
-import { APPROVAL_FIELDS, META, type SessionValue, voteField } from '../../shared/coordination.js'
+import { APPROVAL_FIELDS, COORD, META, type SessionValue, voteField } from '../../shared/coordination.js'
 import type { AuditEntry } from '../audit/chain.js'
 import type { ApprovalEntry, CoordState, ReduceResult } from './rules/index.js'
 
 /** The server-only maps that mirror a record of the state key by key. */
-const MIRRORED = ['locks', 'queue', 'outcomes'] as const
+const MIRRORED = [COORD.locks, COORD.queue, COORD.outcomes] as const
 
 export class CoordinationMaps {
   readonly claims: Y.Map<unknown>
@@ -18,14 +18,14 @@ export class CoordinationMaps {
   readonly activity: Y.Array<unknown>
 
   constructor(doc: Y.Doc) {
-    this.claims = doc.getMap('claims')
-    this.locks = doc.getMap('locks')
-    this.queue = doc.getMap('queue')
-    this.outcomes = doc.getMap('outcomes')
-    this.approvals = doc.getMap('approvals')
-    this.sessions = doc.getMap('sessions')
-    this.meta = doc.getMap('meta')
-    this.activity = doc.getArray('activity')
+    this.claims = doc.getMap(COORD.claims)
+    this.locks = doc.getMap(COORD.locks)
+    this.queue = doc.getMap(COORD.queue)
+    this.outcomes = doc.getMap(COORD.outcomes)
+    this.approvals = doc.getMap(COORD.approvals)
+    this.sessions = doc.getMap(COORD.sessions)
+    this.meta = doc.getMap(COORD.meta)
+    this.activity = doc.getArray(COORD.activity)
   }
 
   /** Writes exactly the keys the rules say changed: a grant or a handoff is a few small values. */

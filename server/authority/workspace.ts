@@ -2,11 +2,11 @@
 // the pure rules, undoes refused writes in the same transaction, writes the rules' results back,
 // and drives the server's own events (timers, sessions ending, admin revokes).
 import type * as Y from 'yjs'
-import { APPROVAL_FIELDS, META, type SessionValue, splitOwnedKey } from '../../shared/coordination.js'
+import { APPROVAL_FIELDS, COORD, META, type SessionValue, splitOwnedKey } from '../../shared/coordination.js'
 import type { AuditLog } from '../audit/log.js'
-import type { Writer as HookWriter, WriteContext } from '../rooms/hooks.js'
+import type { Writer, WriteContext } from '../rooms/hooks.js'
 import { type ClientWrites, clientWrites, type KeyWrite, keysOfNewMap } from './client-writes.js'
-import { checkWrite, type CoordEvent, type CoordState, reduce, type ReduceResult, type Writer, Y_MAP } from './rules/index.js'
+import { checkWrite, type CoordEvent, type CoordState, reduce, type ReduceResult, type Principal, Y_MAP } from './rules/index.js'
 import { deleteInserted, restoreKey, valueBefore, valueNow } from './ydoc.js'
 import { Schedule } from './schedule.js'
 import { approvalMap, CoordinationMaps } from './maps.js'
@@ -53,7 +53,7 @@ export class WorkspaceAuthority {
    * entry after a legitimate claim had been granted would otherwise erase the grant.
    */
   judge(context: WriteContext): void {
-    const writer = toWriter(context.writer)
+    const writer = toPrincipal(context.writer)
     const { keyed, illegal } = clientWrites(this.doc, context.transaction)
     this.undoIllegal(context, writer, illegal)
     for (const accepted of this.checkWrites(context, writer, keyed)) {
@@ -66,7 +66,7 @@ export class WorkspaceAuthority {
     this.schedule.deadlines(this.state)
   }
 
-  private checkWrites(context: WriteContext, writer: Writer, keyed: KeyWrite[]): Accepted[] {
+  private checkWrites(context: WriteContext, writer: Principal, keyed: KeyWrite[]): Accepted[] {
     const accepted: Accepted[] = []
     const refusedMaps = new Set<string>()
     for (let i = 0; i < keyed.length; i++) {
@@ -84,14 +84,14 @@ export class WorkspaceAuthority {
         continue
       }
       accepted.push({ write, before, after })
-      if (write.type === 'approvals' && write.subKey === undefined && before === undefined && after === Y_MAP) {
+      if (write.type === COORD.approvals && write.subKey === undefined && before === undefined && after === Y_MAP) {
         keyed.push(...keysOfNewMap((write.target as Y.Map<unknown>).get(write.key) as Y.Map<unknown>, write.key))
       }
     }
     return accepted
   }
 
-  private undoIllegal(context: WriteContext, writer: Writer, illegal: ClientWrites['illegal']): void {
+  private undoIllegal(context: WriteContext, writer: Principal, illegal: ClientWrites['illegal']): void {
     for (const { type, name } of illegal) {
       deleteInserted(context.transaction, type)
       const reason =
@@ -101,7 +101,7 @@ export class WorkspaceAuthority {
   }
 
   private undo(transaction: Y.Transaction, write: KeyWrite, before: unknown): void {
-    if (write.type === 'approvals' && write.subKey === undefined && before === Y_MAP) {
+    if (write.type === COORD.approvals && write.subKey === undefined && before === Y_MAP) {
       this.maps.approvals.set(write.key, approvalMap(this.state.approvals[write.key]))
     } else {
       restoreKey(transaction, write.target, write.subKey ?? write.key, before === Y_MAP ? undefined : before)
@@ -154,13 +154,13 @@ export class WorkspaceAuthority {
     return result
   }
 
-  revoke(resource: string, admin: { actor: string; role: Writer['role'] }, reason?: string): string | null {
+  revoke(resource: string, admin: { actor: string; role: Principal['role'] }, reason?: string): string | null {
     return this.serverWrite(() => this.apply({ type: 'revoke', at: Date.now(), resource, actor: admin.actor, role: admin.role, ...(reason ? { reason } : {}) }))
   }
 
   // ---- sessions ---------------------------------------------------------------------------
 
-  join(writer: HookWriter): void {
+  join(writer: Writer): void {
     const count = (this.live.get(writer.session) ?? 0) + 1
     this.live.set(writer.session, count)
     this.schedule.cancelGrace(writer.session)
@@ -178,7 +178,7 @@ export class WorkspaceAuthority {
     })
   }
 
-  leave(writer: HookWriter): void {
+  leave(writer: Writer): void {
     const count = (this.live.get(writer.session) ?? 1) - 1
     if (count > 0) {
       this.live.set(writer.session, count)
@@ -250,19 +250,19 @@ interface Accepted {
   after: unknown
 }
 
-function toWriter(writer: HookWriter): Writer {
+function toPrincipal(writer: Writer): Principal {
   const { actor, kind, role } = writer.identity
   const link = (writer.identity as { link?: unknown }).link
   return { session: writer.session, actor, kind, role, ...(typeof link === 'string' ? { link } : {}) }
 }
 
-function toEvent(write: KeyWrite, after: unknown, writer: Writer, at: number): CoordEvent | null {
+function toEvent(write: KeyWrite, after: unknown, writer: Principal, at: number): CoordEvent | null {
   const { key, subKey } = write
   const { session, actor } = writer
-  if (write.type === 'claims') {
+  if (write.type === COORD.claims) {
     return after === undefined ? { type: 'release', at, key, session } : { type: 'claim', at, key, session, actor, value: after }
   }
-  if (write.type !== 'approvals' || subKey === undefined) return null
+  if (write.type !== COORD.approvals || subKey === undefined) return null
   if (subKey === APPROVAL_FIELDS.request) return { type: 'request', at, key, session, actor, request: after }
   if (subKey === APPROVAL_FIELDS.cancel) return { type: 'cancel', at, key, session, actor, cancel: after }
   return { type: 'vote', at, key, voter: writer, vote: after }

@@ -2,6 +2,7 @@
 // current coordination state for any member; force-release of a lock for admins.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import * as Y from 'yjs'
+import { COORD, type CoordinationType } from '../../shared/coordination.js'
 import { checkResource, checkWorkspace } from '../../shared/names.js'
 import type { AuditLog } from '../audit/log.js'
 import type { CoordinationAuthority } from '../authority/coordination.js'
@@ -22,6 +23,8 @@ export interface ApiDeps extends LinksDeps, TokensDeps {
 }
 
 const PATTERN = /^\/api\/workspaces\/([^/]+)\/(audit\/verify|audit|locks|approvals|sessions|state|links|documents|tokens\/revoke)(?:\/(.+))?$/
+/** What GET /api/workspaces/<ws>/state answers with, in this order. */
+const STATE_TYPES = [COORD.locks, COORD.approvals, COORD.sessions, COORD.queue, COORD.outcomes, COORD.meta] as const
 const LINK_PATTERN = /^\/api\/links\/([^/]+)(?:\/(redeem))?$/
 
 export function apiRoute(deps: ApiDeps): Route {
@@ -73,11 +76,12 @@ async function handle(deps: ApiDeps, request: IncomingMessage, response: ServerR
   if (what === 'audit/verify') return sendJson(response, 200, await deps.audit.verify(workspace))
   if (what === 'documents') return sendJson(response, 200, { documents: (await deps.listDocuments(workspace)).map((path) => ({ path })) })
   const room = await deps.openWorkspace(workspace)
-  const maps = ['locks', 'approvals', 'sessions'] as const
-  const read = (name: string) => jsonOf(room.doc.getMap(name))
-  if (what === 'state') return sendJson(response, 200, Object.fromEntries([...maps, 'queue', 'outcomes', 'meta'].map((name) => [name, read(name)])))
+  const read = (name: CoordinationType) => jsonOf(room.doc.getMap(name))
+  if (what === 'state') return sendJson(response, 200, Object.fromEntries(STATE_TYPES.map((name) => [name, read(name)])))
   // A lock's waiters are the `queue` entries naming it (docs/authority.md).
-  sendJson(response, 200, what === 'locks' ? { locks: read('locks'), queue: read('queue') } : { [what]: read(what) })
+  if (what === 'locks') return sendJson(response, 200, { locks: read(COORD.locks), queue: read(COORD.queue) })
+  if (what === 'approvals') return sendJson(response, 200, { approvals: read(COORD.approvals) })
+  sendJson(response, 200, { sessions: read(COORD.sessions) })
 }
 
 async function forceRelease(

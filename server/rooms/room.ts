@@ -11,26 +11,14 @@ import { CloseCode } from '../../shared/close-codes.js'
 import type { DocumentHook, UnloadReason, Writer } from './hooks.js'
 import { UpdateBatch } from '../store/index.js'
 import type { AuditEntry } from '../audit/chain.js'
-import { Presence, type PresenceOwner } from './presence.js'
+import { Presence } from './presence.js'
 import { clockEnds, type DecodedUpdate, updateChangesDoc } from './read-only.js'
 import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
 import { SyncBudgetExceeded, SyncReplies } from './sync-replies.js'
 import type { Policy } from './pacing.js'
 import { PacedBroadcast, Pacer } from './pacer.js'
 import type { LoopMeter } from './loop-meter.js'
-
-/** a member that never asks to sync gets its held updates anyway after this many */
-const MAX_HELD_FRAMES = 256
-
-/** What a room needs from a connection. */
-export interface Member extends PresenceOwner, Writer {
-  send(frame: Uint8Array): void
-  /** sends a frame prepared once for many sockets (see protocol/frame.ts); `now` is Date.now() */
-  sendPrepared?(frame: PreparedFrame, now: number): void
-  refuse(code: number, reason: string): void
-  /** a write of this member was partly undone by a hook */
-  noteForgery(reason: string): void
-}
+import { Audience, type Member, sendTo } from './audience.js'
 
 export interface RoomDeps {
   appendUpdate(room: string, update: Uint8Array, batch?: UpdateBatch): Promise<void>
@@ -60,12 +48,11 @@ interface Pending {
 
 export class Room {
   readonly doc: Y.Doc
-  readonly members = new Set<Member>()
+  private readonly audience: Audience
+  readonly members: ReadonlySet<Member>
   readonly presence = new Presence()
   private outbox: Pending[] = []
   private readonly writeHooks: DocumentHook[]
-  /** members waiting for their first sync reply, with the update frames held for them */
-  private readonly syncing = new Map<Member, Held>()
   private lastBatch: Promise<void> = Promise.resolve()
   /** written updates waiting for the next paced broadcast */
   private ready: Uint8Array[] = []
@@ -88,6 +75,8 @@ export class Room {
     stored: Uint8Array[],
   ) {
     this.doc = new Y.Doc({ gc: true })
+    this.audience = new Audience(deps.countSent)
+    this.members = this.audience.members
     this.writeHooks = hooks.filter((hook) => hook.onClientWrite)
     this.persistHooks = hooks.filter((hook) => hook.onPersist)
     this.replies = new SyncReplies(this.doc)
@@ -113,8 +102,7 @@ export class Room {
   }
 
   join(member: Member): void {
-    this.members.add(member)
-    this.syncing.set(member, { asked: false, frames: [] })
+    this.audience.add(member)
     sendTo(member, this.replies.step1(), Date.now())
     const states = this.presence.snapshot()
     if (states) member.send(encodeAwareness(states))
@@ -125,8 +113,7 @@ export class Room {
   }
 
   leave(member: Member): void {
-    if (!this.members.delete(member)) return
-    this.syncing.delete(member)
+    if (!this.audience.remove(member)) return
     this.presence.removeOwner(member)
     this.presenceBroadcast.request()
     // A failed room is being discarded with its memory: nothing may be written on its behalf.
@@ -143,15 +130,13 @@ export class Room {
   receive(member: Member, message: Incoming): void {
     if (this.failed) return
     switch (message.kind) {
-      case 'sync-step1': {
-        const held = this.syncing.get(member)
-        if (held) held.asked = true
+      case 'sync-step1':
+        this.audience.askedToSync(member)
         return this.answerSyncStep1(member, message.stateVector)
-      }
       case 'sync-step2':
       case 'update':
         // A client writing without having asked to sync wants its echo, not a consistent snapshot.
-        if (this.syncing.get(member)?.asked === false) this.releaseHeld(member, Date.now())
+        this.audience.wrote(member)
         return this.applyClientUpdate(member, message.update)
       case 'awareness':
         return this.applyAwareness(member, message.update)
@@ -180,7 +165,7 @@ export class Room {
         if (!this.members.has(member)) return
         const now = Date.now()
         sendTo(member, prepared, now)
-        this.releaseHeld(member, now)
+        this.audience.release(member, now)
       },
       () => undefined,
     )
@@ -293,7 +278,7 @@ export class Room {
   private broadcastPresence(): void {
     const update = this.presence.takePending()
     if (!update) return
-    this.presenceBroadcast.nextAt = this.pacer.presence(() => this.broadcast(prepareFrame(encodeAwareness(update))))
+    this.presenceBroadcast.nextAt = this.pacer.presence(() => this.audience.sendAll(prepareFrame(encodeAwareness(update))))
   }
 
   /** Queues `change` for writing; returns the error of an onPersist hook that threw (nothing was queued). */
@@ -334,40 +319,9 @@ export class Room {
     this.ready = []
     if (updates.length === 0 || this.failed) return
     const merged = () => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
-    this.updateBroadcast.nextAt = this.pacer.update(() => this.broadcastUpdate(prepareFrame(encodeUpdate(merged()))))
+    this.updateBroadcast.nextAt = this.pacer.update(() => this.audience.sendUpdate(prepareFrame(encodeUpdate(merged()))))
   }
 
-  /** Sends `frame` to every member. */
-  private broadcast(frame: PreparedFrame): void {
-    const now = Date.now()
-    for (const member of this.members) sendTo(member, frame, now)
-    this.deps.countSent(this.members.size, frame.payload.length)
-  }
-
-  /**
-   * Sends a document update to every member, except that it is held for members still waiting
-   * for their first sync reply: a client with a stale document would apply an update's deletions
-   * at once while its inserts wait for the missing history, showing states that never existed.
-   * They get it after the reply instead.
-   */
-  private broadcastUpdate(frame: PreparedFrame): void {
-    const now = Date.now()
-    for (const member of this.members) {
-      const held = this.syncing.get(member)
-      if (!held) sendTo(member, frame, now)
-      else if (held.frames.push(frame) > MAX_HELD_FRAMES) this.releaseHeld(member, now)
-    }
-    this.deps.countSent(this.members.size, frame.payload.length)
-  }
-
-  /** Sends what was held for `member` (after its sync reply, or when it never asks for one). */
-  private releaseHeld(member: Member, now: number): void {
-    const held = this.syncing.get(member)
-    this.syncing.delete(member)
-    for (const frame of held?.frames ?? []) sendTo(member, frame, now)
-  }
-
-  /** Resolves once every change made so far is written. */
   written(): Promise<void> {
     return this.lastBatch
   }
@@ -408,17 +362,6 @@ interface Change {
   update: Uint8Array
   writer: Writer | null
   transaction: Y.Transaction
-}
-
-interface Held {
-  /** whether the member sent sync step 1 (its reply releases what is held) */
-  asked: boolean
-  frames: PreparedFrame[]
-}
-
-function sendTo(member: Member, frame: PreparedFrame, now: number): void {
-  if (member.sendPrepared) member.sendPrepared(frame, now)
-  else member.send(frame.payload)
 }
 
 /**

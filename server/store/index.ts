@@ -1,13 +1,11 @@
 // The persistence layer: Yjs documents as append-only update logs with background compaction, and
 // plain keys for callers, all written through one group commit on LevelDB (see keys.ts).
-import { mkdir, readdir } from 'node:fs/promises'
-import { Level } from 'level'
-import { MemoryLevel } from 'memory-level'
 import { Compactor } from './compactor.js'
 import { nextSeqOf, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
-import { messageOf, openError, readError, writeError } from './errors.js'
+import { messageOf, readError, writeError } from './errors.js'
 import { GroupCommit, type OnBatch, type Op } from './group-commit.js'
 import { docNameError, isDocKey, logKey, svKey } from './keys.js'
+import { openDb } from './open.js'
 
 export type Durability = 'os' | 'fsync'
 
@@ -77,7 +75,7 @@ export class Store {
     if (!Number.isInteger(compactAfter) || compactAfter < 1) {
       throw new Error(`huddle store: compactAfter must be a positive integer, not ${compactAfter}`)
     }
-    const db = dir === null ? await openInMemory() : await openOnDisk(dir)
+    const db = await openDb(dir)
     return new Store(db, options, compactAfter)
   }
 
@@ -102,7 +100,7 @@ export class Store {
   /** The updates that rebuild `name`, in order: compacted state first, then the log. Concurrent
    * loads of one document share one read. */
   loadDoc(name: string): Promise<Uint8Array[]> {
-    const refused = this.refusal() ?? docNameError(name)
+    const refused = this.takeRefusal() ?? docNameError(name)
     if (refused) return Promise.reject(refused)
     const load = this.loading.get(name) ?? this.startLoad(name)
     // Each caller gets its own array: they may consume it destructively.
@@ -112,7 +110,7 @@ export class Store {
   /** The state vector as of the last compaction (updates logged since are not in it), or null if
    * the document was never compacted. */
   async stateVector(name: string): Promise<Uint8Array | null> {
-    const refused = this.refusal() ?? docNameError(name)
+    const refused = this.takeRefusal() ?? docNameError(name)
     if (refused) throw refused
     return (await this.read(`the state vector of ${JSON.stringify(name)}`, () => this.db.get(svKey(name)))) ?? null
   }
@@ -127,7 +125,7 @@ export class Store {
    * same turn as the update that caused them. `batch` makes it explicit for new writers.
    */
   appendUpdate(name: string, update: Uint8Array, batch?: UpdateBatch): Promise<void> {
-    const refused = this.refusal()
+    const refused = this.takeRefusal()
     const info = this.docs.get(name)
     if (refused || !info) return Promise.reject(refused ?? notLoaded(name))
     const log: Op = { type: 'put', key: logKey(name, info.nextSeq++), value: update }
@@ -145,13 +143,13 @@ export class Store {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    const refused = this.refusal()
+    const refused = this.takeRefusal()
     if (refused) throw refused
     return this.read(`key ${JSON.stringify(key)}`, () => this.db.get(key))
   }
 
   async readRange(range: RangeOptions): Promise<Array<[string, Uint8Array]>> {
-    const refused = this.refusal()
+    const refused = this.takeRefusal()
     if (refused) throw refused
     return this.read(`range ${JSON.stringify(range)}`, () => this.db.iterator(definedOnly(range)).all())
   }
@@ -178,7 +176,7 @@ export class Store {
 
   /** Merges the document's state and log into a new state now; appends made meanwhile survive. */
   compact(name: string): Promise<void> {
-    const refused = this.refusal() ?? docNameError(name)
+    const refused = this.takeRefusal() ?? docNameError(name)
     if (refused) return Promise.reject(refused)
     return this.compactor.compact(name)
   }
@@ -246,7 +244,7 @@ export class Store {
   }
 
   private write(key: string, op: Op): Promise<void> {
-    const refused = this.refusal() ?? (isDocKey(key) ? ownKey(key) : null)
+    const refused = this.takeRefusal() ?? (isDocKey(key) ? ownKey(key) : null)
     if (refused) return Promise.reject(refused)
     return this.commit.push(op)
   }
@@ -330,70 +328,14 @@ export class Store {
     else this.failure ??= error
   }
 
-  /** Why a call cannot proceed: the store is closed, or a background failure nobody was told of. */
-  private refusal(): Error | null {
+  /** Why a call cannot proceed: the store is closed, or a background failure nobody was told of yet.
+   * Takes the failure: it is reported to exactly one caller, and the next call proceeds. */
+  private takeRefusal(): Error | null {
     if (this.closing) return new Error(`huddle store: the store in ${this.dir} is closed; open it again to use it`)
     const failure = this.failure
     this.failure = null
     return failure
   }
-}
-
-async function openOnDisk(dir: string): Promise<Db> {
-  await refuseHeadless(dir)
-  const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
-  try {
-    await mkdir(dir, { recursive: true })
-    await db.open()
-  } catch (error) {
-    throw openError(dir, error)
-  }
-  await checkReadable(db, dir)
-  return db
-}
-
-/** The same abstract-level interface and encodings as on disk, so everything above the database
- * (group commit, persist before broadcast, audit chain, compaction) runs unchanged. */
-async function openInMemory(): Promise<Db> {
-  const db: Db = new MemoryLevel<string, Uint8Array>({ keyEncoding: 'utf8', valueEncoding: 'view', storeEncoding: 'view' })
-  await db.open()
-  return db
-}
-
-/**
- * LevelDB opens table files lazily, so a damaged one would only show when some document is first
- * read, long after start. Reading everything at start refuses it at once instead (cheap next to
- * loading: LevelDB reads hundreds of MB/s, and this skips the block cache). Both directions:
- * classic-level cannot ask LevelDB to verify block checksums, so a garbled block that still
- * decompresses yields junk instead of an error, and a junk index can end a forward scan before the
- * damaged block that a backward one reaches (the fault suite's garbled table did, now and then).
- */
-async function checkReadable(db: Level<string, Uint8Array>, dir: string): Promise<void> {
-  try {
-    for (const reverse of [false, true]) {
-      for await (const _entry of db.iterator({ fillCache: false, reverse })) {
-        // reading is the check
-      }
-    }
-  } catch (error) {
-    await db.close().catch(() => undefined)
-    throw readError(dir, 'every record at start', error)
-  }
-}
-
-/**
- * LevelDB silently creates an empty database where CURRENT is missing, which would serve every
- * document as empty. Table or log files without CURRENT mean a damaged database: refuse it.
- */
-async function refuseHeadless(dir: string): Promise<void> {
-  let files: string[]
-  try {
-    files = await readdir(dir)
-  } catch {
-    return
-  }
-  if (files.includes('CURRENT') || !files.some((file) => /^(MANIFEST-\d+|\d+\.(ldb|log|sst))$/.test(file))) return
-  throw openError(dir, Object.assign(new Error('CURRENT file missing: the database was damaged'), { code: 'LEVEL_CORRUPTION' }))
 }
 
 /**

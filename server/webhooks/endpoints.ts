@@ -5,7 +5,7 @@ import type { Storage as Store } from '../store/storage.js'
 import { prefixRange, webhookKey, webhookLogKey } from '../store/keys.js'
 import type { Format } from './payload.js'
 
-export interface Endpoint {
+export interface Endpoint extends DeliveryState {
   id: string
   workspace: string
   url: string
@@ -14,6 +14,10 @@ export interface Endpoint {
   secret: string
   createdAt: number
   createdBy: string
+}
+
+/** Where an endpoint's deliveries stand; saved with it, so a restart resumes exactly there. */
+export interface DeliveryState {
   /** every audit entry up to this sequence number is delivered or not wanted */
   cursor: number
   /** audit sequence numbers to send again (redelivery), ahead of the cursor */
@@ -30,6 +34,22 @@ export interface Endpoint {
   disabled: { at: number; reason: string } | null
   /** sequence number of the last delivery log record */
   logSeq: number
+}
+
+/** The delivery state of a new endpoint: nothing sent or failed yet, next is the entry after `cursor`. */
+export function freshDelivery(cursor: number): DeliveryState {
+  return {
+    cursor,
+    redeliver: [],
+    attempts: 0,
+    nextAt: 0,
+    failingSince: null,
+    lastSuccessAt: null,
+    lastFailureAt: null,
+    failures: 0,
+    disabled: null,
+    logSeq: 0,
+  }
 }
 
 export interface DeliveryRecord {

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import type { AuditLog } from '../audit/log.js'
 import type { Storage as Store } from '../store/storage.js'
-import { type DeliveryRecord, type Endpoint, EndpointStore } from './endpoints.js'
+import { type DeliveryRecord, type Endpoint, EndpointStore, freshDelivery } from './endpoints.js'
 import type { Format } from './payload.js'
 import { Worker, type WorkerOptions } from './worker.js'
 
@@ -77,16 +77,7 @@ export class Webhooks {
       ...input,
       createdAt: entry.at,
       createdBy: actor,
-      cursor: entry.seq - 1,
-      redeliver: [],
-      attempts: 0,
-      nextAt: 0,
-      failingSince: null,
-      lastSuccessAt: null,
-      lastFailureAt: null,
-      failures: 0,
-      disabled: null,
-      logSeq: 0,
+      ...freshDelivery(entry.seq - 1),
     }
     await this.endpoints.save(endpoint)
     this.run(endpoint)

@@ -5,11 +5,13 @@ import * as Y from 'yjs'
 import {
   type ApprovalRequest,
   type ClaimValue,
+  COORD,
   COORDINATION_TYPES,
   type LockValue,
   lockQueues,
   type OutcomeValue,
   type QueueEntry,
+  voteField,
 } from '../../shared/coordination.js'
 import type { Kind, Role } from '../../shared/roles.js'
 import { connectPeer, mintToken, newSession, type Peer, type PeerOptions, waitFor } from './clients.js'
@@ -74,11 +76,11 @@ export async function joinCoord(server: ServerLike, workspace: string, identity:
   return Object.assign(peer, { session, who: identity, workspace })
 }
 
-export const claimsOf = (doc: Y.Doc) => doc.getMap<ClaimValue>('claims')
-export const locksOf = (doc: Y.Doc) => doc.getMap<LockValue>('locks')
-export const queueMapOf = (doc: Y.Doc) => doc.getMap<QueueEntry>('queue')
-export const outcomesOf = (doc: Y.Doc) => doc.getMap<OutcomeValue>('outcomes')
-export const approvalsOf = (doc: Y.Doc) => doc.getMap<Y.Map<unknown>>('approvals')
+export const claimsOf = (doc: Y.Doc) => doc.getMap<ClaimValue>(COORD.claims)
+export const locksOf = (doc: Y.Doc) => doc.getMap<LockValue>(COORD.locks)
+export const queueMapOf = (doc: Y.Doc) => doc.getMap<QueueEntry>(COORD.queue)
+export const outcomesOf = (doc: Y.Doc) => doc.getMap<OutcomeValue>(COORD.outcomes)
+export const approvalsOf = (doc: Y.Doc) => doc.getMap<Y.Map<unknown>>(COORD.approvals)
 
 /** Claims `resources` under `<session>:<id>` (recorded as legitimate); returns the claim key. */
 export function claim(peer: CoordPeer, id: string, value: ClaimValue): string {
@@ -144,7 +146,7 @@ export function approvalMap(doc: Y.Doc, key: string): Y.Map<unknown> {
 }
 
 export function vote(peer: CoordPeer, key: string, decision: 'approve' | 'reject', reason?: string): void {
-  approvalMap(peer.doc, key).set(`vote:${peer.who.actor}`, { decision, at: Date.now(), ...(reason ? { reason } : {}) })
+  approvalMap(peer.doc, key).set(voteField(peer.who.actor), { decision, at: Date.now(), ...(reason ? { reason } : {}) })
 }
 
 export function cancelApproval(peer: CoordPeer, key: string, reason?: string): void {

@@ -5,7 +5,16 @@
 // everything about coordination from here.
 import * as Y from 'yjs'
 import type { ApprovalRequest, LockValue, LockWaiter } from '../../shared/coordination.js'
-import { COORDINATION_TYPES, lockQueues } from '../../shared/coordination.js'
+import {
+  APPROVAL_FIELDS,
+  COORD,
+  COORDINATION_TYPES,
+  FINAL_APPROVAL_STATES,
+  lockQueues,
+  SERVER_ONLY_TYPES,
+  voteField,
+  voterOf,
+} from '../../shared/coordination.js'
 import { type Role, roleAtLeast } from '../../shared/roles.js'
 import { newSession } from './clients.js'
 import {
@@ -31,8 +40,8 @@ export { ChildScript, distScript, type ServerLike, startHuddle } from './server.
 // ---------------------------------------------------------------------------------------------
 // the watcher
 
-const SERVER_ONLY = ['locks', 'queue', 'outcomes', 'sessions', 'meta', 'activity']
-const FINAL = ['approved', 'rejected', 'expired', 'cancelled']
+const FINAL: readonly string[] = FINAL_APPROVAL_STATES
+const FIELDS: readonly string[] = Object.values(APPROVAL_FIELDS)
 
 interface Grant {
   claim: string
@@ -150,7 +159,7 @@ export class Watcher {
   }
 
   private checkServerOnly(doc: Y.Doc): void {
-    for (const name of SERVER_ONLY) {
+    for (const name of SERVER_ONLY_TYPES) {
       const type = doc.share.get(name)!
       for (const [key, item] of type._map) {
         if (!item.deleted && this.isClient(item.id.client))
@@ -170,7 +179,7 @@ export class Watcher {
 
   private checkClaims(doc: Y.Doc): void {
     const claims = claimsOf(doc)
-    const sessions = doc.getMap('sessions')
+    const sessions = doc.getMap(COORD.sessions)
     for (const [key, item] of claims._map) {
       if (item.deleted) continue
       const value = claims.get(key)
@@ -191,7 +200,7 @@ export class Watcher {
   private checkLocks(doc: Y.Doc): void {
     const locks = locksOf(doc)
     const outcomes = outcomesOf(doc)
-    const meta = doc.getMap('meta')
+    const meta = doc.getMap(COORD.meta)
     const fence = meta.get('fence') as number | undefined
     const fresh: Grant[] = []
     const queues = this.checkQueue(doc, meta.get('seq') as number | undefined)
@@ -296,7 +305,7 @@ export class Watcher {
   }
 
   private checkMeta(doc: Y.Doc): void {
-    const meta = doc.getMap('meta')
+    const meta = doc.getMap(COORD.meta)
     for (const key of meta.keys()) if (key !== 'fence' && key !== 'seq' && key !== 'leaseGraceMs') this.violation(`meta.${key} exists`)
     const grace = meta.get('leaseGraceMs')
     if (grace !== undefined && (typeof grace !== 'number' || grace < 0)) this.violation(`meta.leaseGraceMs is ${JSON.stringify(grace)}`)
@@ -348,7 +357,7 @@ export class Watcher {
       if (!this.writerOk(item, (owner) => owner.session === session)) this.violation(`approvals.${key} created by another session's client ${item.id.client}`)
       const fields = map.toJSON() as Record<string, unknown>
       for (const sub of Object.keys(fields)) {
-        if (!['request', 'status', 'cancel'].includes(sub) && !sub.startsWith('vote:')) this.violation(`approvals.${key} has unknown field ${sub}`)
+        if (!FIELDS.includes(sub) && voterOf(sub) === null) this.violation(`approvals.${key} has unknown field ${sub}`)
       }
       const request = fields.request as ApprovalRequest | undefined
       const status = fields.status as StatusValue | undefined
@@ -378,21 +387,22 @@ export class Watcher {
       // votes
       const approves: string[] = []
       let rejecter: string | null = null
-      for (const sub of Object.keys(fields).filter((name) => name.startsWith('vote:'))) {
-        const actor = sub.slice('vote:'.length)
+      for (const sub of Object.keys(fields)) {
+        const actor = voterOf(sub)
+        if (actor === null) continue
         const value = fields[sub] as { decision: string }
         const text = canonical(value)
         const seenKey = `${key}|${actor}`
         const seen = this.voteSeen.get(seenKey)
-        if (seen === undefined && previous && FINAL.includes(previous.state)) this.violation(`vote:${actor} appeared on ${key} after it was ${previous.state}`)
-        if (seen !== undefined && seen !== text) this.violation(`vote:${actor} on ${key} changed from ${seen} to ${text}`)
+        if (seen === undefined && previous && FINAL.includes(previous.state)) this.violation(`${sub} appeared on ${key} after it was ${previous.state}`)
+        if (seen !== undefined && seen !== text) this.violation(`${sub} on ${key} changed from ${seen} to ${text}`)
         this.voteSeen.set(seenKey, text)
-        if (!this.writerOk(map._map.get(sub), (owner) => owner.actor === actor)) this.violation(`vote:${actor} on ${key} written by another actor's client`)
+        if (!this.writerOk(map._map.get(sub), (owner) => owner.actor === actor)) this.violation(`${sub} on ${key} written by another actor's client`)
         const problem = this.ineligible(request, actor)
-        if (problem) this.violation(`vote:${actor} on ${key} is stored but ${problem}`)
+        if (problem) this.violation(`${sub} on ${key} is stored but ${problem}`)
         if (value.decision === 'approve') approves.push(actor)
         else if (value.decision === 'reject') rejecter ??= actor
-        else this.violation(`vote:${actor} on ${key} is malformed: ${text}`)
+        else this.violation(`${sub} on ${key} is malformed: ${text}`)
       }
       if (fields.cancel !== undefined && !this.writerOk(map._map.get('cancel'), (owner) => owner.actor === request.requester))
         this.violation(`cancel of ${key} written by someone other than the requester`)
@@ -403,7 +413,7 @@ export class Watcher {
         this.violation(`approvals.${key} approved without the votes: ${JSON.stringify(fields)}`)
       if (
         status.state === 'rejected' &&
-        !(status.by?.length === 1 && (fields[`vote:${status.by[0]}`] as { decision?: string } | undefined)?.decision === 'reject')
+        !(status.by?.length === 1 && (fields[voteField(status.by[0]!)] as { decision?: string } | undefined)?.decision === 'reject')
       )
         this.violation(`approvals.${key} rejected without a rejection: ${JSON.stringify(fields)}`)
       if (status.state === 'cancelled' && fields.cancel === undefined) this.violation(`approvals.${key} cancelled without a cancel`)

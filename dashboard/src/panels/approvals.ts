@@ -2,7 +2,7 @@
 // needed, expiry countdown) with Approve / Reject for eligible humans and the reason others cannot
 // vote; then decided ones with who decided and why. A vote is this actor's `vote:<actor>` key in
 // the approval's Y.Map (docs/design.md §4); the server's authority accepts or undoes it.
-import type { ApprovalRequest, Decision } from '../../../shared/coordination.js'
+import { type ApprovalRequest, COORD, type Decision } from '../../../shared/coordination.js'
 import { isRole, roleAtLeast } from '../../../shared/roles.js'
 // The server's own eligibility rule (a pure function over shared types), so the dashboard never
 // offers a vote the authority would refuse, nor hides one it would accept.
@@ -141,7 +141,7 @@ export class ApprovalsPanel {
     for (const entry of entries) {
       if (entry.seq <= this.lastSeq) continue
       const write = entry.data?.write as { type?: string; subKey?: string } | undefined
-      if (entry.type === 'refused' && entry.actor === this.me.actor && write?.type === 'approvals') {
+      if (entry.type === 'refused' && entry.actor === this.me.actor && write?.type === COORD.approvals) {
         toast(`Your vote was not accepted: ${String(entry.data?.reason ?? 'refused by the server')}`, { tone: 'bad' })
       }
     }

@@ -16,7 +16,8 @@ import type { WorkspaceModel } from '../model.js'
 import type { SelfPresence } from '../self-presence.js'
 import { ago, now, stamp } from '../time.js'
 import { avatar, empty } from '../ui.js'
-import { api } from '../api.js'
+import { DocumentHistory } from '../../../client-lib/history.js'
+import { restApi } from '../api.js'
 import { HistoryPanel } from './history.js'
 
 export const REGISTRY_PATH = '.huddle/documents'
@@ -163,18 +164,13 @@ export class DocumentsPanel {
 
   private async readStored(): Promise<void> {
     try {
-      const { documents } = await api<{ documents: Array<{ path: string }> }>('GET', `/api/workspaces/${encodeURIComponent(this.model.workspace)}/documents`, {
-        token: this.me.token,
-      })
+      const api = restApi(this.me, this.model.workspace)
+      const documents = await api.documents()
       this.stored = documents.map((document) => document.path)
       this.renderList()
       if (this.history && this.stored.includes(this.history.path)) void this.history.refresh()
-      const edits = await api<{ documents: Array<{ path: string; lastEdit: { actor: string; name?: string; at: number } | null }> }>(
-        'GET',
-        `/api/workspaces/${encodeURIComponent(this.model.workspace)}/history/last-edits`,
-        { token: this.me.token },
-      )
-      this.lastEdits = new Map(edits.documents.flatMap((document) => (document.lastEdit ? [[document.path, document.lastEdit] as const] : [])))
+      const edits = await new DocumentHistory(api).lastEdits()
+      this.lastEdits = new Map(edits.flatMap((document) => (document.lastEdit ? [[document.path, document.lastEdit] as const] : [])))
       this.renderList()
     } catch {
       // The live registry still lists what is opened from dashboards; the next visit retries.

@@ -5,7 +5,7 @@
 import { colorFor } from '../../../shared/colors.js'
 import type { BlameLine, DiffChange, VersionActor, VersionInfo } from '../../../shared/history.js'
 import { roleAtLeast } from '../../../shared/roles.js'
-import { api, ApiError } from '../api.js'
+import { failedStatus, failureText, restApi } from '../api.js'
 import type { Me } from '../auth.js'
 import { confirmDialog } from '../dialog.js'
 import { h, setChildren, setText } from '../dom.js'
@@ -24,13 +24,13 @@ export class HistoryPanel {
   private names = new Map<string, VersionActor>()
 
   constructor(
-    workspace: string,
+    private readonly workspace: string,
     readonly path: string,
     private readonly me: Me,
     stored: boolean,
   ) {
     this.canRestore = roleAtLeast(me.role, 'editor')
-    this.base = `/api/workspaces/${encodeURIComponent(workspace)}/docs/${path}`
+    this.base = `/docs/${path}`
     const label = h('input', { class: 'input input-small', type: 'text', placeholder: 'Label this version', 'aria-label': 'Version label', maxlength: 200 })
     const labelForm = this.canRestore
       ? h('form', { class: 'row history-label' }, label, h('button', { class: 'btn btn-small', type: 'submit' }, 'Save version'))
@@ -183,10 +183,10 @@ export class HistoryPanel {
 
   private async call<T>(method: string, what: string, body?: unknown): Promise<T | null> {
     try {
-      return await api<T>(method, `${this.base}/${what}`, { token: this.me.token, ...(body !== undefined ? { body } : {}) })
+      return (await restApi(this.me, this.workspace).call(method, `${this.base}/${what}`, body)) as T
     } catch (error) {
       // A document nobody has written to yet has no history: say so rather than an error.
-      setText(this.status, error instanceof ApiError && error.status === 404 ? 'No history yet: it starts with the first change.' : (error as Error).message)
+      setText(this.status, failedStatus(error) === 404 ? 'No history yet: it starts with the first change.' : failureText(error))
       return null
     }
   }

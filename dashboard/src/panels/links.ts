@@ -2,7 +2,7 @@
 // copy it; revoke it. Someone opening the link at /join/<id> redeems it for a token.
 import { parseDuration } from '../../../shared/duration.js'
 import { ROLES } from '../../../shared/roles.js'
-import { api, ApiError, workspacePath } from '../api.js'
+import { failedStatus, failureText, restApi } from '../api.js'
 import type { Me } from '../auth.js'
 import { confirmDialog } from '../dialog.js'
 import { h, setChildren, setText } from '../dom.js'
@@ -124,14 +124,14 @@ export class LinksPanel {
           ...(uses !== undefined ? { maxUses: uses } : {}),
           ...(label.value.trim() ? { label: label.value.trim() } : {}),
         }
-        const result = await api<{ link: ShareLink; url: string }>('POST', workspacePath(this.model.workspace, 'links'), { token: this.me.token, body })
+        const result = (await restApi(this.me, this.model.workspace).call('POST', '/links', body)) as { link: ShareLink; url: string }
         password.value = ''
         maxUses.value = ''
         label.value = ''
         this.showCreated(result.link, linkUrl(result.url))
         await this.load()
       } catch (error) {
-        setText(formError, error instanceof ApiError ? error.message : String(error))
+        setText(formError, failureText(error))
       } finally {
         submit.disabled = false
       }
@@ -196,17 +196,12 @@ export class LinksPanel {
 
   async load(): Promise<void> {
     try {
-      const result = await api<{ links: ShareLink[] }>('GET', workspacePath(this.model.workspace, 'links'), { token: this.me.token })
+      const result = (await restApi(this.me, this.model.workspace).call('GET', '/links')) as { links?: ShareLink[] }
       this.links = result.links ?? []
       this.loaded = true
       setText(this.status, '')
     } catch (error) {
-      setText(
-        this.status,
-        error instanceof ApiError && error.status === 404
-          ? 'This server does not offer share links yet.'
-          : `Could not load the links: ${(error as Error).message}`,
-      )
+      setText(this.status, failedStatus(error) === 404 ? 'This server does not offer share links yet.' : `Could not load the links: ${failureText(error)}`)
     }
     this.render()
   }
@@ -253,10 +248,10 @@ export class LinksPanel {
     })
     if (!answer.ok) return
     try {
-      await api('DELETE', workspacePath(this.model.workspace, 'links', encodeURIComponent(link.id)), { token: this.me.token })
+      await restApi(this.me, this.model.workspace).call('DELETE', `/links/${encodeURIComponent(link.id)}`)
       toast('Link revoked.', { tone: 'ok' })
     } catch (error) {
-      toast(`Could not revoke: ${(error as Error).message}`, { tone: 'bad' })
+      toast(`Could not revoke: ${failureText(error)}`, { tone: 'bad' })
     }
     await this.load()
   }

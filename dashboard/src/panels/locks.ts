@@ -2,7 +2,7 @@
 // order with waiting times. Admins can force-release a resource, after a confirmation.
 import type { LockHolder, LockWaiter } from '../../../shared/coordination.js'
 import { roleAtLeast } from '../../../shared/roles.js'
-import { api, ApiError, workspacePath } from '../api.js'
+import { failureText, restApi } from '../api.js'
 import type { Me } from '../auth.js'
 import { confirmDialog } from '../dialog.js'
 import { h, type Item, keyedList, setChildren, setText } from '../dom.js'
@@ -170,12 +170,11 @@ export class LocksPanel {
       input: { label: 'Reason (optional, shown to them)', placeholder: 'e.g. the job is stuck', maxLength: 1000 },
     })
     if (!answer.ok) return
-    const query = answer.text ? `?reason=${encodeURIComponent(answer.text)}` : ''
     try {
-      await api('DELETE', `${workspacePath(this.model.workspace, 'locks', encodeURIComponent(resource))}${query}`, { token: this.me.token })
+      await restApi(this.me, this.model.workspace).forceRelease(resource, answer.text || undefined)
       toast(`Released ${resource}.`, { tone: 'ok' })
     } catch (error) {
-      toast(`Could not release ${resource}: ${error instanceof ApiError ? error.message : String(error)}`, { tone: 'bad' })
+      toast(`Could not release ${resource}: ${failureText(error)}`, { tone: 'bad' })
     }
   }
 }

@@ -15,7 +15,7 @@ export {
   type CoordState,
   type RecordedVote,
   type ReduceResult,
-  type Writer,
+  type Principal,
 } from './state.js'
 export { GONE_OUTCOMES_KEPT, stateFromJson, type StoredState } from './stored.js'
 export { LIMITS } from '../../../shared/values.js'

@@ -16,8 +16,9 @@ import type {
 } from '../../../shared/coordination.js'
 import type { Kind, Role } from '../../../shared/roles.js'
 
-/** Who makes a client write: the connection's session and its authenticated identity. */
-export interface Writer {
+/** Who makes a client write, as the pure rules see it: the session and the identity facts they judge by
+ * (the hook-side `Writer` in server/rooms/hooks.ts carries the full `Identity`). */
+export interface Principal {
   session: string
   actor: string
   kind: Kind
@@ -92,7 +93,7 @@ export type CoordEvent =
   | { type: 'ttl-expired'; at: number; key: string }
   | { type: 'revoke'; at: number; resource: string; actor: string; role: Role; reason?: string }
   | { type: 'request'; at: number; key: string; session: string; actor: string; request: unknown }
-  | { type: 'vote'; at: number; key: string; voter: Writer; vote: unknown }
+  | { type: 'vote'; at: number; key: string; voter: Principal; vote: unknown }
   | { type: 'cancel'; at: number; key: string; session: string; actor: string; cancel: unknown }
   | { type: 'approval-expired'; at: number; key: string }
 

@@ -2,9 +2,9 @@
 // writer, named by the key itself. These checks need only the write itself; rules that depend
 // on the current state (a vote on a decided approval, a cancel by someone other than the
 // requester, a reused claim key) are refused by `reduce`.
-import { APPROVAL_FIELDS, COORDINATION_TYPES, SERVER_ONLY_TYPES, VOTE_PREFIX, voterOf } from '../../../shared/coordination.js'
+import { APPROVAL_FIELDS, COORD, COORDINATION_TYPES, SERVER_ONLY_TYPES, VOTE_PREFIX, voteField, voterOf } from '../../../shared/coordination.js'
 import { canVote, roleAtLeast } from '../../../shared/roles.js'
-import type { Writer } from './state.js'
+import type { Principal } from './state.js'
 import { parseCancel, parseClaimValue, parseOwnedKey, parseRequest, parseVote, problemOf, show } from '../../../shared/values.js'
 
 /** Stands for a Y.Map value: the glue passes it instead of the Yjs object. */
@@ -22,7 +22,7 @@ export interface WriteCheck {
   before: unknown
   /** plain JSON, `Y_MAP`/`Y_TYPE`, or undefined when deleted */
   after: unknown
-  writer: Writer
+  writer: Principal
 }
 
 /** Null when `writer` may make this change, else the reason it is refused. */
@@ -34,7 +34,7 @@ export function checkWrite(write: WriteCheck): string | null {
   if ((SERVER_ONLY_TYPES as readonly string[]).includes(type)) return `${type} is written by the server only`
   if (!roleAtLeast(writer.role, 'editor')) return `${writer.actor} is a viewer; viewers cannot write to the coordination document`
   if (write.before === undefined && write.after === undefined) return null
-  return type === 'claims' ? checkClaimWrite(write) : checkApprovalWrite(write)
+  return type === COORD.claims ? checkClaimWrite(write) : checkApprovalWrite(write)
 }
 
 function checkClaimWrite(write: WriteCheck): string | null {
@@ -79,7 +79,7 @@ function checkRequestWrite(write: WriteCheck): string | null {
 
 function checkVoteWrite(write: WriteCheck, actor: string): string | null {
   const { writer } = write
-  if (actor !== writer.actor) return `vote:${actor} can only be written by ${show(actor)}; you are ${writer.actor}`
+  if (actor !== writer.actor) return `${voteField(actor)} can only be written by ${show(actor)}; you are ${writer.actor}`
   if (writer.kind !== 'human') return `${writer.actor} is an agent: only humans vote`
   if (!canVote(writer)) return `${writer.actor} has role ${writer.role}: voting needs role approver or admin`
   if (write.before !== undefined) return `votes are final: ${writer.actor} already voted on ${show(write.key)}`

@@ -1,0 +1,87 @@
+// Who a room sends to, and when: a document update is held for a member still waiting for its
+// first sync reply (a client with a stale document would apply an update's deletions at once while
+// its inserts wait for the missing history, showing states that never existed) and sent after it.
+import type { PreparedFrame } from '../protocol/frame.js'
+import type { Writer } from './hooks.js'
+import type { PresenceOwner } from './presence.js'
+
+/** a member that never asks to sync gets its held updates anyway after this many */
+const MAX_HELD_FRAMES = 256
+
+/** What a room needs from a connection. */
+export interface Member extends PresenceOwner, Writer {
+  send(frame: Uint8Array): void
+  /** sends a frame prepared once for many sockets (see protocol/frame.ts); `now` is Date.now() */
+  sendPrepared?(frame: PreparedFrame, now: number): void
+  refuse(code: number, reason: string): void
+  /** a write of this member was partly undone by a hook */
+  noteForgery(reason: string): void
+}
+
+interface Held {
+  /** whether the member sent sync step 1 (its reply releases what is held) */
+  asked: boolean
+  frames: PreparedFrame[]
+}
+
+export class Audience {
+  readonly members = new Set<Member>()
+  /** members waiting for their first sync reply, with the update frames held for them */
+  private readonly syncing = new Map<Member, Held>()
+
+  /** `countSent` counts one frame sent to `sockets` sockets */
+  constructor(private readonly countSent: (sockets: number, bytes: number) => void) {}
+
+  add(member: Member): void {
+    this.members.add(member)
+    this.syncing.set(member, { asked: false, frames: [] })
+  }
+
+  /** False when `member` was not in the audience. */
+  remove(member: Member): boolean {
+    if (!this.members.delete(member)) return false
+    this.syncing.delete(member)
+    return true
+  }
+
+  /** `member` sent sync step 1: what is held for it waits for the reply (then `release`). */
+  askedToSync(member: Member): void {
+    const held = this.syncing.get(member)
+    if (held) held.asked = true
+  }
+
+  /** `member` wrote: one writing without having asked to sync wants its echo, not a consistent snapshot. */
+  wrote(member: Member): void {
+    if (this.syncing.get(member)?.asked === false) this.release(member, Date.now())
+  }
+
+  /** Sends what was held for `member` (after its sync reply, or when it never asks for one). */
+  release(member: Member, now: number): void {
+    const held = this.syncing.get(member)
+    this.syncing.delete(member)
+    for (const frame of held?.frames ?? []) sendTo(member, frame, now)
+  }
+
+  /** Sends `frame` to every member. */
+  sendAll(frame: PreparedFrame): void {
+    const now = Date.now()
+    for (const member of this.members) sendTo(member, frame, now)
+    this.countSent(this.members.size, frame.payload.length)
+  }
+
+  /** Sends a document update to every member, holding it for members still waiting to sync. */
+  sendUpdate(frame: PreparedFrame): void {
+    const now = Date.now()
+    for (const member of this.members) {
+      const held = this.syncing.get(member)
+      if (!held) sendTo(member, frame, now)
+      else if (held.frames.push(frame) > MAX_HELD_FRAMES) this.release(member, now)
+    }
+    this.countSent(this.members.size, frame.payload.length)
+  }
+}
+
+export function sendTo(member: Member, frame: PreparedFrame, now: number): void {
+  if (member.sendPrepared) member.sendPrepared(frame, now)
+  else member.send(frame.payload)
+}
