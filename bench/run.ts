@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only A,B] [--servers huddle,yws] [--rounds n] [--sizes 1000,10000] [--clients 4] [--profile]`
+// `npm run bench [-- --quick] [--only A,B,H] [--servers huddle,yws] [--rounds n] [--sizes 1000,10000] [--clients 4] [--profile]`
 // Runs the scenarios of issue 6 against Huddle and its peers, each server in its own process and
 // the clients in separate client processes, interleaving the servers window by window, and prints
 // the paired ratios. Raw results go to bench/results/<time>/.
@@ -14,6 +14,7 @@ import { presence } from './scenarios/c-presence.js'
 import { locks } from './scenarios/d-locks.js'
 import { persistence } from './scenarios/e-persistence.js'
 import { cluster } from './scenarios/f-cluster.js'
+import { history } from './scenarios/h-history.js'
 import { report } from './lib/report.js'
 
 const argv = process.argv.slice(2)
@@ -23,7 +24,7 @@ const value = (name: string) => {
   return at >= 0 ? argv[at + 1] : undefined
 }
 const quick = flag('--quick')
-const only = (value('--only') ?? 'A,B,C,D,E,F').toUpperCase().split(',')
+const only = (value('--only') ?? 'A,B,C,D,E,F,H').toUpperCase().split(',')
 const settings: Settings = {
   quick,
   rounds: Number(value('--rounds') ?? (quick ? 1 : 3)),
@@ -48,6 +49,7 @@ const scenarios: Record<string, (ctx: Context) => Promise<void>> = {
   D: locks,
   E: persistence,
   F: cluster,
+  H: history,
 }
 
 const started = Date.now()

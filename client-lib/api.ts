@@ -26,7 +26,7 @@ export interface AuditPage {
   limit?: number
 }
 
-const STATUS_CODES: Record<number, ErrorCode> = { 401: 'unauthorized', 403: 'forbidden', 404: 'not-found' }
+const STATUS_CODES: Record<number, ErrorCode> = { 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 409: 'refused' }
 
 export class HuddleApi {
   readonly identity: TokenIdentity

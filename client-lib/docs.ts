@@ -53,7 +53,7 @@ export class Docs extends DocumentHistory {
     private readonly ctx: ClientContext,
     private readonly workspace: string,
   ) {
-    super(ctx.api)
+    super(ctx.api, ctx.session)
   }
 
   /** The content documents stored in the workspace. */

@@ -4,7 +4,7 @@
 export type ErrorCode =
   /** a bad argument, caught before anything was sent */
   | 'invalid-argument'
-  /** the server refused a write (it was undone); the message carries the server's reason */
+  /** the server refused a write (undone, or over REST: HTTP 409); the message carries the server's reason */
   | 'refused'
   /** the wait for a lock ran out (`waitMs`) */
   | 'timeout'

@@ -16,7 +16,11 @@ export interface DiffOptions {
 }
 
 export class DocumentHistory {
-  constructor(private readonly api: HuddleApi) {}
+  /** `session`: this client's own, sent with a revert so that holding a doc:<path> lock lets it through */
+  constructor(
+    private readonly api: HuddleApi,
+    private readonly session?: string,
+  ) {}
 
   /** The versions of the document at `path`, newest first. */
   async history(path: string): Promise<VersionInfo[]> {
@@ -46,9 +50,13 @@ export class DocumentHistory {
     return ((await this.call('GET', path, `blame${query}`)) as { lines: BlameLine[] }).lines
   }
 
-  /** Makes the document hold version `id` again, as a new change by you; resolves with the version after it. */
+  /**
+   * Makes the document hold version `id` again, as a new change by you; resolves with the version
+   * after it. Refused ('conflict') while another session holds the lock `doc:<path>`.
+   */
   async revert(path: string, id: number): Promise<number> {
-    return ((await this.call('POST', path, 'revert', { version: versionId(id) })) as { version: number }).version
+    const body = { version: versionId(id), ...(this.session ? { session: this.session } : {}) }
+    return ((await this.call('POST', path, 'revert', body)) as { version: number }).version
   }
 
   /** Every document of the workspace with who changed it last and when, from the server's attribution. */

@@ -79,6 +79,7 @@ program
     duration,
     DEFAULTS.historyHourlyMs,
   )
+  .option('--history-sweep <duration>', 'apply retention to every document this often, in the background', duration, DEFAULTS.historySweepMs)
   .action(async (flags, command: Command) => {
     if (flags.memory && command.getOptionValueSource('data') === 'cli') {
       throw new InvalidArgumentError('--memory writes nothing to disk, so it takes no --data directory: drop one of the two')
@@ -124,6 +125,7 @@ program
       historyMaxMs: flags.historyMax,
       historyKeepAllMs: flags.historyKeepAll,
       historyHourlyMs: flags.historyHourly,
+      historySweepMs: flags.historySweep,
     })
   })
 

@@ -53,6 +53,8 @@ export interface ServerOptions {
   /** retention: every version this long, then one per hour until historyHourlyMs, then one per day */
   historyKeepAllMs: number
   historyHourlyMs: number
+  /** how often retention is applied to every document in the background */
+  historySweepMs: number
 }
 
 export const DEFAULTS: ServerOptions = {
@@ -88,4 +90,5 @@ export const DEFAULTS: ServerOptions = {
   historyMaxMs: 5 * 60_000,
   historyKeepAllMs: 7 * 24 * 3_600_000,
   historyHourlyMs: 30 * 24 * 3_600_000,
+  historySweepMs: 3_600_000,
 }

@@ -33,7 +33,7 @@ import type { RevocationCheck } from './auth/tokens.js'
 import { webhooksRoute } from './http/webhooks-api.js'
 import { Webhooks } from './webhooks/service.js'
 import { WaitingClaims } from './webhooks/waiting.js'
-import { historyRecorder } from './history/index.js'
+import { historyRecorder, retentionSweeper } from './history/index.js'
 import { HistoryService } from './history/service.js'
 import { historyRoute } from './http/history-api.js'
 import { ChangeSets } from './documents/changesets.js'
@@ -84,6 +84,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   sessions.prune().catch((error: Error) => log('could not drop expired session bindings; retried at the next start', { error: error.message }))
   const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs })
   const recorder = options.history ? historyRecorder(store, options) : null
+  const sweeper = options.history ? retentionSweeper(store, options) : null
+  sweeper?.start()
   let resumed: Promise<void> = Promise.resolve()
   const guard = new DocumentGuard({ holders: (workspace, resource) => authority.holders(workspace, resource), resumed: () => resumed })
   const changesets: ChangeSets = new ChangeSets({
@@ -203,7 +205,13 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
           historyRoute({
             ...auth,
             listDocuments: (workspace) => listDocuments(store, workspace),
-            history: new HistoryService({ store, recorder, audit, openRoom: (room) => rooms.open(room) }),
+            history: new HistoryService({
+              store,
+              recorder,
+              audit,
+              openRoom: (room) => rooms.open(room),
+              guard: (room, writer) => guard.refusal(room, writer),
+            }),
           }),
         ]
       : []),
@@ -261,7 +269,10 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     close: () => {
       waiting.close()
       changesets.close()
-      return (closing ??= webhooks.close().then(() => shutdown(http, door, rooms, store)))
+      return (closing ??= webhooks
+        .close()
+        .then(() => sweeper?.stop())
+        .then(() => shutdown(http, door, rooms, store)))
     },
   }
 }

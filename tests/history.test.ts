@@ -142,6 +142,13 @@ test('bad input: viewers read but cannot revert or label, unknown versions and d
   assert.is(refused.status, 403)
   assert.match(refused.body.error, /needs role editor/)
   assert.is((await api(viewer, 'POST', 'bad/versions', { label: 'x' })).status, 403)
+  await waitFor(
+    async () =>
+      (await fetchAudit(server, WS, editor)).filter((e) => e.type === 'refused' && e.actor === 'vic' && /needs role editor/.test(String(e.data?.reason)))
+        .length === 2,
+    5000,
+    "the viewer's refused revert and label to be audited",
+  )
   const unknown = await api(editor, 'GET', 'bad/versions/7')
   assert.is(unknown.status, 404)
   assert.match(unknown.body.error, /no version 7.*versions near it: 1/)
@@ -149,6 +156,19 @@ test('bad input: viewers read but cannot revert or label, unknown versions and d
   const missing = await api(editor, 'GET', 'nothing-here/versions')
   assert.is(missing.status, 404)
   assert.match(missing.body.error, /no document nothing-here/)
+  // Every endpoint, not only the listing: nothing is created by asking about a missing document.
+  for (const [method, what, body] of [
+    ['GET', 'versions/1'],
+    ['GET', 'diff?from=1'],
+    ['GET', 'blame'],
+    ['POST', 'versions', { label: 'x' }],
+    ['POST', 'revert', { version: 1 }],
+  ] as Array<[string, string, Json?]>) {
+    const reply = await api(editor, method, `nothing-here/${what}`, body)
+    assert.is(reply.status, 404, `${method} ${what}`)
+    assert.match(reply.body.error, /no document nothing-here in workspace/, `${method} ${what}`)
+  }
+  assert.is((await api(editor, 'GET', 'nothing-here/versions')).status, 404, 'still missing')
   const malformed = await api(editor, 'GET', 'a/../b/versions')
   assert.ok(malformed.status === 400 || malformed.status === 404, `a '..' segment: ${malformed.status}`)
   const badSegment = await api(editor, 'GET', 'sp%20ace/versions')
@@ -200,6 +220,49 @@ test('a Yjs clientID is bound to the first actor that writes with it: another ac
   ])
   const refusals = (await fetchAudit(server, WS, ann)).filter((e) => e.type === 'refused' && e.actor === 'mallory')
   assert.ok(refusals.length >= 1, 'the refusal is audited')
+})
+
+test('text a client sends ahead of what it builds on is attributed to that client, not to whoever completes it', async () => {
+  const ann = await mintToken('ann', 'editor', WS)
+  const mallory = await mintToken('mallory', 'editor', WS)
+  const room = `${WS}/pending`
+  const annDoc = new Y.Doc()
+  annDoc.clientID = 5150
+  const annClient = await rawConnect(server, room, { token: ann, session: newSession() })
+  annDoc.getText('body').insert(0, 'hello')
+  annClient.send(updateFrame(Y.encodeStateAsUpdate(annDoc)))
+  await annClient.roundTrip()
+  // Mallory guesses ann's next ids (her next five characters) and writes after them: the server
+  // holds her text pending until ann's own update brings those ids.
+  const guess = new Y.Doc()
+  Y.applyUpdate(guess, Y.encodeStateAsUpdate(annDoc))
+  guess.clientID = 5150
+  guess.getText('body').insert(5, ' you!')
+  const forged = new Y.Doc()
+  forged.clientID = 6666
+  Y.applyUpdate(forged, Y.encodeStateAsUpdate(guess))
+  forged.getText('body').insert(10, '\nwritten by mallory\n')
+  const thief = await rawConnect(server, room, { token: mallory, session: newSession() })
+  thief.send(updateFrame(Y.encodeStateAsUpdate(forged, Y.encodeStateVector(guess))))
+  await thief.roundTrip()
+  // An unrelated write meanwhile: mallory's claim must outlive other updates while hers waits.
+  const bob = await rawConnect(server, room, { token: await mintToken('bob', 'editor', WS), session: newSession() })
+  const bobDoc = new Y.Doc()
+  bobDoc.getMap('meta').set('status', 'draft')
+  bob.send(updateFrame(Y.encodeStateAsUpdate(bobDoc)))
+  await bob.roundTrip()
+  bob.close()
+  const before = Y.encodeStateVector(annDoc)
+  annDoc.getText('body').insert(5, ' all!')
+  annClient.send(updateFrame(Y.encodeStateAsUpdate(annDoc, before)))
+  await annClient.roundTrip()
+  const lines = (await ok(ann, 'GET', 'pending/blame')).lines.map((line: Json) => [line.text, line.actor])
+  assert.equal(lines, [
+    ['hello all!', 'ann'],
+    ['written by mallory', 'mallory'],
+  ])
+  annClient.close()
+  thief.close()
 })
 
 test("the server's own clientID (what a revert writes under) cannot be borrowed by a client", async () => {

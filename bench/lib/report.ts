@@ -51,6 +51,14 @@ const METRICS: Record<string, MetricInfo> = {
   bytesSentPerGrant: { label: 'bytes sent to clients per grant (all sockets)', digits: 0 },
   cpuPerGrantUs: { label: 'server CPU per grant (µs)', digits: 0 },
   failoverMs: { label: 'until another node owns the workspace (ms)', digits: 0, key: true },
+  diskAfterEditsBytes: { label: 'data directory after the 10,000 edits (bytes)', digits: 0, key: true },
+  historyCpuRatio: { label: 'server CPU per update, history on / off', digits: 3, key: true },
+  attributionBytes: { label: 'attribution stored (bytes, after its compaction)', digits: 0, key: true },
+  attributionRecords: { label: 'attribution records (after compaction)', digits: 0 },
+  bytesPerVersion: { label: 'one version stored (bytes: state and metadata)', digits: 0 },
+  listVersionsMs: { label: 'list 50 versions (ms)', digits: 1, key: true },
+  blameMs: { label: 'blame of the 1 MB text (ms)', digits: 0, key: true },
+  blameTextBytes: { label: 'blamed text (characters)', digits: 0 },
 }
 
 export interface Target {
@@ -93,6 +101,7 @@ export const TARGETS: Target[] = [
   { scenario: 'D. locks', case: '100 agents, 1000 resources', metric: 'rttP99', max: 50, text: 'D: acquire→grant p99 ≤ 50 ms (100 agents, 1,000 resources)' },
   { scenario: 'E. persistence', case: 'sustained, os', metric: 'cpuPerUpdateUs', peer: 'yws', max: 1, text: 'E: CPU per persisted update ≤ the reference' },
   { scenario: 'E. persistence', case: 'sustained, os', metric: 'updatesPerSecond', min: 30_000, text: 'E: ≥ 30,000 acknowledged updates/s (os)' },
+  { scenario: 'H. history', case: 'on / off', metric: 'historyCpuRatio', max: 1.1, text: 'H: history costs ≤ 10 % server CPU per update' },
 ]
 
 const OURS: ServerKind = 'huddle'

@@ -16,7 +16,8 @@ export interface GuardDeps {
 /** Why `writer` may not change the document at `path` while `holders` hold its guard, or null. */
 export function guardRefusal(path: string, holders: readonly LockHolder[], writer: Writer): string | null {
   if (holders.length === 0 || writer.identity.role === 'admin') return null
-  if (holders.some((holder) => holder.session === writer.session)) return null
+  // The actor too: a session id sent over REST (a revert) is not bound to its sender as a socket's is.
+  if (holders.some((holder) => holder.session === writer.session && holder.actor === writer.identity.actor)) return null
   return lockedReason(path, [...new Set(holders.map((holder) => holder.actor))])
 }
 
@@ -38,6 +39,11 @@ export class DocumentGuard implements DocumentHook {
   }
 
   refuseClientUpdate(room: RoomName, _update: Uint8Array, writer: Writer): string | null {
+    return this.refusal(room, writer)
+  }
+
+  /** Why `writer` may not change the content document `room` now, or null (the server's own writes ask too). */
+  refusal(room: RoomName, writer: Writer): string | null {
     const holders = this.deps.holders(room.workspace, guardResource(room.path!))
     return holders ? guardRefusal(room.path!, holders, writer) : null
   }

@@ -38,3 +38,15 @@ export function sectionRange(room: string, section: Section): { gt: string; lt: 
   const prefix = prefixOf(room, section)
   return { gt: prefix, lt: `${prefix}~` }
 }
+
+/** Every history key, of every document (a pass over all documents skips from room to room). */
+export const ALL_HISTORY = { gt: 'hist!', lt: 'hist!~' }
+
+export function roomOfKey(key: string): string {
+  return key.slice('hist!'.length, key.indexOf('!', 'hist!'.length))
+}
+
+/** The first key above every key of `room` ('~' sorts above each section letter, '!' below any room character). */
+export function afterRoom(room: string): string {
+  return `hist!${room}!~`
+}

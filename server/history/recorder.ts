@@ -9,10 +9,11 @@ import { log } from '../log.js'
 import type { DocumentHook, PersistContext, UnloadReason, Writer } from '../rooms/hooks.js'
 import type { UpdateBatch } from '../store/index.js'
 import type { Storage } from '../store/storage.js'
-import { type Attribution, decodeAttribution, encodeAttribution, mergeRecords, rangesOfTransaction } from './attribution.js'
+import { type Attribution, decodeAttribution, encodeAttribution, type IdRange, mergeRecords, rangesOfTransaction } from './attribution.js'
 import { nameKey, nameOfKey, numberKey, numberOfKey, sectionRange } from './keys.js'
-import { expiredVersions, type RetentionPolicy } from './retention.js'
-import { deleteVersion, encodeJson, readLastVersion, readVersions, type VersionMeta, type VersionReason } from './versions.js'
+import type { RetentionPolicy } from './retention.js'
+import { sweepDocument } from './sweep.js'
+import { encodeJson, readLastVersion, type VersionMeta, type VersionReason } from './versions.js'
 
 export interface HistoryOptions {
   /** a changed document gets a version after this long without changes */
@@ -33,6 +34,12 @@ export const SERVER_ACTOR = 'huddle:server'
 interface DocState {
   doc: Y.Doc | null
   bindings: Map<number, string>
+  /**
+   * Who sent the first new ids of each clientID not bound yet: Yjs may hold them pending (they
+   * build on ids the server lacks) and integrate them in another client's transaction. An entry
+   * lives only until its clientID is bound or its ids are no longer pending (see pruneClaims).
+   */
+  claims: Map<number, Writer>
   known: Set<string>
   nextSeq: number
   nextVersion: number
@@ -69,6 +76,7 @@ export class HistoryRecorder implements DocumentHook {
     this.docs.set(name, {
       doc: null,
       bindings: new Map(bindings.map(([key, value]) => [Number(nameOfKey(key, name, 'c')), decoder.decode(value)])),
+      claims: new Map(),
       known: new Set(writers.map(([key]) => nameOfKey(key, name, 'w'))),
       nextSeq: lastRecord[0] ? numberOfKey(lastRecord[0][0]) + 1 : 0,
       nextVersion: last ? last.id + 1 : 1,
@@ -98,13 +106,17 @@ export class HistoryRecorder implements DocumentHook {
   refuseClientUpdate(room: RoomName, _update: Uint8Array, writer: Writer, ends: ReadonlyMap<number, number>): string | null {
     const state = this.docs.get(room.room)
     if (!state) return null
+    // Ids the document already has are no new writing (a sync step 2 may repeat them).
+    const fresh = (client: number, end: number) => !state.doc || end > Y.getState(state.doc.store, client)
     for (const [client, end] of ends) {
-      // Ids the document already has are no new writing (a sync step 2 may repeat them).
-      if (state.doc && end <= Y.getState(state.doc.store, client)) continue
-      const owner = client === state.doc?.clientID ? SERVER_ACTOR : state.bindings.get(client)
+      if (!fresh(client, end)) continue
+      const owner = client === state.doc?.clientID ? SERVER_ACTOR : (state.bindings.get(client) ?? state.claims.get(client)?.identity.actor)
       if (owner !== undefined && owner !== writer.identity.actor) {
         return `Yjs clientID ${client} already writes for ${owner} in ${room.room}; a client writes under its own clientID (reload to get a new one)`
       }
+    }
+    for (const [client, end] of ends) {
+      if (fresh(client, end) && !state.bindings.has(client) && !state.claims.has(client) && client !== state.doc?.clientID) state.claims.set(client, writer)
     }
     return null
   }
@@ -133,12 +145,33 @@ export class HistoryRecorder implements DocumentHook {
   }
 
   private record(room: string, state: DocState, transaction: Y.Transaction, writer: Writer | null, batch: UpdateBatch): void {
+    const ranges = rangesOfTransaction(transaction)
     const actor = writer?.identity.actor ?? SERVER_ACTOR
-    const record = { at: Date.now(), actor, session: writer?.session ?? '', ...rangesOfTransaction(transaction) }
+    // Ids another actor claimed (its structs waited pending until this update) are its own.
+    const mine: IdRange[] = []
+    const others = new Map<string, { writer: Writer; inserted: IdRange[] }>()
+    for (const range of ranges.inserted) {
+      const claim = state.claims.get(range[0])
+      const owner = state.bindings.get(range[0]) ?? claim?.identity.actor ?? actor
+      if (owner === actor || !claim) mine.push(range)
+      else if (others.has(owner)) others.get(owner)!.inserted.push(range)
+      else others.set(owner, { writer: claim, inserted: [range] })
+    }
+    const before = state.nextSeq
+    this.append(room, state, writer, { inserted: mine, deleted: ranges.deleted }, batch)
+    for (const other of others.values()) this.append(room, state, other.writer, { inserted: other.inserted, deleted: [] }, batch)
+    if (state.claims.size > 0) pruneClaims(state)
+    if (Math.floor(before / COMPACT_EVERY) !== Math.floor(state.nextSeq / COMPACT_EVERY)) void this.compact(room)
+  }
+
+  private append(room: string, state: DocState, writer: Writer | null, ranges: { inserted: IdRange[]; deleted: IdRange[] }, batch: UpdateBatch): void {
+    const actor = writer?.identity.actor ?? SERVER_ACTOR
+    const record = { at: Date.now(), actor, session: writer?.session ?? '', ...ranges }
     batch.put(numberKey(room, 'a', state.nextSeq++), encodeAttribution(record))
     for (const [client] of record.inserted) {
       if (state.bindings.has(client) || client === state.doc?.clientID) continue
       state.bindings.set(client, actor)
+      state.claims.delete(client)
       batch.put(nameKey(room, 'c', String(client)), new TextEncoder().encode(actor))
     }
     if (!state.known.has(actor)) {
@@ -146,7 +179,6 @@ export class HistoryRecorder implements DocumentHook {
       const info = writer ? { name: writer.identity.name, kind: writer.identity.kind } : { name: 'Huddle server', kind: 'server' }
       batch.put(nameKey(room, 'w', actor), encodeJson(info))
     }
-    if (state.nextSeq % COMPACT_EVERY === 0) void this.compact(room)
     this.changed(room, state, actor)
   }
 
@@ -219,12 +251,10 @@ export class HistoryRecorder implements DocumentHook {
     }
   }
 
-  /** Drops what retention no longer keeps (in the background, after each version and load). */
+  /** Drops what retention no longer keeps, after each version and load (and see sweep.ts). */
   private async sweep(room: string): Promise<void> {
     try {
-      const versions = await readVersions(this.store, room)
-      const expired = expiredVersions(versions, Date.now(), this.options.retention)
-      await Promise.all(expired.map((id) => deleteVersion(this.store, room, id)))
+      await sweepDocument(this.store, room, this.options.retention)
     } catch (error) {
       log('history: retention sweep failed; it runs again with the next version', { room, error: (error as Error).message })
     }
@@ -242,6 +272,16 @@ function fingerprintOf(doc: Y.Doc): string {
   return createHash('sha256')
     .update(Y.encodeSnapshot(Y.snapshot(doc)))
     .digest('base64')
+}
+
+/**
+ * Keeps only the claims whose ids Yjs still holds pending (a v2 update): the others were bound when their ids
+ * were integrated, or their update was refused after the claim (by a later hook) and never applied.
+ */
+function pruneClaims(state: DocState): void {
+  const pending = state.doc?.store.pendingStructs
+  const waiting = pending ? Y.parseUpdateMetaV2(pending.update).to : new Map<number, number>()
+  for (const client of state.claims.keys()) if (state.bindings.has(client) || !waiting.has(client)) state.claims.delete(client)
 }
 
 function clearTimers(state: DocState): void {

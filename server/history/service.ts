@@ -6,6 +6,8 @@ import type { BlameLine, DocDiff, EditInfo, Point, VersionContent, VersionInfo }
 import type { RoomName } from '../../shared/names.js'
 import type { Identity } from '../../shared/roles.js'
 import type { AuditLog } from '../audit/log.js'
+import { log } from '../log.js'
+import type { Writer } from '../rooms/hooks.js'
 import type { Room } from '../rooms/room.js'
 import type { Storage } from '../store/storage.js'
 import { decodeAttribution, IdIndex } from './attribution.js'
@@ -32,6 +34,8 @@ export interface HistoryDeps {
   audit: AuditLog
   /** opens (loading if needed) a content document */
   openRoom(name: RoomName): Promise<Room>
+  /** why `writer` may not change the document now (a guarding lock held by another session), or null */
+  guard(room: RoomName, writer: Writer): string | null
 }
 
 export class HistoryService {
@@ -113,13 +117,19 @@ export class HistoryService {
     return { name, lines }
   }
 
-  /** Makes the document hold `id`'s content again as a new change by `identity`; returns the version after. */
-  async revert(room: RoomName, id: number, identity: Identity): Promise<VersionInfo> {
+  /**
+   * Makes the document hold `id`'s content again as a new change by `identity` (in `session`, the
+   * caller's own, which lets a guarding lock's holder revert); returns the version after.
+   */
+  async revert(room: RoomName, id: number, identity: Identity, session?: string): Promise<VersionInfo> {
     const { state } = await this.versionState(room, id)
+    const writer = { identity, session: session ?? `revert-${randomBytes(9).toString('base64url')}` }
+    this.mustBeFree(room, writer)
     const live = await this.deps.openRoom(room)
     const before = await this.deps.recorder.takeVersion(room.room, 'before-revert')
+    // Checked again in the turn of the change: a lock may have been granted meanwhile.
+    this.mustBeFree(room, writer)
     const source = docOf(state)
-    const writer = { identity, session: `revert-${randomBytes(9).toString('base64url')}` }
     try {
       live.doc.transact(() => {
         restore(live.doc, source)
@@ -147,6 +157,25 @@ export class HistoryService {
     // Only the one actor's entry: last-edits asks this for every document of a workspace.
     const actor = await readActor(this.deps.store, room, record.actor)
     return { actor: record.actor, ...(actor ? { name: actor.name, kind: actor.kind } : {}), at: record.at }
+  }
+
+  /** Audits a refused history write (a revert or a label), in the background. */
+  refused(room: RoomName, identity: Identity, session: string | null, reason: string, what: 'revert' | 'label'): void {
+    this.deps.audit
+      .appendLater(room.workspace, {
+        type: 'refused',
+        actor: identity.actor,
+        ...(session ? { session } : {}),
+        data: { reason, room: room.room, [what]: true },
+      })
+      .catch((error: Error) => log('audit entry not written', { error: error.message }))
+  }
+
+  private mustBeFree(room: RoomName, writer: Writer): void {
+    const reason = this.deps.guard(room, writer)
+    if (!reason) return
+    this.refused(room, writer.identity, writer.session, reason, 'revert')
+    throw new HistoryError(409, `revert refused: ${reason}`)
   }
 
   private async mustExist(room: RoomName): Promise<void> {

@@ -2,7 +2,8 @@
 // a label, read one), diff, blame and revert (docs/design.md, history). Viewers read; editors label and revert.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Point } from '../../shared/history.js'
-import { checkWorkspace, parseRoom, type RoomName } from '../../shared/names.js'
+import { checkSession, checkWorkspace, parseRoom, type RoomName } from '../../shared/names.js'
+import { roleAtLeast } from '../../shared/roles.js'
 import { HistoryError, type HistoryService } from '../history/service.js'
 import { authorize, type AuthDeps, decodeSegment, HttpError, readJson } from './request.js'
 import { type Route, sendJson } from './routes.js'
@@ -40,8 +41,14 @@ async function handle(deps: HistoryApiDeps, request: IncomingMessage, response: 
   const allowed = what === 'revert' ? ['POST'] : what === 'versions' && id === undefined ? ['GET', 'POST'] : ['GET']
   if (!allowed.includes(method)) throw new HttpError(405, `use ${allowed.join(' or ')} for ${url.pathname}`)
   const write = method === 'POST'
-  const identity = await authorize(deps, request, room.workspace, write ? 'editor' : 'viewer')
+  const identity = await authorize(deps, request, room.workspace, 'viewer')
   const history = deps.history
+  if (write && !roleAtLeast(identity.role, 'editor')) {
+    // A verified member of the workspace: its refused write goes into the workspace's audit log.
+    const reason = `this needs role editor; yours is ${identity.role}`
+    history.refused(room, identity, null, reason, what === 'revert' ? 'revert' : 'label')
+    throw new HttpError(403, reason)
+  }
   if (what === 'versions' && id !== undefined) return sendJson(response, 200, await history.version(room, versionId(id, 'version id')))
   if (what === 'versions' && !write) return sendJson(response, 200, { versions: await history.versions(room) })
   if (what === 'versions') {
@@ -59,10 +66,12 @@ async function handle(deps: HistoryApiDeps, request: IncomingMessage, response: 
     )
   }
   if (what === 'blame') return sendJson(response, 200, await history.blame(room, url.searchParams.get('name') ?? undefined))
-  const { version } = await readJson(request)
+  const { version, session } = await readJson(request)
   const target = typeof version === 'number' ? version : typeof version === 'string' ? versionId(version, 'version') : undefined
   if (target === undefined) throw new HttpError(400, 'send {"version": <id>} naming the version to restore (GET versions lists them)')
-  return sendJson(response, 200, { version: (await history.revert(room, target, identity)).id, restored: target })
+  const badSession = session === undefined ? null : checkSession(session)
+  if (badSession) throw new HttpError(400, `${badSession} (send the session that holds the doc:<path> lock, or none)`)
+  return sendJson(response, 200, { version: (await history.revert(room, target, identity, session as string | undefined)).id, restored: target })
 }
 
 async function listLastEdits(deps: HistoryApiDeps, request: IncomingMessage, response: ServerResponse, workspace: string): Promise<void> {
