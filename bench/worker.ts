@@ -2,17 +2,26 @@
 // every scenario over them, so that no single process's event loop limits what is measured.
 // Observers, cursor movers and pumps are raw sockets (bench/lib/rawws.ts); writers are real
 // providers (y-websocket's WebsocketProvider, or Hocuspocus's own HocuspocusProvider).
-import { WebSocket } from 'ws'
-import { WebsocketProvider } from 'y-websocket'
-import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider'
 import * as Y from 'yjs'
 import { Histogram, nowUs } from './lib/hist.js'
 import { RawWs, type RawMessage } from './lib/rawws.js'
 import type { ActArgs, ConnectArgs, ConnectResult, GroupStats, PumpArgs, Reply, Request, StormArgs, StormResult, Target } from './lib/rpc.js'
 import { marker, MSG_AWARENESS, MSG_SYNC, MSG_SYNC_REPLY, MSG_SYNC_STATUS, scanMarkers, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, Wire } from './lib/ywire.js'
 import { lockCommands } from './lib/lock-agents.js'
+import { every } from './lib/every.js'
+import { openProvider, type Provider } from './lib/providers.js'
 
 process.setMaxListeners(0)
+
+/** how often silent raw clients send their dialect's keepalive (ywire.ts Wire.keepalive) */
+const KEEPALIVE_MS = 15_000
+setInterval(() => {
+  for (const group of groups.values()) {
+    const keepalive = group.wire.keepalive
+    if (!keepalive) continue
+    for (const client of group.clients) if (client.synced) client.ws?.send(client.wire?.keepalive ?? keepalive)
+  }
+}, KEEPALIVE_MS).unref()
 
 interface Stats {
   hist: Histogram
@@ -50,7 +59,7 @@ interface Group {
   wire: Wire
   kind: string
   clients: Client[]
-  providers: Array<{ doc: Y.Doc; destroy(): void; id: number }>
+  providers: Provider[]
   stats: Stats
   closing: boolean
 }
@@ -178,48 +187,19 @@ function openRaw(group: Group, client: Client, timeoutMs: number): Promise<numbe
   })
 }
 
+/** A writer of `group`: a real provider whose remote updates are scanned for latency markers. */
 function openWriter(group: Group, id: number, timeoutMs: number): Promise<void> {
-  const { target } = group
-  const doc = new Y.Doc()
-  doc.on('update', (update: Uint8Array, origin: unknown) => {
-    if (origin === null || origin === undefined) return
-    const stats = group.stats
+  const stats = () => group.stats
+  const onRemote = (update: Uint8Array) =>
     scanMarkers(Buffer.from(update.buffer, update.byteOffset, update.byteLength), 0, (sentUs, writer) => {
-      if (writer === id || sentUs < stats.sinceUs) return
+      const current = stats()
+      if (writer === id || sentUs < current.sinceUs) return
       const now = nowUs()
-      stats.hist.record(now - sentUs)
-      stats.deliveries++
-      stats.lastReceiveUs = now
+      current.hist.record(now - sentUs)
+      current.deliveries++
+      current.lastReceiveUs = now
     })
-  })
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`writer ${id}: no sync within ${timeoutMs} ms`)), timeoutMs)
-    const done = () => {
-      clearTimeout(timer)
-      resolve()
-    }
-    if (target.dialect === 'hocuspocus') {
-      const socket = new HocuspocusProviderWebsocket({ url: `ws://${target.host}:${target.port}`, WebSocketPolyfill: WebSocket })
-      const provider = new HocuspocusProvider({ websocketProvider: socket, name: target.room, document: doc, token: 'bench', onSynced: done })
-      provider.attach()
-      group.providers.push({
-        doc,
-        id,
-        destroy: () => {
-          provider.destroy()
-          socket.destroy()
-        },
-      })
-    } else {
-      const provider = new WebsocketProvider(`ws://${target.host}:${target.port}`, target.room, doc, {
-        WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-        params: target.token ? { token: target.token } : {},
-        disableBc: true,
-      })
-      provider.on('sync', (synced: boolean) => synced && done())
-      group.providers.push({ doc, id, destroy: () => provider.destroy() })
-    }
-  })
+  return openProvider(group.target, id, timeoutMs, onRemote, (writer) => group.providers.push(writer))
 }
 
 async function connect(args: ConnectArgs): Promise<ConnectResult> {
@@ -274,32 +254,6 @@ async function storm(args: StormArgs): Promise<StormResult> {
     }),
   )
   return { syncedAtUs, bytes, failed, errors }
-}
-
-function every(hz: number, durationMs: number, tick: () => void): Promise<void> {
-  return new Promise((resolve) => {
-    const period = 1000 / hz
-    const end = performance.now() + durationMs
-    let interval: NodeJS.Timeout | null = null
-    const phase = setTimeout(() => {
-      tick()
-      interval = setInterval(() => {
-        if (performance.now() >= end) {
-          clearInterval(interval!)
-          resolve()
-          return
-        }
-        tick()
-      }, period)
-    }, Math.random() * period)
-    // a duration shorter than the phase
-    setTimeout(() => {
-      if (interval === null) {
-        clearTimeout(phase)
-        resolve()
-      }
-    }, durationMs + 1).unref()
-  })
 }
 
 async function act(args: ActArgs): Promise<{ writes: number }> {

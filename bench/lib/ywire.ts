@@ -75,6 +75,16 @@ export class Wire {
     return this.frame(encoding.toUint8Array(encoder))
   }
 
+  /**
+   * What keeps an otherwise silent client connected, or null where the WebSocket's own pings do.
+   * Hocuspocus 4 closes a connection that has sent no message for its `timeout` (60 s); real
+   * providers send awareness renewals every 15 s. An empty stateless message is its cheapest
+   * message: the server reads it and broadcasts nothing.
+   */
+  get keepalive(): Uint8Array | null {
+    return this.dialect === 'hocuspocus' ? this.frame(STATELESS_EMPTY) : null
+  }
+
   awareness(clientID: number, clock: number, json: string): Uint8Array {
     const inner = encoding.createEncoder()
     encoding.writeVarUint(inner, 1)
@@ -90,6 +100,8 @@ export class Wire {
 
 const EMPTY_STEP1 = Uint8Array.of(MSG_SYNC, SYNC_STEP1, 1, 0)
 const EMPTY_STEP2 = Uint8Array.of(MSG_SYNC, SYNC_STEP2, 2, 0, 0)
+/** hocuspocus: a stateless message (type 5) with an empty payload */
+const STATELESS_EMPTY = Uint8Array.of(5, 0)
 
 function auth(token: string): Uint8Array {
   const encoder = encoding.createEncoder()
