@@ -158,13 +158,17 @@ export function rows(results: Measurement[]): Row[] {
   return out
 }
 
-/** Per round, ours / the best Yjs peer's value in that round (lowest, or highest where higher is better). */
+/**
+ * Per round, ours / the best Yjs peer's value in that round (lowest, or highest where higher is
+ * better). A peer that left messages undelivered (under 99.9 % within the drain) is not a
+ * candidate: its latencies are those of the messages that did arrive.
+ */
 function bestPaired(list: Measurement[], metric: string): number[] {
   const pick = METRICS[metric]?.higher ? Math.max : Math.min
   const paired: number[] = []
   for (const ours of list.filter((one) => one.server === OURS)) {
     const theirs = list
-      .filter((one) => YJS_PEERS.includes(one.server) && one.round === ours.round)
+      .filter((one) => YJS_PEERS.includes(one.server) && one.round === ours.round && (one.metrics.delivered ?? 1) >= 0.999)
       .map((one) => one.metrics[metric] ?? Number.NaN)
       .filter(Number.isFinite)
     if (theirs.length) paired.push((ours.metrics[metric] ?? Number.NaN) / pick(...theirs))
