@@ -109,6 +109,7 @@ const PEERS: ServerKind[] = ['yws', 'hocuspocus', 'hocuspocus4', 'etcd', 'huddle
 /** the other Yjs servers: `best` is, per round, the best value among them */
 const YJS_PEERS: ServerKind[] = ['yws', 'hocuspocus', 'hocuspocus4']
 type Peer = ServerKind | 'best'
+const LATENCIES = new Set(['p50', 'p95', 'p99'])
 
 export function median(values: number[]): number {
   const list = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b)
@@ -160,15 +161,15 @@ export function rows(results: Measurement[]): Row[] {
 
 /**
  * Per round, ours / the best Yjs peer's value in that round (lowest, or highest where higher is
- * better). A peer that left messages undelivered (under 99.9 % within the drain) is not a
- * candidate: its latencies are those of the messages that did arrive.
+ * better). For latencies a peer that left messages undelivered (under 99.9 % within the drain) is
+ * not a candidate: its percentiles are those of the messages that did arrive.
  */
 function bestPaired(list: Measurement[], metric: string): number[] {
   const pick = METRICS[metric]?.higher ? Math.max : Math.min
   const paired: number[] = []
   for (const ours of list.filter((one) => one.server === OURS)) {
     const theirs = list
-      .filter((one) => YJS_PEERS.includes(one.server) && one.round === ours.round && (one.metrics.delivered ?? 1) >= 0.999)
+      .filter((one) => YJS_PEERS.includes(one.server) && one.round === ours.round && (!LATENCIES.has(metric) || (one.metrics.delivered ?? 1) >= 0.999))
       .map((one) => one.metrics[metric] ?? Number.NaN)
       .filter(Number.isFinite)
     if (theirs.length) paired.push((ours.metrics[metric] ?? Number.NaN) / pick(...theirs))
