@@ -100,4 +100,12 @@ test('a viewer cannot doc write; a guarded document refuses with who holds it', 
   assert.is((await runCli(['doc', 'cat', 'guide.md'], { env })).stdout, 'one\nTWO\nthree\n'.replace(/^/, 'zero\n'))
 })
 
+test('huddle commands run under `huddle lock doc:x --` write as the holder of the lock', async () => {
+  const alice = await cliEnv(server, WS, 'alice', 'editor')
+  const run = await withStdin(['lock', 'doc:held.md', '--', process.execPath, HUDDLE_BIN, 'doc', 'write', 'held.md'], 'written under the lock\n', alice)
+  assert.is(run.code, 0, run.stderr)
+  assert.match(run.stderr, /wrote held.md/)
+  assert.is((await runCli(['doc', 'cat', 'held.md'], { env })).stdout, 'written under the lock\n')
+})
+
 test.run()

@@ -129,7 +129,12 @@ async function runLocked({ resources, command }: { resources: string[]; command:
     if (interrupted) return 128 + constants.signals[interrupted] // it came as the grant did
     if (progress.waited) warn(`got ${resources.join(', ')} (token ${lock.token}) after ${formatDuration(Date.now() - progress.since)}`)
     client.presence.set({ activity: `running ${command[0]} holding ${resources.join(', ')}` })
-    child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: { ...process.env, HUDDLE_FENCING_TOKEN: String(lock.token) } })
+    // HUDDLE_SESSION: huddle commands the command runs join this session, so they write as the
+    // holder of the lock (a guarded document refuses every other session's writes).
+    child = spawn(command[0]!, command.slice(1), {
+      stdio: 'inherit',
+      env: { ...process.env, HUDDLE_FENCING_TOKEN: String(lock.token), HUDDLE_SESSION: client.session },
+    })
     let lost = false
     lock.signal.addEventListener('abort', () => {
       lost = true

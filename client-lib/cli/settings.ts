@@ -1,5 +1,7 @@
 // Where the client commands find the server, the token and the workspace (flags first, then
 // HUDDLE_URL, HUDDLE_TOKEN, HUDDLE_WORKSPACE), and how they report failures and exit.
+// HUDDLE_SESSION joins an existing session: `huddle lock … -- cmd` sets it for its command, so
+// the huddle commands that command runs write as the lock's holder (guarded documents).
 import { type Command, InvalidArgumentError } from 'commander'
 import { parseDuration } from '../../shared/duration.js'
 import { HuddleApi } from '../api.js'
@@ -21,6 +23,7 @@ export interface Settings {
   token: string
   workspace: string
   leaseGraceMs?: number
+  session?: string
 }
 
 export function withConnectionOptions(command: Command): Command {
@@ -50,7 +53,13 @@ export function settings(flags: ConnectionFlags, env: NodeJS.ProcessEnv = proces
   if (!workspace) throw new HuddleError('invalid-argument', 'no workspace: pass --workspace or set HUDDLE_WORKSPACE (your token works for every workspace)')
   const graceText = env.HUDDLE_LEASE_GRACE
   const leaseGraceMs = flags.leaseGrace ?? (graceText ? parseDuration(graceText) : undefined)
-  return { url: flags.url ?? env.HUDDLE_URL ?? DEFAULT_URL, token, workspace, ...(leaseGraceMs !== undefined ? { leaseGraceMs } : {}) }
+  return {
+    url: flags.url ?? env.HUDDLE_URL ?? DEFAULT_URL,
+    token,
+    workspace,
+    ...(leaseGraceMs !== undefined ? { leaseGraceMs } : {}),
+    ...(env.HUDDLE_SESSION ? { session: env.HUDDLE_SESSION } : {}),
+  }
 }
 
 export function openClient(flags: ConnectionFlags): Promise<Huddle> {
