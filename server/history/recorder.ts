@@ -189,9 +189,12 @@ export class HistoryRecorder implements DocumentHook {
       state.max.unref()
     }
     state.since.add(actor)
-    if (state.quiet) clearTimeout(state.quiet)
-    state.quiet = setTimeout(() => this.autoVersion(room, state), this.options.quietMs)
-    state.quiet.unref()
+    // Every update restarts the quiet timer: refresh() re-arms it without a new Timeout each time.
+    if (state.quiet) state.quiet.refresh()
+    else {
+      state.quiet = setTimeout(() => this.autoVersion(room, state), this.options.quietMs)
+      state.quiet.unref()
+    }
   }
 
   private autoVersion(room: string, state: DocState): void {
