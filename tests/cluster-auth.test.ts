@@ -5,21 +5,11 @@ import { request as httpRequest } from 'node:http'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connectPeer, expectRefusal, mintToken, waitFor } from './helpers/clients.js'
-import { type RedisServer, startNode, withRedis } from './helpers/redis.js'
+import { withCluster } from './helpers/redis.js'
 import type { TestServer } from './helpers/server.js'
 
-let redis: RedisServer
-const nodes: TestServer[] = []
-
-withRedis(test, nodes, (started) => {
-  redis = started
-})
-
-async function node(name: string): Promise<TestServer> {
-  const started = await startNode(redis, name, ['--owner-lease', '2s'])
-  nodes.push(started)
-  return started
-}
+const cluster = withCluster(test, ['--owner-lease', '2s'])
+const node = cluster.node
 
 async function call(server: TestServer, method: string, path: string, token: string | null, body?: unknown) {
   const response = await fetch(`${server.httpUrl}${path}`, {

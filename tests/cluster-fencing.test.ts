@@ -2,7 +2,6 @@
 // epochs and renew or release only for the epoch that holds the lease, and every write carries the
 // writer's epoch, so an owner paused past its lease (SIGSTOP) can never write once another node
 // took over: its writes are refused and it gives the rooms up.
-import type { Redis } from 'ioredis'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Fenced, RedisClient } from '../server/cluster/redis.js'
@@ -10,26 +9,13 @@ import { RedisStore } from '../server/cluster/redis-store.js'
 import * as K from '../server/cluster/keys.js'
 import { UpdateBatch } from '../server/store/index.js'
 import { connectPeer, mintToken, rejectionOf, waitFor } from './helpers/clients.js'
-import { type RedisServer, startNode, withRedis } from './helpers/redis.js'
-import type { TestServer } from './helpers/server.js'
+import { withCluster } from './helpers/redis.js'
 
-let redis: RedisServer
-let inspect: Redis
-const nodes: TestServer[] = []
-
-withRedis(test, nodes, (started, client) => {
-  redis = started
-  inspect = client
-})
-
-async function node(name: string, args: string[] = []): Promise<TestServer> {
-  const started = await startNode(redis, name, ['--owner-lease', '1s', ...args])
-  nodes.push(started)
-  return started
-}
+const cluster = withCluster(test, ['--owner-lease', '1s'])
+const node = cluster.node
 
 test('lease scripts: epochs only grow; renew, release and writes of an old epoch are refused', async () => {
-  const client = await RedisClient.connect(redis.url)
+  const client = await RedisClient.connect(cluster.redis.url)
   try {
     const take = async (holder: string) =>
       (await client.script('acquire', [K.lease('fw'), K.epoch('fw'), K.handover('fw')], [holder, `http://${holder}`, 300, holder])) as Array<Buffer | number>
@@ -41,7 +27,7 @@ test('lease scripts: epochs only grow; renew, release and writes of an old epoch
     assert.is(String(refused[2]), 'node-a')
     const stale = new RedisStore(client, { epochOf: () => '1' }, { compactAfter: 1000, onError: (error) => assert.unreachable(error.message) })
     await stale.appendUpdate('fw/doc', new Uint8Array([0, 0]))
-    await waitFor(async () => (await inspect.exists(K.lease('fw'))) === 0, 5000, 'the lease never ran out')
+    await waitFor(async () => (await cluster.inspect.exists(K.lease('fw'))) === 0, 5000, 'the lease never ran out')
     const second = await take('node-b')
     assert.is(Number(second[0]), 1)
     assert.is(String(second[1]), '2', 'the epoch did not grow')
@@ -49,9 +35,9 @@ test('lease scripts: epochs only grow; renew, release and writes of an old epoch
     await rejectionOf(Fenced, stale.put('audit!fw!0000000000000001', new TextEncoder().encode('{}')))
     assert.is(Number(await client.script('renew', [K.lease('fw')], ['1', 300])), 0, "epoch 1 renewed epoch 2's lease")
     assert.is(Number(await client.script('release', [K.lease('fw')], ['1'])), 0, "epoch 1 released epoch 2's lease")
-    assert.is(await inspect.hget(K.lease('fw'), 'node'), 'node-b')
-    assert.is(await inspect.xlen(K.log('fw/doc')), 1, 'the stale append reached the log')
-    assert.is(await inspect.hexists(K.kv('{fw}'), 'audit!fw!0000000000000001'), 0, 'the stale put reached the audit log')
+    assert.is(await cluster.inspect.hget(K.lease('fw'), 'node'), 'node-b')
+    assert.is(await cluster.inspect.xlen(K.log('fw/doc')), 1, 'the stale append reached the log')
+    assert.is(await cluster.inspect.hexists(K.kv('{fw}'), 'audit!fw!0000000000000001'), 0, 'the stale put reached the audit log')
   } finally {
     await client.close()
   }
@@ -63,17 +49,17 @@ test('an owner paused past its lease cannot write after another node took over, 
   const token = await mintToken('carol', 'editor')
   const early = await connectPeer(a, 'sleepy/doc', { token })
   early.doc.getText('t').insert(0, 'A1 ')
-  await waitFor(async () => (await inspect.xlen(K.log('sleepy/doc'))) === 1, 5000, 'A never wrote')
-  assert.is(await inspect.hget(K.lease('sleepy'), 'epoch'), '1')
+  await waitFor(async () => (await cluster.inspect.xlen(K.log('sleepy/doc'))) === 1, 5000, 'A never wrote')
+  assert.is(await cluster.inspect.hget(K.lease('sleepy'), 'epoch'), '1')
 
   a.child.kill('SIGSTOP')
-  await waitFor(async () => (await inspect.exists(K.lease('sleepy'))) === 0, 10_000, "A's lease never ran out")
+  await waitFor(async () => (await cluster.inspect.exists(K.lease('sleepy'))) === 0, 10_000, "A's lease never ran out")
   const late = await connectPeer(b, 'sleepy/doc', { token, timeoutMs: 15_000 })
-  assert.is(await inspect.hget(K.lease('sleepy'), 'epoch'), '2', 'B did not take the workspace with a new epoch')
+  assert.is(await cluster.inspect.hget(K.lease('sleepy'), 'epoch'), '2', 'B did not take the workspace with a new epoch')
   late.doc.getText('t').insert(0, 'B1 ')
   // Sent to the paused owner: it reads this only after SIGCONT, with epoch 1 in its memory.
   early.doc.getText('t').insert(0, 'A2 ')
-  await waitFor(async () => (await inspect.xlen(K.log('sleepy/doc'))) >= 2, 5000, 'B never wrote')
+  await waitFor(async () => (await cluster.inspect.xlen(K.log('sleepy/doc'))) >= 2, 5000, 'B never wrote')
   a.child.kill('SIGCONT')
 
   await waitFor(
@@ -90,7 +76,7 @@ test('an owner paused past its lease cannot write after another node took over, 
     'A still claims to own the workspace',
   )
   // Nothing of epoch 1 follows anything of epoch 2 in the log: the paused owner wrote nothing.
-  const epochs = (await inspect.xrange(K.log('sleepy/doc'), '-', '+')).map(([, fields]) => fields[fields.indexOf('e') + 1])
+  const epochs = (await cluster.inspect.xrange(K.log('sleepy/doc'), '-', '+')).map(([, fields]) => fields[fields.indexOf('e') + 1])
   const firstOfB = epochs.indexOf('2')
   assert.ok(firstOfB > 0, `no write of epoch 2: ${epochs}`)
   assert.ok(
@@ -107,13 +93,13 @@ test('an owner paused past its lease cannot write after another node took over, 
 })
 
 test("a document update's batch is written under its workspace's fence, and one holding keys of no or another workspace is refused whole", async () => {
-  const client = await RedisClient.connect(redis.url)
+  const client = await RedisClient.connect(cluster.redis.url)
   try {
     const lease = (await client.script('acquire', [K.lease('bw'), K.epoch('bw'), K.handover('bw')], ['node-a', 'http://node-a', 60_000, 'node-a'])) as Array<
       Buffer | number
     >
     const epoch = String(lease[1])
-    await inspect.zadd(K.WORKSPACES, 0, 'bw') // as Ownership does when it takes a lease
+    await cluster.inspect.zadd(K.WORKSPACES, 0, 'bw') // as Ownership does when it takes a lease
     const store = new RedisStore(
       client,
       { epochOf: (ws) => (ws === 'bw' ? epoch : null) },
@@ -123,7 +109,7 @@ test("a document update's batch is written under its workspace's fence, and one 
     const batch = new UpdateBatch()
     batch.put('hist!bw/doc!a!0000000000000000', encode('attribution'))
     await store.appendUpdate('bw/doc', new Uint8Array([0, 0]), batch)
-    assert.is(await inspect.hexists(K.kv('{bw}'), 'hist!bw/doc!a!0000000000000000'), 1, "history keys are not under the workspace's hash tag")
+    assert.is(await cluster.inspect.hexists(K.kv('{bw}'), 'hist!bw/doc!a!0000000000000000'), 1, "history keys are not under the workspace's hash tag")
     assert.is(new TextDecoder().decode(await store.get('hist!bw/doc!a!0000000000000000')), 'attribution')
     // A range over every workspace's history looks under every workspace's tag.
     assert.equal(
@@ -139,7 +125,7 @@ test("a document update's batch is written under its workspace's fence, and one 
       assert.is(await store.get(key), undefined, `${key} was written`)
       assert.is(await store.get('hist!bw/doc!a!0000000000000001'), undefined, 'part of a refused batch was written')
     }
-    assert.is(await inspect.xlen(K.log('bw/doc')), 1, 'the update of a refused batch was written')
+    assert.is(await cluster.inspect.xlen(K.log('bw/doc')), 1, 'the update of a refused batch was written')
   } finally {
     await client.close()
   }

@@ -5,21 +5,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connectPeer, mintToken, waitFor } from './helpers/clients.js'
-import { type RedisServer, startNode, withRedis } from './helpers/redis.js'
+import { withCluster } from './helpers/redis.js'
 import type { TestServer } from './helpers/server.js'
 
-let redis: RedisServer
-const nodes: TestServer[] = []
-
-withRedis(test, nodes, (started) => {
-  redis = started
-})
-
-async function node(name: string): Promise<TestServer> {
-  const started = await startNode(redis, name, ['--owner-lease', '1s'])
-  nodes.push(started)
-  return started
-}
+const cluster = withCluster(test, ['--owner-lease', '1s'])
+const node = cluster.node
 
 const owns = async (server: TestServer) => (await server.fetchJson<{ cluster: { owns: string[] } }>('/healthz')).cluster.owns
 

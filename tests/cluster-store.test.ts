@@ -1,28 +1,15 @@
 // Cluster mode, storage (issue 17): `huddle serve --redis` keeps documents, the audit chain and
 // checkpoints in a real redis-server (started here, append-only file on), refuses to start without
 // Redis or with another secret than the cluster's, and compacts update logs into a snapshot key.
-import type { Redis } from 'ioredis'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, connectPeer, delay, mintToken, waitFor } from './helpers/clients.js'
 import { api, claim, joinCoord, release, waitOutcome, who } from './helpers/coordination.js'
-import { type RedisServer, startNode, withRedis } from './helpers/redis.js'
+import { type RedisServer, startNode, withCluster } from './helpers/redis.js'
 import { runCli, type TestServer } from './helpers/server.js'
 
-let redis: RedisServer
-let inspect: Redis
-const nodes: TestServer[] = []
-
-withRedis(test, nodes, (started, client) => {
-  redis = started
-  inspect = client
-})
-
-async function node(name: string, args: string[] = [], secret?: string): Promise<TestServer> {
-  const started = await startNode(redis, name, ['--owner-lease', '1s', ...args], secret ? { secret } : {})
-  nodes.push(started)
-  return started
-}
+const cluster = withCluster(test, ['--owner-lease', '1s'])
+const node = cluster.node
 
 test('a node refuses to start when Redis is unreachable, and says so', async () => {
   const error = await startNode({ url: 'redis://127.0.0.1:1' } as RedisServer, 'nowhere').then(
@@ -34,7 +21,7 @@ test('a node refuses to start when Redis is unreachable, and says so', async () 
 })
 
 test('cluster flags are refused where they make no sense, with what to write instead', async () => {
-  const memory = await runCli(['serve', '--port', '0', '--memory', '--redis', redis.url])
+  const memory = await runCli(['serve', '--port', '0', '--memory', '--redis', cluster.redis.url])
   assert.is(memory.code, 1)
   assert.match(memory.stderr, /--redis keeps the data in Redis, --memory in this process: drop one of the two/)
   const alone = await runCli(['serve', '--port', '0', '--memory', '--node-id', 'x'])
@@ -47,7 +34,7 @@ test('cluster flags are refused where they make no sense, with what to write ins
 
 test('a node with another secret than the cluster refuses to join', async () => {
   await node('first')
-  const error = await node('intruder', [], 'another-secret-0123456789-abcdefghijklmnopqrstuvwxyz').then(
+  const error = await node('intruder', [], { secret: 'another-secret-0123456789-abcdefghijklmnopqrstuvwxyz' }).then(
     () => null,
     (failure: Error) => failure,
   )
@@ -66,7 +53,7 @@ test('documents, locks and the audit chain are in Redis: a new node serves them 
   const granted = await waitOutcome(coord, key)
   assert.is(granted.state, 'granted')
   // Acknowledged: the grant was broadcast, so it was persisted; the text comes back in the echo.
-  await waitFor(async () => (await inspect.xlen('huddle:{store-ws}:log:store-ws/notes')) > 0, 5000, 'the text never reached Redis')
+  await waitFor(async () => (await cluster.inspect.xlen('huddle:{store-ws}:log:store-ws/notes')) > 0, 5000, 'the text never reached Redis')
   await first.kill()
   cleanupClients()
 
@@ -96,7 +83,7 @@ test('documents, locks and the audit chain are in Redis: a new node serves them 
   assert.is(verify.status, 200)
   assert.ok(verify.body.ok, `audit chain broken: ${JSON.stringify(verify.body)}`)
   assert.ok(verify.body.entries >= 2, `only ${verify.body.entries} audit entries`)
-  assert.is(await inspect.hexists('huddle:{store-ws}:kv', 'audit!store-ws!0000000000000001'), 1, "audit entries are not under the workspace's hash tag")
+  assert.is(await cluster.inspect.hexists('huddle:{store-ws}:kv', 'audit!store-ws!0000000000000001'), 1, "audit entries are not under the workspace's hash tag")
 })
 
 test("a document's update log is compacted into its snapshot key, and loads back whole", async () => {
@@ -110,8 +97,8 @@ test("a document's update log is compacted into its snapshot key, and loads back
     await delay(5)
   }
   const expected = text.toString()
-  await waitFor(async () => (await inspect.exists('huddle:{compact-ws}:state:compact-ws/doc')) === 1, 10_000, 'no snapshot key was written')
-  await waitFor(async () => (await inspect.xlen('huddle:{compact-ws}:log:compact-ws/doc')) < 40, 10_000, 'the log was never trimmed')
+  await waitFor(async () => (await cluster.inspect.exists('huddle:{compact-ws}:state:compact-ws/doc')) === 1, 10_000, 'no snapshot key was written')
+  await waitFor(async () => (await cluster.inspect.xlen('huddle:{compact-ws}:log:compact-ws/doc')) < 40, 10_000, 'the log was never trimmed')
   const reader = await connectPeer(first, 'compact-ws/doc', { token })
   assert.is(reader.doc.getText('t').toString(), expected)
   await first.kill()
@@ -140,12 +127,12 @@ test('a node that owns a workspace again rereads its audit head: entries another
   }
   await lockThrough(a, 'first')
   await lockThrough(b, 'second')
-  const before = await inspect.hlen('huddle:{again}:kv')
+  const before = await cluster.inspect.hlen('huddle:{again}:kv')
   await lockThrough(a, 'third')
   const verify = await api<{ ok: boolean; entries: number }>(b, 'GET', '/api/workspaces/again/audit/verify', token)
   assert.is(verify.status, 200)
   assert.ok(verify.body.ok, `audit chain broken: ${JSON.stringify(verify.body)}`)
-  assert.ok((await inspect.hlen('huddle:{again}:kv')) > before, "the third owner wrote no new audit entry (it overwrote the second owner's)")
+  assert.ok((await cluster.inspect.hlen('huddle:{again}:kv')) > before, "the third owner wrote no new audit entry (it overwrote the second owner's)")
 })
 
 test.run()

@@ -6,22 +6,12 @@ import * as assert from 'uvu/assert'
 import { createWebhook } from './fixtures/webhooks-api.js'
 import { Receiver } from './fixtures/webhook-receiver.js'
 import { mintToken, waitFor } from './helpers/clients.js'
-import { type RedisServer, startNode, withRedis } from './helpers/redis.js'
+import { withCluster } from './helpers/redis.js'
 import type { TestServer } from './helpers/server.js'
 
 const WS = 'hooked'
-let redis: RedisServer
-const nodes: TestServer[] = []
-
-withRedis(test, nodes, (started) => {
-  redis = started
-})
-
-async function node(name: string): Promise<TestServer> {
-  const started = await startNode(redis, name, ['--owner-lease', '2s', '--webhooks-allow-private', '--webhooks-retry-scale', '0.001'])
-  nodes.push(started)
-  return started
-}
+const cluster = withCluster(test, ['--owner-lease', '2s', '--webhooks-allow-private', '--webhooks-retry-scale', '0.001'])
+const node = cluster.node
 
 /** Revokes a fresh token of WS through `server`: one `token.revoked` event. */
 async function revokeOne(server: TestServer, actor: string): Promise<void> {

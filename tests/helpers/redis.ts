@@ -90,6 +90,37 @@ export function withRedis(suite: Test, nodes: TestServer[], use: (redis: RedisSe
   })
 }
 
+/** A suite's Redis and its nodes: `node()` starts one with the suite's flags, stopped after each test. */
+export interface Cluster {
+  readonly redis: RedisServer
+  /** a plain client, to look at the keys */
+  readonly inspect: Redis
+  node(name: string, args?: string[], options?: StartOptions): Promise<TestServer>
+}
+
+export function withCluster(suite: Test, flags: string[]): Cluster {
+  const nodes: TestServer[] = []
+  let redis: RedisServer | undefined
+  let inspect: Redis | undefined
+  withRedis(suite, nodes, (started, client) => {
+    redis = started
+    inspect = client
+  })
+  return {
+    get redis() {
+      return redis!
+    },
+    get inspect() {
+      return inspect!
+    },
+    async node(name, args = [], options = {}) {
+      const started = await startNode(redis!, name, [...flags, ...args], options)
+      nodes.push(started)
+      return started
+    },
+  }
+}
+
 /** A `huddle serve --redis` node; `--node-id` defaults to `name`. */
 export function startNode(redis: RedisServer, name: string, args: string[] = [], options: StartOptions = {}): Promise<TestServer> {
   return TestServer.start({ ...options, args: ['--redis', redis.url, '--node-id', name, ...args] })
