@@ -3,15 +3,12 @@
 // the owner, both at once in the same window), the acknowledged updates per second with 3 nodes
 // each owning a workspace against 1 node owning all three, and the time until another node owns a
 // workspace after kill -9 of its owner. Skipped, with a note, when redis-server is not installed.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
 import { signToken } from '../../server/auth/tokens.js'
 import { type Context, ms, progress, sleep } from '../lib/context.js'
 import { nowUs } from '../lib/hist.js'
 import type { Target } from '../lib/rpc.js'
+import { RedisServer } from '../../tests/helpers/redis-server.js'
 import { BENCH_SECRET, ServerProc } from '../lib/servers.js'
 import { closeGroups, connectSpread, noteFailure, resetGroups, statsOf } from './common.js'
 
@@ -27,20 +24,20 @@ export async function cluster(ctx: Context): Promise<void> {
   }
   for (let round = 0; round < ctx.settings.rounds; round++) {
     for (const part of [relayCost, throughput, failover]) {
-      const redis = await Redis.start()
+      const redis = await RedisServer.start()
       try {
         await part(ctx, redis, round)
       } catch (error) {
         noteFailure(ctx, SCENARIO_F, `${part.name}: ${(error as Error).message}`)
       } finally {
-        redis.stop()
+        await redis.stop()
       }
     }
   }
 }
 
 /** Writers on the owner and writers relayed by a second node pump at the same time, one update in flight each. */
-async function relayCost(ctx: Context, redis: Redis, round: number): Promise<void> {
+async function relayCost(ctx: Context, redis: RedisServer, round: number): Promise<void> {
   const writers = ctx.settings.quick ? 8 : 20
   const durationMs = ctx.settings.quick ? 4000 : 10_000
   const [owner, relay] = await startNodes(redis, 2)
@@ -66,7 +63,7 @@ async function relayCost(ctx: Context, redis: Redis, round: number): Promise<voi
 }
 
 /** Three workspaces, their writers connected to their owners: all on one node, or one per node. */
-async function throughput(ctx: Context, redis: Redis, round: number): Promise<void> {
+async function throughput(ctx: Context, redis: RedisServer, round: number): Promise<void> {
   const writers = ctx.settings.quick ? 12 : 30
   const durationMs = ctx.settings.quick ? 4000 : 10_000
   for (const count of [1, 3]) {
@@ -90,7 +87,7 @@ async function throughput(ctx: Context, redis: Redis, round: number): Promise<vo
 }
 
 /** kill -9 of the owner of a workspace with a connected client: until another node owns it. */
-async function failover(ctx: Context, redis: Redis, round: number): Promise<void> {
+async function failover(ctx: Context, redis: RedisServer, round: number): Promise<void> {
   const [owner, other] = await startNodes(redis, 2)
   try {
     await connectAll(ctx, 'f-fo', await target(owner, 'ffail/doc'), 1)
@@ -127,7 +124,7 @@ async function target(node: ServerProc, room: string): Promise<Target> {
   return { server: 'huddle', host: '127.0.0.1', port: node.port, dialect: 'y-websocket', room, token }
 }
 
-function startNodes(redis: Redis, count: number): Promise<ServerProc[]> {
+function startNodes(redis: RedisServer, count: number): Promise<ServerProc[]> {
   return Promise.all(
     Array.from({ length: count }, (_, i) =>
       ServerProc.start({ kind: 'huddle', args: ['--redis', redis.url, '--node-id', `bench-${i + 1}`, '--owner-lease', LEASE, ...FAST] }),
@@ -137,53 +134,4 @@ function startNodes(redis: Redis, count: number): Promise<ServerProc[]> {
 
 async function stopAll(nodes: ServerProc[]): Promise<void> {
   await Promise.all(nodes.map((node) => node.stop()))
-}
-
-/** A redis-server of its own (append-only file on, as docs/cluster.md requires), thrown away after. */
-class Redis {
-  private constructor(
-    private readonly child: ChildProcess,
-    private readonly dir: string,
-    readonly url: string,
-  ) {}
-
-  static async start(): Promise<Redis> {
-    const port = await freePort()
-    const dir = mkdtempSync(join(tmpdir(), 'huddle-bench-redis-'))
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    })
-    await new Promise<void>((resolve, reject) => {
-      let out = ''
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s: ${out}`)), 10_000)
-      child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-        out += text
-        if (out.includes('Ready to accept connections')) {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      child.once('exit', (code) => {
-        clearTimeout(timer)
-        reject(new Error(`redis-server exited with ${code}: ${out}`))
-      })
-    })
-    return new Redis(child, dir, `redis://127.0.0.1:${port}`)
-  }
-
-  stop(): void {
-    this.child.kill('SIGKILL')
-    rmSync(this.dir, { recursive: true, force: true })
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }

@@ -1,69 +1,11 @@
-// A real redis-server for cluster tests, on a free port with its own directory and its append-only
-// file on (as docs/cluster.md requires), and cluster nodes (`huddle serve --redis`) on it.
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
+// A suite's redis-server (redis-server.ts) and cluster nodes (`huddle serve --redis`) on it.
 import { Redis } from 'ioredis'
 import type { Test } from 'uvu'
 import { cleanupClients } from './clients.js'
+import { RedisServer } from './redis-server.js'
 import { makeTempDir, type StartOptions, TestServer } from './server.js'
 
-const processes = new Set<ChildProcess>()
-process.on('exit', () => {
-  for (const child of processes) child.kill('SIGKILL')
-})
-
-export class RedisServer {
-  child!: ChildProcess
-  private constructor(
-    readonly port: number,
-    readonly dir: string,
-  ) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`
-  }
-
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), makeTempDir('huddle-redis-'))
-    await server.spawn()
-    return server
-  }
-
-  /** Starts (again) on the same port and directory: what the append-only file kept comes back. */
-  async spawn(): Promise<void> {
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--save', '', '--protected-mode', 'no'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    processes.add(child)
-    child.once('exit', () => processes.delete(child))
-    this.child = child
-    let output = ''
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${output}`)), 10_000)
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-        output += chunk
-        if (/Ready to accept connections/.test(output)) {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      child.once('exit', (code) => {
-        clearTimeout(timer)
-        reject(new Error(`redis-server exited with ${code}:\n${output}`))
-      })
-    })
-  }
-
-  /** kill -9, and wait for the exit. */
-  async kill(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return
-    const exited = new Promise((resolve) => this.child.once('exit', resolve))
-    this.child.kill('SIGKILL')
-    await exited
-  }
-}
+export { RedisServer }
 
 /**
  * The lifecycle of a cluster test file: a redis-server and a client of it (to inspect keys)
@@ -74,7 +16,7 @@ export function withRedis(suite: Test, nodes: TestServer[], use: (redis: RedisSe
   let redis: RedisServer | undefined
   let inspect: Redis | undefined
   suite.before(async () => {
-    redis = await RedisServer.start()
+    redis = await RedisServer.start(makeTempDir('huddle-redis-'))
     inspect = new Redis(redis.url)
     use(redis, inspect)
   })
@@ -124,15 +66,4 @@ export function withCluster(suite: Test, flags: string[]): Cluster {
 /** A `huddle serve --redis` node; `--node-id` defaults to `name`. */
 export function startNode(redis: RedisServer, name: string, args: string[] = [], options: StartOptions = {}): Promise<TestServer> {
   return TestServer.start({ ...options, args: ['--redis', redis.url, '--node-id', name, ...args] })
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }
