@@ -22,6 +22,7 @@ import { type ChangeSetRecord, listRecords, publicView, readRecord, type StoredD
 import {
   type ChangeSetAction,
   ChangeSetError,
+  type ChangeSetStatus,
   type DocChange,
   guardConflict,
   isStatus,
@@ -42,6 +43,10 @@ export interface ChangeSetDeps {
   holders(workspace: string, resource: string): readonly LockHolder[] | undefined
   openRoom(name: RoomName): Promise<Room>
 }
+
+type ManualAction = 'apply' | 'cancel' | 'revert'
+/** the status each manual action leads to (changeset-rules.ts `transition`) */
+const MANUAL_TARGET: Record<ManualAction, ChangeSetStatus> = { apply: 'applied', cancel: 'cancelled', revert: 'reverted' }
 
 export class ChangeSets {
   /** one operation at a time per workspace: an apply never races a cancel or another apply */
@@ -121,11 +126,7 @@ export class ChangeSets {
   }
 
   async apply(workspace: string, id: string, identity: Identity): Promise<ReturnType<typeof publicView>> {
-    await this.loadedAuthority(workspace)
-    return this.serial(workspace, async () => {
-      const record = await this.mustRead(workspace, id)
-      const next = transition(record.status, 'apply', id)
-      if (next !== 'applied') throw new ChangeSetError(409, next)
+    return this.act(workspace, id, 'apply', async (record) => {
       const waiting = manualApplyRefusal(record.approval !== undefined, id)
       if (waiting) throw new ChangeSetError(409, waiting)
       return publicView(await this.applyNow(record, identity.actor))
@@ -133,36 +134,36 @@ export class ChangeSets {
   }
 
   async cancel(workspace: string, id: string, identity: Identity): Promise<ReturnType<typeof publicView>> {
-    const authority = await this.loadedAuthority(workspace)
-    return this.serial(workspace, async () => {
-      const record = await this.mustRead(workspace, id)
+    const proposerOnly = (record: ChangeSetRecord) => {
       if (identity.actor !== record.proposer.actor && identity.role !== 'admin')
         throw new ChangeSetError(403, `only its proposer ${record.proposer.actor} (or an admin) can cancel change set ${id}`)
-      const next = transition(record.status, 'cancel', id)
-      if (next !== 'cancelled') throw new ChangeSetError(409, next)
-      const decided = record.approval && decisionOf(authority, record.approval.key)
-      if (decided) throw new ChangeSetError(409, `the approval of change set ${id} is already ${decided}; GET changesets/${id} shows the outcome`)
-      // The approval's cancel is audited by the authority; its decision entry finds the record already cancelled.
-      const done = this.finish(record, 'cancel', { by: identity.actor })
-      if (record.approval)
-        authority.submit({
-          type: 'cancel',
-          at: Date.now(),
-          key: record.approval.key,
-          session: APPROVAL_SESSION,
-          actor: record.proposer.actor,
-          cancel: { at: Date.now() },
-        })
-      return publicView(await done)
-    })
+    }
+    return this.act(
+      workspace,
+      id,
+      'cancel',
+      async (record, authority) => {
+        const decided = record.approval && decisionOf(authority, record.approval.key)
+        if (decided) throw new ChangeSetError(409, `the approval of change set ${id} is already ${decided}; GET changesets/${id} shows the outcome`)
+        // The approval's cancel is audited by the authority; its decision entry finds the record already cancelled.
+        const done = this.finish(record, 'cancel', { by: identity.actor })
+        if (record.approval)
+          authority.submit({
+            type: 'cancel',
+            at: Date.now(),
+            key: record.approval.key,
+            session: APPROVAL_SESSION,
+            actor: record.proposer.actor,
+            cancel: { at: Date.now() },
+          })
+        return publicView(await done)
+      },
+      proposerOnly,
+    )
   }
 
   async revert(workspace: string, id: string, identity: Identity): Promise<ReturnType<typeof publicView>> {
-    await this.loadedAuthority(workspace)
-    return this.serial(workspace, async () => {
-      const record = await this.mustRead(workspace, id)
-      const next = transition(record.status, 'revert', id)
-      if (next !== 'reverted') throw new ChangeSetError(409, next)
+    return this.act(workspace, id, 'revert', async (record) => {
       const rooms = await this.openAll(record, 'before-revert')
       const goals = record.docs.map((doc, index) => revertedText(doc, textOf(rooms[index]!)))
       const stuck = record.docs.filter((_doc, index) => goals[index] === null).map((doc) => doc.path)
@@ -176,6 +177,27 @@ export class ChangeSets {
       const done = this.finish(record, 'revert', { by: identity.actor })
       await Promise.all(rooms.map((room) => room.written()))
       return publicView(await done)
+    })
+  }
+
+  /**
+   * The common start of apply, cancel and revert: in the workspace's queue, the record read, `check`
+   * run (who may), and `action` refused (409) unless the record's status allows it.
+   */
+  private async act<T>(
+    workspace: string,
+    id: string,
+    action: ManualAction,
+    run: (record: ChangeSetRecord, authority: WorkspaceAuthority) => Promise<T>,
+    check?: (record: ChangeSetRecord) => void,
+  ): Promise<T> {
+    const authority = await this.loadedAuthority(workspace)
+    return this.serial(workspace, async () => {
+      const record = await this.mustRead(workspace, id)
+      check?.(record)
+      const next = transition(record.status, action, id)
+      if (next !== MANUAL_TARGET[action]) throw new ChangeSetError(409, next)
+      return run(record, authority)
     })
   }
 
