@@ -1,57 +1,135 @@
-// Cluster mode, rebalancing (issue 17): a workspace whose clients all come through another node
-// moves to that node. Its clients are closed with 1013, reconnect through the same node, and
-// resync: nothing they wrote before, during or after the move is lost, and the workspace stays
+// Cluster mode, rebalancing (issue 17): a workspace whose clients all come through other nodes
+// moves to the node relaying most of them. Its clients there stay connected: the old owner hands
+// them over and the new one serves their open sockets itself, resyncing them, so nothing they
+// wrote before, during or after the move is lost and their locks keep their holder and fencing
+// token. Clients relayed by a third node are closed with 1013 and reconnect. The workspace stays
 // with the node that has clients of its own.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { connectPeer, mintToken, waitFor } from './helpers/clients.js'
+import { connectPeer, dropPeerSocket, mintToken, type Peer, waitFor } from './helpers/clients.js'
+import { claim, holdersOf, joinCoord, locksOf, queueOf, release, waitOutcome, who } from './helpers/coordination.js'
 import { withCluster } from './helpers/redis.js'
 import type { TestServer } from './helpers/server.js'
 
 const cluster = withCluster(test, ['--owner-lease', '1s'])
 const node = cluster.node
 
-const owns = async (server: TestServer) => (await server.fetchJson<{ cluster: { owns: string[] } }>('/healthz')).cluster.owns
+const health = async (server: TestServer) => (await server.fetchJson<{ cluster: { owns: string[]; relayedConnections: number } }>('/healthz')).cluster
+const owns = async (server: TestServer) => (await health(server)).owns
 
-test('the owner hands a workspace whose clients all connect through another node over to it, with no edit lost', async () => {
-  const [a, b] = [await node('a'), await node('b')]
+/** Records the provider's status changes: a dropped socket shows as 'disconnected'. */
+function statuses(peer: Peer): string[] {
+  const seen: string[] = []
+  peer.provider.on('status', ({ status }: { status: string }) => seen.push(status))
+  return seen
+}
+
+test('clients relayed by the node a workspace moves to stay connected, keep editing and lose nothing', async () => {
+  const [a, b, c] = [await node('a'), await node('b'), await node('c')]
   const token = await mintToken('eve', 'editor')
   const direct = await connectPeer(a, 'moving/doc', { token })
-  const relayed = await connectPeer(b, 'moving/doc', { token })
-  const other = await connectPeer(b, 'moving/notes', { token })
+  const stays = await connectPeer(b, 'moving/doc', { token })
+  const notes = await connectPeer(b, 'moving/notes', { token })
+  const far = await connectPeer(c, 'moving/doc', { token })
+  const seen = [statuses(stays), statuses(notes)]
   assert.ok((await owns(a)).includes('moving'), 'a, asked first, owns the workspace')
-  relayed.doc.getText('t').insert(0, 'one ')
+  const text = stays.doc.getText('t')
+  text.insert(0, 'one ')
   await waitFor(() => direct.doc.getText('t').toString() === 'one ', 10_000, 'the relayed edit never reached a')
 
-  // While a still has a client of its own, the workspace stays there.
+  // While a still has a client of its own, the workspace stays there; then it moves to b, which
+  // relays two of its clients (c relays one), while the client on b keeps typing.
   direct.destroy()
-  await waitFor(async () => (await owns(b)).includes('moving'), 20_000, 'b never took the workspace its clients connect through')
+  let typed = 0
+  const typing = setInterval(() => {
+    text.insert(text.length, 'x')
+    typed++
+  }, 20)
+  try {
+    await waitFor(async () => (await owns(b)).includes('moving'), 20_000, 'b never took the workspace its clients connect through')
+    await waitFor(async () => (await health(b)).relayedConnections === 0, 10_000, 'b still relays its clients instead of serving them')
+  } finally {
+    clearInterval(typing)
+  }
   assert.not.ok((await owns(a)).includes('moving'), 'a still owns it too')
-  const moved = relayed.closes.find((close) => close.code === 1013)
-  assert.ok(moved, `the relayed client was not told to reconnect: ${JSON.stringify(relayed.closes)}`)
-  assert.match(moved.reason, /moves to node b/)
+  assert.ok(typed > 0)
 
-  relayed.doc.getText('t').insert(relayed.doc.getText('t').length, 'two')
-  other.doc.getText('n').insert(0, 'notes')
-  const reader = await connectPeer(a, 'moving/doc', { token, timeoutMs: 15_000 })
+  text.insert(text.length, ' two')
+  notes.doc.getText('n').insert(0, 'notes')
+  const fresh = await connectPeer(b, 'moving/doc', { token, timeoutMs: 15_000 })
+  fresh.doc.getText('t').insert(0, 'zero ')
+  const expected = `zero one ${'x'.repeat(typed)} two`
   await waitFor(
-    () => reader.doc.getText('t').toString() === 'one two',
+    () => text.toString() === expected && fresh.doc.getText('t').toString() === expected,
     15_000,
-    () => `the reader has "${reader.doc.getText('t').toString()}"`,
+    () => `the moved client has "${text.toString()}", the new owner's client "${fresh.doc.getText('t').toString()}", expected "${expected}"`,
   )
-  const notes = await connectPeer(a, 'moving/notes', { token, timeoutMs: 15_000 })
+  const reader = await connectPeer(a, 'moving/notes', { token, timeoutMs: 15_000 })
   await waitFor(
-    () => notes.doc.getText('n').toString() === 'notes',
+    () => reader.doc.getText('n').toString() === 'notes',
     15_000,
-    () => `notes: "${notes.doc.getText('n').toString()}"`,
+    () => `notes: "${reader.doc.getText('n').toString()}"`,
   )
-  // The reader on a is relayed to b now, where a relayed client does not pull the workspace back
-  // while b's own clients are there.
+  // Presence comes back with the moved client's next awareness update.
+  stays.provider.awareness.setLocalStateField('cursor', 7)
+  await waitFor(
+    () => fresh.provider.awareness.getStates().get(stays.doc.clientID)?.cursor === 7,
+    10_000,
+    "the moved client's presence never reached the new owner's client",
+  )
+
+  for (const [i, peer] of [stays, notes].entries()) {
+    assert.equal(peer.closes, [], `a moved client was closed: ${JSON.stringify(peer.closes)}`)
+    assert.not.ok(seen[i]!.includes('disconnected'), `a moved client's provider saw: ${seen[i]!.join(', ')}`)
+  }
+  // The client relayed by c was told to reconnect (possibly more than once while the workspace
+  // was moving), never with an error, and is served again.
+  assert.ok(far.closes.length > 0, 'the client relayed by a third node was not closed')
+  for (const close of far.closes) assert.match(close.reason, /mov(es|ing) to node b/, `closes: ${JSON.stringify(far.closes)}`)
+  await waitFor(
+    () => far.doc.getText('t').toString() === expected,
+    15_000,
+    () => `c's client has "${far.doc.getText('t').toString()}"`,
+  )
+  // The reader on a is relayed to b now, where a relayed client does not pull the workspace back.
   assert.ok((await owns(b)).includes('moving'))
   assert.not.ok((await owns(a)).includes('moving'))
-  // Every close the moved client saw was the move (a reconnect during the hand-over may be told
-  // again that the workspace is moving), never an error.
-  for (const close of relayed.closes) assert.match(close.reason, /mov(es|ing) to node b/, `closes: ${JSON.stringify(relayed.closes)}`)
+})
+
+test('a lock held through a moved connection keeps its holder and fencing token, past the grace period', async () => {
+  const flags = ['--lease-grace', '1s']
+  const [a, b] = [await node('a', flags), await node('b', flags)]
+  const [alice, bob] = [await who('alice', 'editor', 'agent'), await who('bob', 'editor', 'agent')]
+  const anchor = await connectPeer(a, 'locks/doc', { token: alice.token })
+  const holder = await joinCoord(b, 'locks', alice)
+  const waiter = await joinCoord(b, 'locks', bob)
+  assert.ok((await owns(a)).includes('locks'))
+  const held = claim(holder, 'h', { resources: ['db'], mode: 'exclusive' })
+  const granted = await waitOutcome(holder, held, ['granted'], 10_000)
+  const queued = claim(waiter, 'w', { resources: ['db'], mode: 'exclusive' })
+  await waitFor(() => queueOf(holder.doc, 'db').includes(queued), 10_000, 'the second claim never queued')
+
+  anchor.destroy()
+  await waitFor(async () => (await owns(b)).includes('locks'), 20_000, 'b never took the workspace')
+  await waitFor(async () => (await health(b)).relayedConnections === 0, 10_000, 'b still relays its clients')
+  assert.equal(holder.closes, [], `the holder was closed: ${JSON.stringify(holder.closes)}`)
+
+  // A session that leaves after the move loses its lock once the grace period is over; by then
+  // the moved holder's would have gone too, had the move cost it its session.
+  const ghost = await joinCoord(b, 'locks', await who('ghost', 'editor', 'agent'))
+  const other = claim(ghost, 'g', { resources: ['cache'], mode: 'exclusive' })
+  await waitOutcome(ghost, other, ['granted'], 10_000)
+  dropPeerSocket(ghost)
+  await waitFor(() => locksOf(holder.doc).get('cache') === undefined || holdersOf(holder.doc, 'cache').length === 0, 15_000, "the ghost's lock never ran out")
+
+  assert.equal(holdersOf(holder.doc, 'db'), [held])
+  assert.is(locksOf(holder.doc).get('db')!.holders[0]!.token, granted.token, 'the fencing token changed')
+  assert.equal(queueOf(holder.doc, 'db'), [queued])
+  release(holder, held)
+  const next = await waitOutcome(waiter, queued, ['granted'], 10_000)
+  assert.ok(next.token! > granted.token!, 'fencing tokens went back')
+  assert.equal(holder.closes, [])
+  assert.equal(waiter.closes, [])
 })
 
 test.run()

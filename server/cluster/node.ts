@@ -4,10 +4,12 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { setTimeout as delay } from 'node:timers/promises'
 import { Gauge, type Registry as MetricsRegistry } from 'prom-client'
 import { CloseCode } from '../../shared/close-codes.js'
 import { checkWorkspace, parseRoom, type RoomName } from '../../shared/names.js'
 import type { Route } from '../http/routes.js'
+import { truncateReason } from '../net/connection.js'
 import { log } from '../log.js'
 import type { DocumentHook, UnloadReason } from '../rooms/hooks.js'
 import type { Registry } from '../rooms/registry.js'
@@ -18,7 +20,7 @@ import { Ownership, type Owner } from './ownership.js'
 import { Fenced, Moving, RedisClient } from './redis.js'
 import { RedisStore, type RedisStoreOptions } from './redis-store.js'
 import { Rebalancer } from './rebalancer.js'
-import { RELAY_HEADER, Relays } from './relay.js'
+import { HANDED_OVER, type HandedOver, handedOverReason, RELAY_HEADER, Relays } from './relay.js'
 import { Sweeper } from './sweeper.js'
 
 export interface ClusterOptions {
@@ -39,6 +41,10 @@ export interface ServerParts {
   registry: Registry
   /** hands an upgrade to the local WebSocket front door */
   serveLocally(request: IncomingMessage, socket: Duplex, head: Buffer): void
+  /** serves here a client this node relayed until its workspace moved here (rebalancing) */
+  adopt(handed: HandedOver): void
+  /** the connections of `workspace` served here that node `via` relays */
+  relayedBy(via: string, workspace: string): Array<{ session: string; close(code: number, reason: string): void }>
   /**
    * This node took `workspace` with a new epoch: what it remembers of the workspace from an earlier
    * lease (the audit chain's head) may be behind what other owners wrote since, and must be reread.
@@ -94,6 +100,7 @@ export class ClusterNode {
       maxMessageBytes: options.maxMessageBytes,
       maxBufferedBytes: options.maxBufferedBytes,
       pingMs: options.pingMs,
+      takeOver: (handed) => void this.takeOver(handed),
     })
     this.hook = this.roomHook()
   }
@@ -153,7 +160,7 @@ export class ClusterNode {
         `storage unavailable: Redis at ${this.client.url} is unreachable; reconnect shortly`,
       )
     }
-    const room = roomOf(request)
+    const room = roomOf(request.url ?? '/')
     // A bad room name is the front door's to refuse, with its reason.
     if (!room) return parts.serveLocally(request, socket, head)
     const moving = this.moving.get(room.workspace)
@@ -182,8 +189,9 @@ export class ClusterNode {
   }
 
   /**
-   * Rebalancing (rebalancer.ts decides when): the workspace's clients are closed with 1013 and
-   * reconnect through the node they use, which takes the lease kept for it, and resync.
+   * Rebalancing (rebalancer.ts decides when): the clients node `to` relays are handed over to it
+   * with their sockets open (see takeOver); the others are closed with 1013 and reconnect, through
+   * their node, to `to`, which takes the lease kept for it.
    */
   private async handOver(workspace: string, to: string): Promise<void> {
     log('handing a workspace over to the node its clients connect through', { workspace, to })
@@ -192,12 +200,47 @@ export class ClusterNode {
     const moving = new Moving(`workspace ${workspace} moves to node ${to}, which you connect through; reconnect`)
     this.moving.set(workspace, moving)
     try {
+      for (const connection of this.parts?.relayedBy(to, workspace) ?? []) connection.close(HANDED_OVER, handedOverReason(connection.session))
       this.parts?.registry.evict((room) => room.workspace === workspace, moving)
       await this.store.flush()
       this.parts?.released(workspace)
       await this.ownership.handOver(workspace, to)
     } finally {
       this.moving.delete(workspace)
+    }
+  }
+
+  /**
+   * On the node a workspace moves to: a client it relayed there stays connected. Once the old
+   * owner gave the lease up (it hands the clients over just before), this node takes it and
+   * serves the client as a direct one; if the lease does not come, the client gets 1013.
+   */
+  private async takeOver(handed: HandedOver): Promise<void> {
+    const room = roomOf(handed.path)
+    try {
+      if (!room) throw new Error(`bad room in ${handed.path}`)
+      const deadline = Date.now() + 2 * this.options.ownerLeaseMs
+      while (!(await this.ensureOrNull(room.workspace))?.self) {
+        if (Date.now() > deadline || handed.client.readyState !== handed.client.OPEN)
+          throw new Error(`its lease did not come within ${2 * this.options.ownerLeaseMs} ms`)
+        await delay(20)
+      }
+    } catch (error) {
+      handed.take()
+      const reason = `workspace ${room?.workspace} could not move to node ${this.options.nodeId} (${(error as Error).message}); reconnect`
+      return handed.client.close(CloseCode.tryAgainLater, truncateReason(reason))
+    }
+    this.rebalancer?.count(room.workspace, '', handed.client)
+    this.parts!.adopt(handed)
+  }
+
+  /** The owner, or null while the workspace is moving to another node. */
+  private async ensureOrNull(workspace: string): Promise<Owner | null> {
+    try {
+      return await this.ownership.ensure(workspace)
+    } catch (error) {
+      if (error instanceof Moving) return null
+      throw error
     }
   }
 
@@ -379,9 +422,9 @@ function decoded(segment: string): string | undefined {
   }
 }
 
-function roomOf(request: IncomingMessage): RoomName | null {
+function roomOf(url: string): RoomName | null {
   try {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname.replace(/^\/+/, '')
+    const path = new URL(url, 'http://localhost').pathname.replace(/^\/+/, '')
     const room = parseRoom(decodeURIComponent(path))
     return typeof room === 'string' ? null : room
   } catch {

@@ -2,7 +2,6 @@
 // whole lease period moves to that node (the one relaying most, if several), which then serves them
 // without the extra hop. The owner counts the client sockets it serves per workspace by the node
 // that relays them ('' for a client connected directly); node.ts does the handing over.
-import type { Duplex } from 'node:stream'
 
 export class Rebalancer {
   /** open client sockets served here, per workspace, by the node that relays them */
@@ -21,7 +20,7 @@ export class Rebalancer {
   }
 
   /** A client socket of `workspace` served here, relayed by node `via` ('' when direct). */
-  count(workspace: string, via: string, socket: Duplex): void {
+  count(workspace: string, via: string, socket: { once(event: 'close', listener: () => void): unknown }): void {
     const counts = this.clients.get(workspace) ?? new Map<string, number>()
     this.clients.set(workspace, counts)
     counts.set(via, (counts.get(via) ?? 0) + 1)

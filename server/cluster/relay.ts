@@ -13,11 +13,38 @@ import { truncateReason } from '../net/connection.js'
 /** Marks a connection one node relays to another; the receiving node never relays it further. */
 export const RELAY_HEADER = 'x-huddle-relayed-by'
 
+/**
+ * The close an owner sends a relaying node, never a client: "this workspace is yours now, serve
+ * this client yourself" (rebalancing). The reason names the session the owner served it under.
+ */
+export const HANDED_OVER = 4990
+const HANDED_OVER_PREFIX = 'handed over; session '
+
+export function handedOverReason(session: string): string {
+  return `${HANDED_OVER_PREFIX}${session}`
+}
+
+/**
+ * A client whose owner handed its workspace to this node: its socket stays open, and what it
+ * sends is held until `take` (called once the node serves it, in the same turn as it starts
+ * listening) hands that over and stops holding.
+ */
+export interface HandedOver {
+  client: WebSocket
+  /** the path and query the client connected with */
+  path: string
+  /** the session the old owner served it under */
+  session: string
+  take(): Array<[Buffer, boolean]>
+}
+
 export interface RelayOptions {
   nodeId: string
   maxMessageBytes: number
   maxBufferedBytes: number
   pingMs: number
+  /** the owner handed the client's workspace over to this node: serve the client here */
+  takeOver(handed: HandedOver): void
 }
 
 export interface Target {
@@ -76,12 +103,14 @@ export class Relays {
     let why = `lost the connection to node ${target.node}, which serves this workspace; reconnect`
     const early: Array<[RawData, boolean]> = []
     let earlyBytes = 0
-    client.on('message', (data, isBinary) => {
+    // Before the owner answers, and after it handed the client over, what the client sends waits.
+    const onMessage = (data: RawData, isBinary: boolean) => {
       if (upstream.readyState === WebSocket.OPEN) return this.toOwner(upstream, data, isBinary)
       earlyBytes += rawLength(data)
       if (earlyBytes > this.options.maxBufferedBytes) return client.close(CloseCode.tryAgainLater, 'too much sent before the owner node answered; reconnect')
       early.push([data, isBinary])
-    })
+    }
+    client.on('message', onMessage)
     client.on('pong', () => (pair.alive = true))
     client.on('error', () => undefined)
     client.on('close', () => {
@@ -110,6 +139,15 @@ export class Relays {
     })
     upstream.on('close', (code, reason) => {
       if (client.readyState !== WebSocket.OPEN && client.readyState !== WebSocket.CONNECTING) return
+      const session = code === HANDED_OVER ? reason.toString().slice(HANDED_OVER_PREFIX.length) : ''
+      if (session) {
+        this.pairs.delete(pair)
+        const take = () => {
+          client.off('message', onMessage)
+          return early.splice(0) as Array<[Buffer, boolean]>
+        }
+        return this.options.takeOver({ client, path, session, take })
+      }
       if (sendable(code)) client.close(code, reason.toString())
       else client.close(CloseCode.tryAgainLater, truncateReason(why))
     })

@@ -24,13 +24,18 @@ export interface Refused {
   session?: string
 }
 
-/** `fresh`, in a cluster: rereads the revocations other nodes wrote (cluster/credentials.ts). */
+/**
+ * `fresh`, in a cluster: rereads the revocations other nodes wrote (cluster/credentials.ts).
+ * `generated`: the session id an earlier node generated for this very connection (cluster
+ * rebalancing), kept when the client chose none.
+ */
 export async function admit(
   url: URL,
   key: Uint8Array,
   revoked: RevocationCheck,
   sessions: SessionBindings,
   fresh?: () => Promise<void>,
+  generated?: string,
 ): Promise<Admitted | Refused> {
   const room = parseRoom(decodeRoom(url.pathname))
   if (typeof room === 'string') return { ok: false, code: CloseCode.malformed, reason: room }
@@ -59,7 +64,7 @@ export async function admit(
   }
   const chosen = url.searchParams.get('session')
   // A generated id is new and unguessable: nothing to bind, and no binding to store for ever.
-  if (chosen === null) return { ok: true, room, identity, session: newSessionId() }
+  if (chosen === null) return { ok: true, room, identity, session: generated ?? newSessionId() }
   const badSession = checkSession(chosen)
   if (badSession) return { ok: false, code: CloseCode.malformed, reason: badSession, room, identity }
   const session = chosen

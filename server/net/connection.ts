@@ -38,6 +38,8 @@ export interface ConnectionEvents {
 }
 
 const MINUTE = 60_000
+/** the state vector of an empty document */
+const EMPTY_STATE_VECTOR = new Uint8Array([0])
 
 export class Connection implements Member {
   readonly ownedClients = new Set<number>()
@@ -72,6 +74,15 @@ export class Connection implements Member {
     if (this.closed) return
     this.room = room
     room.join(this)
+  }
+
+  /**
+   * For a client that synced with another node before this one served it (cluster rebalancing):
+   * it will not ask to sync again, so it gets the whole document as if it had asked with an empty
+   * state vector (the room's own sync step 1, sent on join, gets back what the room lacks).
+   */
+  resync(): void {
+    this.room?.receive(this, { kind: 'sync-step1', stateVector: EMPTY_STATE_VECTOR })
   }
 
   receive(data: Buffer, isBinary: boolean): void {

@@ -14,7 +14,9 @@ import { encodeAwareness } from '../protocol/messages.js'
 import { encodeAwarenessUpdate } from '../protocol/awareness.js'
 import type { Registry } from '../rooms/registry.js'
 import { requestUrl } from '../http/request.js'
-import { admit, type Refused } from './admission.js'
+import { RELAY_HEADER } from '../cluster/relay.js'
+import type { RoomName } from '../../shared/names.js'
+import { type Admitted, admit, type Refused } from './admission.js'
 import { coversWorkspace, type RevocationCheck } from '../auth/tokens.js'
 import { Connection, type ConnectionEvents, type ConnectionLimits, type Refusal, truncateReason } from './connection.js'
 
@@ -59,6 +61,8 @@ export class WebSocketEndpoint {
   private readonly sweepTimer: NodeJS.Timeout
   private lastPing = Date.now()
   private accepting = true
+  /** the node relaying each connection that came through another node of a cluster */
+  private readonly relayers = new WeakMap<Connection, string>()
   /** upgraded sockets whose admission has not finished */
   private admitting = 0
 
@@ -113,22 +117,74 @@ export class WebSocketEndpoint {
           this.refused(admission)
           return refuseSocket(ws, socket, admission.code, admission.reason)
         }
-        if (ws.readyState !== WebSocket.OPEN) return early.stop()
-        const connection = new Connection(ws, admission.room, admission.identity, admission.session, this.options, {
-          ...this.deps.events,
-          onClose: (closed) => this.connections.delete(closed),
-        })
-        this.connections.add(connection)
-        const room = await this.deps.registry.open(admission.room)
-        connection.attach(room)
-        for (const [data, isBinary] of early.stop()) connection.receive(data, isBinary)
-        ws.on('message', (data: Buffer, isBinary) => connection.receive(data, isBinary))
+        const relayedBy = request.headers[RELAY_HEADER]
+        await this.open(ws, admission, () => early.stop(), { relayedBy: relayedBy === undefined ? '' : String(relayedBy), resync: false })
       })
       .catch((error: Error) => {
         early.stop()
-        this.deps.events.onRefusal({ code: CloseCode.internalError, reason: `internal error: ${error.message}` })
-        ws.close(CloseCode.internalError, truncateReason(`internal error while opening the document: ${error.message}; retry shortly`))
+        this.failedToOpen(ws, error)
       })
+  }
+
+  /**
+   * Cluster rebalancing: a client socket this node relayed to its workspace's owner until the
+   * owner handed the workspace over here. It is admitted with the request it connected with (its
+   * token and session: `session` is the one the old owner generated, when it chose none) and
+   * checked as a new connection would be; it is then resynced, since it will not ask to sync
+   * again. `held` returns what it sent meanwhile, and stops holding.
+   */
+  adopt(ws: WebSocket, path: string, session: string, held: () => Array<[Buffer, boolean]>): void {
+    mapProtocolErrors(ws)
+    const url = requestUrl(path)
+    if (!url) return void ws.close(CloseCode.malformed, 'malformed URL')
+    this.admitting++
+    admit(url, this.deps.key, this.deps.revoked, this.deps.sessions, this.deps.fresh, session)
+      .finally(() => this.admitting--)
+      .then(async (admission) => {
+        if (!admission.ok) {
+          held()
+          this.refused(admission)
+          return ws.close(admission.code, truncateReason(admission.reason))
+        }
+        await this.open(ws, admission, held, { relayedBy: '', resync: true })
+      })
+      .catch((error: Error) => {
+        held()
+        this.failedToOpen(ws, error)
+      })
+  }
+
+  /**
+   * The connections to the rooms `matches` picks that node `via` relays (cluster rebalancing hands
+   * them over to it).
+   */
+  relayedBy(via: string, matches: (room: RoomName) => boolean): Connection[] {
+    return [...this.connections].filter((connection) => this.relayers.get(connection) === via && matches(connection.roomName))
+  }
+
+  private async open(
+    ws: WebSocket,
+    admission: Admitted,
+    held: () => Array<[Buffer, boolean]>,
+    { relayedBy, resync }: { relayedBy: string; resync: boolean },
+  ): Promise<void> {
+    if (ws.readyState !== WebSocket.OPEN) return void held()
+    const connection = new Connection(ws, admission.room, admission.identity, admission.session, this.options, {
+      ...this.deps.events,
+      onClose: (closed) => this.connections.delete(closed),
+    })
+    this.connections.add(connection)
+    if (relayedBy) this.relayers.set(connection, relayedBy)
+    const room = await this.deps.registry.open(admission.room)
+    connection.attach(room)
+    if (resync) connection.resync()
+    for (const [data, isBinary] of held()) connection.receive(data, isBinary)
+    ws.on('message', (data: Buffer, isBinary) => connection.receive(data, isBinary))
+  }
+
+  private failedToOpen(ws: WebSocket, error: Error): void {
+    this.deps.events.onRefusal({ code: CloseCode.internalError, reason: `internal error: ${error.message}` })
+    ws.close(CloseCode.internalError, truncateReason(`internal error while opening the document: ${error.message}; retry shortly`))
   }
 
   /** Only a verified identity for the room's own workspace is audited there (issue 12, finding 4). */
