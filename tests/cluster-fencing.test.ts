@@ -33,11 +33,14 @@ test('lease scripts: epochs only grow; renew, release and writes of an old epoch
     assert.is(String(second[1]), '2', 'the epoch did not grow')
     await rejectionOf(Fenced, stale.appendUpdate('fw/doc', new Uint8Array([0, 0])))
     await rejectionOf(Fenced, stale.put('audit!fw!0000000000000001', new TextEncoder().encode('{}')))
+    await rejectionOf(Fenced, stale.put('changeset!fw!cs1', new TextEncoder().encode('{}')))
     assert.is(Number(await client.script('renew', [K.lease('fw')], ['1', 300])), 0, "epoch 1 renewed epoch 2's lease")
     assert.is(Number(await client.script('release', [K.lease('fw')], ['1'])), 0, "epoch 1 released epoch 2's lease")
     assert.is(await cluster.inspect.hget(K.lease('fw'), 'node'), 'node-b')
     assert.is(await cluster.inspect.xlen(K.log('fw/doc')), 1, 'the stale append reached the log')
     assert.is(await cluster.inspect.hexists(K.kv('{fw}'), 'audit!fw!0000000000000001'), 0, 'the stale put reached the audit log')
+    assert.is(await cluster.inspect.hexists(K.kv('{fw}'), 'changeset!fw!cs1'), 0, 'the stale put reached the change sets')
+    assert.is(await cluster.inspect.hexists(K.kv(K.GLOBAL_TAG), 'changeset!fw!cs1'), 0, 'the change set went under {global}')
   } finally {
     await client.close()
   }

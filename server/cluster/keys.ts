@@ -8,7 +8,7 @@
 //   huddle:{ws}:epoch        the last epoch handed out (never expires, only grows)
 //   huddle:{ws}:handover     the node a released lease is kept for (rebalancing), expires
 //   huddle:{ws}:kv           hash: store key -> value (audit entries, the authority checkpoint, history,
-//                            webhook endpoints with their delivery state and logs)
+//                            change sets, webhook endpoints with their delivery state and logs)
 //   huddle:{ws}:idx          sorted set of the kv hash's keys (score 0), for ordered range reads
 //   huddle:{ws}:docs         sorted set of the workspace's stored room names
 //   huddle:{ws}:log:<room>   stream of Yjs updates (field u; e: the epoch that appended it)
@@ -34,7 +34,7 @@ export const CREDENTIALS = `huddle:${GLOBAL_TAG}:credentials`
 export const isCredential = (key: string) => CREDENTIAL_FAMILIES.some((family) => key.startsWith(family))
 
 /** Store key families (the text before the first '!') whose second part is a room or workspace. */
-export const WORKSPACE_FAMILIES = new Set(['doc', 'audit', 'authority', 'hist', 'webhook', 'webhook-log'])
+export const WORKSPACE_FAMILIES = new Set(['doc', 'audit', 'authority', 'hist', 'changeset', 'webhook', 'webhook-log'])
 
 /** Whether `key` (or a range bound) is of a family kept under the tags of workspaces. */
 export function inWorkspaceFamily(key: string): boolean {
