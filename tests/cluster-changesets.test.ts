@@ -56,7 +56,11 @@ test('a change set proposed through one node is stored under its workspace and a
   assert.ok((await b.fetchJson<{ cluster: { owns: string[] } }>('/healthz')).cluster.owns.includes(WS))
   assert.is((await call(b, `/${id}`)).json.status, 'applied')
   const reader = await connectPeer(b, `${WS}/plan.md`, { token, timeoutMs: 15_000 })
-  await waitFor(() => reader.doc.getText('body').toString() === 'plan v2\n', 10_000, () => `the reader has "${reader.doc.getText('body').toString()}"`)
+  await waitFor(
+    () => reader.doc.getText('body').toString() === 'plan v2\n',
+    10_000,
+    () => `the reader has "${reader.doc.getText('body').toString()}"`,
+  )
 })
 
 test.run()
