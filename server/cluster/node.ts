@@ -16,6 +16,7 @@ import type { Registry } from '../rooms/registry.js'
 import { ClientAddresses } from './client-address.js'
 import { CredentialSync } from './credentials.js'
 import * as K from './keys.js'
+import { moveWorkspaceKeysFromGlobal } from './migrate.js'
 import { Ownership, type Owner } from './ownership.js'
 import { Fenced, Moving, RedisClient } from './redis.js'
 import { RedisStore, type RedisStoreOptions } from './redis-store.js'
@@ -111,6 +112,8 @@ export class ClusterNode {
     try {
       await checkSecret(client, key)
       await warnWithoutAof(client)
+      const moved = await moveWorkspaceKeysFromGlobal(client)
+      if (moved > 0) log('moved keys an earlier version wrote under {global} to their workspaces', { keys: moved })
     } catch (error) {
       await client.close()
       throw error
