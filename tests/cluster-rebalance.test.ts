@@ -6,7 +6,7 @@
 // with the node that has clients of its own.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { connectPeer, dropPeerSocket, mintToken, type Peer, waitFor } from './helpers/clients.js'
+import { connectPeer, decodeFrame, docFromMessages, dropPeerSocket, mintToken, newSession, type Peer, rawConnect, waitFor } from './helpers/clients.js'
 import { claim, holdersOf, joinCoord, locksOf, queueOf, release, waitOutcome, who } from './helpers/coordination.js'
 import { withCluster } from './helpers/redis.js'
 import type { TestServer } from './helpers/server.js'
@@ -130,6 +130,27 @@ test('a lock held through a moved connection keeps its holder and fencing token,
   assert.ok(next.token! > granted.token!, 'fencing tokens went back')
   assert.equal(holder.closes, [])
   assert.equal(waiter.closes, [])
+})
+
+test('the new owner resyncs a handed-over client, which will not ask: its sync step 1 and the whole document', async () => {
+  const [a, b] = [await node('a'), await node('b')]
+  const token = await mintToken('eve', 'editor')
+  const direct = await connectPeer(a, 'resync/doc', { token })
+  direct.doc.getText('t').insert(0, 'hello')
+  // A client that never asks to sync: from a it gets a's sync step 1 and nothing of the document.
+  const silent = await rawConnect(b, 'resync/doc', { token, session: newSession() })
+  await silent.waitMessage((message) => decodeFrame(message).kind === 'sync-step1', 10_000, "a's sync step 1")
+  direct.destroy()
+  await waitFor(async () => (await owns(b)).includes('resync'), 20_000, 'b never took the workspace')
+  await waitFor(async () => (await health(b)).relayedConnections === 0, 10_000, 'b still relays the client')
+  await waitFor(
+    () => docFromMessages(silent.messages).getText('t').toString() === 'hello',
+    10_000,
+    () => `the handed-over client was not sent the document (frames: ${silent.messages.map((message) => decodeFrame(message).kind).join(', ')})`,
+  )
+  assert.ok(silent.messages.filter((message) => decodeFrame(message).kind === 'sync-step1').length >= 2, "b's sync step 1 never came")
+  assert.is(silent.closeInfo, null)
+  await silent.roundTrip(10_000)
 })
 
 test.run()
