@@ -247,7 +247,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     cluster.start(`http://${options.host}:${address.port}`, {
       registry: rooms,
       serveLocally: (request, socket, head) => door.handleUpgrade(request, socket, head),
-      adopt: (handed) => door.adopt(handed.client, handed.path, handed.session, handed.take),
+      adopt: (handed) => door.adopt(handed),
       relayedBy: (via, workspace) => door.relayedBy(via, (room) => room.workspace === workspace),
       acquired: (workspace) => {
         audit.markStale(workspace)

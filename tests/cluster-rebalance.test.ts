@@ -32,6 +32,11 @@ test('clients relayed by the node a workspace moves to stay connected, keep edit
   const notes = await connectPeer(b, 'moving/notes', { token })
   const far = await connectPeer(c, 'moving/doc', { token })
   const seen = [statuses(stays), statuses(notes)]
+  stays.provider.awareness.setLocalStateField('cursor', 7)
+  let asked = false
+  stays.provider.awareness.on('update', ({ removed }: { removed: number[] }, origin: unknown) => {
+    if (origin !== 'local' && removed.includes(stays.doc.clientID)) asked = true
+  })
   assert.ok((await owns(a)).includes('moving'), 'a, asked first, owns the workspace')
   const text = stays.doc.getText('t')
   text.insert(0, 'one ')
@@ -70,8 +75,9 @@ test('clients relayed by the node a workspace moves to stay connected, keep edit
     15_000,
     () => `notes: "${reader.doc.getText('n').toString()}"`,
   )
-  // Presence comes back with the moved client's next awareness update.
-  stays.provider.awareness.setLocalStateField('cursor', 7)
+  // The new owner asked the moved client to publish its presence again (a removal of its own
+  // state, which y-protocols answers with the next clock), so the new owner's clients see it.
+  await waitFor(() => asked, 10_000, 'the new owner never asked the moved client for its presence')
   await waitFor(
     () => fresh.provider.awareness.getStates().get(stays.doc.clientID)?.cursor === 7,
     10_000,

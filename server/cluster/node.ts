@@ -21,7 +21,8 @@ import { Ownership, type Owner } from './ownership.js'
 import { Fenced, Moving, RedisClient } from './redis.js'
 import { RedisStore, type RedisStoreOptions } from './redis-store.js'
 import { Rebalancer } from './rebalancer.js'
-import { HANDED_OVER, type HandedOver, handedOverReason, RELAY_HEADER, Relays } from './relay.js'
+import { HANDED_OVER, type HandedOver, handedOverReason } from './handover.js'
+import { RELAY_HEADER, Relays } from './relay.js'
 import { Sweeper } from './sweeper.js'
 
 export interface ClusterOptions {
@@ -45,7 +46,7 @@ export interface ServerParts {
   /** serves here a client this node relayed until its workspace moved here (rebalancing) */
   adopt(handed: HandedOver): void
   /** the connections of `workspace` served here that node `via` relays */
-  relayedBy(via: string, workspace: string): Array<{ session: string; close(code: number, reason: string): void }>
+  relayedBy(via: string, workspace: string): Array<{ session: string; presenceClocks(): Array<[number, number]>; close(code: number, reason: string): void }>
   /**
    * This node took `workspace` with a new epoch: what it remembers of the workspace from an earlier
    * lease (the audit chain's head) may be behind what other owners wrote since, and must be reread.
@@ -203,7 +204,8 @@ export class ClusterNode {
     const moving = new Moving(`workspace ${workspace} moves to node ${to}, which you connect through; reconnect`)
     this.moving.set(workspace, moving)
     try {
-      for (const connection of this.parts?.relayedBy(to, workspace) ?? []) connection.close(HANDED_OVER, handedOverReason(connection.session))
+      for (const connection of this.parts?.relayedBy(to, workspace) ?? [])
+        connection.close(HANDED_OVER, handedOverReason({ session: connection.session, presence: connection.presenceClocks() }))
       this.parts?.registry.evict((room) => room.workspace === workspace, moving)
       await this.store.flush()
       this.parts?.released(workspace)

@@ -9,34 +9,10 @@ import type { Duplex } from 'node:stream'
 import { type RawData, WebSocket, WebSocketServer } from 'ws'
 import { CloseCode } from '../../shared/close-codes.js'
 import { truncateReason } from '../net/connection.js'
+import { HANDED_OVER, type HandedOver, parseHandedOver } from './handover.js'
 
 /** Marks a connection one node relays to another; the receiving node never relays it further. */
 export const RELAY_HEADER = 'x-huddle-relayed-by'
-
-/**
- * The close an owner sends a relaying node, never a client: "this workspace is yours now, serve
- * this client yourself" (rebalancing). The reason names the session the owner served it under.
- */
-export const HANDED_OVER = 4990
-const HANDED_OVER_PREFIX = 'handed over; session '
-
-export function handedOverReason(session: string): string {
-  return `${HANDED_OVER_PREFIX}${session}`
-}
-
-/**
- * A client whose owner handed its workspace to this node: its socket stays open, and what it
- * sends is held until `take` (called once the node serves it, in the same turn as it starts
- * listening) hands that over and stops holding.
- */
-export interface HandedOver {
-  client: WebSocket
-  /** the path and query the client connected with */
-  path: string
-  /** the session the old owner served it under */
-  session: string
-  take(): Array<[Buffer, boolean]>
-}
 
 export interface RelayOptions {
   nodeId: string
@@ -139,14 +115,14 @@ export class Relays {
     })
     upstream.on('close', (code, reason) => {
       if (client.readyState !== WebSocket.OPEN && client.readyState !== WebSocket.CONNECTING) return
-      const session = code === HANDED_OVER ? reason.toString().slice(HANDED_OVER_PREFIX.length) : ''
-      if (session) {
+      const handed = code === HANDED_OVER ? parseHandedOver(reason.toString()) : null
+      if (handed) {
         this.pairs.delete(pair)
         const take = () => {
           client.off('message', onMessage)
           return early.splice(0) as Array<[Buffer, boolean]>
         }
-        return this.options.takeOver({ client, path, session, take })
+        return this.options.takeOver({ ...handed, client, path, take })
       }
       if (sendable(code)) client.close(code, reason.toString())
       else client.close(CloseCode.tryAgainLater, truncateReason(why))

@@ -14,6 +14,7 @@ import { encodeAwareness } from '../protocol/messages.js'
 import { encodeAwarenessUpdate } from '../protocol/awareness.js'
 import type { Registry } from '../rooms/registry.js'
 import { requestUrl } from '../http/request.js'
+import type { HandedOver } from '../cluster/handover.js'
 import { RELAY_HEADER } from '../cluster/relay.js'
 import type { RoomName } from '../../shared/names.js'
 import { type Admitted, admit, type Refused } from './admission.js'
@@ -118,7 +119,7 @@ export class WebSocketEndpoint {
           return refuseSocket(ws, socket, admission.code, admission.reason)
         }
         const relayedBy = request.headers[RELAY_HEADER]
-        await this.open(ws, admission, () => early.stop(), { relayedBy: relayedBy === undefined ? '' : String(relayedBy), resync: false })
+        await this.open(ws, admission, () => early.stop(), { relayedBy: relayedBy === undefined ? '' : String(relayedBy), resync: null })
       })
       .catch((error: Error) => {
         early.stop()
@@ -131,9 +132,10 @@ export class WebSocketEndpoint {
    * owner handed the workspace over here. It is admitted with the request it connected with (its
    * token and session: `session` is the one the old owner generated, when it chose none) and
    * checked as a new connection would be; it is then resynced, since it will not ask to sync
-   * again. `held` returns what it sent meanwhile, and stops holding.
+   * again, and asked to publish its `presence` here. `take` returns what it sent meanwhile, and
+   * stops holding.
    */
-  adopt(ws: WebSocket, path: string, session: string, held: () => Array<[Buffer, boolean]>): void {
+  adopt({ client: ws, path, session, presence, take: held }: HandedOver): void {
     mapProtocolErrors(ws)
     const url = requestUrl(path)
     if (!url) return void ws.close(CloseCode.malformed, 'malformed URL')
@@ -146,7 +148,7 @@ export class WebSocketEndpoint {
           this.refused(admission)
           return ws.close(admission.code, truncateReason(admission.reason))
         }
-        await this.open(ws, admission, held, { relayedBy: '', resync: true })
+        await this.open(ws, admission, held, { relayedBy: '', resync: presence })
       })
       .catch((error: Error) => {
         held()
@@ -166,7 +168,7 @@ export class WebSocketEndpoint {
     ws: WebSocket,
     admission: Admitted,
     held: () => Array<[Buffer, boolean]>,
-    { relayedBy, resync }: { relayedBy: string; resync: boolean },
+    { relayedBy, resync }: { relayedBy: string; resync: Array<[number, number]> | null },
   ): Promise<void> {
     if (ws.readyState !== WebSocket.OPEN) return void held()
     const connection = new Connection(ws, admission.room, admission.identity, admission.session, this.options, {
@@ -177,7 +179,7 @@ export class WebSocketEndpoint {
     if (relayedBy) this.relayers.set(connection, relayedBy)
     const room = await this.deps.registry.open(admission.room)
     connection.attach(room)
-    if (resync) connection.resync()
+    if (resync) connection.resync(resync)
     for (const [data, isBinary] of held()) connection.receive(data, isBinary)
     ws.on('message', (data: Buffer, isBinary) => connection.receive(data, isBinary))
   }

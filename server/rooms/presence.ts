@@ -120,6 +120,12 @@ export class Presence {
     owner.ownedClients.clear()
   }
 
+  /** The clock of `clientID`'s state if `owner` published it. */
+  clockOf(clientID: number, owner: PresenceOwner): number | undefined {
+    const current = this.states.get(clientID)
+    return current?.owner === owner ? current.clock : undefined
+  }
+
   /** The changes since the last call, encoded once; null when nothing changed. */
   takePending(): Uint8Array | null {
     if (this.pending.size === 0) return null
