@@ -100,6 +100,8 @@ test('clients relayed by the node a workspace moves to stay connected, keep edit
   // The reader on a is relayed to b now, where a relayed client does not pull the workspace back.
   assert.ok((await owns(b)).includes('moving'))
   assert.not.ok((await owns(a)).includes('moving'))
+  assert.match((await a.fetchText('/metrics')).body, /^huddle_cluster_workspaces_handed_over 1$/m)
+  assert.match((await b.fetchText('/metrics')).body, /^huddle_cluster_clients_taken_over 2$/m)
 })
 
 test('a lock held through a moved connection keeps its holder and fencing token, past the grace period', async () => {

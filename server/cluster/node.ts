@@ -78,6 +78,9 @@ export class ClusterNode {
   private readonly loaded = new Map<string, number>()
   /** workspaces being handed over: nothing of them loads here any more, their lease still held */
   private readonly moving = new Map<string, Moving>()
+  /** rebalancing since start: workspaces handed over to another node, clients served here when theirs moved here */
+  private handedOver = 0
+  private takenOver = 0
 
   readonly addresses: ClientAddresses
 
@@ -209,7 +212,7 @@ export class ClusterNode {
       this.parts?.registry.evict((room) => room.workspace === workspace, moving)
       await this.store.flush()
       this.parts?.released(workspace)
-      await this.ownership.handOver(workspace, to)
+      if (await this.ownership.handOver(workspace, to)) this.handedOver++
     } finally {
       this.moving.delete(workspace)
     }
@@ -236,6 +239,7 @@ export class ClusterNode {
       return handed.client.close(CloseCode.tryAgainLater, truncateReason(reason))
     }
     this.rebalancer?.count(room.workspace, '', handed.client)
+    this.takenOver++
     this.parts!.adopt(handed)
   }
 
@@ -320,6 +324,8 @@ export class ClusterNode {
     gauge('huddle_cluster_relays_opened', 'Client connections relayed since start', () => this.relays.opened)
     gauge('huddle_cluster_relay_frames_to_owner', 'Frames relayed from clients to owner nodes since start', () => this.relays.framesToOwner)
     gauge('huddle_cluster_relay_frames_from_owner', 'Frames relayed from owner nodes to clients since start', () => this.relays.framesFromOwner)
+    gauge('huddle_cluster_workspaces_handed_over', 'Workspaces this node handed over to the node their clients connect through', () => this.handedOver)
+    gauge('huddle_cluster_clients_taken_over', 'Clients this node went on serving, without a reconnect, when their workspace moved here', () => this.takenOver)
     gauge('huddle_cluster_redis_up', '1 while Redis is reachable', () => (this.client.reachable ? 1 : 0))
   }
 
