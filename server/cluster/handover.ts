@@ -3,7 +3,11 @@
 // reason carries what the new owner needs to serve the client as before — the session it was
 // served under (a stock client that chose none keeps the one the old owner generated) and the
 // presence ids it published with their clocks (the new owner asks the client to publish again).
+// That node then waits for the lease the old owner gives up for it (awaitLease).
+import { setTimeout as delay } from 'node:timers/promises'
 import type { WebSocket } from 'ws'
+import type { Ownership } from './ownership.js'
+import { Moving } from './redis.js'
 
 /** "This workspace is yours now: serve this client yourself." Never forwarded to a client. */
 export const HANDED_OVER = 4990
@@ -53,4 +57,24 @@ export function parseHandedOver(reason: string): Handed | null {
     presence.push([Number(match[1]), Number(match[2])])
   }
   return { session, presence }
+}
+
+/**
+ * On the node a workspace moves to: waits until it holds the workspace's lease, which the old
+ * owner gives up for it just after handing the clients over. Throws after `withinMs`, or once the
+ * client is gone (`wanted` false).
+ */
+export async function awaitLease(ownership: Pick<Ownership, 'ensure'>, workspace: string, withinMs: number, wanted: () => boolean): Promise<void> {
+  const deadline = Date.now() + withinMs
+  for (;;) {
+    // Moving: kept for another node, which cannot be while the old owner hands it here; retry.
+    const owner = await ownership.ensure(workspace).catch((error: unknown) => {
+      if (error instanceof Moving) return null
+      throw error
+    })
+    if (owner?.self) return
+    if (!wanted()) throw new Error('the client left')
+    if (Date.now() > deadline) throw new Error(`its lease did not come within ${withinMs} ms`)
+    await delay(20)
+  }
 }

@@ -4,7 +4,6 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { setTimeout as delay } from 'node:timers/promises'
 import { Gauge, type Registry as MetricsRegistry } from 'prom-client'
 import { CloseCode } from '../../shared/close-codes.js'
 import { checkWorkspace, parseRoom, type RoomName } from '../../shared/names.js'
@@ -21,7 +20,7 @@ import { Ownership, type Owner } from './ownership.js'
 import { Fenced, Moving, RedisClient } from './redis.js'
 import { RedisStore, type RedisStoreOptions } from './redis-store.js'
 import { Rebalancer } from './rebalancer.js'
-import { HANDED_OVER, type HandedOver, handedOverReason } from './handover.js'
+import { awaitLease, HANDED_OVER, type HandedOver, handedOverReason } from './handover.js'
 import { RELAY_HEADER, Relays } from './relay.js'
 import { Sweeper } from './sweeper.js'
 
@@ -227,12 +226,7 @@ export class ClusterNode {
     const room = roomOf(handed.path)
     try {
       if (!room) throw new Error(`bad room in ${handed.path}`)
-      const deadline = Date.now() + 2 * this.options.ownerLeaseMs
-      while (!(await this.ensureOrNull(room.workspace))?.self) {
-        if (Date.now() > deadline || handed.client.readyState !== handed.client.OPEN)
-          throw new Error(`its lease did not come within ${2 * this.options.ownerLeaseMs} ms`)
-        await delay(20)
-      }
+      await awaitLease(this.ownership, room.workspace, 2 * this.options.ownerLeaseMs, () => handed.client.readyState === handed.client.OPEN)
     } catch (error) {
       handed.take()
       const reason = `workspace ${room?.workspace} could not move to node ${this.options.nodeId} (${(error as Error).message}); reconnect`
@@ -241,16 +235,6 @@ export class ClusterNode {
     this.rebalancer?.count(room.workspace, '', handed.client)
     this.takenOver++
     this.parts!.adopt(handed)
-  }
-
-  /** The owner, or null while the workspace is moving to another node. */
-  private async ensureOrNull(workspace: string): Promise<Owner | null> {
-    try {
-      return await this.ownership.ensure(workspace)
-    } catch (error) {
-      if (error instanceof Moving) return null
-      throw error
-    }
   }
 
   /**
