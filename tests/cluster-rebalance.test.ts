@@ -6,8 +6,8 @@
 // with the node that has clients of its own.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { connectPeer, decodeFrame, docFromMessages, dropPeerSocket, mintToken, newSession, type Peer, rawConnect, waitFor } from './helpers/clients.js'
-import { claim, holdersOf, joinCoord, locksOf, queueOf, release, waitOutcome, who } from './helpers/coordination.js'
+import { connectPeer, decodeFrame, docFromMessages, dropPeerSocket, mintToken, type Peer, rawConnect, waitFor } from './helpers/clients.js'
+import { claim, fetchAudit, holdersOf, joinCoord, locksOf, queueOf, release, waitOutcome, who } from './helpers/coordination.js'
 import { withCluster } from './helpers/redis.js'
 import type { TestServer } from './helpers/server.js'
 
@@ -140,14 +140,17 @@ test('a lock held through a moved connection keeps its holder and fencing token,
   assert.equal(waiter.closes, [])
 })
 
-test('the new owner resyncs a handed-over client, which will not ask: its sync step 1 and the whole document', async () => {
+test('the new owner resyncs a handed-over client, which will not ask (its sync step 1 and the whole document), under the same session', async () => {
   const [a, b] = [await node('a'), await node('b')]
   const token = await mintToken('eve', 'editor')
   const direct = await connectPeer(a, 'resync/doc', { token })
   direct.doc.getText('t').insert(0, 'hello')
   // A client that never asks to sync: from a it gets a's sync step 1 and nothing of the document.
-  const silent = await rawConnect(b, 'resync/doc', { token, session: newSession() })
+  const silent = await rawConnect(b, 'resync/doc', { token })
   await silent.waitMessage((message) => decodeFrame(message).kind === 'sync-step1', 10_000, "a's sync step 1")
+  // One on the coordination document that chose no session.
+  const sessionless = await rawConnect(b, 'resync', { token: await mintToken('sil', 'editor') })
+  await sessionless.waitMessage((message) => decodeFrame(message).kind === 'sync-step1', 10_000, "a's sync step 1")
   direct.destroy()
   await waitFor(async () => (await owns(b)).includes('resync'), 20_000, 'b never took the workspace')
   await waitFor(async () => (await health(b)).relayedConnections === 0, 10_000, 'b still relays the client')
@@ -159,6 +162,15 @@ test('the new owner resyncs a handed-over client, which will not ask: its sync s
   assert.ok(silent.messages.filter((message) => decodeFrame(message).kind === 'sync-step1').length >= 2, "b's sync step 1 never came")
   assert.is(silent.closeInfo, null)
   await silent.roundTrip(10_000)
+  // The sessionless client keeps the session a generated for it: the audit shows it leave a and
+  // join b under it.
+  await sessionless.roundTrip(10_000)
+  const entries = (await fetchAudit(b, 'resync', await mintToken('root', 'admin'))).filter((entry) => entry.actor === 'sil')
+  assert.equal(
+    entries.map((entry) => entry.type),
+    ['join', 'leave', 'join'],
+  )
+  assert.is(new Set(entries.map((entry) => entry.session)).size, 1, `sessions: ${JSON.stringify(entries.map((entry) => entry.session))}`)
 })
 
 test.run()
