@@ -247,7 +247,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       registry: rooms,
       serveLocally: (request, socket, head) => door.handleUpgrade(request, socket, head),
       adopt: (handed) => door.adopt(handed),
-      relayedBy: (via, workspace) => door.relayedBy(via, (room) => room.workspace === workspace),
+      relayed: (workspace) => door.relayed((room) => room.workspace === workspace),
       acquired: (workspace) => {
         audit.markStale(workspace)
         webhooks.take(workspace)

@@ -1,12 +1,16 @@
-// What an owner tells the node it hands a workspace over to (rebalancing), about each client that
-// node relays: a WebSocket close of the upstream socket with a code no client is ever sent, whose
-// reason carries what the new owner needs to serve the client as before — the session it was
-// served under (a stock client that chose none keeps the one the old owner generated) and the
-// presence ids it published with their clocks (the new owner asks the client to publish again).
-// That node then waits for the lease the old owner gives up for it (awaitLease).
+// Rebalancing without dropping clients. An owner handing a workspace over tells each node that
+// relays one of its clients so with a WebSocket close of the upstream socket, with a code no client
+// is ever sent, whose reason carries what is needed to serve the client as before: the session it
+// was served under (a stock client that chose none keeps the one the old owner generated) and the
+// presence ids it published with their clocks. That node waits for the new owner (awaitMove): if
+// it is the new owner it serves the client's open socket itself, else it relays it to the new
+// owner; either way the client is resynced (a sync step 1 answered with the whole document) and
+// asked to publish its presence again (askToRepublish).
 import { setTimeout as delay } from 'node:timers/promises'
 import type { WebSocket } from 'ws'
-import type { Ownership } from './ownership.js'
+import { encodeAwarenessUpdate } from '../protocol/awareness.js'
+import { encodeAwareness, encodeSyncStep1 } from '../protocol/messages.js'
+import type { Owner, Ownership } from './ownership.js'
 import { Moving } from './redis.js'
 
 /** "This workspace is yours now: serve this client yourself." Never forwarded to a client. */
@@ -32,6 +36,8 @@ export interface HandedOver extends Handed {
   client: WebSocket
   /** the path and query the client connected with */
   path: string
+  /** the node that handed it over */
+  from: string
   take(): Array<[Buffer, boolean]>
 }
 
@@ -60,21 +66,39 @@ export function parseHandedOver(reason: string): Handed | null {
 }
 
 /**
- * On the node a workspace moves to: waits until it holds the workspace's lease, which the old
- * owner gives up for it just after handing the clients over. Throws after `withinMs`, or once the
- * client is gone (`wanted` false).
+ * Waits until `workspace` has an owner other than node `from`, which gives its lease up for the
+ * new one just after handing the clients over: this node (then `self`) or another. Throws after
+ * `withinMs`, or once the client is gone (`wanted` false).
  */
-export async function awaitLease(ownership: Pick<Ownership, 'ensure'>, workspace: string, withinMs: number, wanted: () => boolean): Promise<void> {
+export async function awaitMove(
+  ownership: Pick<Ownership, 'ensure'>,
+  workspace: string,
+  from: string,
+  withinMs: number,
+  wanted: () => boolean,
+): Promise<Owner> {
   const deadline = Date.now() + withinMs
   for (;;) {
-    // Moving: kept for another node, which cannot be while the old owner hands it here; retry.
+    // Moving: the lease is kept for the node it moves to, which has not taken it yet.
     const owner = await ownership.ensure(workspace).catch((error: unknown) => {
       if (error instanceof Moving) return null
       throw error
     })
-    if (owner?.self) return
+    if (owner && (owner.self || owner.node !== from)) return owner
     if (!wanted()) throw new Error('the client left')
-    if (Date.now() > deadline) throw new Error(`its lease did not come within ${withinMs} ms`)
+    if (Date.now() > deadline) throw new Error(`no new owner within ${withinMs} ms`)
     await delay(20)
   }
+}
+
+/** The whole document for a client that will not ask (a sync step 1 from an empty document). */
+export const SYNC_FROM_EMPTY = encodeSyncStep1(new Uint8Array([0]))
+
+/**
+ * A removal of the client's own presence ids at their clocks: a y-protocols client answers it by
+ * publishing its state again, with the next clock, to whoever serves it now.
+ */
+export function askToRepublish(presence: Array<[number, number]>): Uint8Array | null {
+  if (presence.length === 0) return null
+  return encodeAwareness(encodeAwarenessUpdate(presence.map(([clientID, clock]) => ({ clientID, clock, json: 'null' }))))
 }

@@ -20,7 +20,7 @@ import { Ownership, type Owner } from './ownership.js'
 import { Fenced, Moving, RedisClient } from './redis.js'
 import { RedisStore, type RedisStoreOptions } from './redis-store.js'
 import { Rebalancer } from './rebalancer.js'
-import { awaitLease, HANDED_OVER, type HandedOver, handedOverReason } from './handover.js'
+import { awaitMove, HANDED_OVER, type HandedOver, handedOverReason } from './handover.js'
 import { RELAY_HEADER, Relays } from './relay.js'
 import { Sweeper } from './sweeper.js'
 
@@ -44,8 +44,8 @@ export interface ServerParts {
   serveLocally(request: IncomingMessage, socket: Duplex, head: Buffer): void
   /** serves here a client this node relayed until its workspace moved here (rebalancing) */
   adopt(handed: HandedOver): void
-  /** the connections of `workspace` served here that node `via` relays */
-  relayedBy(via: string, workspace: string): Array<{ session: string; presenceClocks(): Array<[number, number]>; close(code: number, reason: string): void }>
+  /** the connections of `workspace` served here that other nodes relay */
+  relayed(workspace: string): Array<{ session: string; presenceClocks(): Array<[number, number]>; close(code: number, reason: string): void }>
   /**
    * This node took `workspace` with a new epoch: what it remembers of the workspace from an earlier
    * lease (the audit chain's head) may be behind what other owners wrote since, and must be reread.
@@ -195,9 +195,9 @@ export class ClusterNode {
   }
 
   /**
-   * Rebalancing (rebalancer.ts decides when): the clients node `to` relays are handed over to it
-   * with their sockets open (see takeOver); the others are closed with 1013 and reconnect, through
-   * their node, to `to`, which takes the lease kept for it.
+   * Rebalancing (rebalancer.ts decides when): the relayed clients are handed over to the nodes
+   * relaying them, with their sockets open (see takeOver and handover.ts); `to` takes the lease
+   * kept for it. A client that connected here directly meanwhile gets 1013 and reconnects.
    */
   private async handOver(workspace: string, to: string): Promise<void> {
     log('handing a workspace over to the node its clients connect through', { workspace, to })
@@ -206,7 +206,7 @@ export class ClusterNode {
     const moving = new Moving(`workspace ${workspace} moves to node ${to}, which you connect through; reconnect`)
     this.moving.set(workspace, moving)
     try {
-      for (const connection of this.parts?.relayedBy(to, workspace) ?? [])
+      for (const connection of this.parts?.relayed(workspace) ?? [])
         connection.close(HANDED_OVER, handedOverReason({ session: connection.session, presence: connection.presenceClocks() }))
       this.parts?.registry.evict((room) => room.workspace === workspace, moving)
       await this.store.flush()
@@ -218,22 +218,24 @@ export class ClusterNode {
   }
 
   /**
-   * On the node a workspace moves to: a client it relayed there stays connected. Once the old
-   * owner gave the lease up (it hands the clients over just before), this node takes it and
-   * serves the client as a direct one; if the lease does not come, the client gets 1013.
+   * A client this node relayed to an owner that handed its workspace over stays connected: once
+   * the workspace has its new owner, this node serves it as a direct client if that is this node,
+   * else relays it there; if no new owner comes, the client gets 1013.
    */
   private async takeOver(handed: HandedOver): Promise<void> {
     const room = roomOf(handed.path)
+    let owner: Owner
     try {
       if (!room) throw new Error(`bad room in ${handed.path}`)
-      await awaitLease(this.ownership, room.workspace, 2 * this.options.ownerLeaseMs, () => handed.client.readyState === handed.client.OPEN)
+      owner = await awaitMove(this.ownership, room.workspace, handed.from, 2 * this.options.ownerLeaseMs, () => handed.client.readyState === handed.client.OPEN)
     } catch (error) {
       handed.take()
-      const reason = `workspace ${room?.workspace} could not move to node ${this.options.nodeId} (${(error as Error).message}); reconnect`
+      const reason = `workspace ${room?.workspace} moved and its new owner could not be reached (${(error as Error).message}); reconnect`
       return handed.client.close(CloseCode.tryAgainLater, truncateReason(reason))
     }
-    this.rebalancer?.count(room.workspace, '', handed.client)
     this.takenOver++
+    if (!owner.self) return this.relays.resume(handed, owner)
+    this.rebalancer?.count(room.workspace, '', handed.client)
     this.parts!.adopt(handed)
   }
 
@@ -309,7 +311,11 @@ export class ClusterNode {
     gauge('huddle_cluster_relay_frames_to_owner', 'Frames relayed from clients to owner nodes since start', () => this.relays.framesToOwner)
     gauge('huddle_cluster_relay_frames_from_owner', 'Frames relayed from owner nodes to clients since start', () => this.relays.framesFromOwner)
     gauge('huddle_cluster_workspaces_handed_over', 'Workspaces this node handed over to the node their clients connect through', () => this.handedOver)
-    gauge('huddle_cluster_clients_taken_over', 'Clients this node went on serving, without a reconnect, when their workspace moved here', () => this.takenOver)
+    gauge(
+      'huddle_cluster_clients_taken_over',
+      'Clients this node kept connected when their workspace moved (served here, or relayed to the new owner)',
+      () => this.takenOver,
+    )
     gauge('huddle_cluster_redis_up', '1 while Redis is reachable', () => (this.client.reachable ? 1 : 0))
   }
 

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream'
 import { type RawData, WebSocket, WebSocketServer } from 'ws'
 import { CloseCode } from '../../shared/close-codes.js'
 import { truncateReason } from '../net/connection.js'
-import { HANDED_OVER, type HandedOver, parseHandedOver } from './handover.js'
+import { askToRepublish, HANDED_OVER, type HandedOver, parseHandedOver, SYNC_FROM_EMPTY } from './handover.js'
 
 /** Marks a connection one node relays to another; the receiving node never relays it further. */
 export const RELAY_HEADER = 'x-huddle-relayed-by'
@@ -65,7 +65,20 @@ export class Relays {
     this.wss.handleUpgrade(request, socket, head, (client) => client.close(code, truncateReason(reason)))
   }
 
-  private pipe(client: WebSocket, path: string, target: Target): void {
+  /**
+   * A client relayed here whose workspace moved (handover.ts) to node `target`, not this one: it
+   * is relayed there now, under the session it had, and resynced as its new owner cannot know
+   * what it has.
+   */
+  resume(handed: HandedOver, target: Target): void {
+    const url = new URL(handed.path, 'http://relay')
+    if (!url.searchParams.has('session')) url.searchParams.set('session', handed.session)
+    const ask = askToRepublish(handed.presence)
+    this.pipe(handed.client, `${url.pathname}${url.search}`, target, [[Buffer.from(SYNC_FROM_EMPTY), true], ...handed.take()])
+    if (ask) handed.client.send(ask)
+  }
+
+  private pipe(client: WebSocket, path: string, target: Target, preamble: Array<[RawData, boolean]> = []): void {
     this.opened++
     const url = `${target.url.replace(/^http/, 'ws')}${path}`
     const upstream = new WebSocket(url, {
@@ -77,7 +90,7 @@ export class Relays {
     const pair: Pair = { client, upstream, alive: true, upstreamAlive: true }
     this.pairs.add(pair)
     let why = `lost the connection to node ${target.node}, which serves this workspace; reconnect`
-    const early: Array<[RawData, boolean]> = []
+    const early: Array<[RawData, boolean]> = [...preamble]
     let earlyBytes = 0
     // Before the owner answers, and after it handed the client over, what the client sends waits.
     const onMessage = (data: RawData, isBinary: boolean) => {
@@ -86,14 +99,16 @@ export class Relays {
       if (earlyBytes > this.options.maxBufferedBytes) return client.close(CloseCode.tryAgainLater, 'too much sent before the owner node answered; reconnect')
       early.push([data, isBinary])
     }
-    client.on('message', onMessage)
-    client.on('pong', () => (pair.alive = true))
-    client.on('error', () => undefined)
-    client.on('close', () => {
+    const onPong = () => (pair.alive = true)
+    const onClose = () => {
       this.pairs.delete(pair)
       if (upstream.readyState === WebSocket.OPEN) upstream.close(1000)
       else upstream.terminate()
-    })
+    }
+    client.on('message', onMessage)
+    client.on('pong', onPong)
+    if (preamble.length === 0) client.on('error', () => undefined)
+    client.on('close', onClose)
     upstream.on('pong', () => (pair.upstreamAlive = true))
     upstream.on('open', () => {
       for (const [data, isBinary] of early.splice(0)) this.toOwner(upstream, data, isBinary)
@@ -119,10 +134,10 @@ export class Relays {
       if (handed) {
         this.pairs.delete(pair)
         const take = () => {
-          client.off('message', onMessage)
+          client.off('message', onMessage).off('pong', onPong).off('close', onClose)
           return early.splice(0) as Array<[Buffer, boolean]>
         }
-        return this.options.takeOver({ ...handed, client, path, take })
+        return this.options.takeOver({ ...handed, client, path, from: target.node, take })
       }
       if (sendable(code)) client.close(code, reason.toString())
       else client.close(CloseCode.tryAgainLater, truncateReason(why))

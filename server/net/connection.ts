@@ -4,8 +4,7 @@ import type { WebSocket } from 'ws'
 import { CloseCode } from '../../shared/close-codes.js'
 import type { RoomName } from '../../shared/names.js'
 import type { VerifiedToken } from '../auth/tokens.js'
-import { decodeMessage, encodeAwareness, ProtocolError } from '../protocol/messages.js'
-import { encodeAwarenessUpdate } from '../protocol/awareness.js'
+import { decodeMessage, ProtocolError } from '../protocol/messages.js'
 import type { PreparedFrame } from '../protocol/frame.js'
 import type { Member } from '../rooms/audience.js'
 import type { Room } from '../rooms/room.js'
@@ -79,17 +78,16 @@ export class Connection implements Member {
 
   /**
    * For a client that synced with another node before this one served it (cluster rebalancing):
-   * it will not ask to sync again, so it gets the whole document as if it had asked with an empty
-   * state vector (the room's own sync step 1, sent on join, gets back what the room lacks). And a
-   * removal of its own presence ids at their clocks makes a y-protocols client publish them again
-   * (with the next clock), here where the room does not have them yet.
+   * it will not ask to sync again, so it is answered as if it had asked from an empty document
+   * (the room's own sync step 1, sent on join, gets back what the room lacks), and sent `ask`
+   * (askToRepublish: its presence is not in this room yet).
    */
-  resync(presence: Array<[number, number]>): void {
+  resync(ask: Uint8Array | null): void {
     this.room?.receive(this, { kind: 'sync-step1', stateVector: EMPTY_STATE_VECTOR })
-    if (presence.length > 0) this.send(encodeAwareness(encodeAwarenessUpdate(presence.map(([clientID, clock]) => ({ clientID, clock, json: 'null' })))))
+    if (ask) this.send(ask)
   }
 
-  /** The presence client ids this connection published, with their clocks (handed on by resync elsewhere). */
+  /** The presence client ids this connection published, with their clocks (cluster rebalancing hands them on). */
   presenceClocks(): Array<[number, number]> {
     const presence = this.room?.presence
     if (!presence) return []

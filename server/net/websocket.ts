@@ -14,7 +14,7 @@ import { encodeAwareness } from '../protocol/messages.js'
 import { encodeAwarenessUpdate } from '../protocol/awareness.js'
 import type { Registry } from '../rooms/registry.js'
 import { requestUrl } from '../http/request.js'
-import type { HandedOver } from '../cluster/handover.js'
+import { askToRepublish, type HandedOver } from '../cluster/handover.js'
 import { RELAY_HEADER } from '../cluster/relay.js'
 import type { RoomName } from '../../shared/names.js'
 import { type Admitted, admit, type Refused } from './admission.js'
@@ -62,8 +62,8 @@ export class WebSocketEndpoint {
   private readonly sweepTimer: NodeJS.Timeout
   private lastPing = Date.now()
   private accepting = true
-  /** the node relaying each connection that came through another node of a cluster */
-  private readonly relayers = new WeakMap<Connection, string>()
+  /** connections that came through another node of a cluster */
+  private readonly relayedConnections = new WeakSet<Connection>()
   /** upgraded sockets whose admission has not finished */
   private admitting = 0
 
@@ -118,8 +118,7 @@ export class WebSocketEndpoint {
           this.refused(admission)
           return refuseSocket(ws, socket, admission.code, admission.reason)
         }
-        const relayedBy = request.headers[RELAY_HEADER]
-        await this.open(ws, admission, () => early.stop(), { relayedBy: relayedBy === undefined ? '' : String(relayedBy), resync: null })
+        await this.open(ws, admission, () => early.stop(), { relayed: request.headers[RELAY_HEADER] !== undefined, resync: false })
       })
       .catch((error: Error) => {
         early.stop()
@@ -148,7 +147,7 @@ export class WebSocketEndpoint {
           this.refused(admission)
           return ws.close(admission.code, truncateReason(admission.reason))
         }
-        await this.open(ws, admission, held, { relayedBy: '', resync: presence })
+        await this.open(ws, admission, held, { relayed: false, resync: askToRepublish(presence) })
       })
       .catch((error: Error) => {
         held()
@@ -156,19 +155,16 @@ export class WebSocketEndpoint {
       })
   }
 
-  /**
-   * The connections to the rooms `matches` picks that node `via` relays (cluster rebalancing hands
-   * them over to it).
-   */
-  relayedBy(via: string, matches: (room: RoomName) => boolean): Connection[] {
-    return [...this.connections].filter((connection) => this.relayers.get(connection) === via && matches(connection.roomName))
+  /** The connections to the rooms `matches` picks that another node relays (cluster rebalancing hands them over). */
+  relayed(matches: (room: RoomName) => boolean): Connection[] {
+    return [...this.connections].filter((connection) => this.relayedConnections.has(connection) && matches(connection.roomName))
   }
 
   private async open(
     ws: WebSocket,
     admission: Admitted,
     held: () => Array<[Buffer, boolean]>,
-    { relayedBy, resync }: { relayedBy: string; resync: Array<[number, number]> | null },
+    { relayed, resync }: { relayed: boolean; resync: Uint8Array | null | false },
   ): Promise<void> {
     if (ws.readyState !== WebSocket.OPEN) return void held()
     const connection = new Connection(ws, admission.room, admission.identity, admission.session, this.options, {
@@ -176,10 +172,10 @@ export class WebSocketEndpoint {
       onClose: (closed) => this.connections.delete(closed),
     })
     this.connections.add(connection)
-    if (relayedBy) this.relayers.set(connection, relayedBy)
+    if (relayed) this.relayedConnections.add(connection)
     const room = await this.deps.registry.open(admission.room)
     connection.attach(room)
-    if (resync) connection.resync(resync)
+    if (resync !== false) connection.resync(resync)
     for (const [data, isBinary] of held()) connection.receive(data, isBinary)
     ws.on('message', (data: Buffer, isBinary) => connection.receive(data, isBinary))
   }
