@@ -139,7 +139,8 @@ export class Relays {
         }
         return this.options.takeOver({ ...handed, client, path, from: target.node, take })
       }
-      if (sendable(code)) client.close(code, reason.toString())
+      if (code === HANDED_OVER) why = `the workspace moved from node ${target.node}; reconnect`
+      if (sendable(code) && code !== HANDED_OVER) client.close(code, reason.toString())
       else client.close(CloseCode.tryAgainLater, truncateReason(why))
     })
   }
