@@ -13,7 +13,7 @@ import { encodeAwareness, encodeSyncStep1 } from '../protocol/messages.js'
 import type { Owner, Ownership } from './ownership.js'
 import { Moving } from './redis.js'
 
-/** "This workspace is yours now: serve this client yourself." Never forwarded to a client. */
+/** "The workspace moved: go on serving this client." Never forwarded to a client. */
 export const HANDED_OVER = 4990
 const PREFIX = 'handed over '
 /** a close reason's limit: 123 bytes of UTF-8 */
@@ -28,7 +28,7 @@ export interface Handed {
 }
 
 /**
- * A client whose owner handed its workspace to this node: its socket stays open, and what it
+ * A client relayed here whose owner handed its workspace over: its socket stays open, and what it
  * sends is held until `take` (called once the node serves it, in the same turn as it starts
  * listening) hands that over and stops holding.
  */

@@ -118,7 +118,7 @@ export class WebSocketEndpoint {
           this.refused(admission)
           return refuseSocket(ws, socket, admission.code, admission.reason)
         }
-        await this.open(ws, admission, () => early.stop(), { relayed: request.headers[RELAY_HEADER] !== undefined, resync: false })
+        await this.open(ws, admission, () => early.stop(), { relayed: request.headers[RELAY_HEADER] !== undefined, resync: null })
       })
       .catch((error: Error) => {
         early.stop()
@@ -147,7 +147,7 @@ export class WebSocketEndpoint {
           this.refused(admission)
           return ws.close(admission.code, truncateReason(admission.reason))
         }
-        await this.open(ws, admission, held, { relayed: false, resync: askToRepublish(presence) })
+        await this.open(ws, admission, held, { relayed: false, resync: { ask: askToRepublish(presence) } })
       })
       .catch((error: Error) => {
         held()
@@ -164,7 +164,7 @@ export class WebSocketEndpoint {
     ws: WebSocket,
     admission: Admitted,
     held: () => Array<[Buffer, boolean]>,
-    { relayed, resync }: { relayed: boolean; resync: Uint8Array | null | false },
+    { relayed, resync }: { relayed: boolean; resync: { ask: Uint8Array | null } | null },
   ): Promise<void> {
     if (ws.readyState !== WebSocket.OPEN) return void held()
     const connection = new Connection(ws, admission.room, admission.identity, admission.session, this.options, {
@@ -175,7 +175,7 @@ export class WebSocketEndpoint {
     if (relayed) this.relayedConnections.add(connection)
     const room = await this.deps.registry.open(admission.room)
     connection.attach(room)
-    if (resync !== false) connection.resync(resync)
+    if (resync) connection.resync(resync.ask)
     for (const [data, isBinary] of held()) connection.receive(data, isBinary)
     ws.on('message', (data: Buffer, isBinary) => connection.receive(data, isBinary))
   }
