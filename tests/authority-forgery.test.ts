@@ -6,32 +6,23 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { newSession, waitFor } from './helpers/clients.js'
+import { fetchAudit, refusedWrites } from './helpers/coordination-api.js'
+import { clientIds, coordJson, until, waitConverged } from './helpers/coordination-compare.js'
 import {
   approvalMap,
   approvalsOf,
   claim,
   claimsOf,
-  clientIds,
-  type CoordPeer,
-  coordJson,
-  fetchAudit,
-  joinCoord,
-  ledger,
   locksOf,
   outcomesOf,
-  reconnect,
-  refusedWrites,
+  queueOf,
   requestApproval,
-  until,
   vote,
-  waitConverged,
   waitOutcome,
   waitStatus,
-  Watcher,
-  who,
-  type Who,
-  queueOf,
-} from './helpers/coordination.js'
+} from './helpers/coordination-maps.js'
+import { type CoordPeer, joinCoord, ledger, reconnect, who, type Who } from './helpers/coordination-peers.js'
+import { Watcher } from './helpers/watcher.js'
 import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 

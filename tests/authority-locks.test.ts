@@ -4,22 +4,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, delay, waitFor } from './helpers/clients.js'
-import {
-  api,
-  claim,
-  type CoordPeer,
-  fetchAudit,
-  holdersOf,
-  joinCoord,
-  locksOf,
-  outcomesOf,
-  queueOf,
-  release,
-  until,
-  waitOutcome,
-  Watcher,
-  who,
-} from './helpers/coordination.js'
+import { api, fetchAudit } from './helpers/coordination-api.js'
+import { until } from './helpers/coordination-compare.js'
+import { claim, holdersOf, locksOf, outcomesOf, queueOf, release, waitOutcome } from './helpers/coordination-maps.js'
+import { type CoordPeer, joinCoord, who } from './helpers/coordination-peers.js'
+import { Watcher } from './helpers/watcher.js'
 import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 

@@ -6,23 +6,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { connectPeer, waitFor } from './helpers/clients.js'
-import {
-  claim,
-  fetchAudit,
-  getState,
-  holdersOf,
-  joinCoord,
-  locksOf,
-  outcomesOf,
-  refusedWrites,
-  release,
-  requestApproval,
-  vote,
-  waitOutcome,
-  waitStatus,
-  Watcher,
-  who,
-} from './helpers/coordination.js'
+import { fetchAudit, getState, refusedWrites } from './helpers/coordination-api.js'
+import { claim, holdersOf, locksOf, outcomesOf, release, requestApproval, vote, waitOutcome, waitStatus } from './helpers/coordination-maps.js'
+import { joinCoord, who } from './helpers/coordination-peers.js'
+import { Watcher } from './helpers/watcher.js'
 import type { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 

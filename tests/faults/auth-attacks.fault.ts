@@ -22,25 +22,11 @@ import {
   updateFrame,
   waitFor,
 } from '../helpers/clients.js'
-import {
-  api,
-  type AuditEntry,
-  approvalMap,
-  claim,
-  claimsOf,
-  fetchAudit,
-  joinCoord,
-  outcomesOf,
-  requestApproval,
-  startHuddle,
-  statusOf,
-  vote,
-  waitOutcome,
-  waitStatus,
-  Watcher,
-  who,
-} from '../helpers/coordination.js'
-import { TestServer } from '../helpers/server.js'
+import { api, type AuditEntry, fetchAudit } from '../helpers/coordination-api.js'
+import { approvalMap, claim, claimsOf, outcomesOf, requestApproval, statusOf, vote, waitOutcome, waitStatus } from '../helpers/coordination-maps.js'
+import { joinCoord, who } from '../helpers/coordination-peers.js'
+import { Watcher } from '../helpers/watcher.js'
+import { startHuddle, TestServer } from '../helpers/server.js'
 import { floodAfterRefusal, frame, HostileSocket, respellings } from './helpers/hostile.js'
 import { metric } from './helpers/probe.js'
 import { assertNone, Recorder } from './helpers/report.js'

@@ -14,24 +14,11 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { cleanupClients, connectPeer, delay, mintToken, newSession, type Peer, prng, waitFor, withTimeout } from '../helpers/clients.js'
-import {
-  api,
-  approvalsOf,
-  canonical,
-  cancelApproval,
-  claim,
-  type CoordPeer,
-  fetchAudit,
-  joinCoord,
-  ledger,
-  outcomesOf,
-  release,
-  requestApproval,
-  statusOf,
-  vote,
-  Watcher,
-  who,
-} from '../helpers/coordination.js'
+import { api, fetchAudit } from '../helpers/coordination-api.js'
+import { canonical } from '../helpers/coordination-compare.js'
+import { approvalsOf, cancelApproval, claim, outcomesOf, release, requestApproval, statusOf, vote } from '../helpers/coordination-maps.js'
+import { type CoordPeer, joinCoord, ledger, who } from '../helpers/coordination-peers.js'
+import { Watcher } from '../helpers/watcher.js'
 import { TestServer } from '../helpers/server.js'
 import { checkFencingHistory, GrantObserver, type HeldGrant, PendingWatch } from './helpers/fencing.js'
 import { int, pick } from './helpers/frames.js'
