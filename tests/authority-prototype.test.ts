@@ -35,6 +35,8 @@ test('prototype names as resources, actors and sessions: granted, queued, handed
   release(first, held)
   const handed = await waitOutcome(second, waiting, ['granted'])
   assert.ok(handed.token! > granted.token!, 'the handoff takes a new fencing token')
+  // The waiter is answered first (hooks.ts answerFirst): the watcher may see the handoff later.
+  await waitOutcome(watcher.peer, waiting, ['granted'])
   for (const name of NAMES) assert.equal(holdersOf(watcher.doc, name), [waiting], `${name} is held by the second claim`)
   release(second, waiting)
   await waitFor(
