@@ -184,6 +184,8 @@ test('waitMs ends a wait with outcome timeout; waitMs 0 is a try-lock; ttlMs end
   assert.is(expired.token, eGrant.token)
   const fGrant = await waitOutcome(f, fKey, ['granted'])
   assert.ok(fGrant.token! > eGrant.token! && fGrant.at >= expiresAt!)
+  // The waiter is answered first (hooks.ts answerFirst): the watcher may see the grant later.
+  await waitOutcome(watcher.peer, fKey, ['granted'])
   assert.equal(holdersOf(watcher.doc, 't'), [fKey])
   // A's lock, with no ttl, is still held all along.
   assert.equal(holdersOf(watcher.doc, 'w'), [aKey])
@@ -213,6 +215,7 @@ test('an admin force-releases a lock over REST (outcome revoked, next waiter gra
   assert.match(revoked.reason ?? '', /revoked by boss: stuck/)
   const bGrant = await waitOutcome(b, bKey, ['granted'])
   assert.ok(bGrant.token! > aGrant.token!)
+  await waitOutcome(watcher.peer, bKey, ['granted'])
   assert.equal(holdersOf(watcher.doc, 'r/1'), [bKey])
   // Nobody holds `nothing`: a conflict, not a silent success.
   assert.is((await api(server, 'DELETE', `/api/workspaces/${ws}/locks/nothing`, admin.token)).status, 409)
