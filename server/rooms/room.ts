@@ -12,7 +12,8 @@ import { type DocumentHook, type UnloadReason, waitingSessions, type Writer } fr
 import { UpdateBatch } from '../store/index.js'
 import type { AuditEntry } from '../audit/chain.js'
 import { Presence } from './presence.js'
-import { clockEnds, type DecodedUpdate, updateChangesDoc } from './read-only.js'
+import { clockEnds, updateChangesDoc } from './read-only.js'
+import { readUpdateShape, type UpdateShape } from '../protocol/update-shape.js'
 import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
 import { SyncBudgetExceeded, SyncReplies } from './sync-replies.js'
 import type { Policy } from './pacing.js'
@@ -175,14 +176,13 @@ export class Room {
   }
 
   private applyClientUpdate(member: Member, update: Uint8Array): void {
-    // Decoding the whole update first (structs and delete set) refuses it before anything is
+    // Reading the whole update first (structs and delete set) refuses it before anything is
     // applied: Y.applyUpdate integrates the structs before it reads the delete set, so a bad tail
-    // would leave half an update in the document, and the room would have to fail closed (every
-    // member reconnects) on any client's malformed update. Viewers' updates are checked on the
-    // same decoding.
-    let decoded: DecodedUpdate
+    // would leave half an update in the document. Viewers' updates and the hooks' checks use the
+    // same reading, which allocates nothing per struct (protocol/update-shape.ts).
+    let decoded: UpdateShape
     try {
-      decoded = Y.decodeUpdate(update)
+      decoded = readUpdateShape(update)
     } catch (error) {
       throw new ProtocolError(`malformed Yjs update (${(error as Error).message})`)
     }
@@ -256,7 +256,7 @@ export class Room {
   }
 
   /** A hook's reason to refuse the whole update (see DocumentHook.refuseClientUpdate); fails closed. */
-  private refusalOf(member: Member, update: Uint8Array, decoded: DecodedUpdate, changesDoc: () => boolean): string | null {
+  private refusalOf(member: Member, update: Uint8Array, decoded: UpdateShape, changesDoc: () => boolean): string | null {
     let ends: Map<number, number> | undefined
     for (const hook of this.hooks) {
       if (!hook.refuseClientUpdate) continue
