@@ -7,7 +7,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connectPeer, decodeFrame, docFromMessages, dropPeerSocket, mintToken, type Peer, rawConnect, waitFor } from './helpers/clients.js'
-import { claim, fetchAudit, holdersOf, joinCoord, locksOf, queueOf, release, waitOutcome, who } from './helpers/coordination.js'
+import { fetchAudit } from './helpers/coordination-api.js'
+import { claim, holdersOf, locksOf, queueOf, release, waitOutcome } from './helpers/coordination-maps.js'
+import { joinCoord, who } from './helpers/coordination-peers.js'
 import { withCluster } from './helpers/redis.js'
 import type { TestServer } from './helpers/server.js'
 
