@@ -2,12 +2,14 @@
 // relays one of its clients so with a WebSocket close of the upstream socket, with a code no client
 // is ever sent, whose reason carries what is needed to serve the client as before: the session it
 // was served under (a stock client that chose none keeps the one the old owner generated) and the
-// presence ids it published with their clocks. That node waits for the new owner (awaitMove): if
+// presence ids it published with their clocks. That node waits for the new owner (newOwnerOf): if
 // it is the new owner it serves the client's open socket itself, else it relays it to the new
 // owner; either way the client is resynced (a sync step 1 answered with the whole document) and
 // asked to publish its presence again (askToRepublish).
 import { setTimeout as delay } from 'node:timers/promises'
 import type { WebSocket } from 'ws'
+import { CloseCode } from '../../shared/close-codes.js'
+import { truncateReason } from '../net/connection.js'
 import { encodeAwarenessUpdate } from '../protocol/awareness.js'
 import { encodeAwareness, encodeSyncStep1 } from '../protocol/messages.js'
 import type { Owner, Ownership } from './ownership.js'
@@ -66,28 +68,30 @@ export function parseHandedOver(reason: string): Handed | null {
 }
 
 /**
- * Waits until `workspace` has an owner other than node `from`, which gives its lease up for the
- * new one just after handing the clients over: this node (then `self`) or another. Throws after
- * `withinMs`, or once the client is gone (`wanted` false).
+ * The node `handed`'s workspace moved to: this one (`self`) or another. The old owner gives its
+ * lease up for it just after handing the clients over. If none takes it within `withinMs` (or
+ * the client leaves), the client is closed with 1013 and null returned.
  */
-export async function awaitMove(
-  ownership: Pick<Ownership, 'ensure'>,
-  workspace: string,
-  from: string,
-  withinMs: number,
-  wanted: () => boolean,
-): Promise<Owner> {
+export async function newOwnerOf(handed: HandedOver, workspace: string | null, ownership: Pick<Ownership, 'ensure'>, withinMs: number): Promise<Owner | null> {
   const deadline = Date.now() + withinMs
-  for (;;) {
-    // Moving: the lease is kept for the node it moves to, which has not taken it yet.
-    const owner = await ownership.ensure(workspace).catch((error: unknown) => {
-      if (error instanceof Moving) return null
-      throw error
-    })
-    if (owner && (owner.self || owner.node !== from)) return owner
-    if (!wanted()) throw new Error('the client left')
-    if (Date.now() > deadline) throw new Error(`no new owner within ${withinMs} ms`)
-    await delay(20)
+  try {
+    if (workspace === null) throw new Error(`bad room in ${handed.path}`)
+    for (;;) {
+      // Moving: the lease is kept for the node it moves to, which has not taken it yet.
+      const owner = await ownership.ensure(workspace).catch((error: unknown) => {
+        if (error instanceof Moving) return null
+        throw error
+      })
+      if (owner && (owner.self || owner.node !== handed.from)) return owner
+      if (handed.client.readyState !== handed.client.OPEN) throw new Error('the client left')
+      if (Date.now() > deadline) throw new Error(`no new owner within ${withinMs} ms`)
+      await delay(20)
+    }
+  } catch (error) {
+    handed.take()
+    const reason = `workspace ${workspace} moved and its new owner could not be reached (${(error as Error).message}); reconnect`
+    handed.client.close(CloseCode.tryAgainLater, truncateReason(reason))
+    return null
   }
 }
 

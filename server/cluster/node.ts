@@ -2,13 +2,12 @@
 // stores through Redis, decides for each client whether this node serves its workspace or relays
 // it to the owner, gives up rooms whose lease it lost, and resumes the workspaces of dead owners.
 import { randomBytes } from 'node:crypto'
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Gauge, type Registry as MetricsRegistry } from 'prom-client'
 import { CloseCode } from '../../shared/close-codes.js'
 import { checkWorkspace, parseRoom, type RoomName } from '../../shared/names.js'
 import type { Route } from '../http/routes.js'
-import { truncateReason } from '../net/connection.js'
 import { log } from '../log.js'
 import type { DocumentHook, UnloadReason } from '../rooms/hooks.js'
 import type { Registry } from '../rooms/registry.js'
@@ -21,8 +20,8 @@ import { Ownership, type Owner } from './ownership.js'
 import { Fenced, Moving, RedisClient } from './redis.js'
 import { RedisStore, type RedisStoreOptions } from './redis-store.js'
 import { Rebalancer } from './rebalancer.js'
-import { awaitMove, HANDED_OVER, type HandedOver, handedOverReason } from './handover.js'
-import { RELAY_HEADER, Relays } from './relay.js'
+import { HANDED_OVER, type HandedOver, handedOverReason, newOwnerOf } from './handover.js'
+import { proxyHttp, RELAY_HEADER, Relays } from './relay.js'
 import { Sweeper } from './sweeper.js'
 
 export interface ClusterOptions {
@@ -223,19 +222,12 @@ export class ClusterNode {
    * else relays it there; if no new owner comes, the client gets 1013.
    */
   private async takeOver(handed: HandedOver): Promise<void> {
-    const room = roomOf(handed.path)
-    let owner: Owner
-    try {
-      if (!room) throw new Error(`bad room in ${handed.path}`)
-      owner = await awaitMove(this.ownership, room.workspace, handed.from, 2 * this.options.ownerLeaseMs, () => handed.client.readyState === handed.client.OPEN)
-    } catch (error) {
-      handed.take()
-      const reason = `workspace ${room?.workspace} moved and its new owner could not be reached (${(error as Error).message}); reconnect`
-      return handed.client.close(CloseCode.tryAgainLater, truncateReason(reason))
-    }
+    const workspace = roomOf(handed.path)?.workspace ?? null
+    const owner = await newOwnerOf(handed, workspace, this.ownership, 2 * this.options.ownerLeaseMs)
+    if (!owner || workspace === null) return
     this.takenOver++
     if (!owner.self) return this.relays.resume(handed, owner)
-    this.rebalancer?.count(room.workspace, '', handed.client)
+    this.rebalancer?.count(workspace, '', handed.client)
     this.parts!.adopt(handed)
   }
 
@@ -409,17 +401,4 @@ function roomOf(url: string): RoomName | null {
   } catch {
     return null
   }
-}
-
-function proxyHttp(request: IncomingMessage, response: ServerResponse, owner: { node: string; url: string }, headers: Record<string, string>): void {
-  const upstream = httpRequest(`${owner.url}${request.url ?? '/'}`, { method: request.method, headers: { ...request.headers, ...headers } }, (answer) => {
-    response.writeHead(answer.statusCode ?? 502, answer.headers)
-    answer.pipe(response)
-  })
-  upstream.on('error', (error) => {
-    if (response.headersSent) return void response.destroy()
-    response.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '2' })
-    response.end(JSON.stringify({ error: `node ${owner.node}, which serves this workspace, is unreachable (${error.message}); retry in a few seconds` }))
-  })
-  request.pipe(upstream)
 }

@@ -3,8 +3,9 @@
 // the client's own token and session, as if it had connected directly), and the owner's frames and
 // close code come back the same way. One node-to-node socket per client keeps what y-websocket
 // relies on — order, no loss, and a close that tells the client to resync — which Redis pub/sub
-// gives none of (at most once, no backpressure, nothing when a subscriber reconnects).
-import type { IncomingMessage } from 'node:http'
+// gives none of (at most once, no backpressure, nothing when a subscriber reconnects). REST calls
+// about a workspace are forwarded to its owner too (proxyHttp).
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { type RawData, WebSocket, WebSocketServer } from 'ws'
 import { CloseCode } from '../../shared/close-codes.js'
@@ -193,4 +194,18 @@ function sendable(code: number): boolean {
 function rawLength(data: RawData): number {
   if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0)
   return data instanceof ArrayBuffer ? data.byteLength : data.length
+}
+
+/** A REST call about a workspace, forwarded to its owner with `headers` added. */
+export function proxyHttp(request: IncomingMessage, response: ServerResponse, owner: { node: string; url: string }, headers: Record<string, string>): void {
+  const upstream = httpRequest(`${owner.url}${request.url ?? '/'}`, { method: request.method, headers: { ...request.headers, ...headers } }, (answer) => {
+    response.writeHead(answer.statusCode ?? 502, answer.headers)
+    answer.pipe(response)
+  })
+  upstream.on('error', (error) => {
+    if (response.headersSent) return void response.destroy()
+    response.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '2' })
+    response.end(JSON.stringify({ error: `node ${owner.node}, which serves this workspace, is unreachable (${error.message}); retry in a few seconds` }))
+  })
+  request.pipe(upstream)
 }
