@@ -182,7 +182,8 @@ export function mergeRecords(records: Attribution[], windowMs: number): { merged
   return { merged, dropped }
 }
 
-function mergeRanges(ranges: IdRange[]): IdRange[] {
+/** Ranges sorted, overlapping and adjacent ones of a client joined. */
+export function mergeRanges(ranges: IdRange[]): IdRange[] {
   const sorted = ranges.map((range) => [...range] as IdRange).sort((a, b) => a[0] - b[0] || a[1] - b[1])
   const out: IdRange[] = []
   for (const range of sorted) {
