@@ -17,8 +17,8 @@ export class RecordPut implements Mergeable {
     record: Omit<Attribution, 'seq'>,
   ) {
     this.slot = JSON.stringify(['attribution', room, record.actor, record.session])
-    // Its own arrays: later records are appended to them.
-    this.record = { ...record, inserted: [...record.inserted], deleted: [...record.deleted] }
+    // Takes the record, arrays included: later records' ranges are appended to them.
+    this.record = record
   }
 
   absorb(later: Mergeable): boolean {
