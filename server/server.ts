@@ -78,8 +78,8 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const fresh = cluster?.watchCredentials(async () => {
     await Promise.all([links.reload(), revokedTokens.reload()])
   })
-  const auth = { key: options.key, revoked, ...(fresh ? { fresh } : {}) }
   const audit = new AuditLog(store)
+  const auth = { key: options.key, revoked, audit, ...(fresh ? { fresh } : {}) }
   const sessions = new SessionBindings(store)
   sessions.prune().catch((error: Error) => log('could not drop expired session bindings; retried at the next start', { error: error.message }))
   const authority = new CoordinationAuthority(store, audit, { leaseGraceMs: options.leaseGraceMs })
@@ -199,7 +199,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
           }),
         ]
       : []),
-    webhooksRoute({ ...auth, webhooks, audit, allowPrivate: options.webhooksAllowPrivate }),
+    webhooksRoute({ ...auth, webhooks, allowPrivate: options.webhooksAllowPrivate }),
     ...(recorder
       ? [
           historyRoute({
@@ -215,14 +215,13 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
           }),
         ]
       : []),
-    changesetsRoute({ key: options.key, revoked, changesets }),
+    changesetsRoute({ ...auth, changesets }),
     apiRoute({
       ...auth,
       links,
       linkAttempts: new FailedAttempts(options.linkAttemptsPerMinute),
       ...(cluster ? { clientAddress: (request: IncomingMessage) => cluster.addresses.of(request) } : {}),
       revokedTokens,
-      audit,
       listDocuments: (workspace) => listDocuments(store, workspace),
       authority,
       openWorkspace: (workspace) => rooms.open({ room: workspace, workspace, path: null }),

@@ -81,6 +81,16 @@ test('an idle document unloads after --unload-after and reloads with its content
   await waitUnloaded()
 })
 
+test('a document that REST calls opened while it waited to unload still unloads', async () => {
+  const viewer = await mintToken('reader', 'viewer', 'idle-rest')
+  // Reads in a row: each after the first finds the room loaded with its unload pending.
+  for (let i = 0; i < 10; i++) {
+    const response = await fetch(`${server.httpUrl}/api/workspaces/idle-rest/state`, { headers: { authorization: `Bearer ${viewer}` } })
+    assert.is(response.status, 200)
+  }
+  await waitUnloaded()
+})
+
 test('opening and closing 1,000 documents leaves the heap where it was', async () => {
   // Warm-up: code paths compiled, pools and caches at their working size.
   await churn('warmup', 200)

@@ -4,7 +4,7 @@
 import type * as Y from 'yjs'
 import { APPROVAL_FIELDS, COORD, META, type SessionValue, splitOwnedKey } from '../../shared/coordination.js'
 import type { AuditLog } from '../audit/log.js'
-import type { Writer, WriteContext } from '../rooms/hooks.js'
+import { answerFirst, type Writer, type WriteContext } from '../rooms/hooks.js'
 import { type ClientWrites, clientWrites, type KeyWrite, keysOfNewMap } from './client-writes.js'
 import { checkWrite, type CoordEvent, type CoordState, reduce, type ReduceResult, type Principal, Y_MAP } from './rules/index.js'
 import { deleteInserted, restoreKey, valueBefore, valueNow } from './ydoc.js'
@@ -35,7 +35,7 @@ export class WorkspaceAuthority {
   ) {
     this.maps = new CoordinationMaps(doc)
     this.schedule = new Schedule({
-      onDeadlines: (events) => this.serverWrite(() => events.forEach((event) => this.apply(event))),
+      onDeadlines: (events) => this.serverWrite((transaction) => events.forEach((event) => this.apply(event, transaction))),
       onGraceOver: (session) => this.endSession(session),
     })
     this.publishGrace()
@@ -58,7 +58,7 @@ export class WorkspaceAuthority {
     this.undoIllegal(context, writer, illegal)
     for (const accepted of this.checkWrites(context, writer, keyed)) {
       const event = toEvent(accepted.write, accepted.after, writer, Date.now())
-      const refusal = event ? this.apply(event) : null
+      const refusal = event ? this.apply(event, context.transaction) : null
       if (!refusal) continue
       this.undo(context.transaction, accepted.write, accepted.before)
       this.refused(context, accepted.write, refusal)
@@ -116,12 +116,18 @@ export class WorkspaceAuthority {
   // ---- the rules --------------------------------------------------------------------------
 
   /** Runs one event through the rules and writes the result; returns the refusal, if any. */
-  private apply(event: CoordEvent): string | null {
+  private apply(event: CoordEvent, transaction: Y.Transaction): string | null {
     const result = reduce(this.state, event)
     if (!result.ok) return result.reason
     this.state = result.state
     this.maps.writeBack(result, this.state)
     this.record(event, result)
+    // The session whose claim was granted or whose request was decided is waiting for this update.
+    for (const transition of result.audit) {
+      if ((transition.type === 'grant' || transition.type === 'decision') && 'session' in transition && transition.session) {
+        answerFirst(transaction, transition.session)
+      }
+    }
     this.deps.onCommit(this)
     return null
   }
@@ -145,10 +151,10 @@ export class WorkspaceAuthority {
   }
 
   /** A server-originated change (timer, session end, admin): its own transaction. */
-  private serverWrite<T>(change: () => T): T {
+  private serverWrite<T>(change: (transaction: Y.Transaction) => T): T {
     let result!: T
-    this.doc.transact(() => {
-      result = change()
+    this.doc.transact((transaction) => {
+      result = change(transaction)
     }, SERVER_ORIGIN)
     this.schedule.deadlines(this.state)
     return result
@@ -156,11 +162,13 @@ export class WorkspaceAuthority {
 
   /** An event the server makes for someone (a change set's approval request or cancel); returns the refusal, if any. */
   submit(event: CoordEvent): string | null {
-    return this.serverWrite(() => this.apply(event))
+    return this.serverWrite((transaction) => this.apply(event, transaction))
   }
 
   revoke(resource: string, admin: { actor: string; role: Principal['role'] }, reason?: string): string | null {
-    return this.serverWrite(() => this.apply({ type: 'revoke', at: Date.now(), resource, actor: admin.actor, role: admin.role, ...(reason ? { reason } : {}) }))
+    return this.serverWrite((transaction) =>
+      this.apply({ type: 'revoke', at: Date.now(), resource, actor: admin.actor, role: admin.role, ...(reason ? { reason } : {}) }, transaction),
+    )
   }
 
   // ---- sessions ---------------------------------------------------------------------------
@@ -208,8 +216,8 @@ export class WorkspaceAuthority {
 
   private endSession(session: string): void {
     if (this.live.has(session)) return
-    this.serverWrite(() => {
-      this.apply({ type: 'session-ended', at: Date.now(), session })
+    this.serverWrite((transaction) => {
+      this.apply({ type: 'session-ended', at: Date.now(), session }, transaction)
       this.maps.sessions.delete(session)
     })
   }

@@ -1,6 +1,8 @@
 // Request helpers shared by the REST handlers: errors with a status, JSON bodies, bearer tokens.
 import type { IncomingMessage } from 'node:http'
 import { roleAtLeast, type Role } from '../../shared/roles.js'
+import type { AuditLog } from '../audit/log.js'
+import { log } from '../log.js'
 import { coversWorkspace, type RevocationCheck, TokenError, type VerifiedToken, verifyToken } from '../auth/tokens.js'
 
 export class HttpError extends Error {
@@ -15,6 +17,8 @@ export class HttpError extends Error {
 export interface AuthDeps {
   key: Uint8Array
   revoked: RevocationCheck
+  /** where a member's refused call is recorded */
+  audit: Pick<AuditLog, 'appendLater'>
   /** in a cluster: rereads the revocations other nodes wrote (cluster/credentials.ts) */
   fresh?: () => Promise<void>
 }
@@ -34,8 +38,23 @@ export async function authorize(deps: AuthDeps, request: IncomingMessage, worksp
   const revoked = deps.revoked(identity)
   if (revoked) throw new HttpError(401, revoked)
   if (!coversWorkspace(identity, workspace)) throw new HttpError(403, `your token is for workspace "${identity.workspace}", not "${workspace}"`)
-  if (!roleAtLeast(identity.role, needed)) throw new HttpError(403, `this needs role ${needed}; yours is ${identity.role}`)
+  if (!roleAtLeast(identity.role, needed)) {
+    // A verified member of the workspace: its refused call goes into the workspace's audit log
+    // (a token of another workspace is not: anyone with a token anywhere could fill this one's log).
+    const reason = `this needs role ${needed}; yours is ${identity.role}`
+    const call = `${request.method ?? 'GET'} ${pathOf(request)}`
+    // The caller is refused either way: a failure to record it must not turn the 403 into a 500.
+    await deps.audit.appendLater(workspace, { type: 'refused', actor: identity.actor, data: { reason, request: call } }).catch((error: Error) => {
+      log('a refused REST call could not be audited', { workspace, actor: identity.actor, call, error: error.message })
+    })
+    throw new HttpError(403, reason)
+  }
   return identity
+}
+
+/** The request's path without its query (which may carry a token). */
+function pathOf(request: IncomingMessage): string {
+  return (request.url ?? '/').split('?')[0]!
 }
 
 /** In a cluster, rereads what other nodes revoked or created; Redis gone is a 503 to retry. */

@@ -69,15 +69,24 @@ export class Audience {
     this.countSent(this.members.size, frame.payload.length)
   }
 
-  /** Sends a document update to every member, holding it for members still waiting to sync. */
-  sendUpdate(frame: PreparedFrame): void {
+  /**
+   * Sends a document update to every member, holding it for members still waiting to sync; the
+   * connections of `waiting` sessions first (with 1,000 members the last socket is written
+   * milliseconds after the first).
+   */
+  sendUpdate(frame: PreparedFrame, waiting: ReadonlySet<string>): void {
     const now = Date.now()
-    for (const member of this.members) {
-      const held = this.syncing.get(member)
-      if (!held) sendTo(member, frame, now)
-      else if (held.frames.push(frame) > MAX_HELD_FRAMES) this.release(member, now)
+    if (waiting.size > 0) {
+      for (const member of this.members) if (waiting.has(member.session)) this.deliver(member, frame, now)
     }
+    for (const member of this.members) if (!waiting.has(member.session)) this.deliver(member, frame, now)
     this.countSent(this.members.size, frame.payload.length)
+  }
+
+  private deliver(member: Member, frame: PreparedFrame, now: number): void {
+    const held = this.syncing.get(member)
+    if (!held) sendTo(member, frame, now)
+    else if (held.frames.push(frame) > MAX_HELD_FRAMES) this.release(member, now)
   }
 }
 

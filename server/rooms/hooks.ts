@@ -31,6 +31,25 @@ export interface WriteContext {
   refuse(reason: string, detail?: Record<string, unknown>): AuditEntry
 }
 
+/**
+ * Who is waiting for a transaction's update: a hook names the sessions its change answers (a lock
+ * granted, an approval decided) and the room sends the update to their connections before its
+ * other members, so the one who waits does not wait for the whole fan-out. Carried in the
+ * transaction's own `meta`, so client writes and the server's own (timers, sessions ending) alike.
+ */
+const WAITING = Symbol('huddle:waiting-sessions')
+
+export function answerFirst(transaction: Y.Transaction, session: string): void {
+  const sessions = transaction.meta.get(WAITING) as Set<string> | undefined
+  if (sessions) sessions.add(session)
+  else transaction.meta.set(WAITING, new Set([session]))
+}
+
+/** The sessions `answerFirst` named for `transaction`, if any. */
+export function waitingSessions(transaction: Y.Transaction): ReadonlySet<string> | undefined {
+  return transaction.meta.get(WAITING) as Set<string> | undefined
+}
+
 export interface PersistContext {
   room: RoomName
   /** the document update about to be written (one transaction's) */

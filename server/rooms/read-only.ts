@@ -1,23 +1,17 @@
-// What a decoded client update holds: whether it would change a document, and which ids it
-// writes. Whether it changes the document: Viewers resend what they already have when they
+// What a client update holds (its shape, server/protocol/update-shape.ts): whether it would change
+// a document, and which ids it writes. Whether it changes the document: Viewers resend what they already have when they
 // reconnect (sync step 2), which must pass; anything new must be refused with 4403 instead of
 // being dropped, because a silently dropped update leaves the client diverged for ever.
 import * as Y from 'yjs'
+import type { UpdateShape } from '../protocol/update-shape.js'
 
-export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>
-
-/** Whether the update (as Y.decodeUpdate returns it) would change `doc`. */
-export function updateChangesDoc(doc: Y.Doc, { structs, ds }: DecodedUpdate): boolean {
-  for (const struct of structs) {
-    if (struct instanceof Y.Skip) continue
-    if (struct.id.clock + struct.length > Y.getState(doc.store, struct.id.client)) return true
-  }
-  if (ds.clients.size === 0) return false
+/** Whether an update of this shape would change `doc`. */
+export function updateChangesDoc(doc: Y.Doc, { writes, deletes }: UpdateShape): boolean {
+  for (const [client, , end] of writes) if (end > Y.getState(doc.store, client)) return true
+  if (deletes.length === 0) return false
   const deleted = Y.snapshot(doc).ds
-  for (const [client, ranges] of ds.clients) {
-    for (const range of ranges) {
-      if (!rangeCovered(deleted.clients.get(client) ?? [], range.clock, range.clock + range.len)) return true
-    }
+  for (const [client, clock, length] of deletes) {
+    if (!rangeCovered(deleted.clients.get(client) ?? [], clock, clock + length)) return true
   }
   return false
 }
@@ -33,12 +27,9 @@ function rangeCovered(ranges: Array<{ clock: number; len: number }>, start: numb
   return position >= end
 }
 
-/** For each clientID the update writes, the clock after its last id (what Y.parseUpdateMeta calls `to`). */
-export function clockEnds({ structs }: DecodedUpdate): Map<number, number> {
+/** For each clientID the update writes, the clock after its last id. */
+export function clockEnds({ writes }: UpdateShape): Map<number, number> {
   const ends = new Map<number, number>()
-  for (const struct of structs) {
-    const end = struct.id.clock + struct.length
-    if (end > (ends.get(struct.id.client) ?? 0)) ends.set(struct.id.client, end)
-  }
+  for (const [client, , end] of writes) if (end > (ends.get(client) ?? 0)) ends.set(client, end)
   return ends
 }

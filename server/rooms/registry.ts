@@ -38,7 +38,10 @@ export class Registry {
   open(name: RoomName): Promise<Room> {
     this.cancelUnload(name.room)
     const loaded = this.rooms.get(name.room)
-    if (loaded) return Promise.resolve(loaded)
+    if (loaded) {
+      this.unloadUnlessJoined(loaded)
+      return Promise.resolve(loaded)
+    }
     let loading = this.loading.get(name.room)
     if (!loading) {
       loading = this.load(name).finally(() => this.loading.delete(name.room))
@@ -67,9 +70,16 @@ export class Registry {
       stored,
     )
     this.rooms.set(name.room, room)
-    // A room nobody joins (the opener went away during the load) must not stay loaded for ever.
-    setImmediate(() => room.members.size === 0 && this.scheduleUnload(room))
+    this.unloadUnlessJoined(room)
     return room
+  }
+
+  /**
+   * A room nobody joins by the next turn (a REST read, an opener that went away during the load)
+   * must not stay loaded for ever: opening it cancelled any unload it was waiting for.
+   */
+  private unloadUnlessJoined(room: Room): void {
+    setImmediate(() => room.members.size === 0 && this.scheduleUnload(room))
   }
 
   scheduleUnload(room: Room): void {

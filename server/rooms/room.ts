@@ -8,11 +8,12 @@ import { roleAtLeast } from '../../shared/roles.js'
 import { encodeAwareness, encodeUpdate, type Incoming, ProtocolError } from '../protocol/messages.js'
 import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { CloseCode } from '../../shared/close-codes.js'
-import type { DocumentHook, UnloadReason, Writer } from './hooks.js'
+import { type DocumentHook, type UnloadReason, waitingSessions, type Writer } from './hooks.js'
 import { UpdateBatch } from '../store/index.js'
 import type { AuditEntry } from '../audit/chain.js'
 import { Presence } from './presence.js'
-import { clockEnds, type DecodedUpdate, updateChangesDoc } from './read-only.js'
+import { clockEnds, updateChangesDoc } from './read-only.js'
+import { readUpdateShape, type UpdateShape } from '../protocol/update-shape.js'
 import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
 import { SyncBudgetExceeded, SyncReplies } from './sync-replies.js'
 import type { Policy } from './pacing.js'
@@ -44,6 +45,8 @@ export type RoomFailure = 'storage' | 'hook'
 interface Pending {
   update: Uint8Array
   batch: Promise<void>
+  /** sessions waiting for this update (see hooks.ts `answerFirst`) */
+  waiting: ReadonlySet<string> | undefined
 }
 
 export class Room {
@@ -54,8 +57,9 @@ export class Room {
   private outbox: Pending[] = []
   private readonly writeHooks: DocumentHook[]
   private lastBatch: Promise<void> = Promise.resolve()
-  /** written updates waiting for the next paced broadcast */
+  /** written updates waiting for the next paced broadcast, and the sessions waiting for them */
   private ready: Uint8Array[] = []
+  private readyWaiting = new Set<string>()
   private readonly pacer: Pacer
   private readonly presenceBroadcast = new PacedBroadcast(() => this.broadcastPresence(), true)
   private readonly updateBroadcast = new PacedBroadcast(() => this.broadcastReady(), false)
@@ -172,14 +176,13 @@ export class Room {
   }
 
   private applyClientUpdate(member: Member, update: Uint8Array): void {
-    // Decoding the whole update first (structs and delete set) refuses it before anything is
+    // Reading the whole update first (structs and delete set) refuses it before anything is
     // applied: Y.applyUpdate integrates the structs before it reads the delete set, so a bad tail
-    // would leave half an update in the document, and the room would have to fail closed (every
-    // member reconnects) on any client's malformed update. Viewers' updates are checked on the
-    // same decoding.
-    let decoded: DecodedUpdate
+    // would leave half an update in the document. Viewers' updates and the hooks' checks use the
+    // same reading, which allocates nothing per struct (protocol/update-shape.ts).
+    let decoded: UpdateShape
     try {
-      decoded = Y.decodeUpdate(update)
+      decoded = readUpdateShape(update)
     } catch (error) {
       throw new ProtocolError(`malformed Yjs update (${(error as Error).message})`)
     }
@@ -253,7 +256,7 @@ export class Room {
   }
 
   /** A hook's reason to refuse the whole update (see DocumentHook.refuseClientUpdate); fails closed. */
-  private refusalOf(member: Member, update: Uint8Array, decoded: DecodedUpdate, changesDoc: () => boolean): string | null {
+  private refusalOf(member: Member, update: Uint8Array, decoded: UpdateShape, changesDoc: () => boolean): string | null {
     let ends: Map<number, number> | undefined
     for (const hook of this.hooks) {
       if (!hook.refuseClientUpdate) continue
@@ -295,7 +298,7 @@ export class Room {
       }
     }
     const batch = this.deps.appendUpdate(this.name.room, update, extra)
-    this.outbox.push({ update, batch })
+    this.outbox.push({ update, batch, waiting: waitingSessions(transaction) })
     if (batch === this.lastBatch) return null
     this.lastBatch = batch
     batch.then(
@@ -310,16 +313,21 @@ export class Room {
     let count = 0
     while (count < this.outbox.length && this.outbox[count]!.batch === batch) count++
     if (count === 0 || this.failed) return
-    for (const pending of this.outbox.splice(0, count)) this.ready.push(pending.update)
+    for (const pending of this.outbox.splice(0, count)) {
+      this.ready.push(pending.update)
+      for (const session of pending.waiting ?? []) this.readyWaiting.add(session)
+    }
     this.updateBroadcast.request()
   }
 
   private broadcastReady(): void {
     const updates = this.ready
+    const waiting = this.readyWaiting
     this.ready = []
+    this.readyWaiting = new Set()
     if (updates.length === 0 || this.failed) return
     const merged = () => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
-    this.updateBroadcast.nextAt = this.pacer.update(() => this.audience.sendUpdate(prepareFrame(encodeUpdate(merged()))))
+    this.updateBroadcast.nextAt = this.pacer.update(() => this.audience.sendUpdate(prepareFrame(encodeUpdate(merged())), waiting))
   }
 
   written(): Promise<void> {

@@ -1,7 +1,10 @@
 // One delivery attempt over HTTP: any 2xx is success; a 3xx (redirects are not followed), 4xx,
 // 5xx, a broken answer, a refused address or no answer within the timeout is a failed attempt —
-// never an exception for the caller.
-import { refusedAddress } from './destination.js'
+// never an exception for the caller. Internal addresses are refused on the address connected to
+// (destination.ts `publicOnlyLookup`), not on a lookup of its own.
+import { type IncomingMessage, request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { publicOnlyLookup, refusedLiteral } from './destination.js'
 import type { Request } from './payload.js'
 import { parseRetryAfter } from './schedule.js'
 
@@ -27,58 +30,71 @@ export async function attempt(
 ): Promise<AttemptResult> {
   const started = performance.now()
   const elapsed = () => Math.round(performance.now() - started)
-  const refused = await refusedAddress(new URL(url), options.allowPrivate)
+  const target = new URL(url)
+  const refused = options.allowPrivate ? null : refusedLiteral(target)
   if (refused) return { ok: false, error: refused, latencyMs: elapsed(), gone: false }
+  const timeout = AbortSignal.timeout(options.timeoutMs)
   try {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { ...request.headers, 'user-agent': 'Huddle-Webhooks/1' },
-      body: request.body,
-      redirect: 'manual',
-      signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]) : AbortSignal.timeout(options.timeoutMs),
+    const response = await post(target, request, {
+      signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+      allowPrivate: options.allowPrivate,
     })
     const preview = await readPreview(response)
-    const ok = response.status >= 200 && response.status < 300
-    const retryAfterMs = response.status === 429 || response.status === 503 ? parseRetryAfter(response.headers.get('retry-after'), Date.now()) : undefined
+    const status = response.statusCode ?? 0
+    const ok = status >= 200 && status < 300
+    const retryAfter = response.headers['retry-after']
+    const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(retryAfter ?? null, Date.now()) : undefined
     return {
       ok,
-      code: response.status,
+      code: status,
       ...(ok
         ? {}
         : {
-            error:
-              response.status >= 300 && response.status < 400
-                ? `redirect (${response.status}) not followed: point the endpoint at the final URL`
-                : `receiver answered ${response.status}`,
+            error: status >= 300 && status < 400 ? `redirect (${status}) not followed: point the endpoint at the final URL` : `receiver answered ${status}`,
           }),
       latencyMs: elapsed(),
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      gone: response.status === 410,
+      gone: status === 410,
       ...(preview ? { response: preview } : {}),
     }
   } catch (error) {
-    const cause = (error as Error & { cause?: Error }).cause
-    const why = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (cause?.message ?? (error as Error).message)
+    const why = timeout.aborted ? `no answer within ${options.timeoutMs} ms` : (error as Error).message
     return { ok: false, error: why, latencyMs: elapsed(), gone: false }
   }
 }
 
-async function readPreview(response: Response): Promise<string> {
-  if (!response.body) return ''
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
+/** POSTs the request; redirects are not followed (http.request never does). */
+function post(url: URL, request: Request, options: { signal: AbortSignal; allowPrivate: boolean }): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+    const outgoing = send(
+      url,
+      {
+        method: 'POST',
+        headers: { ...request.headers, 'user-agent': 'Huddle-Webhooks/1', 'content-length': Buffer.byteLength(request.body) },
+        signal: options.signal,
+        ...(options.allowPrivate ? {} : { lookup: publicOnlyLookup }),
+      },
+      resolve,
+    )
+    outgoing.on('error', reject)
+    outgoing.end(request.body)
+  })
+}
+
+async function readPreview(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
   let size = 0
   try {
-    while (size < RESPONSE_PREVIEW_BYTES) {
-      const { done, value } = await reader.read()
-      if (done) break
-      chunks.push(value)
-      size += value.length
+    for await (const chunk of response) {
+      chunks.push(chunk as Buffer)
+      size += (chunk as Buffer).length
+      if (size >= RESPONSE_PREVIEW_BYTES) break
     }
   } catch {
     // a body cut short still leaves the status, which decides the attempt
   } finally {
-    reader.cancel().catch(() => {})
+    response.destroy()
   }
   return Buffer.concat(chunks).subarray(0, RESPONSE_PREVIEW_BYTES).toString('utf8')
 }

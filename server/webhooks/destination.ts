@@ -1,8 +1,10 @@
 // Where a webhook may be sent: http(s) URLs of at most 2,048 bytes, and — unless the server runs
 // with --webhooks-allow-private — never to loopback, private, link-local or otherwise internal
-// addresses, checked on every attempt as well as at creation (a name can be re-pointed).
+// addresses, checked at creation and, on every attempt, on the address the connection is made to
+// (a name can be re-pointed).
+import { lookup as dnsLookup } from 'node:dns'
 import { lookup } from 'node:dns/promises'
-import { BlockList, isIP } from 'node:net'
+import { BlockList, isIP, type LookupFunction } from 'node:net'
 
 export const MAX_URL_BYTES = 2048
 
@@ -48,7 +50,7 @@ export function parseDestination(url: unknown): URL | string {
 /** Why the host's addresses are refused, or null; `allowPrivate` turns the check off. */
 export async function refusedAddress(url: URL, allowPrivate: boolean): Promise<string | null> {
   if (allowPrivate) return null
-  const host = url.hostname.replace(/^\[|\]$/g, '')
+  const host = hostOf(url)
   let addresses: string[]
   if (isIP(host)) addresses = [host]
   else {
@@ -59,9 +61,37 @@ export async function refusedAddress(url: URL, allowPrivate: boolean): Promise<s
     }
   }
   const internal = addresses.find(isInternal)
-  return internal === undefined
-    ? null
-    : `${host} resolves to ${internal}, a private or loopback address: webhooks go to public addresses only (start the server with --webhooks-allow-private for local receivers)`
+  return internal === undefined ? null : refusal(host, internal)
+}
+
+/** The refusal of a URL whose host is an internal address literal (no lookup happens for those). */
+export function refusedLiteral(url: URL): string | null {
+  const host = hostOf(url)
+  return isIP(host) && isInternal(host) ? refusal(host, host) : null
+}
+
+/**
+ * A `lookup` for http(s).request that refuses internal addresses when the connection is made: the
+ * address checked is the address connected to. A check before the request would resolve the name
+ * once more than the connection does, and a name re-pointed in between (DNS rebinding) would
+ * reach an internal address.
+ */
+export const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
+  dnsLookup(hostname, { ...options, verbatim: true }, (error, address, family) => {
+    if (error) return callback(error, address, family)
+    const addresses = typeof address === 'string' ? [address] : address.map((entry) => entry.address)
+    const internal = addresses.find(isInternal)
+    if (internal === undefined) return callback(null, address, family)
+    callback(Object.assign(new Error(refusal(hostname, internal)), { code: 'EHUDDLEINTERNAL' }), address, family)
+  })
+}
+
+function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, '')
+}
+
+function refusal(host: string, address: string): string {
+  return `${host} resolves to ${address}, a private or loopback address: webhooks go to public addresses only (start the server with --webhooks-allow-private for local receivers)`
 }
 
 function isInternal(address: string): boolean {
