@@ -24,7 +24,7 @@ export interface HistoryOptions {
   retention: RetentionPolicy
 }
 
-/** Records of a document after which its attribution is compacted in the background. */
+/** Attribution seqs (one per update; merged records leave gaps) after which a document's attribution is compacted in the background. */
 const COMPACT_EVERY = 500
 /** consecutive records of one session within this long merge into one when compacted */
 const MERGE_WINDOW_MS = 60_000
