@@ -9,7 +9,8 @@ import type { ActArgs, ConnectArgs, ConnectResult, GroupStats, PumpArgs, Reply, 
 import { marker, MSG_AWARENESS, MSG_SYNC, MSG_SYNC_REPLY, MSG_SYNC_STATUS, scanMarkers, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, Wire } from './lib/ywire.js'
 import { lockCommands } from './lib/lock-agents.js'
 import { every } from './lib/every.js'
-import { openProvider, type Provider } from './lib/providers.js'
+import { openProvider } from './lib/providers.js'
+import { type Client, type Group, groupFor, groups, newClient, newStats } from './lib/groups.js'
 
 process.setMaxListeners(0)
 
@@ -23,82 +24,9 @@ setInterval(() => {
   }
 }, KEEPALIVE_MS).unref()
 
-interface Stats {
-  hist: Histogram
-  deliveries: number
-  writes: number
-  acks: number
-  closed: number
-  sinceUs: number
-  lastReceiveUs: number
-}
-
-interface Client {
-  id: number
-  /** scans what it receives for latency markers */
-  probe: boolean
-  ws: RawWs | null
-  synced: boolean
-  onSynced: ((bytes: number) => void) | null
-  /** pump: sent, not yet acknowledged */
-  inflight: number
-  /** pump (hocuspocus): send times of unacknowledged updates, in order */
-  sentAt: number[]
-  /** hocuspocus answers our empty sync step 2 with a status message that is not an ack */
-  statusToSkip: number
-  onAck: (() => void) | null
-  /** the client's own document's framing, when the group has a document per client */
-  wire: Wire | null
-  // mover
-  clientID: number
-  clock: number
-}
-
-interface Group {
-  target: Target
-  wire: Wire
-  kind: string
-  clients: Client[]
-  providers: Provider[]
-  stats: Stats
-  closing: boolean
-}
-
-const groups = new Map<string, Group>()
-
-function newStats(): Stats {
-  return { hist: new Histogram(), deliveries: 0, writes: 0, acks: 0, closed: 0, sinceUs: 0, lastReceiveUs: 0 }
-}
-
-function groupFor(name: string, target: Target, kind: string): Group {
-  let group = groups.get(name)
-  if (!group) {
-    group = { target, wire: new Wire(target.dialect, target.room), kind, clients: [], providers: [], stats: newStats(), closing: false }
-    groups.set(name, group)
-  }
-  return group
-}
-
 function pathOf(target: Target): string {
   const room = target.dialect === 'hocuspocus' ? '' : target.room
   return `/${room}${target.token ? `?token=${target.token}` : ''}`
-}
-
-function newClient(id: number): Client {
-  return {
-    id,
-    probe: true,
-    wire: null,
-    ws: null,
-    synced: false,
-    onSynced: null,
-    inflight: 0,
-    sentAt: [],
-    statusToSkip: 0,
-    onAck: null,
-    clientID: 1 + Math.floor(Math.random() * 0x7ffffff0),
-    clock: 0,
-  }
 }
 
 function onMessage(group: Group, client: Client, message: RawMessage): void {

@@ -2,10 +2,11 @@
 // documents at once, with or without an approval, then follow it to a final status. Exposed as
 // `huddle.changesets`.
 import { toBase64 } from 'lib0/buffer'
+import type { ChangeSetStatus } from '../shared/changesets.js'
 import type { HuddleApi } from './api.js'
 import { HuddleError } from './errors.js'
 
-export type ChangeSetStatus = 'pending' | 'applied' | 'rejected' | 'expired' | 'cancelled' | 'conflict' | 'reverted'
+export type { ChangeSetStatus }
 
 export interface ChangeSetInfo {
   id: string

@@ -179,6 +179,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       dashboardUrl: () => dashboardUrl,
       slackIntervalMs: 1000,
     },
+    options.key,
     cluster !== null,
   )
   const waiting = new WaitingClaims(audit, options.lockWaitingMs)

@@ -50,7 +50,8 @@ export function ownedKey(session: string, id: string): string {
   return `${session}:${id}`
 }
 
-export type LockMode = 'exclusive' | 'shared'
+export const LOCK_MODES = ['exclusive', 'shared'] as const
+export type LockMode = (typeof LOCK_MODES)[number]
 export const MAX_CLAIM_RESOURCES = 16
 
 /** `claims[<sessionId>:<claimId>]`, written once by its session; deleted to release or cancel. */

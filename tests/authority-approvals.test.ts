@@ -4,24 +4,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, newSession, waitFor } from './helpers/clients.js'
-import {
-  approvalMap,
-  cancelApproval,
-  clientReady,
-  type CoordPeer,
-  fetchAudit,
-  joinCoord,
-  ledger,
-  refusedWrites,
-  requestApproval,
-  runCoordClient,
-  statusOf,
-  vote,
-  waitConverged,
-  waitStatus,
-  Watcher,
-  who,
-} from './helpers/coordination.js'
+import { fetchAudit, refusedWrites } from './helpers/coordination-api.js'
+import { waitConverged } from './helpers/coordination-compare.js'
+import { approvalMap, cancelApproval, requestApproval, statusOf, vote, waitStatus } from './helpers/coordination-maps.js'
+import { clientReady, type CoordPeer, joinCoord, ledger, runCoordClient, who } from './helpers/coordination-peers.js'
+import { Watcher } from './helpers/watcher.js'
 import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 

@@ -7,29 +7,12 @@ import * as assert from 'uvu/assert'
 import { replay } from '../server/authority/rules/index.js'
 import type { CoordEvent, CoordState } from '../server/authority/rules/index.js'
 import { cleanupClients, dropPeerSocket, waitFor } from './helpers/clients.js'
-import {
-  api,
-  type AuditEntry,
-  canonical,
-  cancelApproval,
-  claim,
-  type CoordPeer,
-  fetchAudit,
-  getState,
-  joinCoord,
-  locksOf,
-  release,
-  requestApproval,
-  startHuddle,
-  vote,
-  waitOutcome,
-  waitStatus,
-  Watcher,
-  who,
-  type Who,
-  queueOf,
-} from './helpers/coordination.js'
-import type { TestServer } from './helpers/server.js'
+import { api, type AuditEntry, fetchAudit, getState } from './helpers/coordination-api.js'
+import { canonical } from './helpers/coordination-compare.js'
+import { cancelApproval, claim, locksOf, queueOf, release, requestApproval, vote, waitOutcome, waitStatus } from './helpers/coordination-maps.js'
+import { type CoordPeer, joinCoord, who, type Who } from './helpers/coordination-peers.js'
+import { Watcher } from './helpers/watcher.js'
+import { startHuddle, type TestServer } from './helpers/server.js'
 
 const GRACE_MS = 1500
 const servers: TestServer[] = []

@@ -4,27 +4,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, dropPeerSocket, newSession, waitFor } from './helpers/clients.js'
-import {
-  claim,
-  clientReady,
-  type CoordPeer,
-  fetchAudit,
-  getState,
-  holdersOf,
-  joinCoord,
-  ledger,
-  locksOf,
-  outcomesOf,
-  queueOf,
-  release,
-  runCoordClient,
-  startHuddle,
-  waitOutcome,
-  Watcher,
-  who,
-  queueEntryOf,
-} from './helpers/coordination.js'
-import type { TestServer } from './helpers/server.js'
+import { fetchAudit, getState } from './helpers/coordination-api.js'
+import { claim, holdersOf, locksOf, outcomesOf, queueEntryOf, queueOf, release, waitOutcome } from './helpers/coordination-maps.js'
+import { clientReady, type CoordPeer, joinCoord, ledger, runCoordClient, who } from './helpers/coordination-peers.js'
+import { Watcher } from './helpers/watcher.js'
+import { startHuddle, type TestServer } from './helpers/server.js'
 
 const servers: TestServer[] = []
 

@@ -4,22 +4,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, delay, waitFor } from './helpers/clients.js'
-import {
-  api,
-  claim,
-  type CoordPeer,
-  fetchAudit,
-  holdersOf,
-  joinCoord,
-  locksOf,
-  outcomesOf,
-  queueOf,
-  release,
-  until,
-  waitOutcome,
-  Watcher,
-  who,
-} from './helpers/coordination.js'
+import { api, fetchAudit } from './helpers/coordination-api.js'
+import { until } from './helpers/coordination-compare.js'
+import { claim, holdersOf, locksOf, outcomesOf, queueOf, release, waitOutcome } from './helpers/coordination-maps.js'
+import { type CoordPeer, joinCoord, who } from './helpers/coordination-peers.js'
+import { Watcher } from './helpers/watcher.js'
 import { NO_RATE_LIMIT, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
@@ -195,6 +184,8 @@ test('waitMs ends a wait with outcome timeout; waitMs 0 is a try-lock; ttlMs end
   assert.is(expired.token, eGrant.token)
   const fGrant = await waitOutcome(f, fKey, ['granted'])
   assert.ok(fGrant.token! > eGrant.token! && fGrant.at >= expiresAt!)
+  // The waiter is answered first (hooks.ts answerFirst): the watcher may see the grant later.
+  await waitOutcome(watcher.peer, fKey, ['granted'])
   assert.equal(holdersOf(watcher.doc, 't'), [fKey])
   // A's lock, with no ttl, is still held all along.
   assert.equal(holdersOf(watcher.doc, 'w'), [aKey])
@@ -224,6 +215,7 @@ test('an admin force-releases a lock over REST (outcome revoked, next waiter gra
   assert.match(revoked.reason ?? '', /revoked by boss: stuck/)
   const bGrant = await waitOutcome(b, bKey, ['granted'])
   assert.ok(bGrant.token! > aGrant.token!)
+  await waitOutcome(watcher.peer, bKey, ['granted'])
   assert.equal(holdersOf(watcher.doc, 'r/1'), [bKey])
   // Nobody holds `nothing`: a conflict, not a silent success.
   assert.is((await api(server, 'DELETE', `/api/workspaces/${ws}/locks/nothing`, admin.token)).status, 409)

@@ -6,23 +6,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { connectPeer, waitFor } from './helpers/clients.js'
-import {
-  claim,
-  fetchAudit,
-  getState,
-  holdersOf,
-  joinCoord,
-  locksOf,
-  outcomesOf,
-  refusedWrites,
-  release,
-  requestApproval,
-  vote,
-  waitOutcome,
-  waitStatus,
-  Watcher,
-  who,
-} from './helpers/coordination.js'
+import { fetchAudit, getState, refusedWrites } from './helpers/coordination-api.js'
+import { claim, holdersOf, locksOf, outcomesOf, release, requestApproval, vote, waitOutcome, waitStatus } from './helpers/coordination-maps.js'
+import { joinCoord, who } from './helpers/coordination-peers.js'
+import { Watcher } from './helpers/watcher.js'
 import type { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
@@ -48,6 +35,8 @@ test('prototype names as resources, actors and sessions: granted, queued, handed
   release(first, held)
   const handed = await waitOutcome(second, waiting, ['granted'])
   assert.ok(handed.token! > granted.token!, 'the handoff takes a new fencing token')
+  // The waiter is answered first (hooks.ts answerFirst): the watcher may see the handoff later.
+  await waitOutcome(watcher.peer, waiting, ['granted'])
   for (const name of NAMES) assert.equal(holdersOf(watcher.doc, name), [waiting], `${name} is held by the second claim`)
   release(second, waiting)
   await waitFor(

@@ -10,21 +10,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { ClaimValue } from '../shared/coordination.js'
 import { cleanupClients, waitFor } from './helpers/clients.js'
-import {
-  claimsOf,
-  holdersOf,
-  joinCoord,
-  ledger,
-  locksOf,
-  outcomesOf,
-  queueOf,
-  release,
-  startHuddle,
-  waitOutcome,
-  Watcher,
-  who,
-} from './helpers/coordination.js'
-import { makeTempDir, ROOT, type TestServer } from './helpers/server.js'
+import { claimsOf, holdersOf, locksOf, outcomesOf, queueOf, release, waitOutcome } from './helpers/coordination-maps.js'
+import { joinCoord, ledger, who } from './helpers/coordination-peers.js'
+import { Watcher } from './helpers/watcher.js'
+import { makeTempDir, ROOT, startHuddle, type TestServer } from './helpers/server.js'
 
 const FIXTURE = join(ROOT, 'tests', 'fixtures', 'v1-lock-layout')
 const SESSIONS = {

@@ -5,7 +5,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, connectPeer, mintToken, type Peer, waitFor } from './helpers/clients.js'
-import { claim, type CoordPeer, holdersOf, joinCoord, locksOf, queueOf, release, until, waitOutcome, Watcher, who } from './helpers/coordination.js'
+import { until } from './helpers/coordination-compare.js'
+import { claim, holdersOf, locksOf, queueOf, release, waitOutcome } from './helpers/coordination-maps.js'
+import { type CoordPeer, joinCoord, who } from './helpers/coordination-peers.js'
+import { Watcher } from './helpers/watcher.js'
 import { RedisServer, startNode } from './helpers/redis.js'
 import { runCli, type TestServer } from './helpers/server.js'
 

@@ -4,7 +4,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, connectPeer, delay, mintToken, waitFor } from './helpers/clients.js'
-import { api, claim, joinCoord, release, waitOutcome, who } from './helpers/coordination.js'
+import { api } from './helpers/coordination-api.js'
+import { claim, release, waitOutcome } from './helpers/coordination-maps.js'
+import { joinCoord, who } from './helpers/coordination-peers.js'
 import { type RedisServer, startNode, withCluster } from './helpers/redis.js'
 import { runCli, type TestServer } from './helpers/server.js'
 

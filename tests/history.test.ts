@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { connectPeer, mintToken, newSession, type Peer, rawConnect, updateFrame, waitFor } from './helpers/clients.js'
-import { fetchAudit } from './helpers/coordination.js'
+import { fetchAudit } from './helpers/coordination-api.js'
 import type { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { Store } from '../server/store/index.js'
 import { cleanupClients, connectPeer, rawConnect, updateFrame, waitFor } from './helpers/clients.js'
-import { who } from './helpers/coordination.js'
+import { who } from './helpers/coordination-peers.js'
 import { distScript, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 

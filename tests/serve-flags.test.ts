@@ -3,8 +3,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, waitFor } from './helpers/clients.js'
-import { claim, joinCoord, queueOf, startHuddle, waitOutcome, who } from './helpers/coordination.js'
-import { runCli, type TestServer } from './helpers/server.js'
+import { claim, queueOf, waitOutcome } from './helpers/coordination-maps.js'
+import { joinCoord, who } from './helpers/coordination-peers.js'
+import { runCli, startHuddle, type TestServer } from './helpers/server.js'
 
 let server: TestServer | undefined
 

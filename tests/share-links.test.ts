@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert'
 import { Level } from 'level'
 import { connectPeer, expectRefusal, mintToken, waitFor } from './helpers/clients.js'
 import { TestServer } from './helpers/server.js'
-import { approvalMap, joinCoord, requestApproval, statusOf, vote, waitStatus, who } from './helpers/coordination.js'
+import { approvalMap, requestApproval, statusOf, vote, waitStatus } from './helpers/coordination-maps.js'
+import { joinCoord, who } from './helpers/coordination-peers.js'
 import { withServer } from './helpers/suite.js'
 
 let server: TestServer

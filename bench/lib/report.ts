@@ -4,62 +4,11 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Context, Measurement } from './context.js'
 import { saturationCase } from '../scenarios/a-fanout.js'
+import { chart } from './chart.js'
+import { fmt, METRICS } from './metrics.js'
 import { LABELS, type ServerKind } from './servers.js'
 
 const SATURATED = saturationCase(10)
-
-interface MetricInfo {
-  label: string
-  digits: number
-  /** shown in the ratio table (others only in the Markdown detail) */
-  key?: boolean
-  /** better when higher */
-  higher?: boolean
-}
-
-const METRICS: Record<string, MetricInfo> = {
-  p50: { label: 'p50 latency (ms)', digits: 1, key: true },
-  p95: { label: 'p95 latency (ms)', digits: 1 },
-  p99: { label: 'p99 latency (ms)', digits: 1, key: true },
-  cpuPerMessageUs: { label: 'server CPU per delivered message (µs)', digits: 2, key: true },
-  cpuUtilization: { label: 'server CPU (cores busy)', digits: 2 },
-  systemShare: { label: 'share of server CPU in the kernel', digits: 2 },
-  delivered: { label: 'delivered (fraction of expected)', digits: 3, key: true },
-  deliveries: { label: 'deliveries', digits: 0 },
-  rssPerConnectionKb: { label: 'RSS per connection (KB)', digits: 1, key: true },
-  peakRssMb: { label: 'peak RSS (MB)', digits: 0, key: true },
-  allSyncedMs: { label: 'time until all synced (ms)', digits: 0, key: true },
-  cpuPerClientMs: { label: 'server CPU per client (ms)', digits: 2, key: true },
-  bytesPerClient: { label: 'sync step 2 per client (bytes)', digits: 0 },
-  cpuPerMoveUs: { label: 'server CPU per cursor move (µs)', digits: 1, key: true },
-  moves: { label: 'cursor moves', digits: 0 },
-  rttP50: { label: 'acquire→grant p50 (ms)', digits: 2, key: true },
-  rttP99: { label: 'acquire→grant p99 (ms)', digits: 2, key: true },
-  handoffP50: { label: 'handoff release→next grant p50 (ms)', digits: 2, key: true },
-  handoffP99: { label: 'handoff release→next grant p99 (ms)', digits: 2, key: true },
-  grantsPerSecond: { label: 'grants per second', digits: 0, key: true, higher: true },
-  updatesPerSecond: { label: 'updates per second (acknowledged)', digits: 0, key: true, higher: true },
-  cpuPerUpdateUs: { label: 'server CPU per update (µs)', digits: 1, key: true },
-  coldLoadMs: { label: 'cold load (ms)', digits: 0, key: true },
-  storedBytes: { label: 'on disk (bytes)', digits: 0 },
-  warmLoadMs: { label: 'load when already in memory (ms)', digits: 1 },
-  syncBytes: { label: 'state sent (bytes)', digits: 0 },
-  medianSyncedMs: { label: 'median client synced after (ms)', digits: 0 },
-  rssGrowthMb: { label: 'RSS growth during the storm (MB)', digits: 0 },
-  failed: { label: 'clients that failed', digits: 0 },
-  grants: { label: 'grants', digits: 0 },
-  bytesSentPerGrant: { label: 'bytes sent to clients per grant (all sockets)', digits: 0 },
-  cpuPerGrantUs: { label: 'server CPU per grant (µs)', digits: 0 },
-  failoverMs: { label: 'until another node owns the workspace (ms)', digits: 0, key: true },
-  diskAfterEditsBytes: { label: 'data directory after the 10,000 edits (bytes)', digits: 0, key: true },
-  historyCpuRatio: { label: 'server CPU per update, history on / off', digits: 3, key: true },
-  attributionBytes: { label: 'attribution stored (bytes, after its compaction)', digits: 0, key: true },
-  attributionRecords: { label: 'attribution records (after compaction)', digits: 0 },
-  bytesPerVersion: { label: 'one version stored (bytes: state and metadata)', digits: 0 },
-  listVersionsMs: { label: 'list 50 versions (ms)', digits: 1, key: true },
-  blameMs: { label: 'blame of the 1 MB text (ms)', digits: 0, key: true },
-  blameTextBytes: { label: 'blamed text (characters)', digits: 0 },
-}
 
 export interface Target {
   scenario: string
@@ -118,7 +67,7 @@ export function median(values: number[]): number {
   return list.length % 2 ? list[mid]! : (list[mid - 1]! + list[mid]!) / 2
 }
 
-interface Row {
+export interface Row {
   scenario: string
   case: string
   metric: string
@@ -175,11 +124,6 @@ function bestPaired(list: Measurement[], metric: string): number[] {
     if (theirs.length) paired.push((ours.metrics[metric] ?? Number.NaN) / pick(...theirs))
   }
   return paired
-}
-
-function fmt(value: number | undefined, digits: number): string {
-  if (value === undefined || !Number.isFinite(value)) return '–'
-  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 }
 
 function ratioText(value: number | undefined): string {
@@ -298,105 +242,4 @@ export function report(ctx: Context, info: { dir: string; command: string; secon
   writeFileSync(join(info.dir, 'report.md'), md.join('\n'))
   writeFileSync(join(info.dir, 'ratios.txt'), text)
   return text
-}
-
-// ---- SVG ------------------------------------------------------------------------------------
-
-const COLORS: Record<ServerKind, string> = {
-  huddle: '#1f6feb',
-  'huddle-mem': '#79b8ff',
-  yws: '#d73a49',
-  hocuspocus: '#e3a008',
-  hocuspocus4: '#b08800',
-  etcd: '#6f42c1',
-  'huddle-base': '#8b949e',
-}
-const CHART_METRICS: Record<string, string[]> = {
-  A: ['p99', 'cpuPerMessageUs', 'rssPerConnectionKb'],
-  B: ['allSyncedMs', 'cpuPerClientMs', 'peakRssMb'],
-  C: ['p99', 'cpuPerMoveUs'],
-  D: ['rttP50', 'rttP99', 'handoffP99', 'grantsPerSecond'],
-  E: ['updatesPerSecond', 'p50', 'coldLoadMs'],
-}
-
-function escape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-}
-
-/** Grouped bars: one panel per metric, cases along x, one bar per server. */
-function chart(scenario: string, scenarioRows: Row[], servers: ServerKind[]): string | null {
-  const metrics = (CHART_METRICS[scenario[0]!] ?? []).filter((metric) => scenarioRows.some((row) => row.metric === metric))
-  if (metrics.length === 0) return null
-  const panelW = 330
-  const panelH = 230
-  const width = panelW * metrics.length + 20
-  const height = panelH + 90
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
-    `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="10" y="18" font-size="14" font-weight="bold">${escape(scenario)}</text>`,
-  ]
-  metrics.forEach((metric, index) => {
-    const rowsOf = scenarioRows.filter((row) => row.metric === metric)
-    const cases = rowsOf.map((row) => row.case)
-    const values = rowsOf.flatMap((row) => servers.map((s) => row.values[s] ?? Number.NaN)).filter((v) => Number.isFinite(v) && v > 0)
-    const x0 = 10 + index * panelW + 40
-    const y0 = 40
-    const plotW = panelW - 60
-    const plotH = panelH - 50
-    // a logarithmic axis when the values span more than two decades (a peer that collapsed)
-    const low = Math.min(...values, Number.POSITIVE_INFINITY)
-    const high = Math.max(...values, 1e-9)
-    const log = values.length > 0 && high / low > 100
-    const bottom = log ? 10 ** Math.floor(Math.log10(low)) : 0
-    const top = log ? 10 ** Math.ceil(Math.log10(high * 1.5)) : high * 1.15
-    const scale = (value: number) => (log ? (Math.log10(value) - Math.log10(bottom)) / (Math.log10(top) - Math.log10(bottom)) : value / top)
-    const meta = METRICS[metric] ?? { label: metric, digits: 2 }
-    parts.push(`<text x="${x0}" y="${y0 - 6}" font-weight="bold">${escape(meta.label)}${log ? ' (log scale)' : ''}</text>`)
-    parts.push(`<line x1="${x0}" y1="${y0 + plotH}" x2="${x0 + plotW}" y2="${y0 + plotH}" stroke="#888"/>`)
-    parts.push(`<line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 + plotH}" stroke="#888"/>`)
-    const ticks = log ? Array.from({ length: Math.round(Math.log10(top / bottom)) + 1 }, (_, i) => bottom * 10 ** i) : [0, 1, 2, 3, 4].map((i) => (top / 4) * i)
-    for (const value of ticks) {
-      const y = y0 + plotH - plotH * scale(value)
-      parts.push(`<text x="${x0 - 4}" y="${y + 4}" text-anchor="end" fill="#555">${escape(compact(value))}</text>`)
-      if (value > bottom) parts.push(`<line x1="${x0}" y1="${y}" x2="${x0 + plotW}" y2="${y}" stroke="#eee"/>`)
-    }
-    const groupW = plotW / Math.max(1, cases.length)
-    const barW = Math.min(28, (groupW - 10) / Math.max(1, servers.length))
-    rowsOf.forEach((row, c) => {
-      const gx = x0 + c * groupW + (groupW - barW * servers.length) / 2
-      servers.forEach((server, s) => {
-        const value = row.values[server]
-        const x = gx + s * barW
-        if (value === undefined || !Number.isFinite(value) || (log && value <= 0)) {
-          parts.push(`<text x="${x + barW / 2}" y="${y0 + plotH - 3}" text-anchor="middle" fill="#999">×</text>`)
-          return
-        }
-        const h = plotH * Math.max(0, scale(value))
-        parts.push(
-          `<rect x="${x.toFixed(1)}" y="${(y0 + plotH - h).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[server]}"><title>${escape(`${LABELS[server]} ${row.case}: ${fmt(value, meta.digits)}`)}</title></rect>`,
-        )
-        parts.push(
-          `<text x="${(x + barW / 2 - 1).toFixed(1)}" y="${(y0 + plotH - h - 3).toFixed(1)}" text-anchor="middle" font-size="9">${escape(compact(value))}</text>`,
-        )
-      })
-      parts.push(`<text x="${(x0 + c * groupW + groupW / 2).toFixed(1)}" y="${y0 + plotH + 14}" text-anchor="middle">${escape(row.case)}</text>`)
-    })
-  })
-  servers.forEach((server, s) => {
-    const x = 20 + s * 170
-    parts.push(
-      `<rect x="${x}" y="${height - 22}" width="12" height="12" fill="${COLORS[server]}"/><text x="${x + 16}" y="${height - 12}">${escape(LABELS[server])}</text>`,
-    )
-  })
-  parts.push('</svg>')
-  return parts.join('\n')
-}
-
-function compact(value: number): string {
-  if (value === 0) return '0'
-  if (Math.abs(value) >= 10_000) return `${(value / 1000).toFixed(0)}k`
-  if (Math.abs(value) >= 100) return value.toFixed(0)
-  if (Math.abs(value) >= 10) return value.toFixed(1)
-  return value.toPrecision(2)
 }

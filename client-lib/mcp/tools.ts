@@ -4,7 +4,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js'
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
-import { APPROVAL_STATES } from '../../shared/coordination.js'
+import { APPROVAL_STATES, LOCK_MODES, PRESENCE_STATUSES } from '../../shared/coordination.js'
 import { parseDuration } from '../../shared/duration.js'
 import { describeApprovalState, describeLock, describeWait } from '../describe.js'
 import { HuddleError } from '../errors.js'
@@ -43,7 +43,7 @@ export function registerTools(server: McpServer, client: () => Promise<Huddle>):
       description: `Take locks on resources (all or none) before touching what they protect. Waits up to \`wait\` (default ${DEFAULT_LOCK_WAIT}) while others hold them. Returns a fencing token: pass it along with writes so the protected system can reject a stale holder. Locks last until release_lock, \`ttl\`, or the end of this MCP session.`,
       inputSchema: {
         resources: z.array(z.string()).min(1).max(16).describe('resource names, e.g. ["db", "repo:main"]'),
-        mode: z.enum(['exclusive', 'shared']).optional().describe('exclusive (default) or shared (readers)'),
+        mode: z.enum(LOCK_MODES).optional().describe('exclusive (default) or shared (readers)'),
         wait: duration.optional().describe(`how long to wait if they are taken (default ${DEFAULT_LOCK_WAIT}; 0s: do not wait)`),
         ttl: duration.optional().describe('the server releases the locks this long after granting them'),
         note: z.string().optional().describe('shown to others next to the lock, e.g. what you are doing'),
@@ -175,7 +175,7 @@ export function registerTools(server: McpServer, client: () => Promise<Huddle>):
     {
       description: 'Tell the people in the workspace what you are doing. Null clears a field.',
       inputSchema: {
-        status: z.enum(['active', 'idle', 'away']).optional(),
+        status: z.enum(PRESENCE_STATUSES).optional(),
         activity: z.string().nullable().optional().describe('e.g. editing, reviewing, testing'),
         viewing: z.string().nullable().optional().describe('the document or thing you are working on'),
       },

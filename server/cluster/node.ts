@@ -1,7 +1,7 @@
 // A node of a cluster (`huddle serve --redis`): joins the cluster (Redis reachable, same secret),
 // stores through Redis, decides for each client whether this node serves its workspace or relays
 // it to the owner, gives up rooms whose lease it lost, and resumes the workspaces of dead owners.
-import { createHmac, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Gauge, type Registry as MetricsRegistry } from 'prom-client'
@@ -13,6 +13,7 @@ import type { DocumentHook, UnloadReason } from '../rooms/hooks.js'
 import type { Registry } from '../rooms/registry.js'
 import { ClientAddresses } from './client-address.js'
 import { CredentialSync } from './credentials.js'
+import { checkJoin } from './join-checks.js'
 import * as K from './keys.js'
 import { Ownership, type Owner } from './ownership.js'
 import { Fenced, Moving, RedisClient } from './redis.js'
@@ -102,8 +103,7 @@ export class ClusterNode {
   static async join(options: ClusterOptions, key: Uint8Array, events: StoreEvents): Promise<ClusterNode> {
     const client = await RedisClient.connect(options.redis)
     try {
-      await checkSecret(client, key)
-      await warnWithoutAof(client)
+      await checkJoin(client, key)
     } catch (error) {
       await client.close()
       throw error
@@ -340,28 +340,6 @@ export class ClusterNode {
     await this.ownership.releaseAll()
     await this.client.redis.del(`${K.NODE_PREFIX}${this.options.nodeId}`).catch(() => undefined)
   }
-}
-
-/**
- * Nodes must share the signing secret (a token minted for one is checked by another when relayed).
- * The first node leaves an HMAC of a fixed text under it; a node whose secret gives another HMAC
- * is refused.
- */
-async function checkSecret(client: RedisClient, key: Uint8Array): Promise<void> {
-  const proof = createHmac('sha256', key).update('huddle cluster secret check').digest('hex')
-  const stored = await client.call(async () => (await client.redis.set(K.SECRET_CHECK, proof, 'NX', 'GET')) ?? proof)
-  if (stored !== proof) {
-    throw new Error(`the cluster on ${client.url} uses another secret: start this node with the same HUDDLE_SECRET as the others`)
-  }
-}
-
-/** Acknowledged writes survive a crash of Redis only with its append-only file. */
-async function warnWithoutAof(client: RedisClient): Promise<void> {
-  const reply = (await client.redis.config('GET', 'appendonly').catch(() => null)) as string[] | null
-  if (reply?.[1] === 'no')
-    log('WARNING: Redis runs without its append-only file: a crash of Redis loses what it acknowledged since its last snapshot; run it with appendonly yes', {
-      redis: client.url,
-    })
 }
 
 function workspaceOf(pathname: string): string | undefined {

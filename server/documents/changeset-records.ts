@@ -1,10 +1,10 @@
 // Change set records in the store (`changeset!<workspace>!<id>`, server/store/keys.ts) and the
 // view of one that the REST API answers with.
 import { createTwoFilesPatch } from 'diff'
+import type { ChangeSetStatus } from '../../shared/changesets.js'
 import type { Kind, Role } from '../../shared/roles.js'
 import { changesetKey, prefixRange } from '../store/keys.js'
 import type { Storage } from '../store/storage.js'
-import type { ChangeSetStatus } from './changeset-rules.js'
 
 export interface StoredDoc {
   path: string

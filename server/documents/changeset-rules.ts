@@ -1,5 +1,6 @@
 // Change sets (docs/design.md §12, docs/agents.md): the pure rules. What a proposal may contain,
 // which status follows which, and when a guarded document stops one. No I/O here.
+import { CHANGESET_STATUSES, type ChangeSetStatus } from '../../shared/changesets.js'
 import type { LockHolder } from '../../shared/coordination.js'
 import { guardResource } from '../../shared/guard.js'
 import { parseRoom, show } from '../../shared/names.js'
@@ -22,9 +23,6 @@ export class ChangeSetError extends Error {
     super(message)
   }
 }
-
-export const CHANGESET_STATUSES = ['pending', 'applied', 'rejected', 'expired', 'cancelled', 'conflict', 'reverted'] as const
-export type ChangeSetStatus = (typeof CHANGESET_STATUSES)[number]
 
 export function isStatus(value: string): value is ChangeSetStatus {
   return (CHANGESET_STATUSES as readonly string[]).includes(value)

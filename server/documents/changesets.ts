@@ -5,6 +5,7 @@
 // approved decision (already in the audit log) is found again when the workspace loads.
 import { randomBytes } from 'node:crypto'
 import * as Y from 'yjs'
+import type { ChangeSetStatus } from '../../shared/changesets.js'
 import type { LockHolder } from '../../shared/coordination.js'
 import type { RoomName } from '../../shared/names.js'
 import type { Identity } from '../../shared/roles.js'
@@ -22,7 +23,6 @@ import { type ChangeSetRecord, listRecords, publicView, readRecord, type StoredD
 import {
   type ChangeSetAction,
   ChangeSetError,
-  type ChangeSetStatus,
   type DocChange,
   guardConflict,
   isStatus,

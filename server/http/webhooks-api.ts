@@ -66,7 +66,9 @@ async function handle(deps: WebhooksDeps, request: IncomingMessage, response: Se
     }
     if (action === 'POST redeliver') {
       const body = await readJson(request)
-      return sendJson(response, 200, (await deps.webhooks.redeliver(workspace, id, redelivery(body, workspace))) ?? raise(missing()))
+      const redelivered = (await deps.webhooks.redeliver(workspace, id, redelivery(body, workspace))) ?? raise(missing())
+      if ('refused' in redelivered) throw new HttpError(409, redelivered.refused)
+      return sendJson(response, 200, redelivered)
     }
   }
   throw new HttpError(405, `${action.split(' ')[0]} is not supported here: ${USAGE}`)

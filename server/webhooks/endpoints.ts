@@ -4,6 +4,7 @@
 import type { Storage as Store } from '../store/storage.js'
 import { prefixRange, webhookKey, webhookLogKey } from '../store/keys.js'
 import type { Format } from './payload.js'
+import type { SecretSealer } from './sealed-secret.js'
 
 export interface Endpoint extends DeliveryState {
   id: string
@@ -74,21 +75,42 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const decode = <T>(bytes: Uint8Array): T => JSON.parse(decoder.decode(bytes)) as T
 
+/** Why an endpoint whose secret cannot be opened does not deliver. */
+export const UNREADABLE_SECRET =
+  'its signing secret was sealed under another server secret (HUDDLE_SECRET changed since it was created): delete the endpoint and create it again'
+
 export class EndpointStore {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly sealer: SecretSealer,
+  ) {}
 
   async all(): Promise<Endpoint[]> {
     const rows = await this.store.readRange(prefixRange('webhook!'))
-    return rows.map(([, value]) => decode<Endpoint>(value))
+    return rows.map(([, value]) => this.opened(decode<Endpoint>(value)))
   }
 
   async of(workspace: string): Promise<Endpoint[]> {
     const rows = await this.store.readRange(prefixRange(webhookKey(workspace, '')))
-    return rows.map(([, value]) => decode<Endpoint>(value))
+    return rows.map(([, value]) => this.opened(decode<Endpoint>(value)))
   }
 
+  /** Stored with its secret sealed (an unreadable one stays as it was stored, sealed). */
   save(endpoint: Endpoint): Promise<void> {
-    return this.store.put(webhookKey(endpoint.workspace, endpoint.id), encoder.encode(JSON.stringify(endpoint)))
+    const secret = this.sealer.isSealed(endpoint.secret) ? endpoint.secret : this.sealer.seal(endpoint.secret)
+    return this.store.put(webhookKey(endpoint.workspace, endpoint.id), encoder.encode(JSON.stringify({ ...endpoint, secret })))
+  }
+
+  /** Whether its secret could not be opened (it is still the sealed form; see `opened`). */
+  unreadable(endpoint: Endpoint): boolean {
+    return this.sealer.isSealed(endpoint.secret)
+  }
+
+  /** The endpoint with its secret opened; disabled, its secret left sealed, when it cannot be. */
+  private opened(stored: Endpoint): Endpoint {
+    const secret = this.sealer.open(stored.secret)
+    if (secret !== null) return { ...stored, secret }
+    return { ...stored, disabled: stored.disabled ?? { at: Date.now(), reason: UNREADABLE_SECRET } }
   }
 
   /** Appends to the delivery log (the caller saves the endpoint, whose logSeq moved). */

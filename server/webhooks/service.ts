@@ -7,8 +7,9 @@ import { setTimeout as delay } from 'node:timers/promises'
 import type { AuditLog } from '../audit/log.js'
 import { log } from '../log.js'
 import type { Storage as Store } from '../store/storage.js'
-import { type DeliveryRecord, type Endpoint, EndpointStore, freshDelivery } from './endpoints.js'
+import { type DeliveryRecord, type Endpoint, EndpointStore, freshDelivery, UNREADABLE_SECRET } from './endpoints.js'
 import type { Format } from './payload.js'
+import { SecretSealer } from './sealed-secret.js'
 import { Worker, type WorkerOptions } from './worker.js'
 
 export interface NewEndpoint {
@@ -58,8 +59,8 @@ export class Webhooks {
   }
 
   /** `perWorkspace` (cluster mode): no endpoint delivers until take() is called for its workspace. */
-  static async start(store: Store, audit: AuditLog, options: WorkerOptions, perWorkspace = false): Promise<Webhooks> {
-    const endpoints = new EndpointStore(store)
+  static async start(store: Store, audit: AuditLog, options: WorkerOptions, serverSecret: Uint8Array, perWorkspace = false): Promise<Webhooks> {
+    const endpoints = new EndpointStore(store, new SecretSealer(serverSecret))
     const webhooks = new Webhooks(audit, endpoints, { store, options })
     if (!perWorkspace) for (const endpoint of await endpoints.all()) webhooks.run(endpoint)
     return webhooks
@@ -163,9 +164,11 @@ export class Webhooks {
    * Sends audit entries again: every wanted one from sequence `from` on (in order, then onwards as
    * usual), and/or the entries `seqs` first. Re-enables a disabled endpoint.
    */
-  async redeliver(workspace: string, id: string, request: { from?: number; seqs?: number[] }): Promise<EndpointView | null> {
+  async redeliver(workspace: string, id: string, request: { from?: number; seqs?: number[] }): Promise<EndpointView | null | { refused: string }> {
     const worker = this.workers.get(workerKey(workspace, id))
     if (!worker) return null
+    // Enabled again it would sign with what it cannot open: receivers would reject every delivery.
+    if (this.endpoints.unreadable(worker.endpoint)) return { refused: UNREADABLE_SECRET }
     await worker.update((endpoint) => {
       if (request.from !== undefined) endpoint.cursor = Math.min(endpoint.cursor, request.from - 1)
       if (request.seqs) endpoint.redeliver.push(...request.seqs.filter((seq) => !endpoint.redeliver.includes(seq)))

@@ -6,7 +6,6 @@
 // undone, for a write inside an otherwise legitimate connection); refusals of a verified identity
 // are audited in its workspace, the others only counted; a watcher on the coordination document
 // checks that no other client ever sees a forged state; each attack has a control that succeeds.
-import { SignJWT } from 'jose'
 import { test } from 'uvu'
 import {
   awarenessFrame,
@@ -17,30 +16,18 @@ import {
   mintToken,
   newSession,
   rawConnect,
-  TEST_KEY,
   textUpdate,
   updateFrame,
   waitFor,
 } from '../helpers/clients.js'
-import {
-  api,
-  type AuditEntry,
-  approvalMap,
-  claim,
-  claimsOf,
-  fetchAudit,
-  joinCoord,
-  outcomesOf,
-  requestApproval,
-  startHuddle,
-  statusOf,
-  vote,
-  waitOutcome,
-  waitStatus,
-  Watcher,
-  who,
-} from '../helpers/coordination.js'
-import { TestServer } from '../helpers/server.js'
+import { api, type AuditEntry } from '../helpers/coordination-api.js'
+import { approvalMap, claim, claimsOf, outcomesOf, requestApproval, statusOf, vote, waitOutcome, waitStatus } from '../helpers/coordination-maps.js'
+import { joinCoord, who } from '../helpers/coordination-peers.js'
+import { Watcher } from '../helpers/watcher.js'
+import { startHuddle, TestServer } from '../helpers/server.js'
+import { AuditTail } from './helpers/audit-tail.js'
+import { b64, nowSeconds, signed, tokenClaims } from './helpers/forged-tokens.js'
+import { measureHashing } from './helpers/hashing.js'
 import { floodAfterRefusal, frame, HostileSocket, respellings } from './helpers/hostile.js'
 import { metric } from './helpers/probe.js'
 import { assertNone, Recorder } from './helpers/report.js'
@@ -68,44 +55,10 @@ const recorder = new Recorder('auth-attacks', 'Auth attacks', [
   "Controls: the legitimate version of each action succeeds (valid token connects, a human approver's vote decides, the requester's own claim is granted).",
 ])
 
-/** base64url JSON */
-const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
-const now = () => Math.floor(Date.now() / 1000)
-const claims = (actor: string, role = 'editor', ws = WS) => ({ sub: actor, name: actor, kind: 'human', ws, role })
+const claims = (actor: string, role = 'editor') => tokenClaims(actor, role, WS)
 
-async function signed(payload: Record<string, unknown>, options: { key?: Uint8Array; alg?: string; exp?: number; nbf?: number } = {}): Promise<string> {
-  let jwt = new SignJWT(payload)
-    .setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' })
-    .setIssuedAt()
-    .setExpirationTime(options.exp ?? now() + 3600)
-  if (options.nbf !== undefined) jwt = jwt.setNotBefore(options.nbf)
-  return jwt.sign(options.key ?? TEST_KEY)
-}
-
-let auditSeen = 0
 let admin = ''
-
-/** New audit entries of the workspace since the last call. */
-async function newAudit(): Promise<AuditEntry[]> {
-  const entries = await fetchAudit(server, WS, admin)
-  const fresh = entries.filter((entry) => entry.seq > auditSeen)
-  if (entries.length > 0) auditSeen = Math.max(auditSeen, entries[entries.length - 1]!.seq)
-  return fresh
-}
-
-/** Waits for a `refused` audit entry with `code` (and a reason matching `reason`) after the mark. */
-async function waitRefusedAudit(code: number, reason: RegExp, what: string): Promise<AuditEntry> {
-  const seen: AuditEntry[] = []
-  return waitFor(
-    async () => {
-      seen.push(...(await newAudit()))
-      return seen.find((entry) => entry.type === 'refused' && entry.data?.code === code && reason.test(String(entry.data?.reason ?? '')))
-    },
-    5000,
-    () =>
-      `${what}: no refused audit entry with code ${code} and reason ${reason} (new entries: ${JSON.stringify(seen.map((entry) => [entry.type, entry.data?.code, entry.data?.reason]))})`,
-  )
-}
+let audit: AuditTail
 
 test('connection attacks are closed with their code and audited', async () => {
   await recorder.run(async (r) => {
@@ -121,7 +74,8 @@ test('connection attacks are closed with their code and audited', async () => {
     await up()
     r.load = 'one server, an attacker per case plus legitimate clients and a watcher on the workspace'
     admin = (await who('attack-admin', 'admin', 'human', WS)).token
-    await newAudit()
+    audit = new AuditTail(server, WS, admin)
+    await audit.fresh()
     const problems: string[] = []
     const room = `${WS}/doc`
     const valid = await mintToken('mallory', 'editor', WS)
@@ -133,7 +87,7 @@ test('connection attacks are closed with their code and audited', async () => {
     const cases: Array<[string, () => Promise<string | null>, number, RegExp]> = [
       [
         'alg: none',
-        async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims('mallory', 'admin'), exp: now() + 3600 })}.`,
+        async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims('mallory', 'admin'), exp: nowSeconds() + 3600 })}.`,
         4401,
         /algorithm|malformed/,
       ],
@@ -146,8 +100,8 @@ test('connection attacks are closed with their code and audited', async () => {
       ],
       ['garbage token', async () => 'not.a.jwt', 4401, /malformed|invalid/],
       ['no token', async () => null, 4401, /missing token/],
-      ['expired', () => signed(claims('mallory'), { exp: now() - 60 }), 4401, /expired/],
-      ['not yet valid (nbf in the future)', () => signed(claims('mallory'), { nbf: now() + 3600 }), 4401, /not valid yet/],
+      ['expired', () => signed(claims('mallory'), { exp: nowSeconds() - 60 }), 4401, /expired/],
+      ['not yet valid (nbf in the future)', () => signed(claims('mallory'), { nbf: nowSeconds() + 3600 }), 4401, /not valid yet/],
       ['token for another workspace', () => mintToken('mallory', 'admin', 'elsewhere'), 4403, /workspace/],
       ['role claim forged to "root"', () => signed(claims('mallory', 'root')), 4401, /role/],
     ]
@@ -169,7 +123,7 @@ test('connection attacks are closed with their code and audited', async () => {
       () => r.add('unverified refusals kept out of the audit log', cases.length),
       (error: Error) => problems.push(error.message),
     )
-    const leaked = (await newAudit()).filter((entry) => entry.type === 'refused')
+    const leaked = (await audit.fresh()).filter((entry) => entry.type === 'refused')
     if (leaked.length > 0) problems.push(`refusals without a verified identity reached the audit log: ${JSON.stringify(leaked.map((entry) => entry.data))}`)
 
     // A session id bound to another actor.
@@ -180,7 +134,7 @@ test('connection attacks are closed with their code and audited', async () => {
     const stolen = await thief.waitClose(5000, 'the refusal of a stolen session id')
     if (stolen.code !== 4403 || !/belongs to another actor/.test(stolen.reason)) problems.push(`session hijack: closed with ${stolen.code} ${stolen.reason}`)
     else r.add('connections refused')
-    await waitRefusedAudit(4403, /belongs to another actor/, 'session hijack').then(
+    await audit.waitRefused(4403, /belongs to another actor/, 'session hijack').then(
       () => r.add('refusals audited'),
       (error: Error) => problems.push(error.message),
     )
@@ -197,7 +151,7 @@ test('connection attacks are closed with their code and audited', async () => {
     const readOnly = await viewer.waitClose(5000, 'the refusal of a viewer write')
     if (readOnly.code !== 4403 || !/read-only/.test(readOnly.reason)) problems.push(`viewer write: closed with ${readOnly.code} ${readOnly.reason}`)
     else r.add('connections refused')
-    await waitRefusedAudit(4403, /read-only/, 'viewer write').then(
+    await audit.waitRefused(4403, /read-only/, 'viewer write').then(
       () => r.add('refusals audited'),
       (error: Error) => problems.push(error.message),
     )
@@ -226,7 +180,7 @@ test('connection attacks are closed with their code and audited', async () => {
     if (spoofed.code !== 4403 || !/belongs to another connection/.test(spoofed.reason))
       problems.push(`presence spoof: closed with ${spoofed.code} ${spoofed.reason}`)
     else r.add('connections refused')
-    await waitRefusedAudit(4403, /belongs to another connection/, 'presence spoof').then(
+    await audit.waitRefused(4403, /belongs to another connection/, 'presence spoof').then(
       () => r.add('refusals audited'),
       (error: Error) => problems.push(error.message),
     )
@@ -251,7 +205,7 @@ test('connection attacks are closed with their code and audited', async () => {
     const expired = await brief.waitClose(6000, 'the close of a connection whose token expired')
     if (expired.code !== 4401 || !/expired/.test(expired.reason)) problems.push(`expiry while connected: closed with ${expired.code} ${expired.reason}`)
     else r.add('connections refused')
-    await waitRefusedAudit(4401, /expired while connected/, 'expiry while connected').then(
+    await audit.waitRefused(4401, /expired while connected/, 'expiry while connected').then(
       () => r.add('refusals audited'),
       (error: Error) => problems.push(error.message),
     )
@@ -281,7 +235,7 @@ test('forged writes to the coordination document are undone and audited; nobody 
     await waitStatus(requester, key, 'pending')
     const held = claim(editor, 'held', { resources: ['db'], mode: 'exclusive' })
     const grant = await waitOutcome(editor, held, ['granted'])
-    await newAudit()
+    await audit.fresh()
 
     const attacks: Array<[string, () => void, RegExp]> = [
       ['an agent votes (role admin)', () => vote(agent, key, 'approve'), /agent/i],
@@ -319,7 +273,7 @@ test('forged writes to the coordination document are undone and audited; nobody 
       try {
         await waitFor(
           async () => {
-            seen.push(...(await newAudit()))
+            seen.push(...(await audit.fresh()))
             return seen.find((entry) => entry.type === 'refused' && entry.data?.write && reason.test(String(entry.data.reason)))
           },
           5000,
@@ -442,48 +396,5 @@ test('issue 12: hostile input gets nowhere', async () => {
     assertNone(problems, 'issue 12 attacks')
   })
 })
-
-/** An audit read's latency alone and while 80 wrong passwords are hashed at once (reported only). */
-async function measureHashing(r: Recorder): Promise<void> {
-  const own = await TestServer.start({ args: ['--link-attempts', '1000'] })
-  try {
-    const ws = 'hashing'
-    const admin = await mintToken('root', 'admin', ws)
-    const headers = { 'content-type': 'application/json', authorization: `Bearer ${admin}` }
-    const link = (await (
-      await fetch(`${own.httpUrl}/api/workspaces/${ws}/links`, { method: 'POST', headers, body: JSON.stringify({ role: 'viewer', password: 'correct horse' }) })
-    ).json()) as { link: { id: string } }
-    const read = async () => {
-      const started = performance.now()
-      await (await fetch(`${own.httpUrl}/api/workspaces/${ws}/audit?limit=100`, { headers })).json()
-      return performance.now() - started
-    }
-    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!
-    const alone: number[] = []
-    await read()
-    for (let i = 0; i < 10; i++) alone.push(await read())
-    const guesses = Array.from({ length: 80 }, (_, i) =>
-      fetch(`${own.httpUrl}/api/links/${link.link.id}/redeem`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ password: `wrong-guess-${i}` }),
-      }).then((response) => response.status),
-    )
-    const during: number[] = []
-    let settled = false
-    const all = Promise.all(guesses).finally(() => (settled = true))
-    while (!settled && during.length < 50) during.push(await read())
-    const statuses = await all
-    r.set('audit read ms alone (median)', Number(median(alone).toFixed(1)))
-    r.set('audit read ms while 80 passwords are hashed (median)', Number(median(during).toFixed(1)))
-    r.set('audit read ms while 80 passwords are hashed (max)', Number(Math.max(...during).toFixed(1)))
-    r.set(
-      'wrong passwords answered 401 / 503 (busy)',
-      `${statuses.filter((status) => status === 401).length} / ${statuses.filter((status) => status === 503).length}`,
-    )
-  } finally {
-    await own.dispose()
-  }
-}
 
 test.run()

@@ -7,30 +7,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, delay, newSession, waitFor } from '../helpers/clients.js'
-import {
-  approvalsOf,
-  type ChildScript,
-  claim,
-  clientReady,
-  type CoordPeer,
-  fetchAudit,
-  getState,
-  holdersOf,
-  joinCoord,
-  ledger,
-  locksOf,
-  queueOf,
-  release,
-  runCoordClient,
-  startHuddle,
-  statusOf,
-  vote,
-  waitOutcome,
-  waitStatus,
-  Watcher,
-  who,
-} from '../helpers/coordination.js'
-import type { TestServer } from '../helpers/server.js'
+import { fetchAudit, getState } from '../helpers/coordination-api.js'
+import { approvalsOf, claim, holdersOf, locksOf, queueOf, release, statusOf, vote, waitOutcome, waitStatus } from '../helpers/coordination-maps.js'
+import { clientReady, type CoordPeer, joinCoord, ledger, runCoordClient, who } from '../helpers/coordination-peers.js'
+import { Watcher } from '../helpers/watcher.js'
+import { type ChildScript, startHuddle, type TestServer } from '../helpers/server.js'
 import { checkFencingHistory, GrantObserver } from './helpers/fencing.js'
 import { assertNone, Recorder } from './helpers/report.js'
 

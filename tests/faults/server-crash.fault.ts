@@ -14,27 +14,15 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
 import { cleanupClients, connectPeer, delay, mintToken, newSession, type Peer, prng, waitFor, withTimeout } from '../helpers/clients.js'
-import {
-  api,
-  approvalsOf,
-  canonical,
-  cancelApproval,
-  claim,
-  type CoordPeer,
-  fetchAudit,
-  joinCoord,
-  ledger,
-  outcomesOf,
-  release,
-  requestApproval,
-  statusOf,
-  vote,
-  Watcher,
-  who,
-} from '../helpers/coordination.js'
+import { api, fetchAudit } from '../helpers/coordination-api.js'
+import { canonical } from '../helpers/coordination-compare.js'
+import { approvalsOf } from '../helpers/coordination-maps.js'
+import { type CoordPeer, joinCoord, ledger, who } from '../helpers/coordination-peers.js'
+import { Watcher } from '../helpers/watcher.js'
 import { TestServer } from '../helpers/server.js'
-import { checkFencingHistory, GrantObserver, type HeldGrant, PendingWatch } from './helpers/fencing.js'
-import { int, pick } from './helpers/frames.js'
+import { checkFencingHistory, GrantObserver, PendingWatch } from './helpers/fencing.js'
+import { int } from './helpers/frames.js'
+import { FINAL, type Lane, MixedLoad } from './helpers/mixed-load.js'
 import { assertNone, Recorder } from './helpers/report.js'
 import { mergeStateVector, missingFrom, readDoc, stateVector } from './helpers/writers.js'
 
@@ -48,7 +36,6 @@ const LOCKERS = 10
 const REQUESTERS = 3
 const APPROVERS = 3
 const RESOURCES = ['r0', 'r1', 'r2', 'r3', 'r4']
-const FINAL = ['approved', 'rejected', 'expired', 'cancelled']
 /** a wait for the server that is longer than this is a liveness failure */
 const STUCK_MS = 60_000
 
@@ -73,13 +60,6 @@ const recorder = new Recorder('server-crash', 'Server kill -9 under mixed load',
   'The audit log has each grant token once, in increasing order, and its hash chain verifies; a watcher on the coordination document saw no invalid state.',
 ])
 
-interface Lane {
-  peer: Peer
-  label: string
-  room: string
-  written: string[]
-}
-
 test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twice, no conflicting holders`, async () => {
   await recorder.run(async (r) => {
     r.headlines(
@@ -99,7 +79,6 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     r.seed = SEED
     const rng = prng(SEED)
     const problems: string[] = []
-    const stuck = (what: string) => problems.length < 50 && problems.push(`stuck: ${what}`)
     const writerToken = await mintToken('crash-writer', 'editor', WS)
     const verifier = await who('crash-verifier', 'viewer', 'human', WS)
     const admin = await who('crash-admin', 'admin', 'human', WS)
@@ -127,130 +106,8 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     r.load = `${allPeers.length} y-websocket clients: ${lanes.length} writers on ${ROOMS} documents, ${LOCKERS} lock clients on ${RESOURCES.length} resources, ${REQUESTERS} approval requesters, ${APPROVERS} approvers, 1 watcher`
 
     // --- the load ------------------------------------------------------------------------------
-    let running = true
-    /** approvers keep voting until every requester has its answer */
-    let voting = true
-    const held: HeldGrant[] = []
+    const load = new MixedLoad({ resources: RESOURCES, approvers: APPROVERS, stuckMs: STUCK_MS, problems })
     const finalSeen = new Map<string, string>()
-    let claims = 0
-    let timeouts = 0
-    let requests = 0
-
-    const writeLoop = async (lane: Lane, seed: number) => {
-      const random = prng(seed)
-      let n = 0
-      while (running) {
-        const key = `${lane.label}-${n++}`
-        lane.peer.doc.getMap('keys').set(key, n)
-        lane.written.push(key)
-        await delay(30 + int(random, 70))
-      }
-    }
-
-    const lockLoop = async (peer: CoordPeer, seed: number) => {
-      const random = prng(seed)
-      let n = 0
-      while (running) {
-        const count = random() < 0.3 ? 2 : 1
-        const resources = [...new Set(Array.from({ length: count }, () => pick(random, RESOURCES)))]
-        const mode = random() < 0.2 ? 'shared' : 'exclusive'
-        const waitMs = random() < 0.25 ? 500 + int(random, 2000) : undefined
-        const claimedAt = Date.now()
-        const key = claim(peer, `c${n++}`, { resources, mode, ...(waitMs !== undefined ? { waitMs } : {}) })
-        claims++
-        let outcome: { state: string; token?: number } | undefined
-        try {
-          outcome = await waitFor(
-            () => {
-              const value = outcomesOf(peer.doc).get(key)
-              return value && value.state !== undefined ? value : null
-            },
-            STUCK_MS,
-            `claim ${key}`,
-          )
-        } catch {
-          stuck(`claim ${key} of ${peer.who.actor} got no outcome within ${STUCK_MS} ms`)
-          return
-        }
-        const seenAt = Date.now()
-        if (outcome.state === 'granted') {
-          const grant: HeldGrant = { claim: key, session: peer.session, resources, mode, token: outcome.token!, claimedAt, seenAt }
-          held.push(grant)
-          await delay(10 + int(random, 120))
-          grant.releasedAt = Date.now()
-          release(peer, key)
-        } else {
-          if (outcome.state === 'timeout') timeouts++
-          else problems.push(`claim ${key}: unexpected outcome ${JSON.stringify(outcome)}`)
-          release(peer, key)
-        }
-        await delay(int(random, 80))
-      }
-    }
-
-    const requestLoop = async (peer: CoordPeer, seed: number) => {
-      const random = prng(seed)
-      let n = 0
-      while (running) {
-        const quorum = random() < 0.3 ? 2 : 1
-        const expiring = random() < 0.1
-        const key = requestApproval(peer, `a${n++}`, {
-          title: `change ${n}`,
-          action: 'deploy',
-          approvers: ['approver'],
-          quorum,
-          ...(expiring ? { expiresAt: Date.now() + 300 + int(random, 700) } : {}),
-        })
-        requests++
-        const cancelAfter = random() < 0.1 ? 50 + int(random, 300) : null
-        const started = Date.now()
-        try {
-          await waitFor(
-            () => {
-              if (
-                cancelAfter !== null &&
-                Date.now() - started > cancelAfter &&
-                statusOf(peer.doc, key)?.state === 'pending' &&
-                approvalsOf(peer.doc).get(key)?.get('cancel') === undefined
-              )
-                cancelApproval(peer, key, 'changed my mind')
-              const state = statusOf(peer.doc, key)?.state
-              return state !== undefined && FINAL.includes(state)
-            },
-            STUCK_MS,
-            `approval ${key}`,
-          )
-        } catch {
-          stuck(`approval ${key} was not decided within ${STUCK_MS} ms (status ${JSON.stringify(statusOf(peer.doc, key))})`)
-          return
-        }
-        await delay(int(random, 150))
-      }
-    }
-
-    /** Each approval gets votes only from the approvers it needs (quorum), the second after the first. */
-    const voteLoop = async (peer: CoordPeer, index: number, seed: number) => {
-      const random = prng(seed)
-      const voted = new Set<string>()
-      while (voting) {
-        for (const [key, map] of approvalsOf(peer.doc).entries()) {
-          if (voted.has(key) || !(map instanceof Y.Map)) continue
-          const request = map.get('request') as { quorum?: number } | undefined
-          if (!request || (map.get('status') as { state?: string } | undefined)?.state !== 'pending' || map.get('cancel') !== undefined) continue
-          const hash = [...key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7)
-          const first = hash % APPROVERS
-          const second = (first + 1) % APPROVERS
-          if (index === first) {
-            voted.add(key)
-            vote(peer, key, random() < 0.8 ? 'approve' : 'reject')
-          } else if (index === second && (request.quorum ?? 1) === 2 && map.get(`vote:approver-${first}`) !== undefined) {
-            voted.add(key)
-            vote(peer, key, random() < 0.85 ? 'approve' : 'reject')
-          }
-        }
-        await delay(20 + int(random, 60))
-      }
-    }
 
     const recordFinals = () => {
       for (const peer of coordPeers) {
@@ -268,11 +125,11 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     }
 
     const loops = [
-      ...lanes.map((lane, i) => writeLoop(lane, SEED + i)),
-      ...lockers.map((peer, i) => lockLoop(peer, SEED + 100 + i)),
-      ...requesters.map((peer, i) => requestLoop(peer, SEED + 200 + i)),
+      ...lanes.map((lane, i) => load.write(lane, SEED + i)),
+      ...lockers.map((peer, i) => load.lock(peer, SEED + 100 + i)),
+      ...requesters.map((peer, i) => load.request(peer, SEED + 200 + i)),
     ]
-    const voteLoops = approvers.map((peer, i) => voteLoop(peer, i, SEED + 300 + i))
+    const voteLoops = approvers.map((peer, i) => load.vote(peer, i, SEED + 300 + i))
 
     // --- the kills -----------------------------------------------------------------------------
     const rooms = [WS, ...Array.from({ length: ROOMS }, (_, i) => `${WS}/doc-${i}`)]
@@ -296,7 +153,7 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
       const finals = new Map(finalSeen)
       const maxToken = Math.max(
         0,
-        ...held.map((grant) => grant.token),
+        ...load.held.map((grant) => grant.token),
         ...observers.flatMap((observer) => [...observer.grants.values()].map((grant) => grant.token)),
       )
 
@@ -344,9 +201,9 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     }
 
     // --- the end -------------------------------------------------------------------------------
-    running = false
+    load.stop()
     await withTimeout(Promise.all(loops), STUCK_MS + 5000, 'the load loops did not stop').catch((error: Error) => problems.push(error.message))
-    voting = false
+    load.stopVoting()
     await Promise.all(voteLoops)
     recordFinals()
     // Every write any client made (not only what was observed) is on the server.
@@ -375,7 +232,7 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
       lost += missing.length
       if (missing.length) problems.push(`${name}: ${missing.length} of ${mine.length} writes never reached the server: ${missing.slice(0, 5).join(', ')}`)
     }
-    const fencing = checkFencingHistory(held, observers)
+    const fencing = checkFencingHistory(load.held, observers)
     const audit = await fetchAudit(server, WS, admin.token)
     const auditTokens = audit.filter((entry) => entry.type === 'grant').map((entry) => (entry.data as { token: number }).token)
     for (let i = 1; i < auditTokens.length; i++)
@@ -396,12 +253,12 @@ test(`${KILLS} kill -9 under mixed load: nothing observed is lost, no token twic
     r.set('observed keys checked (summed over restarts)', checkedKeys)
     r.set('observed Yjs items checked at the last restart', observedUpdates)
     r.set('final approval states checked (summed over restarts)', checkedFinals)
-    r.set('lock claims', claims)
-    r.set('grants seen by their holders', held.length)
-    r.set('wait timeouts', timeouts)
+    r.set('lock claims', load.claims)
+    r.set('grants seen by their holders', load.held.length)
+    r.set('wait timeouts', load.timeouts)
     r.set('distinct fencing tokens', fencing.tokens)
     r.set('tokens issued twice / conflicting holders', fencing.violations.length)
-    r.set('approval requests', requests)
+    r.set('approval requests', load.requests)
     r.set('approvals decided', finalSeen.size)
     r.set('audit entries (chain verified)', verify.entries)
     r.set('watcher states checked', watcher.checks)

@@ -1,47 +1,16 @@
 // The Watcher of the authority's end-to-end tests (tests/authority-*.test.ts): a viewer that checks
-// every state of the coordination document it observes against the rules of docs/design.md §4.
-// The peers, the ledger of legitimate writes and the REST calls it relies on live in
-// coordination-peers.ts and coordination-api.ts; this module re-exports them, so a test imports
-// everything about coordination from here.
+// every state of the coordination document it observes against the rules of docs/design.md §4,
+// judging what it sees against the ledger of legitimate writes (coordination-peers.ts); its checks
+// of approvals are in watcher-approvals.ts.
 import * as Y from 'yjs'
-import type { ApprovalRequest, LockValue, LockWaiter } from '../../shared/coordination.js'
-import {
-  APPROVAL_FIELDS,
-  COORD,
-  COORDINATION_TYPES,
-  FINAL_APPROVAL_STATES,
-  lockQueues,
-  SERVER_ONLY_TYPES,
-  voteField,
-  voterOf,
-} from '../../shared/coordination.js'
-import { type Role, roleAtLeast } from '../../shared/roles.js'
+import type { LockValue, LockWaiter } from '../../shared/coordination.js'
+import { COORD, COORDINATION_TYPES, lockQueues, SERVER_ONLY_TYPES } from '../../shared/coordination.js'
 import { newSession } from './clients.js'
-import {
-  approvalsOf,
-  canonical,
-  claimsOf,
-  type CoordPeer,
-  hasLiveContent,
-  joinCoord,
-  ledger,
-  locksOf,
-  outcomesOf,
-  queueMapOf,
-  type StatusValue,
-  who,
-} from './coordination-peers.js'
+import { canonical, hasLiveContent } from './coordination-compare.js'
+import { claimsOf, locksOf, outcomesOf, queueMapOf } from './coordination-maps.js'
+import { type CoordPeer, joinCoord, ledger, who } from './coordination-peers.js'
 import type { ServerLike } from './server.js'
-
-export * from './coordination-api.js'
-export * from './coordination-peers.js'
-export { ChildScript, distScript, type ServerLike, startHuddle } from './server.js'
-
-// ---------------------------------------------------------------------------------------------
-// the watcher
-
-const FINAL: readonly string[] = FINAL_APPROVAL_STATES
-const FIELDS: readonly string[] = Object.values(APPROVAL_FIELDS)
+import { ApprovalChecks } from './watcher-approvals.js'
 
 interface Grant {
   claim: string
@@ -72,14 +41,14 @@ export class Watcher {
    * among the holders to the one where it was gone (`to` undefined while still held)
    */
   readonly holds = new Map<string, Array<{ claim: string; from: number; to?: number; fromMs: number; toMs?: number }>>()
-  /** every state of each approval's status, in order */
-  readonly statusHistory = new Map<string, string[]>()
   private readonly seenClaims = new Set<string>()
   private readonly seenHolders = new Set<string>()
   private readonly seenActivity = new Map<number, string>()
-  private readonly requestSeen = new Map<string, string>()
-  private readonly voteSeen = new Map<string, string>()
-  private readonly statusSeen = new Map<string, StatusValue>()
+  private readonly approvals = new ApprovalChecks({
+    violation: (text) => this.violation(text),
+    writerOk: (item, allowed) => this.writerOk(item, allowed),
+    isClient: (client) => this.isClient(client),
+  })
   private maxToken = 0
   private lastFence = 0
   private lastChecked: Y.Transaction | null = null
@@ -87,7 +56,7 @@ export class Watcher {
   private constructor(readonly peer: CoordPeer) {
     const doc = peer.doc
     for (const name of COORDINATION_TYPES) {
-      const type = name === 'activity' ? doc.getArray(name) : doc.getMap(name)
+      const type = name === COORD.activity ? doc.getArray(name) : doc.getMap(name)
       type.observeDeep((_events, transaction) => this.check(transaction))
     }
     doc.on('afterTransaction', (transaction: Y.Transaction) => this.check(transaction))
@@ -108,6 +77,11 @@ export class Watcher {
 
   get doc(): Y.Doc {
     return this.peer.doc
+  }
+
+  /** every state of each approval's status, in order */
+  get statusHistory(): ReadonlyMap<string, string[]> {
+    return this.approvals.statusHistory
   }
 
   /** Fails with every violation seen so far. */
@@ -134,7 +108,7 @@ export class Watcher {
       this.checkMeta(doc)
       this.checkSessions(doc)
       this.checkActivity(doc)
-      this.checkApprovals(doc)
+      this.approvals.check(doc)
     } catch (error) {
       this.violation(`check crashed: ${(error as Error).stack}`)
     }
@@ -150,7 +124,7 @@ export class Watcher {
         if (hasLiveContent(type)) this.violation(`unknown top-level type ${name} has content: ${JSON.stringify(type.toJSON?.() ?? null)}`)
         continue
       }
-      if (name === 'activity') {
+      if (name === COORD.activity) {
         for (const item of type._map.values()) if (!item.deleted) this.violation(`activity has a map entry`)
       } else {
         for (let item = type._start; item !== null; item = item.right) if (!item.deleted) this.violation(`${name} has list content`)
@@ -316,14 +290,14 @@ export class Watcher {
   }
 
   private checkSessions(doc: Y.Doc): void {
-    for (const [session, value] of doc.getMap<{ actor: string }>('sessions').entries()) {
+    for (const [session, value] of doc.getMap<{ actor: string }>(COORD.sessions).entries()) {
       const actor = ledger.sessions.get(session)
       if (actor === undefined || value?.actor !== actor) this.violation(`sessions.${session} = ${JSON.stringify(value)} (expected actor ${actor})`)
     }
   }
 
   private checkActivity(doc: Y.Doc): void {
-    const entries = doc.getArray<{ seq: number; type: string }>('activity').toArray()
+    const entries = doc.getArray<{ seq: number; type: string }>(COORD.activity).toArray()
     let previous = -Infinity
     for (const entry of entries) {
       if (typeof entry?.seq !== 'number' || typeof entry.type !== 'string') {
@@ -342,97 +316,5 @@ export class Watcher {
     for (const seq of this.seenActivity.keys()) {
       if (seq >= first && !present.has(seq)) this.violation(`activity entry ${seq} vanished from the middle`)
     }
-  }
-
-  private checkApprovals(doc: Y.Doc): void {
-    const approvals = approvalsOf(doc)
-    for (const [key, item] of approvals._map) {
-      if (item.deleted) continue
-      const map = approvals.get(key)
-      if (!(map instanceof Y.Map)) {
-        this.violation(`approvals.${key} is not a Y.Map: ${JSON.stringify(map)}`)
-        continue
-      }
-      const session = key.slice(0, key.indexOf(':'))
-      if (!this.writerOk(item, (owner) => owner.session === session)) this.violation(`approvals.${key} created by another session's client ${item.id.client}`)
-      const fields = map.toJSON() as Record<string, unknown>
-      for (const sub of Object.keys(fields)) {
-        if (!FIELDS.includes(sub) && voterOf(sub) === null) this.violation(`approvals.${key} has unknown field ${sub}`)
-      }
-      const request = fields.request as ApprovalRequest | undefined
-      const status = fields.status as StatusValue | undefined
-      const previous = this.statusSeen.get(key)
-      if (request === undefined && status === undefined) {
-        if (Object.keys(fields).length > 0) this.violation(`approvals.${key} has ${Object.keys(fields).join(', ')} but no request`)
-        continue
-      }
-      if (request === undefined || status === undefined) {
-        this.violation(`approvals.${key} has ${request ? 'a request but no status' : 'a status but no request'}: ${JSON.stringify(fields)}`)
-        continue
-      }
-      const legit = ledger.requests.get(key)
-      if (!legit || canonical(legit) !== canonical(request))
-        this.violation(`approvals.${key}.request ${JSON.stringify(request)} is not what its session wrote (${JSON.stringify(legit)})`)
-      if (!this.writerOk(map._map.get('request'), (owner) => owner.session === session)) this.violation(`approvals.${key}.request written by another session`)
-      const requestText = canonical(request)
-      if ((this.requestSeen.get(key) ?? requestText) !== requestText) this.violation(`approvals.${key}.request changed`)
-      this.requestSeen.set(key, requestText)
-      const statusItem = map._map.get('status')
-      if (statusItem && this.isClient(statusItem.id.client)) this.violation(`approvals.${key}.status written by client ${statusItem.id.client}`)
-      if (!['pending', ...FINAL].includes(status.state)) this.violation(`approvals.${key}.status is malformed: ${JSON.stringify(status)}`)
-      if (previous && FINAL.includes(previous.state) && canonical(previous) !== canonical(status))
-        this.violation(`approvals.${key}: final status ${JSON.stringify(previous)} became ${JSON.stringify(status)}`)
-      if (!previous || previous.state !== status.state) this.statusHistory.set(key, [...(this.statusHistory.get(key) ?? []), status.state])
-      this.statusSeen.set(key, status)
-      // votes
-      const approves: string[] = []
-      let rejecter: string | null = null
-      for (const sub of Object.keys(fields)) {
-        const actor = voterOf(sub)
-        if (actor === null) continue
-        const value = fields[sub] as { decision: string }
-        const text = canonical(value)
-        const seenKey = `${key}|${actor}`
-        const seen = this.voteSeen.get(seenKey)
-        if (seen === undefined && previous && FINAL.includes(previous.state)) this.violation(`${sub} appeared on ${key} after it was ${previous.state}`)
-        if (seen !== undefined && seen !== text) this.violation(`${sub} on ${key} changed from ${seen} to ${text}`)
-        this.voteSeen.set(seenKey, text)
-        if (!this.writerOk(map._map.get(sub), (owner) => owner.actor === actor)) this.violation(`${sub} on ${key} written by another actor's client`)
-        const problem = this.ineligible(request, actor)
-        if (problem) this.violation(`${sub} on ${key} is stored but ${problem}`)
-        if (value.decision === 'approve') approves.push(actor)
-        else if (value.decision === 'reject') rejecter ??= actor
-        else this.violation(`${sub} on ${key} is malformed: ${text}`)
-      }
-      if (fields.cancel !== undefined && !this.writerOk(map._map.get('cancel'), (owner) => owner.actor === request.requester))
-        this.violation(`cancel of ${key} written by someone other than the requester`)
-      const quorum = request.quorum ?? 1
-      if (status.state === 'pending' && (rejecter || approves.length >= quorum || fields.cancel !== undefined))
-        this.violation(`approvals.${key} is pending but decided by its votes/cancel: ${JSON.stringify(fields)}`)
-      if (status.state === 'approved' && !(status.by && status.by.length >= quorum && status.by.every((actor) => approves.includes(actor))))
-        this.violation(`approvals.${key} approved without the votes: ${JSON.stringify(fields)}`)
-      if (
-        status.state === 'rejected' &&
-        !(status.by?.length === 1 && (fields[voteField(status.by[0]!)] as { decision?: string } | undefined)?.decision === 'reject')
-      )
-        this.violation(`approvals.${key} rejected without a rejection: ${JSON.stringify(fields)}`)
-      if (status.state === 'cancelled' && fields.cancel === undefined) this.violation(`approvals.${key} cancelled without a cancel`)
-    }
-  }
-
-  private ineligible(request: ApprovalRequest, actor: string): string | null {
-    const identity = ledger.identities.get(actor)
-    if (!identity) return `${actor} is unknown`
-    if (identity.kind !== 'human') return `${actor} is an agent`
-    if (!roleAtLeast(identity.role, 'approver')) return `${actor} has role ${identity.role}`
-    if (actor === request.requester && !request.allowSelfApproval) return `${actor} is the requester`
-    if (
-      request.approvers &&
-      !request.approvers.some(
-        (entry) => entry === actor || (['viewer', 'editor', 'approver', 'admin'].includes(entry) && roleAtLeast(identity.role, entry as Role)),
-      )
-    )
-      return `${actor} is not among the approvers`
-    return null
   }
 }
