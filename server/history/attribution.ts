@@ -25,12 +25,12 @@ export interface Attribution {
  */
 export function rangesOfTransaction(transaction: Y.Transaction): { inserted: IdRange[]; deleted: IdRange[] } {
   const inserted: IdRange[] = []
-  const clients = [...transaction.afterState.keys()].sort((a, b) => b - a)
-  for (const client of clients) {
+  // afterState holds every client of the document: sort only the few this transaction wrote.
+  for (const [client, after] of transaction.afterState) {
     const before = transaction.beforeState.get(client) ?? 0
-    const after = transaction.afterState.get(client)!
     if (after > before) inserted.push([client, before, after - before])
   }
+  if (inserted.length > 1) inserted.sort((a, b) => b[0] - a[0])
   const deleted: IdRange[] = []
   for (const [client, items] of transaction.deleteSet.clients) {
     for (const item of items) push(deleted, client, item.clock, item.len)
@@ -182,7 +182,8 @@ export function mergeRecords(records: Attribution[], windowMs: number): { merged
   return { merged, dropped }
 }
 
-function mergeRanges(ranges: IdRange[]): IdRange[] {
+/** Ranges sorted, overlapping and adjacent ones of a client joined. */
+export function mergeRanges(ranges: IdRange[]): IdRange[] {
   const sorted = ranges.map((range) => [...range] as IdRange).sort((a, b) => a[0] - b[0] || a[1] - b[1])
   const out: IdRange[] = []
   for (const range of sorted) {

@@ -11,6 +11,7 @@ import type { UpdateBatch } from '../store/index.js'
 import type { Storage } from '../store/storage.js'
 import { type Attribution, decodeAttribution, encodeAttribution, type IdRange, mergeRecords, rangesOfTransaction } from './attribution.js'
 import { nameKey, nameOfKey, numberKey, numberOfKey, sectionRange } from './keys.js'
+import { RecordPut } from './record-put.js'
 import type { RetentionPolicy } from './retention.js'
 import { sweepDocument } from './sweep.js'
 import { encodeJson, readLastVersion, type VersionMeta, type VersionReason } from './versions.js'
@@ -23,7 +24,7 @@ export interface HistoryOptions {
   retention: RetentionPolicy
 }
 
-/** Records of a document after which its attribution is compacted in the background. */
+/** Attribution seqs (one per update; merged records leave gaps) after which a document's attribution is compacted in the background. */
 const COMPACT_EVERY = 500
 /** consecutive records of one session within this long merge into one when compacted */
 const MERGE_WINDOW_MS = 60_000
@@ -42,6 +43,8 @@ interface DocState {
   claims: Map<number, Writer>
   known: Set<string>
   nextSeq: number
+  /** the last record the previous attribution compaction read: the records before it are merged */
+  compactedFrom: number
   nextVersion: number
   last: VersionMeta | null
   /** actors since the last version; null while nothing changed */
@@ -79,6 +82,7 @@ export class HistoryRecorder implements DocumentHook {
       claims: new Map(),
       known: new Set(writers.map(([key]) => nameOfKey(key, name, 'w'))),
       nextSeq: lastRecord[0] ? numberOfKey(lastRecord[0][0]) + 1 : 0,
+      compactedFrom: 0,
       nextVersion: last ? last.id + 1 : 1,
       last,
       since: null,
@@ -161,13 +165,13 @@ export class HistoryRecorder implements DocumentHook {
     this.append(room, state, writer, { inserted: mine, deleted: ranges.deleted }, batch)
     for (const other of others.values()) this.append(room, state, other.writer, { inserted: other.inserted, deleted: [] }, batch)
     if (state.claims.size > 0) pruneClaims(state)
-    if (Math.floor(before / COMPACT_EVERY) !== Math.floor(state.nextSeq / COMPACT_EVERY)) void this.compact(room)
+    if (Math.floor(before / COMPACT_EVERY) !== Math.floor(state.nextSeq / COMPACT_EVERY)) void this.compact(room, state)
   }
 
   private append(room: string, state: DocState, writer: Writer | null, ranges: { inserted: IdRange[]; deleted: IdRange[] }, batch: UpdateBatch): void {
     const actor = writer?.identity.actor ?? SERVER_ACTOR
     const record = { at: Date.now(), actor, session: writer?.session ?? '', ...ranges }
-    batch.put(numberKey(room, 'a', state.nextSeq++), encodeAttribution(record))
+    batch.merge(new RecordPut(room, state.nextSeq++, record))
     for (const [client] of record.inserted) {
       if (state.bindings.has(client) || client === state.doc?.clientID) continue
       state.bindings.set(client, actor)
@@ -236,17 +240,23 @@ export class HistoryRecorder implements DocumentHook {
     }
   }
 
-  /** Merges runs of small records (a person typing) into one each; all in one batch. */
-  async compact(room: string): Promise<void> {
+  /**
+   * Merges runs of small records (a person typing) into one each; all in one batch. Reads from the
+   * last record the previous compaction read (the only group before it that may still grow), so
+   * each record is read about once while the document stays loaded.
+   */
+  private async compact(room: string, state: DocState): Promise<void> {
     if (this.compacting.has(room)) return
     this.compacting.add(room)
     try {
-      const { merged, dropped } = mergeRecords(await readAttribution(this.store, room), MERGE_WINDOW_MS)
+      const records = await readAttribution(this.store, room, state.compactedFrom)
+      const { merged, dropped } = mergeRecords(records, MERGE_WINDOW_MS)
       const writes = [
         ...merged.map((record) => this.store.put(numberKey(room, 'a', record.seq), encodeAttribution(record))),
         ...dropped.map((seq) => this.store.del(numberKey(room, 'a', seq))),
       ]
       await Promise.all(writes)
+      state.compactedFrom = records[records.length - 1]?.seq ?? state.compactedFrom
     } catch (error) {
       log('history: attribution compaction failed; the records are kept as they are', { room, error: (error as Error).message })
     } finally {
@@ -264,9 +274,9 @@ export class HistoryRecorder implements DocumentHook {
   }
 }
 
-/** Attribution records of a document, oldest first. */
-export async function readAttribution(store: Storage, room: string): Promise<Attribution[]> {
-  const rows = await store.readRange(sectionRange(room, 'a'))
+/** Attribution records of a document from seq `from` on, oldest first. */
+export async function readAttribution(store: Storage, room: string, from = 0): Promise<Attribution[]> {
+  const rows = await store.readRange({ gte: numberKey(room, 'a', from), lt: sectionRange(room, 'a').lt })
   return rows.map(([key, value]) => decodeAttribution(numberOfKey(key), value))
 }
 

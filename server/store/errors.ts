@@ -43,3 +43,8 @@ export function readError(dir: string, what: string, error: unknown): Error {
   }
   return new Error(`huddle store: reading ${what} from ${dir} failed (${detail})`, { cause: error })
 }
+
+/** Keys under 'doc!' are the store's own (keys.ts): a caller writing there could corrupt a document. */
+export function ownKeyError(key: string): Error {
+  return new Error(`huddle store: key ${JSON.stringify(key)} is under 'doc!', which the store keeps for documents; use another prefix`)
+}

@@ -1,15 +1,41 @@
 // Group commit: every write queued during one event-loop turn goes into one batch, and one batch
 // is written at a time, so the disk sees one write (and with fsync one sync) per turn however many
 // documents changed. Writes queued one after another without yielding always share a batch, which
-// is what lets a caller write a document update and its audit entry atomically.
+// is what lets a caller write a document update and its audit entry atomically. A mergeable put
+// joins the put of its slot already queued in the open batch instead of adding one (one
+// attribution record per writer per batch rather than one per update).
 
 export type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
+
+/**
+ * A put that later puts of the same slot, queued in the same not-yet-written batch, merge into.
+ * Its key and value are read when the batch is written, so the merged value is written exactly
+ * with the writes that contributed to it.
+ */
+export interface Mergeable {
+  /** puts of one slot merge (e.g. one document and writer) */
+  readonly slot: string
+  /** takes in a later put of its slot; false: it cannot, and `later` is written on its own */
+  absorb(later: Mergeable): boolean
+  key(): string
+  encode(): Uint8Array
+}
+
+interface Merging {
+  value: Mergeable
+  /** the put that carries it, filled in when the batch is written */
+  op: { type: 'put'; key: string; value: Uint8Array }
+}
 
 export type WriteBatch = (ops: Op[]) => Promise<void>
 export type OnBatch = (durationMs: number, ops: number) => void
 
 interface Batch {
   ops: Op[]
+  /** the mergeable puts queued, by slot (the newest of each) */
+  merging: Map<string, Merging>
+  /** every mergeable put queued, in order */
+  mergeables: Merging[]
   /** what writers await: rejects when the batch fails */
   written: Promise<void>
   resolve(): void
@@ -38,10 +64,20 @@ export class GroupCommit {
     return batch.written
   }
 
-  /** Queues operations that must be written atomically, in one batch. */
-  pushAll(ops: Op[]): Promise<void> {
+  /**
+   * Queues operations that must be written atomically, in one batch; each of `merges` merges into
+   * the put of its slot already in that batch, or becomes one.
+   */
+  pushAll(ops: Op[], merges: readonly Mergeable[] = []): Promise<void> {
     const batch = this.openBatch()
     for (const op of ops) batch.ops.push(op)
+    for (const value of merges) {
+      if (batch.merging.get(value.slot)?.value.absorb(value)) continue
+      const merging: Merging = { value, op: { type: 'put', key: '', value: EMPTY } }
+      batch.ops.push(merging.op)
+      batch.merging.set(value.slot, merging)
+      batch.mergeables.push(merging)
+    }
     return batch.written
   }
 
@@ -79,7 +115,8 @@ export class GroupCommit {
     this.next = null
     this.inFlight = batch
     const started = performance.now()
-    this.write(batch.ops)
+    this.encodeMergeables(batch)
+      .then(() => this.write(batch.ops))
       .then(
         () => this.succeeded(batch, performance.now() - started),
         (error: unknown) => batch.reject(error),
@@ -89,6 +126,14 @@ export class GroupCommit {
         batch.settle()
         this.schedule()
       })
+  }
+
+  /** Nothing merges into a batch once it is taken for writing: its mergeable puts get their bytes. */
+  private async encodeMergeables(batch: Batch): Promise<void> {
+    for (const { value, op } of batch.mergeables) {
+      op.key = value.key()
+      op.value = value.encode()
+    }
   }
 
   private succeeded(batch: Batch, durationMs: number): void {
@@ -110,5 +155,7 @@ function newBatch(): Batch {
   const settled = new Promise<void>((res) => {
     settle = res
   })
-  return { ops: [], written, resolve, reject, settled, settle }
+  return { ops: [], merging: new Map(), mergeables: [], written, resolve, reject, settled, settle }
 }
+
+const EMPTY = new Uint8Array(0)

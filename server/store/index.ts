@@ -2,10 +2,14 @@
 // plain keys for callers, all written through one group commit on LevelDB (see keys.ts).
 import { Compactor } from './compactor.js'
 import { nextSeqOf, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
-import { messageOf, readError, writeError } from './errors.js'
+import { messageOf, ownKeyError, readError, writeError } from './errors.js'
 import { GroupCommit, type OnBatch, type Op } from './group-commit.js'
 import { docNameError, isDocKey, logKey, svKey } from './keys.js'
 import { openDb } from './open.js'
+import type { UpdateBatch } from './update-batch.js'
+
+export { UpdateBatch } from './update-batch.js'
+export type { Mergeable } from './group-commit.js'
 
 export type Durability = 'os' | 'fsync'
 
@@ -122,14 +126,15 @@ export class Store {
    *
    * Atomicity: everything queued without yielding to the event loop lands in one batch (see
    * group-commit.ts). Audit entries and authority checkpoints rely on that: they are put in the
-   * same turn as the update that caused them. `batch` makes it explicit for new writers.
+   * same turn as the update that caused them. `batch` makes it explicit for new writers. Its
+   * mergeable puts merge with those of the same slot queued in the same LevelDB batch.
    */
   appendUpdate(name: string, update: Uint8Array, batch?: UpdateBatch): Promise<void> {
     const refused = this.takeRefusal()
     const info = this.docs.get(name)
     if (refused || !info) return Promise.reject(refused ?? notLoaded(name))
     const log: Op = { type: 'put', key: logKey(name, info.nextSeq++), value: update }
-    const written = batch && batch.ops.length > 0 ? this.commit.pushAll([log, ...batch.ops]) : this.commit.push(log)
+    const written = batch ? this.commit.pushAll([log, ...batch.direct], batch.mergeable) : this.commit.push(log)
     if (++info.logLength >= this.compactAfter && !this.compactor.has(name)) this.compactInBackground(name)
     return written
   }
@@ -244,7 +249,7 @@ export class Store {
   }
 
   private write(key: string, op: Op): Promise<void> {
-    const refused = this.takeRefusal() ?? (isDocKey(key) ? ownKey(key) : null)
+    const refused = this.takeRefusal() ?? (isDocKey(key) ? ownKeyError(key) : null)
     if (refused) return Promise.reject(refused)
     return this.commit.push(op)
   }
@@ -338,33 +343,8 @@ export class Store {
   }
 }
 
-/**
- * Writes that go into the batch of one document update (Store.appendUpdate). Keys under 'doc!'
- * belong to the store: adding one throws.
- */
-export class UpdateBatch {
-  readonly ops: Op[] = []
-
-  put(key: string, value: Uint8Array): void {
-    this.add({ type: 'put', key, value })
-  }
-
-  del(key: string): void {
-    this.add({ type: 'del', key })
-  }
-
-  private add(op: Op): void {
-    if (isDocKey(op.key)) throw ownKey(op.key)
-    this.ops.push(op)
-  }
-}
-
 function notLoaded(name: string): Error {
   return new Error(`huddle store: appendUpdate(${JSON.stringify(name)}) before loadDoc(${JSON.stringify(name)}) (or after forget()); load the document first`)
-}
-
-function ownKey(key: string): Error {
-  return new Error(`huddle store: key ${JSON.stringify(key)} is under 'doc!', which the store keeps for documents; use another prefix`)
 }
 
 /** abstract-level reads `gte: undefined` as a bound, not as absent. */
