@@ -21,7 +21,8 @@ import { Fenced, Moving, RedisClient } from './redis.js'
 import { RedisStore, type RedisStoreOptions } from './redis-store.js'
 import { Rebalancer } from './rebalancer.js'
 import { HANDED_OVER, type HandedOver, handedOverReason, newOwnerOf } from './handover.js'
-import { proxyHttp, RELAY_HEADER, Relays } from './relay.js'
+import { proxyHttp, Relays } from './relay.js'
+import { RelayProof } from './relay-proof.js'
 import { Sweeper } from './sweeper.js'
 
 export interface ClusterOptions {
@@ -82,6 +83,7 @@ export class ClusterNode {
   private takenOver = 0
 
   readonly addresses: ClientAddresses
+  readonly relayProof: RelayProof
 
   private constructor(
     readonly client: RedisClient,
@@ -90,6 +92,7 @@ export class ClusterNode {
     key: Uint8Array,
   ) {
     this.addresses = new ClientAddresses(key)
+    this.relayProof = new RelayProof(key)
     const holder = `${options.nodeId}#${randomBytes(4).toString('hex')}`
     this.ownership = new Ownership(client, {
       holder,
@@ -101,6 +104,7 @@ export class ClusterNode {
     this.store = new RedisStore(client, this.ownership, { compactAfter: options.compactAfter, ...events, beforeQuit: () => this.leave() })
     this.relays = new Relays({
       nodeId: options.nodeId,
+      proof: this.relayProof,
       maxMessageBytes: options.maxMessageBytes,
       maxBufferedBytes: options.maxBufferedBytes,
       pingMs: options.pingMs,
@@ -170,9 +174,9 @@ export class ClusterNode {
     if (!room) return parts.serveLocally(request, socket, head)
     const moving = this.moving.get(room.workspace)
     if (moving) throw moving
-    const relayedBy = request.headers[RELAY_HEADER]
-    if (relayedBy !== undefined) {
-      if (this.ownership.epochOf(room.workspace)) return this.serve(room.workspace, String(relayedBy), request, socket, head)
+    const relayedBy = this.relayProof.relayedBy(request)
+    if (relayedBy !== null) {
+      if (this.ownership.epochOf(room.workspace)) return this.serve(room.workspace, relayedBy, request, socket, head)
       return this.relays.refuse(
         request,
         socket,
@@ -247,7 +251,7 @@ export class ClusterNode {
    */
   apiRoute(linkWorkspace: (id: string) => Promise<string | undefined>): Route {
     return async (request, response, url) => {
-      if (request.headers[RELAY_HEADER] !== undefined) return false
+      if (this.relayProof.relayedBy(request) !== null) return false
       const link = LINK_REDEEM.exec(url.pathname)
       const id = link ? decoded(link[1]!) : undefined
       const workspace = id !== undefined ? await linkWorkspace(id) : workspaceOf(url.pathname)
@@ -265,7 +269,7 @@ export class ClusterNode {
         return true
       }
       if (owner.self) return false
-      proxyHttp(request, response, owner, { ...this.addresses.headers(request), [RELAY_HEADER]: this.options.nodeId })
+      proxyHttp(request, response, owner, { ...this.addresses.headers(request), ...this.relayProof.headers(this.options.nodeId) })
       return true
     }
   }

@@ -10,13 +10,13 @@ import type { Duplex } from 'node:stream'
 import { type RawData, WebSocket, WebSocketServer } from 'ws'
 import { CloseCode } from '../../shared/close-codes.js'
 import { truncateReason } from '../net/connection.js'
+import type { RelayProof } from './relay-proof.js'
 import { askToRepublish, HANDED_OVER, type HandedOver, parseHandedOver, SYNC_FROM_EMPTY } from './handover.js'
-
-/** Marks a connection one node relays to another; the receiving node never relays it further. */
-export const RELAY_HEADER = 'x-huddle-relayed-by'
 
 export interface RelayOptions {
   nodeId: string
+  /** signs what this node relays (a relayed connection is never relayed further) */
+  proof: RelayProof
   maxMessageBytes: number
   maxBufferedBytes: number
   pingMs: number
@@ -83,7 +83,7 @@ export class Relays {
     this.opened++
     const url = `${target.url.replace(/^http/, 'ws')}${path}`
     const upstream = new WebSocket(url, {
-      headers: { [RELAY_HEADER]: this.options.nodeId },
+      headers: this.options.proof.headers(this.options.nodeId),
       perMessageDeflate: false,
       maxPayload: this.options.maxMessageBytes,
       handshakeTimeout: 5000,

@@ -15,7 +15,7 @@ import { encodeAwarenessUpdate } from '../protocol/awareness.js'
 import type { Registry } from '../rooms/registry.js'
 import { requestUrl } from '../http/request.js'
 import { askToRepublish, type HandedOver } from '../cluster/handover.js'
-import { RELAY_HEADER } from '../cluster/relay.js'
+import { RelayProof } from '../cluster/relay-proof.js'
 import type { RoomName } from '../../shared/names.js'
 import { type Admitted, admit, type Refused } from './admission.js'
 import { coversWorkspace, type RevocationCheck } from '../auth/tokens.js'
@@ -64,6 +64,7 @@ export class WebSocketEndpoint {
   private accepting = true
   /** connections that came through another node of a cluster */
   private readonly relayedConnections = new WeakSet<Connection>()
+  private readonly relayProof: RelayProof
   /** upgraded sockets whose admission has not finished */
   private admitting = 0
 
@@ -72,6 +73,7 @@ export class WebSocketEndpoint {
     private readonly deps: EndpointDeps,
   ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false })
+    this.relayProof = new RelayProof(deps.key)
     this.sweepTimer = setInterval(() => this.sweep(), 1000)
     this.sweepTimer.unref()
   }
@@ -118,7 +120,7 @@ export class WebSocketEndpoint {
           this.refused(admission)
           return refuseSocket(ws, socket, admission.code, admission.reason)
         }
-        await this.open(ws, admission, () => early.stop(), { relayed: request.headers[RELAY_HEADER] !== undefined, resync: null })
+        await this.open(ws, admission, () => early.stop(), { relayed: this.relayProof.relayedBy(request) !== null, resync: null })
       })
       .catch((error: Error) => {
         early.stop()
