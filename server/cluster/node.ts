@@ -6,11 +6,12 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Gauge, type Registry as MetricsRegistry } from 'prom-client'
 import { CloseCode } from '../../shared/close-codes.js'
-import { checkWorkspace, parseRoom, type RoomName } from '../../shared/names.js'
+import type { RoomName } from '../../shared/names.js'
 import type { Route } from '../http/routes.js'
 import { log } from '../log.js'
 import type { DocumentHook, UnloadReason } from '../rooms/hooks.js'
 import type { Registry } from '../rooms/registry.js'
+import { redeemedLinkOf, roomOf, workspaceOf } from './addressing.js'
 import { ClientAddresses } from './client-address.js'
 import { CredentialSync } from './credentials.js'
 import { checkJoin } from './join-checks.js'
@@ -59,9 +60,6 @@ export interface ServerParts {
 }
 
 type StoreEvents = Pick<RedisStoreOptions, 'onError' | 'onBatch'>
-
-const API_WORKSPACE = /^\/api\/workspaces\/([^/]+)\//
-const LINK_REDEEM = /^\/api\/links\/([^/]+)\/redeem$/
 
 export class ClusterNode {
   readonly store: RedisStore
@@ -252,8 +250,7 @@ export class ClusterNode {
   apiRoute(linkWorkspace: (id: string) => Promise<string | undefined>): Route {
     return async (request, response, url) => {
       if (this.relayProof.relayedBy(request) !== null) return false
-      const link = LINK_REDEEM.exec(url.pathname)
-      const id = link ? decoded(link[1]!) : undefined
+      const id = redeemedLinkOf(url.pathname)
       const workspace = id !== undefined ? await linkWorkspace(id) : workspaceOf(url.pathname)
       // Unknown or malformed: the local API answers with its reason.
       if (workspace === undefined) return false
@@ -379,30 +376,5 @@ export class ClusterNode {
     this.relays.close()
     await this.ownership.releaseAll()
     await this.client.redis.del(`${K.NODE_PREFIX}${this.options.nodeId}`).catch(() => undefined)
-  }
-}
-
-function workspaceOf(pathname: string): string | undefined {
-  const match = API_WORKSPACE.exec(pathname)
-  if (!match) return undefined
-  const workspace = decoded(match[1]!)
-  return workspace === undefined || checkWorkspace(workspace) ? undefined : workspace
-}
-
-function decoded(segment: string): string | undefined {
-  try {
-    return decodeURIComponent(segment)
-  } catch {
-    return undefined
-  }
-}
-
-function roomOf(url: string): RoomName | null {
-  try {
-    const path = new URL(url, 'http://localhost').pathname.replace(/^\/+/, '')
-    const room = parseRoom(decodeURIComponent(path))
-    return typeof room === 'string' ? null : room
-  } catch {
-    return null
   }
 }
