@@ -2,7 +2,7 @@
 // relays one of its clients so with a WebSocket close of the upstream socket, with a code no client
 // is ever sent, whose reason carries what is needed to serve the client as before: the session it
 // was served under (a stock client that chose none keeps the one the old owner generated) and the
-// presence ids it published with their clocks. That node waits for the new owner (newOwnerOf): if
+// presence ids it published with their clocks. That node waits for the new owner (NewOwners, one wait per workspace): if
 // it is the new owner it serves the client's open socket itself, else it relays it to the new
 // owner; either way the client is resynced (a sync step 1 answered with the whole document) and
 // asked to publish its presence again (askToRepublish).
@@ -68,30 +68,59 @@ export function parseHandedOver(reason: string): Handed | null {
 }
 
 /**
- * The node `handed`'s workspace moved to: this one (`self`) or another. The old owner gives its
- * lease up for it just after handing the clients over. If none takes it within `withinMs` (or
- * the client leaves), the client is closed with 1013 and null returned.
+ * The node `workspace` moved to from `from`: this one (`self`) or another. The old owner gives its
+ * lease up for it just after handing the clients over; rejects if none takes it within `withinMs`.
+ * One wait serves every client handed over with the workspace (see `NewOwners`).
  */
-export async function newOwnerOf(handed: HandedOver, workspace: string | null, ownership: Pick<Ownership, 'ensure'>, withinMs: number): Promise<Owner | null> {
+async function waitForNewOwner(workspace: string, from: string, ownership: Pick<Ownership, 'ensure'>, withinMs: number): Promise<Owner> {
   const deadline = Date.now() + withinMs
-  try {
-    if (workspace === null) throw new Error(`bad room in ${handed.path}`)
-    for (;;) {
-      // Moving: the lease is kept for the node it moves to, which has not taken it yet.
-      const owner = await ownership.ensure(workspace).catch((error: unknown) => {
-        if (error instanceof Moving) return null
-        throw error
-      })
-      if (owner && (owner.self || owner.node !== handed.from)) return owner
+  for (;;) {
+    // Moving: the lease is kept for the node it moves to, which has not taken it yet.
+    const owner = await ownership.ensure(workspace).catch((error: unknown) => {
+      if (error instanceof Moving) return null
+      throw error
+    })
+    if (owner && (owner.self || owner.node !== from)) return owner
+    if (Date.now() > deadline) throw new Error(`no new owner within ${withinMs} ms`)
+    await delay(20)
+  }
+}
+
+/** The waits for new owners in progress, one per workspace and old owner, shared by its clients. */
+export class NewOwners {
+  private readonly waits = new Map<string, Promise<Owner>>()
+
+  constructor(
+    private readonly ownership: Pick<Ownership, 'ensure'>,
+    private readonly withinMs: number,
+  ) {}
+
+  /**
+   * The new owner of `handed`'s workspace, or null: then the client has been closed with 1013
+   * (no new owner in time, a bad room, or the client left meanwhile).
+   */
+  async of(handed: HandedOver, workspace: string | null): Promise<Owner | null> {
+    try {
+      if (workspace === null) throw new Error(`bad room in ${handed.path}`)
+      const owner = await this.wait(workspace, handed.from)
       if (handed.client.readyState !== handed.client.OPEN) throw new Error('the client left')
-      if (Date.now() > deadline) throw new Error(`no new owner within ${withinMs} ms`)
-      await delay(20)
+      return owner
+    } catch (error) {
+      handed.take()
+      const reason = `workspace ${workspace} moved and its new owner could not be reached (${(error as Error).message}); reconnect`
+      handed.client.close(CloseCode.tryAgainLater, truncateReason(reason))
+      return null
     }
-  } catch (error) {
-    handed.take()
-    const reason = `workspace ${workspace} moved and its new owner could not be reached (${(error as Error).message}); reconnect`
-    handed.client.close(CloseCode.tryAgainLater, truncateReason(reason))
-    return null
+  }
+
+  private wait(workspace: string, from: string): Promise<Owner> {
+    const key = JSON.stringify([workspace, from])
+    let wait = this.waits.get(key)
+    if (!wait) {
+      wait = waitForNewOwner(workspace, from, this.ownership, this.withinMs).finally(() => this.waits.delete(key))
+      this.waits.set(key, wait)
+    }
+    return wait
   }
 }
 

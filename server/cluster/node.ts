@@ -21,7 +21,7 @@ import { Ownership, type Owner } from './ownership.js'
 import { Fenced, Moving, RedisClient } from './redis.js'
 import { RedisStore, type RedisStoreOptions } from './redis-store.js'
 import { Rebalancer } from './rebalancer.js'
-import { HANDED_OVER, type HandedOver, handedOverReason, newOwnerOf } from './handover.js'
+import { HANDED_OVER, type HandedOver, handedOverReason, NewOwners } from './handover.js'
 import { proxyHttp, Relays } from './relay.js'
 import { RelayProof } from './relay-proof.js'
 import { Sweeper } from './sweeper.js'
@@ -76,6 +76,7 @@ export class ClusterNode {
   private readonly loaded = new Map<string, number>()
   /** workspaces being handed over: nothing of them loads here any more, their lease still held */
   private readonly moving = new Map<string, Moving>()
+  private readonly newOwners: NewOwners
   /** rebalancing since start: workspaces handed over to another node, clients served here when theirs moved here */
   private handedOver = 0
   private takenOver = 0
@@ -99,6 +100,7 @@ export class ClusterNode {
       onLost: (workspace, reason) => this.lost(workspace, reason),
       onAcquired: (workspace) => this.parts?.acquired(workspace),
     })
+    this.newOwners = new NewOwners(this.ownership, 2 * options.ownerLeaseMs)
     this.store = new RedisStore(client, this.ownership, { compactAfter: options.compactAfter, ...events, beforeQuit: () => this.leave() })
     this.relays = new Relays({
       nodeId: options.nodeId,
@@ -225,7 +227,7 @@ export class ClusterNode {
    */
   private async takeOver(handed: HandedOver): Promise<void> {
     const workspace = roomOf(handed.path)?.workspace ?? null
-    const owner = await newOwnerOf(handed, workspace, this.ownership, 2 * this.options.ownerLeaseMs)
+    const owner = await this.newOwners.of(handed, workspace)
     if (!owner || workspace === null) return
     this.takenOver++
     if (!owner.self) return this.relays.resume(handed, owner)
