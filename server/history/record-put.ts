@@ -16,7 +16,8 @@ export class RecordPut implements Mergeable {
     private seq: number,
     record: Omit<Attribution, 'seq'>,
   ) {
-    this.slot = JSON.stringify(['attribution', room, record.actor, record.session])
+    // Room names, actor ids and session ids never hold a line break (shared/names.ts): no two writers share a slot.
+    this.slot = `attribution\n${room}\n${record.actor}\n${record.session}`
     // Takes the record, arrays included: later records' ranges are appended to them.
     this.record = record
   }
