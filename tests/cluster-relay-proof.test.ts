@@ -6,7 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { WebSocket } from 'ws'
-import { connectPeer, delay, mintToken, newSession, waitFor } from './helpers/clients.js'
+import { connectPeer, mintToken, newSession, waitFor } from './helpers/clients.js'
 import { withCluster } from './helpers/redis.js'
 import type { TestServer } from './helpers/server.js'
 
@@ -31,10 +31,15 @@ test('a client posing as a relaying node is counted as a direct client: its work
     posing.once('error', reject)
   })
   await waitFor(async () => (await owns(a)).includes('posing'), 10_000, 'a never served the workspace')
-  // Rebalancing moves a workspace after a whole lease with relayed clients only; wait three.
-  await delay(3 * LEASE_MS)
+  // A control workspace a owns, which b relays only from now on: rebalancing moves it to b after a
+  // whole lease. Once it has moved, the posing client's workspace — relayed-only for longer, if the
+  // header were believed — would have moved too.
+  const controlDirect = await connectPeer(a, 'control/doc', { token, timeoutMs: 10_000 })
+  await connectPeer(b, 'control/doc', { token, timeoutMs: 10_000 })
+  controlDirect.destroy()
+  await waitFor(async () => (await owns(b)).includes('control'), 10 * LEASE_MS + 10_000, 'the control workspace never moved to b')
   assert.ok((await owns(a)).includes('posing'), 'the workspace left a for a node that does not exist')
-  assert.is(await metric(a, 'huddle_cluster_workspaces_handed_over'), 0)
+  assert.is(await metric(a, 'huddle_cluster_workspaces_handed_over'), 1, 'only the control workspace was handed over')
   assert.is(posing.readyState, WebSocket.OPEN, 'the posing client was closed')
 
   // The nodes' own relaying is unchanged: a client of b reaches the owner a through b.
