@@ -20,8 +20,9 @@ export class Traffic {
     this.bytesIn += bytes
   }
 
-  countSent(sockets: number, bytes: number): void {
-    this.messagesOut += sockets
+  /** `messages` messages of `bytes` bytes in all, sent to each of `sockets` sockets */
+  countSent(sockets: number, messages: number, bytes: number): void {
+    this.messagesOut += sockets * messages
     this.bytesOut += sockets * bytes
   }
 }

@@ -106,7 +106,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
     prepare: (room) => audit.ready(room.workspace),
     recordRefusal: (room, writer, reason, detail) =>
       audit.append(room.workspace, { type: 'refused', actor: writer.identity.actor, session: writer.session, data: { reason, room: room.room, ...detail } }),
-    countSent: (sockets, bytes) => metrics.traffic.countSent(sockets, bytes),
+    countSent: (sockets, frame) => metrics.traffic.countSent(sockets, frame.payloads.length, frame.bytes),
     hooksFor,
     pacing: { share: options.broadcastShare },
     onFailed: (room, error, cause) => {

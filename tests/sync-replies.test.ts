@@ -30,7 +30,7 @@ test('a reply leaves out pending structs and deletions, which stay pending on th
   for (const update of later) Y.applyUpdate(server, update)
   assert.ok(server.store.pendingStructs !== null, 'Yjs keeps updates with missing dependencies in doc.store.pendingStructs')
   const pendingBefore = server.store.pendingStructs
-  const reply = updateOf(new SyncReplies(server).replyTo({}, Y.encodeStateVector(new Y.Doc())).payload)
+  const reply = updateOf(new SyncReplies(server).replyTo({}, Y.encodeStateVector(new Y.Doc())).payloads[0]!)
   const client = new Y.Doc()
   Y.applyUpdate(client, reply)
   assert.is(client.store.pendingStructs, null, 'the joining client holds nothing pending')
@@ -40,7 +40,7 @@ test('a reply leaves out pending structs and deletions, which stay pending on th
   Y.applyUpdate(server, first[0]!)
   assert.is(server.getText('text').toString(), 'ase plus')
   const replies = new SyncReplies(server)
-  Y.applyUpdate(client, updateOf(replies.replyTo({}, Y.encodeStateVector(client)).payload))
+  Y.applyUpdate(client, updateOf(replies.replyTo({}, Y.encodeStateVector(client)).payloads[0]!))
   assert.is(client.getText('text').toString(), 'ase plus')
 })
 

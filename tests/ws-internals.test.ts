@@ -6,7 +6,7 @@ import { Socket } from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { WebSocket, WebSocketServer } from 'ws'
-import { prepareFrame } from '../server/protocol/frame.js'
+import { prepareFrame, prepareFrames } from '../server/protocol/frame.js'
 import { idleSocketOf } from '../server/net/ws-internals.js'
 import { waitFor } from './helpers/clients.js'
 
@@ -39,13 +39,19 @@ test('an open, idle server-side socket exposes its TCP socket, and a prepared fr
     const payloads = [new Uint8Array([0, 2, 1, 7]), new Uint8Array(200).fill(5), new Uint8Array(70_000).fill(9)]
     for (const payload of payloads) idleSocketOf(ws)!.write(prepareFrame(payload).wire)
     ws.send(new Uint8Array([42]))
+    // all three again, as one write
+    const together = prepareFrames(payloads)
+    assert.is(together.bytes, 4 + 200 + 70_000)
+    await waitFor(() => idleSocketOf(ws), 5000, 'the sender to become idle again')
+    idleSocketOf(ws)!.write(together.wire)
     await waitFor(
-      () => received.length === 4,
+      () => received.length === 7,
       5000,
-      () => `received ${received.length} of 4 messages`,
+      () => `received ${received.length} of 7 messages`,
     )
     for (const [index, payload] of payloads.entries()) assert.equal(new Uint8Array(received[index]!), payload, `message ${index}`)
     assert.equal(new Uint8Array(received[3]!), new Uint8Array([42]), 'ws sends after the raw frames, in order')
+    for (const [index, payload] of payloads.entries()) assert.equal(new Uint8Array(received[4 + index]!), payload, `message ${index} of the one write`)
     ws.close()
     assert.is(idleSocketOf(ws), null, 'a closing socket is not written to directly')
     client.terminate()

@@ -21,6 +21,8 @@ export const WORKSPACE = 'bench'
  * change is measured, interleaved with the change itself.
  */
 export const BASELINE = process.env.HUDDLE_BENCH_BASELINE ?? null
+/** BENCH_HUDDLE_ARGS='--broadcast-share 0.3': extra `huddle serve` flags for this checkout's server (to see what a setting costs) */
+const EXTRA_HUDDLE_ARGS = process.env.BENCH_HUDDLE_ARGS?.split(' ').filter(Boolean) ?? []
 
 export type ServerKind = 'huddle' | 'huddle-mem' | 'huddle-base' | 'yws' | 'hocuspocus' | 'hocuspocus4' | 'etcd'
 
@@ -143,6 +145,7 @@ export class ServerProc {
         '--durability',
         spec.durability ?? 'os',
         ...(spec.args ?? []),
+        ...(spec.kind === 'huddle' ? EXTRA_HUDDLE_ARGS : []),
       ]
     } else {
       const script = join(ROOT, 'dist', 'bench', 'peers', spec.kind === 'yws' ? 'yws.js' : 'hocuspocus.js')

@@ -43,9 +43,7 @@ export async function locks(ctx: Context): Promise<void> {
     for (const phase of chosen) {
       // a fresh server and workspace per phase: the coordination document keeps every outcome of
       // a session until it ends, so phases would otherwise inherit each other's history
-      // BENCH_D_SERVER_ARGS='--broadcast-share 1': extra `huddle serve` flags (e.g. to see what pacing costs)
-      const extra = process.env.BENCH_D_SERVER_ARGS?.split(' ').filter(Boolean) ?? []
-      const server = await ServerProc.start({ kind: 'huddle', profile: ctx.settings.profile, args: ['--rate', '100000', '--burst', '100000', ...extra] })
+      const server = await ServerProc.start({ kind: 'huddle', profile: ctx.settings.profile, args: ['--rate', '100000', '--burst', '100000'] })
       const group = `d-${round}`
       try {
         const shares = split(phase.agents, ctx.pool.size)

@@ -110,9 +110,16 @@ async function listing(server: ServerProc): Promise<Record<string, number>> {
 /** A 1 MB text of BLAME_LINES lines sent in BLAME_UPDATES updates over a raw socket, then blamed. */
 async function blame(server: ServerProc): Promise<Record<string, number>> {
   const wire = new Wire('y-websocket', `${WORKSPACE}/h-blame`)
-  const ws = await RawWs.open('127.0.0.1', server.port, `/${WORKSPACE}/h-blame?token=${await benchToken()}`, { message: () => {}, close: () => {} })
+  let admitted!: () => void
+  const firstMessage = new Promise<void>((resolve) => (admitted = resolve))
+  let closed: number | null = null
+  const handlers = { message: () => admitted(), close: (code: number) => (closed = code) }
+  const ws = await RawWs.open('127.0.0.1', server.port, `/${WORKSPACE}/h-blame?token=${await benchToken()}`, handlers)
   try {
     for (const frame of wire.opening()) ws.send(frame)
+    // The server refuses more than 32 KB sent before it has checked the token (4413), and the
+    // loop below blocks this process for seconds: the refusal's close frame would not even be read.
+    await firstMessage
     const doc = new Y.Doc()
     const text = doc.getText('body')
     const perUpdate = BLAME_LINES / BLAME_UPDATES
@@ -133,6 +140,7 @@ async function blame(server: ServerProc): Promise<Record<string, number>> {
         () => 0,
       )
     while ((await stored()) < BLAME_LINES) {
+      if (closed !== null) throw new Error(`the server closed the blame writer's socket (${closed}) before the 1 MB text was stored`)
       if (Date.now() > deadline) throw new Error('the 1 MB text was not stored within 120 s')
       await new Promise((resolve) => setTimeout(resolve, 200))
     }

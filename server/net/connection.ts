@@ -134,7 +134,10 @@ export class Connection implements Member {
   sendPrepared(frame: PreparedFrame, now: number): void {
     if (this.closed) return
     const socket = idleSocketOf(this.ws)
-    if (!socket) return this.send(frame.payload)
+    if (!socket) {
+      for (const payload of frame.payloads) this.send(payload)
+      return
+    }
     if (socket.writableLength > this.limits.maxBufferedBytes) return this.dropSlowConsumer()
     socket.write(frame.wire)
     this.lastSentAt = now

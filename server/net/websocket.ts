@@ -50,6 +50,8 @@ export interface EndpointDeps {
  * rate limit's burst: replayed after admission, more would be refused with 4429 anyway.)
  */
 export const EARLY_BYTES = 32 * 1024
+/** Loads of a room that fails before this connection joins it, before the connection gives up (1011). */
+const OPEN_ATTEMPTS = 3
 /** A refused socket that has not closed after this long is cut off. */
 export const REFUSED_GRACE_MS = 1000
 
@@ -175,7 +177,14 @@ export class WebSocketEndpoint {
     })
     this.connections.add(connection)
     if (relayed) this.relayedConnections.add(connection)
-    const room = await this.deps.registry.open(admission.room)
+    let room = await this.deps.registry.open(admission.room)
+    // Connections waiting for one load resume in turn, and an earlier one's held write can fail the
+    // room first. Joined, a failed room would ignore everything this client sends without closing
+    // it: open it again. (Checked right before joining: any await in between reopens the window.)
+    for (let attempt = 1; !room.serving; attempt++) {
+      if (attempt === OPEN_ATTEMPTS) throw new Error(`${admission.room.room} failed ${OPEN_ATTEMPTS} times while loading`)
+      room = await this.deps.registry.open(admission.room)
+    }
     connection.attach(room)
     if (resync) connection.resync(resync.ask)
     for (const [data, isBinary] of held()) connection.receive(data, isBinary)

@@ -29,8 +29,8 @@ export class Audience {
   /** members waiting for their first sync reply, with the update frames held for them */
   private readonly syncing = new Map<Member, Held>()
 
-  /** `countSent` counts one frame sent to `sockets` sockets */
-  constructor(private readonly countSent: (sockets: number, bytes: number) => void) {}
+  /** `countSent` counts `frame`'s messages sent to `sockets` sockets */
+  constructor(private readonly countSent: (sockets: number, frame: PreparedFrame) => void) {}
 
   add(member: Member): void {
     this.members.add(member)
@@ -66,7 +66,7 @@ export class Audience {
   sendAll(frame: PreparedFrame): void {
     const now = Date.now()
     for (const member of this.members) sendTo(member, frame, now)
-    this.countSent(this.members.size, frame.payload.length)
+    this.countSent(this.members.size, frame)
   }
 
   /**
@@ -80,7 +80,7 @@ export class Audience {
       for (const member of this.members) if (waiting.has(member.session)) this.deliver(member, frame, now)
     }
     for (const member of this.members) if (!waiting.has(member.session)) this.deliver(member, frame, now)
-    this.countSent(this.members.size, frame.payload.length)
+    this.countSent(this.members.size, frame)
   }
 
   private deliver(member: Member, frame: PreparedFrame, now: number): void {
@@ -92,5 +92,5 @@ export class Audience {
 
 export function sendTo(member: Member, frame: PreparedFrame, now: number): void {
   if (member.sendPrepared) member.sendPrepared(frame, now)
-  else member.send(frame.payload)
+  else for (const payload of frame.payloads) member.send(payload)
 }

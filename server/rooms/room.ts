@@ -14,7 +14,7 @@ import type { AuditEntry } from '../audit/chain.js'
 import { Presence } from './presence.js'
 import { clockEnds, updateChangesDoc } from './read-only.js'
 import { readUpdateShape, type UpdateShape } from '../protocol/update-shape.js'
-import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
+import { type PreparedFrame, prepareFrame, prepareFrames } from '../protocol/frame.js'
 import { SyncBudgetExceeded, SyncReplies } from './sync-replies.js'
 import type { Policy } from './pacing.js'
 import { PacedBroadcast, Pacer } from './pacer.js'
@@ -25,8 +25,8 @@ export interface RoomDeps {
   appendUpdate(room: string, update: Uint8Array, batch?: UpdateBatch): Promise<void>
   /** audits a write a hook refused, in this turn (the batch of the undo) */
   recordRefusal(room: RoomName, writer: Writer, reason: string, detail?: Record<string, unknown>): AuditEntry
-  /** counts one frame sent to `sockets` sockets */
-  countSent(sockets: number, bytes: number): void
+  /** counts `frame`'s messages sent to `sockets` sockets */
+  countSent(sockets: number, frame: PreparedFrame): void
   /** how broadcasts are paced (see pacing.ts) */
   pacing: Policy
   loop: LoopMeter
@@ -326,12 +326,33 @@ export class Room {
     this.ready = []
     this.readyWaiting = new Set()
     if (updates.length === 0 || this.failed) return
-    const merged = () => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
-    this.updateBroadcast.nextAt = this.pacer.update(() => this.audience.sendUpdate(prepareFrame(encodeUpdate(merged())), waiting))
+    this.updateBroadcast.nextAt = this.pacer.update(() => this.audience.sendUpdate(this.frameOf(updates), waiting))
   }
 
+  /**
+   * Several updates leave merged into one when several members read them: merging costs the
+   * server once and saves every reader a transaction per update. With one member (typically the
+   * writer getting its own echo) it would save one client what it costs the server, which all
+   * rooms share: the updates then go as they are, still in one socket write.
+   */
+  private frameOf(updates: Uint8Array[]): PreparedFrame {
+    if (updates.length === 1) return prepareFrame(encodeUpdate(updates[0]!))
+    if (this.members.size > 1) return prepareFrame(encodeUpdate(Y.mergeUpdates(updates)))
+    return prepareFrames(updates.map(encodeUpdate))
+  }
+
+  /**
+   * Resolves once everything this room queued is on disk. Rejects once the room has failed: what
+   * was written into its memory since may never be stored, so nobody may report it saved.
+   */
   written(): Promise<void> {
+    if (this.failed) return Promise.reject(new Error(`the document ${this.name.room} was reloaded after an internal error; retry`))
     return this.lastBatch
+  }
+
+  /** False once the room has failed: it is being discarded, and a new open loads the document again. */
+  get serving(): boolean {
+    return !this.failed
   }
 
   keepLoaded(): boolean {

@@ -62,7 +62,8 @@ export class SyncReplies {
 
   /** The document changed: every cached reply is stale. */
   changed(): void {
-    this.replies.clear()
+    // Map.clear() allocates a new table even when empty, and this runs once per update
+    if (this.replies.size > 0) this.replies.clear()
     this.own = null
   }
 }

@@ -374,4 +374,3 @@ async function writeChained(db: Db, ops: readonly Op[], batchOptions: BatchOptio
   }
   await batch.write(batchOptions)
 }
-
