@@ -16,6 +16,7 @@ import {
   waitFor,
 } from './helpers/clients.js'
 import type { TestServer } from './helpers/server.js'
+import { colorFor } from '../shared/colors.js'
 import { withServer } from './helpers/suite.js'
 
 let server: TestServer
@@ -157,10 +158,13 @@ test('a forged `user` field is replaced by the token identity, as others see it'
   await waitFor(() => stateOf(observer, 777001)?.status === 'idle', 5000, 'the second state never arrived')
   const second = stateOf(observer, 777001)!
   assert.is(second.user?.id, 'carol')
-  assert.match(second.user?.color ?? '', /^#[0-9a-f]{6}$/i)
+  assert.is(second.user?.color, colorFor('carol'), "an invalid colour gives the actor's own, not the one claimed before")
   forger.send(awarenessFrame(awarenessUpdate([{ clientID: 777001, clock: 3, state: { status: 'away' } }])))
   await waitFor(() => stateOf(observer, 777001)?.status === 'away', 5000, 'the third state never arrived')
   assert.equal(stateOf(observer, 777001)!.user, { id: 'carol', name: 'Carol C', kind: 'agent', color: second.user!.color })
+  forger.send(awarenessFrame(awarenessUpdate([{ clientID: 777001, clock: 4, state: { user: { color: '#0000ff' }, status: 'back' } }])))
+  await waitFor(() => stateOf(observer, 777001)?.status === 'back', 5000, 'the fourth state never arrived')
+  assert.equal(stateOf(observer, 777001)!.user, { id: 'carol', name: 'Carol C', kind: 'agent', color: '#0000ff' })
   for (const state of seen.get(777001) ?? []) assert.is(state.user?.id, 'carol', `a forged identity was visible: ${JSON.stringify(state)}`)
   assert.ok(forger.isOpen, 'forging the user field is corrected, not punished')
   forger.close()

@@ -22,6 +22,7 @@ export const MAX_STATE_BYTES = 16 * 1024
 const TOMBSTONE_LIMIT = 10_000
 
 export interface PresenceOwner {
+  /** fixed for the owner's life (its `user` field is built once, see `withIdentity`) */
   identity: Identity
   ownedClients: Set<number>
   /** a message for this connection alone */
@@ -43,6 +44,14 @@ export interface Accepted {
   reply: Uint8Array | null
 }
 
+const NO_REPLY: Accepted = Object.freeze({ reply: null })
+
+interface UserField {
+  /** the valid colour the owner's state claimed, or null for the actor's own */
+  claimed: string | null
+  field: { id: string; name: string; kind: string; color: string }
+}
+
 export class Presence {
   private readonly states = new Map<number, StoredState>()
   /**
@@ -52,10 +61,13 @@ export class Presence {
    */
   private readonly tombstones = new Map<number, number>()
   private pending = new Map<number, EncodedAwarenessEntry>()
+  /** the `user` field forced on each owner's states, for the colour it last claimed (see `withIdentity`) */
+  private readonly users = new WeakMap<PresenceOwner, UserField>()
 
   /** Accepts the entries or returns why the whole update is refused. */
   accept(owner: PresenceOwner, entries: AwarenessEntry[]): Accepted | PresenceRefusal {
-    const claimed = new Set(owner.ownedClients)
+    // copied only when the update claims a new id: a cursor move claims none
+    let claimed: Set<number> | null = null
     for (const entry of entries) {
       if (entry.bytes > MAX_STATE_BYTES) {
         return {
@@ -66,16 +78,16 @@ export class Presence {
       const holder = this.states.get(entry.clientID)
       if (holder && holder.owner !== owner && entry.clock > holder.clock)
         return forbidden(`awareness client id ${entry.clientID} belongs to another connection`)
-      if (!holder && entry.state !== null) claimed.add(entry.clientID)
+      if (!holder && entry.state !== null && !owner.ownedClients.has(entry.clientID)) (claimed ??= new Set(owner.ownedClients)).add(entry.clientID)
     }
-    if (claimed.size > MAX_CLIENT_IDS_PER_CONNECTION)
+    if (claimed && claimed.size > MAX_CLIENT_IDS_PER_CONNECTION)
       return forbidden(`a connection may publish presence for at most ${MAX_CLIENT_IDS_PER_CONNECTION} client ids`)
-    const stale: EncodedAwarenessEntry[] = []
+    let stale: EncodedAwarenessEntry[] | null = null
     for (const entry of entries) {
       const revive = this.apply(owner, entry)
-      if (revive) stale.push(revive)
+      if (revive) (stale ??= []).push(revive)
     }
-    return { reply: stale.length > 0 ? encodeAwarenessUpdate(stale) : null }
+    return stale ? { reply: encodeAwarenessUpdate(stale) } : NO_REPLY
   }
 
   private apply(owner: PresenceOwner, entry: AwarenessEntry): EncodedAwarenessEntry | null {
@@ -95,12 +107,37 @@ export class Presence {
     owner.ownedClients.add(entry.clientID)
     const removedAt = this.tombstones.get(entry.clientID)
     if (!current && removedAt !== undefined && entry.clock <= removedAt) return { clientID: entry.clientID, clock: removedAt, json: 'null' }
-    this.tombstones.delete(entry.clientID)
-    const json = JSON.stringify(withIdentity(entry.state as Record<string, unknown>, owner.identity))
+    if (removedAt !== undefined) this.tombstones.delete(entry.clientID)
+    const json = this.withIdentity(owner, entry.state as Record<string, unknown>)
+    // A move updates the stored state in place: the pending entry, if any, is this same object.
+    if (current) {
+      current.clock = entry.clock
+      current.json = json
+      this.pending.set(entry.clientID, current)
+      return null
+    }
     const stored: StoredState = { clientID: entry.clientID, clock: entry.clock, json, owner }
     this.states.set(entry.clientID, stored)
     this.pending.set(entry.clientID, stored)
     return null
+  }
+
+  /**
+   * `state` as JSON with its `user` field replaced by the owner's identity. The field is built once
+   * per owner and colour, not per move; `state` is the update's freshly parsed object, so it is
+   * changed in place (the field keeps its position, as with a spread).
+   */
+  private withIdentity(owner: PresenceOwner, state: Record<string, unknown>): string {
+    const claimed = (state.user as Record<string, unknown> | null | undefined)?.color
+    const color = typeof claimed === 'string' && COLOR_RE.test(claimed) ? claimed : null
+    let user = this.users.get(owner)
+    if (user?.claimed !== color) {
+      const { actor, name, kind } = owner.identity
+      user = { claimed: color, field: { id: actor, name, kind, color: color ?? colorFor(actor) } }
+      this.users.set(owner, user)
+    }
+    state.user = user.field
+    return JSON.stringify(state)
   }
 
   private tombstone(clientID: number, clock: number): void {
@@ -153,9 +190,3 @@ function forbidden(reason: string): PresenceRefusal {
 }
 
 const COLOR_RE = /^#[0-9a-fA-F]{6}$/
-
-function withIdentity(state: Record<string, unknown>, identity: Identity): Record<string, unknown> {
-  const claimed = state.user as Record<string, unknown> | undefined
-  const color = typeof claimed?.color === 'string' && COLOR_RE.test(claimed.color) ? claimed.color : colorFor(identity.actor)
-  return { ...state, user: { id: identity.actor, name: identity.name, kind: identity.kind, color } }
-}
