@@ -24,6 +24,8 @@ export class Compactor {
     private readonly commit: GroupCommit,
     /** told, once a compaction is on disk, the seq below which the log was merged */
     private readonly onCompacted: (name: string, mergedBelow: number) => void,
+    /** the seq below which the log is known to be merged (0: not known) */
+    private readonly mergedBelow: (name: string) => number,
   ) {}
 
   get size(): number {
@@ -68,7 +70,7 @@ export class Compactor {
 
   private async compactNow(name: string): Promise<void> {
     try {
-      const doc = await readDoc(this.db, name)
+      const doc = await readDoc(this.db, name, this.mergedBelow(name))
       if (doc.logKeys.length === 0) return
       await this.commit.pushAll(compactionOps(name, doc))
       this.onCompacted(name, nextSeqOf(doc))

@@ -19,10 +19,11 @@ export interface DocOnDisk {
   logUpdates: Uint8Array[]
 }
 
-/** Reads state and log through one iterator, i.e. one LevelDB snapshot, so a compaction
+/** Reads state and log (from seq `from`: entries below it are known to be merged and deleted)
+ * through one iterator, i.e. one LevelDB snapshot, so a compaction
  * committing meanwhile can never make us see the old state without the log it replaced. */
-export async function readDoc(db: Db, name: string): Promise<DocOnDisk> {
-  const entries = await db.iterator(logAndStateRange(name)).all()
+export async function readDoc(db: Db, name: string, from = 0): Promise<DocOnDisk> {
+  const entries = await db.iterator(logAndStateRange(name, from)).all()
   const doc: DocOnDisk = { state: undefined, logKeys: [], logUpdates: [] }
   const state = stateKey(name)
   for (const [key, value] of entries) {
@@ -51,7 +52,8 @@ export function nextSeqOf(doc: DocOnDisk): number {
  * Y.mergeUpdates) garbage-collects deleted content. Only the log keys that were read are
  * deleted, so updates appended after the read survive. */
 export function compactionOps(name: string, doc: DocOnDisk): Op[] {
-  const ydoc = new Y.Doc({ gc: true })
+  // A guid of our own: Yjs would draw a random one, 31 calls to crypto.getRandomValues
+  const ydoc = new Y.Doc({ gc: true, guid: name })
   try {
     ydoc.transact(() => {
       for (const update of updatesOf(doc)) Y.applyUpdate(ydoc, update)

@@ -4,7 +4,7 @@ import { Compactor } from './compactor.js'
 import { nextSeqOf, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
 import { messageOf, ownKeyError, readError, writeError } from './errors.js'
 import { GroupCommit, type OnBatch, type Op } from './group-commit.js'
-import { docNameError, isDocKey, logKey, svKey } from './keys.js'
+import { docNameError, isDocKey, logKey, seqOfLogKey, svKey } from './keys.js'
 import { openDb } from './open.js'
 import type { UpdateBatch } from './update-batch.js'
 
@@ -51,6 +51,8 @@ export interface StoreStats {
 interface DocInfo {
   nextSeq: number
   logLength: number
+  /** the log below this seq is merged into the state and deleted */
+  mergedBelow: number
 }
 
 interface Load {
@@ -93,7 +95,12 @@ export class Store {
       (ops) => this.writeBatch(ops, batchOptions),
       (ms, ops) => this.batchWritten(ms, ops),
     )
-    this.compactor = new Compactor(db, this.commit, (name, mergedBelow) => this.compacted(name, mergedBelow))
+    this.compactor = new Compactor(
+      db,
+      this.commit,
+      (name, mergedBelow) => this.compacted(name, mergedBelow),
+      (name) => this.docs.get(name)?.mergedBelow ?? 0,
+    )
   }
 
   /** Where the data is, for messages: the directory, or that it is only in memory. */
@@ -242,7 +249,8 @@ export class Store {
     await this.commit.flush()
     const doc = await this.read(`document ${JSON.stringify(name)}`, () => readDoc(this.db, name))
     if (this.loading.get(name) === load && !this.docs.has(name)) {
-      this.docs.set(name, { nextSeq: nextSeqOf(doc), logLength: doc.logKeys.length })
+      const first = doc.logKeys[0]
+      this.docs.set(name, { nextSeq: nextSeqOf(doc), logLength: doc.logKeys.length, mergedBelow: first === undefined ? 0 : seqOfLogKey(first) })
       if (doc.logKeys.length >= this.compactAfter) this.compactInBackground(name)
     }
     return updatesOf(doc)
@@ -317,6 +325,7 @@ export class Store {
     const info = this.docs.get(name)
     if (!info) return
     info.logLength = Math.max(0, info.nextSeq - mergedBelow)
+    info.mergedBelow = mergedBelow
     if (info.logLength >= this.compactAfter) this.compactInBackground(name)
   }
 

@@ -39,9 +39,14 @@ export function svKey(name: string): string {
   return `doc!${name}!sv`
 }
 
-/** The range holding a document's log entries followed by its compacted state. */
-export function logAndStateRange(name: string): { gte: string; lte: string } {
-  return { gte: `doc!${name}!log!`, lte: stateKey(name) }
+/**
+ * The range holding a document's log entries from seq `from` on, followed by its compacted state.
+ * Starting at the first live entry matters: LevelDB walks over the deletion marker of every entry
+ * a compaction removed until its own compaction drops them, so reading from the log's start cost
+ * up to 4x as much after a few dozen compactions.
+ */
+export function logAndStateRange(name: string, from = 0): { gte: string; lte: string } {
+  return { gte: from > 0 ? logKey(name, from) : `doc!${name}!log!`, lte: stateKey(name) }
 }
 
 // Webhooks (server/webhooks/): an endpoint with its delivery state, and its delivery log.
