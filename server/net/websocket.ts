@@ -89,11 +89,7 @@ export class WebSocketEndpoint {
   }
 
   private onSocket(ws: WebSocket, socket: Duplex, request: IncomingMessage): void {
-    mapProtocolErrors(ws)
-    ws.on('error', (error) => {
-      // Resets and other socket errors are the network's doing, not a refusal of ours.
-      if (isProtocolError(error)) this.deps.events.onRefusal({ code: codeOf(error), reason: error.message })
-    })
+    this.reportErrors(ws)
     if (this.connections.size + this.admitting >= this.options.maxConnections) {
       const reason = `server full: ${this.options.maxConnections} connections (--max-connections); retry in a few seconds`
       this.deps.onUnverified({ code: CloseCode.tryAgainLater, reason })
@@ -128,6 +124,19 @@ export class WebSocketEndpoint {
         early.stop()
         this.failedToOpen(ws, error)
       })
+  }
+
+  /**
+   * A function of its own: a listener created in onSocket would share that call's closure scope and
+   * keep the upgrade request, its URL (token included) and the early-message buffer alive for as
+   * long as the socket lives, ~1.5 KB per connection.
+   */
+  private reportErrors(ws: WebSocket): void {
+    mapProtocolErrors(ws)
+    ws.on('error', (error) => {
+      // Resets and other socket errors are the network's doing, not a refusal of ours.
+      if (isProtocolError(error)) this.deps.events.onRefusal({ code: codeOf(error), reason: error.message })
+    })
   }
 
   /**
