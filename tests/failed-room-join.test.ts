@@ -6,6 +6,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Y from 'yjs'
+import type { RoomName } from '../shared/names.js'
+import type { Member } from '../server/rooms/audience.js'
+import type { LoopMeter } from '../server/rooms/loop-meter.js'
+import { Room } from '../server/rooms/room.js'
 import { decodeFrame, RawClient, updateFrame, waitFor } from './helpers/clients.js'
 import { who } from './helpers/coordination-peers.js'
 import { distScript, type TestServer } from './helpers/server.js'
@@ -55,6 +59,55 @@ test('a socket that waited for a load which another socket’s write failed is s
     poisoner.terminate()
     writer.terminate()
   }
+})
+
+test('a failed room stops serving, and waiting for what it wrote fails instead of reporting it saved', async () => {
+  const name: RoomName = { room: 'failing/boom', workspace: 'failing', path: 'boom' }
+  const failures: string[] = []
+  const refusals: number[] = []
+  const room = new Room(
+    name,
+    [
+      {
+        matches: () => true,
+        onClientWrite: () => {
+          throw new Error('the hook is broken')
+        },
+      },
+    ],
+    {
+      appendUpdate: () => Promise.resolve(),
+      recordRefusal: () => {
+        throw new Error('no hook refuses')
+      },
+      countSent: () => undefined,
+      pacing: { share: null },
+      loop: { utilisation: () => 0 } as unknown as LoopMeter,
+      onEmpty: () => undefined,
+      onFailed: (_room, error) => failures.push(error.message),
+    },
+    [],
+  )
+  const member: Member = {
+    identity: { actor: 'ada', name: 'Ada', kind: 'human', role: 'editor', workspace: 'failing' },
+    session: 'session-of-ada',
+    ownedClients: new Set(),
+    send: () => undefined,
+    refuse: (code) => void refusals.push(code),
+    noteForgery: () => undefined,
+  }
+  room.join(member)
+  await room.written()
+  assert.ok(room.serving)
+  room.receive(member, { kind: 'update', update: clean('lost') })
+  assert.equal(failures, ['the hook is broken'])
+  assert.equal(refusals, [1011])
+  assert.not.ok(room.serving, 'a failed room no longer serves')
+  await room.written().then(
+    () => assert.unreachable('written() resolved for a room that failed'),
+    (error: Error) => assert.match(error.message, /reloaded after an internal error; retry/),
+  )
+  room.destroy('failed')
 })
 
 /** Whether `message` is a document update holding `text`. */
