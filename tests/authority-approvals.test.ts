@@ -24,8 +24,19 @@ async function refusalsOf(ws: string, peer: CoordPeer): Promise<string[]> {
   return refusedWrites(await fetchAudit(server, ws, peer.who.token), peer.session).map((entry) => entry.data!.reason!)
 }
 
+/**
+ * Waits until each peer has the approval in `state`. A peer acts only on what it has seen: the
+ * watcher seeing a status says nothing about another peer's socket, whose copy of the same
+ * broadcast may still be unread (a vote on a map it lacks throws; a vote concurrent with an
+ * earlier vote of its actor may be hidden by Yjs and never refused).
+ */
+async function allSee(peers: CoordPeer[], key: string, state: string): Promise<void> {
+  await Promise.all(peers.map((peer) => waitStatus(peer, key, state)))
+}
+
 /** Writes a vote that must be refused and waits until the server's correction is back. */
 async function refusedVote(ws: string, watcher: Watcher, peer: CoordPeer, key: string, decision: 'approve' | 'reject', reason: RegExp): Promise<void> {
+  await waitConverged(peer, watcher.peer)
   const before = (await refusalsOf(ws, peer)).length
   const stored = approvalMap(watcher.doc, key).get(`vote:${peer.who.actor}`)
   vote(peer, key, decision)
@@ -44,12 +55,14 @@ test('an agent requests, its vote is refused, a human approver approves', async 
   const key = requestApproval(agent, 'deploy', { title: 'Deploy v2', action: 'deploy production', details: { version: 2 } })
   const pending = await waitStatus(watcher.peer, key, 'pending')
   assert.equal(Object.keys(pending).sort(), ['at', 'state'])
+  await allSee([agent, human], key, 'pending')
   // The agent (even with role admin) may not vote, not even on its own request.
   await refusedVote(ws, watcher, agent, key, 'approve', /agent/)
   assert.is(statusOf(watcher.doc, key)!.state, 'pending')
   vote(human, key, 'approve', 'looks good')
   const approved = await waitStatus(agent, key, 'approved')
   assert.equal(approved.by, ['alice'])
+  await waitStatus(watcher.peer, key, 'approved')
   const audit = await fetchAudit(server, ws, human.who.token)
   const types = audit.filter((entry) => entry.data?.key === key).map((entry) => entry.type)
   assert.equal(
@@ -69,7 +82,7 @@ test('quorum 2 needs two distinct approvers; a second vote by the same one is re
   const second = await joinCoord(server, ws, await who('q-ben', 'admin'))
   const editor = await joinCoord(server, ws, await who('q-ed', 'editor'))
   const key = requestApproval(agent, 'q', { title: 'Drop table', action: 'drop users_old', quorum: 2 })
-  await waitStatus(watcher.peer, key, 'pending')
+  await allSee([watcher.peer, first, firstAgain, second, editor], key, 'pending')
   vote(first, key, 'approve')
   await waitFor(() => approvalMap(watcher.doc, key).get('vote:q-ann'), 5000, 'the first vote never arrived')
   assert.is(statusOf(watcher.doc, key)!.state, 'pending', 'one approval is not a quorum of 2')
@@ -90,7 +103,7 @@ test('one eligible rejection rejects; an ineligible one (not among the approvers
   const listed = await joinCoord(server, ws, await who('r-listed', 'approver'))
   const admin = await joinCoord(server, ws, await who('r-admin', 'admin'))
   const key = requestApproval(agent, 'r', { title: 'Rotate keys', action: 'rotate', approvers: ['r-listed', 'admin'], quorum: 3 })
-  await waitStatus(watcher.peer, key, 'pending')
+  await allSee([watcher.peer, outsider, listed, admin], key, 'pending')
   await refusedVote(ws, watcher, outsider, key, 'reject', /not among the approvers/)
   assert.is(statusOf(watcher.doc, key)!.state, 'pending')
   vote(listed, key, 'approve')
@@ -107,7 +120,7 @@ test('expiresAt expires a pending approval; later votes are refused', async () =
   const watcher = await Watcher.start(server, ws)
   const agent = await joinCoord(server, ws, await who('e-bot', 'editor', 'agent'))
   const human = await joinCoord(server, ws, await who('e-ann', 'approver'))
-  const expiresAt = Date.now() + 800
+  const expiresAt = Date.now() + 2000
   const key = requestApproval(agent, 'e', { title: 'Maybe', action: 'later', expiresAt })
   await waitStatus(watcher.peer, key, 'pending')
   const expired = await waitStatus(agent, key, 'expired')
@@ -126,7 +139,7 @@ test('the requester cancels (another actor may not); final states never change',
   const human = await joinCoord(server, ws, await who('c-ann', 'approver'))
   const human2 = await joinCoord(server, ws, await who('c-bob', 'approver'))
   const key = requestApproval(agent, 'c', { title: 'Cancel me', action: 'nothing' })
-  await waitStatus(watcher.peer, key, 'pending')
+  await allSee([watcher.peer, other, human], key, 'pending')
   const before = (await refusalsOf(ws, other)).length
   cancelApproval(other, key)
   await waitConverged(other, watcher.peer)
@@ -140,7 +153,7 @@ test('the requester cancels (another actor may not); final states never change',
 
   // An approved request stays approved: later rejections, cancels and votes are refused.
   const key2 = requestApproval(agent, 'c2', { title: 'Keep me', action: 'something' })
-  await waitStatus(watcher.peer, key2, 'pending')
+  await allSee([watcher.peer, human, human2], key2, 'pending')
   vote(human, key2, 'approve')
   const approved = await waitStatus(watcher.peer, key2, 'approved')
   await refusedVote(ws, watcher, human2, key2, 'reject', /already approved/)

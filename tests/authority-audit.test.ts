@@ -110,17 +110,19 @@ test('a mixed workload verifies, replays to the same state, and does so again af
   await waitOutcome(w1, waiting, ['granted'])
   // Approvals: approved, rejected, cancelled, expired, still pending.
   const approved = requestApproval(agent, 'ok', { title: 'a', action: 'a', quorum: 2 })
-  await waitStatus(agent, approved, 'pending')
+  // Each voter waits for the request itself: the agent having it says nothing of their sockets.
+  await waitStatus(ann, approved, 'pending')
   vote(ann, approved, 'approve')
   await waitFor(
     () => watcher.doc.getMap('approvals').get(approved) && (watcher.doc.getMap('approvals').get(approved) as { get(k: string): unknown }).get('vote:mix-ann'),
     5000,
     'first vote',
   )
+  await waitStatus(ben, approved, 'pending')
   vote(ben, approved, 'approve', 'fine')
   await waitStatus(agent, approved, 'approved')
   const rejected = requestApproval(agent, 'no', { title: 'b', action: 'b' })
-  await waitStatus(agent, rejected, 'pending')
+  await waitStatus(ann, rejected, 'pending')
   vote(ann, rejected, 'reject', 'nope')
   await waitStatus(agent, rejected, 'rejected')
   const cancelled = requestApproval(agent, 'cancel', { title: 'c', action: 'c' })

@@ -59,7 +59,7 @@ test('every forged write is undone in the same transaction; no other client ever
   const c1 = claim(victim, 'c1', { resources: ['db'], mode: 'exclusive' })
   await waitOutcome(victim, c1, ['granted'])
   const a1 = requestApproval(requester, 'a1', { title: 'deploy', action: 'deploy prod', quorum: 2 })
-  await waitStatus(requester, a1, 'pending')
+  await waitStatus(approver1, a1, 'pending')
   vote(approver1, a1, 'approve')
   await waitFor(() => (approvalMap(watcher.doc, a1).get('vote:appr1') as unknown) !== undefined, 5000, 'the first vote never arrived')
   const a2 = requestApproval(selfish, 'a2', { title: 'mine', action: 'self-serve' })
