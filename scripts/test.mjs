@@ -18,6 +18,8 @@ const FILE_LIMIT_MS = (20 + (Number(process.env.HUDDLE_SOAK_MINUTES) || 0)) * 60
 // SIGTERM first: the helpers' handler then kills the servers, redis-server and browsers the file
 // started, which a SIGKILL would leave running; SIGKILL only if the file does not exit after it.
 const KILL_AFTER_MS = 5000
+// A failing file's messages are printed again at the end, where a CI log's tail shows them.
+const RECAP_CHARS = 4000
 // Files of one run share an id, so the fault suite's report can tell this run's figures apart.
 const env = {
   ...process.env,
@@ -42,8 +44,9 @@ function files(root) {
 function runFile(file) {
   return new Promise((resolve) => {
     const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    const child = spawn(process.execPath, [uvu, dir, `^${escaped}$`], { stdio: ['ignore', 'pipe', 'inherit'], env })
+    const child = spawn(process.execPath, [uvu, dir, `^${escaped}$`], { stdio: ['ignore', 'pipe', 'pipe'], env })
     let output = ''
+    let errors = ''
     let hung = null
     // A file that reported its totals but does not exit holds a handle open (a client or server
     // not closed): it would stall the whole run, so it is stopped and counted as a failure.
@@ -62,6 +65,10 @@ function runFile(file) {
       if (!exitTimer && /\n\s*Duration:\s+[\d.]+m?s/.test(output))
         exitTimer = setTimeout(() => stop(`did not exit within ${EXIT_GRACE_MS / 1000} s of its last test (a handle left open)`), EXIT_GRACE_MS)
     })
+    child.stderr.on('data', (chunk) => {
+      process.stderr.write(chunk)
+      errors = (errors + chunk).slice(-RECAP_CHARS)
+    })
     child.on('close', (code, signal) => {
       clearTimeout(limit)
       clearTimeout(exitTimer)
@@ -71,7 +78,9 @@ function runFile(file) {
         const match = new RegExp(`\\n\\s*${label}:\\s+(\\d+)`).exec(plain)
         return match ? Number(match[1]) : null
       }
-      resolve({ file, code, signal, hung, total: count('Total'), passed: count('Passed'), skipped: count('Skipped') ?? 0 })
+      const failures = plain.indexOf('FAIL ') >= 0 ? plain.slice(plain.indexOf('FAIL '), plain.lastIndexOf('Total:')) : ''
+      const recap = `${failures.slice(0, RECAP_CHARS)}${errors.trim() ? `\nstderr (last part):\n${errors.trim()}` : ''}`
+      resolve({ file, code, signal, hung, recap, total: count('Total'), passed: count('Passed'), skipped: count('Skipped') ?? 0 })
     })
   })
 }
@@ -85,27 +94,36 @@ let passed = 0
 let failed = 0
 let skipped = 0
 const problems = []
+const recaps = []
 for (const file of list) {
   const result = await runFile(file)
+  const problemsBefore = problems.length
+  check(file, result)
+  if (problems.length > problemsBefore && result.recap.trim()) recaps.push(`-- ${file}\n${result.recap.trim()}`)
+}
+
+/** Adds the file's totals, and a problem when it failed, crashed or hung. */
+function check(file, result) {
   if (result.hung) {
     failed += 1
     problems.push(`${file} ${result.hung}: stopped; close every client and server in its after() hook`)
-    if (result.total === null) continue
+    if (result.total === null) return
   }
   if (result.total === null || result.passed === null) {
     failed += 1
     problems.push(`${file} crashed (exit ${result.signal ?? result.code}) before reporting its totals; the output above shows where`)
-    continue
+    return
   }
   const missing = result.total - result.passed - result.skipped
   passed += result.passed
   skipped += result.skipped
   failed += missing
-  if (result.hung) continue
+  if (result.hung) return
   if (missing > 0 && result.code === 0)
     problems.push(`${file}: ${missing} of ${result.total} tests did not pass; look for a before() hook that failed (uvu does not report it)`)
   else if (missing > 0 || result.code !== 0) problems.push(`${file}: ${missing} failed`)
 }
+if (recaps.length > 0) console.log(`\nwhat the failing files printed:\n${recaps.join('\n')}`)
 console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''} (${list.length} files)`)
 if (problems.length > 0) {
   console.error(`test:\n  ${problems.join('\n  ')}`)
