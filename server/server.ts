@@ -13,13 +13,13 @@ import { createMetrics } from './metrics.js'
 import type { Refusal } from './net/connection.js'
 import { LogThrottle } from './net/rate-limit.js'
 import { WebSocketEndpoint } from './net/websocket.js'
-import type { DocumentHook } from './rooms/hooks.js'
+import { type DocumentHook, TryAgainLater } from './rooms/hooks.js'
 import { Registry } from './rooms/registry.js'
 import type { Room } from './rooms/room.js'
 import { Store } from './store/index.js'
 import type { Storage } from './store/storage.js'
 import { ClusterNode } from './cluster/node.js'
-import { Fenced, isRetryable } from './cluster/redis.js'
+import { Fenced } from './cluster/redis.js'
 import { AuditLog } from './audit/log.js'
 import { CoordinationAuthority } from './authority/coordination.js'
 import { DocumentGuard } from './documents/guard.js'
@@ -121,9 +121,10 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       else audit.markStale()
       log('storage failure; closing the document', { room: room.name.room, error: error.message })
       // Redis gone or the room's ownership moved (cluster mode): nothing is wrong with the client.
-      const [code, reason] = isRetryable(error)
-        ? [CloseCode.tryAgainLater, error.message]
-        : [CloseCode.internalError, 'storage failure: your last change was not saved; reconnect to retry']
+      const [code, reason] =
+        error instanceof TryAgainLater
+          ? [CloseCode.tryAgainLater, error.message]
+          : [CloseCode.internalError, 'storage failure: your last change was not saved; reconnect to retry']
       for (const member of [...room.members]) member.refuse(code, reason)
     },
     unloadAfterMs: options.unloadAfterMs,

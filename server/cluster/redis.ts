@@ -4,27 +4,19 @@
 // be refused by the fence anyway. The writer is told, its clients reconnect, and the node carries
 // on when Redis is back.
 import { Redis } from 'ioredis'
+import { TryAgainLater } from '../rooms/hooks.js'
 import { ACQUIRE, BATCH, COMPACT, HANDOVER, RANGE, RELEASE, RENEW } from './scripts.js'
 
 const SCRIPTS = { acquire: ACQUIRE, renew: RENEW, release: RELEASE, handover: HANDOVER, batch: BATCH, compact: COMPACT, range: RANGE }
 export type ScriptName = keyof typeof SCRIPTS
 type Arg = string | Buffer | Uint8Array | number
 
-export class StorageUnavailable extends Error {
-  readonly storageUnavailable = true
-}
+export class StorageUnavailable extends TryAgainLater {}
 
-export class Fenced extends Error {
-  readonly fenced = true
-}
+export class Fenced extends TryAgainLater {}
 
 /** The workspace is being handed over to another node (rebalancing): reconnect, to be served there. */
 export class Moving extends Fenced {}
-
-/** Whether clients should simply reconnect (Redis was unreachable, or ownership moved). */
-export function isRetryable(error: unknown): boolean {
-  return error instanceof StorageUnavailable || error instanceof Fenced
-}
 
 /** Why `url` cannot name a Redis, or null. */
 export function redisUrlError(url: string): string | null {

@@ -12,6 +12,7 @@ import { CloseCode } from '../../shared/close-codes.js'
 import type { SessionBindings } from '../auth/sessions.js'
 import { encodeAwareness } from '../protocol/messages.js'
 import { encodeAwarenessUpdate } from '../protocol/awareness.js'
+import { TryAgainLater } from '../rooms/hooks.js'
 import type { Registry } from '../rooms/registry.js'
 import { requestUrl } from '../http/request.js'
 import { askToRepublish, type HandedOver } from '../cluster/handover.js'
@@ -201,6 +202,11 @@ export class WebSocketEndpoint {
   }
 
   private failedToOpen(ws: WebSocket, error: Error): void {
+    // Storage briefly unreachable, or the workspace moving to another node: nothing is wrong.
+    if (error instanceof TryAgainLater) {
+      this.deps.events.onRefusal({ code: CloseCode.tryAgainLater, reason: error.message })
+      return ws.close(CloseCode.tryAgainLater, truncateReason(error.message))
+    }
     this.deps.events.onRefusal({ code: CloseCode.internalError, reason: `internal error: ${error.message}` })
     ws.close(CloseCode.internalError, truncateReason(`internal error while opening the document: ${error.message}; retry shortly`))
   }

@@ -12,6 +12,14 @@ import type { UpdateBatch } from '../store/index.js'
  */
 export type UnloadReason = 'idle' | 'failed' | 'shutdown'
 
+/**
+ * Thrown by a hook's `beforeLoad` (or by storage) when the document cannot be opened now but will
+ * be shortly: a service it needs is down, or the document is moving to another node. The
+ * connection is closed with 1013 and the message, and the client reconnects, instead of seeing
+ * an internal error (1011). Any other exception still means 1011.
+ */
+export class TryAgainLater extends Error {}
+
 /** Who made a write: the authenticated identity and the session of the connection. */
 export interface Writer {
   identity: Identity
