@@ -199,10 +199,11 @@ test('connection attacks are closed with their code and audited', async () => {
     else r.add('forged presence users rewritten')
 
     // A token that expires while connected.
-    const shortLived = await mintToken('brief', 'editor', WS, { ttlMs: 1500 })
+    // exp has one-second resolution: 2-3 s, time enough to connect before it expires.
+    const shortLived = await mintToken('brief', 'editor', WS, { ttlMs: 3000 })
     const brief = await rawConnect(server, room, { token: shortLived })
     await brief.roundTrip()
-    const expired = await brief.waitClose(6000, 'the close of a connection whose token expired')
+    const expired = await brief.waitClose(10_000, 'the close of a connection whose token expired')
     if (expired.code !== 4401 || !/expired/.test(expired.reason)) problems.push(`expiry while connected: closed with ${expired.code} ${expired.reason}`)
     else r.add('connections refused')
     await audit.waitRefused(4401, /expired while connected/, 'expiry while connected').then(
@@ -233,6 +234,8 @@ test('forged writes to the coordination document are undone and audited; nobody 
 
     const key = requestApproval(requester, 'deploy', { title: 'deploy', action: 'deploy prod' })
     await waitStatus(requester, key, 'pending')
+    // Each peer that writes to the approval first has it itself (a vote on a map it lacks throws).
+    for (const peer of [agent, editor, approver]) await waitStatus(peer, key, 'pending')
     const held = claim(editor, 'held', { resources: ['db'], mode: 'exclusive' })
     const grant = await waitOutcome(editor, held, ['granted'])
     await audit.fresh()
