@@ -21,6 +21,7 @@ import {
   waitFor,
 } from '../helpers/clients.js'
 import { api, type AuditEntry } from '../helpers/coordination-api.js'
+import { waitCaughtUp } from '../helpers/coordination-compare.js'
 import { approvalMap, claim, claimsOf, outcomesOf, requestApproval, statusOf, vote, waitOutcome, waitStatus } from '../helpers/coordination-maps.js'
 import { joinCoord, who } from '../helpers/coordination-peers.js'
 import { Watcher } from '../helpers/watcher.js'
@@ -295,7 +296,10 @@ test('forged writes to the coordination document are undone and audited; nobody 
     )
     if (outcomesOf(watcher.doc).get(held)?.token !== grant.token)
       problems.push(`the holder's grant changed: ${JSON.stringify(outcomesOf(watcher.doc).get(held))}`)
-    // Controls: a human approver decides; the editor's own claim works.
+    // Controls: a human approver decides; the editor's own claim works. The approver first holds
+    // the editor's refused vote:appr (deleted): a vote written without it would be concurrent with
+    // it and might be hidden by Yjs, never reaching the authority.
+    await waitCaughtUp(approver, editor)
     vote(approver, key, 'approve')
     await waitStatus(watcher.peer, key, 'approved')
     const own = claim(editor, 'own', { resources: ['free'], mode: 'exclusive' })
