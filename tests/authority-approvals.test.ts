@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cleanupClients, newSession, waitFor } from './helpers/clients.js'
 import { fetchAudit, refusedWrites } from './helpers/coordination-api.js'
-import { waitConverged } from './helpers/coordination-compare.js'
+import { waitCaughtUp, waitConverged } from './helpers/coordination-compare.js'
 import { approvalMap, cancelApproval, requestApproval, statusOf, vote, waitStatus } from './helpers/coordination-maps.js'
 import { clientReady, type CoordPeer, joinCoord, ledger, runCoordClient, who } from './helpers/coordination-peers.js'
 import { Watcher } from './helpers/watcher.js'
@@ -146,6 +146,10 @@ test('the requester cancels (another actor may not); final states never change',
   assert.is((await refusalsOf(ws, other)).length, before + 1)
   assert.match((await refusalsOf(ws, other)).pop()!, /only the requester/)
   assert.is(statusOf(watcher.doc, key)!.state, 'pending')
+  // The agent writes the same key as the refused cancel: without that (deleted) item its write is
+  // concurrent with it and, if Yjs orders it first, hidden (never reaching the authority). Equal
+  // JSON cannot tell, the item's clock can.
+  await waitCaughtUp(agent, other)
   cancelApproval(agent, key, 'no longer needed')
   const cancelled = await waitStatus(watcher.peer, key, 'cancelled')
   assert.equal(cancelled.by, ['c-bot'])

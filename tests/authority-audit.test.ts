@@ -8,7 +8,7 @@ import { replay } from '../server/authority/rules/index.js'
 import type { CoordEvent, CoordState } from '../server/authority/rules/index.js'
 import { cleanupClients, dropPeerSocket, waitFor } from './helpers/clients.js'
 import { api, type AuditEntry, fetchAudit, getState } from './helpers/coordination-api.js'
-import { canonical } from './helpers/coordination-compare.js'
+import { canonical, waitConverged } from './helpers/coordination-compare.js'
 import { cancelApproval, claim, locksOf, queueOf, release, requestApproval, vote, waitOutcome, waitStatus } from './helpers/coordination-maps.js'
 import { type CoordPeer, joinCoord, who, type Who } from './helpers/coordination-peers.js'
 import { Watcher } from './helpers/watcher.js'
@@ -136,6 +136,9 @@ test('a mixed workload verifies, replays to the same state, and does so again af
   // Refused writes (a forged lock, an agent's vote) are logged and replay harmlessly.
   locksOf(w0.doc).set('x', { holders: [], queue: [] })
   vote(agent, pending, 'approve')
+  // Refused once each writer's document is back to the watcher's (the audit entries are written).
+  await waitConverged(w0, watcher.peer)
+  await waitConverged(agent, watcher.peer)
   // A session that ends while holding a lock (released by the server).
   const leaver = await joinCoord(server, ws, await who('mix-leaver', 'editor'))
   const leaverKey = claim(leaver, 'l', { resources: ['l'], mode: 'exclusive' })

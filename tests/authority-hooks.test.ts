@@ -93,7 +93,7 @@ test('the refusal is audited, and repeated forgeries close the connection with 4
       (await fetchAudit(server, WS, mallory.token)).some(
         (entry) => entry.type === 'refused' && entry.session === session && entry.data?.code === undefined && /config\.owner/.test(JSON.stringify(entry.data)),
       ),
-    3000,
+    5000,
     'no refused audit entry for a write undone by a deployment hook',
   ).catch((error: Error) => {
     failures.push(error.message)

@@ -163,6 +163,8 @@ test('waitMs ends a wait with outcome timeout; waitMs 0 is a try-lock; ttlMs end
   const bKey = claim(b, 'b', { resources: ['w'], mode: 'exclusive', waitMs: 300 })
   const timeout = await waitOutcome(b, bKey, ['timeout', 'granted'])
   assert.is(timeout.state, 'timeout')
+  // b's socket, not the watcher's: the watcher's copies of the queue entry and the timeout may be unread.
+  await waitOutcome(watcher.peer, bKey, ['timeout'])
   const queuedAt = watcher.waiters.get(bKey)?.queuedAt
   assert.ok(queuedAt !== undefined, 'the watcher never saw b queued')
   assert.ok(timeout.at >= queuedAt! + 300, `timed out at +${timeout.at - queuedAt!} ms, before waitMs`)
@@ -172,12 +174,14 @@ test('waitMs ends a wait with outcome timeout; waitMs 0 is a try-lock; ttlMs end
   // try-lock
   const cKey = claim(c, 'c', { resources: ['w'], mode: 'exclusive', waitMs: 0 })
   assert.is((await waitOutcome(c, cKey)).state, 'timeout')
+  await waitOutcome(watcher.peer, cKey, ['timeout'])
   assert.not.ok(watcher.arrival.get('w')!.includes(cKey), 'a try-lock must never be queued')
   // ttl
   const eKey = claim(e, 'e', { resources: ['t'], mode: 'exclusive', ttlMs: 300 })
   const eGrant = await waitOutcome(e, eKey, ['granted', 'expired'])
   const fKey = claim(f, 'f', { resources: ['t'], mode: 'exclusive' })
   const expired = await waitOutcome(e, eKey, ['expired'])
+  await waitOutcome(watcher.peer, eKey, ['expired'])
   const expiresAt = watcher.grants.find((grant) => grant.claim === eKey)?.holder.expiresAt
   assert.is(expiresAt, (watcher.grants.find((grant) => grant.claim === eKey)?.holder.grantedAt ?? NaN) + 300)
   assert.ok(expired.at >= expiresAt!)

@@ -79,6 +79,8 @@ test('a layout-1 database keeps its holders, queues and fencing counter, and run
   release(alice, KEYS.held)
   const granted = await waitOutcome(bob, KEYS.both, ['granted'])
   assert.is(granted.token, 113)
+  // The waiter is answered first (hooks.ts answerFirst): the watcher may see the grant later.
+  await waitOutcome(watcher.peer, KEYS.both, ['granted'])
   assert.equal(holdersOf(doc, 'cache'), [KEYS.both])
   await waitFor(() => queueOf(doc, 'cache').length === 1, 5000, 'carol still waits for cache')
   assert.equal(queueOf(doc, 'cache'), [KEYS.cache])

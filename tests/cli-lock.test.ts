@@ -103,9 +103,11 @@ test('SIGKILL of `huddle lock` releases the lock after the grace period, not bef
   try {
     // Not `run.exited`: that waits for the pipes, which the orphaned command keeps open.
     const dead = new Promise((resolve) => run.child.once('exit', resolve))
+    // Taken before the kill: the server cannot see the socket go earlier, while this process may
+    // hear of the exit late on a loaded machine (after the server's grace period had started).
+    const killedAt = Date.now()
     run.child.kill('SIGKILL')
     await dead
-    const killedAt = Date.now()
     const other = await connect({ url: server.httpUrl, workspace: WS, token: await mintToken('ann', 'editor', WS) })
     clients.push(other)
     assert.is(other.locks.list().find((l) => l.resource === 'db')?.holders[0]?.actor, 'ci-bot', 'still held during the grace period')

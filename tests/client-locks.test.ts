@@ -51,7 +51,8 @@ test('acquire resolves with an increasing fencing token; a waiter sees its posit
     thirdWaits[0]!.blockers[0]!.ahead.map((w) => w.actor),
     ['ben'],
   )
-  assert.equal(b.locks.list().find((l) => l.resource === 'db')!.queue.length, 2)
+  // c's own queue entry reached c; b's copy of it comes on b's socket and may still be unread.
+  await waitFor(() => b.locks.list().find((l) => l.resource === 'db')?.queue.length === 2, 5000, 'b sees both waiters')
 
   await first.release()
   assert.not.ok(first.held)
@@ -181,7 +182,7 @@ test('withLock releases after success, after an error, and on abort', async () =
   assert.is((await rejectionOf(HuddleError, running)).code, 'aborted')
   assert.not.ok(inside!.held)
   // Released on the server too: someone else gets it at once.
-  const next = await b.locks.acquire('job', { waitMs: 2000 })
+  const next = await b.locks.acquire('job', { waitMs: 5000 })
   await next.release()
 })
 
@@ -239,12 +240,15 @@ test('close rejects a waiting acquire with closed and releases held locks at onc
   await b.close()
   assert.is((await rejectionOf(HuddleError, waiting)).code, 'closed')
   const other = await client('cat')
-  const waitingC = other.locks.acquire('q', { waitMs: 3000 })
+  const waitingC = other.locks.acquire('q', { waitMs: 10_000 })
   await a.close()
   assert.not.ok(held.held)
-  const started = Date.now()
   const got = await waitingC
-  assert.ok(Date.now() - started < GRACE_MS, 'released by close, not by the grace period')
+  // The server's own record, not a stopwatch (a loaded machine may take a grace period to answer):
+  // a release at the end of the grace period is logged with the reason "session ended".
+  const released = (await other.api.audit({ limit: 1000 })).find((entry) => entry.type === 'release' && entry.data?.key === held.key)
+  assert.ok(released, 'the release of the closed client is audited')
+  assert.is(released!.data?.reason, undefined, 'released by close, not by the grace period')
   await got.release()
 })
 

@@ -92,6 +92,12 @@ test('an owner paused past its lease cannot write after another node took over, 
     15_000,
     () => `A2 never reached B's client: ${late.doc.getText('t').toString()}`,
   )
+  // B1 reaches the reconnected client on its own socket, maybe after A2 reached B's client.
+  await waitFor(
+    () => early.doc.getText('t').toString().includes('B1'),
+    15_000,
+    () => `B1 never reached the reconnected client: ${early.doc.getText('t').toString()}`,
+  )
   assert.is(early.doc.getText('t').toString(), late.doc.getText('t').toString())
 })
 

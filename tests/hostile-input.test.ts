@@ -127,7 +127,8 @@ test('a malformed percent-escape in a REST path is a 400 with what to do; an unp
 
 test('a session binding expires with the last token its actor presented: then the id is free, and its record is dropped at start', async () => {
   const session = newSession()
-  const brief = await mintToken('sue', 'editor', 'bind-ws', { ttlMs: 2000 })
+  // exp has one-second resolution: 3-4 s, time enough to connect and to see the binding hold.
+  const brief = await mintToken('sue', 'editor', 'bind-ws', { ttlMs: 4000 })
   const owner = await rawConnect(server, 'bind-ws', { token: brief, session })
   await owner.roundTrip()
   owner.close()
@@ -140,7 +141,9 @@ test('a session binding expires with the last token its actor presented: then th
   taker.close()
   // A binding whose token expired is dropped from storage at the next start.
   const stale = newSession()
-  const gone = await rawConnect(server, 'bind-ws', { token: await mintToken('tim', 'editor', 'bind-ws', { ttlMs: 1500 }), session: stale })
+  const timToken = await mintToken('tim', 'editor', 'bind-ws', { ttlMs: 3000 })
+  const timExpiry = JSON.parse(Buffer.from(timToken.split('.')[1]!, 'base64url').toString()).exp * 1000
+  const gone = await rawConnect(server, 'bind-ws', { token: timToken, session: stale })
   await gone.roundTrip()
   gone.close()
   await server.stop()
@@ -153,7 +156,7 @@ test('a session binding expires with the last token its actor presented: then th
     }
   }
   assert.ok(await stored(), 'the binding was stored')
-  await waitFor(() => Date.now() > expiry + 2000, 10_000, 'the short token to expire')
+  await waitFor(() => Date.now() > timExpiry, 10_000, 'the short token to expire')
   await server.restart()
   await waitFor(
     async () => {

@@ -111,7 +111,7 @@ test('edits keep flowing both ways after a reconnect', async () => {
   a.provider.disconnect()
   a.doc.getText('text').insert(0, 'offline edit')
   b.doc.getText('text').insert(0, 'online edit ')
-  await waitFor(() => !a.provider.wsconnected, 2000, 'a did not disconnect')
+  await waitFor(() => !a.provider.wsconnected, 5000, 'a did not disconnect')
   a.provider.connect()
   await waitFor(
     () => a.doc.getText('text').toString() === b.doc.getText('text').toString() && a.doc.getText('text').length === 24,

@@ -87,11 +87,11 @@ test('a token for another workspace → 4403', async () => {
 })
 
 test('a token that expires while connected closes the connection with 4401', async () => {
-  // exp has one-second resolution: this token expires 2-2.5 s from now.
-  const token = await mintToken('shortlived', 'editor', 'tok', { ttlMs: 2500 })
+  // exp has one-second resolution: this token expires 3-4 s from now, time enough to connect first.
+  const token = await mintToken('shortlived', 'editor', 'tok', { ttlMs: 4000 })
   const peer = await connectPeer(server, 'tok/expiring', { token })
   assert.ok(peer.provider.wsconnected)
-  await waitFor(() => peer.terminal, 6000, 'the connection outlived its token')
+  await waitFor(() => peer.terminal, 8000, 'the connection outlived its token')
   assert.is(peer.terminal!.code, 4401)
   assert.match(peer.terminal!.reason, /expired/)
   peer.destroy()

@@ -39,7 +39,7 @@ test('a reconnecting viewer with stale but known state (deletions included) is n
   const viewer = await connectPeer(server, 'view/stale', { token: await mintToken('vic', 'viewer', 'view') })
   await waitFor(() => viewer.doc.getText('text').toString() === 'alpha gamma delta', 5000, 'the viewer never got the content')
   viewer.provider.disconnect()
-  await waitFor(() => !viewer.provider.wsconnected, 2000, 'the viewer did not disconnect')
+  await waitFor(() => !viewer.provider.wsconnected, 5000, 'the viewer did not disconnect')
   // Meanwhile the document moves on, with deletions of its own.
   text.insert(text.length, ' epsilon')
   text.delete(0, 6) // "gamma delta epsilon"

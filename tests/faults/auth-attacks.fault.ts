@@ -21,6 +21,7 @@ import {
   waitFor,
 } from '../helpers/clients.js'
 import { api, type AuditEntry } from '../helpers/coordination-api.js'
+import { waitCaughtUp } from '../helpers/coordination-compare.js'
 import { approvalMap, claim, claimsOf, outcomesOf, requestApproval, statusOf, vote, waitOutcome, waitStatus } from '../helpers/coordination-maps.js'
 import { joinCoord, who } from '../helpers/coordination-peers.js'
 import { Watcher } from '../helpers/watcher.js'
@@ -199,10 +200,11 @@ test('connection attacks are closed with their code and audited', async () => {
     else r.add('forged presence users rewritten')
 
     // A token that expires while connected.
-    const shortLived = await mintToken('brief', 'editor', WS, { ttlMs: 1500 })
+    // exp has one-second resolution: 2-3 s, time enough to connect before it expires.
+    const shortLived = await mintToken('brief', 'editor', WS, { ttlMs: 3000 })
     const brief = await rawConnect(server, room, { token: shortLived })
     await brief.roundTrip()
-    const expired = await brief.waitClose(6000, 'the close of a connection whose token expired')
+    const expired = await brief.waitClose(10_000, 'the close of a connection whose token expired')
     if (expired.code !== 4401 || !/expired/.test(expired.reason)) problems.push(`expiry while connected: closed with ${expired.code} ${expired.reason}`)
     else r.add('connections refused')
     await audit.waitRefused(4401, /expired while connected/, 'expiry while connected').then(
@@ -233,6 +235,8 @@ test('forged writes to the coordination document are undone and audited; nobody 
 
     const key = requestApproval(requester, 'deploy', { title: 'deploy', action: 'deploy prod' })
     await waitStatus(requester, key, 'pending')
+    // Each peer that writes to the approval first has it itself (a vote on a map it lacks throws).
+    for (const peer of [agent, editor, approver]) await waitStatus(peer, key, 'pending')
     const held = claim(editor, 'held', { resources: ['db'], mode: 'exclusive' })
     const grant = await waitOutcome(editor, held, ['granted'])
     await audit.fresh()
@@ -292,7 +296,10 @@ test('forged writes to the coordination document are undone and audited; nobody 
     )
     if (outcomesOf(watcher.doc).get(held)?.token !== grant.token)
       problems.push(`the holder's grant changed: ${JSON.stringify(outcomesOf(watcher.doc).get(held))}`)
-    // Controls: a human approver decides; the editor's own claim works.
+    // Controls: a human approver decides; the editor's own claim works. The approver first holds
+    // the editor's refused vote:appr (deleted): a vote written without it would be concurrent with
+    // it and might be hidden by Yjs, never reaching the authority.
+    await waitCaughtUp(approver, editor)
     vote(approver, key, 'approve')
     await waitStatus(watcher.peer, key, 'approved')
     const own = claim(editor, 'own', { resources: ['free'], mode: 'exclusive' })

@@ -197,6 +197,9 @@ test('killed holders and requesters: release after the grace period, waiters in 
       const status = (state.approvals[req.key] as { status?: { state: string } } | undefined)?.status?.state
       if (status !== 'pending') problems.push(`approval ${req.key} of a dead requester is ${status} after its session ended`)
     }
+    // The approver votes on what it has seen itself: the requesters' processes saw their requests
+    // pending, which says nothing of the approver's socket (a vote on a map it lacks throws).
+    for (const req of requesters) await waitStatus(approver, req.key, 'pending')
     for (const req of requesters) vote(approver, req.key, 'approve')
     for (const req of requesters) {
       await waitStatus(watcher.peer, req.key, 'approved')

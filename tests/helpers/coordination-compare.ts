@@ -56,6 +56,24 @@ export async function waitSeen(observer: Peer, writer: Peer, timeoutMs = 5000): 
   )
 }
 
+/**
+ * Waits until `observer` has integrated every item `reference` has (its state vector covers the
+ * reference's). Stronger than converged JSON: a write the server undid leaves the JSON as it was
+ * but adds the server's restoring item, and a write made without that item is concurrent with it
+ * and may be hidden by Yjs.
+ */
+export async function waitCaughtUp(observer: Peer, reference: Peer, timeoutMs = 5000): Promise<void> {
+  const missing = () => {
+    const have = Y.decodeStateVector(Y.encodeStateVector(observer.doc))
+    return [...Y.decodeStateVector(Y.encodeStateVector(reference.doc))].filter(([client, clock]) => (have.get(client) ?? 0) < clock)
+  }
+  await waitFor(
+    () => missing().length === 0,
+    timeoutMs,
+    () => `the observer lacks items of the reference (client, clock): ${JSON.stringify(missing())}`,
+  )
+}
+
 /** Distinct client ids in a document's state vector. */
 export function clientIds(doc: Y.Doc): Set<number> {
   return new Set(Y.decodeStateVector(Y.encodeStateVector(doc)).keys())
