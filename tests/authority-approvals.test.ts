@@ -3,6 +3,8 @@
 // the requester's next session after the one that asked is gone.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import * as Y from 'yjs'
+import { voteField } from '../shared/coordination.js'
 import { cleanupClients, newSession, waitFor } from './helpers/clients.js'
 import { fetchAudit, refusedWrites } from './helpers/coordination-api.js'
 import { waitCaughtUp, waitConverged } from './helpers/coordination-compare.js'
@@ -167,6 +169,42 @@ test('the requester cancels (another actor may not); final states never change',
   assert.is((await refusalsOf(ws, agent)).length, refusedBefore + 1)
   assert.equal(statusOf(watcher.doc, key2), approved)
   assert.equal(watcher.statusHistory.get(key2), ['pending', 'approved'])
+  watcher.assertClean()
+})
+
+test('a vote that crosses a refused forgery of the same key is refused with a reason, not lost; cast again, it counts', async () => {
+  const ws = 'appr-crossed'
+  const watcher = await Watcher.start(server, ws)
+  const agent = await joinCoord(server, ws, await who('x-bot', 'editor', 'agent'))
+  // Concurrent writes of one map key are ordered by client id, the larger last: the forger's
+  // refused write must sort after the approver's for the approver's to be the one hidden.
+  const aliceDoc = new Y.Doc()
+  aliceDoc.clientID = 1000
+  const forgerDoc = new Y.Doc()
+  forgerDoc.clientID = 4_000_000_000
+  const alice = await joinCoord(server, ws, await who('x-alice', 'approver'), { doc: aliceDoc })
+  const forger = await joinCoord(server, ws, await who('x-mallory', 'editor'), { doc: forgerDoc })
+  const key = requestApproval(agent, 'x', { title: 'Crossed', action: 'cross' })
+  await allSee([watcher.peer, alice, forger], key, 'pending')
+  // Alice goes offline, the forger writes her vote (refused and deleted by the server), and Alice,
+  // who never received the forgery, votes: her vote and the forged one cross.
+  alice.provider.disconnect()
+  const forgeriesBefore = (await refusalsOf(ws, forger)).length
+  approvalMap(forger.doc, key).set(voteField('x-alice'), { decision: 'reject', at: Date.now() })
+  await waitFor(async () => (await refusalsOf(ws, forger)).length > forgeriesBefore, 10_000, 'the forged vote was never refused')
+  vote(alice, key, 'approve')
+  alice.provider.connect()
+  await waitFor(
+    async () => (await refusalsOf(ws, alice)).find((reason) => /crossed another write of the same key/.test(reason)),
+    10_000,
+    "Alice's hidden vote was never refused: it vanished without a word",
+  )
+  await waitConverged(alice, watcher.peer)
+  assert.is(statusOf(watcher.doc, key)!.state, 'pending')
+  // Written again, on top of what she now has, it counts.
+  vote(alice, key, 'approve')
+  const approved = await waitStatus(watcher.peer, key, 'approved')
+  assert.equal(approved.by, ['x-alice'])
   watcher.assertClean()
 })
 

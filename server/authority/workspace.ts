@@ -7,7 +7,7 @@ import type { AuditLog } from '../audit/log.js'
 import { answerFirst, type Writer, type WriteContext } from '../rooms/hooks.js'
 import { type ClientWrites, clientWrites, type KeyWrite, keysOfNewMap } from './client-writes.js'
 import { checkWrite, type CoordEvent, type CoordState, reduce, type ReduceResult, type Principal, Y_MAP } from './rules/index.js'
-import { deleteInserted, restoreKey, valueBefore, valueNow } from './ydoc.js'
+import { deleteInserted, hiddenInsert, restoreKey, valueBefore, valueNow } from './ydoc.js'
 import { Schedule } from './schedule.js'
 import { approvalMap, CoordinationMaps } from './maps.js'
 
@@ -75,7 +75,10 @@ export class WorkspaceAuthority {
       const field = write.subKey ?? write.key
       const before = valueBefore(context.transaction, write.target, field)
       const after = valueNow(write.target, field)
-      if (before === undefined && after === undefined) continue
+      if (before === undefined && after === undefined) {
+        if (hiddenInsert(context.transaction, write.target, field)) this.refused(context, write, hiddenReason(write))
+        continue
+      }
       const refusal = checkWrite({ ...write, before, after, writer })
       if (refusal) {
         if (write.subKey === undefined) refusedMaps.add(write.key)
@@ -279,4 +282,10 @@ function toEvent(write: KeyWrite, after: unknown, writer: Principal, at: number)
   if (subKey === APPROVAL_FIELDS.request) return { type: 'request', at, key, session, actor, request: after }
   if (subKey === APPROVAL_FIELDS.cancel) return { type: 'cancel', at, key, session, actor, cancel: after }
   return { type: 'vote', at, key, voter: writer, vote: after }
+}
+
+/** Why a write Yjs hid as it arrived (ydoc.ts `hiddenInsert`) is refused: so its writer hears of it. */
+function hiddenReason({ type, key, subKey }: KeyWrite): string {
+  const what = subKey === undefined ? `${type}.${key}` : `${type}.${key}.${subKey}`
+  return `your write of ${what} crossed another write of the same key (one the server refused, most likely) and Yjs kept the other, so yours never took effect; write it again`
 }

@@ -33,6 +33,28 @@ export function valueNow(type: Type, key: string): unknown {
   return item && !item.deleted ? plain(item) : undefined
 }
 
+/**
+ * Whether this transaction inserted an item under `key` that Yjs hid as it arrived. Concurrent
+ * writes of one map key are ordered by client id, and any but the last is deleted on arrival: a
+ * write concurrent with an earlier one (typically a refused write, since deleted by the server)
+ * can lose, and the key's value does not change, so the writer would never learn its write is
+ * gone. An item its own writer overwrote or deleted in the same update is not hidden: it is the
+ * key's last item, or an item of this transaction follows it. Only the items this transaction
+ * inserted are looked at, never the key's whole history.
+ */
+export function hiddenInsert(transaction: Y.Transaction, type: Type, key: string): boolean {
+  for (const [client, structs] of transaction.doc.store.clients) {
+    const from = transaction.beforeState.get(client) ?? 0
+    if (Y.getState(transaction.doc.store, client) <= from) continue
+    for (let i = Y.findIndexSS(structs, from); i < structs.length; i++) {
+      const item = structs[i]
+      if (!(item instanceof Y.Item) || item.parent !== type || item.parentSub !== key || !item.deleted) continue
+      if (insertedIn(transaction, item) && item.right !== null && !insertedIn(transaction, item.right)) return true
+    }
+  }
+  return false
+}
+
 /** Puts back a plain JSON value, or removes the key when it had none. */
 export function restoreKey(transaction: Y.Transaction, type: Type, key: string, before: unknown): void {
   if (before === undefined) {
