@@ -202,7 +202,8 @@ export class WebSocketEndpoint {
   }
 
   private failedToOpen(ws: WebSocket, error: Error): void {
-    // Storage briefly unreachable, or the workspace moving to another node: nothing is wrong.
+    // A hook or the storage says to try again later (a service briefly down, the workspace moving
+    // to another node): nothing is wrong with the client or the document.
     if (error instanceof TryAgainLater) {
       this.deps.events.onRefusal({ code: CloseCode.tryAgainLater, reason: error.message })
       return ws.close(CloseCode.tryAgainLater, truncateReason(error.message))
