@@ -90,6 +90,13 @@ const RELEASE_CONFIRM_MS = 5000
 export class Locks {
   private readonly waiting = new Map<string, Waiting>()
   private readonly holding = new Map<string, Lock>()
+  /**
+   * Claims deleted here (released, withdrawn, dropped after an outcome) that the server may still
+   * put back, until it no longer lists them. The server undoes someone else's refused write of a
+   * claim key by writing the old value again as a new item; a delete made before that item
+   * arrived does not reach it, and the lock would stay held until the session ends.
+   */
+  private readonly dropped = new Map<string, string[]>()
   private stopHeartbeat: (() => void) | null = null
   private trustTimer: ReturnType<typeof setInterval> | null = null
   /** when the trust watch started: silence before it says nothing about what we hold now */
@@ -98,7 +105,10 @@ export class Locks {
   constructor(private readonly ctx: ClientContext) {
     ctx.conn.on('change', (transaction) => {
       const { claims, locks, queue, outcomes } = ctx.maps
-      if (touches(transaction, [claims, locks, queue, outcomes])) this.evaluate(transaction)
+      if (touches(transaction, [claims, locks, queue, outcomes])) {
+        this.evaluate(transaction)
+        this.dropAgain()
+      }
     })
     ctx.conn.on('state', (change) => change.state === 'closed' && this.failAll(closedError(change)))
   }
@@ -187,7 +197,7 @@ export class Locks {
   async release(lock: Lock): Promise<void> {
     if (this.holding.get(lock.key) !== lock) return
     this.holding.delete(lock.key)
-    this.dropClaim(lock.key)
+    this.dropClaim(lock.key, lock.resources)
     this.watchTrust()
     if (this.ctx.conn.state !== 'connected') return
     await waitForServer(this.ctx, {
@@ -220,8 +230,17 @@ export class Locks {
   }
 
   /** Deletes our claim key if it is still there: a release, a cancel, or tidying after an outcome. */
-  private dropClaim(key: string): void {
+  private dropClaim(key: string, resources: string[]): void {
     if (this.ctx.maps.claims.has(key)) this.ctx.maps.claims.delete(key)
+    this.dropped.set(key, resources)
+  }
+
+  /** Deletes again a dropped claim the server put back; forgets those the server no longer lists. */
+  private dropAgain(): void {
+    for (const [key, resources] of this.dropped) {
+      if (this.ctx.maps.claims.has(key)) this.ctx.maps.claims.delete(key)
+      else if (!this.listed(key, resources)) this.dropped.delete(key)
+    }
   }
 
   private withdraw(key: string, error: HuddleError): void {
@@ -237,7 +256,7 @@ export class Locks {
       this.holding.set(result.key, result)
       waiting.resolve(result)
     } else {
-      this.dropClaim(waiting.key)
+      this.dropClaim(waiting.key, waiting.value.resources)
       waiting.reject(result)
     }
     this.watchTrust()
@@ -248,7 +267,7 @@ export class Locks {
     this.holding.delete(lock.key)
     // After a long disconnect the server may still list the claim; deleting it releases it there
     // as soon as the connection is back, instead of when the session ends.
-    this.dropClaim(lock.key)
+    this.dropClaim(lock.key, lock.resources)
     lock.markLost(error)
     this.watchTrust()
   }
