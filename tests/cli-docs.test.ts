@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connectPeer, mintToken, waitFor } from './helpers/clients.js'
-import { HUDDLE_BIN, ROOT, runCli, type TestServer } from './helpers/server.js'
+import { type Exit, HUDDLE_BIN, ROOT, runCli, type TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 import { CliProcess, cliEnv } from './fixtures/client-cli.js'
 
@@ -68,6 +68,11 @@ test('doc edit runs $EDITOR on the text and writes what it saved as a diff', asy
   human.destroy()
 })
 
+/** Ctrl-C ends `doc watch` with status 0; otherwise says how it ended (a signal, and what it printed). */
+function assertCleanExit(exit: Exit, stderr: string): void {
+  assert.is(exit.code, 0, `doc watch ended with code ${exit.code}, signal ${exit.signal}; stderr: ${stderr.slice(-2000)}`)
+}
+
 test('doc watch prints the text and every new version', async () => {
   const watch = new CliProcess(['doc', 'watch', 'guide.md'], env)
   await watch.waitOutput(/--- guide.md at .*\none\nTWO\nthree\n/)
@@ -75,14 +80,14 @@ test('doc watch prints the text and every new version', async () => {
   human.doc.getText('body').insert(0, 'zero\n')
   await watch.waitOutput(/--- guide.md at .*\nzero\none\nTWO\nthree\n/)
   watch.child.kill('SIGINT')
-  assert.is((await watch.exit()).code, 0)
+  assertCleanExit(await watch.exit(), watch.stderr)
   const json = new CliProcess(['doc', 'watch', 'guide.md', '--json'], env)
   const [line] = await json.waitOutput(/^.*\n/)
   const first = JSON.parse(line)
   assert.equal(Object.keys(first), ['path', 'text', 'at'], 'the fields --help promises')
   assert.equal([first.path, first.text, typeof first.at], ['guide.md', 'zero\none\nTWO\nthree\n', 'number'])
   json.child.kill('SIGINT')
-  assert.is((await json.exit()).code, 0)
+  assertCleanExit(await json.exit(), json.stderr)
   human.destroy()
 })
 
