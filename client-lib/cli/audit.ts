@@ -31,10 +31,11 @@ export function registerAuditCommand(program: Command): void {
             : flags.limit > 0
               ? await audit.read({ after: flags.after, limit: Math.min(flags.limit, 1000) })
               : []
+        const stop = new AbortController()
+        // Ctrl-C is ours before the first entry shows: whoever sees it may press it at once.
+        const offSignals = flags.follow ? onSignals(() => stop.abort()) : () => undefined
         first.forEach(print)
         if (!flags.follow) return
-        const stop = new AbortController()
-        const offSignals = onSignals(() => stop.abort())
         const after = first.length ? first[first.length - 1]!.seq : (flags.after ?? (await audit.tail(1))[0]?.seq ?? 0)
         for await (const entry of audit.follow({ after, signal: stop.signal })) print(entry)
         offSignals()

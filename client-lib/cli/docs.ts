@@ -76,15 +76,17 @@ export function registerDocCommands(program: Command): void {
           if (flags.json) process.stdout.write(`${JSON.stringify({ path, text, at: Date.now() })}\n`)
           else process.stdout.write(`--- ${path} at ${new Date().toISOString()}\n${text}${text.endsWith('\n') || text === '' ? '' : '\n'}`)
         }
-        print(handle.text)
-        handle.onChange((change) => print(change.text))
-        await new Promise<void>((resolve) => {
+        // Ctrl-C is ours before the first text shows: whoever sees it may press it at once.
+        const stopped = new Promise<void>((resolve) => {
           const off = onSignals(() => {
             off()
             resolve()
           })
           client.onState((change) => change.state === 'closed' && resolve())
         })
+        print(handle.text)
+        handle.onChange((change) => print(change.text))
+        await stopped
         await client.close()
       }),
     )
