@@ -69,10 +69,17 @@ export class CoordinationMaps {
   pushActivity(entry: AuditEntry, limit: number): void {
     const { hash: _hash, prev: _prev, workspace: _workspace, ...shown } = entry
     if (typeof shown.data === 'object' && shown.data !== null) shown.data = shownData(shown)
-    this.activity.push([shown])
-    if (this.activity.length > limit) this.activity.delete(0, this.activity.length - limit)
+    // A Y.Array keeps every item it ever held, deleted ones too. `push` walks to the end from its
+    // furthest search marker (often the start) and `delete(0)` walks the deleted prefix: both grew
+    // with every entry a workspace ever logged. `insert` at the end finds its place from a search
+    // marker, and trimming a hundred at a time walks the deleted prefix once per hundred entries.
+    this.activity.insert(this.activity.length, [shown])
+    if (this.activity.length > limit + ACTIVITY_SLACK) this.activity.delete(0, this.activity.length - limit)
   }
 }
+
+/** entries the activity array may run over its limit before the oldest are trimmed */
+const ACTIVITY_SLACK = 100
 
 /** data fields an activity entry leaves out when they equal the entry's own */
 const REPEATED = new Set(['type', 'actor', 'session', 'at'])
