@@ -186,6 +186,7 @@ export {
 } from './history.js'
 export type { TokenIdentity } from './identity.js'
 export { Lock, type AcquireOptions, type Blocker, type Locks, type WaitInfo } from './locks.js'
+export { connectLocks, LockClient, type LockClientOptions, type LockOnlyAcquireOptions } from './lock-only.js'
 export { PRESENCE_STATUSES, type OnlineMember, type Presence, type PresenceStatus, type PresenceUpdate } from './presence.js'
 export { type ApprovalInfo, type LockInfo, type VoteInfo, displayIds, findApproval, isFinal } from './views.js'
 export type { ApprovalCancel, ApprovalRequest, ApprovalState, ApprovalStatus, Decision, LockHolder, LockMode, LockWaiter } from '../shared/coordination.js'

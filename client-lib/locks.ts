@@ -31,12 +31,18 @@ export interface AcquireOptions {
   onWait?: (wait: WaitInfo) => void
 }
 
+/** What keeps a Lock: the replica's `Locks`, or a lock-only client (lock-only.ts). */
+export interface LockOwner {
+  isHeld(lock: Lock): boolean
+  release(lock: Lock): Promise<void>
+}
+
 /** A granted lock. `signal` aborts, with a HuddleError as its reason, when the lock is lost. */
 export class Lock {
   private readonly controller = new AbortController()
 
   constructor(
-    private readonly owner: Locks,
+    private readonly owner: LockOwner,
     /** the claim key, `<session>:<id>` */
     readonly key: string,
     readonly resources: string[],
@@ -87,7 +93,7 @@ interface Waiting {
 /** How long to wait for the server to confirm a release before moving on. */
 const RELEASE_CONFIRM_MS = 5000
 
-export class Locks {
+export class Locks implements LockOwner {
   private readonly waiting = new Map<string, Waiting>()
   private readonly holding = new Map<string, Lock>()
   /**
@@ -149,30 +155,8 @@ export class Locks {
    * `options.signal` aborts while `fn` runs, withLock rejects at once and releases; `fn` learns of
    * it through `lock.signal` (lost) or its own signal, and should stop.
    */
-  async withLock<T>(resources: string | string[], fn: (lock: Lock) => T | Promise<T>, options: AcquireOptions = {}): Promise<T> {
-    const lock = await this.acquire(resources, options)
-    const cleanups: Array<() => void> = []
-    const stop = new Promise<never>((_, reject) => {
-      for (const [signal, error] of [
-        [lock.signal, () => lock.signal.reason],
-        [options.signal, () => abortError(options.signal!)],
-      ] as const) {
-        if (!signal) continue
-        const onAbort = () => reject(error())
-        if (signal.aborted) onAbort()
-        signal.addEventListener('abort', onAbort, { once: true })
-        cleanups.push(() => signal.removeEventListener('abort', onAbort))
-      }
-    })
-    const work = Promise.resolve().then(() => fn(lock))
-    // If `stop` wins, fn may still fail later (likely, once it sees the abort): that is expected.
-    work.catch(() => undefined)
-    try {
-      return await Promise.race([work, stop])
-    } finally {
-      for (const cleanup of cleanups) cleanup()
-      await lock.release()
-    }
+  withLock<T>(resources: string | string[], fn: (lock: Lock) => T | Promise<T>, options: AcquireOptions = {}): Promise<T> {
+    return runUnderLock(this.acquire(resources, options), fn, options.signal)
   }
 
   /** Every lock in the workspace: holders and queue per resource. */
@@ -219,14 +203,7 @@ export class Locks {
     if (!roleAtLeast(this.ctx.identity.role, 'editor')) {
       throw new HuddleError('forbidden', `locks need role editor or above; the token for ${this.ctx.identity.actor} has role ${this.ctx.identity.role}`)
     }
-    const value = {
-      resources: typeof resources === 'string' ? [resources] : resources,
-      mode: options.mode ?? 'exclusive',
-      ...(options.waitMs !== undefined ? { waitMs: options.waitMs } : {}),
-      ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
-      ...(options.note !== undefined ? { note: options.note } : {}),
-    }
-    return parsed(parseClaimValue(value))
+    return claimValueOf(resources, options)
   }
 
   /** Deletes our claim key if it is still there: a release, a cancel, or tidying after an outcome. */
@@ -288,7 +265,7 @@ export class Locks {
     const { key } = waiting
     const outcome = this.ctx.maps.outcomes.get(key) as OutcomeValue | undefined
     if (outcome?.state === 'granted') return this.finish(waiting, this.grant(waiting, outcome))
-    if (outcome) return this.finish(waiting, this.outcomeError(outcome, waiting.value.resources, this.blockersText(waiting)))
+    if (outcome) return this.finish(waiting, outcomeError(outcome, waiting.value.resources, this.blockersText(waiting)))
     if (!this.ctx.maps.claims.has(key)) {
       const reason = this.ctx.feed.findRefusal(this.ctx.session, (write) => write.type === COORD.claims && write.key === key)
       const error = reason
@@ -310,29 +287,12 @@ export class Locks {
 
   private evaluateHeld(lock: Lock): void {
     const outcome = this.ctx.maps.outcomes.get(lock.key) as OutcomeValue | undefined
-    if (outcome && outcome.state !== 'granted') return this.lose(lock, this.outcomeError(outcome, lock.resources, ''))
+    if (outcome && outcome.state !== 'granted') return this.lose(lock, outcomeError(outcome, lock.resources, ''))
     if (!outcome || !this.ctx.maps.claims.has(lock.key) || lock.resources.some((resource) => !this.holderOf(lock.key, resource))) {
       this.lose(
         lock,
         new HuddleError('lost', `the lock on ${lock.resources.join(', ')} (token ${lock.token}) is gone: the server no longer lists it (the session ended?)`),
       )
-    }
-  }
-
-  private outcomeError(outcome: OutcomeValue, resources: string[], context: string): HuddleError {
-    const what = resources.join(', ')
-    const why = outcome.reason ? `: ${outcome.reason}` : ''
-    switch (outcome.state) {
-      case 'timeout':
-        return new HuddleError('timeout', `timed out waiting for ${what}${context ? ` (${context})` : ''}; try again later or wait longer`)
-      case 'invalid':
-        return new HuddleError('invalid', `the server recorded the claim on ${what} as invalid${why}`)
-      case 'revoked':
-        return new HuddleError('revoked', `the lock on ${what} (token ${outcome.token}) was force-released${why}`)
-      case 'expired':
-        return new HuddleError('expired', `the lock on ${what} (token ${outcome.token}) expired: its ttl ran out${why}`)
-      default:
-        return new HuddleError('lost', `unexpected outcome ${outcome.state} for ${what}`)
     }
   }
 
@@ -397,5 +357,66 @@ export class Locks {
       `no word from the server for ${Math.round(silentMs / 1000)} s, longer than the lease grace period (${grace / 1000} s): the server may have released the lock`,
     )
     this.failAll(error)
+  }
+}
+
+/** The claim value `acquire` writes, checked like the server checks it. */
+export function claimValueOf(resources: string | string[], options: AcquireOptions): ClaimValue {
+  const value = {
+    resources: typeof resources === 'string' ? [resources] : resources,
+    mode: options.mode ?? 'exclusive',
+    ...(options.waitMs !== undefined ? { waitMs: options.waitMs } : {}),
+    ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
+    ...(options.note !== undefined ? { note: options.note } : {}),
+  }
+  return parsed(parseClaimValue(value))
+}
+
+/** The error for a claim's outcome other than `granted`; `context` says what blocked it. */
+export function outcomeError(outcome: OutcomeValue, resources: string[], context: string): HuddleError {
+  const what = resources.join(', ')
+  const why = outcome.reason ? `: ${outcome.reason}` : ''
+  switch (outcome.state) {
+    case 'timeout':
+      return new HuddleError('timeout', `timed out waiting for ${what}${context ? ` (${context})` : ''}; try again later or wait longer`)
+    case 'invalid':
+      return new HuddleError('invalid', `the server recorded the claim on ${what} as invalid${why}`)
+    case 'revoked':
+      return new HuddleError('revoked', `the lock on ${what} (token ${outcome.token}) was force-released${why}`)
+    case 'expired':
+      return new HuddleError('expired', `the lock on ${what} (token ${outcome.token}) expired: its ttl ran out${why}`)
+    default:
+      return new HuddleError('lost', `unexpected outcome ${outcome.state} for ${what}`)
+  }
+}
+
+/**
+ * withLock's body: runs `fn` while holding the lock `acquiring` resolves to, and releases it
+ * whatever happens. If the lock is lost or `signal` aborts while `fn` runs, it rejects at once and
+ * releases; `fn` learns of it through `lock.signal` (lost) or its own signal, and should stop.
+ */
+export async function runUnderLock<T>(acquiring: Promise<Lock>, fn: (lock: Lock) => T | Promise<T>, signal?: AbortSignal): Promise<T> {
+  const lock = await acquiring
+  const cleanups: Array<() => void> = []
+  const stop = new Promise<never>((_, reject) => {
+    for (const [watched, error] of [
+      [lock.signal, () => lock.signal.reason],
+      [signal, () => abortError(signal!)],
+    ] as const) {
+      if (!watched) continue
+      const onAbort = () => reject(error())
+      if (watched.aborted) onAbort()
+      watched.addEventListener('abort', onAbort, { once: true })
+      cleanups.push(() => watched.removeEventListener('abort', onAbort))
+    }
+  })
+  const work = Promise.resolve().then(() => fn(lock))
+  // If `stop` wins, fn may still fail later (likely, once it sees the abort): that is expected.
+  work.catch(() => undefined)
+  try {
+    return await Promise.race([work, stop])
+  } finally {
+    for (const cleanup of cleanups) cleanup()
+    await lock.release()
   }
 }

@@ -30,8 +30,14 @@ type Fields = Record<string, unknown>
 export function parseOwnedKey(key: string): { session: string; id: string } | string {
   const parts = splitOwnedKey(key)
   if (!parts) return `bad key ${show(key)}: use <sessionId>:<id>`
-  if (!ID_RE.test(parts.id)) return `bad id ${show(parts.id)} in key ${show(key)}: use 1-${LIMITS.id} characters of A-Z, a-z, 0-9, '.', '_' or '-'`
-  return parts
+  const badId = checkId(parts.id)
+  return badId ? `${badId} in key ${show(key)}` : parts
+}
+
+/** A claim or approval id, the part of a key after `<sessionId>:`. */
+export function checkId(id: unknown): Problem {
+  if (typeof id === 'string' && ID_RE.test(id)) return null
+  return `bad id ${show(id)}: use 1-${LIMITS.id} characters of A-Z, a-z, 0-9, '.', '_' or '-'`
 }
 
 export function parseClaimValue(value: unknown): ClaimValue | string {

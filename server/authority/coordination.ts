@@ -5,7 +5,8 @@ import type * as Y from 'yjs'
 import type { LockHolder } from '../../shared/coordination.js'
 import type { RoomName } from '../../shared/names.js'
 import type { AuditLog } from '../audit/log.js'
-import type { DocumentHook, UnloadReason, WriteContext, Writer } from '../rooms/hooks.js'
+import type { DocumentHook, RequestContext, SessionNotice, UnloadReason, WriteContext, Writer } from '../rooms/hooks.js'
+import type { LockRequest } from '../../shared/lock-channel.js'
 import { log } from '../log.js'
 import type { Storage as Store } from '../store/storage.js'
 import { type CoordState, reduce, emptyState, type CoordEvent, stateFromJson, type StoredState } from './rules/index.js'
@@ -56,6 +57,14 @@ export class CoordinationAuthority implements DocumentHook {
 
   onClientWrite(context: WriteContext): void {
     this.workspaces.get(context.room.workspace)?.judge(context)
+  }
+
+  onLockRequest(context: RequestContext, request: LockRequest): void {
+    this.workspaces.get(context.room.workspace)?.answer(context, request)
+  }
+
+  lockNotices(room: RoomName, transaction: Y.Transaction): SessionNotice[] {
+    return this.workspaces.get(room.workspace)?.notices(transaction) ?? []
   }
 
   onJoin(room: RoomName, _doc: Y.Doc, writer: Writer): void {

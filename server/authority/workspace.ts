@@ -4,7 +4,9 @@
 import type * as Y from 'yjs'
 import { APPROVAL_FIELDS, COORD, META, type SessionValue, splitOwnedKey } from '../../shared/coordination.js'
 import type { AuditLog } from '../audit/log.js'
-import { answerFirst, type Writer, type WriteContext } from '../rooms/hooks.js'
+import { answerFirst, type RequestContext, type SessionNotice, type Writer, type WriteContext } from '../rooms/hooks.js'
+import type { LockRequest } from '../../shared/lock-channel.js'
+import { answerLockRequest, lockNotices } from './lock-requests.js'
 import { type ClientWrites, clientWrites, type KeyWrite, keysOfNewMap } from './client-writes.js'
 import { checkWrite, type CoordEvent, type CoordState, reduce, type ReduceResult, type Principal, Y_MAP } from './rules/index.js'
 import { deleteInserted, hiddenInsert, restoreKey, valueBefore, valueNow } from './ydoc.js'
@@ -64,6 +66,16 @@ export class WorkspaceAuthority {
       this.refused(context, accepted.write, refusal)
     }
     this.schedule.deadlines(this.state)
+  }
+
+  /** A lock-only connection's request: written as its session's own claim (lock-requests.ts). */
+  answer(context: RequestContext, request: LockRequest): void {
+    answerLockRequest(this.maps, context, request)
+  }
+
+  /** What `transaction` tells lock-only connections about their claims. */
+  notices(transaction: Y.Transaction): SessionNotice[] {
+    return lockNotices(this.maps, transaction)
   }
 
   private checkWrites(context: WriteContext, writer: Principal, keyed: KeyWrite[]): Accepted[] {

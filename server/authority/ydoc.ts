@@ -27,6 +27,16 @@ export function valueBefore(transaction: Y.Transaction, type: Type, key: string)
   return plain(item)
 }
 
+/**
+ * Whether `key` had a value before this transaction. Unlike `valueBefore` it reads no content, so
+ * it still answers after the transaction, once garbage collection has emptied deleted items.
+ */
+export function hadValueBefore(transaction: Y.Transaction, type: Type, key: string): boolean {
+  let item: Y.Item | null = type._map.get(key) ?? null
+  while (item && insertedIn(transaction, item)) item = item.left
+  return !!item && (!item.deleted || Y.isDeleted(transaction.deleteSet, item.id))
+}
+
 /** The value of `key` now (undefined when absent). */
 export function valueNow(type: Type, key: string): unknown {
   const item = type._map.get(key)

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import { CloseCode } from '../../shared/close-codes.js'
 import { checkSession, parseRoom, type RoomName } from '../../shared/names.js'
+import { LOCKS_ONLY_PARAM } from '../../shared/lock-channel.js'
 import { coversWorkspace, TokenError, type VerifiedToken, verifyToken } from '../auth/tokens.js'
 import type { SessionBindings } from '../auth/sessions.js'
 import type { RevocationCheck } from '../auth/tokens.js'
@@ -12,6 +13,8 @@ export interface Admitted {
   room: RoomName
   identity: VerifiedToken
   session: string
+  /** `?locks-only=1`: lock requests instead of the document (shared/lock-channel.ts) */
+  lockOnly: boolean
 }
 
 export interface Refused {
@@ -39,6 +42,11 @@ export async function admit(
 ): Promise<Admitted | Refused> {
   const room = parseRoom(decodeRoom(url.pathname))
   if (typeof room === 'string') return { ok: false, code: CloseCode.malformed, reason: room }
+  const lockOnly = url.searchParams.get(LOCKS_ONLY_PARAM) === '1'
+  if (lockOnly && room.path !== null) {
+    const reason = `?${LOCKS_ONLY_PARAM}=1 is for a workspace's coordination room "${room.workspace}", not a document: drop it to edit ${room.room}`
+    return { ok: false, code: CloseCode.malformed, reason, room }
+  }
   let identity: VerifiedToken
   try {
     identity = await verifyToken(key, url.searchParams.get('token'))
@@ -64,13 +72,13 @@ export async function admit(
   }
   const chosen = url.searchParams.get('session')
   // A generated id is new and unguessable: nothing to bind, and no binding to store for ever.
-  if (chosen === null) return { ok: true, room, identity, session: generated ?? newSessionId() }
+  if (chosen === null) return { ok: true, room, identity, session: generated ?? newSessionId(), lockOnly }
   const badSession = checkSession(chosen)
   if (badSession) return { ok: false, code: CloseCode.malformed, reason: badSession, room, identity }
   const session = chosen
   const taken = await sessions.bind(session, identity.actor, identity.expiresAt)
   if (taken) return { ok: false, code: CloseCode.forbidden, reason: taken, room, identity, session }
-  return { ok: true, room, identity, session }
+  return { ok: true, room, identity, session, lockOnly }
 }
 
 function decodeRoom(pathname: string): string {

@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws'
 import { CloseCode } from '../../shared/close-codes.js'
 import type { RoomName } from '../../shared/names.js'
 import type { VerifiedToken } from '../auth/tokens.js'
+import type { Admitted } from './admission.js'
 import { decodeMessage, ProtocolError } from '../protocol/messages.js'
 import type { PreparedFrame } from '../protocol/frame.js'
 import type { Member } from '../rooms/audience.js'
@@ -51,14 +52,21 @@ export class Connection implements Member {
   private closed = false
   private detached = false
 
+  readonly roomName: RoomName
+  readonly identity: VerifiedToken
+  readonly session: string
+  readonly lockOnly: boolean
+
   constructor(
     private readonly ws: WebSocket,
-    readonly roomName: RoomName,
-    readonly identity: VerifiedToken,
-    readonly session: string,
+    admission: Omit<Admitted, 'ok'>,
     private readonly limits: ConnectionLimits,
     private readonly events: ConnectionEvents,
   ) {
+    this.roomName = admission.room
+    this.identity = admission.identity
+    this.session = admission.session
+    this.lockOnly = admission.lockOnly
     this.bucket = new TokenBucket(limits.ratePerSecond, limits.burst)
     ws.on('pong', () => {
       this.alive = true
@@ -83,6 +91,8 @@ export class Connection implements Member {
    * (askToRepublish: its presence is not in this room yet).
    */
   resync(ask: Uint8Array | null): void {
+    // a lock-only client holds no document; its claims' notices are its own to resume
+    if (this.lockOnly) return
     this.room?.receive(this, { kind: 'sync-step1', stateVector: EMPTY_STATE_VECTOR })
     if (ask) this.send(ask)
   }

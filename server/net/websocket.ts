@@ -181,7 +181,7 @@ export class WebSocketEndpoint {
     { relayed, resync }: { relayed: boolean; resync: { ask: Uint8Array | null } | null },
   ): Promise<void> {
     if (ws.readyState !== WebSocket.OPEN) return void held()
-    const connection = new Connection(ws, admission.room, admission.identity, admission.session, this.options, {
+    const connection = new Connection(ws, admission, this.options, {
       ...this.deps.events,
       onClose: (closed) => this.connections.delete(closed),
     })

@@ -3,9 +3,11 @@
 // once per message and the bytes are shared by every socket that receives them.
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import { LOCK_MESSAGE, type LockRequest, parseLockRequest, readLockMessage } from '../../shared/lock-channel.js'
 
-// Type 2 (auth) is not used: admission happens at the upgrade (server/net/websocket.ts).
-export const MessageType = { sync: 0, awareness: 1, queryAwareness: 3 } as const
+// Type 2 (auth) is not used: admission happens at the upgrade (server/net/websocket.ts). Type 100
+// is Huddle's own, spoken only by lock-only connections (shared/lock-channel.ts).
+export const MessageType = { sync: 0, awareness: 1, queryAwareness: 3, lock: LOCK_MESSAGE } as const
 export const SyncType = { step1: 0, step2: 1, update: 2 } as const
 
 export type Incoming =
@@ -14,6 +16,7 @@ export type Incoming =
   | { kind: 'update'; update: Uint8Array }
   | { kind: 'awareness'; update: Uint8Array }
   | { kind: 'query-awareness' }
+  | { kind: 'lock'; request: LockRequest }
 
 /** A frame that does not follow the protocol; the connection is closed with 4400 and this reason. */
 export class ProtocolError extends Error {}
@@ -36,8 +39,13 @@ function decodeBody(decoder: decoding.Decoder): Incoming {
       return { kind: 'awareness', update: decoding.readVarUint8Array(decoder) }
     case MessageType.queryAwareness:
       return { kind: 'query-awareness' }
+    case MessageType.lock: {
+      const request = parseLockRequest(readLockMessage(decoder))
+      if (typeof request === 'string') throw new ProtocolError(`bad lock request: ${request}`)
+      return { kind: 'lock', request }
+    }
     default:
-      throw new ProtocolError(`unknown message type ${type}: expected 0 (sync), 1 (awareness) or 3 (query awareness)`)
+      throw new ProtocolError(`unknown message type ${type}: expected 0 (sync), 1 (awareness), 3 (query awareness) or 100 (lock request)`)
   }
 }
 

@@ -1,6 +1,8 @@
 // Who a room sends to, and when: a document update is held for a member still waiting for its
 // first sync reply (a client with a stale document would apply an update's deletions at once while
 // its inserts wait for the missing history, showing states that never existed) and sent after it.
+// Lock-only members (shared/lock-channel.ts) get no document and no presence, only the notices
+// addressed to their session.
 import type { PreparedFrame } from '../protocol/frame.js'
 import type { Writer } from './hooks.js'
 import type { PresenceOwner } from './presence.js'
@@ -16,6 +18,8 @@ export interface Member extends PresenceOwner, Writer {
   refuse(code: number, reason: string): void
   /** a write of this member was partly undone by a hook */
   noteForgery(reason: string): void
+  /** true for a connection that holds no replica and gets notices instead (shared/lock-channel.ts) */
+  readonly lockOnly?: boolean
 }
 
 interface Held {
@@ -28,20 +32,41 @@ export class Audience {
   readonly members = new Set<Member>()
   /** members waiting for their first sync reply, with the update frames held for them */
   private readonly syncing = new Map<Member, Held>()
+  /** the lock-only members, by session */
+  private readonly lockOnly = new Map<string, Set<Member>>()
+  private lockOnlyCount = 0
 
   /** `countSent` counts `frame`'s messages sent to `sockets` sockets */
   constructor(private readonly countSent: (sockets: number, frame: PreparedFrame) => void) {}
 
   add(member: Member): void {
     this.members.add(member)
-    this.syncing.set(member, { asked: false, frames: [] })
+    if (!member.lockOnly) return void this.syncing.set(member, { asked: false, frames: [] })
+    this.lockOnlyCount++
+    const sessionMembers = this.lockOnly.get(member.session)
+    if (sessionMembers) sessionMembers.add(member)
+    else this.lockOnly.set(member.session, new Set([member]))
   }
 
   /** False when `member` was not in the audience. */
   remove(member: Member): boolean {
     if (!this.members.delete(member)) return false
     this.syncing.delete(member)
+    if (!member.lockOnly) return true
+    this.lockOnlyCount--
+    const sessionMembers = this.lockOnly.get(member.session)
+    if (sessionMembers?.delete(member) && sessionMembers.size === 0) this.lockOnly.delete(member.session)
     return true
+  }
+
+  /** Whether any member wants notices (so that building them is worth it). */
+  get hasLockOnly(): boolean {
+    return this.lockOnly.size > 0
+  }
+
+  /** Sends `frame` to the lock-only members of `session`. */
+  notify(session: string, frame: Uint8Array): void {
+    for (const member of this.lockOnly.get(session) ?? []) member.send(frame)
   }
 
   /** `member` sent sync step 1: what is held for it waits for the reply (then `release`). */
@@ -65,8 +90,8 @@ export class Audience {
   /** Sends `frame` to every member. */
   sendAll(frame: PreparedFrame): void {
     const now = Date.now()
-    for (const member of this.members) sendTo(member, frame, now)
-    this.countSent(this.members.size, frame)
+    for (const member of this.members) if (!member.lockOnly) sendTo(member, frame, now)
+    this.countSent(this.replicas, frame)
   }
 
   /**
@@ -80,10 +105,15 @@ export class Audience {
       for (const member of this.members) if (waiting.has(member.session)) this.deliver(member, frame, now)
     }
     for (const member of this.members) if (!waiting.has(member.session)) this.deliver(member, frame, now)
-    this.countSent(this.members.size, frame)
+    this.countSent(this.replicas, frame)
+  }
+
+  private get replicas(): number {
+    return this.members.size - this.lockOnlyCount
   }
 
   private deliver(member: Member, frame: PreparedFrame, now: number): void {
+    if (member.lockOnly) return
     const held = this.syncing.get(member)
     if (!held) sendTo(member, frame, now)
     else if (held.frames.push(frame) > MAX_HELD_FRAMES) this.release(member, now)

@@ -5,6 +5,7 @@ import type { RoomName } from '../../shared/names.js'
 import type { Identity } from '../../shared/roles.js'
 import type { AuditEntry } from '../audit/chain.js'
 import type { UpdateBatch } from '../store/index.js'
+import type { LockNotice, LockRequest } from '../../shared/lock-channel.js'
 
 /**
  * Why a document leaves memory. After `failed` (a storage failure, or a hook that threw while the
@@ -73,6 +74,27 @@ export interface PersistContext {
   transaction: Y.Transaction
 }
 
+/** What a hook gets to answer a lock-only connection's request (shared/lock-channel.ts). */
+export interface RequestContext {
+  room: RoomName
+  doc: Y.Doc
+  writer: Writer
+  /**
+   * Makes `change` as the writer's own write: one transaction, judged by every hook's
+   * `onClientWrite` as if the client had sent it. Returns the reasons of the parts they refused
+   * (and undid), or null when a hook threw: the room then reloads and the writer is closed.
+   */
+  writeAs(change: () => void): string[] | null
+  /** sends `notice` to this connection once everything queued so far is written */
+  reply(notice: LockNotice): void
+}
+
+/** A notice for the lock-only connections of one session. */
+export interface SessionNotice {
+  session: string
+  notice: LockNotice
+}
+
 export interface DocumentHook {
   /** which documents this hook watches */
   matches(room: RoomName): boolean
@@ -100,6 +122,14 @@ export interface DocumentHook {
    * reloads from storage.
    */
   onPersist?(context: PersistContext): void
+  /** a lock-only connection's request (only one hook of a document should take them) */
+  onLockRequest?(context: RequestContext, request: LockRequest): void
+  /**
+   * While lock-only connections are in the room, for every update about to be written: what it
+   * means for their sessions. Each notice is sent once the update is written. Throwing fails
+   * closed like `onPersist`.
+   */
+  lockNotices?(room: RoomName, transaction: Y.Transaction): SessionNotice[]
   onJoin?(room: RoomName, doc: Y.Doc, writer: Writer): void
   onLeave?(room: RoomName, doc: Y.Doc, writer: Writer): void
   /** true keeps an idle document loaded (e.g. it has timers due) */

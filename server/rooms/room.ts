@@ -8,7 +8,8 @@ import { roleAtLeast } from '../../shared/roles.js'
 import { encodeAwareness, encodeUpdate, type Incoming, ProtocolError } from '../protocol/messages.js'
 import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { CloseCode } from '../../shared/close-codes.js'
-import { type DocumentHook, type UnloadReason, waitingSessions, type Writer } from './hooks.js'
+import { type DocumentHook, type RequestContext, type SessionNotice, type UnloadReason, waitingSessions, type Writer } from './hooks.js'
+import { encodeLockMessage, type LockRequest } from '../../shared/lock-channel.js'
 import { UpdateBatch } from '../store/index.js'
 import type { AuditEntry } from '../audit/chain.js'
 import { Presence } from './presence.js'
@@ -47,6 +48,8 @@ interface Pending {
   batch: Promise<void>
   /** sessions waiting for this update (see hooks.ts `answerFirst`) */
   waiting: ReadonlySet<string> | undefined
+  /** for lock-only connections, sent as soon as the update is written */
+  notices: SessionNotice[] | undefined
 }
 
 export class Room {
@@ -107,9 +110,11 @@ export class Room {
 
   join(member: Member): void {
     this.audience.add(member)
-    sendTo(member, this.replies.step1(), Date.now())
-    const states = this.presence.snapshot()
-    if (states) member.send(encodeAwareness(states))
+    if (!member.lockOnly) {
+      sendTo(member, this.replies.step1(), Date.now())
+      const states = this.presence.snapshot()
+      if (states) member.send(encodeAwareness(states))
+    }
     const failure = this.guarded(() => {
       for (const hook of this.hooks) hook.onJoin?.(this.name, this.doc, member)
     })
@@ -133,7 +138,10 @@ export class Room {
   /** Handles one decoded message; throws ProtocolError for input that breaks the protocol. */
   receive(member: Member, message: Incoming): void {
     if (this.failed) return
+    if (member.lockOnly !== (message.kind === 'lock')) throw new ProtocolError(misdirected(member, message))
     switch (message.kind) {
+      case 'lock':
+        return this.lockRequest(member, message.request)
       case 'sync-step1':
         this.audience.askedToSync(member)
         return this.answerSyncStep1(member, message.stateVector)
@@ -198,18 +206,32 @@ export class Room {
       member.refuse(CloseCode.forbidden, refusal)
       return
     }
-    const hooks = this.writeHooks
     let malformed: ProtocolError | null = null
+    const { failure } = this.clientTransaction(member, () => {
+      try {
+        Y.applyUpdate(this.doc, update, member)
+      } catch (error) {
+        // Some updates decode but cannot be integrated; the client sent something no Yjs writes.
+        // What Yjs integrated before it threw is in the document: the hooks judge it like any
+        // write, and the writer is closed once they have.
+        malformed = new ProtocolError(`malformed Yjs update: it could not be applied (${(error as Error).message})`)
+      }
+    })
+    if (failure) return
+    if (malformed) member.refuse(CloseCode.malformed, (malformed as ProtocolError).message)
+  }
+
+  /**
+   * Runs `apply` as `member`'s write and then the write hooks, in one transaction. Returns the
+   * reasons the hooks refused, or the failure of a hook that threw (the room is then failing and
+   * `member` closed).
+   */
+  private clientTransaction(member: Member, apply: () => void): { failure: Error | null; refusals: string[] } {
+    const hooks = this.writeHooks
+    const refusals: string[] = []
     const failure = this.guarded(() =>
       this.doc.transact((transaction) => {
-        try {
-          Y.applyUpdate(this.doc, update, member)
-        } catch (error) {
-          // Some updates decode but cannot be integrated; the client sent something no Yjs writes.
-          // What Yjs integrated before it threw is in the document: the hooks judge it like any
-          // write, and the writer is closed once they have.
-          malformed = new ProtocolError(`malformed Yjs update: it could not be applied (${(error as Error).message})`)
-        }
+        apply()
         if (hooks.length === 0) return
         // Y.applyUpdate marks the transaction remote; server corrections made after it would make
         // Yjs believe another client uses the server's client id and pick a new one every time.
@@ -217,6 +239,7 @@ export class Room {
         const refuse = (reason: string, detail?: Record<string, unknown>) => {
           const entry = this.deps.recordRefusal(this.name, member, reason, detail)
           member.noteForgery(reason)
+          refusals.push(reason)
           return entry
         }
         const context = { room: this.name, doc: this.doc, transaction, writer: member, refuse }
@@ -225,9 +248,32 @@ export class Room {
     )
     if (failure) {
       const reason = `your update was not saved or shared: a server hook failed on it (${failure.message}); reconnect to retry, report it if it repeats`
-      return this.fail(failure, 'hook', { member, code: CloseCode.internalError, reason })
+      this.fail(failure, 'hook', { member, code: CloseCode.internalError, reason })
     }
-    if (malformed) member.refuse(CloseCode.malformed, (malformed as ProtocolError).message)
+    return { failure, refusals }
+  }
+
+  /** A lock-only connection's request, answered by the hook that takes them (the authority). */
+  private lockRequest(member: Member, request: LockRequest): void {
+    const hook = this.hooks.find((candidate) => candidate.onLockRequest)
+    if (!hook) throw new ProtocolError(`${this.name.room} takes no lock requests`)
+    const context: RequestContext = {
+      room: this.name,
+      doc: this.doc,
+      writer: member,
+      writeAs: (change) => {
+        const { failure, refusals } = this.clientTransaction(member, change)
+        return failure ? null : refusals
+      },
+      reply: (notice) => {
+        const frame = encodeLockMessage(notice)
+        this.lastBatch.then(
+          () => this.members.has(member) && member.send(frame),
+          () => undefined,
+        )
+      },
+    }
+    hook.onLockRequest!(context, request)
   }
 
   /**
@@ -297,8 +343,16 @@ export class Room {
         return error instanceof Error ? error : new Error(String(error))
       }
     }
+    let notices: SessionNotice[] | undefined
+    if (this.audience.hasLockOnly) {
+      try {
+        notices = this.hooks.flatMap((hook) => hook.lockNotices?.(this.name, transaction) ?? [])
+      } catch (error) {
+        return error instanceof Error ? error : new Error(String(error))
+      }
+    }
     const batch = this.deps.appendUpdate(this.name.room, update, extra)
-    this.outbox.push({ update, batch, waiting: waitingSessions(transaction) })
+    this.outbox.push({ update, batch, waiting: waitingSessions(transaction), notices })
     if (batch === this.lastBatch) return null
     this.lastBatch = batch
     batch.then(
@@ -314,6 +368,8 @@ export class Room {
     while (count < this.outbox.length && this.outbox[count]!.batch === batch) count++
     if (count === 0 || this.failed) return
     for (const pending of this.outbox.splice(0, count)) {
+      // what a lock-only client waits for goes at once: it is one small message to one socket
+      for (const { session, notice } of pending.notices ?? []) this.audience.notify(session, encodeLockMessage(notice))
       this.ready.push(pending.update)
       for (const session of pending.waiting ?? []) this.readyWaiting.add(session)
     }
@@ -384,6 +440,13 @@ export class Room {
     for (const hook of this.hooks) hook.onUnload?.(this.name, this.doc, reason)
     this.doc.destroy()
   }
+}
+
+/** Why `message` does not belong on `member`'s connection. */
+function misdirected(member: Member, message: Incoming): string {
+  return member.lockOnly
+    ? `this connection is lock-only (?locks-only=1): it takes lock requests (message type 100), not ${message.kind}; connect without locks-only to sync the document`
+    : 'lock requests (message type 100) need a lock-only connection: connect to the workspace room with ?locks-only=1'
 }
 
 /** A document update and whose write it is */
