@@ -26,7 +26,7 @@ import {
   waitFor,
   withTimeout,
 } from './helpers/clients.js'
-import type { TestServer } from './helpers/server.js'
+import { TestServer } from './helpers/server.js'
 import { withServer } from './helpers/suite.js'
 
 const WS = 'lock-only'
@@ -244,11 +244,14 @@ test('two lock-only clients hand a lock over; the replica sees holder and queue;
 
 test('withLock on a lock-only client releases when fn returns and when it throws', async () => {
   const [a, watcher] = await Promise.all([lockOnly('ann'), replica('wes')])
-  const value = await a.withLock('job', async (lock) => {
-    assert.ok(lock.held)
-    await waitFor(() => holderSessions(watcher, 'job')[0] === a.session, 5000, 'the replica sees a holding job inside fn')
-    return `done with ${lock.token}`
-  })
+  const value = await within(
+    a.withLock('job', async (lock) => {
+      assert.ok(lock.held)
+      await waitFor(() => holderSessions(watcher, 'job')[0] === a.session, 5000, 'the replica sees a holding job inside fn')
+      return `done with ${lock.token}`
+    }),
+    'withLock returns',
+  )
   assert.match(value, /^done with \d+$/)
   assert.is(a.held().length, 0)
   await waitFor(() => isFree(watcher, 'job'), 5000, 'job is free after fn returned')
@@ -257,11 +260,14 @@ test('withLock on a lock-only client releases when fn returns and when it throws
   const boom = new Error('boom')
   let inside = null as Lock | null
   try {
-    await a.withLock('job', async (lock) => {
-      inside = lock
-      await waitFor(() => holderSessions(watcher, 'job')[0] === a.session, 5000, 'the replica sees a holding job again')
-      throw boom
-    })
+    await within(
+      a.withLock('job', async (lock) => {
+        inside = lock
+        await waitFor(() => holderSessions(watcher, 'job')[0] === a.session, 5000, 'the replica sees a holding job again')
+        throw boom
+      }),
+      'withLock rethrows',
+    )
     assert.unreachable('withLock rethrows')
   } catch (error) {
     assert.is(error, boom)
@@ -270,7 +276,7 @@ test('withLock on a lock-only client releases when fn returns and when it throws
   assert.not.ok(inside!.held)
   assert.is(a.held().length, 0)
   await waitFor(() => isFree(watcher, 'job'), 5000, 'job is free after fn threw')
-  const next = await watcher.locks.acquire('job', { waitMs: 0 })
+  const next = await within(watcher.locks.acquire('job', { waitMs: 0 }), 'the replica gets job')
   await next.release()
 })
 
@@ -406,7 +412,7 @@ test('a lock-only socket gets no document updates and no presence, only notices 
   // the coordination document changes a lot meanwhile: claims, grants, handoffs, presence
   writer.presence.set({ status: 'active', activity: 'writing' })
   for (let round = 0; round < 5; round++) {
-    const held = await writer.locks.acquire('busy')
+    const held = await within(writer.locks.acquire('busy'), 'the replica gets busy')
     const waiting = other.acquire('busy')
     await waitFor(() => queuedSessions(watcher, 'busy').includes(other.session), 5000, 'the replica sees the lock-only waiter')
     await held.release()
@@ -485,7 +491,7 @@ test('a blip shorter than the grace period keeps the lock; a partition longer th
 test('close releases held locks at once, rejects waiting claims with closed, and refuses new ones', async () => {
   const [a, watcher] = await Promise.all([lockOnly('ann'), replica('wes')])
   const held = await within(a.acquire('q'), 'a gets q')
-  const blocker = await watcher.locks.acquire('r')
+  const blocker = await within(watcher.locks.acquire('r'), 'the replica gets r')
   const waiting = a.acquire('r')
   await waitFor(() => queuedSessions(watcher, 'r').includes(a.session), 5000, 'a is queued for r')
   const rejected = rejectionOf(HuddleError, waiting)
@@ -499,7 +505,7 @@ test('close releases held locks at once, rejects waiting claims with closed, and
   const released = (await audit(watcher)).find((entry) => entry.type === 'release' && entry.data?.key === held.key)
   assert.ok(released, 'the release is audited')
   assert.is(released!.data?.reason, undefined, 'released by close, not by the end of the grace period')
-  assert.is((await rejectionOf(HuddleError, a.acquire('q'))).code, 'closed')
+  assert.is((await within(rejectionOf(HuddleError, a.acquire('q')), 'a closed client refuses')).code, 'closed')
   await blocker.release()
 })
 
@@ -540,6 +546,49 @@ test('raw protocol: resume within the grace period finds the lock; a socket gone
   const ended = (await audit(watcher)).find((entry) => entry.type === 'release' && entry.data?.key === `${session}:raw-1`)
   assert.ok(ended, 'the release is audited')
   assert.is(ended!.data?.reason, 'session ended')
+})
+
+test('after a reconnect the client learns what happened while it was away: a grant, then a revoke (grace 10 s)', async () => {
+  // a server of its own with a long grace period, so that the client's trust watch (lost after
+  // ~9 s of silence) cannot be what tells it: only its reconnect (resend, resume) can
+  const patient = await TestServer.start({ args: ['--lease-grace', '10s'] })
+  const relay = await Relay.start(patient.httpUrl)
+  let a: LockClient | undefined
+  let admin: Huddle | undefined
+  try {
+    a = await connectLocks({ url: relay.url, workspace: WS, token: await mintToken('ann', 'editor', WS, { kind: 'agent' }), maxBackoffMs: 100 })
+    admin = await connect({ url: patient.httpUrl, workspace: WS, token: await mintToken('root', 'admin', WS) })
+    const away = a
+    const watcher = admin
+    assert.is(away.leaseGraceMs, 10_000)
+    const held = await within(watcher.locks.acquire('away'), 'the admin gets away')
+    const waiting = away.acquire('away')
+    await waitFor(() => queuedSessions(watcher, 'away').includes(away.session), 5000, 'a is queued')
+
+    relay.block()
+    await waitFor(() => away.state === 'disconnected', 5000, 'a is cut off')
+    await held.release()
+    await waitFor(() => holderSessions(watcher, 'away')[0] === away.session, 5000, 'the server grants a while it is away')
+    relay.unblock()
+    const got = await within(waiting, 'the grant made while a was away, once a is back')
+    assert.ok(got.token > held.token)
+
+    relay.block()
+    await waitFor(() => away.state === 'disconnected', 5000, 'a is cut off again')
+    await watcher.locks.forceRelease('away', 'while you were out')
+    await waitFor(() => holderSessions(watcher, 'away').length === 0, 5000, 'the server revokes the lock while a is away')
+    assert.not.ok(got.signal.aborted, 'a cannot know yet')
+    relay.unblock()
+    await waitFor(() => got.signal.aborted, 5000, 'a learns of the revoke once it is back')
+    assert.is(lostReason(got).code, 'revoked')
+    assert.match(lostReason(got).message, /while you were out/)
+    await waitFor(() => claimKeysOf(watcher, away.session).length === 0, 5000, 'the revoked claim is tidied')
+  } finally {
+    await a?.close()
+    await admin?.close()
+    await relay.stop()
+    await patient.dispose()
+  }
 })
 
 test.run()
