@@ -373,8 +373,11 @@ test('hostile input on a lock-only socket is closed with 4400 and a specific rea
     ['sync step 1', syncStep1Frame(new Uint8Array([0])), /this connection is lock-only \(\?locks-only=1\).*not sync-step1/],
     ['presence', awarenessFrame(awarenessUpdate([{ clientID: 7, clock: 1, state: { name: 'x' } }])), /this connection is lock-only.*not awareness/],
   ]
+  const refusedSessions = new Map<string, RegExp>()
   for (const [what, frame, reason] of lockOnlyCases) {
-    const raw = await rawLockOnly('mallory')
+    const session = newSession()
+    refusedSessions.set(session, reason)
+    const raw = await rawLockOnly('mallory', session)
     raw.send(encodeLockMessage({ op: 'ping' }))
     await waitNotice(raw, (notice) => notice.op === 'pong', `the pong before ${what}`)
     raw.send(frame)
@@ -385,7 +388,9 @@ test('hostile input on a lock-only socket is closed with 4400 and a specific rea
   }
 
   // a lock request on a connection that replicates the document
-  const normal = await rawConnect(server, WS, { token: await mintToken('mallory', 'editor', WS), session: newSession() })
+  const normalSession = newSession()
+  refusedSessions.set(normalSession, /need a lock-only connection/)
+  const normal = await rawConnect(server, WS, { token: await mintToken('mallory', 'editor', WS), session: normalSession })
   normal.send(encodeLockMessage({ op: 'acquire', id: 'sneaky', claim: { resources: ['hostile'], mode: 'exclusive' } }))
   const misdirected = await normal.waitClose(5000, 'the server to close a replica sending a lock request')
   assert.is(misdirected.code, 4400)
@@ -399,6 +404,34 @@ test('hostile input on a lock-only socket is closed with 4400 and a specific rea
   assert.match(refused.reason, /\?locks-only=1 is for a workspace's coordination room "lock-only", not a document/)
   await stillWorks('locks-only on a content document')
   assert.is(bystander.state, 'connected')
+
+  // each refusal of a verified member is audited with its reason
+  await waitFor(
+    async () => {
+      const entries = (await audit(watcher)).filter((entry) => entry.type === 'refused' && entry.data?.code === 4400)
+      return [...refusedSessions].every(([session, reason]) =>
+        entries.some((entry) => entry.session === session && entry.actor === 'mallory' && reason.test(String(entry.data?.reason))),
+      )
+    },
+    5000,
+    'a refused entry for every closed socket',
+  )
+
+  // a claim id names the sender's own claim: another session's lock is out of reach
+  const held = await within(bystander.acquire('hostile'), 'the bystander holds hostile')
+  const thief = await rawLockOnly('mallory')
+  thief.send(encodeLockMessage({ op: 'resume', ids: [held.id] }))
+  thief.send(encodeLockMessage({ op: 'release', id: held.id }))
+  await waitFor(() => notices(thief).length >= 2, 5000, 'answers to the resume and the release')
+  assert.equal(notices(thief), [
+    { op: 'released', id: held.id },
+    { op: 'released', id: held.id },
+  ])
+  const taken = await within(rejectionOf(HuddleError, watcher.locks.acquire('hostile', { waitMs: 0 })), 'a try for hostile')
+  assert.is(taken.code, 'timeout', 'the server still gives hostile to the bystander')
+  assert.ok(held.held)
+  assert.equal(holderSessions(watcher, 'hostile'), [bystander.session], "the bystander's lock is untouched")
+  await held.release()
 })
 
 test('a lock-only socket gets no document updates and no presence, only notices about its own claims', async () => {
