@@ -242,6 +242,31 @@ test('two lock-only clients hand a lock over; the replica sees holder and queue;
   for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i]! > tokens[i - 1]!, `tokens strictly increase: ${tokens.join(', ')}`)
 })
 
+test('lock-only shared locks coexist, an exclusive claim waits for them, a multi-resource claim takes all at once', async () => {
+  const [a, b, c, watcher] = await Promise.all([lockOnly('ann'), lockOnly('ben'), lockOnly('cat'), replica('wes')])
+  const readA = await within(a.acquire('cache', { mode: 'shared' }), 'a reads cache')
+  const readB = await within(b.acquire('cache', { mode: 'shared' }), 'b reads cache alongside a')
+  assert.is(readA.mode, 'shared')
+  await waitFor(() => holderSessions(watcher, 'cache').length === 2, 5000, 'the replica sees two shared holders')
+  const blocked = await within(rejectionOf(HuddleError, c.acquire(['cache', 'index'], { waitMs: 0 })), 'c tries cache and index at once')
+  assert.is(blocked.code, 'timeout')
+  const writing = c.acquire(['cache', 'index'])
+  await waitFor(() => queuedSessions(watcher, 'cache').includes(c.session), 5000, 'c waits for both')
+  assert.equal(holderSessions(watcher, 'index'), [], 'c does not hold index while it waits for cache')
+  await readA.release()
+  await readB.release()
+  const both = await within(writing, 'c gets cache and index')
+  assert.equal(both.resources, ['cache', 'index'])
+  assert.ok(both.token > Math.max(readA.token, readB.token))
+  await waitFor(
+    () => holderSessions(watcher, 'cache')[0] === c.session && holderSessions(watcher, 'index')[0] === c.session,
+    5000,
+    'the replica sees c holding both',
+  )
+  await both.release()
+  await waitFor(() => isFree(watcher, 'cache') && isFree(watcher, 'index'), 5000, 'both are free')
+})
+
 test('withLock on a lock-only client releases when fn returns and when it throws', async () => {
   const [a, watcher] = await Promise.all([lockOnly('ann'), replica('wes')])
   const value = await within(
