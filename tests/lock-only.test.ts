@@ -606,6 +606,52 @@ test('raw protocol: resume within the grace period finds the lock; a socket gone
   assert.is(ended!.data?.reason, 'session ended')
 })
 
+test('connectLocks explains what to fix; a revoked token closes a lock-only connection and its locks go with the grace period', async () => {
+  const options = { url: server.httpUrl, workspace: WS, maxBackoffMs: 100 }
+  const wrong = await within(rejectionOf(HuddleError, connectLocks({ ...options, token: await mintToken('ann', 'editor', 'elsewhere') })), 'refused')
+  assert.is(wrong.code, 'forbidden')
+  assert.match(wrong.message, /your token is for workspace "elsewhere", not "lock-only"/)
+  const expired = await within(
+    rejectionOf(HuddleError, connectLocks({ ...options, token: await mintToken('ann', 'editor', WS, { ttlMs: -60_000 }) })),
+    'refused',
+  )
+  assert.is(expired.code, 'unauthorized')
+  assert.match(expired.message, /expired/)
+  const badSession = await rejectionOf(HuddleError, connectLocks({ ...options, token: await mintToken('ann', 'editor', WS), session: 'short' }))
+  assert.is(badSession.code, 'invalid-argument')
+  const nobody = await within(
+    rejectionOf(HuddleError, connectLocks({ url: 'http://127.0.0.1:1', workspace: WS, token: await mintToken('ann', 'editor', WS), connectTimeoutMs: 500 })),
+    'unreachable',
+  )
+  assert.is(nobody.code, 'unreachable')
+  const onWait = await rejectionOf(HuddleError, (await lockOnly('ann')).acquire('x', { onWait: () => undefined } as Parameters<LockClient['acquire']>[1]))
+  assert.is(onWait.code, 'invalid-argument')
+  assert.match(onWait.message, /onWait needs the queue/)
+
+  const token = await mintToken('dana', 'editor', WS, { kind: 'agent' })
+  const dana = await connectLocks({ ...options, token })
+  lockClients.push(dana)
+  const watcher = await replica('wes')
+  const held = await within(dana.acquire('revoked-token'), 'dana gets a lock')
+  const blocker = await within(watcher.locks.acquire('other'), 'the replica gets other')
+  const waiting = dana.acquire('other')
+  const rejected = rejectionOf(HuddleError, waiting)
+  await waitFor(() => queuedSessions(watcher, 'other').includes(dana.session), 5000, 'dana waits for other')
+  const response = await fetch(`${server.httpUrl}/api/workspaces/${WS}/tokens/revoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await mintToken('root', 'admin', WS)}` },
+    body: JSON.stringify({ token }),
+  })
+  assert.is(response.status, 200, await response.clone().text())
+  await waitFor(() => dana.state === 'closed', 5000, 'the lock-only connection is closed')
+  assert.is((await within(rejected, 'the waiting claim rejects')).code, 'unauthorized')
+  await waitFor(() => held.signal.aborted, 5000, 'the held lock is reported lost')
+  assert.is(lostReason(held).code, 'unauthorized')
+  assert.match(lostReason(held).message, /4401/)
+  await waitFor(() => isFree(watcher, 'revoked-token') && claimKeysOf(watcher, dana.session).length === 0, 10_000, "dana's claims end with the grace period")
+  await blocker.release()
+})
+
 test('after a reconnect the client learns what happened while it was away: a grant, then a revoke (grace 10 s)', async () => {
   // a server of its own with a long grace period, so that the client's trust watch (lost after
   // ~9 s of silence) cannot be what tells it: only its reconnect (resend, resume) can
