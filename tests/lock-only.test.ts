@@ -324,6 +324,24 @@ test('waitMs: a waiting lock-only claim times out with code timeout and is tidie
   await waitFor(() => isFree(watcher, 'printer'), 5000, 'printer is free')
 })
 
+test('abort while waiting withdraws the lock-only claim from the queue; an aborted signal sends nothing', async () => {
+  const [a, b, watcher] = await Promise.all([lockOnly('ann'), lockOnly('ben'), replica('wes')])
+  const held = await within(a.acquire('deploy'), 'a gets deploy')
+  const controller = new AbortController()
+  const waiting = b.acquire('deploy', { signal: controller.signal })
+  await waitFor(() => queuedSessions(watcher, 'deploy').includes(b.session), 5000, 'b is queued')
+  controller.abort(new Error('changed my mind'))
+  const error = await within(rejectionOf(HuddleError, waiting), 'the abort')
+  assert.is(error.code, 'aborted')
+  assert.match(error.message, /changed my mind/)
+  await waitFor(() => queuedSessions(watcher, 'deploy').length === 0 && claimKeysOf(watcher, b.session).length === 0, 5000, "b's claim is withdrawn")
+  const early = await rejectionOf(HuddleError, b.acquire('deploy', { signal: AbortSignal.abort() }))
+  assert.is(early.code, 'aborted')
+  await held.release()
+  await waitFor(() => isFree(watcher, 'deploy'), 5000, 'deploy is free')
+  assert.is(claimKeysOf(watcher, b.session).length, 0, 'the pre-aborted acquire wrote no claim')
+})
+
 test('a lost lock aborts lock.signal: revoked by an admin through REST, expired by its ttl', async () => {
   const [a, watcher, admin] = await Promise.all([lockOnly('ann'), replica('wes'), replica('root', 'admin')])
   const lock = await within(a.acquire('tape'), 'a gets tape')
@@ -650,6 +668,25 @@ test('connectLocks explains what to fix; a revoked token closes a lock-only conn
   assert.match(lostReason(held).message, /4401/)
   await waitFor(() => isFree(watcher, 'revoked-token') && claimKeysOf(watcher, dana.session).length === 0, 10_000, "dana's claims end with the grace period")
   await blocker.release()
+})
+
+test('two connections of one session: the first going away does not end the session while the second stays', async () => {
+  const [b, watcher] = await Promise.all([lockOnly('ben'), replica('wes')])
+  const session = newSession()
+  const first = await rawLockOnly('raw', session)
+  first.send(encodeLockMessage({ op: 'acquire', id: 'twin-1', claim: { resources: ['twin'], mode: 'exclusive' } }))
+  await waitNotice(first, (notice) => notice.op === 'outcome' && notice.id === 'twin-1', 'the grant')
+  const second = await rawLockOnly('raw', session)
+  second.send(encodeLockMessage({ op: 'ping' }))
+  await waitNotice(second, (notice) => notice.op === 'pong', 'the second connection is in')
+  first.terminate()
+  // b asks for longer than the grace period: a timeout means the session kept its lock past it
+  const blocked = await within(rejectionOf(HuddleError, b.acquire('twin', { waitMs: GRACE_MS * 2 })), "b's timeout")
+  assert.is(blocked.code, 'timeout', 'the session still holds twin through its second connection')
+  assert.equal(holderSessions(watcher, 'twin'), [session])
+  second.send(encodeLockMessage({ op: 'release', id: 'twin-1' }))
+  await waitNotice(second, (notice) => notice.op === 'released' && notice.id === 'twin-1', 'the release, told to the connection still there')
+  await waitFor(() => isFree(watcher, 'twin'), 5000, 'twin is free')
 })
 
 test('after a reconnect the client learns what happened while it was away: a grant, then a revoke (grace 10 s)', async () => {
