@@ -267,6 +267,35 @@ test('lock-only shared locks coexist, an exclusive claim waits for them, a multi
   await waitFor(() => isFree(watcher, 'cache') && isFree(watcher, 'index'), 5000, 'both are free')
 })
 
+test('many lock-only contenders on one lock: never two inside at once, every grant a larger token, the queue drains', async () => {
+  const watcher = await replica('wes')
+  const agents = await Promise.all(Array.from({ length: 8 }, (_, i) => lockOnly(`agent-${i}`)))
+  let inside = 0
+  let most = 0
+  const grants: number[] = []
+  await within(
+    Promise.all(
+      agents.map(async (agent) => {
+        for (let round = 0; round < 4; round++) {
+          await agent.withLock('hot', async (lock) => {
+            inside++
+            most = Math.max(most, inside)
+            grants.push(lock.token)
+            await new Promise((resolve) => setImmediate(resolve))
+            inside--
+          })
+        }
+      }),
+    ),
+    'every agent gets the lock four times',
+  )
+  assert.is(most, 1, 'one holder at a time')
+  assert.is(grants.length, 32)
+  for (let i = 1; i < grants.length; i++) assert.ok(grants[i]! > grants[i - 1]!, `tokens increase in grant order: ${grants.join(', ')}`)
+  await waitFor(() => isFree(watcher, 'hot'), 5000, 'the queue drains')
+  for (const agent of agents) assert.is(claimKeysOf(watcher, agent.session).length, 0, 'no claim is left behind')
+})
+
 test('withLock on a lock-only client releases when fn returns and when it throws', async () => {
   const [a, watcher] = await Promise.all([lockOnly('ann'), replica('wes')])
   const value = await within(
