@@ -11,7 +11,7 @@ import { closedError, type ConnectionState, shouldReconnect, type StateChange } 
 import { abortError } from './context.js'
 import { check, HuddleError } from './errors.js'
 import { newSessionId, randomId } from './ids.js'
-import { type AcquireOptions, claimValueOf, Lock, type LockOwner, outcomeError, runUnderLock } from './locks.js'
+import { type AcquireOptions, claimValueOf, Lock, type LockOwner, outcomeError, runUnderLock, untrusted } from './locks.js'
 import { serverUrls } from './urls.js'
 
 export interface LockClientOptions {
@@ -282,10 +282,13 @@ export class LockClient implements LockOwner {
   private shut(close: StateChange): void {
     this.state = 'closed'
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
-    const error = closedError(close)
+    this.failAll(closedError(close))
+    for (const done of [...this.releasing.values()]) done()
+  }
+
+  private failAll(error: HuddleError): void {
     for (const id of [...this.waiting.keys()]) this.finish(id, error)
     for (const lock of this.held()) this.lose(lock, error)
-    for (const done of [...this.releasing.values()]) done()
   }
 
   // ---- trust --------------------------------------------------------------------------------------
@@ -304,15 +307,7 @@ export class LockClient implements LockOwner {
   }
 
   private checkTrust(since: number): void {
-    const grace = this.leaseGraceMs
-    // the margin covers the travel time of the last message the server sent before it went quiet
-    const silentMs = Date.now() - Math.max(this.lastHeardAt, since)
-    if (silentMs < grace - Math.min(1000, grace / 10)) return
-    const error = new HuddleError(
-      'lost',
-      `no word from the server for ${Math.round(silentMs / 1000)} s, longer than the lease grace period (${grace / 1000} s): the server may have released the lock`,
-    )
-    for (const id of [...this.waiting.keys()]) this.finish(id, error)
-    for (const lock of this.held()) this.lose(lock, error)
+    const error = untrusted(Date.now() - Math.max(this.lastHeardAt, since), this.leaseGraceMs)
+    if (error) this.failAll(error)
   }
 }
