@@ -5,7 +5,7 @@
 // listing (use `connect()` or REST for those).
 import * as decoding from 'lib0/decoding'
 import type { ClaimValue, OutcomeValue } from '../shared/coordination.js'
-import { encodeLockMessage, LOCK_MESSAGE, LOCKS_ONLY_PARAM, type LockNotice, type LockRequest } from '../shared/lock-channel.js'
+import { encodeLockMessage, LOCK_MESSAGE, LOCKS_ONLY_PARAM, type LockNotice, type LockRequest, MAX_RESUME_IDS } from '../shared/lock-channel.js'
 import { checkSession, checkWorkspace } from '../shared/names.js'
 import { closedError, type ConnectionState, shouldReconnect, type StateChange } from './connection.js'
 import { abortError } from './context.js'
@@ -191,7 +191,8 @@ export class LockClient implements LockOwner {
       this.send({ op: 'ping' })
       // what was asked before the reconnect: claims the server may not have, locks it may have ended
       for (const [id, waiting] of this.waiting) this.send({ op: 'acquire', id, claim: waiting.value })
-      if (this.holding.size > 0) this.send({ op: 'resume', ids: [...this.holding.keys()] })
+      const held = [...this.holding.keys()]
+      for (let i = 0; i < held.length; i += MAX_RESUME_IDS) this.send({ op: 'resume', ids: held.slice(i, i + MAX_RESUME_IDS) })
     }
     socket.onmessage = (event: MessageEvent) => this.receive(new Uint8Array(event.data as ArrayBuffer))
     socket.onclose = (event: CloseEvent) => {
