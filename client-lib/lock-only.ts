@@ -69,6 +69,11 @@ export class LockClient implements LockOwner {
   private readonly holding = new Map<string, Lock>()
   /** release() calls waiting for the server's `released` */
   private readonly releasing = new Map<string, () => void>()
+  /**
+   * Claims given up here (released, withdrawn, lost, ended by an outcome) until the server says
+   * they are gone: sent again after a reconnect, so a release made while disconnected is not lost.
+   */
+  private readonly dropped = new Set<string>()
   private lastHeardAt = 0
   private lastClose: StateChange | null = null
   private backoffMs = FIRST_BACKOFF_MS
@@ -131,7 +136,7 @@ export class LockClient implements LockOwner {
     if (this.holding.get(lock.id) !== lock) return
     this.holding.delete(lock.id)
     this.watchTrust()
-    if (this.state !== 'connected') return
+    if (this.state !== 'connected') return this.drop(lock.id)
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => done(), RELEASE_CONFIRM_MS)
       const done = () => {
@@ -140,7 +145,7 @@ export class LockClient implements LockOwner {
         resolve()
       }
       this.releasing.set(lock.id, done)
-      this.send({ op: 'release', id: lock.id })
+      this.drop(lock.id)
     })
   }
 
@@ -191,6 +196,7 @@ export class LockClient implements LockOwner {
       this.send({ op: 'ping' })
       // what was asked before the reconnect: claims the server may not have, locks it may have ended
       for (const [id, waiting] of this.waiting) this.send({ op: 'acquire', id, claim: waiting.value })
+      for (const id of this.dropped) this.send({ op: 'release', id })
       const held = [...this.holding.keys()]
       for (let i = 0; i < held.length; i += MAX_RESUME_IDS) this.send({ op: 'resume', ids: held.slice(i, i + MAX_RESUME_IDS) })
     }
@@ -233,6 +239,7 @@ export class LockClient implements LockOwner {
       case 'refused':
         return this.finish(notice.id, new HuddleError('refused', `the server refused the claim: ${notice.reason}`))
       case 'released': {
+        this.dropped.delete(notice.id)
         this.releasing.get(notice.id)?.()
         const lost = new HuddleError('lost', 'the server no longer lists the claim (the session ended after a long disconnect?); acquire again')
         this.finish(notice.id, lost)
@@ -266,16 +273,22 @@ export class LockClient implements LockOwner {
       waiting.resolve(result)
     } else {
       // tidy: an outcome other than granted leaves the claim in the document until it is deleted
-      this.send({ op: 'release', id })
+      this.drop(id)
       waiting.reject(result)
     }
     this.watchTrust()
   }
 
+  /** Deletes claim `id` on the server, now or once connected again. */
+  private drop(id: string): void {
+    this.dropped.add(id)
+    this.send({ op: 'release', id })
+  }
+
   private lose(lock: Lock, error: HuddleError): void {
     if (this.holding.get(lock.id) !== lock) return
     this.holding.delete(lock.id)
-    this.send({ op: 'release', id: lock.id })
+    this.drop(lock.id)
     lock.markLost(error)
     this.watchTrust()
   }
