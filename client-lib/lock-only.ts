@@ -5,13 +5,13 @@
 // listing (use `connect()` or REST for those).
 import * as decoding from 'lib0/decoding'
 import type { ClaimValue, OutcomeValue } from '../shared/coordination.js'
-import { encodeLockMessage, LOCK_MESSAGE, LOCKS_ONLY_PARAM, type LockNotice, type LockRequest } from '../shared/lock-channel.js'
+import { encodeLockMessage, LOCK_MESSAGE, LOCKS_ONLY_PARAM, type LockNotice, type LockRequest, MAX_RESUME_IDS } from '../shared/lock-channel.js'
 import { checkSession, checkWorkspace } from '../shared/names.js'
 import { closedError, type ConnectionState, shouldReconnect, type StateChange } from './connection.js'
 import { abortError } from './context.js'
 import { check, HuddleError } from './errors.js'
 import { newSessionId, randomId } from './ids.js'
-import { type AcquireOptions, claimValueOf, Lock, type LockOwner, outcomeError, runUnderLock } from './locks.js'
+import { type AcquireOptions, claimValueOf, Lock, type LockOwner, outcomeError, runUnderLock, untrusted } from './locks.js'
 import { serverUrls } from './urls.js'
 
 export interface LockClientOptions {
@@ -69,6 +69,11 @@ export class LockClient implements LockOwner {
   private readonly holding = new Map<string, Lock>()
   /** release() calls waiting for the server's `released` */
   private readonly releasing = new Map<string, () => void>()
+  /**
+   * Claims given up here (released, withdrawn, lost, ended by an outcome) until the server says
+   * they are gone: sent again after a reconnect, so a release made while disconnected is not lost.
+   */
+  private readonly dropped = new Set<string>()
   private lastHeardAt = 0
   private lastClose: StateChange | null = null
   private backoffMs = FIRST_BACKOFF_MS
@@ -131,7 +136,7 @@ export class LockClient implements LockOwner {
     if (this.holding.get(lock.id) !== lock) return
     this.holding.delete(lock.id)
     this.watchTrust()
-    if (this.state !== 'connected') return
+    if (this.state !== 'connected') return this.drop(lock.id)
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => done(), RELEASE_CONFIRM_MS)
       const done = () => {
@@ -140,7 +145,7 @@ export class LockClient implements LockOwner {
         resolve()
       }
       this.releasing.set(lock.id, done)
-      this.send({ op: 'release', id: lock.id })
+      this.drop(lock.id)
     })
   }
 
@@ -191,7 +196,9 @@ export class LockClient implements LockOwner {
       this.send({ op: 'ping' })
       // what was asked before the reconnect: claims the server may not have, locks it may have ended
       for (const [id, waiting] of this.waiting) this.send({ op: 'acquire', id, claim: waiting.value })
-      if (this.holding.size > 0) this.send({ op: 'resume', ids: [...this.holding.keys()] })
+      for (const id of this.dropped) this.send({ op: 'release', id })
+      const held = [...this.holding.keys()]
+      for (let i = 0; i < held.length; i += MAX_RESUME_IDS) this.send({ op: 'resume', ids: held.slice(i, i + MAX_RESUME_IDS) })
     }
     socket.onmessage = (event: MessageEvent) => this.receive(new Uint8Array(event.data as ArrayBuffer))
     socket.onclose = (event: CloseEvent) => {
@@ -232,6 +239,7 @@ export class LockClient implements LockOwner {
       case 'refused':
         return this.finish(notice.id, new HuddleError('refused', `the server refused the claim: ${notice.reason}`))
       case 'released': {
+        this.dropped.delete(notice.id)
         this.releasing.get(notice.id)?.()
         const lost = new HuddleError('lost', 'the server no longer lists the claim (the session ended after a long disconnect?); acquire again')
         this.finish(notice.id, lost)
@@ -265,16 +273,22 @@ export class LockClient implements LockOwner {
       waiting.resolve(result)
     } else {
       // tidy: an outcome other than granted leaves the claim in the document until it is deleted
-      this.send({ op: 'release', id })
+      this.drop(id)
       waiting.reject(result)
     }
     this.watchTrust()
   }
 
+  /** Deletes claim `id` on the server, now or once connected again. */
+  private drop(id: string): void {
+    this.dropped.add(id)
+    this.send({ op: 'release', id })
+  }
+
   private lose(lock: Lock, error: HuddleError): void {
     if (this.holding.get(lock.id) !== lock) return
     this.holding.delete(lock.id)
-    this.send({ op: 'release', id: lock.id })
+    this.drop(lock.id)
     lock.markLost(error)
     this.watchTrust()
   }
@@ -282,10 +296,13 @@ export class LockClient implements LockOwner {
   private shut(close: StateChange): void {
     this.state = 'closed'
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
-    const error = closedError(close)
+    this.failAll(closedError(close))
+    for (const done of [...this.releasing.values()]) done()
+  }
+
+  private failAll(error: HuddleError): void {
     for (const id of [...this.waiting.keys()]) this.finish(id, error)
     for (const lock of this.held()) this.lose(lock, error)
-    for (const done of [...this.releasing.values()]) done()
   }
 
   // ---- trust --------------------------------------------------------------------------------------
@@ -304,15 +321,7 @@ export class LockClient implements LockOwner {
   }
 
   private checkTrust(since: number): void {
-    const grace = this.leaseGraceMs
-    // the margin covers the travel time of the last message the server sent before it went quiet
-    const silentMs = Date.now() - Math.max(this.lastHeardAt, since)
-    if (silentMs < grace - Math.min(1000, grace / 10)) return
-    const error = new HuddleError(
-      'lost',
-      `no word from the server for ${Math.round(silentMs / 1000)} s, longer than the lease grace period (${grace / 1000} s): the server may have released the lock`,
-    )
-    for (const id of [...this.waiting.keys()]) this.finish(id, error)
-    for (const lock of this.held()) this.lose(lock, error)
+    const error = untrusted(Date.now() - Math.max(this.lastHeardAt, since), this.leaseGraceMs)
+    if (error) this.failAll(error)
   }
 }

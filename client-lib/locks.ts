@@ -346,18 +346,20 @@ export class Locks implements LockOwner {
   }
 
   private checkTrust(): void {
-    const grace = this.ctx.leaseGraceMs
-    // The server starts the grace period when it notices the disconnect, which is no earlier than
-    // the last message it sent us; the margin covers that message's travel time.
-    const margin = Math.min(1000, grace / 10)
-    const silentMs = Date.now() - Math.max(this.ctx.conn.lastHeardAt, this.trustSince)
-    if (silentMs < grace - margin) return
-    const error = new HuddleError(
-      'lost',
-      `no word from the server for ${Math.round(silentMs / 1000)} s, longer than the lease grace period (${grace / 1000} s): the server may have released the lock`,
-    )
-    this.failAll(error)
+    const error = untrusted(Date.now() - Math.max(this.ctx.conn.lastHeardAt, this.trustSince), this.ctx.leaseGraceMs)
+    if (error) this.failAll(error)
   }
+}
+
+/** The error that ends every lock and claim once the server was silent this long, else null. */
+export function untrusted(silentMs: number, graceMs: number): HuddleError | null {
+  // The server starts the grace period when it notices the disconnect, which is no earlier than
+  // the last message it sent us; the margin covers that message's travel time.
+  if (silentMs < graceMs - Math.min(1000, graceMs / 10)) return null
+  return new HuddleError(
+    'lost',
+    `no word from the server for ${Math.round(silentMs / 1000)} s, longer than the lease grace period (${graceMs / 1000} s): the server may have released the lock`,
+  )
 }
 
 /** The claim value `acquire` writes, checked like the server checks it. */

@@ -14,8 +14,8 @@ import { checkId, parseClaimValue, show } from './values.js'
 export const LOCK_MESSAGE = 100
 /** the URL parameter that makes a connection lock-only */
 export const LOCKS_ONLY_PARAM = 'locks-only'
-/** claims one `resume` may ask about */
-export const MAX_RESUME_IDS = 1000
+/** claims one `resume` may ask about: each gets its own answer, so this bounds what one message costs */
+export const MAX_RESUME_IDS = 100
 
 /** Client → server. `id` is the claim id: the key is `<session>:<id>`. */
 export type LockRequest =

@@ -10,6 +10,7 @@ import { claim, holdersOf, locksOf, queueOf, release, waitOutcome } from './help
 import { type CoordPeer, joinCoord, who } from './helpers/coordination-peers.js'
 import { Watcher } from './helpers/watcher.js'
 import { RedisServer, startNode } from './helpers/redis.js'
+import { connectLocks, type LockClient } from '../client-lib/node.js'
 import { runCli, type TestServer } from './helpers/server.js'
 
 interface ClusterHealth {
@@ -128,6 +129,39 @@ test('a lock claimed through three nodes has one holder at a time, granted in ar
     watcher.grants.filter((grant) => grant.resource === 'db').map((grant) => grant.token),
     tokens,
   )
+})
+
+test('lock-only clients on three nodes: requests and notices go through the relays, one holder at a time, rising tokens', async () => {
+  const ws = 'relay-lock-only'
+  const watcher = await Watcher.start(nodes[0]!, ws)
+  const clients: LockClient[] = []
+  for (let i = 0; i < 3; i++) {
+    const token = await mintToken(`lo${i}`, 'editor', ws)
+    clients.push(await connectLocks({ url: nodes[i]!.httpUrl, workspace: ws, token, connectTimeoutMs: 10_000 }))
+  }
+  try {
+    const first = await clients[0]!.acquire('db')
+    const waiting = [clients[1]!.acquire('db'), clients[2]!.acquire('db')]
+    await waitFor(
+      () => queueOf(watcher.doc, 'db').length === 2,
+      10_000,
+      () => `queue seen by the watcher: ${queueOf(watcher.doc, 'db')}`,
+    )
+    await first.release()
+    const second = await Promise.race(waiting)
+    assert.ok(second.token > first.token, `tokens ${first.token} then ${second.token}`)
+    await second.release()
+    const both = await Promise.all(waiting)
+    const third = both.find((lock) => lock !== second)!
+    assert.ok(third.token > second.token, `tokens ${second.token} then ${third.token}`)
+    await third.release()
+    await waitFor(() => !locksOf(watcher.doc).has('db'), 10_000, 'the lock was never freed')
+    // (not watcher.assertClean(): its ledger knows the claims the test's replicas write, and these
+    // are written by the server for their lock-only sessions)
+    assert.is(watcher.maxHolders.get('db'), 1, 'two holders at once')
+  } finally {
+    await Promise.all(clients.map((client) => client.close()))
+  }
 })
 
 test("an owner gives a workspace up once its rooms unload idle; the next client's node takes it", async () => {

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert'
 import {
   checkWrite,
   deadlines,
+  earliestDeadline,
   emptyState,
   reduce,
   replay,
@@ -185,6 +186,8 @@ class Sim {
 
   private fire(pick: number): void {
     const due = deadlines(this.state)
+    // the timer is armed from this one-pass minimum, never from the sorted list
+    assert.is(earliestDeadline(this.state), due[0]?.at ?? Infinity, 'the earliest deadline')
     if (due.length === 0) return
     const next = due[pick % due.length]!
     this.now = Math.max(this.now, next.at)

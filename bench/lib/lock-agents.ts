@@ -1,7 +1,8 @@
 // Scenario D's agents, in the client processes: Huddle client-library connections (connect(),
-// locks.acquire(), lock.release()) that claim resources in a loop and log every grant. If the
-// client library is not built, stock y-websocket providers write the claims themselves, as
-// docs/design.md §4 describes (claims[<session>:<id>] = {resources, mode}; outcome `granted`).
+// locks.acquire(), lock.release(), or connectLocks() for lock-only agents) that claim resources in
+// a loop and log every grant. If the client library is not built, stock y-websocket providers write
+// the claims themselves, as docs/design.md §4 describes (claims[<session>:<id>] = {resources,
+// mode}; outcome `granted`); lock-only agents then cannot run.
 import { randomBytes } from 'node:crypto'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
@@ -20,11 +21,14 @@ interface Agent {
   close(): Promise<void>
 }
 
+type ConnectOptions = { url: string; workspace: string; token: string; connectTimeoutMs?: number }
+
 interface ClientLib {
-  connect(options: { url: string; workspace: string; token: string; connectTimeoutMs?: number }): Promise<{
+  connect(options: ConnectOptions): Promise<{
     locks: { acquire(resources: string | string[]): Promise<HeldLock> }
     close(): Promise<void>
   }>
+  connectLocks(options: ConnectOptions): Promise<{ acquire(resources: string | string[]): Promise<HeldLock>; close(): Promise<void> }>
 }
 
 const agents = new Map<string, Agent[]>()
@@ -45,7 +49,9 @@ async function loadClientLib(): Promise<ClientLib | null> {
 }
 
 async function libAgent(lib: ClientLib, args: LockAgentArgs): Promise<Agent> {
-  const huddle = await lib.connect({ url: args.url, workspace: args.workspace, token: args.token, connectTimeoutMs: 30_000 })
+  const options = { url: args.url, workspace: args.workspace, token: args.token, connectTimeoutMs: 30_000 }
+  if (args.lockOnly) return lib.connectLocks(options)
+  const huddle = await lib.connect(options)
   return {
     acquire: (resource) => huddle.locks.acquire(resource),
     close: () => huddle.close(),
@@ -90,6 +96,7 @@ function rawAgent(args: LockAgentArgs): Promise<Agent> {
 
 async function lockConnect(args: LockAgentArgs): Promise<{ ok: number; failed: number; errors: string[]; mode: string }> {
   const lib = await loadClientLib()
+  if (args.lockOnly && !lib) return { ok: 0, failed: args.count, errors: ['lock-only agents need the built client library'], mode: 'lock-only' }
   const list = agents.get(args.group) ?? []
   agents.set(args.group, list)
   const errors: string[] = []
@@ -107,7 +114,7 @@ async function lockConnect(args: LockAgentArgs): Promise<{ ok: number; failed: n
       }),
     )
   }
-  return { ok, failed: args.count - ok, errors, mode: lib ? 'client-lib' : 'y-websocket provider' }
+  return { ok, failed: args.count - ok, errors, mode: !lib ? 'y-websocket provider' : args.lockOnly ? 'client-lib, lock-only' : 'client-lib' }
 }
 
 async function lockLoop(args: LockLoopArgs): Promise<{ events: LockEvent[]; errors: string[] }> {

@@ -102,6 +102,8 @@ export interface LockAgentArgs {
   token: string
   count: number
   idBase: number
+  /** lock-only connections (connectLocks) instead of replicas of the coordination document */
+  lockOnly: boolean
 }
 
 export interface LockLoopArgs {

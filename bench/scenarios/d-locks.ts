@@ -1,7 +1,8 @@
 // D. Locks (Huddle only: the peers have none): the uncontended acquire→grant round trip through
 // the client library, 100 agents contending for one resource (handoff: release → next grant,
-// grants per second), and 1,000 resources under random claims. Optionally against etcd (its v3
-// lock service through the JSON gateway) when an `etcd` binary is on the PATH.
+// grants per second), and 1,000 resources under random claims; each with agents that replicate
+// the coordination document (connect()) and with lock-only agents (connectLocks()). Optionally
+// against etcd (its v3 lock service through the JSON gateway) when an `etcd` binary is on the PATH.
 import { type Context, ms, progress } from '../lib/context.js'
 import { Histogram } from '../lib/hist.js'
 import { split } from '../lib/pool.js'
@@ -19,12 +20,16 @@ interface Phase {
   durationMs: number
   holdMs: number
   maxRounds: number
+  lockOnly: boolean
 }
+
+/** a phase's label with lock-only agents */
+export const LOCK_ONLY = ' (lock-only)'
 
 export async function locks(ctx: Context): Promise<void> {
   if (!ctx.settings.servers.includes('huddle')) return
   const quick = ctx.settings.quick
-  const phases: Phase[] = [
+  const kinds: Array<Omit<Phase, 'lockOnly'>> = [
     { label: 'uncontended', agents: 1, resources: ['solo'], durationMs: quick ? 4000 : 15_000, holdMs: 0, maxRounds: quick ? 200 : 1000 },
     { label: '100 contenders, 1 resource', agents: 100, resources: ['hot'], durationMs: quick ? 4000 : 15_000, holdMs: 0, maxRounds: 1e9 },
     {
@@ -36,6 +41,10 @@ export async function locks(ctx: Context): Promise<void> {
       maxRounds: 1e9,
     },
   ]
+  const phases: Phase[] = kinds.flatMap((kind) => [
+    { ...kind, lockOnly: false },
+    { ...kind, label: kind.label + LOCK_ONLY, lockOnly: true },
+  ])
   // BENCH_D_PHASES=contenders: only the phases whose label contains one of the words (for profiling)
   const wanted = process.env.BENCH_D_PHASES?.split(',')
   const chosen = wanted ? phases.filter((phase) => wanted.some((word) => phase.label.includes(word))) : phases
@@ -49,7 +58,9 @@ export async function locks(ctx: Context): Promise<void> {
         const shares = split(phase.agents, ctx.pool.size)
         const token = await benchToken()
         const connected = await ctx.pool.all<{ ok: number; failed: number; errors: string[]; mode: string }>('lockConnect', (i) =>
-          shares[i] === 0 ? null : { group, url: `http://127.0.0.1:${server.port}`, workspace: WORKSPACE, token, count: shares[i], idBase: 0 },
+          shares[i] === 0
+            ? null
+            : { group, url: `http://127.0.0.1:${server.port}`, workspace: WORKSPACE, token, count: shares[i], idBase: 0, lockOnly: phase.lockOnly },
         )
         const failed = connected.reduce((sum, c) => sum + c.failed, 0)
         if (failed)

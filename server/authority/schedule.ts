@@ -1,7 +1,7 @@
 // The authority's timers: one for the earliest rule deadline (wait, ttl, approval expiry) and one
 // per disconnected session's grace period. Deadlines are derived from the state, so after a
 // restart they are scheduled again from what was persisted.
-import { type CoordEvent, type CoordState, deadlines } from './rules/index.js'
+import { type CoordEvent, type CoordState, deadlines, earliestDeadline } from './rules/index.js'
 
 // setTimeout fires at once for delays above 2^31-1 ms; long waits re-arm instead.
 const MAX_DELAY = 2 ** 31 - 1
@@ -25,9 +25,8 @@ export class Schedule {
   /** Re-arms the deadline timer for the earliest deadline of `state`. */
   deadlines(state: CoordState): void {
     this.state = state
-    const next = deadlines(state)[0]
-    this.pendingDeadlines = next !== undefined
-    const at = next?.at ?? Infinity
+    const at = earliestDeadline(state)
+    this.pendingDeadlines = at !== Infinity
     if (at === this.nextAt && this.deadlineTimer) return
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer)
     this.deadlineTimer = null

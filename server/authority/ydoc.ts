@@ -81,6 +81,11 @@ export function restoreKey(transaction: Y.Transaction, type: Type, key: string, 
  * unknown types get only the first half, which is all they can legally need.
  */
 export function undoListChanges(transaction: Y.Transaction, type: Type): void {
+  // A list's search markers (cached index positions) are wrong once remote items were integrated
+  // or deleted without them: Yjs drops them when it calls the observers of a remote transaction,
+  // but the room marks this one local, and the deletes below bypass them as in Yjs's UndoManager,
+  // which drops them too. The inserts here and the activity feed's insert at the end need them right.
+  if (type._searchMarker) type._searchMarker.length = 0
   const revive: Array<{ index: number; values: unknown[] }> = []
   let index = 0
   for (let item = type._start; item !== null; item = item.right) {

@@ -138,7 +138,7 @@ export class Room {
   /** Handles one decoded message; throws ProtocolError for input that breaks the protocol. */
   receive(member: Member, message: Incoming): void {
     if (this.failed) return
-    if (member.lockOnly !== (message.kind === 'lock')) throw new ProtocolError(misdirected(member, message))
+    if ((member.lockOnly === true) !== (message.kind === 'lock')) throw new ProtocolError(misdirected(member, message))
     switch (message.kind) {
       case 'lock':
         return this.lockRequest(member, message.request)

@@ -26,6 +26,29 @@ export function deadlines(state: CoordState): Deadline[] {
   return [...due.values()].sort((a, b) => a.at - b.at || (a.event.key < b.event.key ? -1 : a.event.key > b.event.key ? 1 : 0))
 }
 
+/**
+ * When the earliest deadline is due (Infinity when none): what a timer needs after every event,
+ * in one pass that allocates nothing, where `deadlines` builds, dedupes and sorts them all.
+ */
+export function earliestDeadline(state: CoordState): number {
+  let earliest = Infinity
+  for (const key in state.locks) {
+    for (const holder of state.locks[key]!.holders) {
+      if (holder.expiresAt !== undefined && holder.expiresAt < earliest) earliest = holder.expiresAt
+    }
+  }
+  for (const key in state.queue) {
+    const waitMs = state.claims[key]?.value?.waitMs
+    const at = waitMs === undefined ? Infinity : state.queue[key]!.queuedAt + waitMs
+    if (at < earliest) earliest = at
+  }
+  for (const key in state.approvals) {
+    const { request, status } = state.approvals[key]!
+    if (status.state === 'pending' && request.expiresAt !== undefined && request.expiresAt < earliest) earliest = request.expiresAt
+  }
+  return earliest
+}
+
 // A multi-resource claim appears in several locks but has one deadline.
 function add(due: Map<string, Deadline>, event: Deadline['event']): void {
   due.set(`${event.type} ${event.key}`, { at: event.at, event })

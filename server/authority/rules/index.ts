@@ -1,6 +1,6 @@
 // The authority's rules: pure functions over plain data (see docs/authority.md).
 export { ineligibility } from '../../../shared/eligibility.js'
-export { deadlines, type Deadline } from './deadlines.js'
+export { deadlines, type Deadline, earliestDeadline } from './deadlines.js'
 export { reduce, replay } from './reduce.js'
 export {
   dict,
