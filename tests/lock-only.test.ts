@@ -10,7 +10,7 @@ import * as encoding from 'lib0/encoding'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { connect, connectLocks, type Huddle, HuddleError, type Lock, type LockClient, type LockInfo } from '../client-lib/node.js'
-import { encodeLockMessage, LOCK_MESSAGE, type LockNotice, type LockRequest } from '../shared/lock-channel.js'
+import { encodeLockMessage, LOCK_MESSAGE, type LockNotice, type LockRequest, MAX_RESUME_IDS } from '../shared/lock-channel.js'
 import type { Role } from '../shared/roles.js'
 import {
   awarenessFrame,
@@ -440,7 +440,11 @@ test('hostile input on a lock-only socket is closed with 4400 and a specific rea
     ['a bad claim mode', request({ op: 'acquire', id: 'x1', claim: { resources: ['db'], mode: 'shard' } }), /"exclusive" or "shared"/],
     ['an unknown field', request({ op: 'release', id: 'x1', force: true }), /unknown field "force" in a lock request "release"; known: op, id/],
     ['a bad claim id', request({ op: 'acquire', id: 'has space', claim: { resources: ['db'], mode: 'exclusive' } }), /bad id "has space"/],
-    ['too many resume ids', request({ op: 'resume', ids: Array.from({ length: 1001 }, (_, i) => `r${i}`) }), /at most 1000 claim ids/],
+    [
+      'too many resume ids',
+      request({ op: 'resume', ids: Array.from({ length: MAX_RESUME_IDS + 1 }, (_, i) => `r${i}`) }),
+      new RegExp(`at most ${MAX_RESUME_IDS} claim ids`),
+    ],
     ['a truncated lock frame', new Uint8Array([LOCK_MESSAGE, 5, 0x7b]), /truncated or malformed message/],
     ['sync step 1', syncStep1Frame(new Uint8Array([0])), /this connection is lock-only \(\?locks-only=1\).*not sync-step1/],
     ['presence', awarenessFrame(awarenessUpdate([{ clientID: 7, clock: 1, state: { name: 'x' } }])), /this connection is lock-only.*not awareness/],
