@@ -3,7 +3,8 @@
 // handoffs with fencing tokens, withLock, timeouts, lost locks (revoke, ttl), a viewer refused and
 // audited, hostile input closed with 4400 while everyone else carries on, no document traffic on
 // a lock-only socket, and a session's locks across a disconnect shorter and longer than the grace
-// period (through a real TCP relay that can cut the connection and refuse new ones).
+// period (through a real TCP relay that can cut the connection and refuse new ones), and what a
+// reconnect catches up with.
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
@@ -722,7 +723,7 @@ test('two connections of one session: the first going away does not end the sess
   await waitFor(() => isFree(watcher, 'twin'), 5000, 'twin is free')
 })
 
-test('after a reconnect the client learns what happened while it was away: a grant, then a revoke (grace 10 s)', async () => {
+test('after a reconnect the client catches up: a grant and a revoke made while it was away, a release it made while cut off (grace 10 s)', async () => {
   // a server of its own with a long grace period, so that the client's trust watch (lost after
   // ~9 s of silence) cannot be what tells it: only its reconnect (resend, resume) can
   const patient = await TestServer.start({ args: ['--lease-grace', '10s'] })
@@ -757,6 +758,17 @@ test('after a reconnect the client learns what happened while it was away: a gra
     assert.is(lostReason(got).code, 'revoked')
     assert.match(lostReason(got).message, /while you were out/)
     await waitFor(() => claimKeysOf(watcher, away.session).length === 0, 5000, 'the revoked claim is tidied')
+
+    // a release made while cut off reaches the server after the reconnect, long before the grace ends
+    const later = await within(away.acquire('away'), 'a gets away again')
+    await waitFor(() => holderSessions(watcher, 'away')[0] === away.session, 5000, 'the replica sees a holding away')
+    relay.block()
+    await waitFor(() => away.state === 'disconnected', 5000, 'a is cut off a third time')
+    await later.release()
+    assert.not.ok(later.held)
+    assert.equal(holderSessions(watcher, 'away'), [away.session], 'the server cannot know yet')
+    relay.unblock()
+    await waitFor(() => isFree(watcher, 'away') && claimKeysOf(watcher, away.session).length === 0, 5000, 'the release sent again after the reconnect')
   } finally {
     await a?.close()
     await admin?.close()
