@@ -777,4 +777,44 @@ test('after a reconnect the client catches up: a grant and a revoke made while i
   }
 })
 
+test('a server killed (-9) and restarted: the lock-only holder keeps its lock, the waiter gets it next with a larger token', async () => {
+  const crashing = await TestServer.start({ args: ['--lease-grace', '10s'] })
+  const opened: LockClient[] = []
+  let watcher: Huddle | undefined
+  try {
+    const options = { url: crashing.httpUrl, workspace: WS, maxBackoffMs: 100 }
+    const [a, b] = await Promise.all(
+      ['ann', 'ben'].map(async (actor) => {
+        const client = await connectLocks({ ...options, token: await mintToken(actor, 'editor', WS, { kind: 'agent' }) })
+        opened.push(client)
+        return client
+      }),
+    )
+    const held = await within(a!.acquire('crash'), 'a gets crash')
+    const waiting = b!.acquire('crash')
+    await crashing.kill()
+    await crashing.restart({ samePort: true })
+    watcher = await connect({ ...options, token: await mintToken('wes', 'editor', WS) })
+    const seen = watcher
+    await waitFor(
+      () => holderSessions(seen, 'crash')[0] === a!.session && queuedSessions(seen, 'crash').includes(b!.session),
+      10_000,
+      () => `after the restart a holds crash and b waits (${JSON.stringify(lockInfo(seen, 'crash'))})`,
+    )
+    assert.is(lockInfo(seen, 'crash')!.holders[0]!.token, held.token, 'the grant survived the crash')
+    await waitFor(() => a!.state === 'connected', 10_000, 'a is back')
+    assert.ok(held.held, 'a still trusts its lock')
+    assert.not.ok(held.signal.aborted)
+    await held.release()
+    const next = await within(waiting, 'b gets crash after a released it')
+    assert.ok(next.token > held.token, `the fencing counter went on: ${next.token} > ${held.token}`)
+    await next.release()
+    await waitFor(() => isFree(seen, 'crash'), 5000, 'crash is free')
+  } finally {
+    for (const client of opened) await client.close()
+    await watcher?.close()
+    await crashing.dispose()
+  }
+})
+
 test.run()
