@@ -268,7 +268,7 @@ test('lock-only shared locks coexist, an exclusive claim waits for them, a multi
   await waitFor(() => isFree(watcher, 'cache') && isFree(watcher, 'index'), 5000, 'both are free')
 })
 
-test('many lock-only contenders on one lock: never two inside at once, every grant a larger token, the queue drains', async () => {
+test('many lock-only contenders on one lock: never two inside at once, every grant a larger token, the queue drains; fifty claims on one connection', async () => {
   const watcher = await replica('wes')
   const agents = await Promise.all(Array.from({ length: 8 }, (_, i) => lockOnly(`agent-${i}`)))
   let inside = 0
@@ -295,6 +295,19 @@ test('many lock-only contenders on one lock: never two inside at once, every gra
   for (let i = 1; i < grants.length; i++) assert.ok(grants[i]! > grants[i - 1]!, `tokens increase in grant order: ${grants.join(', ')}`)
   await waitFor(() => isFree(watcher, 'hot'), 5000, 'the queue drains')
   for (const agent of agents) assert.is(claimKeysOf(watcher, agent.session).length, 0, 'no claim is left behind')
+
+  // one connection, many claims at once: each answer finds its own claim
+  const [busy] = agents
+  const locks = await within(Promise.all(Array.from({ length: 50 }, (_, i) => busy!.acquire(`many-${i}`))), '50 locks on one connection')
+  assert.equal(
+    locks.map((lock) => lock.resources[0]),
+    Array.from({ length: 50 }, (_, i) => `many-${i}`),
+  )
+  assert.is(new Set(locks.map((lock) => lock.token)).size, 50, 'fifty grants, fifty tokens')
+  assert.is(busy!.held().length, 50)
+  await waitFor(() => watcher.locks.list().filter((info) => info.holders[0]?.session === busy!.session).length === 50, 5000, 'the replica sees all 50')
+  await Promise.all(locks.map((lock) => lock.release()))
+  await waitFor(() => claimKeysOf(watcher, busy!.session).length === 0, 5000, 'all 50 released')
 })
 
 test('withLock on a lock-only client releases when fn returns and when it throws', async () => {
