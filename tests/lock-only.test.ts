@@ -830,4 +830,54 @@ test('a server killed (-9) and restarted: the lock-only holder keeps its lock, t
   }
 })
 
+test('kill -9 amid fast lock-only handoffs, three times: no fencing token a client was told is handed out again', async () => {
+  // A grant notice leaves only once the grant is on disk; sent any earlier, a crash could forget a
+  // token a holder already uses, and the restarted server would issue it again. Where the kill
+  // lands is chance: three crashes make a miss unlikely.
+  const crashing = await TestServer.start({ args: ['--lease-grace', '1s'] })
+  const opened: LockClient[] = []
+  const options = { url: crashing.httpUrl, workspace: WS, maxBackoffMs: 100 }
+  const open = async (actor: string) => {
+    const client = await connectLocks({ ...options, token: await mintToken(actor, 'editor', WS, { kind: 'agent' }) })
+    opened.push(client)
+    return client
+  }
+  try {
+    let highest = 0
+    for (let round = 1; round <= 3; round++) {
+      const clients = await Promise.all(Array.from({ length: 4 }, (_, i) => open(`cycler-${i}`)))
+      const told: number[] = []
+      const run = { stop: false }
+      let killed: Promise<unknown> | undefined
+      for (const client of clients) {
+        const loop = async () => {
+          while (!run.stop) {
+            const lock = await client.acquire('fence')
+            told.push(lock.token)
+            await lock.release()
+            // the release's answer comes with the next holder's grant: kill while it may be in flight
+            if (told.length >= 30) killed ??= crashing.kill()
+          }
+        }
+        loop().catch(() => undefined) // each ends with the crash
+      }
+      await waitFor(() => killed, 20_000, `thirty grants in round ${round}`)
+      await killed
+      // every notice the dead server sent is read before its socket's close
+      await waitFor(() => clients.every((client) => client.state !== 'connected'), 5000, 'the clients see the crash')
+      run.stop = true
+      const lowest = Math.min(...told)
+      assert.ok(lowest > highest, `round ${round}: every token told (lowest ${lowest}) is above those told before the last crash (highest ${highest})`)
+      highest = Math.max(...told)
+      for (const client of clients) await client.close()
+      await crashing.restart({ samePort: true })
+    }
+    const fresh = await within((await open('after')).acquire('fence-after'), 'a grant after the last restart')
+    assert.ok(fresh.token > highest, `the first token after the last restart (${fresh.token}) is above every token told before it (${highest})`)
+  } finally {
+    for (const client of opened) await client.close()
+    await crashing.dispose()
+  }
+})
+
 test.run()
