@@ -5,17 +5,18 @@
 import * as Y from 'yjs'
 import type { RoomName } from '../../shared/names.js'
 import { roleAtLeast } from '../../shared/roles.js'
-import { encodeAwareness, encodeUpdate, type Incoming, ProtocolError } from '../protocol/messages.js'
+import { encodeAwareness, type Incoming, ProtocolError } from '../protocol/messages.js'
 import { decodeAwarenessUpdate } from '../protocol/awareness.js'
 import { CloseCode } from '../../shared/close-codes.js'
-import { type DocumentHook, type RequestContext, type SessionNotice, type UnloadReason, waitingSessions, type Writer } from './hooks.js'
-import { encodeLockMessage, type LockRequest } from '../../shared/lock-channel.js'
+import { type DocumentHook, type SessionNotice, type UnloadReason, waitingSessions, type Writer } from './hooks.js'
+import { encodeLockMessage } from '../../shared/lock-channel.js'
+import { answerLockRequest, checkKind, type LockRequestRoom } from './lock-only.js'
 import { UpdateBatch } from '../store/index.js'
 import type { AuditEntry } from '../audit/chain.js'
 import { Presence } from './presence.js'
 import { clockEnds, updateChangesDoc } from './read-only.js'
 import { readUpdateShape, type UpdateShape } from '../protocol/update-shape.js'
-import { type PreparedFrame, prepareFrame, prepareFrames } from '../protocol/frame.js'
+import { type PreparedFrame, prepareFrame } from '../protocol/frame.js'
 import { SyncBudgetExceeded, SyncReplies } from './sync-replies.js'
 import type { Policy } from './pacing.js'
 import { PacedBroadcast, Pacer } from './pacer.js'
@@ -74,6 +75,7 @@ export class Room {
   private captured: Change[] | null = null
   private readonly persistHooks: DocumentHook[]
   private failed = false
+  private readonly lockRequests: LockRequestRoom
 
   constructor(
     readonly name: RoomName,
@@ -102,6 +104,20 @@ export class Room {
       if (failure) this.fail(failure, 'hook')
     })
     for (const hook of this.hooks) hook.onLoad?.(this.name, this.doc)
+    this.lockRequests = {
+      name,
+      doc: this.doc,
+      hooks,
+      writeAs: (member, change) => {
+        const { failure, refusals } = this.clientTransaction(member, change)
+        return failure ? null : refusals
+      },
+      afterWritten: (member, send) =>
+        this.lastBatch.then(
+          () => this.members.has(member) && send(),
+          () => undefined,
+        ),
+    }
   }
 
   get isCoordination(): boolean {
@@ -138,10 +154,10 @@ export class Room {
   /** Handles one decoded message; throws ProtocolError for input that breaks the protocol. */
   receive(member: Member, message: Incoming): void {
     if (this.failed) return
-    if ((member.lockOnly === true) !== (message.kind === 'lock')) throw new ProtocolError(misdirected(member, message))
+    checkKind(member, message)
     switch (message.kind) {
       case 'lock':
-        return this.lockRequest(member, message.request)
+        return answerLockRequest(this.lockRequests, member, message.request)
       case 'sync-step1':
         this.audience.askedToSync(member)
         return this.answerSyncStep1(member, message.stateVector)
@@ -253,29 +269,6 @@ export class Room {
     return { failure, refusals }
   }
 
-  /** A lock-only connection's request, answered by the hook that takes them (the authority). */
-  private lockRequest(member: Member, request: LockRequest): void {
-    const hook = this.hooks.find((candidate) => candidate.onLockRequest)
-    if (!hook) throw new ProtocolError(`${this.name.room} takes no lock requests`)
-    const context: RequestContext = {
-      room: this.name,
-      doc: this.doc,
-      writer: member,
-      writeAs: (change) => {
-        const { failure, refusals } = this.clientTransaction(member, change)
-        return failure ? null : refusals
-      },
-      reply: (notice) => {
-        const frame = encodeLockMessage(notice)
-        this.lastBatch.then(
-          () => this.members.has(member) && member.send(frame),
-          () => undefined,
-        )
-      },
-    }
-    hook.onLockRequest!(context, request)
-  }
-
   /**
    * Fail closed: runs `change` (a transaction that calls hooks) and writes the document updates it
    * made only if it returns. Yjs emits a transaction's update even when its callback threw, so they
@@ -382,19 +375,7 @@ export class Room {
     this.ready = []
     this.readyWaiting = new Set()
     if (updates.length === 0 || this.failed) return
-    this.updateBroadcast.nextAt = this.pacer.update(() => this.audience.sendUpdate(this.frameOf(updates), waiting))
-  }
-
-  /**
-   * Several updates leave merged into one when several members read them: merging costs the
-   * server once and saves every reader a transaction per update. With one member (typically the
-   * writer getting its own echo) it would save one client what it costs the server, which all
-   * rooms share: the updates then go as they are, still in one socket write.
-   */
-  private frameOf(updates: Uint8Array[]): PreparedFrame {
-    if (updates.length === 1) return prepareFrame(encodeUpdate(updates[0]!))
-    if (this.members.size > 1) return prepareFrame(encodeUpdate(Y.mergeUpdates(updates)))
-    return prepareFrames(updates.map(encodeUpdate))
+    this.updateBroadcast.nextAt = this.pacer.update(() => this.audience.sendUpdates(updates, waiting))
   }
 
   /**
@@ -440,13 +421,6 @@ export class Room {
     for (const hook of this.hooks) hook.onUnload?.(this.name, this.doc, reason)
     this.doc.destroy()
   }
-}
-
-/** Why `message` does not belong on `member`'s connection. */
-function misdirected(member: Member, message: Incoming): string {
-  return member.lockOnly
-    ? `this connection is lock-only (?locks-only=1): it takes lock requests (message type 100), not ${message.kind}; connect without locks-only to sync the document`
-    : 'lock requests (message type 100) need a lock-only connection: connect to the workspace room with ?locks-only=1'
 }
 
 /** A document update and whose write it is */
