@@ -847,14 +847,15 @@ test('kill -9 amid fast lock-only handoffs, three times: no fencing token a clie
   try {
     let highest = 0
     for (let round = 1; round <= 3; round++) {
-      const clients = await Promise.all(Array.from({ length: 4 }, (_, i) => open(`cycler-${i}`)))
+      const clients = await Promise.all(Array.from({ length: 8 }, (_, i) => open(`cycler-${i}`)))
       const told: number[] = []
       const run = { stop: false }
       let killed: Promise<unknown> | undefined
-      for (const client of clients) {
+      for (const [i, client] of clients.entries()) {
         const loop = async () => {
           while (!run.stop) {
-            const lock = await client.acquire('fence')
+            // two clients per lock, four locks: several handoffs at any moment
+            const lock = await client.acquire(`fence-${i % 4}`)
             told.push(lock.token)
             await lock.release()
             // the release's answer comes with the next holder's grant: kill while it may be in flight
