@@ -10,7 +10,7 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { connect, connectLocks, type Huddle, HuddleError, type Lock, type LockClient, type LockInfo } from '../client-lib/node.js'
+import { type AuditEntry, connect, connectLocks, type Huddle, HuddleError, type Lock, type LockClient, type LockInfo } from '../client-lib/node.js'
 import { encodeLockMessage, LOCK_MESSAGE, type LockNotice, type LockRequest, MAX_RESUME_IDS } from '../shared/lock-channel.js'
 import type { Role } from '../shared/roles.js'
 import {
@@ -126,8 +126,14 @@ function request(value: LockRequest | Record<string, unknown>): Uint8Array {
   return lockFrame(JSON.stringify(value))
 }
 
-function audit(admin: Huddle) {
-  return admin.api.audit({ limit: 1000 })
+/** The workspace's whole audit log, page after page. */
+async function audit(reader: Huddle): Promise<AuditEntry[]> {
+  const entries: AuditEntry[] = []
+  for (;;) {
+    const page = await reader.api.audit({ after: entries.at(-1)?.seq ?? 0, limit: 1000 })
+    entries.push(...page)
+    if (page.length < 1000) return entries
+  }
 }
 
 /**
@@ -611,6 +617,25 @@ test('a blip shorter than the grace period keeps the lock; a partition longer th
   assert.ok(again.token > taken.token)
   await again.release()
   await waitFor(() => isFree(watcher, 'blip'), 5000, 'blip is free')
+})
+
+test('a blip while holding more locks than one resume may ask about: the client asks in parts and keeps them all', async () => {
+  const relay = await Relay.start(server.httpUrl)
+  const [a, watcher] = await Promise.all([lockOnly('ann', 'editor', relay.url), replica('wes')])
+  const count = MAX_RESUME_IDS + 50
+  const locks = await within(Promise.all(Array.from({ length: count }, (_, i) => a.acquire(`resume-${i}`))), `${count} locks`)
+  relay.drop()
+  await waitFor(() => relay.accepted >= 2 && a.state === 'connected', 5000, 'a reconnects through the relay')
+  // answered after the resume (one connection, in order): a refused resume would have closed it
+  await (await within(a.acquire('resume-probe'), 'a round trip after the resume')).release()
+  assert.is(a.state, 'connected')
+  assert.ok(
+    locks.every((lock) => lock.held && !lock.signal.aborted),
+    'every lock is still held',
+  )
+  await waitFor(() => claimKeysOf(watcher, a.session).length === count, 5000, `the replica sees ${count} claims of a`)
+  await Promise.all(locks.map((lock) => lock.release()))
+  await waitFor(() => claimKeysOf(watcher, a.session).length === 0, 5000, 'all released')
 })
 
 test('close releases held locks at once, rejects waiting claims with closed, and refuses new ones', async () => {
