@@ -337,13 +337,15 @@ test('hostile input on a lock-only socket is closed with 4400 and a specific rea
   await stillWorks('a lock request on a replica connection')
 
   // lock-only is for the workspace's coordination room, not a content document
+  const notesSession = newSession()
   const refused = await expectRefusal(kit.server, `${WS}/notes`, {
     token: await mintToken('mallory', 'editor', WS),
-    session: newSession(),
+    session: notesSession,
     query: 'locks-only=1',
   })
   assert.is(refused.code, 4400)
   assert.match(refused.reason, /\?locks-only=1 is for a workspace's coordination room "lock-only", not a document/)
+  refusedSessions.set(notesSession, /locks-only=1 is for a workspace's coordination room/)
   await stillWorks('locks-only on a content document')
   assert.is(bystander.state, 'connected')
 

@@ -42,11 +42,6 @@ export async function admit(
 ): Promise<Admitted | Refused> {
   const room = parseRoom(decodeRoom(url.pathname))
   if (typeof room === 'string') return { ok: false, code: CloseCode.malformed, reason: room }
-  const lockOnly = url.searchParams.get(LOCKS_ONLY_PARAM) === '1'
-  if (lockOnly && room.path !== null) {
-    const reason = `?${LOCKS_ONLY_PARAM}=1 is for a workspace's coordination room "${room.workspace}", not a document: drop it to edit ${room.room}`
-    return { ok: false, code: CloseCode.malformed, reason, room }
-  }
   let identity: VerifiedToken
   try {
     identity = await verifyToken(key, url.searchParams.get('token'))
@@ -70,7 +65,13 @@ export async function admit(
       identity,
     }
   }
+  const lockOnly = url.searchParams.get(LOCKS_ONLY_PARAM) === '1'
   const chosen = url.searchParams.get('session')
+  // refused once the token is verified, so that it is audited
+  if (lockOnly && room.path !== null) {
+    const reason = `?${LOCKS_ONLY_PARAM}=1 is for a workspace's coordination room "${room.workspace}", not a document: drop it to edit ${room.room}`
+    return { ok: false, code: CloseCode.malformed, reason, room, identity, ...(chosen !== null && !checkSession(chosen) ? { session: chosen } : {}) }
+  }
   // A generated id is new and unguessable: nothing to bind, and no binding to store for ever.
   if (chosen === null) return { ok: true, room, identity, session: generated ?? newSessionId(), lockOnly }
   const badSession = checkSession(chosen)
