@@ -4,6 +4,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   deadlines,
+  advance,
+  copyState,
   emptyState,
   reduce,
   stateFromJson,
@@ -298,6 +300,26 @@ test('reduce refuses nonsense events and never mutates its input', () => {
   refuse(state, { ...release(A, 'h'), at: Number.NaN }, /finite/)
   run([claim(B, 'w', { resources: ['r'] }), release(A, 'h'), { type: 'session-ended', at: 2, session: B }], state)
   assert.is(JSON.stringify(state), frozen)
+})
+
+test('advance writes in place, and a refused or throwing event leaves the state exactly as it was', () => {
+  const { state } = run([claim(A, 'h', { resources: ['r', 's'] }), claim(B, 'w', { resources: ['r'] }), claim(C, 'x', { resources: ['s'] })])
+  const plain = (): unknown => JSON.parse(JSON.stringify(state))
+  const before = plain()
+  const refused = advance(state, release(B, 'nothing'))
+  assert.not.ok(refused.ok)
+  assert.equal(plain(), before, 'a refusal changes nothing')
+  // A's release first deletes its claim and then rewrites `locks`, which is frozen: the rule throws midway.
+  const locks = state.locks
+  state.locks = Object.freeze(copyState(state).locks)
+  assert.throws(() => advance(state, release(A, 'h', 5)), /read[ -]only|not extensible|Cannot/)
+  state.locks = locks
+  assert.equal(plain(), before, 'the claim deleted before the throw is back')
+  assert.equal(queue(state, 'r'), [`${B}:w`], 'the queue is restored')
+  const accepted = advance(state, release(A, 'h', 6))
+  assert.ok(accepted.ok && accepted.state === state, 'success returns the same state, now including the event')
+  assert.equal(holders(state, 'r'), [`${B}:w`])
+  assert.equal(holders(state, 's'), [`${C}:x`])
 })
 
 test('a handoff among 100 waiters writes one lock, one queue entry and two outcomes', () => {

@@ -1,14 +1,17 @@
 // A random-interleaving simulation of the authority's rules for the property tests: 60 sessions
 // of 36 actors write claims, releases, votes, cancels and forged writes through `checkWrite` and
 // `reduce`, sessions end, timers fire (on time, late and early), admins revoke. Every step checks
-// the invariants of docs/design.md §4 (rules-invariants.ts); the end of a run checks that
-// replaying the log rebuilds the state.
+// the invariants of docs/design.md §4 (rules-invariants.ts) and that the authority's in-place
+// `advance`, run over one state for the whole run, agrees with the pure `reduce` (refusals and
+// throws included); the end of a run checks that replaying the log rebuilds the state.
 import * as fc from 'fast-check'
 import * as assert from 'uvu/assert'
 import {
+  advance,
   checkWrite,
   deadlines,
   earliestDeadline,
+  dict,
   emptyState,
   reduce,
   replay,
@@ -21,7 +24,13 @@ import {
 } from '../server/authority/rules/index.js'
 import type { ApprovalStatus, LockMode } from '../shared/coordination.js'
 import type { Kind, Role } from '../shared/roles.js'
+import { queuesOf } from '../server/authority/rules/queues.js'
 import { checkState, checkTransition, eligible } from './rules-invariants.js'
+
+/** Each resource's waiters in the order the queue index holds them (`dict` copies build it afresh). */
+function queueOrder(state: CoordState): Array<[string, string[]]> {
+  return [...queuesOf(state.queue)].map(([resource, waiters]): [string, string[]] => [resource, [...waiters.keys()]]).sort(([a], [b]) => (a < b ? -1 : 1))
+}
 
 export const RESOURCES = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5']
 const ROLE_CYCLE: Role[] = ['viewer', 'editor', 'approver', 'admin', 'approver', 'editor', 'approver']
@@ -98,6 +107,8 @@ export function simulate(actions: Action[]): void {
 
 class Sim {
   state: CoordState = emptyState()
+  /** what the authority keeps: one state that `advance` writes into, event after event */
+  readonly live: CoordState = emptyState()
   now = 1_000
   readonly log: CoordEvent[] = []
   readonly arrival = new Map<string, number>()
@@ -135,11 +146,15 @@ class Sim {
   apply(event: CoordEvent): ReduceResult {
     const before = deepFreeze(this.state)
     const result = reduce(before, event)
+    const inPlace = advance(this.live, event)
     this.log.push(event)
+    assert.equal(inPlace, result, 'advance (in place) and reduce agree')
     if (result.ok) {
       checkTransition(this, before, result, event)
       this.state = result.state
     }
+    assert.equal(this.live, this.state, 'the state advance wrote in place is the state reduce returned')
+    assert.equal(queueOrder(this.live), queueOrder({ ...this.live, queue: dict(this.live.queue) }), 'the queue index kept in step matches one built afresh')
     checkState(this)
     return result
   }

@@ -9,7 +9,7 @@ import type { DocumentHook, RequestContext, SessionNotice, UnloadReason, WriteCo
 import type { LockRequest } from '../../shared/lock-channel.js'
 import { log } from '../log.js'
 import type { Storage as Store } from '../store/storage.js'
-import { type CoordState, reduce, emptyState, type CoordEvent, stateFromJson, type StoredState } from './rules/index.js'
+import { advance, type CoordState, emptyState, type CoordEvent, stateFromJson, type StoredState } from './rules/index.js'
 import { WorkspaceAuthority, type WorkspaceDeps } from './workspace.js'
 
 /** Accepted events between checkpoints of the authority state. */
@@ -123,16 +123,13 @@ export class CoordinationAuthority implements DocumentHook {
   private async loadState(workspace: string): Promise<CoordState> {
     const stored = await this.store.get(checkpointKey(workspace))
     const checkpoint: Checkpoint<StoredState> = stored ? JSON.parse(decoder.decode(stored)) : { seq: 0, state: emptyState() }
-    let state = stateFromJson(checkpoint.state)
-    for await (const event of replayInputs(this.audit, workspace, checkpoint.seq)) {
-      const result = reduce(state, event)
-      if (result.ok) state = result.state
-    }
+    const state = stateFromJson(checkpoint.state)
+    for await (const event of replayInputs(this.audit, workspace, checkpoint.seq)) advance(state, event)
     return state
   }
 }
 
-/** The input events logged after `after`, in order: what `reduce` saw. */
+/** The input events logged after `after`, in order: what the rules saw. */
 export async function* replayInputs(audit: AuditLog, workspace: string, after = 0): AsyncGenerator<CoordEvent> {
   for (;;) {
     const page = await audit.read(workspace, after, 1000)

@@ -8,7 +8,7 @@ import { answerFirst, type RequestContext, type SessionNotice, type Writer, type
 import type { LockRequest } from '../../shared/lock-channel.js'
 import { answerLockRequest, lockNotices } from './lock-requests.js'
 import { type ClientWrites, clientWrites, type KeyWrite, keysOfNewMap } from './client-writes.js'
-import { checkWrite, type CoordEvent, type CoordState, reduce, type ReduceResult, type Principal, Y_MAP } from './rules/index.js'
+import { advance, checkWrite, type CoordEvent, type CoordState, type ReduceResult, type Principal, Y_MAP } from './rules/index.js'
 import { deleteInserted, hiddenInsert, restoreKey, valueBefore, valueNow } from './ydoc.js'
 import { Schedule } from './schedule.js'
 import { approvalMap, CoordinationMaps } from './maps.js'
@@ -32,7 +32,7 @@ export class WorkspaceAuthority {
   constructor(
     readonly workspace: string,
     private readonly doc: Y.Doc,
-    public state: CoordState,
+    readonly state: CoordState,
     private readonly deps: WorkspaceDeps,
   ) {
     this.maps = new CoordinationMaps(doc)
@@ -132,9 +132,8 @@ export class WorkspaceAuthority {
 
   /** Runs one event through the rules and writes the result; returns the refusal, if any. */
   private apply(event: CoordEvent, transaction: Y.Transaction): string | null {
-    const result = reduce(this.state, event)
+    const result = advance(this.state, event)
     if (!result.ok) return result.reason
-    this.state = result.state
     this.maps.writeBack(result, this.state)
     this.record(event, result)
     // The session whose claim was granted or whose request was decided is waiting for this update.

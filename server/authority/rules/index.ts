@@ -1,8 +1,9 @@
 // The authority's rules: pure functions over plain data (see docs/authority.md).
 export { ineligibility } from '../../../shared/eligibility.js'
 export { deadlines, type Deadline, earliestDeadline } from './deadlines.js'
-export { reduce, replay } from './reduce.js'
+export { advance, reduce, replay } from './reduce.js'
 export {
+  copyState,
   dict,
   emptyState,
   type Dict,

@@ -118,29 +118,28 @@ export function revoke(tx: Tx, e: Event<'revoke'>): Refusal {
 
 /**
  * Grants every waiter that became grantable, earliest first. Only waiters on resources whose
- * holders or waiters changed can have become grantable, and one pass is enough: a grant adds a
- * holder, which never unblocks anyone (a waiter behind the granted claim conflicts with it as a
- * holder just as it did as a waiter). The queues are read once: a waiter granted during the pass
- * blocks those behind it as a holder exactly as it did as a waiter.
+ * holders or waiters changed can have become grantable, and on each such resource only those up
+ * to its first exclusive waiter: everyone behind that one conflicts with it, whether it is granted
+ * now (as a holder) or not (as an earlier waiter). One pass is enough: a grant adds a holder, which
+ * never unblocks anyone, and a waiter granted during the pass blocks those behind it as a holder
+ * exactly as it did as a waiter.
  */
 export function grantWaiters(tx: Tx): void {
   const moved = tx.movedResources()
   if (moved.size === 0) return
-  const candidates: Array<[string, QueueEntry]> = []
-  for (const key in tx.queue) {
-    const entry = tx.queue[key]!
-    if (entry.resources.some((resource) => moved.has(resource))) candidates.push([key, entry])
+  const queues = tx.queues()
+  const candidates = new Map<string, QueueEntry>()
+  for (const resource of moved) {
+    for (const [key, entry] of queues.get(resource) ?? []) {
+      candidates.set(key, entry)
+      if (entry.mode === 'exclusive') break
+    }
   }
-  if (candidates.length === 0) return
-  candidates.sort(([, a], [, b]) => a.seq - b.seq)
-  // Every queue, not only the moved ones (a candidate may wait on other resources too), built
-  // only once a candidate is free of conflicting holders: behind a busy lock nobody gets that far.
-  let queues: Map<string, Array<[string, QueueEntry]>> | undefined
-  for (const [key, entry] of candidates) {
+  const earliestFirst = [...candidates].sort(([, a], [, b]) => a.seq - b.seq)
+  for (const [key, entry] of earliestFirst) {
     const record = validClaim(tx, key)
     if (!record || entry.resources.some((resource) => heldAgainst(tx.locks[resource], entry.mode))) continue
-    queues ??= queuesOf(tx.queue)
-    if (!entry.resources.some((resource) => waitedAgainst(queues!.get(resource) ?? [], entry.mode, entry.seq))) grant(tx, key, record)
+    if (!entry.resources.some((resource) => waitedAgainst(queues.get(resource), entry.mode, entry.seq))) grant(tx, key, record)
   }
 }
 
@@ -151,34 +150,21 @@ export function conflicts(a: LockMode, b: LockMode): boolean {
 /** For a claim that has not been queued: does any holder or any waiter conflict with it? */
 function isBlocked(tx: Tx, value: ClaimValue): boolean {
   if (value.resources.some((resource) => heldAgainst(tx.locks[resource], value.mode))) return true
-  for (const key in tx.queue) {
-    const waiter = tx.queue[key]!
-    if (conflicts(waiter.mode, value.mode) && waiter.resources.some((resource) => value.resources.includes(resource))) return true
-  }
-  return false
+  const queues = tx.queues()
+  return value.resources.some((resource) => waitedAgainst(queues.get(resource), value.mode, Infinity))
 }
 
 function heldAgainst(lock: LockValue | undefined, mode: LockMode): boolean {
   return lock?.holders.some((holder) => conflicts(holder.mode, mode)) ?? false
 }
 
-/** A conflicting waiter that arrived before `seq`. */
-function waitedAgainst(queue: Array<[string, QueueEntry]>, mode: LockMode, seq: number): boolean {
-  return queue.some(([, waiter]) => waiter.seq < seq && conflicts(waiter.mode, mode))
-}
-
-/** resource → [claim key, entry] of its waiters. */
-function queuesOf(queue: Readonly<Record<string, QueueEntry>>): Map<string, Array<[string, QueueEntry]>> {
-  const queues = new Map<string, Array<[string, QueueEntry]>>()
-  for (const key in queue) {
-    const entry = queue[key]!
-    for (const resource of entry.resources) {
-      const list = queues.get(resource) ?? []
-      list.push([key, entry])
-      queues.set(resource, list)
-    }
+/** A conflicting waiter in `waiters` (one resource's queue, in arrival order) that arrived before `seq`. */
+function waitedAgainst(waiters: ReadonlyMap<string, QueueEntry> | undefined, mode: LockMode, seq: number): boolean {
+  for (const waiter of waiters?.values() ?? []) {
+    if (waiter.seq >= seq) return false
+    if (conflicts(waiter.mode, mode)) return true
   }
-  return queues
+  return false
 }
 
 /** One token per grant, however many resources the claim holds. */

@@ -81,6 +81,12 @@ export function emptyState(): CoordState {
   return { claims: dict(), locks: dict(), queue: dict(), outcomes: dict(), approvals: dict(), fence: 0, seq: 0 }
 }
 
+/** A copy whose maps can be written without touching `state` (their values are never mutated, only replaced). */
+export function copyState(state: CoordState): CoordState {
+  const { claims, locks, queue, outcomes, approvals, fence, seq } = state
+  return { claims: dict(claims), locks: dict(locks), queue: dict(queue), outcomes: dict(outcomes), approvals: dict(approvals), fence, seq }
+}
+
 /**
  * Inputs of the reducer. `at` is the time in ms the caller saw the event; timer events are
  * fired with the current time (at or after the deadline), never earlier.
