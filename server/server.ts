@@ -102,6 +102,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
   const rooms = new Registry({
     loadDoc: (room) => store.loadDoc(room),
     forgetDoc: (room) => store.forget(room),
+    trackDoc: (room, live) => store.track?.(room, live),
     appendUpdate: (room, update, batch) => store.appendUpdate(room, update, batch),
     prepare: (room) => audit.ready(room.workspace),
     recordRefusal: (room, writer, reason, detail) =>

@@ -205,6 +205,55 @@ test('compaction shrinks the log, keeps appends made meanwhile, and caches the s
   await store.close()
 })
 
+test('a tracked document compacts from its live copy, and appends made meanwhile stay in the log', async () => {
+  const store = await open(tempDir(), { compactAfter: 1_000_000 })
+  await store.loadDoc('demo/live')
+  const { doc, updates } = recordingDoc()
+  for (let i = 0; i < 300; i++) {
+    edit(doc, i)
+    void store.appendUpdate('demo/live', updates[i]!)
+  }
+  // Never appended: it can reach the disk only through an encoding of the live doc.
+  doc.getMap('m').set('only-in-memory', true)
+  let encoded = 0
+  store.track('demo/live', () => {
+    encoded++
+    return doc
+  })
+  const compaction = store.compact('demo/live')
+  await nextTurn()
+  edit(doc, 300)
+  const after = store.appendUpdate('demo/live', updates[updates.length - 1]!)
+  await Promise.all([compaction, after])
+  assert.is(encoded, 1, 'the compaction encoded the live doc')
+  assert.is(await logCount(store, 'demo/live'), 1, 'only the append made during the compaction is left in the log')
+  const reloaded = rebuild(await store.loadDoc('demo/live'))
+  assert.is(reloaded.getMap('m').get('only-in-memory'), true)
+  assert.equal(contentOf(reloaded), contentOf(doc))
+  await store.close()
+})
+
+test('a live compaction waiting behind a failed batch is given up: the log on disk is compacted instead', async () => {
+  const store = await open(tempDir(), { compactAfter: 1_000_000 })
+  await store.loadDoc('demo/live')
+  const { doc, updates } = recordingDoc()
+  for (let i = 0; i < 50; i++) {
+    edit(doc, i)
+    await store.appendUpdate('demo/live', updates[i]!)
+  }
+  doc.getMap('m').set('only-in-memory', true)
+  store.track('demo/live', () => doc)
+  // a batch queued before the snapshot, which fails while the compaction waits for it
+  const failing = store.put('meta!x', undefined as unknown as Uint8Array).catch((error: Error) => error)
+  await store.compact('demo/live')
+  assert.instance(await failing, Error)
+  assert.is(await logCount(store, 'demo/live'), 0, 'the log was compacted from disk')
+  const reloaded = rebuild(await store.loadDoc('demo/live'))
+  assert.is(reloaded.getMap('m').get('only-in-memory'), undefined, 'nothing of the live doc was written')
+  assert.equal(reloaded.getText('t').toString(), doc.getText('t').toString())
+  await store.close()
+})
+
 test('compaction starts by itself once the log reaches compactAfter', async () => {
   const dir = tempDir()
   let store = await open(dir, { compactAfter: 40 })

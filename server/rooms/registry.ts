@@ -1,5 +1,6 @@
 // Loaded documents by room name. Concurrent opens of one room share one load; a room unloads
 // after its last connection leaves plus an idle delay, once everything it wrote is on disk.
+import type * as Y from 'yjs'
 import type { RoomName } from '../../shared/names.js'
 import type { DocumentHook, UnloadReason } from './hooks.js'
 import { LoopMeter } from './loop-meter.js'
@@ -8,6 +9,8 @@ import { Room, type RoomDeps, type RoomFailure } from './room.js'
 export interface RegistryDeps {
   loadDoc(room: string): Promise<Uint8Array[]>
   forgetDoc(room: string): void
+  /** hands the storage the loaded document, which it may encode instead of replaying the log */
+  trackDoc(room: string, live: () => Y.Doc | null): void
   appendUpdate: RoomDeps['appendUpdate']
   recordRefusal: RoomDeps['recordRefusal']
   /** what every room needs loaded first (e.g. its workspace's audit head) */
@@ -70,6 +73,7 @@ export class Registry {
       stored,
     )
     this.rooms.set(name.room, room)
+    this.deps.trackDoc(name.room, () => room.liveDoc())
     this.unloadUnlessJoined(room)
     return room
   }

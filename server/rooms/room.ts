@@ -409,6 +409,11 @@ export class Room {
     this.deps.onFailed(this, error, cause)
   }
 
+  /** The document, which holds every update this room appended to storage; null once the room failed (its memory may hold more). */
+  liveDoc(): Y.Doc | null {
+    return this.failed ? null : this.doc
+  }
+
   /** Fails the room for a storage failure elsewhere: its memory may be ahead of the disk. */
   failForStorage(error: Error): void {
     this.fail(error, 'storage')

@@ -26,6 +26,8 @@ export class Compactor {
     private readonly onCompacted: (name: string, mergedBelow: number) => void,
     /** the seq below which the log is known to be merged (0: not known) */
     private readonly mergedBelow: (name: string) => number,
+    /** compacts a loaded document from its live copy: the seq below which the log is merged, or null (no live copy) */
+    private readonly compactLive: (name: string) => Promise<number | null>,
   ) {}
 
   get size(): number {
@@ -70,6 +72,8 @@ export class Compactor {
 
   private async compactNow(name: string): Promise<void> {
     try {
+      const liveMerged = await this.compactLive(name)
+      if (liveMerged !== null) return this.onCompacted(name, liveMerged)
       const doc = await readDoc(this.db, name, this.mergedBelow(name))
       if (doc.logKeys.length === 0) return
       await this.commit.pushAll(compactionOps(name, doc))

@@ -3,7 +3,7 @@
 import * as Y from 'yjs'
 import type { AbstractBatchOptions, AbstractLevel } from 'abstract-level'
 import type { Op } from './group-commit.js'
-import { logAndStateRange, seqOfLogKey, stateKey, svKey } from './keys.js'
+import { logAndStateRange, logKey, seqOfLogKey, stateKey, svKey } from './keys.js'
 
 /** LevelDB on disk (`level`) or in memory (`memory-level`): both are abstract-level databases. */
 export type Db = AbstractLevel<string | Buffer | Uint8Array, string, Uint8Array>
@@ -67,4 +67,19 @@ export function compactionOps(name: string, doc: DocOnDisk): Op[] {
   } finally {
     ydoc.destroy()
   }
+}
+
+/**
+ * The batch replacing state + log entries [from, to) by the state of `doc`, a live copy of the
+ * document that holds every one of those entries: encoding it skips the replay of the log that
+ * `compactionOps` does (a live doc is garbage-collected as it goes). Seqs are given out one by
+ * one, so the range names every entry; deleting one that a failed batch never wrote is harmless.
+ */
+export function liveCompactionOps(name: string, doc: Y.Doc, from: number, to: number): Op[] {
+  const ops: Op[] = [
+    { type: 'put', key: stateKey(name), value: Y.encodeStateAsUpdate(doc) },
+    { type: 'put', key: svKey(name), value: Y.encodeStateVector(doc) },
+  ]
+  for (let seq = from; seq < to; seq++) ops.push({ type: 'del', key: logKey(name, seq) })
+  return ops
 }

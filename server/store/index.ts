@@ -1,7 +1,8 @@
 // The persistence layer: Yjs documents as append-only update logs with background compaction, and
 // plain keys for callers, all written through one group commit on LevelDB (see keys.ts).
 import { Compactor } from './compactor.js'
-import { nextSeqOf, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
+import type * as Y from 'yjs'
+import { liveCompactionOps, nextSeqOf, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
 import { messageOf, ownKeyError, readError, writeError } from './errors.js'
 import { GroupCommit, type OnBatch, type Op } from './group-commit.js'
 import { docNameError, isDocKey, logKey, seqOfLogKey, svKey } from './keys.js'
@@ -53,6 +54,8 @@ interface DocInfo {
   logLength: number
   /** the log below this seq is merged into the state and deleted */
   mergedBelow: number
+  /** the loaded document itself, holding every update appended (null once it may hold more) */
+  live?: () => Y.Doc | null
 }
 
 interface Load {
@@ -68,6 +71,8 @@ export class Store {
   private readonly compactor: Compactor
   private failure: Error | null = null
   private broken = false
+  /** batches that failed so far: a live compaction is dropped if one fails while it waits */
+  private failedBatches = 0
   private reopening: Promise<void> | null = null
   private recovery: NodeJS.Timeout | null = null
   private closing: Promise<void> | null = null
@@ -100,6 +105,7 @@ export class Store {
       this.commit,
       (name, mergedBelow) => this.compacted(name, mergedBelow),
       (name) => this.docs.get(name)?.mergedBelow ?? 0,
+      (name) => this.compactLive(name),
     )
   }
 
@@ -144,6 +150,17 @@ export class Store {
     const written = batch ? this.commit.pushAll([log, ...batch.direct], batch.mergeable) : this.commit.push(log)
     if (++info.logLength >= this.compactAfter && !this.compactor.has(name)) this.compactInBackground(name)
     return written
+  }
+
+  /**
+   * Lets compactions of a loaded document encode `live()`, the document in memory, instead of
+   * reading and replaying its log. The caller promises that the doc holds every update it appended
+   * (it appends each one in the turn it applied it), and returns null once that may not hold (it
+   * failed and discards its memory).
+   */
+  track(name: string, live: () => Y.Doc | null): void {
+    const info = this.docs.get(name)
+    if (info) info.live = live
   }
 
   put(key: string, value: Uint8Array): Promise<void> {
@@ -280,6 +297,7 @@ export class Store {
       await writeChained(this.db, ops, batchOptions)
     } catch (error) {
       this.broken = true
+      this.failedBatches++
       this.recoverLater()
       throw writeError(this.dir, ops.length, error)
     }
@@ -313,6 +331,26 @@ export class Store {
     } catch (error) {
       throw readError(this.dir, what, error)
     }
+  }
+
+  /**
+   * Compacts a tracked document from its live copy; returns the seq below which the log is merged,
+   * or null when there is no live copy to use. The snapshot covers the seqs given out so far
+   * (appends made later stay in the log). It is queued once every batch before it is written, and
+   * given up if one of them failed: it may hold updates of that batch, which were never
+   * acknowledged. The log on disk is compacted instead.
+   */
+  private async compactLive(name: string): Promise<number | null> {
+    const info = this.docs.get(name)
+    const doc = info?.live?.()
+    if (!info || !doc) return null
+    const to = info.nextSeq
+    const ops = liveCompactionOps(name, doc, info.mergedBelow, to)
+    const failuresBefore = this.failedBatches
+    await this.commit.flush()
+    if (this.failedBatches !== failuresBefore) return null
+    await this.commit.pushAll(ops)
+    return to
   }
 
   private compactInBackground(name: string): void {

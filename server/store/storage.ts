@@ -1,5 +1,6 @@
 // What the server needs from its storage, whichever engine holds it: the embedded LevelDB (Store,
 // the default) or Redis in cluster mode (server/cluster/redis-store.ts).
+import type * as Y from 'yjs'
 import type { RangeOptions, StoreStats, UpdateBatch } from './index.js'
 
 export interface Storage {
@@ -9,6 +10,8 @@ export interface Storage {
   loadDoc(name: string): Promise<Uint8Array[]>
   /** appends one update to a loaded document, with `batch` written atomically with it; resolves once it is durable */
   appendUpdate(name: string, update: Uint8Array, batch?: UpdateBatch): Promise<void>
+  /** optional: lets compactions of a loaded document encode its live Y.Doc (Store.track) */
+  track?(name: string, live: () => Y.Doc | null): void
   /** drops the bookkeeping of an unloaded document */
   forget(name: string): void
   put(key: string, value: Uint8Array): Promise<void>
