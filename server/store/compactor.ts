@@ -1,7 +1,7 @@
 // Background compaction: at most one per document at a time, and only a few at once overall, so
 // unloading thousands of documents does not read them all into memory together.
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { compactionOps, nextSeqOf, readDoc, type Db } from './doc-log.js'
+import { type Compacted, compactionOps, readDoc, type Db } from './doc-log.js'
 import { messageOf } from './errors.js'
 import type { GroupCommit } from './group-commit.js'
 
@@ -22,12 +22,12 @@ export class Compactor {
   constructor(
     private readonly db: Db,
     private readonly commit: GroupCommit,
-    /** told, once a compaction is on disk, the seq below which the log was merged */
-    private readonly onCompacted: (name: string, mergedBelow: number) => void,
+    /** told, once a compaction is on disk, what it merged */
+    private readonly onCompacted: (name: string, done: Compacted) => void,
     /** the seq below which the log is known to be merged (0: not known) */
     private readonly mergedBelow: (name: string) => number,
-    /** compacts a loaded document from its live copy: the seq below which the log is merged, or null (no live copy) */
-    private readonly compactLive: (name: string) => Promise<number | null>,
+    /** compacts a loaded document from its live copy; null when it has none */
+    private readonly compactLive: (name: string) => Promise<Compacted | null>,
   ) {}
 
   get size(): number {
@@ -72,12 +72,13 @@ export class Compactor {
 
   private async compactNow(name: string): Promise<void> {
     try {
-      const liveMerged = await this.compactLive(name)
-      if (liveMerged !== null) return this.onCompacted(name, liveMerged)
+      const live = await this.compactLive(name)
+      if (live) return this.onCompacted(name, live)
       const doc = await readDoc(this.db, name, this.mergedBelow(name))
       if (doc.logKeys.length === 0) return
-      await this.commit.pushAll(compactionOps(name, doc))
-      this.onCompacted(name, nextSeqOf(doc))
+      const { ops, done } = compactionOps(name, doc)
+      await this.commit.pushAll(ops)
+      this.onCompacted(name, done)
     } catch (error) {
       throw new Error(`huddle store: compacting document ${JSON.stringify(name)} failed: ${messageOf(error)}`, { cause: error })
     }

@@ -48,22 +48,38 @@ export function nextSeqOf(doc: DocOnDisk): number {
   return last === undefined ? 0 : seqOfLogKey(last) + 1
 }
 
+/** What a compaction did, for the store's bookkeeping. */
+export interface Compacted {
+  /** the log below this seq is merged into the state and deleted */
+  mergedBelow: number
+  /** bytes of log entries merged */
+  mergedBytes: number
+  /** bytes of the new state */
+  stateBytes: number
+}
+
+export interface Compaction {
+  ops: Op[]
+  done: Compacted
+}
+
 /** The batch replacing state + log by one merged state. Going through a Y.Doc (rather than
  * Y.mergeUpdates) garbage-collects deleted content. Only the log keys that were read are
  * deleted, so updates appended after the read survive. */
-export function compactionOps(name: string, doc: DocOnDisk): Op[] {
+export function compactionOps(name: string, doc: DocOnDisk): Compaction {
   // A guid of our own: Yjs would draw a random one, 31 calls to crypto.getRandomValues
   const ydoc = new Y.Doc({ gc: true, guid: name })
   try {
     ydoc.transact(() => {
       for (const update of updatesOf(doc)) Y.applyUpdate(ydoc, update)
     })
+    const state = Y.encodeStateAsUpdate(ydoc)
     const ops: Op[] = [
-      { type: 'put', key: stateKey(name), value: Y.encodeStateAsUpdate(ydoc) },
+      { type: 'put', key: stateKey(name), value: state },
       { type: 'put', key: svKey(name), value: Y.encodeStateVector(ydoc) },
     ]
     for (const key of doc.logKeys) ops.push({ type: 'del', key })
-    return ops
+    return { ops, done: { mergedBelow: nextSeqOf(doc), mergedBytes: bytesOf(doc.logUpdates), stateBytes: state.length } }
   } finally {
     ydoc.destroy()
   }
@@ -75,11 +91,18 @@ export function compactionOps(name: string, doc: DocOnDisk): Op[] {
  * `compactionOps` does (a live doc is garbage-collected as it goes). Seqs are given out one by
  * one, so the range names every entry; deleting one that a failed batch never wrote is harmless.
  */
-export function liveCompactionOps(name: string, doc: Y.Doc, from: number, to: number): Op[] {
+export function liveCompactionOps(name: string, doc: Y.Doc, from: number, to: number, logBytes: number): Compaction {
+  const state = Y.encodeStateAsUpdate(doc)
   const ops: Op[] = [
-    { type: 'put', key: stateKey(name), value: Y.encodeStateAsUpdate(doc) },
+    { type: 'put', key: stateKey(name), value: state },
     { type: 'put', key: svKey(name), value: Y.encodeStateVector(doc) },
   ]
   for (let seq = from; seq < to; seq++) ops.push({ type: 'del', key: logKey(name, seq) })
-  return ops
+  return { ops, done: { mergedBelow: to, mergedBytes: logBytes, stateBytes: state.length } }
+}
+
+export function bytesOf(updates: Uint8Array[]): number {
+  let bytes = 0
+  for (const update of updates) bytes += update.length
+  return bytes
 }

@@ -2,7 +2,7 @@
 // plain keys for callers, all written through one group commit on LevelDB (see keys.ts).
 import { Compactor } from './compactor.js'
 import type * as Y from 'yjs'
-import { liveCompactionOps, nextSeqOf, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
+import { bytesOf, type Compacted, liveCompactionOps, nextSeqOf, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
 import { messageOf, ownKeyError, readError, writeError } from './errors.js'
 import { GroupCommit, type OnBatch, type Op } from './group-commit.js'
 import { docNameError, isDocKey, logKey, seqOfLogKey, svKey } from './keys.js'
@@ -20,7 +20,7 @@ export interface StoreOptions {
   dir: string | null
   /** 'fsync' syncs every batch to the disk (survives power loss); 'os' survives a process crash */
   durability: Durability
-  /** log entries after which a document is compacted in the background (default 500) */
+  /** log entries after which a document is compacted in the background (default 500), once the log is also a quarter of the state's size */
   compactAfter?: number
   /** receives background compaction failures; without it the next call to the store throws them */
   onError?: (error: Error) => void
@@ -52,6 +52,10 @@ export interface StoreStats {
 interface DocInfo {
   nextSeq: number
   logLength: number
+  /** bytes appended to the log since the last compaction (or found in it at load) */
+  logBytes: number
+  /** bytes of the compacted state */
+  stateBytes: number
   /** the log below this seq is merged into the state and deleted */
   mergedBelow: number
   /** the loaded document itself, holding every update appended (null once it may hold more) */
@@ -103,7 +107,7 @@ export class Store {
     this.compactor = new Compactor(
       db,
       this.commit,
-      (name, mergedBelow) => this.compacted(name, mergedBelow),
+      (name, done) => this.compacted(name, done),
       (name) => this.docs.get(name)?.mergedBelow ?? 0,
       (name) => this.compactLive(name),
     )
@@ -148,7 +152,9 @@ export class Store {
     if (refused || !info) return Promise.reject(refused ?? notLoaded(name))
     const log: Op = { type: 'put', key: logKey(name, info.nextSeq++), value: update }
     const written = batch ? this.commit.pushAll([log, ...batch.direct], batch.mergeable) : this.commit.push(log)
-    if (++info.logLength >= this.compactAfter && !this.compactor.has(name)) this.compactInBackground(name)
+    info.logLength++
+    info.logBytes += update.length
+    if (compactionDue(info, this.compactAfter) && !this.compactor.has(name)) this.compactInBackground(name)
     return written
   }
 
@@ -267,8 +273,15 @@ export class Store {
     const doc = await this.read(`document ${JSON.stringify(name)}`, () => readDoc(this.db, name))
     if (this.loading.get(name) === load && !this.docs.has(name)) {
       const first = doc.logKeys[0]
-      this.docs.set(name, { nextSeq: nextSeqOf(doc), logLength: doc.logKeys.length, mergedBelow: first === undefined ? 0 : seqOfLogKey(first) })
-      if (doc.logKeys.length >= this.compactAfter) this.compactInBackground(name)
+      const info: DocInfo = {
+        nextSeq: nextSeqOf(doc),
+        logLength: doc.logKeys.length,
+        logBytes: bytesOf(doc.logUpdates),
+        stateBytes: doc.state?.length ?? 0,
+        mergedBelow: first === undefined ? 0 : seqOfLogKey(first),
+      }
+      this.docs.set(name, info)
+      if (compactionDue(info, this.compactAfter)) this.compactInBackground(name)
     }
     return updatesOf(doc)
   }
@@ -340,17 +353,16 @@ export class Store {
    * given up if one of them failed: it may hold updates of that batch, which were never
    * acknowledged. The log on disk is compacted instead.
    */
-  private async compactLive(name: string): Promise<number | null> {
+  private async compactLive(name: string): Promise<Compacted | null> {
     const info = this.docs.get(name)
     const doc = info?.live?.()
     if (!info || !doc) return null
-    const to = info.nextSeq
-    const ops = liveCompactionOps(name, doc, info.mergedBelow, to)
+    const { ops, done } = liveCompactionOps(name, doc, info.mergedBelow, info.nextSeq, info.logBytes)
     const failuresBefore = this.failedBatches
     await this.commit.flush()
     if (this.failedBatches !== failuresBefore) return null
     await this.commit.pushAll(ops)
-    return to
+    return done
   }
 
   private compactInBackground(name: string): void {
@@ -359,12 +371,14 @@ export class Store {
 
   /** Recounts the log from seqs rather than subtracting, so entries counted for a failed batch
    * do not keep the count high for ever; re-runs when appends during the compaction filled it. */
-  private compacted(name: string, mergedBelow: number): void {
+  private compacted(name: string, done: Compacted): void {
     const info = this.docs.get(name)
     if (!info) return
-    info.logLength = Math.max(0, info.nextSeq - mergedBelow)
-    info.mergedBelow = mergedBelow
-    if (info.logLength >= this.compactAfter) this.compactInBackground(name)
+    info.logLength = Math.max(0, info.nextSeq - done.mergedBelow)
+    info.logBytes = Math.max(0, info.logBytes - done.mergedBytes)
+    info.stateBytes = done.stateBytes
+    info.mergedBelow = done.mergedBelow
+    if (compactionDue(info, this.compactAfter)) this.compactInBackground(name)
   }
 
   private batchWritten(durationMs: number, ops: number): void {
@@ -388,6 +402,16 @@ export class Store {
     this.failure = null
     return failure
   }
+}
+
+/**
+ * A compaction rewrites the whole state, so it waits for a log of `compactAfter` entries that is
+ * also at least a quarter of the state's size: its cost stays proportional to what was logged,
+ * however large the document grew (the coordination document keeps a small tombstone for every
+ * claim key ever used), and a load replays at most that much log on top of the state.
+ */
+function compactionDue(info: DocInfo, compactAfter: number): boolean {
+  return info.logLength >= compactAfter && info.logBytes * 4 >= info.stateBytes
 }
 
 function notLoaded(name: string): Error {
