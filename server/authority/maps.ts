@@ -2,6 +2,7 @@
 import * as Y from 'yjs'
 import { APPROVAL_FIELDS, COORD, META, type SessionValue, voteField } from '../../shared/coordination.js'
 import type { AuditEntry } from '../audit/chain.js'
+import { ActivityFeed } from './activity-feed.js'
 import type { ApprovalEntry, CoordState, ReduceResult } from './rules/index.js'
 
 /** The server-only maps that mirror a record of the state key by key. */
@@ -16,6 +17,7 @@ export class CoordinationMaps {
   readonly sessions: Y.Map<SessionValue>
   readonly meta: Y.Map<unknown>
   readonly activity: Y.Array<unknown>
+  private readonly feed: ActivityFeed
 
   constructor(doc: Y.Doc) {
     this.claims = doc.getMap(COORD.claims)
@@ -26,6 +28,7 @@ export class CoordinationMaps {
     this.sessions = doc.getMap(COORD.sessions)
     this.meta = doc.getMap(COORD.meta)
     this.activity = doc.getArray(COORD.activity)
+    this.feed = new ActivityFeed(this.activity, ACTIVITY_LIMIT, ACTIVITY_SLACK)
   }
 
   /** Writes exactly the keys the rules say changed: a grant or a handoff is a few small values. */
@@ -66,19 +69,16 @@ export class CoordinationMaps {
    * input (`data.input`, kept in the audit log), nor the data fields that repeat the entry's own
    * (`type`, `actor`, `session`, `at`): together over half of what a lock handoff sends.
    */
-  pushActivity(entry: AuditEntry, limit: number): void {
+  pushActivity(entry: AuditEntry): void {
     const { hash: _hash, prev: _prev, workspace: _workspace, ...shown } = entry
     if (typeof shown.data === 'object' && shown.data !== null) shown.data = shownData(shown)
-    // A Y.Array keeps every item it ever held, deleted ones too. `push` walks to the end from its
-    // furthest search marker (often the start) and `delete(0)` walks the deleted prefix: both grew
-    // with every entry a workspace ever logged. `insert` at the end finds its place from a search
-    // marker, and trimming a hundred at a time walks the deleted prefix once per hundred entries.
-    this.activity.insert(this.activity.length, [shown])
-    if (this.activity.length > limit + ACTIVITY_SLACK) this.activity.delete(0, this.activity.length - limit)
+    this.feed.push(shown)
   }
 }
 
-/** entries the activity array may run over its limit before the oldest are trimmed */
+/** entries kept in the `activity` array for dashboards (the audit log keeps everything) */
+const ACTIVITY_LIMIT = 300
+/** entries it may run over that before the oldest are trimmed, a hundred at a time */
 const ACTIVITY_SLACK = 100
 
 /** data fields an activity entry leaves out when they equal the entry's own */

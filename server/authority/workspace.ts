@@ -14,8 +14,6 @@ import { Schedule } from './schedule.js'
 import { approvalMap, CoordinationMaps } from './maps.js'
 
 export const SERVER_ORIGIN = Symbol('huddle-server')
-/** entries kept in the `activity` array for dashboards; the audit log keeps everything */
-export const ACTIVITY_LIMIT = 300
 
 export interface WorkspaceDeps {
   audit: AuditLog
@@ -125,7 +123,7 @@ export class WorkspaceAuthority {
 
   private refused(context: WriteContext, write: Pick<KeyWrite, 'type' | 'key' | 'subKey'>, reason: string): void {
     const entry = context.refuse(reason, { write: { type: write.type, key: write.key, ...(write.subKey ? { subKey: write.subKey } : {}) } })
-    this.maps.pushActivity(entry, ACTIVITY_LIMIT)
+    this.maps.pushActivity(entry)
   }
 
   // ---- the rules --------------------------------------------------------------------------
@@ -160,7 +158,7 @@ export class WorkspaceAuthority {
         },
         event.at,
       )
-      this.maps.pushActivity(entry, ACTIVITY_LIMIT)
+      this.maps.pushActivity(entry)
     })
   }
 
@@ -198,10 +196,7 @@ export class WorkspaceAuthority {
     const value: SessionValue = { actor, name, kind, role, online: true, connectedAt: previous?.online ? previous.connectedAt : now, lastSeenAt: now }
     this.serverWrite(() => {
       this.maps.sessions.set(writer.session, value)
-      this.maps.pushActivity(
-        this.deps.audit.append(this.workspace, { type: 'join', actor, session: writer.session, data: { kind, role } }, now),
-        ACTIVITY_LIMIT,
-      )
+      this.maps.pushActivity(this.deps.audit.append(this.workspace, { type: 'join', actor, session: writer.session, data: { kind, role } }, now))
     })
   }
 
@@ -223,7 +218,6 @@ export class WorkspaceAuthority {
       this.maps.sessions.set(session, { ...value, online: false, lastSeenAt: at })
       this.maps.pushActivity(
         this.deps.audit.append(this.workspace, { type: 'leave', actor: value.actor, session, data: { graceMs: this.deps.leaseGraceMs } }, at),
-        ACTIVITY_LIMIT,
       )
     })
   }

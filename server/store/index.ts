@@ -20,7 +20,7 @@ export interface StoreOptions {
   dir: string | null
   /** 'fsync' syncs every batch to the disk (survives power loss); 'os' survives a process crash */
   durability: Durability
-  /** log entries after which a document is compacted in the background (default 500), once the log is also a quarter of the state's size */
+  /** log entries after which a document is compacted in the background (default 500), once the log is also as large as the state in bytes */
   compactAfter?: number
   /** receives background compaction failures; without it the next call to the store throws them */
   onError?: (error: Error) => void
@@ -406,12 +406,13 @@ export class Store {
 
 /**
  * A compaction rewrites the whole state, so it waits for a log of `compactAfter` entries that is
- * also at least a quarter of the state's size: its cost stays proportional to what was logged,
- * however large the document grew (the coordination document keeps a small tombstone for every
- * claim key ever used), and a load replays at most that much log on top of the state.
+ * also as large as the state in bytes (as Redis rewrites its append-only file once it has doubled):
+ * its cost stays proportional to what was logged however large the document grew (the
+ * coordination document keeps a small tombstone for every claim key ever used), and a load
+ * replays at most about the state's size in log on top of it.
  */
 function compactionDue(info: DocInfo, compactAfter: number): boolean {
-  return info.logLength >= compactAfter && info.logBytes * 4 >= info.stateBytes
+  return info.logLength >= compactAfter && info.logBytes >= info.stateBytes
 }
 
 function notLoaded(name: string): Error {
