@@ -87,6 +87,12 @@ export function createMetrics(gauges: Gauges) {
       labelNames: ['code'],
       registers: [registry],
     }),
+    compactions: new Counter({
+      name: 'huddle_compactions_total',
+      help: 'Document logs compacted: from the loaded document (live) or by replaying the log on disk (log)',
+      labelNames: ['from'],
+      registers: [registry],
+    }),
     persistSeconds: new Histogram({
       name: 'huddle_persist_seconds',
       help: 'Time to write one group-commit batch',

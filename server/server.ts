@@ -67,6 +67,7 @@ export async function startServer(options: StartOptions): Promise<HuddleServer> 
       metrics.batches.inc()
       metrics.persistSeconds.observe(durationMs / 1000)
     },
+    onCompacted: (from: 'live' | 'log') => metrics.compactions.labels(from).inc(),
   }
   const cluster = options.redis === null ? null : await ClusterNode.join(clusterOptions(options), options.key, storeEvents)
   const store: Storage = cluster

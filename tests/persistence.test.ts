@@ -134,6 +134,33 @@ test('kill -9 mid-storm: every key the watcher saw survives (durability fsync)',
   await killDuringStorm('fsync', 300)
 })
 
+test('a loaded document compacts from the room in memory, and a restart reads back what it wrote', async () => {
+  const server = await start(['--compact-after', '20'])
+  const a = await connectPeer(server, 'persist/compacted', { token: await mintToken('carol', 'editor', 'persist') })
+  const text = a.doc.getText('text')
+  // inserted and deleted again: the log grows, the state (deleted content collected) does not
+  for (let i = 0; i < 200; i++) {
+    text.insert(0, `draft ${i} `.repeat(20))
+    text.delete(0, text.length)
+  }
+  text.insert(0, 'final')
+  const compactions = async (from: string) => {
+    const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text()
+    return Number(new RegExp(`^huddle_compactions_total\\{from="${from}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0)
+  }
+  let live = 0
+  await waitFor(
+    async () => (live = await compactions('live')) > 0,
+    30_000,
+    () => `no compaction from the live document (${live})`,
+  )
+  await waitFor(() => readBack(server, 'persist/compacted').then((doc) => doc.getText('text').toString() === 'final'), 10_000, 'the text never read back')
+  a.destroy()
+  assert.equal((await server.stop()).code, 0)
+  await server.restart()
+  assert.is((await readBack(server, 'persist/compacted')).getText('text').toString(), 'final')
+})
+
 test('a restarted server keeps accepting writes to a document recovered after a crash', async () => {
   const server = await start(['--compact-after', '5'])
   const token = await mintToken('bob', 'editor', 'persist')

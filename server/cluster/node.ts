@@ -59,7 +59,7 @@ export interface ServerParts {
   busy(workspace: string): boolean
 }
 
-type StoreEvents = Pick<RedisStoreOptions, 'onError' | 'onBatch'>
+type StoreEvents = Pick<RedisStoreOptions, 'onError' | 'onBatch' | 'onCompacted'>
 
 export class ClusterNode {
   readonly store: RedisStore

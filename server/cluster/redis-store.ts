@@ -4,7 +4,7 @@
 // to it, whatever it still believes. A write resolves once Redis acknowledged it, so persist before
 // broadcast holds as with LevelDB.
 import * as Y from 'yjs'
-import { GroupCommit, type OnBatch, type Op } from '../store/group-commit.js'
+import { GroupCommit, type OnBatch, type OnCompacted, type Op } from '../store/group-commit.js'
 import type { RangeOptions, StoreStats, UpdateBatch } from '../store/index.js'
 import type { Storage } from '../store/storage.js'
 import * as K from './keys.js'
@@ -19,6 +19,7 @@ export interface RedisStoreOptions {
   compactAfter: number
   onError(error: Error): void
   onBatch?: OnBatch
+  onCompacted?: OnCompacted
   /** runs at close, after the last write and before the connection goes (the node's leases) */
   beforeQuit?(): Promise<void>
 }
@@ -180,6 +181,7 @@ export class RedisStore implements Storage {
     } finally {
       doc.destroy()
     }
+    this.options.onCompacted?.('log')
     const length = this.logLength.get(name)
     if (length !== undefined) this.logLength.set(name, Math.max(0, length - entries.length))
   }

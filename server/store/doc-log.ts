@@ -56,6 +56,8 @@ export interface Compacted {
   mergedBytes: number
   /** bytes of the new state */
   stateBytes: number
+  /** encoded from the loaded document, or by replaying the log */
+  from: 'live' | 'log'
 }
 
 export interface Compaction {
@@ -79,7 +81,7 @@ export function compactionOps(name: string, doc: DocOnDisk): Compaction {
       { type: 'put', key: svKey(name), value: Y.encodeStateVector(ydoc) },
     ]
     for (const key of doc.logKeys) ops.push({ type: 'del', key })
-    return { ops, done: { mergedBelow: nextSeqOf(doc), mergedBytes: bytesOf(doc.logUpdates), stateBytes: state.length } }
+    return { ops, done: { mergedBelow: nextSeqOf(doc), mergedBytes: bytesOf(doc.logUpdates), stateBytes: state.length, from: 'log' } }
   } finally {
     ydoc.destroy()
   }
@@ -98,7 +100,7 @@ export function liveCompactionOps(name: string, doc: Y.Doc, from: number, to: nu
     { type: 'put', key: svKey(name), value: Y.encodeStateVector(doc) },
   ]
   for (let seq = from; seq < to; seq++) ops.push({ type: 'del', key: logKey(name, seq) })
-  return { ops, done: { mergedBelow: to, mergedBytes: logBytes, stateBytes: state.length } }
+  return { ops, done: { mergedBelow: to, mergedBytes: logBytes, stateBytes: state.length, from: 'live' } }
 }
 
 export function bytesOf(updates: Uint8Array[]): number {

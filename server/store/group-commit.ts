@@ -29,6 +29,8 @@ interface Merging {
 
 export type WriteBatch = (ops: Op[]) => Promise<void>
 export type OnBatch = (durationMs: number, ops: number) => void
+/** how a document's log was compacted: from the loaded document (`live`) or by replaying the log on disk (`log`) */
+export type OnCompacted = (from: 'live' | 'log') => void
 
 interface Batch {
   ops: Op[]

@@ -4,7 +4,7 @@ import { Compactor } from './compactor.js'
 import type * as Y from 'yjs'
 import { bytesOf, type Compacted, liveCompactionOps, nextSeqOf, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
 import { messageOf, ownKeyError, readError, writeError } from './errors.js'
-import { GroupCommit, type OnBatch, type Op } from './group-commit.js'
+import { GroupCommit, type OnBatch, type OnCompacted, type Op } from './group-commit.js'
 import { docNameError, isDocKey, logKey, seqOfLogKey, svKey } from './keys.js'
 import { openDb } from './open.js'
 import type { UpdateBatch } from './update-batch.js'
@@ -26,6 +26,8 @@ export interface StoreOptions {
   onError?: (error: Error) => void
   /** called after every written batch, e.g. to feed metrics */
   onBatch?: OnBatch
+  /** called after every compaction that reached the disk */
+  onCompacted?: OnCompacted
 }
 
 export interface RangeOptions {
@@ -372,6 +374,7 @@ export class Store {
   /** Recounts the log from seqs rather than subtracting, so entries counted for a failed batch
    * do not keep the count high for ever; re-runs when appends during the compaction filled it. */
   private compacted(name: string, done: Compacted): void {
+    this.options.onCompacted?.(done.from)
     const info = this.docs.get(name)
     if (!info) return
     info.logLength = Math.max(0, info.nextSeq - done.mergedBelow)
