@@ -155,6 +155,7 @@ class Sim {
     }
     assert.equal(this.live, this.state, 'the state advance wrote in place is the state reduce returned')
     assert.equal(queueOrder(this.live), queueOrder({ ...this.live, queue: dict(this.live.queue) }), 'the queue index kept in step matches one built afresh')
+    assert.is(earliestDeadline(this.live), deadlines(this.live)[0]?.at ?? Infinity, 'the deadline index kept in step gives the earliest deadline')
     checkState(this)
     return result
   }

@@ -3,8 +3,9 @@
 // refused (or throwing) event leaves the state as it was. Copying each touched map per event, as
 // an earlier copy-on-write draft did, cost O(waiters) per lock handoff.
 import type { LockValue, OutcomeValue, QueueEntry } from '../../../shared/coordination.js'
+import { deadlinesChanged } from './deadlines.js'
 import { forgetQueues, queueChanged, type Queues, queuesOf } from './queues.js'
-import type { ApprovalEntry, AuditEvent, ClaimRecord, CoordState, Dict, ReduceResult } from './state.js'
+import type { ApprovalEntry, AuditEvent, Changed, ClaimRecord, CoordState, Dict, ReduceResult } from './state.js'
 
 type Maps = Omit<CoordState, 'fence' | 'seq'>
 type MapName = keyof Maps
@@ -121,24 +122,19 @@ export class Tx {
 
   /** Ends the event: the state (the same object) now includes it. */
   result(): ReduceResult & { ok: true } {
-    const fenceMoved = this.fence !== this.state.fence
-    const seqMoved = this.seq !== this.state.seq
+    const changed: Changed = {
+      claims: [...this.touched.claims],
+      locks: [...this.touched.locks],
+      queue: [...this.touched.queue],
+      outcomes: [...this.touched.outcomes],
+      approvals: [...this.touched.approvals],
+      fence: this.fence !== this.state.fence,
+      seq: this.seq !== this.state.seq,
+    }
     this.state.fence = this.fence
     this.state.seq = this.seq
-    return {
-      ok: true,
-      state: this.state,
-      changed: {
-        claims: [...this.touched.claims],
-        locks: [...this.touched.locks],
-        queue: [...this.touched.queue],
-        outcomes: [...this.touched.outcomes],
-        approvals: [...this.touched.approvals],
-        fence: fenceMoved,
-        seq: seqMoved,
-      },
-      audit: this.audit,
-    }
+    deadlinesChanged(this.state, changed)
+    return { ok: true, state: this.state, changed, audit: this.audit }
   }
 
   /** Ends a refused event: every write is undone, newest first. A key put back may sit at another
