@@ -349,8 +349,8 @@ export class Store {
   }
 
   /**
-   * Compacts a tracked document from its live copy; returns the seq below which the log is merged,
-   * or null when there is no live copy to use. The snapshot covers the seqs given out so far
+   * Compacts a tracked document from its live copy; returns what it merged, or null when there is
+   * no live copy to use. The snapshot covers the seqs given out so far
    * (appends made later stay in the log). It is queued once every batch before it is written, and
    * given up if one of them failed: it may hold updates of that batch, which were never
    * acknowledged. The log on disk is compacted instead.
