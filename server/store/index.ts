@@ -2,10 +2,11 @@
 // plain keys for callers, all written through one group commit on LevelDB (see keys.ts).
 import { Compactor } from './compactor.js'
 import type * as Y from 'yjs'
-import { bytesOf, type Compacted, liveCompactionOps, nextSeqOf, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
+import { type Compacted, liveCompactionOps, readDoc, updatesOf, type BatchOptions, type Db } from './doc-log.js'
+import { afterCompaction, compactionDue, type DocInfo, docInfoOf } from './doc-info.js'
 import { messageOf, ownKeyError, readError, writeError } from './errors.js'
 import { GroupCommit, type OnBatch, type OnCompacted, type Op } from './group-commit.js'
-import { docNameError, isDocKey, logKey, seqOfLogKey, svKey } from './keys.js'
+import { docNameError, isDocKey, logKey, svKey } from './keys.js'
 import { openDb } from './open.js'
 import type { UpdateBatch } from './update-batch.js'
 
@@ -49,19 +50,6 @@ export interface StoreStats {
   loading: number
   /** compactions running or queued */
   compactions: number
-}
-
-interface DocInfo {
-  nextSeq: number
-  logLength: number
-  /** bytes appended to the log since the last compaction (or found in it at load) */
-  logBytes: number
-  /** bytes of the compacted state */
-  stateBytes: number
-  /** the log below this seq is merged into the state and deleted */
-  mergedBelow: number
-  /** the loaded document itself, holding every update appended (null once it may hold more) */
-  live?: () => Y.Doc | null
 }
 
 interface Load {
@@ -274,14 +262,7 @@ export class Store {
     await this.commit.flush()
     const doc = await this.read(`document ${JSON.stringify(name)}`, () => readDoc(this.db, name))
     if (this.loading.get(name) === load && !this.docs.has(name)) {
-      const first = doc.logKeys[0]
-      const info: DocInfo = {
-        nextSeq: nextSeqOf(doc),
-        logLength: doc.logKeys.length,
-        logBytes: bytesOf(doc.logUpdates),
-        stateBytes: doc.state?.length ?? 0,
-        mergedBelow: first === undefined ? 0 : seqOfLogKey(first),
-      }
+      const info = docInfoOf(doc)
       this.docs.set(name, info)
       if (compactionDue(info, this.compactAfter)) this.compactInBackground(name)
     }
@@ -371,16 +352,12 @@ export class Store {
     this.compactor.compact(name).catch((error: Error) => this.report(error))
   }
 
-  /** Recounts the log from seqs rather than subtracting, so entries counted for a failed batch
-   * do not keep the count high for ever; re-runs when appends during the compaction filled it. */
+  /** Re-runs when appends during the compaction filled the log again. */
   private compacted(name: string, done: Compacted): void {
     this.options.onCompacted?.(done.from)
     const info = this.docs.get(name)
     if (!info) return
-    info.logLength = Math.max(0, info.nextSeq - done.mergedBelow)
-    info.logBytes = Math.max(0, info.logBytes - done.mergedBytes)
-    info.stateBytes = done.stateBytes
-    info.mergedBelow = done.mergedBelow
+    afterCompaction(info, done)
     if (compactionDue(info, this.compactAfter)) this.compactInBackground(name)
   }
 
@@ -405,17 +382,6 @@ export class Store {
     this.failure = null
     return failure
   }
-}
-
-/**
- * A compaction rewrites the whole state, so it waits for a log of `compactAfter` entries that is
- * also as large as the state in bytes (as Redis rewrites its append-only file once it has doubled):
- * its cost stays proportional to what was logged however large the document grew (the
- * coordination document keeps a small tombstone for every claim key ever used), and a load
- * replays at most about the state's size in log on top of it.
- */
-function compactionDue(info: DocInfo, compactAfter: number): boolean {
-  return info.logLength >= compactAfter && info.logBytes >= info.stateBytes
 }
 
 function notLoaded(name: string): Error {
